@@ -1,0 +1,60 @@
+/**
+ * Card data detection and redaction (privacy promise 1). Pure functions.
+ *
+ * A "card-like number" is a run of 13 to 19 digits, optionally separated by single
+ * spaces or dashes, that passes the Luhn check. A maximal digit run is redacted whole
+ * when any 13..19-digit window inside it is Luhn-valid: a card number glued to other
+ * digits must not survive because the run as a whole fails the check.
+ */
+export const REDACTED = '[redacted]';
+
+const DIGIT_RUN = /[0-9](?:[ -]?[0-9])*/g;
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function runHasCardNumber(digits: string): boolean {
+  if (digits.length < 13) return false;
+  for (let len = 13; len <= 19; len++) {
+    for (let start = 0; start + len <= digits.length; start++) {
+      if (luhnValid(digits.slice(start, start + len))) return true;
+    }
+  }
+  return false;
+}
+
+/** True when the text contains anything that looks like a card number. */
+export function containsCardNumber(text: string): boolean {
+  for (const match of text.matchAll(DIGIT_RUN)) {
+    if (runHasCardNumber(match[0].replace(/[ -]/g, ''))) return true;
+  }
+  return false;
+}
+
+/** Replaces every card-like digit run in `text` by `[redacted]`. */
+export function redactCardNumbers(text: string): string {
+  // Fast path: most strings have no 13-digit run at all.
+  if (!/[0-9](?:[ -]?[0-9]){12}/.test(text)) return text;
+  return text.replace(DIGIT_RUN, (run) => (runHasCardNumber(run.replace(/[ -]/g, '')) ? REDACTED : run));
+}
+
+/** Keys (case- and separator-insensitive) that hold card or browser data in any source payload. */
+const SENSITIVE_KEY =
+  /^(card_?number|credit_?card_?number|cc_?number|card_?bin|credit_?card_?bin|cvv|cvc|cvv2|cvc2|cvv_?result(_?code)?|cvc_?check|avs(_?result(_?code)?)?|avs_?code|exp(iry|iration)?(_?(month|year|date))?|browser_?ip|ip(_?address)?|customer_?ip(_?address)?|user_?agent|customer_?user_?agent|accept_?language|referr?er|referring_?site|landing_?site(_?ref)?|cookies?|session(_?hash|_?id)?|cart_?token|checkout_?token|client_?details|browser_?(height|width))$/i;
+
+/** True when a payload key names card data or browser data that must be dropped at ingestion. */
+export function isSensitiveKey(key: string): boolean {
+  return SENSITIVE_KEY.test(key.replace(/-/g, '_'));
+}

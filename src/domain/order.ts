@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { COUNTRY_CODES } from './countries';
+
+/**
+ * The canonical order: what every source adapter produces and the only shape the core
+ * reads. It holds no card data beyond brand and last four, no browser data, no
+ * marketing flags: those are dropped at ingestion and have no place here.
+ */
+
+const text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
+const required = (max: number) => text(max).min(1, 'must not be empty');
+
+/** A decimal amount as a string ("12.50"), never a float: money is exact. */
+export const Money = z
+  .union([z.string().trim(), z.number().finite()])
+  .transform((v) => (typeof v === 'number' ? String(v) : v))
+  .refine((v) => /^\d{1,12}(\.\d{1,6})?$/.test(v), 'must be a non-negative decimal amount such as "12.50"');
+
+const countries = new Set(COUNTRY_CODES);
+
+export const Address = z.object({
+  name: required(200),
+  company: text(200).optional(),
+  line1: required(200),
+  line2: text(200).optional(),
+  city: required(100),
+  region: text(100).optional(),
+  postalCode: text(20).optional(),
+  country: z
+    .string()
+    .trim()
+    .transform((v) => v.toUpperCase())
+    .refine((v) => countries.has(v), 'must be an ISO 3166-1 alpha-2 country code such as "US"'),
+  phone: text(40).optional(),
+});
+export type Address = z.infer<typeof Address>;
+
+export const OrderLine = z.object({
+  /** Stable id of the line within its order (source line id, or its 1-based position). */
+  id: required(64),
+  /** May be empty: real stores have lines without SKUs; no supplier pattern claims those. */
+  sku: text(100).default(''),
+  name: required(500),
+  quantity: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100000, 'must be at most 100000'),
+  unitPrice: Money,
+  /** Weight of one unit in grams, when the source knows it. */
+  weight: z.number().finite().min(0, 'must not be negative').max(1_000_000).optional(),
+  properties: z.record(z.string(), text(1000)).default({}),
+});
+export type OrderLine = z.infer<typeof OrderLine>;
+
+export const ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const Order = z.object({
+  id: z
+    .string()
+    .trim()
+    .regex(ORDER_ID, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+  placedAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
+  currency: z
+    .string()
+    .trim()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as "USD"'),
+  /** Key into the store's shipping-method map (config/store.yaml `shipping.methods`). */
+  shippingMethod: text(100).default('default'),
+  giftMessage: text(2000).optional(),
+  notes: text(5000).optional(),
+  customer: z
+    .object({
+      name: text(200).optional(),
+      email: z.email('must be an email address').max(254).optional(),
+      phone: text(40).optional(),
+      contactRestricted: z.boolean().default(false),
+    })
+    .default({ contactRestricted: false }),
+  /** Absent when the source had no shipping address: such an order is held, not guessed at. */
+  shipTo: Address.optional(),
+  billTo: Address.optional(),
+  payment: z
+    .object({
+      brand: text(40).optional(),
+      last4: z
+        .string()
+        .regex(/^\d{4}$/, 'must be exactly four digits')
+        .optional(),
+    })
+    .optional(),
+  lines: z.array(OrderLine).min(1, 'an order needs at least one line').max(5000, 'at most 5000 lines'),
+});
+export type Order = z.infer<typeof Order>;
+/** What adapters hand to `Order.parse`: money may be numbers, defaults may be missing. */
+export type OrderInput = z.input<typeof Order>;
+
+/** Where an order event came from: enough to deduplicate it, nothing personal. */
+export interface OrderEventSource {
+  kind: 'canonical' | 'shopify' | 'woocommerce';
+  /** The source's own event id (e.g. `X-Shopify-Webhook-Id`), used for deduplication. */
+  eventId?: string;
+}
+
+/** A scrubbed, validated order as it travels through the queues. */
+export interface OrderEvent {
+  source: OrderEventSource;
+  order: Order;
+}

@@ -1,0 +1,105 @@
+import type { z } from 'zod';
+
+/** What a transport carries: one payload for one recipient, exactly as built by the core. */
+export interface DeliveryPayload {
+  /** Deterministic id of the delivery; the same event never yields two. */
+  deliveryId: string;
+  orderId: string;
+  /** Supplier id, or the carrier id for carrier requests. */
+  recipient: string;
+  kind: 'carrier' | 'dropship';
+  /** Format id (`csv`, `json`, `ups-ship`, ...). */
+  format: string;
+  /** File name for file-like transports (already rendered from the supplier's template). */
+  filename: string;
+  contentType: string;
+  /** The exact payload before any encryption. */
+  body: string;
+}
+
+/** What a transport reports after the receiver has the payload. */
+export interface DeliveryReceipt {
+  /** Where it landed, in the transport's words (remote path, message id, URL + status). */
+  location: string;
+  /** Anything the receiver answered that later steps need (e.g. tracking numbers). */
+  response?: Record<string, string>;
+}
+
+/** Context every transport instance gets: its supplier, and where to find files and secrets. */
+export interface TransportContext {
+  /** The supplier (or carrier) this instance serves: one class, many instances. */
+  instanceId: string;
+  /** Directory relative file paths in config resolve against. */
+  configDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Armored public key to encrypt to, when the supplier config names `pgp.publicKeyFile`. */
+  pgpPublicKey?: string;
+}
+
+/**
+ * A way to hand a payload to a receiver (after nodemailer's transports): `deliver`, plus
+ * `verify` to check reachability and credentials without sending, and `close`.
+ * Failures are thrown as `DeliveryError`s so the worker can decide on retries.
+ */
+export interface Transport {
+  readonly kind: string;
+  readonly instanceId: string;
+  deliver(payload: DeliveryPayload, signal?: AbortSignal): Promise<DeliveryReceipt>;
+  verify(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A kind of transport: validates its own options and makes instances. Registers in `transports/registry.ts`. */
+export interface TransportKind<Options = unknown> {
+  readonly kind: string;
+  /** Validates a supplier's `delivery` block (without `transport`). */
+  readonly optionsSchema: z.ZodType<Options>;
+  /** Whether this kind requires the supplier to have a `pgp.publicKeyFile` (email does). */
+  readonly requiresPgp?: boolean;
+  create(options: Options, context: TransportContext): Transport;
+}
+
+export type DeliveryErrorCode =
+  | 'ECONNECTION'
+  | 'ETIMEDOUT'
+  | 'EAUTH'
+  | 'EHOSTKEY'
+  | 'ETLS'
+  | 'EREJECTED'
+  | 'ERATE_LIMITED'
+  | 'EREMOTE'
+  | 'ECONFIG'
+  | 'EPAYLOAD';
+
+/**
+ * A delivery failure, classified for the retry decision:
+ * - `retryable`: try again with the supplier's backoff;
+ * - `retryAfterMs` set: try again no sooner than that;
+ * - `permanent`: fail now, keep the job with its reason for replay.
+ * Messages name hosts, statuses and codes, never payload contents.
+ */
+export class DeliveryError extends Error {
+  readonly code: DeliveryErrorCode;
+  readonly permanent: boolean;
+  readonly retryAfterMs?: number;
+
+  constructor(code: DeliveryErrorCode, message: string, opts: { permanent?: boolean; retryAfterMs?: number } = {}) {
+    super(message);
+    this.name = 'DeliveryError';
+    this.code = code;
+    this.permanent = opts.permanent ?? false;
+    if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  static retryable(code: DeliveryErrorCode, message: string): DeliveryError {
+    return new DeliveryError(code, message);
+  }
+
+  static permanent(code: DeliveryErrorCode, message: string): DeliveryError {
+    return new DeliveryError(code, message, { permanent: true });
+  }
+
+  static retryAfter(code: DeliveryErrorCode, message: string, retryAfterMs: number): DeliveryError {
+    return new DeliveryError(code, message, { retryAfterMs });
+  }
+}
