@@ -1,0 +1,58 @@
+import type { OrderInput } from '../domain/order';
+import type { OrderSource } from './source';
+import { asIs, compact, isRecord, requireObject, shallow, type JsonObject } from './payload';
+
+/**
+ * The canonical order JSON (`POST /orders`, `dropship preview --source canonical`): the
+ * payload already has the canonical shape, so this adapter only copies the fields the
+ * canonical order has. Anything else a client sends along (browser, marketing or card
+ * fields) is not copied, so it never reaches scrubbing, logs or queues.
+ */
+
+const ADDRESS_KEYS = ['name', 'company', 'line1', 'line2', 'city', 'region', 'postalCode', 'country', 'phone'];
+const CUSTOMER_KEYS = ['name', 'email', 'phone', 'contactRestricted'];
+const PAYMENT_KEYS = ['brand', 'last4'];
+const LINE_KEYS = ['id', 'sku', 'name', 'quantity', 'unitPrice', 'weight'];
+
+/** The named keys of an object, each value shallow; a non-object goes to validation as-is. */
+function pick(value: unknown, keys: readonly string[]): unknown {
+  if (!isRecord(value)) return shallow(value);
+  return compact(Object.fromEntries(keys.map((k) => [k, shallow(value[k])])));
+}
+
+function properties(value: unknown): unknown {
+  if (!isRecord(value)) return shallow(value);
+  // fromEntries, not assignment: a property named "__proto__" stays a plain key.
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shallow(v)]));
+}
+
+function line(value: unknown): unknown {
+  if (!isRecord(value)) return shallow(value);
+  return compact({ ...(pick(value, LINE_KEYS) as JsonObject), properties: properties(value.properties) });
+}
+
+/** The canonical order JSON, recognised by an `id` and a `lines` array. */
+export const canonicalSource: OrderSource = {
+  kind: 'canonical',
+
+  detect(payload: unknown): boolean {
+    return isRecord(payload) && Array.isArray(payload.lines) && 'id' in payload;
+  },
+
+  toOrderInput(payload: unknown): OrderInput {
+    const order = requireObject(payload, 'a canonical order');
+    return compact({
+      id: asIs<string>(shallow(order.id)),
+      placedAt: asIs<string>(shallow(order.placedAt)),
+      currency: asIs<string>(shallow(order.currency)),
+      shippingMethod: asIs<string | undefined>(shallow(order.shippingMethod)),
+      giftMessage: asIs<string | undefined>(shallow(order.giftMessage)),
+      notes: asIs<string | undefined>(shallow(order.notes)),
+      customer: asIs<OrderInput['customer']>(pick(order.customer, CUSTOMER_KEYS)),
+      shipTo: asIs<OrderInput['shipTo']>(pick(order.shipTo, ADDRESS_KEYS)),
+      billTo: asIs<OrderInput['billTo']>(pick(order.billTo, ADDRESS_KEYS)),
+      payment: asIs<OrderInput['payment']>(pick(order.payment, PAYMENT_KEYS)),
+      lines: asIs<OrderInput['lines']>(Array.isArray(order.lines) ? order.lines.map(line) : shallow(order.lines)),
+    });
+  },
+};

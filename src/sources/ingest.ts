@@ -1,0 +1,252 @@
+import { isUtf8 } from 'node:buffer';
+import type { z } from 'zod';
+import { redactCardNumbers } from '../domain/card-data';
+import { Order, type OrderEvent, type OrderEventSource } from '../domain/order';
+import { scrubOrderInput } from '../domain/scrub';
+import { DropshipError } from '../errors';
+import { detectSource, ORDER_SOURCE_KINDS, sourceByKind, type OrderSourceKind } from './index';
+
+/**
+ * The ingestion edge: request body → parsed JSON → canonical order, with card data scrubbed
+ * before anything is validated, logged or queued. Every error it throws names where and
+ * what, never a value from the input (bodies hold card numbers and personal data).
+ */
+
+// ---------------------------------------------------------------------------------------
+// JSON bodies
+
+/** Offset of the first byte that is not part of a well-formed UTF-8 sequence. */
+function firstInvalidUtf8Byte(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] ?? 0;
+    if (b < 0x80) {
+      i += 1;
+      continue;
+    }
+    let length: number;
+    let min = 0x80;
+    let max = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) length = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+      length = 3;
+      if (b === 0xe0) min = 0xa0; // overlong
+      if (b === 0xed) max = 0x9f; // UTF-16 surrogates
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      length = 4;
+      if (b === 0xf0) min = 0x90; // overlong
+      if (b === 0xf4) max = 0x8f; // beyond U+10FFFF
+    } else return i;
+    for (let k = 1; k < length; k++) {
+      const c = bytes[i + k];
+      const [lo, hi] = k === 1 ? [min, max] : [0x80, 0xbf];
+      if (c === undefined || c < lo || c > hi) return i;
+    }
+    i += length;
+  }
+  return -1;
+}
+
+interface SyntaxProblem {
+  offset: number;
+  reason: string;
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const ESCAPES = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * Where the first JSON syntax error is and what kind it is. `JSON.parse` says where, but its
+ * message also quotes the input around the error; this scanner finds the place without
+ * quoting anything. It runs only after `JSON.parse` has failed, and keeps its own stack
+ * (no recursion), so a deeply nested body cannot overflow the call stack.
+ */
+function findSyntaxProblem(json: string): SyntaxProblem | undefined {
+  const stack: ('{' | '[')[] = [];
+  let state: 'value' | 'firstValue' | 'key' | 'firstKey' | 'colon' | 'after' = 'value';
+  let i = 0;
+  const unexpected = (): SyntaxProblem => ({ offset: i, reason: 'unexpected character' });
+  for (;;) {
+    while (i < json.length && (json[i] === ' ' || json[i] === '\t' || json[i] === '\n' || json[i] === '\r')) i++;
+    if (i >= json.length) {
+      return state === 'after' && stack.length === 0 ? undefined : { offset: i, reason: 'unexpected end of input' };
+    }
+    const c = json[i];
+    if (state === 'colon') {
+      if (c !== ':') return { offset: i, reason: 'expected ":" after a property name' };
+      i++;
+      state = 'value';
+    } else if (state === 'after') {
+      const top = stack[stack.length - 1];
+      if (top === undefined) return { offset: i, reason: 'unexpected data after the JSON value' };
+      if (c === ',') {
+        i++;
+        state = top === '{' ? 'key' : 'value';
+      } else if (c === (top === '{' ? '}' : ']')) {
+        i++;
+        stack.pop();
+      } else return { offset: i, reason: top === '{' ? 'expected "," or "}"' : 'expected "," or "]"' };
+    } else if (state === 'key' || state === 'firstKey') {
+      if (state === 'firstKey' && c === '}') {
+        i++;
+        stack.pop();
+        state = 'after';
+      } else if (c === '"') {
+        const problem = scanString();
+        if (problem) return problem;
+        state = 'colon';
+      } else return { offset: i, reason: 'expected a property name in double quotes' };
+    } else if (state === 'firstValue' && c === ']') {
+      i++;
+      stack.pop();
+      state = 'after';
+    } else if (c === '{' || c === '[') {
+      stack.push(c);
+      i++;
+      state = c === '{' ? 'firstKey' : 'firstValue';
+    } else if (c === '"') {
+      const problem = scanString();
+      if (problem) return problem;
+      state = 'after';
+    } else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
+      NUMBER.lastIndex = i;
+      if (!NUMBER.test(json)) return { offset: i, reason: 'invalid number' };
+      i = NUMBER.lastIndex;
+      state = 'after';
+    } else {
+      const literal = ['true', 'false', 'null'].find((l) => json.startsWith(l, i));
+      if (literal === undefined) return unexpected();
+      i += literal.length;
+      state = 'after';
+    }
+  }
+
+  function scanString(): SyntaxProblem | undefined {
+    const start = i;
+    i++; // opening quote
+    while (i < json.length) {
+      const c = json[i] ?? '';
+      if (c === '"') {
+        i++;
+        return undefined;
+      }
+      if (c === '\\') {
+        const e = json[i + 1];
+        if (e === 'u' ? !HEX4.test(json.slice(i + 2, i + 6)) : e === undefined || !ESCAPES.has(e)) {
+          return { offset: i, reason: 'invalid escape in a string' };
+        }
+        i += e === 'u' ? 6 : 2;
+      } else if (c < ' ') {
+        return { offset: i, reason: 'unescaped control character in a string' };
+      } else i++;
+    }
+    // Where it starts is what a person needs to find: its end is the end of the body.
+    return { offset: start, reason: 'unterminated string starting' };
+  }
+}
+
+function lineAndColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+/**
+ * Parses a request body or file as JSON. A Buffer must be UTF-8 (a leading byte order mark
+ * is allowed). Throws `DropshipError('EINVALID_JSON')` naming what is wrong and where (line
+ * and column), never quoting the input.
+ */
+export function parseJsonBody(raw: Buffer | string): unknown {
+  let json: string;
+  if (typeof raw === 'string') json = raw;
+  else {
+    if (!isUtf8(raw)) {
+      const at = firstInvalidUtf8Byte(raw);
+      throw new DropshipError('EINVALID_JSON', [`body: is not valid UTF-8 (invalid byte sequence at byte ${at})`]);
+    }
+    json = raw.toString('utf8');
+  }
+  if (json.charCodeAt(0) === 0xfeff) json = json.slice(1);
+  if (json.trim() === '') throw new DropshipError('EINVALID_JSON', ['body: is empty']);
+  try {
+    return JSON.parse(json);
+  } catch {
+    // The caught error's message quotes the input: it is dropped, not wrapped or logged.
+    const problem = findSyntaxProblem(json);
+    throw new DropshipError('EINVALID_JSON', [
+      problem ? `body: ${problem.reason} at ${lineAndColumn(json, problem.offset)}` : 'body: is not valid JSON',
+    ]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Orders
+
+/** How `ingestOrder` treats a payload. */
+export interface IngestOptions {
+  /**
+   * The payload's source. Webhook routes know it; files and `POST /orders` may leave it out.
+   * @defaultValue detected from the payload's shape (`detectSource`)
+   */
+  source?: OrderSourceKind;
+  /** The source's own event id (e.g. `X-Shopify-Webhook-Id`), kept for deduplication. */
+  eventId?: string;
+}
+
+/** `lines[2].quantity`, `customer.email`, `lines[0].properties["Gift note"]`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (typeof segment === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(segment)) {
+      out += out === '' ? segment : `.${segment}`;
+    } else if (typeof segment === 'string' && segment.length <= 40) out += `[${JSON.stringify(segment)}]`;
+    else out += '[…]'; // an over-long property name is input, not a useful path
+  }
+  return out === '' ? 'order' : out;
+}
+
+function problems(error: z.ZodError): string[] {
+  // Messages come from the schema's own texts and zod's type/size messages, none of which
+  // quote the value; paths name canonical fields (property names are already scrubbed).
+  const issues = error.issues.map((issue) => ({ path: formatPath(issue.path), issue }));
+  // A value of the wrong type can also fail checks meant for the right one (an array has a
+  // length, so `[]` is also "empty"): the type problem alone says what is wrong.
+  const wrongType = new Set(issues.filter((i) => i.issue.code === 'invalid_type').map((i) => i.path));
+  return issues
+    .filter((i) => i.issue.code === 'invalid_type' || !wrongType.has(i.path))
+    .map((i) => `${i.path}: ${i.issue.message}`);
+}
+
+/**
+ * Turns a parsed order payload into a scrubbed, validated order event.
+ *
+ * Picks the adapter named by `options.source` or, without one, the one whose shape the
+ * payload has; maps the payload to the canonical order input; scrubs card data
+ * (`scrubOrderInput`); validates it. Throws `DropshipError` with code:
+ * - `EUNKNOWN_SOURCE` when the source is unknown or cannot be detected;
+ * - `EINVALID_ORDER` listing every problem as `path: reason` (paths are canonical:
+ *   `lines[2].quantity: must be a whole number`), with no values from the input.
+ */
+export function ingestOrder(payload: unknown, options: IngestOptions = {}): OrderEvent {
+  const source = options.source !== undefined ? sourceByKind(options.source) : detectSource(payload);
+  if (source === undefined) {
+    throw new DropshipError(
+      'EUNKNOWN_SOURCE',
+      options.source !== undefined
+        ? [`source: must be one of ${ORDER_SOURCE_KINDS.join(', ')}`]
+        : [`order: matches none of the known shapes (${ORDER_SOURCE_KINDS.join(', ')}); name the source explicitly`],
+    );
+  }
+  const input = scrubOrderInput(source.toOrderInput(payload), { source: source.kind });
+  const result = Order.safeParse(input);
+  if (!result.success) throw new DropshipError('EINVALID_ORDER', problems(result.error));
+  const eventSource: OrderEventSource = { kind: source.kind };
+  if (options.eventId !== undefined) eventSource.eventId = redactCardNumbers(options.eventId);
+  return { source: eventSource, order: result.data };
+}
