@@ -1,0 +1,251 @@
+import { z } from 'zod';
+import { DropshipError } from '../errors';
+import { sortedFields, type FieldPath } from '../domain/field-paths';
+import type { ShipFrom } from '../domain/shipment';
+import type { CarrierRequestBuilder, CarrierShipment } from './carrier';
+import { fitAddressLines, fitCode, parsePhone, truncate, weightInTenths, type CarrierPhone } from './field-limits';
+
+/**
+ * UPS Shipping API request builder: `POST /shipments/{version}/ship`, request schema
+ * `SHIPRequestWrapper` of `shared/specs/ups-Shipping.json`. Built to the schema, not to
+ * UPS's embedded examples: `Package`, `ShipmentCharge` and `AddressLine` are arrays.
+ */
+
+/** Field limits, from the `maxLength` values of ups-Shipping.json (code points). */
+export const UPS_LIMITS = {
+  name: 35,
+  attentionName: 35,
+  addressLine: 35,
+  /** `AddressLine` says "maximum: 3" (misplaced as a numeric keyword, so unenforced by the schema). */
+  addressLines: 3,
+  city: 30,
+  stateProvinceCode: 5,
+  postalCode: 9,
+  phoneExtension: 4,
+  weight: 5,
+} as const;
+
+const LABEL_FORMATS = ['GIF', 'ZPL', 'EPL', 'SPL'] as const;
+const OPTION_KEYS = 'shipperNumber, labelFormat, weightUnit, requestOption, labelStockSize';
+
+/** Message for a missing value versus a value of the wrong kind. */
+function expected(what: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? `is required (${what})` : `must be ${what}`);
+}
+
+/** Options for {@link upsCarrier}: the `carriers.ups` section of `config/store.yaml`. */
+export const upsOptionsSchema = z.strictObject(
+  {
+    /** The 6-character UPS account number; billed for transportation and shown as shipper. */
+    shipperNumber: z
+      .string({ error: expected('the 6-character UPS account number, as a quoted string') })
+      .trim()
+      .regex(/^[A-Za-z0-9]{6}$/, 'must be the 6-character UPS account number (letters and digits only)'),
+    /** Label image format. @defaultValue `'GIF'` */
+    labelFormat: z.enum(LABEL_FORMATS, { error: 'must be one of GIF, ZPL, EPL, SPL' }).default('GIF'),
+    /** Unit the package weight is declared in. @defaultValue `'LBS'` */
+    weightUnit: z.enum(['LBS', 'KGS'], { error: 'must be LBS or KGS' }).default('LBS'),
+    /** `validate` makes UPS check city/state/postal code combinations. @defaultValue `'nonvalidate'` */
+    requestOption: z.enum(['nonvalidate', 'validate'], { error: 'must be nonvalidate or validate' }).default('nonvalidate'),
+    /**
+     * Label stock in inches. Thermal labels (ZPL, EPL, SPL) take 4 wide by 6 or 8 high.
+     * @defaultValue `{ Height: '6', Width: '4' }`
+     */
+    labelStockSize: z
+      .strictObject(
+        {
+          Height: z.enum(['6', '8'], { error: 'must be "6" or "8" (inches)' }),
+          Width: z.literal('4', { error: 'must be "4" (inches)' }),
+        },
+        { error: 'must be { Height: "6" | "8", Width: "4" }' },
+      )
+      .optional(),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}; UPS options are ${OPTION_KEYS}`
+        : `must be a mapping of UPS options (${OPTION_KEYS})`,
+  },
+);
+
+/** Validated UPS options, defaults applied. */
+export type UpsOptions = z.output<typeof upsOptionsSchema>;
+
+/** The `Address` container shared by `Shipper` and `ShipTo`. */
+export interface UpsAddress {
+  AddressLine: string[];
+  City: string;
+  StateProvinceCode?: string;
+  PostalCode?: string;
+  CountryCode: string;
+}
+
+/** The `Phone` container shared by `Shipper` and `ShipTo`. */
+export interface UpsPhone {
+  Number: string;
+  Extension?: string;
+}
+
+/** The subset of `SHIPRequestWrapper` this builder sends. */
+export interface UpsShipRequest {
+  ShipmentRequest: {
+    Request: { RequestOption: UpsOptions['requestOption'] };
+    Shipment: {
+      Shipper: { Name: string; AttentionName: string; ShipperNumber: string; Phone?: UpsPhone; Address: UpsAddress };
+      ShipTo: { Name: string; AttentionName: string; Phone?: UpsPhone; Address: UpsAddress };
+      PaymentInformation: { ShipmentCharge: { Type: '01'; BillShipper: { AccountNumber: string } }[] };
+      Service: { Code: string };
+      Package: {
+        Packaging: { Code: '02' };
+        PackageWeight: { UnitOfMeasurement: { Code: UpsOptions['weightUnit'] }; Weight: string };
+      }[];
+    };
+    LabelSpecification: {
+      LabelImageFormat: { Code: UpsOptions['labelFormat'] };
+      LabelStockSize: { Height: string; Width: string };
+    };
+  };
+}
+
+const DEFAULT_STOCK = { Height: '6', Width: '4' } as const;
+
+/** The address part of a party, fitted to UPS limits, and what of it survived. */
+function upsAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
+  const country = party.country.trim().toUpperCase();
+  const street = fitAddressLines(party.line1, party.line2, UPS_LIMITS.addressLine, UPS_LIMITS.addressLines);
+  const city = truncate(party.city, UPS_LIMITS.city);
+  // A region longer than 5 is a name, not a code; cutting it would name another region.
+  const region = fitCode(party.region, UPS_LIMITS.stateProvinceCode, 'never');
+  // UPS wants postal codes as bare alphanumerics ("A1A1A1", 9-digit ZIP+4).
+  const postalCode = fitCode(party.postalCode, UPS_LIMITS.postalCode, 'always');
+  const address: UpsAddress = {
+    AddressLine: street.lines,
+    City: city,
+    ...(region !== undefined && { StateProvinceCode: region }),
+    ...(postalCode !== undefined && { PostalCode: postalCode }),
+    CountryCode: country,
+  };
+  const problems: string[] = [];
+  if (street.lines.length === 0) problems.push('line1 has no printable characters');
+  if (city === '') problems.push('city has no printable characters');
+  if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
+  return { address, street, region, postalCode, problems };
+}
+
+function upsPhone(phone: CarrierPhone | undefined): UpsPhone | undefined {
+  if (phone === undefined) return undefined;
+  return phone.extension === undefined ? { Number: phone.number } : { Number: phone.number, Extension: phone.extension };
+}
+
+/** Tenths of a unit as UPS's 5-character `Weight` string; whole units when tenths do not fit. */
+function upsWeight(grams: number, unit: UpsOptions['weightUnit']): string | undefined {
+  const tenths = weightInTenths(grams, unit === 'KGS' ? 'kg' : 'lb');
+  const exact = tenths % 10 === 0 ? String(tenths / 10) : (tenths / 10).toFixed(1);
+  if (exact.length <= UPS_LIMITS.weight) return exact;
+  const whole = String(Math.ceil(tenths / 10));
+  return whole.length <= UPS_LIMITS.weight ? whole : undefined;
+}
+
+function build(shipment: CarrierShipment, options: UpsOptions) {
+  const { shipper, shipTo } = shipment;
+  const configProblems: string[] = [];
+  const orderProblems: string[] = [];
+
+  if (!/^[0-9A-Za-z]{2}$/.test(shipment.service)) {
+    configProblems.push('shipment.service: a UPS service code is two letters or digits, such as "03" (Ground)');
+  }
+  const from = upsAddress(shipper);
+  configProblems.push(...from.problems.map((p) => `shipper ${p}`));
+  const shipperName = truncate(shipper.company, UPS_LIMITS.name) || truncate(shipper.name, UPS_LIMITS.name);
+  if (shipperName === '') configProblems.push('shipper name has no printable characters');
+  if (configProblems.length > 0) throw new DropshipError('ECONFIG', configProblems);
+
+  const to = upsAddress(shipTo);
+  orderProblems.push(...to.problems.map((p) => `shipTo.${p}`));
+  const personName = truncate(shipTo.name, UPS_LIMITS.attentionName);
+  const company = truncate(shipTo.company, UPS_LIMITS.name);
+  if (personName === '') orderProblems.push('shipTo.name has no printable characters');
+  let weight: string | undefined;
+  if (!Number.isFinite(shipment.weightGrams) || shipment.weightGrams < 0) {
+    orderProblems.push('weight must be a non-negative number of grams');
+  } else {
+    weight = upsWeight(shipment.weightGrams, options.weightUnit);
+    if (weight === undefined) orderProblems.push(`weight does not fit one UPS package (at most 99999 ${options.weightUnit})`);
+  }
+  if (orderProblems.length > 0 || weight === undefined) throw new DropshipError('EINVALID_ORDER', orderProblems);
+
+  const shipperPhone = upsPhone(parsePhone(shipper.phone, from.address.CountryCode, UPS_LIMITS.phoneExtension));
+  const shipToPhone = upsPhone(parsePhone(shipTo.phone, to.address.CountryCode, UPS_LIMITS.phoneExtension));
+  const stock = options.labelStockSize ?? DEFAULT_STOCK;
+
+  const request: UpsShipRequest = {
+    ShipmentRequest: {
+      Request: { RequestOption: options.requestOption },
+      Shipment: {
+        Shipper: {
+          Name: shipperName,
+          // Required by UPS for international shipments; harmless for domestic ones.
+          AttentionName: truncate(shipper.name, UPS_LIMITS.attentionName) || shipperName,
+          ShipperNumber: options.shipperNumber,
+          ...(shipperPhone && { Phone: shipperPhone }),
+          Address: from.address,
+        },
+        ShipTo: {
+          // UPS's Name is the consignee's company; the person goes in AttentionName.
+          Name: company || truncate(shipTo.name, UPS_LIMITS.name),
+          AttentionName: personName,
+          ...(shipToPhone && { Phone: shipToPhone }),
+          Address: to.address,
+        },
+        // Schema-optional, but its description requires one 01 (Transportation) charge.
+        PaymentInformation: {
+          ShipmentCharge: [{ Type: '01', BillShipper: { AccountNumber: options.shipperNumber } }],
+        },
+        Service: { Code: shipment.service },
+        Package: [
+          {
+            Packaging: { Code: '02' },
+            PackageWeight: { UnitOfMeasurement: { Code: options.weightUnit }, Weight: weight },
+          },
+        ],
+      },
+      LabelSpecification: {
+        LabelImageFormat: { Code: options.labelFormat },
+        // The schema requires LabelStockSize with every LabelSpecification, even for GIF
+        // (UPS documents it for thermal formats only and ignores it for GIF).
+        LabelStockSize: { Height: stock.Height, Width: stock.Width },
+      },
+    },
+  };
+
+  const fields: FieldPath[] = ['shipTo.name', 'shipTo.city', 'shipTo.country', 'lines.weight', 'shipment.service'];
+  if (company !== '') fields.push('shipTo.company');
+  if (to.street.hasLine1) fields.push('shipTo.line1');
+  if (to.street.hasLine2) fields.push('shipTo.line2');
+  if (to.region !== undefined) fields.push('shipTo.region');
+  if (to.postalCode !== undefined) fields.push('shipTo.postalCode');
+  if (shipToPhone !== undefined) fields.push('shipTo.phone');
+
+  return { body: JSON.stringify(request), fields: sortedFields(fields) };
+}
+
+/**
+ * Builds UPS Shipping API `ShipmentRequest`s (format `ups-ship`): ship-to, one package
+ * with its weight, the service, billed to the shipper's account. Nothing else about the
+ * order reaches UPS (privacy promise 3).
+ *
+ * Limits: names 35, address lines 35 × 3 (line1 and line2 wrapped at word boundaries,
+ * line2 keeping at least one line), city 30, cut by code point between graphemes;
+ * state/province (5) and postal code (9, spaces and hyphens removed) are left out rather
+ * than shortened; phones are sent as digits and left out when not a usable number.
+ *
+ * @throws DropshipError `ECONFIG` for an unusable service code or shipper address,
+ *   `EINVALID_ORDER` for a ship-to or weight UPS cannot take.
+ */
+export const upsCarrier: CarrierRequestBuilder<UpsOptions> = {
+  id: 'ups',
+  format: 'ups-ship',
+  optionsSchema: upsOptionsSchema,
+  build,
+};

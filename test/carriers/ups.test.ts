@@ -1,0 +1,328 @@
+import fc from 'fast-check';
+import type { CarrierShipment } from '../../src/carriers/carrier';
+import { upsCarrier, type UpsOptions, type UpsShipRequest } from '../../src/carriers/ups';
+import { DropshipError } from '../../src/errors';
+import { requestBodyValidator } from '../support/openapi';
+import {
+  CARRIER_FIELDS,
+  SHIP_TOS,
+  allStrings,
+  arbitraryShipment,
+  cpLength,
+  domesticShipment,
+  isPresent,
+  isWellFormed,
+} from './fixtures';
+
+const validateShipRequest = requestBodyValidator('ups-Shipping.json', 'post', '/shipments/{version}/ship');
+const SERVICES = ['01', '02', '03', '07', '08', '11', '12', '13', '14', '54', '59', '65'];
+
+const options = (input: Record<string, unknown> = {}): UpsOptions =>
+  upsCarrier.optionsSchema.parse({ shipperNumber: 'A1B2C3', ...input });
+
+function build(shipment: CarrierShipment, opts: UpsOptions = options()) {
+  const built = upsCarrier.build(shipment, opts);
+  return { ...built, request: JSON.parse(built.body) as UpsShipRequest };
+}
+
+/**
+ * UPS limits the schema states but cannot enforce: AddressLine's `maxLength: 35`,
+ * `minLength: 1` and `maximum: 3` sit on the array, where they constrain nothing.
+ */
+function limitProblems(request: UpsShipRequest): string[] {
+  const problems: string[] = [];
+  const { Shipper, ShipTo, Package } = request.ShipmentRequest.Shipment;
+  for (const [who, party] of [['Shipper', Shipper], ['ShipTo', ShipTo]] as const) {
+    const lines = party.Address.AddressLine;
+    if (lines.length < 1 || lines.length > 3) problems.push(`${who} has ${lines.length} address lines`);
+    for (const line of lines) {
+      if (cpLength(line) < 1 || cpLength(line) > 35) problems.push(`${who} address line of ${cpLength(line)}`);
+      if (line !== line.trim()) problems.push(`${who} address line not trimmed`);
+    }
+    if (party.Phone && !/^\d{1,15}$/.test(party.Phone.Number)) problems.push(`${who} phone not 1-15 digits`);
+    if (party.Phone?.Extension !== undefined && !/^\d{1,4}$/.test(party.Phone.Extension)) {
+      problems.push(`${who} phone extension not 1-4 digits`);
+    }
+  }
+  const weight = Package[0]?.PackageWeight.Weight ?? '';
+  if (!/^\d+(\.\d)?$/.test(weight) || Number(weight) < 0.1) problems.push(`weight ${weight}`);
+  if (!allStrings(request).every(isWellFormed)) problems.push('a string has a lone surrogate');
+  return problems;
+}
+
+describe('upsCarrier.build', () => {
+  it('builds the exact ShipmentRequest for a domestic shipment', () => {
+    const { body, fields } = upsCarrier.build(domesticShipment('ups', '03'), options());
+    const expected: UpsShipRequest = {
+      ShipmentRequest: {
+        Request: { RequestOption: 'nonvalidate' },
+        Shipment: {
+          Shipper: {
+            Name: 'Example Outfitters Warehouse',
+            AttentionName: 'Example Outfitters Warehouse',
+            ShipperNumber: 'A1B2C3',
+            Phone: { Number: '8025550100' },
+            Address: {
+              AddressLine: ['40 Pitman Rd'],
+              City: 'Websterville',
+              StateProvinceCode: 'VT',
+              PostalCode: '05678',
+              CountryCode: 'US',
+            },
+          },
+          ShipTo: {
+            Name: 'Example Bakery LLC',
+            AttentionName: 'Avery Example',
+            Phone: { Number: '8025550123' },
+            Address: {
+              AddressLine: ['12 Main St', 'Apt 4'],
+              City: 'Burlington',
+              StateProvinceCode: 'VT',
+              PostalCode: '054011234',
+              CountryCode: 'US',
+            },
+          },
+          PaymentInformation: { ShipmentCharge: [{ Type: '01', BillShipper: { AccountNumber: 'A1B2C3' } }] },
+          Service: { Code: '03' },
+          Package: [{ Packaging: { Code: '02' }, PackageWeight: { UnitOfMeasurement: { Code: 'LBS' }, Weight: '3.4' } }],
+        },
+        LabelSpecification: { LabelImageFormat: { Code: 'GIF' }, LabelStockSize: { Height: '6', Width: '4' } },
+      },
+    };
+    // String equality pins the key order too: the body is exactly what is POSTed.
+    expect(body).toBe(JSON.stringify(expected));
+    expect(fields).toEqual([
+      'lines.weight',
+      'shipTo.city',
+      'shipTo.company',
+      'shipTo.country',
+      'shipTo.line1',
+      'shipTo.line2',
+      'shipTo.name',
+      'shipTo.phone',
+      'shipTo.postalCode',
+      'shipTo.region',
+      'shipment.service',
+    ]);
+  });
+
+  const cases: [string, CarrierShipment, UpsOptions][] = [
+    ['domestic US', domesticShipment('ups', '03'), options()],
+    ['domestic US, ZPL label', domesticShipment('ups', '01'), options({ labelFormat: 'ZPL' })],
+    ['domestic US, EPL 4x8, validate', domesticShipment('ups', '02'), options({ labelFormat: 'EPL', labelStockSize: { Height: '8', Width: '4' }, requestOption: 'validate' })],
+    ...Object.entries(SHIP_TOS).map(([name, shipTo]): [string, CarrierShipment, UpsOptions] => [
+      name,
+      { ...domesticShipment('ups', '65'), shipTo },
+      options({ weightUnit: 'KGS' }),
+    ]),
+  ];
+  it.each(cases)('builds a schema-valid request: %s', (_name, shipment, opts) => {
+    const { request } = build(shipment, opts);
+    expect(validateShipRequest(request)).toEqual([]);
+    expect(limitProblems(request)).toEqual([]);
+  });
+
+  it('keeps non-ASCII text as it is', () => {
+    const { request, fields } = build({ ...domesticShipment('ups', '11'), shipTo: SHIP_TOS['international DE, non-ASCII']! });
+    const { ShipTo } = request.ShipmentRequest.Shipment;
+    expect(ShipTo).toEqual({
+      Name: 'Zoë Ångström',
+      AttentionName: 'Zoë Ångström',
+      Phone: { Number: '492215550100' },
+      Address: { AddressLine: ['Hauptstraße 1', 'Hinterhaus, 3. OG'], City: 'Köln', PostalCode: '50667', CountryCode: 'DE' },
+    });
+    expect(fields).not.toContain('shipTo.region');
+    expect(fields).not.toContain('shipTo.company');
+  });
+
+  it('wraps and truncates long values to the UPS limits, by word where it can', () => {
+    const { request, fields } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['long address exceeding every limit']! });
+    const { ShipTo } = request.ShipmentRequest.Shipment;
+    expect(ShipTo.Name).toBe('Example Interdisciplinary Research');
+    expect(ShipTo.AttentionName).toBe('Maximiliane Anneliese Theodora Wolk');
+    expect(ShipTo.Address.AddressLine).toEqual([
+      'Building 7, Innovation Campus, 1234',
+      'Extraordinarily Long Boulevard Name',
+      'Suite 5500, Attention Receiving',
+    ]);
+    expect(ShipTo.Address.City).toBe('Llanfairpwllgwyngyllgogerychwy');
+    // A shortened region or postal code names another place: left out, and not reported.
+    expect(ShipTo.Address.StateProvinceCode).toBeUndefined();
+    expect(ShipTo.Address.PostalCode).toBeUndefined();
+    expect(ShipTo.Phone).toEqual({ Number: '442079460958' });
+    expect(fields).toEqual(expect.arrayContaining(['shipTo.line1', 'shipTo.line2', 'shipTo.company', 'shipTo.phone']));
+    expect(fields).not.toContain('shipTo.region');
+    expect(fields).not.toContain('shipTo.postalCode');
+  });
+
+  it('gives line1 all three lines when there is no line2', () => {
+    const shipTo = { ...SHIP_TOS['long address exceeding every limit']!, line2: '   ' };
+    const { request, fields } = build({ ...domesticShipment('ups', '03'), shipTo });
+    expect(request.ShipmentRequest.Shipment.ShipTo.Address.AddressLine).toEqual([
+      'Building 7, Innovation Campus, 1234',
+      'Extraordinarily Long Boulevard Name',
+      'Northeast Extension',
+    ]);
+    expect(fields).not.toContain('shipTo.line2');
+  });
+
+  it('never cuts inside a character: surrogate pairs, combining marks, flags', () => {
+    const { request } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['astral and combining characters at the cut']! });
+    const { ShipTo } = request.ShipmentRequest.Shipment;
+    expect(ShipTo.Name).toBe(`${'a'.repeat(34)}😀`);
+    expect(ShipTo.Address.AddressLine).toEqual(['b'.repeat(34), 'q\u0301 more words here']);
+    expect(ShipTo.Address.City).toBe('c'.repeat(29));
+    expect(ShipTo.Address.StateProvinceCode).toBe('VT');
+  });
+
+  it('sends ShipTo.Phone only when the ship-to has a usable phone', () => {
+    const base = domesticShipment('ups', '03');
+    const without = build({ ...base, shipTo: { ...base.shipTo, phone: undefined } });
+    expect(without.request.ShipmentRequest.Shipment.ShipTo.Phone).toBeUndefined();
+    expect(without.fields).not.toContain('shipTo.phone');
+    const noDigits = build({ ...base, shipTo: { ...base.shipTo, phone: 'ask at the desk' } });
+    expect(noDigits.request.ShipmentRequest.Shipment.ShipTo.Phone).toBeUndefined();
+    expect(noDigits.fields).not.toContain('shipTo.phone');
+    const withExt = build({ ...base, shipTo: { ...base.shipTo, phone: '802.555.0123 ext. 42' } });
+    expect(withExt.request.ShipmentRequest.Shipment.ShipTo.Phone).toEqual({ Number: '8025550123', Extension: '42' });
+  });
+
+  it('uses the person as Name when there is no company', () => {
+    const { request, fields } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['minimal: no company, line2, region, postal code or phone']! });
+    const { ShipTo } = request.ShipmentRequest.Shipment;
+    expect(ShipTo).toEqual({
+      Name: 'Kai Example',
+      AttentionName: 'Kai Example',
+      Address: { AddressLine: ['1 Example Way'], City: 'Hong Kong', CountryCode: 'HK' },
+    });
+    expect(fields).toEqual(['lines.weight', 'shipTo.city', 'shipTo.country', 'shipTo.line1', 'shipTo.name', 'shipment.service']);
+  });
+
+  it.each([
+    [0, 'LBS', '0.1'],
+    [1, 'LBS', '0.1'],
+    [453.59237, 'LBS', '1'],
+    [453.6, 'LBS', '1.1'],
+    [907.18474, 'LBS', '2'],
+    [1500, 'LBS', '3.4'],
+    [1000, 'KGS', '1'],
+    [1000.5, 'KGS', '1.1'],
+    [68_000, 'KGS', '68'],
+    [500_000, 'LBS', '1103'], // 1102.3 lb: 6 characters with the decimal, so whole pounds up
+  ] as const)('declares %p g as %s %s (rounded up to 0.1, at least 0.1)', (grams, unit, weight) => {
+    const { request } = build({ ...domesticShipment('ups', '03'), weightGrams: grams }, options({ weightUnit: unit }));
+    expect(request.ShipmentRequest.Shipment.Package[0]?.PackageWeight).toEqual({ UnitOfMeasurement: { Code: unit }, Weight: weight });
+  });
+
+  it('defaults the label stock to 4x6 for thermal formats, and sends it for GIF too (schema-required)', () => {
+    for (const labelFormat of ['ZPL', 'EPL', 'SPL', 'GIF']) {
+      const { request } = build(domesticShipment('ups', '03'), options({ labelFormat }));
+      expect(request.ShipmentRequest.LabelSpecification).toEqual({
+        LabelImageFormat: { Code: labelFormat },
+        LabelStockSize: { Height: '6', Width: '4' },
+      });
+    }
+  });
+
+  it('is deterministic', () => {
+    const shipment = domesticShipment('ups', '03');
+    expect(upsCarrier.build(shipment, options()).body).toBe(upsCarrier.build(structuredClone(shipment), options()).body);
+  });
+
+  it('rejects a ship-to UPS cannot take, listing every problem without personal data', () => {
+    const base = domesticShipment('ups', '03');
+    const attempt = () =>
+      upsCarrier.build({ ...base, shipTo: { ...base.shipTo, name: ' \u0000 ', city: '\n', country: 'USA' }, weightGrams: Number.NaN }, options());
+    expect(attempt).toThrow(DropshipError);
+    try {
+      attempt();
+    } catch (e) {
+      expect((e as DropshipError).code).toBe('EINVALID_ORDER');
+      expect((e as DropshipError).problems).toEqual([
+        'shipTo.city has no printable characters',
+        'shipTo.country must be an ISO 3166-1 alpha-2 code',
+        'shipTo.name has no printable characters',
+        'weight must be a non-negative number of grams',
+      ]);
+    }
+  });
+
+  it('rejects a service code that is not a UPS code as a configuration error', () => {
+    expect(() => upsCarrier.build(domesticShipment('ups', 'GROUND'), options())).toThrow(
+      expect.objectContaining({ code: 'ECONFIG', problems: [expect.stringContaining('shipment.service')] }),
+    );
+  });
+
+  it('rejects a weight no single UPS package can declare', () => {
+    expect(() => upsCarrier.build({ ...domesticShipment('ups', '03'), weightGrams: 50_000_000 }, options())).toThrow(
+      expect.objectContaining({ code: 'EINVALID_ORDER' }),
+    );
+  });
+
+  it('property: any valid shipment gives a schema-valid request whose fields are all present in the input', () => {
+    const optionsArb = fc.record({
+      shipperNumber: fc.constantFrom('A1B2C3', '123456', 'zz99zz'),
+      labelFormat: fc.constantFrom('GIF', 'ZPL', 'EPL', 'SPL'),
+      weightUnit: fc.constantFrom('LBS', 'KGS'),
+    });
+    fc.assert(
+      fc.property(arbitraryShipment('ups', SERVICES), optionsArb, (shipment, rawOptions) => {
+        const { request, fields } = build(shipment, options(rawOptions));
+        expect(validateShipRequest(request)).toEqual([]);
+        expect(limitProblems(request)).toEqual([]);
+
+        expect(fields).toEqual([...new Set(fields)].sort());
+        for (const field of fields) {
+          expect(CARRIER_FIELDS.has(field)).toBe(true);
+          if (field.startsWith('shipTo.')) {
+            const key = field.slice('shipTo.'.length) as keyof CarrierShipment['shipTo'];
+            expect(isPresent(shipment.shipTo[key])).toBe(true);
+          }
+        }
+        const { Address, Phone } = request.ShipmentRequest.Shipment.ShipTo;
+        expect(fields.includes('shipTo.phone')).toBe(Phone !== undefined);
+        expect(fields.includes('shipTo.region')).toBe(Address.StateProvinceCode !== undefined);
+        expect(fields.includes('shipTo.postalCode')).toBe(Address.PostalCode !== undefined);
+        expect(fields.includes('shipTo.line1')).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('upsCarrier.optionsSchema', () => {
+  it('applies the documented defaults', () => {
+    expect(upsCarrier.optionsSchema.parse({ shipperNumber: 'A1B2C3' })).toEqual({
+      shipperNumber: 'A1B2C3',
+      labelFormat: 'GIF',
+      weightUnit: 'LBS',
+      requestOption: 'nonvalidate',
+    });
+  });
+
+  const messages = (input: unknown) => {
+    const result = upsCarrier.optionsSchema.safeParse(input);
+    return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  };
+
+  it.each([
+    [{}, ['shipperNumber: is required (the 6-character UPS account number, as a quoted string)']],
+    [{ shipperNumber: 123456 }, ['shipperNumber: must be the 6-character UPS account number, as a quoted string']],
+    [{ shipperNumber: 'A1B2C' }, ['shipperNumber: must be the 6-character UPS account number (letters and digits only)']],
+    [{ shipperNumber: 'A1B2C3', labelFormat: 'PDF' }, ['labelFormat: must be one of GIF, ZPL, EPL, SPL']],
+    [{ shipperNumber: 'A1B2C3', weightUnit: 'LB' }, ['weightUnit: must be LBS or KGS']],
+    [{ shipperNumber: 'A1B2C3', requestOption: 'full' }, ['requestOption: must be nonvalidate or validate']],
+    [{ shipperNumber: 'A1B2C3', labelStockSize: { Height: '7', Width: '4' } }, ['labelStockSize.Height: must be "6" or "8" (inches)']],
+    [
+      { shipperNumber: 'A1B2C3', accountNumber: '123456789' },
+      ['(root): unknown option "accountNumber"; UPS options are shipperNumber, labelFormat, weightUnit, requestOption, labelStockSize'],
+    ],
+    ['A1B2C3', ['(root): must be a mapping of UPS options (shipperNumber, labelFormat, weightUnit, requestOption, labelStockSize)']],
+  ])('rejects %p with a clear message', (input, expected) => {
+    expect(messages(input)).toEqual(expected);
+  });
+
+  it('reports every problem at once', () => {
+    expect(messages({ shipperNumber: '1', labelFormat: 'PNG', weightUnit: 'G', extra: true })).toHaveLength(4);
+  });
+});
