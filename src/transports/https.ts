@@ -1,0 +1,381 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { buildConnector, Pool } from 'undici';
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration';
+import {
+  DeliveryError,
+  type DeliveryPayload,
+  type DeliveryReceipt,
+  type Transport,
+  type TransportContext,
+  type TransportKind,
+} from './transport';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Keeps what a receiver answers small enough for a job record. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+/** A Retry-After beyond this is treated as this (a typo should not park a delivery for a year). */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
+const envName = (what: string) =>
+  z.string().regex(ENV_NAME, { error: `${what} must be the NAME of an environment variable (letters, digits, _)` });
+
+const duration = (what: string) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration such as "30s" or a number of milliseconds` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** How the receiver knows the request is ours (`delivery.auth`). */
+const authSchema = z
+  .object({
+    /** Name of the env var holding a Standard Webhooks secret (`whsec_<base64>`, or raw text). */
+    hmacSecretEnv: envName('auth.hmacSecretEnv').optional(),
+    /** Name of the env var holding a bearer token. */
+    bearerTokenEnv: envName('auth.bearerTokenEnv').optional(),
+    /** PEM client certificate for mutual TLS (relative to the config directory). */
+    clientCertFile: z.string().min(1).optional(),
+    /** PEM private key of the client certificate (relative to the config directory). */
+    clientKeyFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((auth, ctx) => {
+    if (auth.hmacSecretEnv !== undefined && auth.bearerTokenEnv !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bearerTokenEnv'], message: 'choose one of auth.hmacSecretEnv or auth.bearerTokenEnv' });
+    }
+    if ((auth.clientCertFile === undefined) !== (auth.clientKeyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['clientCertFile'], message: 'auth.clientCertFile and auth.clientKeyFile go together' });
+    }
+    if (Object.values(auth).every((v) => v === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'auth needs hmacSecretEnv, bearerTokenEnv or clientCertFile + clientKeyFile' });
+    }
+  });
+
+/** `delivery` options of an HTTPS receiver (without `transport: https`). */
+export const httpsOptionsSchema = z
+  .object({
+    /** The receiver's endpoint; `https://` only. */
+    url: z
+      .string({ error: 'url is required' })
+      .refine((value) => URL.canParse(value), { error: 'url is not a valid URL' })
+      .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', {
+        error: 'url must start with https:// (plain http is not allowed: every transfer is encrypted)',
+      }),
+    /**
+     * HTTP method.
+     * @defaultValue "POST"
+     */
+    method: z.enum(['POST', 'PUT']).default('POST'),
+    /** Request authentication; optional (mutual TLS may be combined with a signature or token). */
+    auth: authSchema.optional(),
+    /** PEM file of the CA that issued the receiver's certificate (relative to the config directory). */
+    caFile: z.string().min(1).optional(),
+    /**
+     * Time allowed for one request, connecting included ("30s", "500ms" or milliseconds).
+     * @defaultValue 30s
+     */
+    timeout: duration('timeout').default(30_000),
+    /**
+     * Keep-alive connections kept to the receiver.
+     * @defaultValue 2
+     */
+    maxConnections: z.number().int().min(1).max(16).default(2),
+  })
+  .strict();
+
+/** Validated HTTPS options (durations in milliseconds). */
+export type HttpsOptions = z.output<typeof httpsOptionsSchema>;
+
+/**
+ * The Standard Webhooks `webhook-signature` value: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`.
+ * A `whsec_` secret is base64-decoded first, as the specification says; any other secret is
+ * used as its UTF-8 bytes.
+ */
+export function standardWebhookSignature(secret: string, id: string, timestamp: number, body: string): string {
+  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+/** `Retry-After` in milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (text === undefined || text === '') return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
+}
+
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** Every `code` along an error's `cause` chain (duck-typed: errors may come from another realm). */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  let current = error;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth += 1) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string') codes.push(code);
+    current = cause;
+  }
+  return codes;
+}
+
+/** The local port of the socket an undici `SocketError` is about. */
+function socketPort(error: unknown): number | undefined {
+  const port = (error as { socket?: { localPort?: unknown } } | null)?.socket?.localPort;
+  return typeof port === 'number' ? port : undefined;
+}
+
+interface Secrets {
+  hmacSecret?: string;
+  bearerToken?: string;
+}
+
+class HttpsTransport implements Transport {
+  readonly kind = 'https';
+  readonly instanceId: string;
+  private readonly url: URL;
+  private readonly pool: Pool;
+  private readonly secrets: Secrets = {};
+  /**
+   * TLS errors seen on sockets, by local port. undici reports a TLS 1.3 alert that arrives after
+   * the handshake (a refused client certificate) only as "other side closed"; this keeps the
+   * real reason for the classification.
+   */
+  private readonly tlsErrors = new Map<number, string>();
+  private closed = false;
+
+  constructor(
+    private readonly options: HttpsOptions,
+    context: TransportContext,
+  ) {
+    this.instanceId = context.instanceId;
+    this.url = new URL(options.url);
+    const readPem = (what: string, path: string): string => {
+      const file = resolve(context.configDir, path);
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (error) {
+        throw DeliveryError.permanent('ECONFIG', `https ${context.instanceId}: ${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    };
+    const readEnv = (what: string, name: string): string => {
+      const value = context.env[name];
+      if (value === undefined || value === '') {
+        throw DeliveryError.permanent('ECONFIG', `https ${context.instanceId}: environment variable ${name} (${what}) is not set`);
+      }
+      return value;
+    };
+    const { auth } = options;
+    if (auth?.hmacSecretEnv !== undefined) this.secrets.hmacSecret = readEnv('auth.hmacSecretEnv', auth.hmacSecretEnv);
+    if (auth?.bearerTokenEnv !== undefined) this.secrets.bearerToken = readEnv('auth.bearerTokenEnv', auth.bearerTokenEnv);
+    const tls = {
+      minVersion: 'TLSv1.2' as const,
+      rejectUnauthorized: true,
+      ...(options.caFile === undefined ? {} : { ca: readPem('caFile', options.caFile) }),
+      ...(auth?.clientCertFile === undefined || auth.clientKeyFile === undefined
+        ? {}
+        : { cert: readPem('auth.clientCertFile', auth.clientCertFile), key: readPem('auth.clientKeyFile', auth.clientKeyFile) }),
+    };
+    const connector = buildConnector({ ...tls, timeout: options.timeout });
+    const connect: buildConnector.connector = (target, callback) =>
+      connector(target, (...result) => {
+        const socket = result[1];
+        socket?.prependListener('error', (error: Error) => {
+          const code = errorCodes(error)[0];
+          if (code === undefined || !code.startsWith('ERR_SSL_') || socket.localPort === undefined) return;
+          if (this.tlsErrors.size > 100) this.tlsErrors.clear();
+          this.tlsErrors.set(socket.localPort, code);
+        });
+        callback(...result);
+      });
+    this.pool = new Pool(this.url.origin, {
+      connections: options.maxConnections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeout,
+      bodyTimeout: options.timeout,
+      connect,
+    });
+  }
+
+  private get where(): string {
+    return `${this.url.origin}${this.url.pathname}`;
+  }
+
+  async deliver(payload: DeliveryPayload, signal?: AbortSignal): Promise<DeliveryReceipt> {
+    // It travels as a header value (webhook-id, Idempotency-Key): visible ASCII only.
+    if (!/^[\x21-\x7e]+$/.test(payload.deliveryId)) {
+      throw DeliveryError.permanent('EPAYLOAD', 'deliveryId must be visible ASCII to serve as webhook-id and Idempotency-Key');
+    }
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'content-type': payload.contentType,
+      'idempotency-key': payload.deliveryId,
+      'webhook-id': payload.deliveryId,
+      'webhook-timestamp': String(timestamp),
+    };
+    if (this.secrets.hmacSecret !== undefined) {
+      headers['webhook-signature'] = standardWebhookSignature(this.secrets.hmacSecret, payload.deliveryId, timestamp, payload.body);
+    }
+    if (this.secrets.bearerToken !== undefined) headers.authorization = `Bearer ${this.secrets.bearerToken}`;
+
+    const { status, headers: answer, text } = await this.request(this.options.method, headers, payload.body, signal);
+    if (status >= 200 && status < 300) {
+      return { location: `${this.where} ${status}`, response: { status: String(status), ...responseFields(text) } };
+    }
+    throw this.refusal(status, answer, text);
+  }
+
+  /**
+   * Connects (TLS verified, client certificate presented) and sends a HEAD request without a
+   * payload; any answer proves reachability, 401/403 with a bearer token means the token is bad.
+   */
+  async verify(): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.secrets.bearerToken !== undefined) headers.authorization = `Bearer ${this.secrets.bearerToken}`;
+    const { status } = await this.request('HEAD', headers, undefined, undefined);
+    if (this.secrets.bearerToken !== undefined && (status === 401 || status === 403)) {
+      throw DeliveryError.permanent('EAUTH', `${this.where} refused the bearer token (${status})`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.close();
+  }
+
+  private async request(
+    method: 'POST' | 'PUT' | 'HEAD',
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    if (this.closed) throw DeliveryError.retryable('ECONNECTION', 'the HTTPS transport has been closed');
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.timeout);
+    const onAbort = (): void => controller.abort();
+    if (signal?.aborted === true) controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const response = await this.pool.request({
+        origin: this.url.origin,
+        path: `${this.url.pathname}${this.url.search}`,
+        method,
+        headers,
+        body: body ?? null,
+        signal: controller.signal,
+      });
+      let text = '';
+      let size = 0;
+      for await (const chunk of response.body) {
+        const buffer = chunk as Buffer;
+        size += buffer.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          response.body.destroy();
+          break;
+        }
+        text += buffer.toString('utf8');
+      }
+      return { status: response.statusCode, headers: response.headers, text };
+    } catch (error) {
+      if (controller.signal.aborted) {
+        throw DeliveryError.retryable('ETIMEDOUT', signal?.aborted === true ? `request to ${this.where} was aborted` : `${this.where} did not answer within ${this.options.timeout} ms`);
+      }
+      throw this.networkFailure(error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private networkFailure(error: unknown): DeliveryError {
+    if (error instanceof DeliveryError) return error;
+    const codes = errorCodes(error);
+    const port = socketPort(error);
+    const tlsError = port === undefined ? undefined : this.tlsErrors.get(port);
+    if (tlsError !== undefined && port !== undefined) {
+      this.tlsErrors.delete(port);
+      codes.unshift(tlsError);
+    }
+    const trust = codes.find((c) => TLS_TRUST_CODES.has(c));
+    if (trust !== undefined) return DeliveryError.permanent('ETLS', `${this.where}: the server certificate is not trusted (${trust})`);
+    const alert = codes.find((c) => /^ERR_SSL_.*ALERT/.test(c));
+    if (alert !== undefined) {
+      return /CERTIFICATE|UNKNOWN_CA/.test(alert)
+        ? DeliveryError.permanent('EAUTH', `${this.where} refused our client certificate (${alert})`)
+        : DeliveryError.permanent('ETLS', `${this.where}: TLS handshake failed (${alert})`);
+    }
+    if (codes.some((c) => c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'))) {
+      return DeliveryError.permanent('ETLS', `${this.where}: TLS failed (${codes.find((c) => c.startsWith('ERR_S') || c.startsWith('ERR_T'))})`);
+    }
+    if (codes.some((c) => TIMEOUT_CODES.has(c))) return DeliveryError.retryable('ETIMEDOUT', `${this.where} timed out (${codes[0]})`);
+    return DeliveryError.retryable('ECONNECTION', `${this.where} could not be reached (${codes.join(', ') || 'network error'})`);
+  }
+
+  /** Status code to retry decision; the excerpt of the answer never repeats our secrets. */
+  private refusal(status: number, headers: Record<string, string | string[] | undefined>, text: string): DeliveryError {
+    let excerpt = text.replace(/\s+/g, ' ').trim();
+    for (const secret of [this.secrets.bearerToken, this.secrets.hmacSecret]) {
+      if (secret !== undefined && secret.length > 0) excerpt = excerpt.split(secret).join('[redacted]');
+    }
+    excerpt = excerpt.slice(0, 200);
+    const what = `${this.where} answered ${status}${excerpt === '' ? '' : `: ${excerpt}`}`;
+    const retryAfter = parseRetryAfter(headers['retry-after']);
+    const retry = (code: 'ETIMEDOUT' | 'ERATE_LIMITED' | 'EREMOTE'): DeliveryError =>
+      retryAfter === undefined ? DeliveryError.retryable(code, what) : DeliveryError.retryAfter(code, what, retryAfter);
+    if (status === 408) return retry('ETIMEDOUT');
+    if (status === 429) return retry('ERATE_LIMITED');
+    if (status >= 500) return retry('EREMOTE');
+    if (status === 401 || status === 403) return DeliveryError.permanent('EAUTH', what);
+    if (status >= 300 && status < 400) return DeliveryError.permanent('EREJECTED', `${what} (redirects are not followed; update the url)`);
+    return DeliveryError.permanent('EREJECTED', what);
+  }
+}
+
+/** Top-level scalar fields of a JSON object answer (e.g. a tracking number), as strings. */
+function responseFields(text: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed).slice(0, 20)) {
+    if (key === 'status') continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') fields[key] = String(value).slice(0, 200);
+  }
+  return fields;
+}
+
+/**
+ * HTTPS delivery (undici): keep-alive pool per receiver, certificates verified (custom CA
+ * allowed), optional mutual TLS, Standard Webhooks signature or bearer token, `Idempotency-Key`
+ * and `webhook-id` set to the delivery id. 2xx delivered; 408, 429, 5xx and network errors
+ * retried (honouring Retry-After); other answers refused for good.
+ */
+export const httpsTransport: TransportKind<HttpsOptions> = {
+  kind: 'https',
+  optionsSchema: httpsOptionsSchema,
+  create: (options, context) => new HttpsTransport(options, context),
+};

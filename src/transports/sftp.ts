@@ -1,0 +1,513 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { posix, resolve } from 'node:path';
+import { utils as sshUtils } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration';
+import { encryptArmored, readRecipientKey, type RecipientKey } from './pgp';
+import {
+  DeliveryError,
+  type DeliveryPayload,
+  type DeliveryReceipt,
+  type Transport,
+  type TransportContext,
+  type TransportKind,
+} from './transport';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+const envName = (what: string) =>
+  z.string().regex(ENV_NAME, { error: `${what} must be the NAME of an environment variable (letters, digits, _)` });
+
+const duration = (what: string) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration such as "10s", "500ms" or a number of milliseconds` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const hostKeyPin = z.string().regex(FINGERPRINT, {
+  error: 'hostKey must be "SHA256:<43 base64 characters>" exactly as `ssh-keygen -lf <key>.pub` prints it',
+});
+
+/** `delivery` options of an SFTP supplier (without `transport: sftp`). */
+export const sftpOptionsSchema = z
+  .object({
+    /** SFTP server host name or address. */
+    host: z.string().min(1, { error: 'host is required' }),
+    /**
+     * SSH port.
+     * @defaultValue 22
+     */
+    port: z.number().int().min(1).max(65535, { error: 'port must be 1-65535' }).default(22),
+    /** Login name. */
+    username: z.string().min(1, { error: 'username is required' }),
+    /** Path of the private key file (relative paths against the config directory). */
+    privateKeyFile: z.string().min(1).optional(),
+    /** Name of an environment variable holding the private key itself. */
+    privateKeyEnv: envName('privateKeyEnv').optional(),
+    /** Name of an environment variable holding the private key's passphrase. */
+    passphraseEnv: envName('passphraseEnv').optional(),
+    /**
+     * The server's host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it; a
+     * list during a key rotation. Required: an unpinned SFTP server is a configuration error.
+     */
+    hostKey: z.union([hostKeyPin, z.array(hostKeyPin).min(1)], {
+      error: (issue) =>
+        issue.input === undefined
+          ? 'hostKey is required: pin the server key (`ssh-keygen -lf`); unpinned SFTP is not allowed'
+          : undefined,
+    }),
+    /** Directory files are uploaded to (relative paths start in the login directory). */
+    remoteDir: z
+      .string()
+      .min(1, { error: 'remoteDir is required' })
+      .refine((dir) => !dir.includes('\0'), { error: 'remoteDir must not contain NUL' }),
+    /**
+     * File name template; the core renders it into `payload.filename`, this transport only
+     * checks that the result is a plain name.
+     * @defaultValue `"{orderId}-{supplierId}.{ext}"` (applied by the core)
+     */
+    filename: z
+      .string()
+      .min(1)
+      .refine((name) => !name.includes('/') && !name.includes('\\') && !name.includes('..'), {
+        error: 'filename must be a plain file name template without "/", "\\" or ".."',
+      })
+      .optional(),
+    /**
+     * SSH keep-alive interval; three unanswered keep-alives drop the connection.
+     * @defaultValue 10s
+     */
+    keepaliveInterval: duration('keepaliveInterval').default(10_000),
+    /**
+     * How long one delivery may take, connecting included.
+     * @defaultValue 60s
+     */
+    timeout: duration('timeout').default(60_000),
+    /**
+     * An unused pooled connection is closed after this long.
+     * @defaultValue 5m
+     */
+    idleTimeout: duration('idleTimeout').default(300_000),
+    /**
+     * Connections kept per supplier; each carries one operation at a time.
+     * @defaultValue 1
+     */
+    poolSize: z.number().int().min(1).max(4, { error: 'poolSize must be 1-4' }).default(1),
+  })
+  .strict()
+  .superRefine((options, ctx) => {
+    const sources = [options.privateKeyFile, options.privateKeyEnv].filter((s) => s !== undefined).length;
+    if (sources !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['privateKeyFile'],
+        message: 'exactly one of privateKeyFile (a file path) or privateKeyEnv (an environment variable name) is required',
+      });
+    }
+  });
+
+/** Validated SFTP options (durations in milliseconds). */
+export type SftpOptions = z.output<typeof sftpOptionsSchema>;
+
+/** `SHA256:<base64 without padding>` of a raw SSH public key blob, as `ssh-keygen -l` prints it. */
+export function sshFingerprint(rawKey: Buffer): string {
+  return `SHA256:${createHash('sha256').update(rawKey).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** A plain file name: no directories, no traversal, no control characters, not hidden. */
+function checkFilename(name: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (name === '' || name.startsWith('.') || /[/\\\x00-\x1f]/.test(name) || name.includes('..')) {
+    throw DeliveryError.permanent('EPAYLOAD', `payload filename "${name.slice(0, 100)}" is not a plain file name`);
+  }
+}
+
+type Credentials = { privateKey: string; passphrase?: string };
+
+function loadCredentials(options: SftpOptions, context: TransportContext): Credentials {
+  let privateKey: string;
+  if (options.privateKeyFile !== undefined) {
+    const file = resolve(context.configDir, options.privateKeyFile);
+    try {
+      privateKey = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw DeliveryError.permanent('ECONFIG', `sftp ${context.instanceId}: privateKeyFile ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  } else {
+    const name = options.privateKeyEnv as string;
+    const value = context.env[name];
+    if (value === undefined || value === '') {
+      throw DeliveryError.permanent('ECONFIG', `sftp ${context.instanceId}: environment variable ${name} (privateKeyEnv) is not set`);
+    }
+    privateKey = value;
+  }
+  let passphrase: string | undefined;
+  if (options.passphraseEnv !== undefined) {
+    passphrase = context.env[options.passphraseEnv];
+    if (passphrase === undefined) {
+      throw DeliveryError.permanent('ECONFIG', `sftp ${context.instanceId}: environment variable ${options.passphraseEnv} (passphraseEnv) is not set`);
+    }
+  }
+  const parsed = sshUtils.parseKey(privateKey, passphrase);
+  if (parsed instanceof Error || (Array.isArray(parsed) && parsed.length === 0)) {
+    // ssh2's reason names the problem (format, missing or wrong passphrase), never the key.
+    const reason = parsed instanceof Error ? parsed.message : 'no key found';
+    throw DeliveryError.permanent('ECONFIG', `sftp ${context.instanceId}: the private key cannot be used: ${reason}`);
+  }
+  return passphrase === undefined ? { privateKey } : { privateKey, passphrase };
+}
+
+interface ErrorLike {
+  message: string;
+  code?: string | number;
+}
+
+/** Message and code of a thrown value (duck-typed: Node's own errors may come from another realm). */
+function describe(error: unknown): ErrorLike {
+  if (typeof error !== 'object' || error === null) return { message: String(error) };
+  const { message, code } = error as { message?: unknown; code?: unknown };
+  const text = typeof message === 'string' ? message : String(error);
+  return typeof code === 'string' || typeof code === 'number' ? { message: text, code } : { message: text };
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+
+/** Whether an error came from the link rather than from an SFTP request the server answered. */
+function isConnectionError(error: ErrorLike): boolean {
+  return typeof error.code !== 'number' && !/No such file|Permission denied/i.test(error.message);
+}
+
+/** One SSH connection with its SFTP channel; used by one operation at a time. */
+class Connection {
+  private client: SftpClient | undefined;
+  private alive = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Whether the server offers posix-rename@openssh.com; learnt on first use. */
+  posixRename: boolean | undefined;
+  offeredHostKey: string | undefined;
+  hostKeyRejected = false;
+
+  constructor(private readonly settings: ConnectSettings) {}
+
+  get connected(): boolean {
+    return this.alive;
+  }
+
+  /** Returns the open client, connecting first when needed; `fresh` says whether it just connected. */
+  async open(): Promise<{ client: SftpClient; fresh: boolean }> {
+    this.clearIdle();
+    if (this.client !== undefined && this.alive) return { client: this.client, fresh: false };
+    await this.drop();
+    // Only this client's own events may mark the connection dead, not a late one from its predecessor.
+    const onGone = (): void => {
+      if (this.client === client) this.alive = false;
+    };
+    const client: SftpClient = new SftpClient(this.settings.name, { error: onGone, end: onGone, close: onGone });
+    this.hostKeyRejected = false;
+    this.offeredHostKey = undefined;
+    this.posixRename = undefined;
+    this.client = client;
+    await client.connect({
+      host: this.settings.host,
+      port: this.settings.port,
+      username: this.settings.username,
+      ...this.settings.credentials,
+      hostVerifier: (key: Buffer): boolean => {
+        const offered = sshFingerprint(key);
+        this.offeredHostKey = offered;
+        this.hostKeyRejected = !this.settings.pins.includes(offered);
+        return !this.hostKeyRejected;
+      },
+      keepaliveInterval: this.settings.keepaliveInterval,
+      keepaliveCountMax: 3,
+      readyTimeout: this.settings.readyTimeout,
+    });
+    this.alive = true;
+    return { client, fresh: true };
+  }
+
+  /** Marks the connection free; closes it after the idle timeout. */
+  release(): void {
+    this.clearIdle();
+    if (!this.alive) return;
+    this.idleTimer = setTimeout(() => void this.drop(), this.settings.idleTimeout);
+    this.idleTimer.unref();
+  }
+
+  /** Closes the connection (politely if it is still up) and forgets it. */
+  async drop(): Promise<void> {
+    this.clearIdle();
+    const client = this.client;
+    this.client = undefined;
+    this.alive = false;
+    if (client === undefined) return;
+    try {
+      await Promise.race([client.end(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    } catch {
+      // already gone
+    }
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+}
+
+interface ConnectSettings {
+  name: string;
+  host: string;
+  port: number;
+  username: string;
+  credentials: Credentials;
+  pins: readonly string[];
+  keepaliveInterval: number;
+  readyTimeout: number;
+  idleTimeout: number;
+}
+
+/** A bounded set of connections; a caller gets one to itself (already connected ones first). */
+class ConnectionPool {
+  private readonly free: Connection[];
+  private readonly waiting: { grant: (c: Connection) => void; fail: (e: Error) => void }[] = [];
+  private readonly all: Connection[];
+  private closed = false;
+
+  constructor(size: number, settings: ConnectSettings) {
+    this.all = Array.from({ length: size }, () => new Connection(settings));
+    this.free = [...this.all];
+  }
+
+  async acquire(signal: AbortSignal): Promise<Connection> {
+    if (this.closed) throw DeliveryError.retryable('ECONNECTION', 'the SFTP transport has been closed');
+    const connectedIndex = this.free.findIndex((c) => c.connected);
+    const index = connectedIndex >= 0 ? connectedIndex : this.free.length - 1;
+    if (index >= 0) return this.free.splice(index, 1)[0] as Connection;
+    return new Promise<Connection>((grant, fail) => {
+      const waiter = { grant, fail };
+      this.waiting.push(waiter);
+      signal.addEventListener(
+        'abort',
+        () => {
+          const at = this.waiting.indexOf(waiter);
+          if (at >= 0) this.waiting.splice(at, 1);
+          fail(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  release(connection: Connection): void {
+    const next = this.waiting.shift();
+    if (next !== undefined && !this.closed) {
+      next.grant(connection);
+      return;
+    }
+    connection.release();
+    this.free.push(connection);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const waiter of this.waiting.splice(0)) waiter.fail(DeliveryError.retryable('ECONNECTION', 'the SFTP transport has been closed'));
+    await Promise.all(this.all.map((c) => c.drop()));
+  }
+}
+
+class SftpTransport implements Transport {
+  readonly kind = 'sftp';
+  readonly instanceId: string;
+  private readonly pool: ConnectionPool;
+  private readonly where: string;
+  private recipientKey: Promise<RecipientKey> | undefined;
+
+  constructor(
+    private readonly options: SftpOptions,
+    private readonly context: TransportContext,
+  ) {
+    this.instanceId = context.instanceId;
+    this.where = `${options.host}:${options.port}`;
+    const pins = typeof options.hostKey === 'string' ? [options.hostKey] : options.hostKey;
+    this.pool = new ConnectionPool(options.poolSize, {
+      name: `sftp-${context.instanceId}`,
+      host: options.host,
+      port: options.port,
+      username: options.username,
+      credentials: loadCredentials(options, context),
+      pins,
+      keepaliveInterval: options.keepaliveInterval,
+      readyTimeout: Math.min(options.timeout, 20_000),
+      idleTimeout: options.idleTimeout,
+    });
+  }
+
+  async deliver(payload: DeliveryPayload, signal?: AbortSignal): Promise<DeliveryReceipt> {
+    checkFilename(payload.filename);
+    let content = payload.body;
+    let name = payload.filename;
+    if (this.context.pgpPublicKey !== undefined) {
+      const key = await this.pgpKey();
+      content = await encryptArmored(payload.body, key, this.keyLabel(), { filename: payload.filename });
+      name = `${payload.filename}.pgp`;
+    }
+    const remotePath = posix.join(this.options.remoteDir, name);
+    // The same delivery always writes the same part file, so a retry overwrites a half upload.
+    const partPath = posix.join(this.options.remoteDir, `.${name}.${payload.deliveryId.replace(/[^A-Za-z0-9_-]/g, '_')}.part`);
+    const data = Buffer.from(content, 'utf8');
+
+    await this.withConnection(signal, async (client, connection) => {
+      await client.put(data, partPath);
+      await this.rename(client, connection, partPath, remotePath);
+    });
+    return {
+      location: `sftp://${this.where}${remotePath.startsWith('/') ? '' : '/'}${remotePath}`,
+      response: { remotePath, bytes: String(data.length), encrypted: String(name !== payload.filename) },
+    };
+  }
+
+  async verify(): Promise<void> {
+    await this.withConnection(undefined, async (client) => {
+      const type = await client.exists(this.options.remoteDir);
+      if (type !== 'd') {
+        throw DeliveryError.permanent('EREJECTED', `remote directory ${this.options.remoteDir} does not exist on ${this.where}`);
+      }
+      if (this.context.pgpPublicKey !== undefined) await this.pgpKey();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private keyLabel(): string {
+    return `of ${this.instanceId} (pgp.publicKeyFile)`;
+  }
+
+  private pgpKey(): Promise<RecipientKey> {
+    if (this.recipientKey === undefined) {
+      this.recipientKey = readRecipientKey(this.context.pgpPublicKey as string, this.keyLabel());
+      this.recipientKey.catch(() => {
+        this.recipientKey = undefined;
+      });
+    }
+    return this.recipientKey;
+  }
+
+  /** Atomic replace: posix-rename where offered, else delete-then-rename. */
+  private async rename(client: SftpClient, connection: Connection, from: string, to: string): Promise<void> {
+    if (connection.posixRename !== false) {
+      try {
+        await client.posixRename(from, to);
+        connection.posixRename = true;
+        return;
+      } catch (error) {
+        if (!/does not support/i.test(describe(error).message)) throw error;
+        connection.posixRename = false;
+      }
+    }
+    await client.delete(to, true);
+    await client.rename(from, to);
+  }
+
+  /**
+   * Runs `work` on a pooled connection under the delivery timeout. A reused connection that
+   * turns out to be dead gets one transparent retry on a fresh one (the upload is idempotent).
+   */
+  private async withConnection(
+    signal: AbortSignal | undefined,
+    work: (client: SftpClient, connection: Connection) => Promise<void>,
+  ): Promise<void> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(DeliveryError.retryable('ETIMEDOUT', `SFTP delivery to ${this.where} took longer than ${this.options.timeout} ms`)),
+      this.options.timeout,
+    );
+    const onAbort = (): void => controller.abort(DeliveryError.retryable('ETIMEDOUT', `SFTP delivery to ${this.where} was aborted`));
+    if (signal?.aborted === true) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let connection: Connection | undefined;
+    try {
+      if (controller.signal.aborted) throw controller.signal.reason;
+      connection = await this.pool.acquire(controller.signal);
+      const current = connection;
+      const aborted = new Promise<never>((_, reject) => {
+        const stop = (): void => {
+          void current.drop();
+          reject(controller.signal.reason);
+        };
+        if (controller.signal.aborted) stop();
+        else controller.signal.addEventListener('abort', stop, { once: true });
+      });
+      aborted.catch(() => undefined);
+      for (let attempt = 0; ; attempt += 1) {
+        let fresh = true;
+        try {
+          const opened = await Promise.race([current.open(), aborted]);
+          fresh = opened.fresh;
+          await Promise.race([work(opened.client, current), aborted]);
+          return;
+        } catch (error) {
+          if (error instanceof DeliveryError) {
+            if (error.code === 'ETIMEDOUT' || error.code === 'ECONNECTION') await current.drop();
+            throw error;
+          }
+          const info = describe(error);
+          if (isConnectionError(info)) await current.drop();
+          if (!fresh && attempt === 0 && isConnectionError(info)) continue;
+          throw this.classify(info, current);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (connection !== undefined) this.pool.release(connection);
+    }
+  }
+
+  private classify(error: ErrorLike, connection: Connection): DeliveryError {
+    const { message, code } = error;
+    if (connection.hostKeyRejected) {
+      const expected = typeof this.options.hostKey === 'string' ? this.options.hostKey : this.options.hostKey.join(' or ');
+      return DeliveryError.permanent(
+        'EHOSTKEY',
+        `host key of ${this.where} does not match the pinned key: expected ${expected}, offered ${connection.offeredHostKey ?? 'none'}`,
+      );
+    }
+    if (/authentication methods failed/i.test(message)) {
+      return DeliveryError.permanent('EAUTH', `SFTP login as ${this.options.username} at ${this.where} was refused (the server does not accept the key)`);
+    }
+    if (code === 2 || /No such file/i.test(message)) {
+      return DeliveryError.permanent('EREJECTED', `remote directory ${this.options.remoteDir} does not exist on ${this.where}`);
+    }
+    if (code === 3 || /Permission denied/i.test(message)) {
+      return DeliveryError.permanent('EREJECTED', `permission denied writing to ${this.options.remoteDir} on ${this.where}`);
+    }
+    if (typeof code === 'number') {
+      return DeliveryError.retryable('EREMOTE', `SFTP server ${this.where} failed the request (status ${code})`);
+    }
+    if (code === 'ETIMEDOUT' || /timed? ?out/i.test(message)) {
+      return DeliveryError.retryable('ETIMEDOUT', `SFTP connection to ${this.where} timed out`);
+    }
+    const reason = typeof code === 'string' && CONNECTION_CODES.has(code) ? code : 'connection lost';
+    return DeliveryError.retryable('ECONNECTION', `SFTP connection to ${this.where} failed (${reason})`);
+  }
+}
+
+/**
+ * SFTP delivery (ssh2-sftp-client): pinned host key, key-only login, atomic upload
+ * (`.<name>.<deliveryId>.part` then rename), pooled keep-alive connections, optional PGP
+ * encryption to the supplier key (armored, `.pgp` suffix).
+ */
+export const sftpTransport: TransportKind<SftpOptions> = {
+  kind: 'sftp',
+  optionsSchema: sftpOptionsSchema,
+  create: (options, context) => new SftpTransport(options, context),
+};

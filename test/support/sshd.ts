@@ -1,0 +1,216 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './free-port';
+
+const run = promisify(execFile);
+const SSHD = '/usr/sbin/sshd';
+
+/** A key pair made by `ssh-keygen` for a test. */
+export interface TestKeyPair {
+  privateKeyFile: string;
+  /** OpenSSH private key text. */
+  privateKey: string;
+  /** `authorized_keys` line. */
+  publicKey: string;
+  /** `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+}
+
+/**
+ * A real OpenSSH server for one test file: loopback only, a generated host key, key-only
+ * login as the current user, `internal-sftp` starting in {@link TestSshd.root}.
+ * {@link TestSshd.readOnlyPort} serves the same tree read-only (`internal-sftp -R`), the only
+ * dependable way to get "permission denied" when the tests run as root.
+ */
+export interface TestSshd {
+  readonly host: string;
+  readonly port: number;
+  readonly readOnlyPort: number;
+  readonly username: string;
+  /** Directory the SFTP session starts in; relative remote paths resolve here. */
+  readonly root: string;
+  readonly hostKey: TestKeyPair;
+  /** The key whose public half is authorised. */
+  readonly clientKey: TestKeyPair;
+  /** Makes another key pair in the server's temp dir (not authorised). */
+  makeKeyPair(name: string, passphrase?: string): Promise<TestKeyPair>;
+  /** Authorises another public key. */
+  authorize(key: TestKeyPair): void;
+  /** SIGKILLs the listener and every session process, as a crash would. */
+  kill(): void;
+  /** Starts the server again on the same ports with the same keys (after {@link kill}). */
+  restart(): Promise<void>;
+  /** Stops everything and removes the temp dir. */
+  stop(): Promise<void>;
+  /** What sshd logged so far (for failing tests). */
+  log(): string;
+}
+
+async function keyPair(dir: string, name: string, passphrase = ''): Promise<TestKeyPair> {
+  const file = join(dir, name);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', name, '-f', file]);
+  const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`]);
+  const fingerprint = stdout.split(' ')[1];
+  if (fingerprint === undefined || !fingerprint.startsWith('SHA256:')) throw new Error(`ssh-keygen -l printed ${stdout}`);
+  return {
+    privateKeyFile: file,
+    privateKey: readFileSync(file, 'utf8'),
+    publicKey: readFileSync(`${file}.pub`, 'utf8').trim(),
+    fingerprint,
+  };
+}
+
+/** Every descendant of `pid` (sshd's session processes call setsid, so a process group kill misses them). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const next = queue.shift() as number;
+    for (const child of children.get(next) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+async function waitForPort(port: number, deadline: number, proc: ChildProcess, log: () => string): Promise<void> {
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`sshd exited with ${proc.exitCode}:\n${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${port}:\n${log()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Starts sshd (see {@link TestSshd}). Call `stop()` in `afterAll`. */
+export async function startSshd(): Promise<TestSshd> {
+  const dir = mkdtempSync(join(tmpdir(), 'dropship-sshd-'));
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  // sshd refuses to start without its privilege separation directory.
+  mkdirSync('/run/sshd', { recursive: true });
+
+  const [hostKey, clientKey, port, readOnlyPort] = await Promise.all([
+    keyPair(dir, 'ssh_host_ed25519_key'),
+    keyPair(dir, 'client_key'),
+    freePort(),
+    freePort(),
+  ]);
+  const authorizedKeys = join(dir, 'authorized_keys');
+  writeFileSync(authorizedKeys, `${clientKey.publicKey}\n`);
+  const username = userInfo().username;
+  const configFile = join(dir, 'sshd_config');
+  writeFileSync(
+    configFile,
+    [
+      `Port ${port}`,
+      `Port ${readOnlyPort}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey.privateKeyFile}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      `AllowUsers ${username}`,
+      'UsePAM no',
+      'StrictModes no',
+      'UseDNS no',
+      'LogLevel VERBOSE',
+      `Subsystem sftp internal-sftp -d ${root}`,
+      `ForceCommand internal-sftp -d ${root}`,
+      `Match LocalPort ${readOnlyPort}`,
+      `  ForceCommand internal-sftp -R -d ${root}`,
+      '',
+    ].join('\n'),
+  );
+
+  let logText = '';
+  let proc: ChildProcess | undefined;
+  const log = (): string => logText;
+
+  const launch = async (): Promise<void> => {
+    const child = spawn(SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      logText = (logText + chunk).slice(-20_000);
+    });
+    proc = child;
+    const deadline = Date.now() + 5000;
+    await waitForPort(port, deadline, child, log);
+    await waitForPort(readOnlyPort, deadline, child, log);
+  };
+
+  const kill = (): void => {
+    const current = proc;
+    if (current?.pid === undefined || current.exitCode !== null) return;
+    const pids = [current.pid, ...descendants(current.pid)];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+
+  const waitExit = async (): Promise<void> => {
+    const current = proc;
+    if (current === undefined || current.exitCode !== null || current.signalCode !== null) return;
+    await new Promise<void>((resolve) => current.once('exit', () => resolve()));
+  };
+
+  await launch();
+
+  return {
+    host: '127.0.0.1',
+    port,
+    readOnlyPort,
+    username,
+    root,
+    hostKey,
+    clientKey,
+    makeKeyPair: (name, passphrase) => keyPair(dir, name, passphrase),
+    authorize: (key) => writeFileSync(authorizedKeys, `${readFileSync(authorizedKeys, 'utf8')}${key.publicKey}\n`),
+    kill,
+    restart: async () => {
+      kill();
+      await waitExit();
+      await launch();
+    },
+    stop: async () => {
+      kill();
+      await waitExit();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    log,
+  };
+}
