@@ -1,0 +1,128 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { OrderEvent, OrderEventSource } from '../domain/order';
+import { DropshipError } from '../errors';
+import type { IntakeResult } from '../queue/intake';
+import { ingestOrder, parseJsonBody } from '../sources/ingest';
+import { validBase64Hmac } from './signature';
+
+export interface ApiOptions {
+  /** Accepts a scrubbed order event (the pipeline's `OrderIntake.submit`). */
+  submit: (event: OrderEvent) => Promise<IntakeResult>;
+  /** Resolves when the queue store answers; rejects otherwise (for `/readyz`). */
+  ready: () => Promise<void>;
+  env?: NodeJS.ProcessEnv;
+  /** Largest accepted body in bytes. @defaultValue 1 MiB */
+  bodyLimit?: number;
+}
+
+type RawRequest = FastifyRequest<{ Body: Buffer }>;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A failure to reach Redis: the order cannot be kept, so the client should retry. */
+function isStoreUnavailable(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : '';
+  return /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue|max retries|ETIMEDOUT|ECONNRESET/i.test(msg);
+}
+
+/**
+ * The HTTP API (DESIGN.md "Entry points"). Bodies are read raw (webhook HMACs are over the
+ * exact bytes), parsed, scrubbed and validated before anything reaches Redis. Responses:
+ * 202 accepted, 400 with every problem, 401 bad signature, 413 too large, 503 store down.
+ */
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const env = options.env ?? process.env;
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1024 * 1024, logger: false, trustProxy: false });
+  for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  }
+
+  app.setErrorHandler((err: unknown, _request, reply) => {
+    if (err instanceof DropshipError) {
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message.split('\n')[0], problems: err.problems });
+    }
+    const code = (err as { code?: string }).code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({ error: 'ETOO_LARGE', message: `The body is larger than ${app.initialConfig.bodyLimit} bytes`, problems: [] });
+    }
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_EMPTY_TYPE') {
+      return reply.code(415).send({ error: 'EMEDIA_TYPE', message: 'Send the body as application/json', problems: [] });
+    }
+    if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return reply.code(400).send({ error: 'EINVALID_JSON', message: 'The body is empty', problems: [] });
+    }
+    if (isStoreUnavailable(err)) {
+      return reply.code(503).header('retry-after', '5').send({ error: 'EUNAVAILABLE', message: 'The queue store is unavailable; try again shortly', problems: [] });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: 'EBAD_REQUEST', message: 'The request could not be read', problems: [] });
+    }
+    return reply.code(500).send({ error: 'EINTERNAL', message: 'Internal error', problems: [] });
+  });
+
+  const accept = async (reply: FastifyReply, raw: Buffer, source: OrderEventSource) => {
+    const payload = parseJsonBody(raw);
+    const event = ingestOrder(payload, { source: source.kind, ...(source.eventId ? { eventId: source.eventId } : {}) });
+    const result = await options.submit(event);
+    return reply.code(202).send({ orderId: result.orderId, duplicate: result.duplicate });
+  };
+
+  app.post('/orders', async (request: RawRequest, reply) => {
+    const token = env.API_TOKEN;
+    if (token) {
+      const auth = header(request, 'authorization') ?? '';
+      const given = Buffer.from(auth.replace(/^Bearer\s+/i, ''));
+      const expected = Buffer.from(token);
+      if (!auth.match(/^Bearer\s+/i) || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (API_TOKEN) is required', problems: [] });
+      }
+    } else if (!LOOPBACK.has(request.socket.remoteAddress ?? '')) {
+      return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'Set API_TOKEN to accept orders from other hosts', problems: [] });
+    }
+    return accept(reply, request.body, { kind: 'canonical' });
+  });
+
+  app.post('/webhooks/shopify', async (request: RawRequest, reply) => {
+    const secret = env.SHOPIFY_WEBHOOK_SECRET;
+    if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'SHOPIFY_WEBHOOK_SECRET is not set', problems: [] });
+    if (!validBase64Hmac(secret, request.body, header(request, 'x-shopify-hmac-sha256'))) {
+      throw new DropshipError('EBAD_SIGNATURE');
+    }
+    const topic = header(request, 'x-shopify-topic');
+    if (topic && topic !== 'orders/create') return reply.code(200).send({ ignored: topic });
+    const eventId = header(request, 'x-shopify-webhook-id') ?? header(request, 'x-shopify-event-id');
+    return accept(reply, request.body, { kind: 'shopify', ...(eventId ? { eventId } : {}) });
+  });
+
+  app.post('/webhooks/woocommerce', async (request: RawRequest, reply) => {
+    // WooCommerce pings a new webhook with a form body `webhook_id=N` before any order.
+    if (/^webhook_id=\d+$/.test(request.body.toString('latin1').trim())) return reply.code(200).send({ ping: true });
+    const secret = env.WOOCOMMERCE_WEBHOOK_SECRET;
+    if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'WOOCOMMERCE_WEBHOOK_SECRET is not set', problems: [] });
+    if (!validBase64Hmac(secret, request.body, header(request, 'x-wc-webhook-signature'))) {
+      throw new DropshipError('EBAD_SIGNATURE');
+    }
+    const topic = header(request, 'x-wc-webhook-topic');
+    if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
+    const eventId = header(request, 'x-wc-webhook-delivery-id');
+    return accept(reply, request.body, { kind: 'woocommerce', ...(eventId ? { eventId } : {}) });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await options.ready();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', reason: 'Redis does not answer' });
+    }
+  });
+  return app;
+}

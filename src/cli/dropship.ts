@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { Queue } from 'bullmq';
+import { buildApi } from '../api/server';
+import type { Config } from '../config/config';
+import { loadConfig } from '../config/load';
+import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../embedded-redis';
+import { DropshipError } from '../errors';
+import { createLogger } from '../log';
+import { Pipeline } from '../pipeline';
+import { previewOrder } from '../preview';
+import { createOrderProducer } from '../producer';
+import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
+import { createRedis, evictionPolicyWarning } from '../queue/redis';
+import { parseJsonBody } from '../sources/ingest';
+import { configuredTransports, deliveryTargets, outboxTransports } from '../transports/factory';
+
+/** Exit code for bad input or configuration (DESIGN.md: preview exits 2 on bad input). */
+const EXIT_BAD_INPUT = 2;
+
+class CliError extends Error {}
+
+function fail(err: unknown): never {
+  if (err instanceof DropshipError || err instanceof CliError) {
+    process.stderr.write(`dropship: ${err.message}\n`);
+    process.exit(EXIT_BAD_INPUT);
+  }
+  process.stderr.write(`dropship: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
+
+const sourceOption = () =>
+  new Option('--source <source>', 'payload shape (default: detect)').choices(['canonical', 'shopify', 'woocommerce']);
+const configOption = () => new Option('--config <dir>', 'configuration directory').default(process.env.CONFIG_DIR ?? 'config');
+const dataDirOption = () => new Option('--data-dir <dir>', 'where the embedded Redis keeps its data').default(process.env.DATA_DIR ?? 'var');
+
+function readPayload(file: string): unknown {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (err) {
+    throw new CliError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return parseJsonBody(raw);
+  } catch (err) {
+    if (err instanceof DropshipError) throw new CliError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** REDIS_URL, else the embedded server a running `dropship start` recorded. */
+function redisUrlFor(dataDir: string): string {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+  const file = path.join(dataDir, 'redis.url');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  throw new CliError(`REDIS_URL is not set and no embedded Redis is running (start one with "dropship start", or set REDIS_URL)`);
+}
+
+const program = new Command('dropship')
+  .description('Order fulfillment and drop-ship pipeline')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT));
+
+program
+  .command('preview')
+  .description('print what every recipient would receive for an order, without Redis and without sending')
+  .argument('<file>', 'order payload (canonical JSON, Shopify or WooCommerce webhook body)')
+  .addOption(configOption())
+  .addOption(sourceOption())
+  .action((file: string, opts: { config: string; source?: 'canonical' | 'shopify' | 'woocommerce' }) => {
+    try {
+      const payload = readPayload(file);
+      const config = loadConfig(opts.config);
+      const result = previewOrder(payload, config, opts.source);
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      if (result.held) process.stderr.write(`dropship: order ${result.orderId} would be held: ${result.held.map((h) => h.message).join('; ')}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('enqueue')
+  .description('submit an order payload (or a JSON array of them) to the running pipeline')
+  .argument('<file>')
+  .addOption(configOption())
+  .addOption(sourceOption())
+  .addOption(dataDirOption())
+  .action(async (file: string, opts: { config: string; source?: 'canonical' | 'shopify' | 'woocommerce'; dataDir: string }) => {
+    try {
+      const payload = readPayload(file);
+      const config = loadConfig(opts.config);
+      const producer = createOrderProducer({ redisUrl: redisUrlFor(opts.dataDir), config, prefix: process.env.QUEUE_PREFIX ?? 'dropship' });
+      try {
+        for (const one of Array.isArray(payload) ? payload : [payload]) {
+          const result = await producer.submit(one, opts.source ? { source: opts.source } : {});
+          process.stdout.write(JSON.stringify(result) + '\n');
+        }
+      } finally {
+        await producer.close();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('status')
+  .description('job counts of every queue')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .option('--json', 'print JSON')
+  .action(async (opts: { config: string; dataDir: string; json?: boolean }) => {
+    try {
+      const config = loadConfig(opts.config);
+      const redis = createRedis(redisUrlFor(opts.dataDir), { maxRetriesPerRequest: 2 });
+      const prefix = process.env.QUEUE_PREFIX ?? 'dropship';
+      const names = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
+      const rows: Array<Record<string, string | number>> = [];
+      for (const name of names) {
+        const q = new Queue(name, { connection: redis, prefix });
+        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+        rows.push({ queue: name, ...counts });
+        await q.close();
+      }
+      await redis.quit();
+      if (opts.json) process.stdout.write(JSON.stringify(rows) + '\n');
+      else console.table(rows);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('start')
+  .description('run the API and the workers (with no REDIS_URL, on a private embedded redis-server)')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .option('--dry-run', 'write every payload to a local outbox instead of sending it')
+  .option('--outbox <dir>', 'outbox directory for --dry-run', 'var/outbox')
+  .addOption(new Option('--port <port>', 'API port').default(process.env.PORT ?? '3000'))
+  .addOption(new Option('--host <host>', 'API address').default(process.env.HOST ?? '127.0.0.1'))
+  .addOption(new Option('--role <role>', 'what this process runs').choices(['all', 'api', 'workers']).default(process.env.ROLE ?? 'all'))
+  .action(async (opts: { config: string; dataDir: string; dryRun?: boolean; outbox: string; port: string; host: string; role: 'all' | 'api' | 'workers' }) => {
+    const log = createLogger();
+    let config: Config;
+    try {
+      config = loadConfig(opts.config);
+    } catch (err) {
+      fail(err);
+    }
+    let embedded: EmbeddedRedis | undefined;
+    let redisUrl = process.env.REDIS_URL;
+    if (!redisUrl) {
+      if (!redisServerAvailable()) fail(new CliError(REDIS_MISSING_HINT));
+      embedded = await EmbeddedRedis.start({ dir: path.join(opts.dataDir, 'redis') });
+      redisUrl = embedded.url;
+      mkdirSync(opts.dataDir, { recursive: true });
+      writeFileSync(path.join(opts.dataDir, 'redis.url'), redisUrl + '\n');
+    }
+    const transports = opts.dryRun ? outboxTransports(path.resolve(opts.outbox)) : (() => {
+      try {
+        return configuredTransports(config);
+      } catch (err) {
+        void embedded?.stop();
+        return fail(err);
+      }
+    })();
+    const pipeline = await Pipeline.start({
+      config,
+      redisUrl,
+      prefix: process.env.QUEUE_PREFIX ?? 'dropship',
+      transports,
+      workers: opts.role !== 'api',
+    });
+    const warning = await evictionPolicyWarning(pipeline.redis);
+    if (warning) log.warn(warning);
+    const api = opts.role === 'workers' ? undefined : buildApi({ submit: (e) => pipeline.intake.submit(e), ready: async () => void (await pipeline.redis.ping()) });
+    if (api) await api.listen({ port: Number(opts.port), host: opts.host });
+    log.info(
+      { role: opts.role, redis: embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
+      `dropship started${api ? ` on http://${opts.host}:${opts.port}` : ''}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
+    );
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining: finishing jobs in flight');
+      await api?.close();
+      await pipeline.stop();
+      if (embedded) {
+        await embedded.stop();
+        rmSync(path.join(opts.dataDir, 'redis.url'), { force: true });
+      }
+      log.info('stopped');
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+  });
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,48 @@
+import type { CarrierId, ShipFrom } from '../domain/shipment';
+import type { FieldPath } from '../domain/field-paths';
+
+/** One drop-ship supplier, validated, with its plug-in options already parsed. */
+export interface SupplierConfig {
+  /** The file it came from, relative to the config directory (for error messages). */
+  file: string;
+  id: string;
+  name: string;
+  skus: string[];
+  shipFrom: ShipFrom;
+  labels: 'retailer' | 'supplier';
+  fields: FieldPath[];
+  format: string;
+  formatOptions: unknown;
+  delivery: {
+    transport: string;
+    /** Template with `{orderId}`, `{supplierId}`, `{shipmentId}`, `{ext}`. */
+    filename: string;
+    /** Parsed by the transport kind's own schema. */
+    options: unknown;
+  };
+  /** Armored public key, read from `pgp.publicKeyFile`. */
+  pgpPublicKey?: string;
+  pgpPublicKeyFile?: string;
+  retry: { attempts: number; backoffMs: number };
+}
+
+export interface StoreConfig {
+  name: string;
+  warehouse?: { id: string; address: ShipFrom };
+  shipping: {
+    methods: Record<string, { carrier: CarrierId; service: string }>;
+    defaultMethod?: string;
+    defaultLineWeightGrams: number;
+  };
+  /** Parsed by each carrier's own options schema. */
+  carriers: Partial<Record<CarrierId, unknown>>;
+  retention: { completedJobsMs: number; dedupeMs: number };
+}
+
+/** The whole validated configuration; frozen once loaded. */
+export interface Config {
+  dir: string;
+  store: StoreConfig;
+  /** Sorted by id. */
+  suppliers: SupplierConfig[];
+}

@@ -1,0 +1,212 @@
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { carrierById } from '../carriers';
+import { checkAllowList } from '../domain/policy';
+import { DropshipError } from '../errors';
+import { formatById, formatIds } from '../formats';
+import { transportKind, transportKinds } from '../transports/registry';
+import type { Config, StoreConfig, SupplierConfig } from './config';
+import { StoreFileSchema, SupplierFileSchema } from './schema';
+
+/** Problems found in one configuration, each as `file: path: what is wrong`. */
+class Problems {
+  readonly list: string[] = [];
+  add(file: string, where: string, message: string): void {
+    this.list.push(where ? `${file}: ${where}: ${message}` : `${file}: ${message}`);
+  }
+  addZod(file: string, error: z.ZodError, prefix = ''): void {
+    for (const issue of error.issues) {
+      this.add(file, joinPath(prefix, issue.path), issue.message);
+    }
+  }
+}
+
+function joinPath(prefix: string, parts: ReadonlyArray<PropertyKey>): string {
+  let out = prefix;
+  for (const p of parts) {
+    out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  }
+  return out || '(top level)';
+}
+
+function readYaml(dir: string, file: string, problems: Problems): unknown {
+  const full = path.join(dir, file);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (err) {
+    problems.add(file, '', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      problems.add(file, pos ? `line ${pos.line}, column ${pos.col}` : '', `YAML: ${e.message.split('\n')[0]}`);
+    }
+    return undefined;
+  }
+  return doc.toJS();
+}
+
+function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig | undefined {
+  const parsed = StoreFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.addZod(file, parsed.error);
+    return undefined;
+  }
+  const s = parsed.data;
+  const carriers: StoreConfig['carriers'] = {};
+  for (const [name, method] of Object.entries(s.shipping.methods)) {
+    if (s.carriers[method.carrier] === undefined) {
+      problems.add(file, `shipping.methods.${name}.carrier`, `uses ${method.carrier}, but carriers.${method.carrier} is not configured`);
+    }
+  }
+  for (const id of ['ups', 'fedex'] as const) {
+    if (s.carriers[id] === undefined) continue;
+    const opts = carrierById(id).optionsSchema.safeParse(s.carriers[id]);
+    if (opts.success) carriers[id] = opts.data;
+    else problems.addZod(file, opts.error, `carriers.${id}`);
+  }
+  if (s.shipping.default !== undefined && !(s.shipping.default in s.shipping.methods)) {
+    problems.add(file, 'shipping.default', `"${s.shipping.default}" is not one of shipping.methods`);
+  }
+  return {
+    name: s.store.name,
+    ...(s.warehouse ? { warehouse: { id: s.warehouse.id, address: s.warehouse.address } } : {}),
+    shipping: {
+      methods: s.shipping.methods,
+      ...(s.shipping.default !== undefined ? { defaultMethod: s.shipping.default } : {}),
+      defaultLineWeightGrams: s.shipping.defaultLineWeightGrams,
+    },
+    carriers,
+    retention: { completedJobsMs: s.retention.completedJobs, dedupeMs: s.retention.dedupe },
+  };
+}
+
+function parseSupplier(dir: string, raw: unknown, file: string, problems: Problems): SupplierConfig | undefined {
+  const parsed = SupplierFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.addZod(file, parsed.error);
+    return undefined;
+  }
+  const s = parsed.data;
+  const before = problems.list.length;
+  const expectedId = path.basename(file).replace(/\.ya?ml$/, '');
+  if (s.id !== expectedId) problems.add(file, 'id', `is "${s.id}" but the file is named ${expectedId}.yaml; they must match`);
+
+  const policy = checkAllowList(s.fields);
+  for (const p of policy.problems) problems.add(file, p.path, p.message);
+
+  const format = formatById(s.format);
+  let formatOptions: unknown;
+  if (!format) {
+    problems.add(file, 'format', `"${s.format}" is not a known format (known: ${formatIds().join(', ')})`);
+  } else {
+    const opts = format.optionsSchema.safeParse(s.formatOptions);
+    if (opts.success) formatOptions = opts.data;
+    else problems.addZod(file, opts.error, 'formatOptions');
+  }
+
+  const { transport, filename, ...rest } = s.delivery;
+  const kind = transportKind(transport);
+  let options: unknown;
+  if (!kind) {
+    problems.add(file, 'delivery.transport', `"${transport}" is not a known transport (known: ${transportKinds().join(', ')})`);
+  } else {
+    const opts = kind.optionsSchema.safeParse(rest);
+    if (opts.success) options = opts.data;
+    else problems.addZod(file, opts.error, 'delivery');
+    if (kind.requiresPgp && !s.pgp) {
+      problems.add(file, 'pgp.publicKeyFile', `is required: ${transport} delivery is always PGP-encrypted`);
+    }
+  }
+  const template = filename ?? `{orderId}-{supplierId}.${format?.fileExtension ?? 'txt'}`;
+  const unknownPlaceholder = /\{(?!orderId\}|supplierId\}|shipmentId\}|ext\})[^}]*\}/.exec(template);
+  if (unknownPlaceholder) {
+    problems.add(file, 'delivery.filename', `unknown placeholder ${unknownPlaceholder[0]} (known: {orderId} {supplierId} {shipmentId} {ext})`);
+  } else if (/[/\\]|^\.\.?$/.test(template)) {
+    problems.add(file, 'delivery.filename', 'must be a plain file name, without "/" or "\\"');
+  }
+
+  let pgpPublicKey: string | undefined;
+  if (s.pgp) {
+    const keyPath = path.resolve(dir, s.pgp.publicKeyFile);
+    if (!existsSync(keyPath) || !statSync(keyPath).isFile()) {
+      problems.add(file, 'pgp.publicKeyFile', `${s.pgp.publicKeyFile} does not exist`);
+    } else {
+      pgpPublicKey = readFileSync(keyPath, 'utf8');
+      if (!pgpPublicKey.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {
+        problems.add(file, 'pgp.publicKeyFile', `${s.pgp.publicKeyFile} is not an armored PGP public key`);
+      }
+    }
+  }
+  if (problems.list.length > before) return undefined;
+  return {
+    file,
+    id: s.id,
+    name: s.name,
+    skus: s.skus,
+    shipFrom: s.shipFrom,
+    labels: s.labels,
+    fields: policy.allowed,
+    format: s.format,
+    formatOptions,
+    delivery: { transport, filename: template, options },
+    ...(pgpPublicKey !== undefined && s.pgp
+      ? { pgpPublicKey, pgpPublicKeyFile: path.resolve(dir, s.pgp.publicKeyFile) }
+      : {}),
+    retry: { attempts: s.retry.attempts, backoffMs: s.retry.backoff },
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Loads and validates `store.yaml` and every `suppliers/*.yaml` under `dir`, once, at
+ * start-up. Throws one `DropshipError('ECONFIG')` listing every problem in every file;
+ * the returned configuration is frozen.
+ */
+export function loadConfig(dir: string): Config {
+  const problems = new Problems();
+  const absDir = path.resolve(dir);
+  if (!existsSync(absDir) || !statSync(absDir).isDirectory()) {
+    throw new DropshipError('ECONFIG', [`${dir}: is not a directory`]);
+  }
+  const storeRaw = readYaml(absDir, 'store.yaml', problems);
+  const store = storeRaw === undefined ? undefined : parseStore(storeRaw, 'store.yaml', problems);
+
+  const suppliersDir = path.join(absDir, 'suppliers');
+  const files = existsSync(suppliersDir)
+    ? readdirSync(suppliersDir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => path.join('suppliers', f))
+    : [];
+  const suppliers: SupplierConfig[] = [];
+  for (const file of files) {
+    const raw = readYaml(absDir, file, problems);
+    if (raw === undefined) continue;
+    const supplier = parseSupplier(absDir, raw, file, problems);
+    if (supplier) suppliers.push(supplier);
+  }
+  const seen = new Map<string, string>();
+  for (const s of suppliers) {
+    const other = seen.get(s.id);
+    if (other) problems.add(s.file, 'id', `"${s.id}" is also the id in ${other}`);
+    seen.set(s.id, s.file);
+    if (store?.warehouse?.id === s.id) problems.add(s.file, 'id', `"${s.id}" is also the warehouse id in store.yaml`);
+  }
+  if (problems.list.length > 0 || !store) {
+    throw new DropshipError('ECONFIG', problems.list, `The configuration in ${dir} is invalid`);
+  }
+  return deepFreeze({ dir: absDir, store, suppliers: suppliers.sort((a, b) => a.id.localeCompare(b.id)) });
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration';
+import { Address } from '../domain/order';
+
+/** Address a parcel leaves from: carriers need a phone for the shipper. */
+export const ShipFromSchema = Address.extend({
+  phone: z.string().trim().min(1, 'is required for a ship-from address (carriers need it)').max(40),
+}).strict();
+
+const Duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as "30s", "15m" or "2h"' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** `config/store.yaml`. */
+export const StoreFileSchema = z
+  .object({
+    store: z.object({ name: z.string().trim().min(1) }).strict(),
+    /** Omit when every line is drop-shipped: unclaimed lines then hold their order. */
+    warehouse: z
+      .object({
+        id: z
+          .string()
+          .regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and "-"')
+          .default('warehouse'),
+        address: ShipFromSchema,
+      })
+      .strict()
+      .optional(),
+    shipping: z
+      .object({
+        /** Order shipping method → carrier and the carrier's own service code. */
+        methods: z
+          .record(
+            z.string().min(1),
+            z.object({ carrier: z.enum(['ups', 'fedex']), service: z.string().trim().min(1) }).strict(),
+          )
+          .refine((m) => Object.keys(m).length > 0, 'must name at least one shipping method'),
+        /** Method used when an order's method is not in the map; omit to hold such orders. */
+        default: z.string().min(1).optional(),
+        /** Weight assumed for a line whose product has none. @defaultValue 500 */
+        defaultLineWeightGrams: z.number().positive().max(1_000_000).default(500),
+      })
+      .strict(),
+    /** Per-carrier settings, validated by each carrier's own schema. */
+    carriers: z.object({ ups: z.unknown().optional(), fedex: z.unknown().optional() }).strict().default({}),
+    retention: z
+      .object({
+        /** How long completed jobs (which hold personal data) stay in Redis. @defaultValue "1h" */
+        completedJobs: Duration.default(3_600_000),
+        /** How long the "already seen / already delivered" markers are kept. @defaultValue "90d" */
+        dedupe: Duration.default(90 * 86_400_000),
+      })
+      .strict()
+      .default({ completedJobs: 3_600_000, dedupe: 90 * 86_400_000 }),
+  })
+  .strict();
+export type StoreFile = z.infer<typeof StoreFileSchema>;
+
+/** `config/suppliers/<id>.yaml`; `delivery` and `formatOptions` are checked by their plug-ins. */
+export const SupplierFileSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and "-"'),
+    name: z.string().trim().min(1),
+    skus: z.array(z.string().trim().min(1, 'a SKU pattern must not be empty')).min(1, 'must list at least one SKU pattern'),
+    shipFrom: ShipFromSchema,
+    labels: z.enum(['retailer', 'supplier']).default('retailer'),
+    fields: z.array(z.string()).min(1, 'must name at least one field'),
+    format: z.string().min(1),
+    formatOptions: z.record(z.string(), z.unknown()).default({}),
+    delivery: z
+      .object({
+        transport: z.string().min(1),
+        filename: z.string().min(1).optional(),
+      })
+      .passthrough(),
+    pgp: z.object({ publicKeyFile: z.string().min(1) }).strict().optional(),
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(1000).default(10),
+        backoff: Duration.default(30_000),
+      })
+      .strict()
+      .default({ attempts: 10, backoff: 30_000 }),
+  })
+  .strict();
+export type SupplierFile = z.infer<typeof SupplierFileSchema>;

@@ -1,0 +1,42 @@
+import type { z } from 'zod';
+
+/**
+ * A purchase order as one supplier may see it: only its own lines, and only the values
+ * its allow-list names (absent keys were withheld). Built by `domain/minimise.ts`; a
+ * format renders what is here and nothing else.
+ */
+export interface DropShipOrder {
+  supplierId: string;
+  order: { id?: string; placedAt?: string; currency?: string; giftMessage?: string; notes?: string };
+  customer: { name?: string; email?: string; phone?: string; contactRestricted?: boolean };
+  shipTo: {
+    name?: string;
+    company?: string;
+    line1?: string;
+    line2?: string;
+    city?: string;
+    region?: string;
+    postalCode?: string;
+    country?: string;
+    phone?: string;
+  };
+  shipment: { id?: string; carrier?: string; service?: string; trackingNumber?: string; label?: string };
+  lines: Array<{
+    sku?: string;
+    name?: string;
+    quantity?: number;
+    unitPrice?: string;
+    weight?: number;
+    properties?: Record<string, string>;
+  }>;
+}
+
+/** One purchase-order format (json, csv, ...): registers itself in `formats/index.ts`. */
+export interface PurchaseOrderFormat<Options = unknown> {
+  readonly id: string;
+  readonly fileExtension: string;
+  readonly contentType: string;
+  /** Validates the supplier's `formatOptions` block. */
+  readonly optionsSchema: z.ZodType<Options>;
+  render(po: DropShipOrder, options: Options): string;
+}

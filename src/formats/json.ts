@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import type { DropShipOrder, PurchaseOrderFormat } from './format';
+
+/** Schema id of the JSON purchase order; bumped on any incompatible change. */
+export const JSON_PO_SCHEMA = 'https://dropship-pipeline.dev/schemas/purchase-order/v1';
+
+const JsonOptions = z
+  .object({
+    /** Pretty-print with two-space indentation. @defaultValue false */
+    pretty: z.boolean().default(false),
+  })
+  .strict();
+export type JsonOptions = z.infer<typeof JsonOptions>;
+
+/** JSON purchase order: the allow-listed view, with a `$schema` marker. */
+export const jsonFormat: PurchaseOrderFormat<JsonOptions> = {
+  id: 'json',
+  fileExtension: 'json',
+  contentType: 'application/json',
+  optionsSchema: JsonOptions,
+  render(po: DropShipOrder, options: JsonOptions): string {
+    const doc = {
+      $schema: JSON_PO_SCHEMA,
+      supplierId: po.supplierId,
+      order: po.order,
+      customer: po.customer,
+      shipTo: po.shipTo,
+      shipment: po.shipment,
+      lines: po.lines,
+    };
+    return JSON.stringify(doc, null, options.pretty ? 2 : undefined) + '\n';
+  },
+};

@@ -1,0 +1,92 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createDeliveryWorker } from '../workers/delivery-worker';
+import { createOrderWorker } from '../workers/order-worker';
+import type { Config } from './config/config';
+import { OrderIntake } from './queue/intake';
+import { deliveryQueueName } from './queue/names';
+import { createRedis } from './queue/redis';
+import { deliveryTargets, type TransportFactory } from './transports/factory';
+import type { Transport } from './transports/transport';
+
+export interface PipelineOptions {
+  config: Config;
+  redisUrl: string;
+  /** BullMQ key prefix; use a hash tag such as `{dropship}` on Redis Cluster. @defaultValue "dropship" */
+  prefix?: string;
+  transports: TransportFactory;
+  /** Run the workers in this process. @defaultValue true */
+  workers?: boolean;
+  /** Order jobs processed at once. @defaultValue 8 */
+  orderConcurrency?: number;
+  /** Deliveries in flight at once, per recipient. @defaultValue 4 */
+  deliveryConcurrency?: number;
+  /** Lock and stall timings for delivery workers (lower them in crash tests). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/**
+ * The running pipeline in one process: the intake every entry point submits to, and
+ * (unless `workers: false`) the order worker plus one delivery worker per recipient.
+ */
+export class Pipeline {
+  private constructor(
+    readonly intake: OrderIntake,
+    readonly redis: Redis,
+    readonly prefix: string,
+    readonly workers: Worker[],
+    private readonly transports: Transport[],
+    private readonly connections: Redis[],
+  ) {}
+
+  static async start(options: PipelineOptions): Promise<Pipeline> {
+    const prefix = options.prefix ?? 'dropship';
+    const { config } = options;
+    const redis = createRedis(options.redisUrl);
+    const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs });
+    const workers: Worker[] = [];
+    const transports: Transport[] = [];
+    const connections: Redis[] = [redis];
+    if (options.workers ?? true) {
+      // Each worker gets its own connection: BullMQ blocks on it while waiting for jobs.
+      const connection = () => {
+        const c = createRedis(options.redisUrl);
+        connections.push(c);
+        return c;
+      };
+      workers.push(createOrderWorker({ connection: connection(), prefix, config, concurrency: options.orderConcurrency ?? 8 }));
+      for (const target of deliveryTargets(config)) {
+        const transport = options.transports(target);
+        transports.push(transport);
+        workers.push(
+          createDeliveryWorker({
+            connection: connection(),
+            prefix,
+            queueName: deliveryQueueName(target.kind, target.recipient),
+            transport,
+            dedupeMs: config.store.retention.dedupeMs,
+            concurrency: options.deliveryConcurrency ?? 4,
+            ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
+            ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
+          }),
+        );
+      }
+      for (const w of workers) {
+        // Errors here are connection-level (job failures are recorded on the job itself).
+        w.on('error', () => undefined);
+        void w.run();
+      }
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+    }
+    return new Pipeline(intake, redis, prefix, workers, transports, connections);
+  }
+
+  /** Graceful stop: workers finish the jobs they hold, then everything closes. */
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all(this.transports.map((t) => t.close().catch(() => undefined)));
+    await this.intake.close();
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}

@@ -1,0 +1,34 @@
+import type { Config } from './config/config';
+import { OrderIntake, type IntakeResult } from './queue/intake';
+import { createRedis } from './queue/redis';
+import { ingestOrder } from './sources/ingest';
+
+export interface ProducerOptions {
+  redisUrl: string;
+  config: Pick<Config, 'store'>;
+  /** @defaultValue "dropship" */
+  prefix?: string;
+}
+
+/** For in-process producers: submit store payloads straight to the pipeline's queue. */
+export interface OrderProducer {
+  /**
+   * Scrubs, validates and enqueues one order payload. Throws `DropshipError` listing every
+   * problem when it is not a valid order; resolves with `duplicate: true` for a repeat.
+   */
+  submit(payload: unknown, options?: { source?: 'canonical' | 'shopify' | 'woocommerce'; eventId?: string }): Promise<IntakeResult>;
+  close(): Promise<void>;
+}
+
+export function createOrderProducer(options: ProducerOptions): OrderProducer {
+  const redis = createRedis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  const { retention } = options.config.store;
+  const intake = new OrderIntake(redis, { prefix: options.prefix ?? 'dropship', completedJobsMs: retention.completedJobsMs, dedupeMs: retention.dedupeMs });
+  return {
+    submit: (payload, opts = {}) => intake.submit(ingestOrder(payload, opts)),
+    async close() {
+      await intake.close();
+      await redis.quit();
+    },
+  };
+}

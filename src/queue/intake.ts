@@ -1,0 +1,58 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { OrderEvent } from '../domain/order';
+import { markerKeys, ORDERS_QUEUE, orderJobId } from './names';
+
+export interface IntakeResult {
+  orderId: string;
+  /** True when this order (or this source event) was already accepted before. */
+  duplicate: boolean;
+}
+
+/**
+ * The one way orders enter the queues (API, CLI and in-process producers all use it).
+ * Only scrubbed, validated `OrderEvent`s reach it. The same order twice is one job: the
+ * job id is the order id while the job exists, and a marker set when it completes keeps
+ * recognising it after the job itself is removed.
+ */
+export class OrderIntake {
+  readonly queue: Queue<OrderEvent>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { prefix: string; completedJobsMs: number; dedupeMs: number },
+  ) {
+    this.queue = new Queue<OrderEvent>(ORDERS_QUEUE, { connection: redis, prefix: options.prefix });
+  }
+
+  async submit(event: OrderEvent): Promise<IntakeResult> {
+    const { prefix } = this.options;
+    const orderId = event.order.id;
+    const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
+    const jobId = orderJobId(orderId);
+    const [eventSeen, orderSeen] = await Promise.all([
+      eventKey ? this.redis.exists(eventKey) : Promise.resolve(0),
+      this.redis.exists(markerKeys.orderSeen(prefix, orderId)),
+    ]);
+    if (eventSeen || orderSeen || (await this.queue.getJob(jobId))) {
+      return { orderId, duplicate: true };
+    }
+    // Billing data is never sent anywhere and no worker reads it: it does not go to Redis.
+    const { billTo: _billTo, ...order } = event.order;
+    await this.queue.add('order', { source: event.source, order }, {
+      jobId,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
+      removeOnFail: false,
+    });
+    // Set only once the job is safely queued: a crash before this line means the source's
+    // retry is accepted again, and the job id still prevents a second job.
+    if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
+    return { orderId, duplicate: false };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,25 @@
+/** Queue of accepted order events, one job per order. */
+export const ORDERS_QUEUE = 'orders';
+
+/**
+ * One delivery queue per recipient, so a slow or failing supplier only ever waits on
+ * itself (each queue has its own worker and concurrency).
+ */
+export function deliveryQueueName(kind: 'carrier' | 'dropship', recipient: string): string {
+  return kind === 'carrier' ? `carrier-${recipient}` : `po-${recipient}`;
+}
+
+/** Job id of an order: the order id, so the same order twice is one job. */
+export function orderJobId(orderId: string): string {
+  return `order+${orderId}`;
+}
+
+/**
+ * Keys outside BullMQ: short markers, never personal data. They outlive job retention so
+ * a replayed event or delivery is recognised after its job is gone.
+ */
+export const markerKeys = {
+  orderSeen: (prefix: string, orderId: string) => `${prefix}:seen:order:${orderId}`,
+  eventSeen: (prefix: string, source: string, eventId: string) => `${prefix}:seen:event:${source}:${eventId}`,
+  delivered: (prefix: string, deliveryId: string) => `${prefix}:delivered:${deliveryId}`,
+};

@@ -1,0 +1,25 @@
+import { emailTransport } from './email';
+import { httpsTransport } from './https';
+import { outboxTransport } from './outbox';
+import { sftpTransport } from './sftp';
+import type { TransportKind } from './transport';
+
+const KINDS = new Map<string, TransportKind>();
+
+/** Adds a transport kind to the registry (each transport file's kind is registered here). */
+export function registerTransportKind<O>(kind: TransportKind<O>): void {
+  KINDS.set(kind.kind, kind as TransportKind);
+}
+
+export function transportKind(kind: string): TransportKind | undefined {
+  return KINDS.get(kind);
+}
+
+export function transportKinds(): string[] {
+  return [...KINDS.keys()].sort();
+}
+
+registerTransportKind(sftpTransport);
+registerTransportKind(emailTransport);
+registerTransportKind(httpsTransport);
+registerTransportKind(outboxTransport);

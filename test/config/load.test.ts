@@ -1,0 +1,109 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load';
+import { DropshipError } from '../../src/errors';
+import { FIXTURE_CONFIG_DIR } from '../support/orders';
+
+function withConfig(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-config-'));
+  cpSync(FIXTURE_CONFIG_DIR, dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+function problemsOf(dir: string): string[] {
+  try {
+    loadConfig(dir);
+  } catch (err) {
+    expect(err).toBeInstanceOf(DropshipError);
+    return [...(err as DropshipError).problems];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+const supplier = (extra: string) => `
+id: bad
+name: Bad Supplier
+skus: ["BAD-*"]
+shipFrom: { name: Bad, line1: 1 Road, city: Town, country: US, phone: "+1 555 0100" }
+format: csv
+${extra}
+`;
+
+describe('loading configuration', () => {
+  it('loads the fixture, frozen, suppliers sorted by id', () => {
+    const config = loadConfig(FIXTURE_CONFIG_DIR);
+    expect(config.suppliers.map((s) => s.id)).toEqual(['creamery', 'oliveco']);
+    expect(config.suppliers[0]?.retry).toEqual({ attempts: 3, backoffMs: 100 });
+    expect(config.store.retention).toEqual({ completedJobsMs: 3_600_000, dedupeMs: 86_400_000 });
+    expect(Object.isFrozen(config.suppliers[0]?.fields)).toBe(true);
+  });
+
+  it('loads the shipped example configuration', () => {
+    const config = loadConfig(path.join(__dirname, '..', '..', 'config'));
+    expect(config.suppliers.map((s) => [s.id, s.delivery.transport, s.format])).toEqual([
+      ['alpine-chocolatier', 'email', 'json'],
+      ['olive-grove', 'https', 'json'],
+      ['vermont-creamery', 'sftp', 'csv'],
+    ]);
+  });
+
+  it('refuses an allow-list naming a forbidden field, naming the file, the path and the field', () => {
+    const problems = problemsOf(
+      withConfig({
+        'suppliers/bad.yaml': supplier(`fields: [order.id, billTo.line1, payment.last4, customer.browserIp]\ndelivery: { transport: outbox, dir: /tmp/x }`),
+      }),
+    );
+    expect(problems).toEqual([
+      'suppliers/bad.yaml: fields[1]: "billTo.line1" may never be sent to a supplier (billing and payment data never leave)',
+      'suppliers/bad.yaml: fields[2]: "payment.last4" may never be sent to a supplier (billing and payment data never leave)',
+      'suppliers/bad.yaml: fields[3]: "customer.browserIp" is not a canonical field path (see DESIGN.md "Canonical field paths")',
+    ]);
+  });
+
+  it('reports every problem in every file at once', () => {
+    const problems = problemsOf(
+      withConfig({
+        'store.yaml': 'store: { name: X }\nshipping: { methods: { std: { carrier: dhl, service: x } } }\n',
+        'suppliers/bad.yaml': supplier(`fields: [order.id]\ndelivery: { transport: ftp }\nretry: { attempts: 0, backoff: soon }`),
+        'suppliers/broken.yaml': 'id: [unclosed\n',
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^store\.yaml: shipping\.methods\.std\.carrier: /),
+        expect.stringMatching(/^suppliers\/bad\.yaml: retry\.attempts: /),
+        'suppliers/bad.yaml: retry.backoff: must be a duration such as "30s", "15m" or "2h"',
+        expect.stringMatching(/^suppliers\/broken\.yaml: line \d+, column \d+: YAML: /),
+      ]),
+    );
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('names unknown formats and transports with the known ones', () => {
+    const problems = problemsOf(withConfig({ 'suppliers/bad.yaml': supplier(`fields: [order.id]\ndelivery: { transport: ftp }`).replace('format: csv', 'format: pdf') }));
+    expect(problems).toEqual([
+      expect.stringMatching(/^suppliers\/bad\.yaml: format: "pdf" is not a known format \(known: csv, json/),
+      expect.stringMatching(/^suppliers\/bad\.yaml: delivery\.transport: "ftp" is not a known transport \(known: .*outbox/),
+    ]);
+  });
+
+  it('refuses a supplier file whose id does not match its name, and duplicate warehouse ids', () => {
+    const problems = problemsOf(
+      withConfig({ 'suppliers/bad.yaml': supplier(`fields: [order.id]\ndelivery: { transport: outbox, dir: /tmp/x }`).replace('id: bad', 'id: warehouse') }),
+    );
+    expect(problems).toEqual(['suppliers/bad.yaml: id: is "warehouse" but the file is named bad.yaml; they must match']);
+  });
+
+  it('refuses a shipping method whose carrier is not configured', () => {
+    const problems = problemsOf(
+      withConfig({
+        'store.yaml': 'store: { name: X }\nshipping: { methods: { std: { carrier: fedex, service: FEDEX_GROUND } } }\ncarriers: { ups: { shipperNumber: "A1B2C3" } }\n',
+      }),
+    );
+    expect(problems).toEqual(['store.yaml: shipping.methods.std.carrier: uses fedex, but carriers.fedex is not configured']);
+  });
+});

@@ -1,0 +1,109 @@
+import { planOrder } from '../../src/domain/plan';
+import { splitOrder } from '../../src/domain/split';
+import { fixtureConfig, order } from '../support/orders';
+
+describe('splitting an order', () => {
+  it('makes one shipment per origin: the warehouse and each supplier whose SKUs claim lines', () => {
+    const result = splitOrder(order(), fixtureConfig());
+    expect(result.held).toBeUndefined();
+    expect(result.shipments?.map((s) => [s.id, s.origin, s.lines.map((l) => l.id), s.carrier, s.service])).toEqual([
+      ['1001+warehouse', { kind: 'warehouse', id: 'warehouse' }, ['l1'], 'ups', '03'],
+      ['1001+creamery', { kind: 'supplier', id: 'creamery' }, ['l2', 'l3'], 'ups', '03'],
+      ['1001+oliveco', { kind: 'supplier', id: 'oliveco' }, ['l4'], 'ups', '03'],
+    ]);
+  });
+
+  it('routes lines without a SKU to the warehouse', () => {
+    const o = order({ lines: [{ id: 'x', sku: '', name: 'Mystery box', quantity: 1, unitPrice: '10' }] });
+    expect(splitOrder(o, fixtureConfig()).shipments?.[0]?.origin).toEqual({ kind: 'warehouse', id: 'warehouse' });
+  });
+
+  it('holds, with every reason, an order it cannot place instead of dropping anything', () => {
+    const config = { ...fixtureConfig(), store: { ...fixtureConfig().store, warehouse: undefined, shipping: { ...fixtureConfig().store.shipping, defaultMethod: undefined } } };
+    const o = order({ shipTo: undefined, shippingMethod: 'teleport' });
+    expect(splitOrder(o, config).held).toEqual([
+      { code: 'NO_SHIP_TO', message: 'the order has no shipping address' },
+      { code: 'UNKNOWN_SHIPPING_METHOD', message: 'shipping method "teleport" is not in store.yaml shipping.methods and no shipping.default is set' },
+      { code: 'UNCLAIMED_LINE', message: 'line 1 (SKU "LARDER-JAM") is claimed by no supplier and there is no warehouse' },
+    ]);
+  });
+
+  it('holds a line two suppliers claim', () => {
+    const base = fixtureConfig();
+    const config = { ...base, suppliers: base.suppliers.map((s) => (s.id === 'oliveco' ? { ...s, skus: ['OLV-*', 'VC-*'] } : s)) };
+    expect(splitOrder(order(), config).held).toEqual([
+      { code: 'AMBIGUOUS_LINE', message: 'line 2 (SKU "VC-CHEVRE") is claimed by suppliers creamery and oliveco' },
+    ]);
+  });
+
+  it('uses the shipping-method map to pick the carrier', () => {
+    const shipments = splitOrder(order({ shippingMethod: 'express' }), fixtureConfig()).shipments ?? [];
+    expect(shipments.map((s) => [s.carrier, s.service])).toEqual(Array(3).fill(['fedex', 'PRIORITY_OVERNIGHT']));
+  });
+});
+
+describe('planning deliveries', () => {
+  const plan = planOrder(order(), fixtureConfig());
+  if (plan.status !== 'planned') throw new Error('expected a plan');
+  const byId = new Map(plan.deliveries.map((d) => [d.deliveryId, d]));
+
+  it('buys a label for the warehouse and retailer-label suppliers, and sends each supplier one PO', () => {
+    expect(plan.deliveries.map((d) => [d.deliveryId, d.recipient, d.kind, d.format])).toEqual([
+      ['1001+warehouse+carrier', 'ups', 'carrier', 'ups-ship'],
+      ['1001+creamery+carrier', 'ups', 'carrier', 'ups-ship'],
+      ['1001+creamery+po', 'creamery', 'dropship', 'csv'],
+      ['1001+oliveco+po', 'oliveco', 'dropship', 'json'],
+    ]);
+  });
+
+  it('writes the CSV purchase order with only allow-listed fields and only its own lines', () => {
+    const po = byId.get('1001+creamery+po')!;
+    expect(po.filename).toBe('1001-creamery.csv');
+    expect(po.body).toBe(
+      'order_id,ship_to_name,ship_to_line1,ship_to_line2,ship_to_city,ship_to_region,ship_to_postal_code,ship_to_country,sku,name,quantity,carrier,service\r\n' +
+        '1001,Ada Example,12 Sample Street,Apt 4,Portland,OR,97205,US,VC-CHEVRE,Chèvre log,1,ups,03\r\n' +
+        '1001,Ada Example,12 Sample Street,Apt 4,Portland,OR,97205,US,BUTTER-42,Cultured butter,3,ups,03\r\n',
+    );
+    expect(po.fields).toEqual([
+      'lines.name', 'lines.quantity', 'lines.sku', 'order.id', 'shipTo.city', 'shipTo.country', 'shipTo.line1',
+      'shipTo.line2', 'shipTo.name', 'shipTo.postalCode', 'shipTo.region', 'shipment.carrier', 'shipment.service',
+    ]);
+  });
+
+  it('writes the JSON purchase order, contact fields included when allowed and not restricted', () => {
+    const po = byId.get('1001+oliveco+po')!;
+    expect(JSON.parse(po.body)).toEqual({
+      $schema: 'https://dropship-pipeline.dev/schemas/purchase-order/v1',
+      supplierId: 'oliveco',
+      order: { id: '1001', giftMessage: 'Happy birthday, Sam!' },
+      customer: { email: 'ada@example.com', phone: '+1 503 555 0199' },
+      shipTo: { name: 'Ada Example', line1: '12 Sample Street', line2: 'Apt 4', city: 'Portland', region: 'OR', postalCode: '97205', country: 'US', phone: '+1 503 555 0199' },
+      shipment: {},
+      lines: [{ sku: 'OLV-EVOO', quantity: 1, unitPrice: '24.00', properties: { Engraving: 'A & S' } }],
+    });
+  });
+
+  it('withholds phone and email of a contact-restricted customer from suppliers and carriers', () => {
+    const restricted = planOrder(order({ customer: { name: 'Ada Example', email: 'ada@example.com', phone: '+1 503 555 0199', contactRestricted: true } }), fixtureConfig());
+    if (restricted.status !== 'planned') throw new Error('expected a plan');
+    for (const d of restricted.deliveries) {
+      expect(d.body).not.toContain('ada@example.com');
+      expect(d.body).not.toContain('503 555 0199');
+      expect(d.fields).not.toEqual(expect.arrayContaining(['customer.email']));
+      expect(d.fields.filter((f) => ['customer.email', 'customer.phone', 'shipTo.phone'].includes(f))).toEqual([]);
+    }
+  });
+
+  it('gives carriers shipping information only', () => {
+    for (const d of plan.deliveries.filter((x) => x.kind === 'carrier')) {
+      expect(d.fields.every((f) => f.startsWith('shipTo.') || f === 'lines.weight' || f === 'shipment.service')).toBe(true);
+      for (const secret of ['ada@example.com', 'Happy birthday', 'side door', 'Ada Billing', 'Billing Blvd', 'Fig jam', '8.50']) {
+        expect(d.body).not.toContain(secret);
+      }
+    }
+  });
+
+  it('is deterministic: the same order plans byte-identical deliveries', () => {
+    expect(planOrder(order(), fixtureConfig())).toEqual(plan);
+  });
+});
