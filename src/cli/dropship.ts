@@ -15,7 +15,7 @@ import { createOrderProducer } from '../producer';
 import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
 import { createRedis, evictionPolicyWarning } from '../queue/redis';
 import { parseJsonBody } from '../sources/ingest';
-import { configuredTransports, deliveryTargets, outboxTransports } from '../transports/factory';
+import { configuredTransports, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 
 /** Exit code for bad input or configuration (DESIGN.md: preview exits 2 on bad input). */
 const EXIT_BAD_INPUT = 2;
@@ -152,6 +152,12 @@ program
     } catch (err) {
       fail(err);
     }
+    let transports: TransportFactory;
+    try {
+      transports = opts.dryRun ? outboxTransports(path.resolve(opts.outbox)) : configuredTransports(config);
+    } catch (err) {
+      fail(err);
+    }
     let embedded: EmbeddedRedis | undefined;
     let redisUrl = process.env.REDIS_URL;
     if (!redisUrl) {
@@ -161,14 +167,6 @@ program
       mkdirSync(opts.dataDir, { recursive: true });
       writeFileSync(path.join(opts.dataDir, 'redis.url'), redisUrl + '\n');
     }
-    const transports = opts.dryRun ? outboxTransports(path.resolve(opts.outbox)) : (() => {
-      try {
-        return configuredTransports(config);
-      } catch (err) {
-        void embedded?.stop();
-        return fail(err);
-      }
-    })();
     const pipeline = await Pipeline.start({
       config,
       redisUrl,

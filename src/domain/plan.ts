@@ -1,5 +1,6 @@
 import { carrierById } from '../carriers';
 import type { Config, SupplierConfig } from '../config/config';
+import { DropshipError } from '../errors';
 import { formatById } from '../formats';
 import type { DeliveryPayload } from '../transports/transport';
 import type { FieldPath } from './field-paths';
@@ -78,10 +79,21 @@ export function planOrder(order: Order, config: Config): OrderPlan {
   if (split.held) return { orderId: order.id, status: 'held', reasons: split.held };
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const deliveries: PlannedDelivery[] = [];
+  const held: HoldReason[] = [];
   for (const shipment of split.shipments) {
     const supplier = shipment.origin.kind === 'supplier' ? suppliers.get(shipment.origin.id) : undefined;
-    if (!supplier || supplier.labels === 'retailer') deliveries.push(carrierRequest(order, shipment, config));
+    if (!supplier || supplier.labels === 'retailer') {
+      try {
+        deliveries.push(carrierRequest(order, shipment, config));
+      } catch (err) {
+        // A ship-to the carrier cannot take (nothing printable, impossible weight) is for an
+        // operator to fix, not for the queue to retry.
+        if (!(err instanceof DropshipError)) throw err;
+        held.push({ code: 'UNSHIPPABLE', message: `shipment ${shipment.id} cannot go by ${shipment.carrier}: ${err.problems.join('; ') || err.message}` });
+      }
+    }
     if (supplier) deliveries.push(purchaseOrder(order, shipment, supplier));
   }
+  if (held.length > 0) return { orderId: order.id, status: 'held', reasons: held };
   return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries };
 }

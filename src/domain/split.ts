@@ -5,7 +5,7 @@ import type { Shipment, ShipmentOrigin, ShipFrom } from './shipment';
 
 /** Why an order cannot go out as it is: shown to operators, who fix config and replay. */
 export interface HoldReason {
-  code: 'NO_SHIP_TO' | 'UNCLAIMED_LINE' | 'AMBIGUOUS_LINE' | 'UNKNOWN_SHIPPING_METHOD';
+  code: 'NO_SHIP_TO' | 'UNCLAIMED_LINE' | 'AMBIGUOUS_LINE' | 'UNKNOWN_SHIPPING_METHOD' | 'UNSHIPPABLE';
   message: string;
 }
 

@@ -1,0 +1,138 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/embedded-redis';
+import { FIXTURE_CONFIG_DIR, orderPayload, TEST_CARDS } from '../support/orders';
+import { waitFor } from '../support/wait';
+
+const ROOT = path.join(__dirname, '..', '..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+const CLI = path.join(ROOT, 'src', 'cli', 'dropship.ts');
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'dropship-cli-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function dropship(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(TSX, [CLI, ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, REDIS_URL: '', ...env }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, content: string): string {
+  const p = path.join(tmp, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+describe('dropship preview', () => {
+  it('prints what every recipient would receive, as one JSON object', () => {
+    const r = dropship(['preview', file('order.json', JSON.stringify(orderPayload())), '--config', FIXTURE_CONFIG_DIR]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.orderId).toBe('1001');
+    expect(out.deliveries.map((d: { recipient: string; kind: string; transport: string; format: string }) => [d.recipient, d.kind, d.transport, d.format])).toEqual([
+      ['ups', 'carrier', 'https', 'ups-ship'],
+      ['ups', 'carrier', 'https', 'ups-ship'],
+      ['creamery', 'dropship', 'outbox', 'csv'],
+      ['oliveco', 'dropship', 'outbox', 'json'],
+    ]);
+    const csv = out.deliveries[2];
+    expect(csv.fields).toEqual([...csv.fields].sort());
+    expect(csv.body).toMatch(/^order_id,ship_to_name,/);
+  });
+
+  it('detects a Shopify webhook body and scrubs it', () => {
+    const shopify = readFileSync(path.join(__dirname, '..', 'fixtures', 'sources', 'shopify-order-create.json'), 'utf8');
+    const r = dropship(['preview', file('shopify.json', shopify), '--config', FIXTURE_CONFIG_DIR]);
+    expect(r.status).toBe(0);
+    for (const card of TEST_CARDS) expect(r.stdout.replace(/[ -]/g, '')).not.toContain(card);
+  });
+
+  it('exits 2 naming what is wrong: unreadable file, bad JSON, invalid order, bad config', () => {
+    const missing = dropship(['preview', 'nope.json', '--config', FIXTURE_CONFIG_DIR]);
+    expect([missing.status, missing.stderr]).toEqual([2, 'dropship: cannot read nope.json (ENOENT)\n']);
+
+    const badJson = dropship(['preview', file('bad.json', `{"notes": "${TEST_CARDS[0]}"`), '--config', FIXTURE_CONFIG_DIR]);
+    expect(badJson.status).toBe(2);
+    expect(badJson.stderr).toMatch(/^dropship: .*bad\.json: The body is not valid JSON/);
+    expect(badJson.stderr).not.toContain(TEST_CARDS[0]);
+
+    const invalid = dropship(['preview', file('invalid.json', JSON.stringify({ ...orderPayload(), currency: 'usd!', lines: [] })), '--config', FIXTURE_CONFIG_DIR]);
+    expect(invalid.status).toBe(2);
+    expect(invalid.stderr).toContain('currency: ');
+    expect(invalid.stderr).toContain('lines: an order needs at least one line');
+    expect(invalid.stdout).toBe('');
+
+    const badConfig = dropship(['preview', file('ok.json', JSON.stringify(orderPayload())), '--config', path.join(tmp, 'no-such-config')]);
+    expect(badConfig.status).toBe(2);
+    expect(badConfig.stderr).toContain('is not a directory');
+  });
+
+  it('reports a held order on stderr and still prints the JSON', () => {
+    const r = dropship(['preview', file('noaddr.json', JSON.stringify({ ...orderPayload(), shipTo: undefined })), '--config', FIXTURE_CONFIG_DIR]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ orderId: '1001', deliveries: [], held: [{ code: 'NO_SHIP_TO', message: 'the order has no shipping address' }] });
+    expect(r.stderr).toBe('dropship: order 1001 would be held: the order has no shipping address\n');
+  });
+});
+
+describe('dropship start', () => {
+  it('says in one line how to get Redis when redis-server is missing', () => {
+    const bin = path.join(tmp, 'bin-node-only');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    const r = dropship(['start', '--dry-run', '--config', FIXTURE_CONFIG_DIR], { PATH: bin });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/redis-server was not found: install it .* or set REDIS_URL/);
+  });
+
+  it('runs the pipeline on an embedded Redis, takes orders from the API and the CLI, and drains on SIGTERM', async () => {
+    const port = await freePort();
+    const dataDir = path.join(tmp, 'var');
+    const outbox = path.join(tmp, 'outbox');
+    const child = spawn(TSX, [CLI, 'start', '--dry-run', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir, '--outbox', outbox, '--port', String(port)], {
+      cwd: tmp,
+      env: { ...process.env, REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor('start-up', () => log.includes('dropship started'), 30_000);
+      const res = await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orderPayload({ id: '5001' })) });
+      expect(res.status).toBe(202);
+      const enq = dropship(['enqueue', file('o2.json', JSON.stringify([orderPayload({ id: '5002' }), orderPayload({ id: '5001' })])), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect(enq.stderr).toBe('');
+      expect(enq.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+        { orderId: '5002', duplicate: false },
+        { orderId: '5001', duplicate: true },
+      ]);
+      const files = () => ['ups', 'creamery', 'oliveco'].flatMap((r) => (existsSync(path.join(outbox, r)) ? readdirSync(path.join(outbox, r)).map((f) => `${r}/${f}`) : []));
+      await waitFor('payloads in the outbox', () => files().length === 8, 20_000);
+      expect(files().sort()).toEqual([
+        'creamery/5001-creamery.csv',
+        'creamery/5002-creamery.csv',
+        'oliveco/5001-oliveco.json',
+        'oliveco/5002-oliveco.json',
+        'ups/5001+creamery.ups-ship.json',
+        'ups/5001+warehouse.ups-ship.json',
+        'ups/5002+creamery.ups-ship.json',
+        'ups/5002+warehouse.ups-ship.json',
+      ]);
+      const status = dropship(['status', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect(JSON.parse(status.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'po-creamery', completed: 2, failed: 0 })]));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(log).toContain('stopped');
+    expect(existsSync(path.join(dataDir, 'redis.url'))).toBe(false);
+    expect(existsSync(path.join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
+  }, 90_000);
+});
