@@ -43,7 +43,14 @@ export class Pipeline {
   static async start(options: PipelineOptions): Promise<Pipeline> {
     const prefix = options.prefix ?? 'dropship';
     const { config } = options;
-    const redis = createRedis(options.redisUrl);
+    // The intake answers HTTP requests: with Redis away it must fail fast (503), not queue
+    // commands in memory where a crash would lose accepted orders.
+    const redis = createRedis(options.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    await new Promise<void>((resolve, reject) => {
+      if (redis.status === 'ready') return resolve();
+      redis.once('ready', () => resolve());
+      redis.once('end', () => reject(new Error(`cannot connect to Redis at ${options.redisUrl}`)));
+    });
     const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs });
     const workers: Worker[] = [];
     const transports: Transport[] = [];

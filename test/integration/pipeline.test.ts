@@ -180,6 +180,60 @@ describe('the whole path: API → queues → workers → transports', () => {
   });
 });
 
+describe('webhooks through the pipeline', () => {
+  it('accepts a signed Shopify orders/create once per webhook id, and a signed WooCommerce order', async () => {
+    const { readFileSync } = await import('node:fs');
+    const fixture = (name: string) => JSON.parse(readFileSync(`${__dirname}/../fixtures/sources/${name}`, 'utf8'));
+    const h = await PipelineHarness.start(config, redis.url, { prefix: prefix() });
+    try {
+      const shopify = fixture('shopify-order-create.json');
+      const first = await h.postShopify(shopify, 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043');
+      expect(first.statusCode).toBe(202);
+      expect(first.json().duplicate).toBe(false);
+      const retry = await h.postShopify(shopify, 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043');
+      expect(retry.json()).toEqual({ orderId: first.json().orderId, duplicate: true });
+
+      const woo = await h.postWoo(fixture('woocommerce-order-created.json'), '9f1c');
+      expect(woo.statusCode).toBe(202);
+      const ids = [first.json().orderId, woo.json().orderId];
+      await waitFor('both orders delivered', () => ids.every((id) => h.delivered().some((d) => d.orderId === id)));
+      await new Promise((r) => setTimeout(r, 200));
+      const shopifyDeliveries = h.delivered().filter((d) => d.orderId === ids[0]).map((d) => d.deliveryId);
+      expect(new Set(shopifyDeliveries).size).toBe(shopifyDeliveries.length);
+      expect(containsAnyOf(h.delivered().map((d) => d.body).join('\n'), TEST_CARDS)).toBe(false);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('Redis going away', () => {
+  it('answers 503 while Redis is down, rather than accepting what it cannot keep, and recovers by itself', async () => {
+    const own = await TestRedis.start({ appendOnly: true });
+    // everysec may lose the last second to a SIGKILL; always-fsync makes "survived" deterministic.
+    const admin = own.client();
+    await admin.config('SET', 'appendfsync', 'always');
+    admin.disconnect();
+    const h = await PipelineHarness.start(config, own.url, { prefix: prefix(), workers: false });
+    try {
+      expect((await h.postOrder(orderPayload({ id: '7001' }))).statusCode).toBe(202);
+      await own.server.kill();
+      const down = await h.postOrder(orderPayload({ id: '7002' }));
+      expect(down.statusCode).toBe(503);
+      expect(down.json().error).toBe('EUNAVAILABLE');
+      expect((await h.api.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+
+      await own.restart();
+      await waitFor('reconnected', async () => (await h.postOrder(orderPayload({ id: '7002' }))).statusCode === 202, 15_000);
+      // The order accepted before the crash survived it (append-only file).
+      expect((await h.postOrder(orderPayload({ id: '7001' }))).json()).toEqual({ orderId: '7001', duplicate: true });
+    } finally {
+      await h.stop();
+      await own.stop();
+    }
+  });
+});
+
 describe('the API', () => {
   let h: PipelineHarness;
   beforeAll(async () => {

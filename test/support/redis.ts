@@ -7,14 +7,21 @@ import { EmbeddedRedis } from '../../src/embedded-redis';
 /** A private redis-server for one test file, on a free port, removed afterwards. */
 export class TestRedis {
   private constructor(
-    readonly server: EmbeddedRedis,
+    public server: EmbeddedRedis,
     readonly dir: string,
+    private readonly appendOnly: boolean,
   ) {}
 
   static async start(options: { appendOnly?: boolean } = {}): Promise<TestRedis> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-redis-'));
-    const server = await EmbeddedRedis.start({ dir, appendOnly: options.appendOnly ?? false });
-    return new TestRedis(server, dir);
+    const appendOnly = options.appendOnly ?? false;
+    const server = await EmbeddedRedis.start({ dir, appendOnly });
+    return new TestRedis(server, dir, appendOnly);
+  }
+
+  /** Starts the server again on the same port and data folder (after `server.kill()`). */
+  async restart(): Promise<void> {
+    this.server = await EmbeddedRedis.start({ dir: this.dir, appendOnly: this.appendOnly, port: this.server.port });
   }
 
   get url(): string {
