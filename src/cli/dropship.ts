@@ -109,7 +109,7 @@ program
 
 program
   .command('status')
-  .description('job counts of every queue')
+  .description('job counts of every queue, and the orders held for an operator')
   .addOption(configOption())
   .addOption(dataDirOption())
   .option('--json', 'print JSON')
@@ -119,16 +119,26 @@ program
       const redis = createRedis(redisUrlFor(opts.dataDir), { maxRetriesPerRequest: 2 });
       const prefix = process.env.QUEUE_PREFIX ?? 'dropship';
       const names = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
-      const rows: Array<Record<string, string | number>> = [];
+      const queues: Array<Record<string, string | number>> = [];
+      const held: Array<{ orderId: string; reason: string }> = [];
       for (const name of names) {
         const q = new Queue(name, { connection: redis, prefix });
         const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
-        rows.push({ queue: name, ...counts });
+        queues.push({ queue: name, ...counts });
+        if (name === ORDERS_QUEUE) {
+          for (const job of await q.getFailed(0, 99)) {
+            held.push({ orderId: (job.id ?? '').replace(/^order\+/, ''), reason: job.failedReason });
+          }
+        }
         await q.close();
       }
       await redis.quit();
-      if (opts.json) process.stdout.write(JSON.stringify(rows) + '\n');
-      else console.table(rows);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ queues, held }) + '\n');
+      } else {
+        console.table(queues);
+        for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
+      }
     } catch (err) {
       fail(err);
     }

@@ -125,8 +125,15 @@ describe('dropship start', () => {
         'ups/5002+creamery.ups-ship.json',
         'ups/5002+warehouse.ups-ship.json',
       ]);
-      const status = dropship(['status', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
-      expect(JSON.parse(status.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'po-creamery', completed: 2, failed: 0 })]));
+      const noAddress = dropship(['enqueue', file('o3.json', JSON.stringify({ ...orderPayload({ id: '5003' }), shipTo: undefined })), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect(noAddress.status).toBe(0);
+      let status: { queues: Array<Record<string, unknown>>; held: unknown[] } = { queues: [], held: [] };
+      await waitFor('held order', () => {
+        status = JSON.parse(dropship(['status', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
+        return status.held.length === 1;
+      });
+      expect(status.queues).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'po-creamery', completed: 2, failed: 0 })]));
+      expect(status.held).toEqual([{ orderId: '5003', reason: 'held: NO_SHIP_TO the order has no shipping address' }]);
     } finally {
       child.kill('SIGTERM');
     }
