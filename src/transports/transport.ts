@@ -34,6 +34,17 @@ export interface TransportContext {
   env: NodeJS.ProcessEnv;
   /** Armored public key to encrypt to, when the supplier config names `pgp.publicKeyFile`. */
   pgpPublicKey?: string;
+  /** State shared by every worker process (e.g. OAuth tokens); Redis-backed in the pipeline. */
+  cache?: SharedCache;
+}
+
+/** A small key-value store shared by all worker processes. Values must not be personal data. */
+export interface SharedCache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets only when absent; true when this caller set it (a lock for one-at-a-time refreshes). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
 }
 
 /**
