@@ -6,6 +6,7 @@ import type { Config } from './config/config';
 import { OrderIntake } from './queue/intake';
 import { deliveryQueueName } from './queue/names';
 import { createRedis } from './queue/redis';
+import { redisSharedCache } from './queue/shared-cache';
 import { deliveryTargets, type TransportFactory } from './transports/factory';
 import type { Transport } from './transports/transport';
 
@@ -52,6 +53,7 @@ export class Pipeline {
       redis.once('end', () => reject(new Error(`cannot connect to Redis at ${options.redisUrl}`)));
     });
     const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs });
+    const cache = redisSharedCache(redis, prefix);
     const workers: Worker[] = [];
     const transports: Transport[] = [];
     const connections: Redis[] = [redis];
@@ -64,7 +66,7 @@ export class Pipeline {
       };
       workers.push(createOrderWorker({ connection: connection(), prefix, config, concurrency: options.orderConcurrency ?? 8 }));
       for (const target of deliveryTargets(config)) {
-        const transport = options.transports(target);
+        const transport = options.transports(target, { cache });
         transports.push(transport);
         workers.push(
           createDeliveryWorker({

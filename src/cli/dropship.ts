@@ -15,7 +15,8 @@ import { createOrderProducer } from '../producer';
 import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
 import { createRedis, evictionPolicyWarning } from '../queue/redis';
 import { parseJsonBody } from '../sources/ingest';
-import { configuredTransports, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
+import { checkSupplierKeys, KEY_EXPIRY_WARNING_DAYS } from '../config/keys';
+import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 
 /** Exit code for bad input or configuration (DESIGN.md: preview exits 2 on bad input). */
 const EXIT_BAD_INPUT = 2;
@@ -133,12 +134,54 @@ program
         await q.close();
       }
       await redis.quit();
+      const keys = (await checkSupplierKeys(config).catch(() => [])).filter(
+        (k) => k.daysUntilExpiry !== null && k.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS,
+      );
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ queues, held }) + '\n');
+        process.stdout.write(JSON.stringify({ queues, held, expiringKeys: keys }) + '\n');
       } else {
         console.table(queues);
         for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
+        for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
       }
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('verify')
+  .description("check each recipient's reachability and credentials (connect, authenticate, TLS, host key) without sending an order")
+  .argument('[recipient]', 'one supplier id (or ups / fedex); default: all')
+  .addOption(configOption())
+  .action(async (recipient: string | undefined, opts: { config: string }) => {
+    try {
+      const config = loadConfig(opts.config);
+      const targets = deliveryTargets(config).filter((t) => !recipient || t.recipient === recipient);
+      if (targets.length === 0) throw new CliError(`no supplier or carrier "${recipient}" is configured`);
+      let failed = 0;
+      try {
+        await checkSupplierKeys(config);
+      } catch (err) {
+        failed++;
+        process.stdout.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      for (const target of targets) {
+        const label = `${target.kind === 'carrier' ? 'carrier' : 'supplier'} ${target.recipient}`;
+        try {
+          const transport = createTransport(config, target);
+          try {
+            await transport.verify();
+          } finally {
+            await transport.close();
+          }
+          process.stdout.write(`ok    ${label}\n`);
+        } catch (err) {
+          failed++;
+          process.stdout.write(`FAIL  ${label}: ${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
+      process.exitCode = failed > 0 ? 1 : 0;
     } catch (err) {
       fail(err);
     }
@@ -164,6 +207,11 @@ program
     }
     let transports: TransportFactory;
     try {
+      for (const key of await checkSupplierKeys(config)) {
+        if (key.daysUntilExpiry !== null && key.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS) {
+          log.warn({ supplier: key.supplierId, fingerprint: key.fingerprint, expiresAt: key.expiresAt }, `PGP key of supplier ${key.supplierId} expires in ${key.daysUntilExpiry} days`);
+        }
+      }
       transports = opts.dryRun ? outboxTransports(path.resolve(opts.outbox)) : configuredTransports(config);
     } catch (err) {
       fail(err);

@@ -2,7 +2,7 @@ import type { Config } from '../config/config';
 import { DropshipError } from '../errors';
 import { OutboxTransport } from './outbox';
 import { transportKind } from './registry';
-import type { Transport } from './transport';
+import type { SharedCache, Transport } from './transport';
 
 /** Who a transport is for: a supplier (purchase orders) or a carrier (label requests). */
 export interface TransportTarget {
@@ -10,8 +10,14 @@ export interface TransportTarget {
   recipient: string;
 }
 
+/** What the running pipeline lends every transport it makes. */
+export interface TransportRuntime {
+  /** Shared by all worker processes (e.g. carrier OAuth tokens). */
+  cache?: SharedCache;
+}
+
 /** Makes the transport for a recipient; called once per recipient by the pipeline. */
-export type TransportFactory = (target: TransportTarget) => Transport;
+export type TransportFactory = (target: TransportTarget, runtime?: TransportRuntime) => Transport;
 
 /** Every delivery target the configuration can produce: each supplier, each carrier in use. */
 export function deliveryTargets(config: Config): TransportTarget[] {
@@ -22,32 +28,49 @@ export function deliveryTargets(config: Config): TransportTarget[] {
   ];
 }
 
+/** Targets for which no transport kind is registered, each named with the reason. */
+export function unavailableTargets(config: Config): string[] {
+  return deliveryTargets(config)
+    .filter((t) => !transportKind(t.kind === 'carrier' ? t.recipient : supplierOf(config, t.recipient).delivery.transport))
+    .map((t) =>
+      t.kind === 'carrier'
+        ? `carrier ${t.recipient}: no ${t.recipient.toUpperCase()} API client is available in this build`
+        : `supplier ${t.recipient}: transport ${supplierOf(config, t.recipient).delivery.transport} is not available`,
+    );
+}
+
 /**
  * Transports as configured: each supplier's `delivery` through its registered kind, each
  * carrier through the transport kind named after it. Throws at start-up, listing every
  * target that has no transport, rather than failing order by order later.
  */
 export function configuredTransports(config: Config, env: NodeJS.ProcessEnv = process.env): TransportFactory {
-  const missing = deliveryTargets(config)
-    .filter((t) => !transportKind(t.kind === 'carrier' ? t.recipient : supplierOf(config, t.recipient).delivery.transport))
-    .map((t) => (t.kind === 'carrier' ? `carrier ${t.recipient}: no ${t.recipient.toUpperCase()} API client is available in this build` : `supplier ${t.recipient}: transport not available`));
+  const missing = unavailableTargets(config);
   if (missing.length > 0) {
     throw new DropshipError('ECONFIG', missing, 'Some recipients cannot be delivered to (use --dry-run to write payloads to a local outbox instead)');
   }
-  return (target) => {
-    if (target.kind === 'carrier') {
-      const kind = transportKind(target.recipient)!;
-      const options = kind.optionsSchema.parse(config.store.carriers[target.recipient as 'ups' | 'fedex']);
-      return kind.create(options, { instanceId: target.recipient, configDir: config.dir, env });
-    }
-    const supplier = supplierOf(config, target.recipient);
-    return transportKind(supplier.delivery.transport)!.create(supplier.delivery.options, {
-      instanceId: supplier.id,
-      configDir: config.dir,
-      env,
-      ...(supplier.pgpPublicKey ? { pgpPublicKey: supplier.pgpPublicKey } : {}),
-    });
-  };
+  return (target, runtime = {}) => createTransport(config, target, env, runtime);
+}
+
+/** The configured transport for one target (throws `DropshipError` when it has none). */
+export function createTransport(config: Config, target: TransportTarget, env: NodeJS.ProcessEnv = process.env, runtime: TransportRuntime = {}): Transport {
+  const shared = runtime.cache ? { cache: runtime.cache } : {};
+  if (target.kind === 'carrier') {
+    const kind = transportKind(target.recipient);
+    if (!kind) throw new DropshipError('ECONFIG', [`carrier ${target.recipient}: no API client is available`]);
+    const options = kind.optionsSchema.parse(config.store.carriers[target.recipient as 'ups' | 'fedex']);
+    return kind.create(options, { instanceId: target.recipient, configDir: config.dir, env, ...shared });
+  }
+  const supplier = supplierOf(config, target.recipient);
+  const kind = transportKind(supplier.delivery.transport);
+  if (!kind) throw new DropshipError('ECONFIG', [`supplier ${supplier.id}: transport ${supplier.delivery.transport} is not available`]);
+  return kind.create(supplier.delivery.options, {
+    instanceId: supplier.id,
+    configDir: config.dir,
+    env,
+    ...shared,
+    ...(supplier.pgpPublicKey ? { pgpPublicKey: supplier.pgpPublicKey } : {}),
+  });
 }
 
 function supplierOf(config: Config, id: string) {
