@@ -4,11 +4,14 @@ import type { OrderEvent, OrderEventSource } from '../domain/order';
 import { DropshipError } from '../errors';
 import type { IntakeResult } from '../queue/intake';
 import { ingestOrder, parseJsonBody } from '../sources/ingest';
+import { type DashboardOptions, registerDashboard } from './dashboard';
 import { validBase64Hmac } from './signature';
 
 export interface ApiOptions {
-  /** Accepts a scrubbed order event (the pipeline's `OrderIntake.submit`). */
-  submit: (event: OrderEvent) => Promise<IntakeResult>;
+  /** Accepts a scrubbed order event (the pipeline's `OrderIntake.submit`); without it, no order routes. */
+  submit?: (event: OrderEvent) => Promise<IntakeResult>;
+  /** Serves the queue dashboard at `/admin/queues`. */
+  dashboard?: DashboardOptions;
   /** Resolves when the queue store answers; rejects otherwise (for `/readyz`). */
   ready: () => Promise<void>;
   env?: NodeJS.ProcessEnv;
@@ -67,10 +70,23 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(500).send({ error: 'EINTERNAL', message: 'Internal error', problems: [] });
   });
 
+  if (options.dashboard) registerDashboard(app, options.dashboard);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await options.ready();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', reason: 'Redis does not answer' });
+    }
+  });
+  const submit = options.submit;
+  if (!submit) return app;
+
   const accept = async (reply: FastifyReply, raw: Buffer, source: OrderEventSource) => {
     const payload = parseJsonBody(raw);
     const event = ingestOrder(payload, { source: source.kind, ...(source.eventId ? { eventId: source.eventId } : {}) });
-    const result = await options.submit(event);
+    const result = await submit(event);
     return reply.code(202).send({ orderId: result.orderId, duplicate: result.duplicate });
   };
 
@@ -113,16 +129,6 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
     const eventId = header(request, 'x-wc-webhook-delivery-id');
     return accept(reply, request.body, { kind: 'woocommerce', ...(eventId ? { eventId } : {}) });
-  });
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await options.ready();
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', reason: 'Redis does not answer' });
-    }
   });
   return app;
 }

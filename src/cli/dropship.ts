@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { Queue } from 'bullmq';
+import { type DashboardAuth, dashboardAuthFromEnv } from '../api/dashboard';
 import { buildApi } from '../api/server';
+import type { OrderEvent } from '../domain/order';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
 import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../embedded-redis';
@@ -58,6 +60,11 @@ function redisUrlFor(dataDir: string): string {
   const file = path.join(dataDir, 'redis.url');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   throw new CliError(`REDIS_URL is not set and no embedded Redis is running (start one with "dropship start", or set REDIS_URL)`);
+}
+
+/** Every queue the configuration runs: orders, then one per recipient. */
+function queueNames(config: Config): string[] {
+  return [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
 }
 
 const program = new Command('dropship')
@@ -119,7 +126,7 @@ program
       const config = loadConfig(opts.config);
       const redis = createRedis(redisUrlFor(opts.dataDir), { maxRetriesPerRequest: 2 });
       const prefix = process.env.QUEUE_PREFIX ?? 'dropship';
-      const names = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
+      const names = queueNames(config);
       const queues: Array<Record<string, string | number>> = [];
       const held: Array<{ orderId: string; reason: string }> = [];
       for (const name of names) {
@@ -196,14 +203,23 @@ program
   .option('--outbox <dir>', 'outbox directory for --dry-run', 'var/outbox')
   .addOption(new Option('--port <port>', 'API port').default(process.env.PORT ?? '3000'))
   .addOption(new Option('--host <host>', 'API address').default(process.env.HOST ?? '127.0.0.1'))
-  .addOption(new Option('--role <role>', 'what this process runs').choices(['all', 'api', 'workers']).default(process.env.ROLE ?? 'all'))
-  .action(async (opts: { config: string; dataDir: string; dryRun?: boolean; outbox: string; port: string; host: string; role: 'all' | 'api' | 'workers' }) => {
+  .addOption(new Option('--role <role>', 'what this process runs').choices(['all', 'api', 'workers', 'dashboard']).default(process.env.ROLE ?? 'all'))
+  .action(async (opts: { config: string; dataDir: string; dryRun?: boolean; outbox: string; port: string; host: string; role: 'all' | 'api' | 'workers' | 'dashboard' }) => {
     const log = createLogger();
     let config: Config;
     try {
       config = loadConfig(opts.config);
     } catch (err) {
       fail(err);
+    }
+    let dashboardAuth: DashboardAuth | undefined;
+    try {
+      dashboardAuth = dashboardAuthFromEnv(process.env);
+    } catch (err) {
+      fail(err);
+    }
+    if (opts.role === 'dashboard' && !dashboardAuth) {
+      fail(new CliError('the dashboard will not run open: set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN'));
     }
     let transports: TransportFactory;
     try {
@@ -230,11 +246,22 @@ program
       redisUrl,
       prefix: process.env.QUEUE_PREFIX ?? 'dropship',
       transports,
-      workers: opts.role !== 'api',
+      workers: opts.role === 'all' || opts.role === 'workers',
     });
     const warning = await evictionPolicyWarning(pipeline.redis);
     if (warning) log.warn(warning);
-    const api = opts.role === 'workers' ? undefined : buildApi({ submit: (e) => pipeline.intake.submit(e), ready: async () => void (await pipeline.redis.ping()) });
+    const dashboardQueues = dashboardAuth && opts.role !== 'workers' ? queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })) : [];
+    if (!dashboardAuth && opts.role !== 'workers') log.info('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD (or DASHBOARD_TOKEN) to serve it at /admin/queues');
+    const api =
+      opts.role === 'workers'
+        ? undefined
+        : buildApi({
+            ...(opts.role === 'dashboard' ? {} : { submit: (e: OrderEvent) => pipeline.intake.submit(e) }),
+            ready: async () => void (await pipeline.redis.ping()),
+            ...(dashboardAuth
+              ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask: process.env.DASHBOARD_UNMASK === 'true' } }
+              : {}),
+          });
     if (api) await api.listen({ port: Number(opts.port), host: opts.host });
     log.info(
       { role: opts.role, redis: embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
@@ -246,6 +273,7 @@ program
       stopping = true;
       log.info({ signal }, 'draining: finishing jobs in flight');
       await api?.close();
+      await Promise.all(dashboardQueues.map((q) => q.close()));
       await pipeline.stop();
       if (embedded) {
         await embedded.stop();

@@ -4,15 +4,15 @@ import type { Config, SupplierConfig } from '../../src/config/config';
 import { DropshipError } from '../../src/errors';
 import { fixtureConfig } from '../support/orders';
 
-async function publicKey(options: Partial<openpgp.GenerateKeyOptions> = {}): Promise<string> {
+async function publicKey(options: { keyExpirationTime?: number } = {}): Promise<string> {
   const { publicKey } = await openpgp.generateKey({
     type: 'ecc',
     curve: 'curve25519Legacy',
     userIDs: [{ name: 'Supplier Test', email: 'po@supplier.example' }],
     format: 'armored',
     ...options,
-  } as openpgp.GenerateKeyOptions & { format: 'armored' });
-  return publicKey as unknown as string;
+  });
+  return publicKey;
 }
 
 function withKeys(keys: Record<string, string>): Config {
@@ -46,7 +46,7 @@ describe('supplier PGP keys at start-up', () => {
     const later = new Date(Date.now() + 3_600_000);
     let error: unknown;
     try {
-      await checkSupplierKeys(withKeys({ creamery: expiring, oliveco: revoked as unknown as string }), later);
+      await checkSupplierKeys(withKeys({ creamery: expiring, oliveco: revoked }), later);
     } catch (err) {
       error = err;
     }

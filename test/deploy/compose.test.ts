@@ -24,14 +24,15 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs the API and the workers as roles the CLI knows, against the compose Redis', () => {
-    for (const [name, role] of [['api', 'api'], ['workers', 'workers']] as const) {
+    for (const [name, role] of [['api', 'api'], ['workers', 'workers'], ['dashboard', 'dashboard']] as const) {
       const svc = compose.services[name]!;
       expect(svc.build).toBe('.');
       expect(svc.command).toEqual(['start', '--role', role]);
       expect(svc.environment?.REDIS_URL).toBe('redis://redis:6379');
       expect(svc.environment?.CONFIG_DIR).toBe('/app/config');
     }
-    expect(cli).toMatch(/choices\(\['all', 'api', 'workers'\]\)/);
+    expect(cli).toMatch(/choices\(\['all', 'api', 'workers', 'dashboard'\]\)/);
+    expect(Object.keys(compose.services.dashboard?.environment ?? {})).toEqual(expect.arrayContaining(['DASHBOARD_USER', 'DASHBOARD_PASSWORD']));
     expect(compose.services.api?.environment?.HOST).toBe('0.0.0.0');
   });
 

@@ -1,0 +1,132 @@
+import { timingSafeEqual } from 'node:crypto';
+import fastifyBasicAuth from '@fastify/basic-auth';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { DropshipError } from '../errors';
+
+/** Who may open the dashboard: a user and password, or one token (as the Basic password). */
+export type DashboardAuth = { user: string; password: string } | { token: string };
+
+export interface DashboardOptions {
+  queues: Queue[];
+  auth: DashboardAuth;
+  /** No retry, promote, clean or remove buttons. @defaultValue false */
+  readOnly?: boolean;
+  /** Show job data as stored (addresses in payload bodies). @defaultValue false */
+  unmask?: boolean;
+  /** @defaultValue "/admin/queues" */
+  basePath?: string;
+}
+
+/**
+ * Dashboard credentials from `DASHBOARD_USER`/`DASHBOARD_PASSWORD` or `DASHBOARD_TOKEN`.
+ * Returns undefined when none are set: the caller then refuses to serve the dashboard.
+ */
+export function dashboardAuthFromEnv(env: NodeJS.ProcessEnv): DashboardAuth | undefined {
+  if (env.DASHBOARD_TOKEN) return { token: env.DASHBOARD_TOKEN };
+  if (env.DASHBOARD_USER || env.DASHBOARD_PASSWORD) {
+    if (!env.DASHBOARD_USER || !env.DASHBOARD_PASSWORD) {
+      throw new DropshipError('ECONFIG', ['DASHBOARD_USER and DASHBOARD_PASSWORD must both be set']);
+    }
+    if (env.DASHBOARD_PASSWORD.length < 12) throw new DropshipError('ECONFIG', ['DASHBOARD_PASSWORD must be at least 12 characters']);
+    return { user: env.DASHBOARD_USER, password: env.DASHBOARD_PASSWORD };
+  }
+  return undefined;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Write actions the dashboard allows. Editing job data (which shows masked), adding jobs,
+ * emptying or obliterating a queue and cleaning failed jobs are refused: each could lose an
+ * order kept for replay or send a supplier something the pipeline did not build.
+ */
+const ALLOWED_WRITES = [
+  /^\/api\/queues\/[^/]+\/[^/]+\/(retry|promote)$/,
+  /^\/api\/queues\/[^/]+\/retry\/failed$/,
+  /^\/api\/queues\/[^/]+\/(pause|resume|promote)$/,
+  /^\/api\/queues\/(pause|resume)$/,
+  /^\/api\/queues\/[^/]+\/clean\/completed$/,
+];
+
+const SAFE_KEYS = new Set(['deliveryId', 'orderId', 'shipmentId', 'recipient', 'kind', 'transport', 'format', 'filename', 'contentType', 'fields']);
+
+/**
+ * What the dashboard shows of a job's data unless unmasked: ids, recipients and field
+ * names, never addresses or payload bodies.
+ */
+export function maskJobData(data: unknown): unknown {
+  if (!data || typeof data !== 'object') return data;
+  const record = data as Record<string, unknown>;
+  if ('order' in record && record.order && typeof record.order === 'object') {
+    const order = record.order as { id?: unknown; placedAt?: unknown; shippingMethod?: unknown; lines?: unknown[] };
+    return {
+      source: record.source,
+      order: { id: order.id, placedAt: order.placedAt, shippingMethod: order.shippingMethod, lines: Array.isArray(order.lines) ? order.lines.length : 0 },
+      masked: 'customer and address data hidden (set DASHBOARD_UNMASK=true to show)',
+    };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) {
+    if (SAFE_KEYS.has(k)) out[k] = v;
+    else if (k === 'body' && typeof v === 'string') out[k] = `[${Buffer.byteLength(v)} bytes hidden; set DASHBOARD_UNMASK=true to show]`;
+    else out[k] = '[hidden]';
+  }
+  return out;
+}
+
+/**
+ * Mounts bull-board at `basePath`, behind HTTP Basic authentication. Requests that change
+ * state must come from the dashboard's own origin (Origin/Referer check): browsers send
+ * Basic credentials automatically, so without it another site could press the buttons.
+ */
+export function registerDashboard(app: FastifyInstance, options: DashboardOptions): void {
+  const basePath = options.basePath ?? '/admin/queues';
+  const auth = options.auth;
+  void app.register(async (scope) => {
+    await scope.register(fastifyBasicAuth, {
+      authenticate: { realm: 'dropship dashboard' },
+      async validate(username, password) {
+        const ok = 'token' in auth ? same(password, auth.token) : same(username, auth.user) && same(password, auth.password);
+        if (!ok) return new Error('Unauthorized');
+      },
+    });
+    scope.addHook('onRequest', scope.basicAuth);
+    scope.addHook('onRequest', async (request, reply) => {
+      if (request.method === 'GET' || request.method === 'HEAD') return;
+      const origin = request.headers.origin ?? request.headers.referer;
+      const host = request.headers.host;
+      let fromHere = false;
+      try {
+        if (origin !== undefined && host !== undefined) {
+          const from = new URL(origin);
+          fromHere = from.host === new URL(`${from.protocol}//${host}`).host;
+        }
+      } catch {
+        fromHere = false;
+      }
+      if (!fromHere) return reply.code(403).send({ error: 'ECSRF', message: 'Write requests must come from the dashboard page itself' });
+      const path = request.url.slice(basePath.length).split('?')[0] ?? '';
+      if (!ALLOWED_WRITES.some((re) => re.test(path))) {
+        return reply.code(403).send({ error: 'EFORBIDDEN', message: 'This action is disabled: it could lose orders kept for replay, or overwrite payloads' });
+      }
+    });
+
+    const serverAdapter = new FastifyAdapter();
+    serverAdapter.setBasePath(basePath);
+    const adapters = options.queues.map((q) => {
+      const adapter = new BullMQAdapter(q, { readOnlyMode: options.readOnly ?? false, allowRetries: !(options.readOnly ?? false) });
+      if (!options.unmask) adapter.setFormatter('data', maskJobData);
+      return adapter;
+    });
+    createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'dropship' } } });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
+  });
+}
