@@ -1,14 +1,17 @@
 /**
  * Card data detection and redaction (privacy promise 1). Pure functions.
  *
- * A "card-like number" is a run of 13 to 19 digits, optionally separated by single
- * spaces or dashes, that passes the Luhn check. A maximal digit run is redacted whole
+ * A "card-like number" is a run of 13 to 19 digits that passes the Luhn check, its digits
+ * optionally separated by up to three whitespace characters (any kind: tabs, no-break
+ * spaces, line breaks) or dashes: what a person may type, and what a carrier or format may
+ * later fold into single spaces. A maximal digit run is redacted whole
  * when any 13..19-digit window inside it is Luhn-valid: a card number glued to other
  * digits must not survive because the run as a whole fails the check.
  */
 export const REDACTED = '[redacted]';
 
-const DIGIT_RUN = /[0-9](?:[ -]?[0-9])*/g;
+const SEPARATORS = /[\s-]/g;
+const DIGIT_RUN = /[0-9](?:[\s-]{0,3}[0-9])*/g;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -38,7 +41,7 @@ function runHasCardNumber(digits: string): boolean {
 /** True when the text contains anything that looks like a card number. */
 export function containsCardNumber(text: string): boolean {
   for (const match of text.matchAll(DIGIT_RUN)) {
-    if (runHasCardNumber(match[0].replace(/[ -]/g, ''))) return true;
+    if (runHasCardNumber(match[0].replace(SEPARATORS, ''))) return true;
   }
   return false;
 }
@@ -46,8 +49,8 @@ export function containsCardNumber(text: string): boolean {
 /** Replaces every card-like digit run in `text` by `[redacted]`. */
 export function redactCardNumbers(text: string): string {
   // Fast path: most strings have no 13-digit run at all.
-  if (!/[0-9](?:[ -]?[0-9]){12}/.test(text)) return text;
-  return text.replace(DIGIT_RUN, (run) => (runHasCardNumber(run.replace(/[ -]/g, '')) ? REDACTED : run));
+  if (!/[0-9](?:[\s-]{0,3}[0-9]){12}/.test(text)) return text;
+  return text.replace(DIGIT_RUN, (run) => (runHasCardNumber(run.replace(SEPARATORS, '')) ? REDACTED : run));
 }
 
 /** Keys (case- and separator-insensitive) that hold card or browser data in any source payload. */

@@ -26,5 +26,11 @@ export function checkAllowList(fields: readonly string[]): { allowed: FieldPath[
       allowed.push(field);
     }
   });
+  if (!allowed.includes('order.id') && !problems.some((p) => p.message.includes('"order.id"'))) {
+    problems.push({
+      path: 'fields',
+      message: '"order.id" must be listed: every purchase order is identified by its order id (file name, shipment id, idempotency key)',
+    });
+  }
   return { allowed, problems };
 }

@@ -37,7 +37,9 @@ export function splitOrder(order: Order, config: Pick<Config, 'store' | 'supplie
   if (!order.shipTo) held.push({ code: 'NO_SHIP_TO', message: 'the order has no shipping address' });
 
   const methods = config.store.shipping.methods;
-  const method = methods[order.shippingMethod] ?? (config.store.shipping.defaultMethod ? methods[config.store.shipping.defaultMethod] : undefined);
+  // Own keys only: a method named "toString" must not find Object.prototype's.
+  const lookup = (name: string | undefined) => (name !== undefined && Object.hasOwn(methods, name) ? methods[name] : undefined);
+  const method = lookup(order.shippingMethod) ?? lookup(config.store.shipping.defaultMethod);
   if (!method) {
     held.push({
       code: 'UNKNOWN_SHIPPING_METHOD',

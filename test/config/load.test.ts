@@ -107,3 +107,12 @@ describe('loading configuration', () => {
     expect(problems).toEqual(['store.yaml: shipping.methods.std.carrier: uses fedex, but carriers.fedex is not configured']);
   });
 });
+
+describe('the order id on allow-lists', () => {
+  it('is required: every purchase order is identified by it', () => {
+    const problems = problemsOf(withConfig({ 'suppliers/bad.yaml': supplier(`fields: [shipment.id, lines.sku]\ndelivery: { transport: outbox, dir: /tmp/x }`) }));
+    expect(problems).toEqual([
+      'suppliers/bad.yaml: fields: "order.id" must be listed: every purchase order is identified by its order id (file name, shipment id, idempotency key)',
+    ]);
+  });
+});

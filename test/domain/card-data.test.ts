@@ -32,3 +32,12 @@ describe('card-like numbers', () => {
     expect(luhnValid('79927398710')).toBe(false);
   });
 });
+
+describe('card numbers typed with other separators', () => {
+  it.each(['4111  1111  1111  1111', '4111\t1111\t1111\t1111', '4111\u00a01111\u00a01111\u00a01111', '4111 -1111- 1111 1111', '4111\n1111\n1111\n1111'])(
+    'redacts %j',
+    (card) => {
+      expect(redactCardNumbers(`ship to Apt ${card} please`)).toBe(`ship to Apt ${REDACTED} please`);
+    },
+  );
+});

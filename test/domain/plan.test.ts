@@ -107,3 +107,10 @@ describe('planning deliveries', () => {
     expect(planOrder(order(), fixtureConfig())).toEqual(plan);
   });
 });
+
+describe('shipping methods named like built-in object members', () => {
+  it.each(['toString', 'constructor', '__proto__', 'valueOf'])('falls back to the default for %s', (method) => {
+    const shipments = splitOrder(order({ shippingMethod: method }), fixtureConfig()).shipments ?? [];
+    expect(shipments.map((s) => [s.carrier, s.service])).toEqual(Array(3).fill(['ups', '03']));
+  });
+});
