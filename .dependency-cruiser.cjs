@@ -3,7 +3,8 @@
  * return data. They may not reach queues, networks, files, processes or clocks' owners.
  */
 const IO_MODULES = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|dgram|child_process|cluster|worker_threads|readline)$';
-const IO_PACKAGES = '^(bullmq|ioredis|fastify|undici|ssh2|ssh2-sftp-client|nodemailer|pino|commander|@bull-board)';
+// Packages resolve to their files under node_modules, so match the folder, not the name.
+const IO_PACKAGES = '(^|/)node_modules/(bullmq|ioredis|fastify|undici|ssh2|ssh2-sftp-client|nodemailer|pino|commander|@bull-board|smtp-server|openpgp)/';
 const CORE = '^src/(domain|formats|carriers)/';
 
 module.exports = {

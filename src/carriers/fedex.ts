@@ -4,6 +4,7 @@ import { sortedFields, type FieldPath } from '../domain/field-paths';
 import type { ShipFrom } from '../domain/shipment';
 import type { CarrierRequestBuilder, CarrierShipment } from './carrier';
 import { fitAddressLines, fitCode, parsePhone, truncate, weightInTenths, type CarrierPhone } from './field-limits';
+import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from './client-options';
 
 /**
  * FedEx Ship API request builder: `POST /ship/v1/shipments`, schema `Full_Schema_Ship` of
@@ -61,7 +62,10 @@ function expected(what: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? `is required (${what})` : `must be ${what}`);
 }
 
-/** Options for {@link fedexCarrier}: the `carriers.fedex` section of `config/store.yaml`. */
+/**
+ * Options for {@link fedexCarrier} and the FedEx API client: the `carriers.fedex` section of
+ * `config/store.yaml`.
+ */
 export const fedexOptionsSchema = z.strictObject(
   {
     /** The 9-digit FedEx account number, billed as SENDER. */
@@ -89,6 +93,14 @@ export const fedexOptionsSchema = z.strictObject(
     weightUnit: z.enum(['LB', 'KG'], { error: 'must be LB or KG' }).default('LB'),
     /** `LABEL` returns the label inline, `URL_ONLY` a link to it. @defaultValue `'LABEL'` */
     labelResponseOptions: z.enum(['LABEL', 'URL_ONLY'], { error: 'must be LABEL or URL_ONLY' }).default('LABEL'),
+    // The API client's options (transports/fedex-api.ts); the builder ignores them.
+    ...CARRIER_CLIENT_FIELDS,
+    /**
+     * Which FedEx API: `test` is the sandbox (https://apis-sandbox.fedex.com), `production`
+     * is https://apis.fedex.com.
+     * @defaultValue `'test'`
+     */
+    environment: z.enum(['test', 'production'], { error: 'must be test or production' }).optional(),
   },
   {
     error: (issue) =>
@@ -96,7 +108,7 @@ export const fedexOptionsSchema = z.strictObject(
         ? `unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}; FedEx options are ${OPTION_KEYS}`
         : `must be a mapping of FedEx options (${OPTION_KEYS})`,
   },
-);
+).superRefine(checkCredentialSources, WHEN_MAPPING);
 
 /** Validated FedEx options, defaults applied. */
 export type FedexOptions = z.output<typeof fedexOptionsSchema>;

@@ -4,6 +4,7 @@ import { sortedFields, type FieldPath } from '../domain/field-paths';
 import type { ShipFrom } from '../domain/shipment';
 import type { CarrierRequestBuilder, CarrierShipment } from './carrier';
 import { fitAddressLines, fitCode, parsePhone, truncate, weightInTenths, type CarrierPhone } from './field-limits';
+import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from './client-options';
 
 /**
  * UPS Shipping API request builder: `POST /shipments/{version}/ship`, request schema
@@ -33,7 +34,10 @@ function expected(what: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? `is required (${what})` : `must be ${what}`);
 }
 
-/** Options for {@link upsCarrier}: the `carriers.ups` section of `config/store.yaml`. */
+/**
+ * Options for {@link upsCarrier} and the UPS API client: the `carriers.ups` section of
+ * `config/store.yaml`.
+ */
 export const upsOptionsSchema = z.strictObject(
   {
     /** The 6-character UPS account number; billed for transportation and shown as shipper. */
@@ -60,6 +64,24 @@ export const upsOptionsSchema = z.strictObject(
         { error: 'must be { Height: "6" | "8", Width: "4" }' },
       )
       .optional(),
+    // The API client's options (transports/ups-api.ts); the builder ignores them.
+    ...CARRIER_CLIENT_FIELDS,
+    /**
+     * Which UPS API: `test` is the Customer Integration Environment (https://wwwcie.ups.com),
+     * `production` is https://onlinetools.ups.com.
+     * @defaultValue `'test'`
+     */
+    environment: z.enum(['test', 'production'], { error: 'must be test or production' }).optional(),
+    /**
+     * Ship API version, the `{version}` of `/api/shipments/{version}/ship`.
+     * @defaultValue `'v2409'`
+     */
+    apiVersion: z.string({ error: 'must be a UPS API version such as "v2409"' }).regex(/^v\d{4}$/, 'must be a UPS API version such as "v2409"').optional(),
+    /** The 6-character UPS account number sent as `x-merchant-id` with token requests. */
+    merchantId: z
+      .string({ error: 'must be the 6-character UPS account number, as a quoted string' })
+      .regex(/^[A-Za-z0-9]{6}$/, 'must be the 6-character UPS account number (letters and digits only)')
+      .optional(),
   },
   {
     error: (issue) =>
@@ -67,7 +89,7 @@ export const upsOptionsSchema = z.strictObject(
         ? `unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}; UPS options are ${OPTION_KEYS}`
         : `must be a mapping of UPS options (${OPTION_KEYS})`,
   },
-);
+).superRefine(checkCredentialSources, WHEN_MAPPING);
 
 /** Validated UPS options, defaults applied. */
 export type UpsOptions = z.output<typeof upsOptionsSchema>;

@@ -1,7 +1,9 @@
 import { emailTransport } from './email';
+import { fedexTransport } from './fedex-api';
 import { httpsTransport } from './https';
 import { outboxTransport } from './outbox';
 import { sftpTransport } from './sftp';
+import { upsTransport } from './ups-api';
 import type { TransportKind } from './transport';
 
 const KINDS = new Map<string, TransportKind>();
@@ -23,3 +25,5 @@ registerTransportKind(sftpTransport);
 registerTransportKind(emailTransport);
 registerTransportKind(httpsTransport);
 registerTransportKind(outboxTransport);
+registerTransportKind(upsTransport);
+registerTransportKind(fedexTransport);

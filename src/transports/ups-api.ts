@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import { parseRetryAfter } from './https';
+import type { DeliveryPayload, DeliveryReceipt, TransportContext, TransportKind } from './transport';
+import {
+  CarrierApiClient,
+  asList,
+  isRecord,
+  stringAt,
+  type CarrierApi,
+  type CarrierCall,
+  type CarrierIo,
+  type CarrierProblem,
+} from './carrier-api';
+import { upsOptionsSchema, type UpsOptions } from '../carriers/ups';
+
+/**
+ * The UPS API client: OAuth client credentials (`ups-OAuthClientCredentials.json`) and the
+ * Shipping API's `POST /shipments/{version}/ship` (`ups-Shipping.json`), as transport kind
+ * `ups`. It sends the body built by `upsCarrier` unchanged.
+ */
+
+/** Base URLs of the UPS environments (the Shipping API lives under `/api`, OAuth at the root). */
+export const UPS_ENVIRONMENTS = {
+  test: 'https://wwwcie.ups.com',
+  production: 'https://onlinetools.ups.com',
+} as const;
+
+/** Default `{version}` of the Ship API path. */
+export const UPS_DEFAULT_API_VERSION = 'v2409';
+
+/** `transactionSrc`: which application is calling (UPS: up to 512 characters). */
+const TRANSACTION_SOURCE = 'dropship';
+
+const UPS_API: CarrierApi = { id: 'ups', name: 'UPS', format: 'ups-ship', environments: UPS_ENVIRONMENTS };
+
+/** The I/O both carrier clients use: files, an undici pool with verified TLS, Retry-After. */
+export function carrierIo(): CarrierIo {
+  return {
+    readFile: (path) => readFileSync(path, 'utf8'),
+    connect: (origin, tls, timeoutMs) =>
+      new Pool(origin, {
+        connections: 4,
+        keepAliveTimeout: 30_000,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        connect: { minVersion: 'TLSv1.2', rejectUnauthorized: true, timeout: timeoutMs, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
+      }),
+    retryAfter: (value) => parseRetryAfter(value),
+  };
+}
+
+/** `transId` (UPS: 32 characters at most): the same for every attempt of one delivery. */
+export function upsTransId(deliveryId: string): string {
+  return createHash('sha256').update(deliveryId).digest('hex').slice(0, 32);
+}
+
+class UpsClient extends CarrierApiClient {
+  private readonly version: string;
+  private readonly merchantId: string | undefined;
+
+  constructor(options: UpsOptions, context: TransportContext, io: CarrierIo) {
+    super(UPS_API, options, context, io);
+    this.version = options.apiVersion ?? UPS_DEFAULT_API_VERSION;
+    this.merchantId = options.merchantId;
+  }
+
+  /** HTTP Basic client_id:client_secret, form `grant_type=client_credentials`. */
+  protected tokenCall(): CarrierCall {
+    const { clientId, clientSecret } = this.credentials;
+    return {
+      path: '/security/v1/oauth/token',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`, 'utf8').toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        ...(this.merchantId === undefined ? {} : { 'x-merchant-id': this.merchantId }),
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+    };
+  }
+
+  protected shipCall(payload: DeliveryPayload, token: string): CarrierCall {
+    return {
+      path: `/api/shipments/${this.version}/ship`,
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        transId: upsTransId(payload.deliveryId),
+        transactionSrc: TRANSACTION_SOURCE,
+      },
+      body: payload.body,
+    };
+  }
+
+  /** `response.errors[]` of `ErrorResponse` (Shipping) and `tokenErrorResponse` (OAuth). */
+  protected problems(answer: unknown): CarrierProblem[] {
+    const errors = isRecord(answer) && isRecord(answer.response) ? asList(answer.response.errors) : [];
+    return errors
+      .filter(isRecord)
+      .map((e) => ({ code: stringAt(e, 'code') ?? '', message: stringAt(e, 'message') ?? '' }))
+      .filter((e) => e.code !== '' || e.message !== '');
+  }
+
+  /** `ShipmentResponse.ShipmentResults`: tracking numbers, the first package's label, total charges. */
+  protected receipt(answer: unknown): DeliveryReceipt | undefined {
+    const response = isRecord(answer) ? answer.ShipmentResponse : undefined;
+    const results = isRecord(response) ? response.ShipmentResults : undefined;
+    if (!isRecord(results)) return undefined;
+    // An array since v2403; older versions send one package as an object.
+    const packages = asList(results.PackageResults).filter(isRecord);
+    const trackingNumbers = packages.map((p) => stringAt(p, 'TrackingNumber')).filter((t): t is string => t !== undefined);
+    const trackingNumber = trackingNumbers[0] ?? stringAt(results, 'ShipmentIdentificationNumber');
+    if (trackingNumber === undefined) return undefined;
+
+    const label = packages.map((p) => p.ShippingLabel).find(isRecord);
+    const image = stringAt(label, 'GraphicImage');
+    const format = isRecord(label) ? stringAt(label.ImageFormat, 'Code') : undefined;
+    const charges = isRecord(results.ShipmentCharges) ? results.ShipmentCharges.TotalCharges : undefined;
+    const amount = stringAt(charges, 'MonetaryValue');
+    const currency = stringAt(charges, 'CurrencyCode');
+
+    const fields: Record<string, string> = { carrier: 'ups', trackingNumber };
+    if (trackingNumbers.length > 1) fields.trackingNumbers = trackingNumbers.join(',');
+    if (image !== undefined) fields.label = image;
+    if (format !== undefined) fields.labelFormat = format;
+    if (amount !== undefined) fields.charges = currency === undefined ? amount : `${amount} ${currency}`;
+    return { location: `ups:${trackingNumber}`, response: fields };
+  }
+}
+
+/**
+ * UPS API client as a transport (kind `ups`, options = the `carriers.ups` block of
+ * `config/store.yaml`). `deliver` buys a label for a `ups-ship` payload and returns
+ * `{ carrier, trackingNumber, trackingNumbers?, label (base64), labelFormat, charges? }`;
+ * `verify` fetches a token; tokens are shared through `context.cache`.
+ *
+ * Retries: 401 once with a fresh token; 408, 429, 5xx and network errors retryable
+ * (honouring Retry-After); 400, 403, 404 and other answers permanent, with UPS's error code
+ * and message (cut to 200 characters: UPS may quote the address). UPS takes no idempotency
+ * key, so a label bought just before a crash is bought again on the retry.
+ */
+export const upsTransport: TransportKind<UpsOptions> = {
+  kind: 'ups',
+  optionsSchema: upsOptionsSchema,
+  create: (options, context) => new UpsClient(options, context, carrierIo()),
+};

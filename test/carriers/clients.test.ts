@@ -1,0 +1,482 @@
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { fedexCarrier, fedexOptionsSchema } from '../../src/carriers/fedex';
+import { fedexTransport } from '../../src/transports/fedex-api';
+import { upsCarrier, upsOptionsSchema } from '../../src/carriers/ups';
+import { upsTransId, upsTransport } from '../../src/transports/ups-api';
+import { redisSharedCache } from '../../src/queue/shared-cache';
+import {
+  DeliveryError,
+  type DeliveryPayload,
+  type SharedCache,
+  type Transport,
+  type TransportContext,
+  type TransportKind,
+} from '../../src/transports/transport';
+import {
+  SAMPLE_LABELS,
+  errorBody,
+  fedexShipResponse,
+  responseValidator,
+  startFedexStandIn,
+  startUpsStandIn,
+  upsShipResponse,
+  type Carrier,
+  type CarrierStandIn,
+} from '../support/carrier-standins';
+import { freePort } from '../support/free-port';
+import { TestRedis } from '../support/redis';
+import { domesticShipment } from './fixtures';
+
+/**
+ * The UPS and FedEx API clients against local stand-ins that check every request against
+ * the carriers' published OpenAPI documents: a shipment built by the real request builder
+ * goes in, a tracking number and a label come out; failures come back classified.
+ */
+
+jest.setTimeout(20_000);
+
+let ups: CarrierStandIn;
+let fedex: CarrierStandIn;
+let redis: TestRedis;
+let redisClient: Redis;
+const configDir = mkdtempSync(join(tmpdir(), 'dropship-carrier-config-'));
+
+beforeAll(async () => {
+  [ups, fedex, redis] = await Promise.all([startUpsStandIn(), startFedexStandIn(), TestRedis.start()]);
+  redisClient = redis.client();
+});
+
+afterAll(async () => {
+  redisClient?.disconnect();
+  await Promise.all([ups?.stop(), fedex?.stop(), redis?.stop()]);
+  rmSync(configDir, { recursive: true, force: true });
+});
+
+const open: Transport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+  // Every request the clients sent, and every answer the stand-ins gave, matched the specs.
+  expect([...ups.violations, ...fedex.violations]).toEqual([]);
+  ups.reset();
+  fedex.reset();
+});
+
+interface Harness {
+  standIn: () => CarrierStandIn;
+  kind: TransportKind;
+  /** The builder's required account option. */
+  account: Record<string, string>;
+  build(options: Record<string, unknown>): string;
+  envPrefix: string;
+  tracking: RegExp;
+  label: { format: string; image: string };
+  charges: string;
+}
+
+const HARNESS: Record<Carrier, Harness> = {
+  ups: {
+    standIn: () => ups,
+    kind: upsTransport,
+    account: { shipperNumber: 'A1B2C3' },
+    build: (options) => upsCarrier.build(domesticShipment('ups', '03'), upsOptionsSchema.parse(options)).body,
+    envPrefix: 'UPS',
+    tracking: /^1ZA1B2C303\d{8}$/,
+    label: { format: 'GIF', image: SAMPLE_LABELS.GIF ?? '' },
+    charges: '14.22 USD',
+  },
+  fedex: {
+    standIn: () => fedex,
+    kind: fedexTransport,
+    account: { accountNumber: '740561073' },
+    build: (options) => fedexCarrier.build(domesticShipment('fedex', 'FEDEX_GROUND'), fedexOptionsSchema.parse(options)).body,
+    envPrefix: 'FEDEX',
+    tracking: /^7949\d{8}$/,
+    label: { format: 'PDF', image: SAMPLE_LABELS.PDF ?? '' },
+    charges: '23.45 USD',
+  },
+};
+
+let sequence = 0;
+
+describe.each(['ups', 'fedex'] as const)('%s API client', (carrier) => {
+  const h = HARNESS[carrier];
+  const idEnv = `${h.envPrefix}_CLIENT_ID`;
+  const secretEnv = `${h.envPrefix}_CLIENT_SECRET`;
+
+  /** The `carriers.<id>` block of store.yaml, pointed at the stand-in. */
+  const block = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
+    ...h.account,
+    baseUrl: h.standIn().url,
+    caFile: h.standIn().caFile,
+    clientIdEnv: idEnv,
+    clientSecretEnv: secretEnv,
+    timeout: '5s',
+    ...overrides,
+  });
+
+  const env = (): NodeJS.ProcessEnv => ({ [idEnv]: h.standIn().clientId, [secretEnv]: h.standIn().clientSecret });
+
+  const create = (options: Record<string, unknown> = block(), context: Partial<TransportContext> = {}): Transport => {
+    const transport = h.kind.create(h.kind.optionsSchema.parse(options), { instanceId: carrier, configDir, env: env(), ...context });
+    open.push(transport);
+    return transport;
+  };
+
+  const payload = (body: string = h.build(h.account)): DeliveryPayload => {
+    sequence += 1;
+    return {
+      deliveryId: `dlv-1001-${carrier}-${process.pid}-${sequence}`,
+      orderId: '1001',
+      recipient: carrier,
+      kind: 'carrier',
+      format: `${carrier}-ship`,
+      filename: `1001-${carrier}.json`,
+      contentType: 'application/json',
+      body,
+    };
+  };
+
+  /** The error a promise rejects with, checked to leak no credential and no token. */
+  async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
+    const error: unknown = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DeliveryError);
+    const { message } = error as DeliveryError;
+    for (const secret of [h.standIn().clientId, h.standIn().clientSecret, 'wrong-secret-value', ...h.standIn().tokens]) {
+      expect(message).not.toContain(secret);
+    }
+    return error as DeliveryError;
+  }
+
+  const ships = () => h.standIn().requestsTo('ship');
+  const tokenRequests = () => h.standIn().requestsTo('token');
+
+  it('buys a label: the builder’s body reaches the API unchanged, with the spec’s headers, and the receipt carries tracking number, label and charges', async () => {
+    const transport = create();
+    const delivery = payload();
+    const receipt = await transport.deliver(delivery);
+
+    const trackingNumber = receipt.response?.trackingNumber ?? '';
+    expect(trackingNumber).toMatch(h.tracking);
+    expect(receipt).toEqual({
+      location: `${carrier}:${trackingNumber}`,
+      response: { carrier, trackingNumber, label: h.label.image, labelFormat: h.label.format, charges: h.charges },
+    });
+
+    const [token] = tokenRequests();
+    const [ship] = ships();
+    expect(ship?.body).toBe(delivery.body);
+    expect(ship?.headers.authorization).toBe(`Bearer ${h.standIn().tokens[0]}`);
+    expect(ship?.headers['content-type']).toBe('application/json');
+    if (carrier === 'ups') {
+      expect(token?.headers.authorization).toBe(`Basic ${Buffer.from(`${ups.clientId}:${ups.clientSecret}`).toString('base64')}`);
+      expect(token?.body).toBe('grant_type=client_credentials');
+      expect(ship?.path).toBe('/api/shipments/v2409/ship');
+      expect(ship?.headers.transid).toBe(upsTransId(delivery.deliveryId));
+      expect(ship?.headers.transid).toHaveLength(32);
+      expect(ship?.headers.transactionsrc).toBe('dropship');
+    } else {
+      expect(token?.headers.authorization).toBeUndefined();
+      expect(Object.fromEntries(new URLSearchParams(token?.body))).toEqual({
+        grant_type: 'client_credentials',
+        client_id: fedex.clientId,
+        client_secret: fedex.clientSecret,
+      });
+      expect(ship?.path).toBe('/ship/v1/shipments');
+      expect(ship?.headers['x-customer-transaction-id']).toBe(delivery.deliveryId);
+      expect(ship?.headers['x-locale']).toBe('en_US');
+    }
+  });
+
+  it('uses one token for many concurrent deliveries', async () => {
+    h.standIn().tokenDelayMs = 100;
+    const transport = create();
+    const receipts = await Promise.all(Array.from({ length: 8 }, () => transport.deliver(payload())));
+    expect(new Set(receipts.map((r) => r.response?.trackingNumber)).size).toBe(8);
+    expect(tokenRequests()).toHaveLength(1);
+    expect(new Set(ships().map((s) => s.token))).toEqual(new Set([h.standIn().tokens[0]]));
+  });
+
+  it('answers an expired token (401) with one refresh and one retry', async () => {
+    const transport = create();
+    await transport.deliver(payload());
+    h.standIn().expireTokens();
+    const receipt = await transport.deliver(payload());
+    expect(receipt.response?.trackingNumber).toMatch(h.tracking);
+    expect(ships().map((s) => s.status)).toEqual([200, 401, 200]);
+    expect(tokenRequests()).toHaveLength(2);
+    expect(ships()[2]?.token).toBe(h.standIn().tokens[1]);
+  });
+
+  it('reports 429 as rate-limited, retrying no sooner than Retry-After', async () => {
+    const transport = create();
+    h.standIn().script('ship', { status: 429, retryAfter: '7', errors: [{ code: 'RATE.LIMIT.EXCEEDED', message: 'Rate limit exceeded' }] });
+    const error = await failure(transport.deliver(payload()));
+    expect(error).toMatchObject({ code: 'ERATE_LIMITED', permanent: false, retryAfterMs: 7000 });
+    expect(error.message).toContain('RATE.LIMIT.EXCEEDED');
+  });
+
+  it('reports a server error as retryable', async () => {
+    const transport = create();
+    h.standIn().script('ship', { status: 500, errors: [{ code: 'INTERNAL.SERVER.ERROR', message: 'We encountered an unexpected error' }] });
+    const error = await failure(transport.deliver(payload()));
+    expect(error).toMatchObject({ code: 'EREMOTE', permanent: false });
+    expect(error.retryAfterMs).toBeUndefined();
+  });
+
+  it('reports a refused shipment (400) as permanent with the carrier’s code, its message cut to 200 characters', async () => {
+    const transport = create();
+    // Carriers may quote the address they refuse; the message is kept as sent but cut short.
+    const quoted = `Missing or invalid ship to address: 12 Main St, Apt 4, Burlington VT 05401 ${'x'.repeat(300)}`;
+    h.standIn().script('ship', { status: 400, errors: [{ code: '120802', message: quoted }] });
+    const error = await failure(transport.deliver(payload()));
+    expect(error).toMatchObject({ code: 'EREJECTED', permanent: true });
+    expect(error.message).toMatch(new RegExp(`^${carrier === 'ups' ? 'UPS' : 'FedEx'} ship request answered 400: 120802 Missing or invalid ship to address`));
+    expect(error.message).not.toContain('x'.repeat(200));
+    expect(error.message.length).toBeLessThan(260);
+  });
+
+  it('stops without buying when the answer names no tracking number (a label may have been bought)', async () => {
+    const transport = create();
+    const noTracking =
+      carrier === 'ups'
+        ? { ShipmentResponse: { Response: { ResponseStatus: { Code: '1', Description: 'Success' } }, ShipmentResults: { BillingWeight: { UnitOfMeasurement: { Code: 'LBS' }, Weight: '000003.4' } } } }
+        : { transactionId: randomUUID(), output: { transactionShipments: [] } };
+    h.standIn().script('ship', { status: 200, body: noTracking });
+    const error = await failure(transport.deliver(payload()));
+    expect(error).toMatchObject({ code: 'EREMOTE', permanent: true });
+    expect(error.message).toContain('check the');
+  });
+
+  it('reports credentials the token endpoint refuses as permanent EAUTH, and sends no shipment', async () => {
+    const transport = create(block(), { env: { [idEnv]: h.standIn().clientId, [secretEnv]: 'wrong-secret-value' } });
+    const error = await failure(transport.deliver(payload()));
+    expect(error).toMatchObject({ code: 'EAUTH', permanent: true });
+    expect(error.message).toMatch(/refused the client credentials \(401: (10401|NOT\.AUTHORIZED\.ERROR) /);
+    expect(ships()).toHaveLength(0);
+  });
+
+  it('reports a rate-limited token endpoint as retryable after Retry-After', async () => {
+    const transport = create();
+    h.standIn().script('token', { status: carrier === 'ups' ? 429 : 503, retryAfter: '3', errors: [{ code: 'SERVICE.UNAVAILABLE.ERROR', message: 'Try later' }] });
+    const error = await failure(transport.deliver(payload()));
+    expect(error).toMatchObject({ permanent: false, retryAfterMs: 3000 });
+    expect(ships()).toHaveLength(0);
+  });
+
+  it('verify() fetches a token and buys nothing; a later delivery reuses it', async () => {
+    const transport = create();
+    await expect(transport.verify()).resolves.toBeUndefined();
+    expect(tokenRequests()).toHaveLength(1);
+    expect(ships()).toHaveLength(0);
+    await transport.deliver(payload());
+    expect(tokenRequests()).toHaveLength(1);
+  });
+
+  it('verify() fails with EAUTH for refused credentials', async () => {
+    const transport = create(block(), { env: { [idEnv]: 'someone-else', [secretEnv]: 'wrong-secret-value' } });
+    expect(await failure(transport.verify())).toMatchObject({ code: 'EAUTH', permanent: true });
+  });
+
+  it('reads credentials from files and the CA from paths relative to the config directory', async () => {
+    const dir = mkdtempSync(join(configDir, `${carrier}-`));
+    writeFileSync(join(dir, 'client-id'), `${h.standIn().clientId}\n`);
+    writeFileSync(join(dir, 'client-secret'), `${h.standIn().clientSecret}\n`);
+    copyFileSync(h.standIn().caFile, join(dir, 'carrier-ca.pem'));
+    const options = block({ clientIdEnv: undefined, clientSecretEnv: undefined, clientIdFile: 'client-id', clientSecretFile: 'client-secret', caFile: 'carrier-ca.pem' });
+    const transport = create(options, { configDir: dir, env: {} });
+    await expect(transport.verify()).resolves.toBeUndefined();
+    expect(tokenRequests().map((r) => r.status)).toEqual([200]);
+  });
+
+  it('names the missing variable or file at create() time, never a value', () => {
+    const attempt = (options: Record<string, unknown>, environment: NodeJS.ProcessEnv): DeliveryError => {
+      try {
+        h.kind.create(h.kind.optionsSchema.parse(options), { instanceId: carrier, configDir, env: environment });
+      } catch (error) {
+        expect(error).toBeInstanceOf(DeliveryError);
+        return error as DeliveryError;
+      }
+      throw new Error('create() did not throw');
+    };
+    const unsetSecret = attempt(block(), { [idEnv]: h.standIn().clientId });
+    expect(unsetSecret).toMatchObject({ code: 'ECONFIG', permanent: true });
+    expect(unsetSecret.message).toBe(`carriers.${carrier}.clientSecretEnv: environment variable ${secretEnv} (the client secret) is not set`);
+    expect(attempt(block({ clientIdEnv: undefined }), env()).message).toBe(
+      `carriers.${carrier}: clientIdEnv or clientIdFile is required (the API client ID; secrets never live in config files)`,
+    );
+    const missingFile = attempt(block({ clientSecretEnv: undefined, clientSecretFile: 'secrets/none' }), env());
+    expect(missingFile.message).toBe(`carriers.${carrier}.clientSecretFile: ${join(configDir, 'secrets/none')} cannot be read (ENOENT)`);
+    expect(attempt(block({ caFile: 'missing-ca.pem' }), env()).message).toContain(`carriers.${carrier}.caFile`);
+  });
+
+  it('refuses a payload of another format without calling the API', async () => {
+    const transport = create();
+    const error = await failure(transport.deliver({ ...payload(), format: 'csv' }));
+    expect(error).toMatchObject({ code: 'EPAYLOAD', permanent: true });
+    expect(h.standIn().requests).toHaveLength(0);
+  });
+
+  it('refuses a server whose certificate it cannot verify (no caFile) for good', async () => {
+    const transport = create(block({ caFile: undefined }));
+    expect(await failure(transport.deliver(payload()))).toMatchObject({ code: 'ETLS', permanent: true });
+  });
+
+  it('reports an unreachable API as retryable', async () => {
+    const transport = create(block({ baseUrl: `https://127.0.0.1:${await freePort()}` }));
+    const error = await failure(transport.deliver(payload()));
+    expect(error.permanent).toBe(false);
+    expect(error.code).toBe('ECONNECTION');
+  });
+
+  it('closes idempotently and refuses deliveries afterwards (retryable)', async () => {
+    const transport = create();
+    await transport.close();
+    await transport.close();
+    expect(await failure(transport.deliver(payload()))).toMatchObject({ code: 'ECONNECTION', permanent: false });
+  });
+
+  describe('tokens shared through Redis', () => {
+    let prefix: string;
+    let cache: SharedCache;
+    beforeEach(() => {
+      prefix = `carrier-test-${randomUUID()}`;
+      cache = redisSharedCache(redisClient, prefix);
+    });
+
+    it('two worker instances fetch one token between them for many concurrent deliveries', async () => {
+      h.standIn().tokenDelayMs = 150;
+      const a = create(block(), { cache });
+      const b = create(block(), { cache });
+      const receipts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).deliver(payload())));
+      expect(receipts.every((r) => h.tracking.test(r.response?.trackingNumber ?? ''))).toBe(true);
+      expect(tokenRequests()).toHaveLength(1);
+      expect(new Set(ships().map((s) => s.token))).toEqual(new Set([h.standIn().tokens[0]]));
+
+      const keys = await redisClient.keys(`${prefix}:cache:oauth:${carrier}:*`);
+      expect(keys).toHaveLength(1);
+      const ttl = await redisClient.pttl(keys[0] ?? '');
+      const lifetime = (carrier === 'ups' ? 14_399 : 3_600) * 1000;
+      expect(ttl).toBeGreaterThan(lifetime - 60_000 - 5_000);
+      expect(ttl).toBeLessThanOrEqual(lifetime - 60_000);
+      // The client ID is hashed into the key, not written out.
+      expect(keys[0]).not.toContain(h.standIn().clientId);
+    });
+
+    it('after the token expires early, the instances refresh it once between them', async () => {
+      const a = create(block(), { cache });
+      const b = create(block(), { cache });
+      await Promise.all([a.deliver(payload()), b.deliver(payload())]);
+      h.standIn().expireTokens();
+      h.standIn().tokenDelayMs = 100;
+      await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).deliver(payload())));
+      expect(tokenRequests()).toHaveLength(2);
+      expect(ships().filter((s) => s.status === 200)).toHaveLength(10);
+    });
+  });
+});
+
+describe('FedEx label by URL (labelResponseOptions: URL_ONLY)', () => {
+  it('returns labelUrl instead of an inline label', async () => {
+    const options = { accountNumber: '740561073', labelResponseOptions: 'URL_ONLY', baseUrl: fedex.url, caFile: fedex.caFile, clientIdEnv: 'ID', clientSecretEnv: 'SECRET' };
+    const parsed = fedexOptionsSchema.parse(options);
+    const transport = fedexTransport.create(parsed, { instanceId: 'fedex', configDir, env: { ID: fedex.clientId, SECRET: fedex.clientSecret } });
+    open.push(transport);
+    const body = fedexCarrier.build(domesticShipment('fedex', 'FEDEX_GROUND'), parsed).body;
+    const receipt = await transport.deliver({ deliveryId: 'dlv-url-only', orderId: '1001', recipient: 'fedex', kind: 'carrier', format: 'fedex-ship', filename: 'x.json', contentType: 'application/json', body });
+    expect(receipt.response?.label).toBeUndefined();
+    expect(receipt.response?.labelUrl).toMatch(/^https:\/\/.*isLabel=true/);
+    expect(receipt.response?.labelFormat).toBe('PDF');
+  });
+});
+
+describe('UPS merchant id and API version', () => {
+  it('sends merchantId as x-merchant-id with token requests and apiVersion in the ship path', async () => {
+    const parsed = upsOptionsSchema.parse({ shipperNumber: 'A1B2C3', merchantId: 'A1B2C3', apiVersion: 'v2409', baseUrl: ups.url, caFile: ups.caFile, clientIdEnv: 'ID', clientSecretEnv: 'SECRET' });
+    const transport = upsTransport.create(parsed, { instanceId: 'ups', configDir, env: { ID: ups.clientId, SECRET: ups.clientSecret } });
+    open.push(transport);
+    const body = upsCarrier.build(domesticShipment('ups', '03'), parsed).body;
+    await transport.deliver({ deliveryId: 'dlv-merchant', orderId: '1001', recipient: 'ups', kind: 'carrier', format: 'ups-ship', filename: 'x.json', contentType: 'application/json', body });
+    expect(ups.requestsTo('token')[0]?.headers['x-merchant-id']).toBe('A1B2C3');
+    expect(ups.requestsTo('ship')[0]?.path).toBe('/api/shipments/v2409/ship');
+  });
+});
+
+describe('carrier options: one store.yaml block feeds the builder and the client', () => {
+  const client = {
+    environment: 'production',
+    baseUrl: 'https://proxy.example/ups',
+    clientIdEnv: 'UPS_CLIENT_ID',
+    clientSecretFile: '/run/secrets/ups_secret',
+    caFile: 'certs/ca.pem',
+    timeout: '10s',
+  };
+
+  it('accepts the client keys, applies no defaults for them, and the builders ignore them', () => {
+    const upsParsed = upsOptionsSchema.parse({ shipperNumber: 'A1B2C3', ...client, apiVersion: 'v2409', merchantId: 'A1B2C3' });
+    expect(upsParsed).toMatchObject({ ...client, timeout: 10_000, apiVersion: 'v2409', merchantId: 'A1B2C3' });
+    expect(upsOptionsSchema.parse({ shipperNumber: 'A1B2C3' })).not.toHaveProperty('environment');
+    const shipment = domesticShipment('ups', '03');
+    expect(upsCarrier.build(shipment, upsParsed).body).toBe(upsCarrier.build(shipment, upsOptionsSchema.parse({ shipperNumber: 'A1B2C3' })).body);
+
+    const fedexParsed = fedexOptionsSchema.parse({ accountNumber: '740561073', ...client });
+    const fedexShipment = domesticShipment('fedex', 'FEDEX_GROUND');
+    expect(fedexCarrier.build(fedexShipment, fedexParsed).body).toBe(fedexCarrier.build(fedexShipment, fedexOptionsSchema.parse({ accountNumber: '740561073' })).body);
+    // The transport kinds validate the very same block (the factory parses the builder's output again).
+    expect(upsTransport.optionsSchema.parse(upsParsed)).toEqual(upsParsed);
+    expect(fedexTransport.optionsSchema.parse(fedexParsed)).toEqual(fedexParsed);
+  });
+
+  const messages = (input: Record<string, unknown>): string[] => {
+    const result = upsOptionsSchema.safeParse({ shipperNumber: 'A1B2C3', ...input });
+    return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  };
+
+  it.each([
+    [{ baseUrl: 'http://127.0.0.1:8080' }, ['baseUrl: must start with https:// (plain http is not allowed: every transfer is encrypted)']],
+    [{ environment: 'sandbox' }, ['environment: must be test or production']],
+    [{ clientIdEnv: 'my client id' }, ['clientIdEnv: must be the NAME of an environment variable (letters, digits, _), not its value']],
+    [{ clientIdEnv: 'A', clientIdFile: 'b' }, ['clientIdFile: give clientIdEnv or clientIdFile, not both']],
+    [{ timeout: 'soon' }, ['timeout: must be a positive duration such as "30s" or a number of milliseconds']],
+    [{ apiVersion: 'latest' }, ['apiVersion: must be a UPS API version such as "v2409"']],
+    [{ merchantId: '12345' }, ['merchantId: must be the 6-character UPS account number (letters and digits only)']],
+  ])('rejects %p', (input, expected) => {
+    expect(messages(input)).toEqual(expected);
+  });
+
+  it('reports every problem at once, cross-field checks included', () => {
+    expect(messages({ weightUnit: 'G', clientSecretEnv: 'A', clientSecretFile: 'b', baseUrl: 'ftp://x' })).toHaveLength(3);
+  });
+});
+
+describe('the stand-ins’ canned answers conform to the specs', () => {
+  const upsRequest = JSON.parse(upsCarrier.build(domesticShipment('ups', '03'), upsOptionsSchema.parse({ shipperNumber: 'A1B2C3' })).body) as Record<string, unknown>;
+  const fedexRequest = JSON.parse(
+    fedexCarrier.build(domesticShipment('fedex', 'FEDEX_GROUND'), fedexOptionsSchema.parse({ accountNumber: '740561073' })).body,
+  ) as Record<string, unknown>;
+
+  it.each([
+    ['ups 200', responseValidator('ups', 'ship', 200), upsShipResponse(upsRequest, 1)],
+    ['ups 400', responseValidator('ups', 'ship', 400), errorBody('ups', [{ code: '120802', message: 'Address Validation Error' }])],
+    ['ups 401', responseValidator('ups', 'ship', 401), errorBody('ups', [{ code: '250002', message: 'Invalid Authentication Information.' }])],
+    ['ups token 401', responseValidator('ups', 'token', 401), errorBody('ups', [{ code: '10401', message: 'ClientId is Invalid' }])],
+    ['fedex 200', responseValidator('fedex', 'ship', 200), fedexShipResponse(fedexRequest, 1, 'dlv-1')],
+    ['fedex 200 URL_ONLY', responseValidator('fedex', 'ship', 200), fedexShipResponse({ ...fedexRequest, labelResponseOptions: 'URL_ONLY' }, 1, undefined)],
+    ['fedex 400', responseValidator('fedex', 'ship', 400), errorBody('fedex', [{ code: 'SHIPMENT.VALIDATION.ERROR', message: 'x' }], 'dlv-1')],
+    ['fedex token 401', responseValidator('fedex', 'token', 401), errorBody('fedex', [{ code: 'NOT.AUTHORIZED.ERROR', message: 'x' }])],
+  ])('%s', (_name, validate, body) => {
+    expect(validate).toBeDefined();
+    expect(validate?.(body)).toEqual([]);
+  });
+
+  it('the response validators catch a non-conforming answer', () => {
+    const validate = responseValidator('ups', 'ship', 200);
+    expect(validate?.({ ShipmentResponse: { Response: {}, ShipmentResults: { PackageResults: { TrackingNumber: 1 } } } }).length).toBeGreaterThan(0);
+  });
+});
