@@ -8,6 +8,7 @@ import { deliveryQueueName } from './queue/names';
 import { createRedis } from './queue/redis';
 import { redisSharedCache } from './queue/shared-cache';
 import { deliveryTargets, type TransportFactory } from './transports/factory';
+import type { PipelineMetrics } from './metrics';
 import type { Transport } from './transports/transport';
 
 export interface PipelineOptions {
@@ -22,6 +23,8 @@ export interface PipelineOptions {
   orderConcurrency?: number;
   /** Deliveries in flight at once, per recipient. @defaultValue 4 */
   deliveryConcurrency?: number;
+  /** Counts job outcomes and delivery latency. */
+  metrics?: PipelineMetrics;
   /** Lock and stall timings for delivery workers (lower them in crash tests). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -64,22 +67,25 @@ export class Pipeline {
         connections.push(c);
         return c;
       };
-      workers.push(createOrderWorker({ connection: connection(), prefix, config, concurrency: options.orderConcurrency ?? 8 }));
+      const orderWorker = createOrderWorker({ connection: connection(), prefix, config, concurrency: options.orderConcurrency ?? 8 });
+      options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
+      workers.push(orderWorker);
       for (const target of deliveryTargets(config)) {
         const transport = options.transports(target, { cache });
         transports.push(transport);
-        workers.push(
-          createDeliveryWorker({
-            connection: connection(),
-            prefix,
-            queueName: deliveryQueueName(target.kind, target.recipient),
-            transport,
-            dedupeMs: config.store.retention.dedupeMs,
-            concurrency: options.deliveryConcurrency ?? 4,
-            ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
-            ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
-          }),
-        );
+        const queueName = deliveryQueueName(target.kind, target.recipient);
+        const worker = createDeliveryWorker({
+          connection: connection(),
+          prefix,
+          queueName,
+          transport,
+          dedupeMs: config.store.retention.dedupeMs,
+          concurrency: options.deliveryConcurrency ?? 4,
+          ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
+          ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
+        });
+        options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
+        workers.push(worker);
       }
       for (const w of workers) {
         // Errors here are connection-level (job failures are recorded on the job itself).

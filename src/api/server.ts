@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { timingSafeEqual } from 'node:crypto';
 import type { OrderEvent, OrderEventSource } from '../domain/order';
 import { DropshipError } from '../errors';
+import type { Registry } from 'prom-client';
 import type { IntakeResult } from '../queue/intake';
 import { ingestOrder, parseJsonBody } from '../sources/ingest';
 import { type DashboardOptions, registerDashboard } from './dashboard';
@@ -12,6 +13,8 @@ export interface ApiOptions {
   submit?: (event: OrderEvent) => Promise<IntakeResult>;
   /** Serves the queue dashboard at `/admin/queues`. */
   dashboard?: DashboardOptions;
+  /** Served at `/metrics` (behind `METRICS_TOKEN` as a bearer token when that is set). */
+  metrics?: Registry;
   /** Resolves when the queue store answers; rejects otherwise (for `/readyz`). */
   ready: () => Promise<void>;
   env?: NodeJS.ProcessEnv;
@@ -26,6 +29,15 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Constant-time check of an `Authorization: Bearer <token>` header. */
+function bearerMatches(authorization: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** A failure to reach Redis: the order cannot be kept, so the client should retry. */
@@ -71,6 +83,16 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   if (options.dashboard) registerDashboard(app, options.dashboard);
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (request, reply) => {
+      const token = env.METRICS_TOKEN;
+      if (token && !bearerMatches(header(request, 'authorization'), token)) {
+        return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (METRICS_TOKEN) is required', problems: [] });
+      }
+      return reply.header('content-type', metrics.contentType).send(await metrics.metrics());
+    });
+  }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     try {
@@ -93,10 +115,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.post('/orders', async (request: RawRequest, reply) => {
     const token = env.API_TOKEN;
     if (token) {
-      const auth = header(request, 'authorization') ?? '';
-      const given = Buffer.from(auth.replace(/^Bearer\s+/i, ''));
-      const expected = Buffer.from(token);
-      if (!auth.match(/^Bearer\s+/i) || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (!bearerMatches(header(request, 'authorization'), token)) {
         return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (API_TOKEN) is required', problems: [] });
       }
     } else if (!LOOPBACK.has(request.socket.remoteAddress ?? '')) {

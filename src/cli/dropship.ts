@@ -17,7 +17,8 @@ import { createOrderProducer } from '../producer';
 import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
 import { createRedis, evictionPolicyWarning } from '../queue/redis';
 import { parseJsonBody } from '../sources/ingest';
-import { checkSupplierKeys, KEY_EXPIRY_WARNING_DAYS } from '../config/keys';
+import { checkSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus } from '../config/keys';
+import { PipelineMetrics } from '../metrics';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 
 /** Exit code for bad input or configuration (DESIGN.md: preview exits 2 on bad input). */
@@ -222,8 +223,10 @@ program
       fail(new CliError('the dashboard will not run open: set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN'));
     }
     let transports: TransportFactory;
+    let keys: SupplierKeyStatus[] = [];
     try {
-      for (const key of await checkSupplierKeys(config)) {
+      keys = await checkSupplierKeys(config);
+      for (const key of keys) {
         if (key.daysUntilExpiry !== null && key.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS) {
           log.warn({ supplier: key.supplierId, fingerprint: key.fingerprint, expiresAt: key.expiresAt }, `PGP key of supplier ${key.supplierId} expires in ${key.daysUntilExpiry} days`);
         }
@@ -241,39 +244,41 @@ program
       mkdirSync(opts.dataDir, { recursive: true });
       writeFileSync(path.join(opts.dataDir, 'redis.url'), redisUrl + '\n');
     }
+    const metricsQueues: Queue[] = [];
+    const metrics = new PipelineMetrics({ queues: metricsQueues, keys });
     const pipeline = await Pipeline.start({
+      metrics,
       config,
       redisUrl,
       prefix: process.env.QUEUE_PREFIX ?? 'dropship',
       transports,
       workers: opts.role === 'all' || opts.role === 'workers',
     });
+    metricsQueues.push(...queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })));
     const warning = await evictionPolicyWarning(pipeline.redis);
     if (warning) log.warn(warning);
     const dashboardQueues = dashboardAuth && opts.role !== 'workers' ? queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })) : [];
     if (!dashboardAuth && opts.role !== 'workers') log.info('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD (or DASHBOARD_TOKEN) to serve it at /admin/queues');
-    const api =
-      opts.role === 'workers'
-        ? undefined
-        : buildApi({
-            ...(opts.role === 'dashboard' ? {} : { submit: (e: OrderEvent) => pipeline.intake.submit(e) }),
+    const api = buildApi({
+            ...(opts.role === 'all' || opts.role === 'api' ? { submit: (e: OrderEvent) => pipeline.intake.submit(e) } : {}),
             ready: async () => void (await pipeline.redis.ping()),
+            metrics: metrics.registry,
             ...(dashboardAuth
               ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask: process.env.DASHBOARD_UNMASK === 'true' } }
               : {}),
           });
-    if (api) await api.listen({ port: Number(opts.port), host: opts.host });
+    await api.listen({ port: Number(opts.port), host: opts.host });
     log.info(
       { role: opts.role, redis: embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
-      `dropship started${api ? ` on http://${opts.host}:${opts.port}` : ''}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
+      `dropship started on http://${opts.host}:${opts.port}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
     );
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'draining: finishing jobs in flight');
-      await api?.close();
-      await Promise.all(dashboardQueues.map((q) => q.close()));
+      await api.close();
+      await Promise.all([...dashboardQueues, ...metricsQueues].map((q) => q.close()));
       await pipeline.stop();
       if (embedded) {
         await embedded.stop();

@@ -1,0 +1,100 @@
+import type { Job, Queue, Worker } from 'bullmq';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SupplierKeyStatus } from './config/keys';
+
+export interface MetricsOptions {
+  /** Queues whose depth and oldest waiting job are read at every scrape. */
+  queues: Queue[];
+  /** Supplier PGP keys checked at start-up. */
+  keys: SupplierKeyStatus[];
+}
+
+/** Labels of a delivery queue: who it serves and over what. */
+export interface WorkerLabels {
+  queue: string;
+  recipient: string;
+  transport: string;
+}
+
+/**
+ * Prometheus metrics (prom-client). Job outcomes and delivery latency are counted by the
+ * process that runs the worker; queue depths, the age of the oldest waiting job and key
+ * expiry are read at scrape time, so any process can serve them.
+ */
+export class PipelineMetrics {
+  readonly registry = new Registry();
+  private readonly completed: Counter<'queue' | 'recipient'>;
+  private readonly failed: Counter<'queue' | 'recipient'>;
+  private readonly retried: Counter<'queue' | 'recipient'>;
+  private readonly latency: Histogram<'transport' | 'recipient'>;
+
+  constructor(options: MetricsOptions) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'dropship_process_' });
+    this.completed = new Counter({ name: 'dropship_jobs_completed_total', help: 'Jobs completed', labelNames: ['queue', 'recipient'], registers });
+    this.failed = new Counter({ name: 'dropship_jobs_failed_total', help: 'Jobs failed for good (permanent error or attempts exhausted)', labelNames: ['queue', 'recipient'], registers });
+    this.retried = new Counter({ name: 'dropship_jobs_retried_total', help: 'Job attempts that failed and will be retried', labelNames: ['queue', 'recipient'], registers });
+    this.latency = new Histogram({
+      name: 'dropship_delivery_latency_seconds',
+      help: 'From delivery job created to the receiver having the payload',
+      labelNames: ['transport', 'recipient'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200],
+      registers,
+    });
+    const queues = options.queues;
+    new Gauge({
+      name: 'dropship_queue_jobs',
+      help: 'Jobs in each queue by state',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of queues) {
+          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+          for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: 'dropship_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest job waiting in each queue (0 when none)',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const now = Date.now();
+        for (const q of queues) {
+          const [oldest] = await q.getJobs(['waiting'], 0, 0, true);
+          this.set({ queue: q.name }, oldest ? Math.max(0, (now - oldest.timestamp) / 1000) : 0);
+        }
+      },
+    });
+    const keys = options.keys;
+    new Gauge({
+      name: 'dropship_supplier_pgp_key_days_until_expiry',
+      help: 'Days until each supplier PGP key expires (absent when it never does)',
+      labelNames: ['supplier', 'fingerprint'],
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const k of keys) {
+          if (k.expiresAt) this.set({ supplier: k.supplierId, fingerprint: k.fingerprint }, Math.floor((Date.parse(k.expiresAt) - now) / 86_400_000));
+        }
+      },
+    });
+  }
+
+  /** Counts a worker's outcomes (and, for delivery workers, their latency). */
+  observe(worker: Worker, labels: WorkerLabels): void {
+    const l = { queue: labels.queue, recipient: labels.recipient };
+    worker.on('completed', (job: Job) => {
+      this.completed.inc(l);
+      if (labels.transport !== 'none') this.latency.observe({ transport: labels.transport, recipient: labels.recipient }, (Date.now() - job.timestamp) / 1000);
+    });
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      const attempts = job?.opts.attempts ?? 1;
+      const willRetry = job !== undefined && err.name !== 'UnrecoverableError' && job.attemptsMade < attempts;
+      (willRetry ? this.retried : this.failed).inc(l);
+    });
+  }
+}
