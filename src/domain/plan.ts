@@ -27,12 +27,22 @@ export function renderFilename(template: string, values: { orderId: string; supp
   return template.replace(/\{(orderId|supplierId|shipmentId|ext)\}/g, (_, key: keyof typeof values) => values[key]);
 }
 
-function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfig): PlannedDelivery {
+/** What planning takes from the caller's world: a clock reading and allocated control numbers. */
+export interface PlanContext {
+  /** ISO 8601 time the documents are created. @defaultValue the order's `placedAt` */
+  now?: string;
+  /** Control number per supplier id, for formats that need one (X12). */
+  controlNumbers?: Readonly<Record<string, number>>;
+}
+
+function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfig, context: PlanContext): PlannedDelivery {
   const format = formatById(supplier.format);
   if (!format) throw new Error(`format ${supplier.format} is not registered (config was not loaded through loadConfig)`);
   const { po, fields } = dropShipOrder(order, shipment, supplier);
+  const deliveryId = `${shipment.id}+po`;
+  const controlNumber = context.controlNumbers?.[supplier.id];
   return {
-    deliveryId: `${shipment.id}+po`,
+    deliveryId,
     orderId: order.id,
     shipmentId: shipment.id,
     recipient: supplier.id,
@@ -47,7 +57,11 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
     }),
     contentType: format.contentType,
     fields,
-    body: format.render(po, supplier.formatOptions),
+    body: format.render(po, supplier.formatOptions, {
+      deliveryId,
+      createdAt: context.now ?? order.placedAt,
+      ...(controlNumber !== undefined ? { controlNumber } : {}),
+    }),
   };
 }
 
@@ -74,7 +88,7 @@ function carrierRequest(order: Order, shipment: Shipment, config: Config): Plann
  * (unless the supplier ships on its own account) and, for drop-ship shipments, a purchase
  * order. Pure: `preview` prints it, the order worker enqueues it.
  */
-export function planOrder(order: Order, config: Config): OrderPlan {
+export function planOrder(order: Order, config: Config, context: PlanContext = {}): OrderPlan {
   const split = splitOrder(order, config);
   if (split.held) return { orderId: order.id, status: 'held', reasons: split.held };
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
@@ -92,7 +106,7 @@ export function planOrder(order: Order, config: Config): OrderPlan {
         held.push({ code: 'UNSHIPPABLE', message: `shipment ${shipment.id} cannot go by ${shipment.carrier}: ${err.problems.join('; ') || err.message}` });
       }
     }
-    if (supplier) deliveries.push(purchaseOrder(order, shipment, supplier));
+    if (supplier) deliveries.push(purchaseOrder(order, shipment, supplier, context));
   }
   if (held.length > 0) return { orderId: order.id, status: 'held', reasons: held };
   return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries };

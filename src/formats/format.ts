@@ -31,6 +31,19 @@ export interface DropShipOrder {
   }>;
 }
 
+/** What a format may need beyond the order, supplied by the caller so rendering stays pure. */
+export interface RenderContext {
+  /** Deterministic id of the delivery (e.g. for cXML's payloadID): the same on every retry. */
+  deliveryId: string;
+  /** When the document is created, ISO 8601: the caller's clock (the order's time in `preview`). */
+  createdAt: string;
+  /**
+   * Interchange/group control number for formats that need one (X12), allocated per supplier
+   * by the caller from a counter that survives restarts. @defaultValue 1
+   */
+  controlNumber?: number;
+}
+
 /** One purchase-order format (json, csv, ...): registers itself in `formats/index.ts`. */
 export interface PurchaseOrderFormat<Options = unknown> {
   readonly id: string;
@@ -38,5 +51,7 @@ export interface PurchaseOrderFormat<Options = unknown> {
   readonly contentType: string;
   /** Validates the supplier's `formatOptions` block. */
   readonly optionsSchema: z.ZodType<Options>;
-  render(po: DropShipOrder, options: Options): string;
+  /** Whether the caller must allocate `context.controlNumber` (X12). @defaultValue false */
+  readonly needsControlNumber?: boolean;
+  render(po: DropShipOrder, options: Options, context: RenderContext): string;
 }
