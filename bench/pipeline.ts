@@ -1,0 +1,167 @@
+import { Queue, Worker } from 'bullmq';
+import type { Config } from '../src/config/config';
+import type { OrderEvent } from '../src/domain/order';
+import { planOrder, type PlannedDelivery } from '../src/domain/plan';
+import { createRedis } from '../src/queue/redis';
+import { deliveryTargets } from '../src/transports/factory';
+import { type BenchOutput, log, median, now, result, round, withPrivateRedis, withTimeout } from './common';
+import { BenchPipeline, type PipelineTuning } from './harness';
+import { benchConfig, DELIVERIES_PER_ORDER, orderEvents } from './orders';
+import { perUnit, startWindow, type RedisWindow } from './redis-stats';
+
+/**
+ * `pipeline`: delivery jobs/s from order event to every delivery done, through the real
+ * queues (intake → order worker → per-recipient delivery workers → recorders), against bare
+ * BullMQ no-op jobs with the same total worker concurrency on the same Redis.
+ */
+
+const ORDERS = Number(process.env.BENCH_PIPELINE_ORDERS ?? 1500);
+const WARMUP_ORDERS = 300;
+const REPS = Number(process.env.BENCH_PIPELINE_REPS ?? 5);
+/** Events in flight at the intake at once (like concurrent webhook requests). */
+const SUBMIT_CONCURRENCY = 64;
+export const PIPELINE_TUNING: PipelineTuning = {
+  orderConcurrency: Number(process.env.BENCH_ORDER_CONCURRENCY ?? 8),
+  deliveryConcurrency: Number(process.env.BENCH_DELIVERY_CONCURRENCY ?? 4),
+};
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+interface Round {
+  perSecond: number;
+  ms: number;
+  cpuMs: number;
+  redis: RedisWindow;
+  detail: string;
+}
+
+export async function pipelineRound(config: Config, url: string, prefix: string, events: OrderEvent[]): Promise<Round> {
+  const expected = events.length * DELIVERIES_PER_ORDER;
+  let delivered = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let doneAt = 0;
+  const bench = await BenchPipeline.start(config, url, prefix, PIPELINE_TUNING, () => {
+    if (++delivered === expected) {
+      doneAt = now();
+      resolveDone();
+    }
+  });
+  try {
+    const endWindow = await startWindow(bench.pipeline.redis);
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => bench.pipeline.intake.submit(e));
+    const submittedAt = now();
+    await withTimeout(`pipeline round (${expected} deliveries)`, done, 90_000);
+    const ms = doneAt - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const redis = await endWindow();
+    if (bench.delivered() !== expected) throw new Error(`recorders hold ${bench.delivered()} deliveries, expected ${expected}`);
+    return {
+      perSecond: (expected / ms) * 1000,
+      ms,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      redis,
+      detail: `intake done at ${Math.round(submittedAt - t0)} ms`,
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+export async function baselineRound(url: string, prefix: string, payloads: PlannedDelivery[], concurrency: number): Promise<Round> {
+  const queueConn = createRedis(url);
+  const workerConn = createRedis(url);
+  const queue = new Queue<PlannedDelivery>('noop', { connection: queueConn, prefix });
+  let completed = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let doneAt = 0;
+  const worker = new Worker<PlannedDelivery>('noop', async () => ({ location: 'noop' }), { connection: workerConn, prefix, concurrency, autorun: false });
+  worker.on('error', () => undefined);
+  worker.on('completed', () => {
+    if (++completed === payloads.length) {
+      doneAt = now();
+      resolveDone();
+    }
+  });
+  void worker.run();
+  await worker.waitUntilReady();
+  try {
+    const endWindow = await startWindow(queueConn);
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    await queue.addBulk(payloads.map((d) => ({ name: d.kind, data: d, opts: { removeOnComplete: { age: 3600 }, removeOnFail: false } })));
+    const addedAt = now();
+    await withTimeout(`baseline round (${payloads.length} jobs)`, done, 90_000);
+    const ms = doneAt - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { perSecond: (payloads.length / ms) * 1000, ms, cpuMs: (cpu.user + cpu.system) / 1000, redis: await endWindow(), detail: `addBulk done at ${Math.round(addedAt - t0)} ms` };
+  } finally {
+    await worker.close();
+    await queue.close();
+    await Promise.all([queueConn.quit(), workerConn.quit()]);
+  }
+}
+
+function describe(label: string, r: Round, units: number): string {
+  return (
+    `${label}: ${Math.round(r.perSecond)} deliveries/s (${units} in ${Math.round(r.ms)} ms; ${r.detail}; ` +
+    `node CPU ${Math.round(r.cpuMs)} ms = ${round((r.cpuMs / r.ms) * 100, 0)}% of a core; redis CPU ${Math.round(r.redis.cpuSeconds * 1000)} ms; ` +
+    `redis commands/delivery ${(r.redis.totalCalls / units).toFixed(1)}: ${perUnit(r.redis, units)})`
+  );
+}
+
+export async function pipelineBench(): Promise<BenchOutput> {
+  const config = benchConfig();
+  const targets = deliveryTargets(config);
+  const totalConcurrency = targets.length * PIPELINE_TUNING.deliveryConcurrency!;
+  log(`[pipeline] ${ORDERS} orders × ${DELIVERIES_PER_ORDER} deliveries per round, ${REPS} rounds; pipeline ${JSON.stringify(PIPELINE_TUNING)}, ${targets.length} delivery workers; baseline 1 worker × concurrency ${totalConcurrency}`);
+  const warmEvents = orderEvents(WARMUP_ORDERS, 'W');
+  const rounds = Array.from({ length: REPS }, (_, r) => orderEvents(ORDERS, `R${r}-`));
+  const payloads = rounds.map((events) =>
+    events.flatMap((e) => {
+      const plan = planOrder(e.order, config);
+      return plan.status === 'planned' ? plan.deliveries : [];
+    }),
+  );
+  return withPrivateRedis('pipeline', async (url) => {
+    const admin = createRedis(url);
+    try {
+      log('[pipeline] warm-up');
+      await baselineRound(url, 'warm-base', payloads[0]!.slice(0, WARMUP_ORDERS * DELIVERIES_PER_ORDER), totalConcurrency);
+      await pipelineRound(config, url, 'warm-pipe', warmEvents);
+      await admin.flushall();
+      const pipe: number[] = [];
+      const base: number[] = [];
+      const pipeCpu: number[] = [];
+      const baseCpu: number[] = [];
+      for (let r = 0; r < REPS; r++) {
+        const b = await baselineRound(url, `base${r}`, payloads[r]!, totalConcurrency);
+        await admin.flushall();
+        log(`[pipeline] round ${r + 1} ${describe('baseline', b, payloads[r]!.length)}`);
+        const p = await pipelineRound(config, url, `pipe${r}`, rounds[r]!);
+        await admin.flushall();
+        log(`[pipeline] round ${r + 1} ${describe('pipeline', p, ORDERS * DELIVERIES_PER_ORDER)}`);
+        pipe.push(p.perSecond);
+        base.push(b.perSecond);
+        pipeCpu.push((p.cpuMs * 1000) / (ORDERS * DELIVERIES_PER_ORDER));
+        baseCpu.push((b.cpuMs * 1000) / payloads[r]!.length);
+      }
+      const out = result(median(pipe), median(base), 'deliveries/s');
+      log(`[pipeline] median ${out.value} vs bare BullMQ ${out.baseline} deliveries/s: ratio ${out.ratio} (higher is better)`);
+      log(`[pipeline] median node CPU per delivery: pipeline ${Math.round(median(pipeCpu))} µs, bare BullMQ ${Math.round(median(baseCpu))} µs (the steadier signal when the machine is shared)`);
+      return { pipeline: out };
+    } finally {
+      await admin.quit();
+    }
+  });
+}

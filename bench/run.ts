@@ -1,0 +1,55 @@
+import type { BenchOutput } from './common';
+import { log } from './common';
+import { latencyBench } from './latency';
+import { pipelineBench } from './pipeline';
+import { previewBench } from './preview';
+
+/**
+ * `npm run bench [-- --only NAME[,NAME]]`: runs the benchmarks and prints, as the last line
+ * of stdout, one JSON object `{ "<name>": { value, baseline, ratio, unit } }` (DESIGN.md
+ * "Benchmarks"). Everything else goes to stderr.
+ */
+
+const BENCHES: Record<string, () => Promise<BenchOutput>> = {
+  pipeline: pipelineBench,
+  preview: previewBench,
+  latency: latencyBench,
+};
+
+function selected(argv: string[]): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--only') names.push(...(argv[++i] ?? '').split(','));
+    else if (arg.startsWith('--only=')) names.push(...arg.slice('--only='.length).split(','));
+    else throw new Error(`unknown argument ${arg} (usage: npm run bench -- [--only ${Object.keys(BENCHES).join('|')}])`);
+  }
+  const wanted = names.map((n) => n.trim()).filter(Boolean);
+  for (const n of wanted) {
+    // latency_p50 / latency_p99 are the entries of `latency`.
+    if (!(n in BENCHES) && !(n.replace(/_p\d+$/, '') in BENCHES)) {
+      throw new Error(`unknown benchmark "${n}" (known: ${Object.keys(BENCHES).join(', ')})`);
+    }
+  }
+  return wanted.length > 0 ? [...new Set(wanted.map((n) => (n in BENCHES ? n : n.replace(/_p\d+$/, ''))))] : Object.keys(BENCHES);
+}
+
+async function main(): Promise<void> {
+  const names = selected(process.argv.slice(2));
+  const out: BenchOutput = {};
+  for (const name of names) {
+    const t0 = Date.now();
+    log(`== ${name}`);
+    Object.assign(out, await BENCHES[name]!());
+    log(`== ${name} took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);
