@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { FieldPath } from '../domain/field-paths';
 
 /**
  * A purchase order as one supplier may see it: only its own lines, and only the values
@@ -53,5 +54,12 @@ export interface PurchaseOrderFormat<Options = unknown> {
   readonly optionsSchema: z.ZodType<Options>;
   /** Whether the caller must allocate `context.controlNumber` (X12). @defaultValue false */
   readonly needsControlNumber?: boolean;
+  /** Fields a supplier's allow-list must name for this format to make a usable document. */
+  readonly requiredFields?: readonly FieldPath[];
   render(po: DropShipOrder, options: Options, context: RenderContext): string;
+  /**
+   * Last touch at send time, for what must never be queued or previewed (cXML's shared
+   * secret from the environment). Throws `DropshipError('ECONFIG')` when it cannot.
+   */
+  beforeSend?(body: string, options: Options, env: NodeJS.ProcessEnv): string;
 }

@@ -1,6 +1,8 @@
 import { csvFormat } from './csv';
+import { cxmlFormat } from './cxml';
 import type { PurchaseOrderFormat } from './format';
 import { jsonFormat } from './json';
+import { x12Format } from './x12-850';
 
 const FORMATS = new Map<string, PurchaseOrderFormat>();
 
@@ -19,3 +21,5 @@ export function formatIds(): string[] {
 
 registerFormat(jsonFormat);
 registerFormat(csvFormat);
+registerFormat(cxmlFormat);
+registerFormat(x12Format);

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { DropShipOrder, PurchaseOrderFormat } from './format';
 
-/** Schema id of the JSON purchase order; bumped on any incompatible change. */
+/**
+ * Schema id of the JSON purchase order, and the `$id` of its JSON Schema
+ * (`schemas/purchase-order.v1.schema.json`, draft 2020-12); bumped on any incompatible change.
+ */
 export const JSON_PO_SCHEMA = 'https://dropship-pipeline.dev/schemas/purchase-order/v1';
 
 const JsonOptions = z
@@ -12,7 +15,10 @@ const JsonOptions = z
   .strict();
 export type JsonOptions = z.infer<typeof JsonOptions>;
 
-/** JSON purchase order: the allow-listed view, with a `$schema` marker. */
+/**
+ * JSON purchase order: the allow-listed view, with a `$schema` marker naming the schema
+ * it is valid against. Keys withheld by the allow-list are absent, never null.
+ */
 export const jsonFormat: PurchaseOrderFormat<JsonOptions> = {
   id: 'json',
   fileExtension: 'json',

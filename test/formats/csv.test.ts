@@ -1,16 +1,18 @@
-import { csvFormat, neutraliseFormula } from '../../src/formats/csv';
+import { csvColumnFields, csvFormat, formatDateTime, neutraliseFormula } from '../../src/formats/csv';
 import type { DropShipOrder } from '../../src/formats/format';
 
 const CONTEXT = { deliveryId: '7+s+po', createdAt: '2026-11-20T15:04:05Z' };
 
-const po = (lines: DropShipOrder['lines'], shipTo: DropShipOrder['shipTo'] = {}): DropShipOrder => ({
+const po = (lines: DropShipOrder['lines'], shipTo: DropShipOrder['shipTo'] = {}, order: DropShipOrder['order'] = { id: '7' }): DropShipOrder => ({
   supplierId: 's',
-  order: { id: '7' },
+  order,
   customer: {},
   shipTo,
   shipment: {},
   lines,
 });
+
+const options = (o: Record<string, unknown> = {}) => csvFormat.optionsSchema.parse(o);
 
 describe('CSV purchase orders', () => {
   it('neutralises cells that a spreadsheet would run as formulas', () => {
@@ -21,14 +23,90 @@ describe('CSV purchase orders', () => {
   it('quotes delimiters, quotes and line breaks inside values (RFC 4180) and keeps non-ASCII', () => {
     const body = csvFormat.render(
       po([{ sku: 'A,1', name: 'Say "cheese"\nnow', quantity: 2 }], { name: 'Zoë Ångström', line1: '=cmd|calc' }),
-      { delimiter: ',', lineEnding: 'crlf', header: true },
+      options({ delimiter: ',', lineEnding: 'crlf', header: true }),
       CONTEXT,
     );
     expect(body).toBe('order_id,ship_to_name,ship_to_line1,sku,name,quantity\r\n7,Zoë Ångström,\'=cmd|calc,"A,1","Say ""cheese""\nnow",2\r\n');
   });
 
   it('honours delimiter, line ending and header options', () => {
-    const body = csvFormat.render(po([{ sku: 'X', quantity: 1 }]), { delimiter: ';', lineEnding: 'lf', header: false }, CONTEXT);
+    const body = csvFormat.render(po([{ sku: 'X', quantity: 1 }]), options({ delimiter: ';', lineEnding: 'lf', header: false }), CONTEXT);
     expect(body).toBe('7;X;1\n');
+  });
+
+  it('still renders options written before columns, dateFormat and quote existed', () => {
+    const legacy = { delimiter: ',', lineEnding: 'lf', header: true } as unknown as Parameters<typeof csvFormat.render>[1];
+    expect(csvFormat.render(po([{ sku: 'X', quantity: 1 }]), legacy, CONTEXT)).toBe('order_id,sku,quantity\n7,X,1\n');
+  });
+
+  it('writes one row per line', () => {
+    const body = csvFormat.render(po([{ sku: 'A', quantity: 1 }, { sku: 'B', quantity: 2 }, { sku: 'C', quantity: 3 }]), options({ lineEnding: 'lf' }), CONTEXT);
+    expect(body.split('\n').filter(Boolean)).toEqual(['order_id,sku,quantity', '7,A,1', '7,B,2', '7,C,3']);
+  });
+
+  describe('a supplier layout (columns)', () => {
+    it('writes exactly the listed columns in order, by field path or column name, with their headers', () => {
+      const body = csvFormat.render(
+        po([{ sku: 'A', name: 'Fig jam', quantity: 2 }], { city: 'Portland' }),
+        options({ lineEnding: 'lf', columns: [{ field: 'lines.quantity', header: 'Qty' }, 'sku', 'shipTo.city', { field: 'order_id', header: 'PO Number' }] }),
+        CONTEXT,
+      );
+      expect(body).toBe('Qty,sku,ship_to_city,PO Number\n2,A,Portland,7\n');
+    });
+
+    it('keeps a column whose field the allow-list withholds, empty, so the layout never shifts', () => {
+      const body = csvFormat.render(po([{ sku: 'A', quantity: 2 }]), options({ lineEnding: 'lf', columns: ['order.id', 'lines.unitPrice', 'customer.email', 'lines.sku'] }), CONTEXT);
+      expect(body).toBe('order_id,unit_price,customer_email,sku\n7,,,A\n');
+    });
+
+    it('can ask for columns outside the default layout', () => {
+      const view: DropShipOrder = { ...po([{ sku: 'A' }]), customer: { contactRestricted: true } };
+      expect(csvFormat.render(view, options({ lineEnding: 'lf', columns: ['customer.contactRestricted'] }), CONTEXT)).toBe('customer_contact_restricted\ntrue\n');
+    });
+
+    it('neutralises formulas and quotes values in custom layouts too', () => {
+      const body = csvFormat.render(po([{ sku: '=1+1', name: 'a;b' }]), options({ delimiter: ';', lineEnding: 'lf', columns: ['sku', 'name'] }), CONTEXT);
+      expect(body).toBe('sku;name\n\'=1+1;"a;b"\n');
+    });
+
+    it('rejects unknown columns, naming them', () => {
+      const r = csvFormat.optionsSchema.safeParse({ columns: ['order.id', 'billTo.line1', { field: 'card', header: 'Card' }] });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues.map((i) => i.path.join('.'))).toEqual(['columns.1', 'columns.2']);
+      expect(r.error?.issues[0]?.message).toMatch(/^"billTo.line1" is not a CSV column \(known: order.id, /);
+      expect(r.error?.issues[1]?.message).toMatch(/^"card" is not a CSV column/);
+    });
+
+    it('reports which canonical fields a layout asks for', () => {
+      expect(csvColumnFields(['order_id', { field: 'shipTo.city', header: 'City' }, 'lines.quantity'])).toEqual(['order.id', 'shipTo.city', 'lines.quantity']);
+    });
+  });
+
+  describe('dates and quoting', () => {
+    it.each([
+      ['iso', '2026-11-20T07:04:05-08:00'],
+      ['yyyy-MM-dd', '2026-11-20'],
+      ['MM/dd/yyyy', '11/20/2026'],
+      ['dd.MM.yyyy HH:mm', '20.11.2026 07:04'],
+      ['yyyy-MM-dd HH:mm:ss', '2026-11-20 07:04:05'],
+    ])('writes placed_at with dateFormat %s, in the time it was written in', (dateFormat, expected) => {
+      const view = po([{ sku: 'A' }], {}, { id: '7', placedAt: '2026-11-20T07:04:05-08:00' });
+      const body = csvFormat.render(view, options({ lineEnding: 'lf', header: false, dateFormat, columns: ['placed_at'] }), CONTEXT);
+      expect(body).toBe(`${expected}\n`);
+    });
+
+    it('formats dates without seconds and leaves what it cannot read as it is', () => {
+      expect(formatDateTime('2026-01-02T03:04Z', 'yyyy-MM-dd HH:mm:ss')).toBe('2026-01-02 03:04:00');
+      expect(formatDateTime('yesterday', 'yyyy')).toBe('yesterday');
+    });
+
+    it('rejects date patterns with anything but the tokens and separators', () => {
+      for (const bad of ['YYYY-MM-DD', 'yyyy-MM-dd"x"', 'D', '=cmd', '']) expect(csvFormat.optionsSchema.safeParse({ dateFormat: bad }).success).toBe(false);
+    });
+
+    it('quotes every value, empty ones and the header too, with quote: always', () => {
+      const body = csvFormat.render(po([{ sku: 'A', quantity: 1 }]), options({ lineEnding: 'lf', quote: 'always', columns: ['order.id', 'sku', 'name'] }), CONTEXT);
+      expect(body).toBe('"order_id","sku","name"\n"7","A",""\n');
+    });
   });
 });
