@@ -5,6 +5,7 @@ import { createOrderWorker } from '../workers/order-worker';
 import type { Config } from './config/config';
 import { OrderIntake } from './queue/intake';
 import { deliveryQueueName } from './queue/names';
+import { DisclosureLedger } from './ledger/disclosure-ledger';
 import { createRedis } from './queue/redis';
 import { redisSharedCache } from './queue/shared-cache';
 import { deliveryTargets, type TransportFactory } from './transports/factory';
@@ -25,6 +26,8 @@ export interface PipelineOptions {
   deliveryConcurrency?: number;
   /** Counts job outcomes and delivery latency. */
   metrics?: PipelineMetrics;
+  /** Where send-time secrets are read. @defaultValue process.env */
+  env?: NodeJS.ProcessEnv;
   /** Lock and stall timings for delivery workers (lower them in crash tests). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -36,6 +39,7 @@ export interface PipelineOptions {
  */
 export class Pipeline {
   private constructor(
+    readonly ledger: DisclosureLedger,
     readonly intake: OrderIntake,
     readonly redis: Redis,
     readonly prefix: string,
@@ -57,9 +61,13 @@ export class Pipeline {
     });
     const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs });
     const cache = redisSharedCache(redis, prefix);
+    const ledger = new DisclosureLedger(redis, { prefix, retentionMs: config.store.retention.disclosuresMs });
     const workers: Worker[] = [];
     const transports: Transport[] = [];
     const connections: Redis[] = [redis];
+    // Plain connection for the workers' own records; the intake's fails fast by design.
+    const records = createRedis(options.redisUrl);
+    connections.push(records);
     if (options.workers ?? true) {
       // Each worker gets its own connection: BullMQ blocks on it while waiting for jobs.
       const connection = () => {
@@ -79,8 +87,11 @@ export class Pipeline {
           prefix,
           queueName,
           transport,
-          dedupeMs: config.store.retention.dedupeMs,
+          records,
+          config,
+          ledger,
           concurrency: options.deliveryConcurrency ?? 4,
+          ...(options.env ? { env: options.env } : {}),
           ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
           ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
         });
@@ -94,7 +105,7 @@ export class Pipeline {
       }
       await Promise.all(workers.map((w) => w.waitUntilReady()));
     }
-    return new Pipeline(intake, redis, prefix, workers, transports, connections);
+    return new Pipeline(ledger, intake, redis, prefix, workers, transports, connections);
   }
 
   /** Graceful stop: workers finish the jobs they hold, then everything closes. */

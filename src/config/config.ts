@@ -36,7 +36,7 @@ export interface StoreConfig {
   };
   /** Parsed by each carrier's own options schema. */
   carriers: Partial<Record<CarrierId, unknown>>;
-  retention: { completedJobsMs: number; dedupeMs: number };
+  retention: { completedJobsMs: number; dedupeMs: number; disclosuresMs: number };
 }
 
 /** The whole validated configuration; frozen once loaded. */

@@ -82,7 +82,7 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
       defaultLineWeightGrams: s.shipping.defaultLineWeightGrams,
     },
     carriers,
-    retention: { completedJobsMs: s.retention.completedJobs, dedupeMs: s.retention.dedupe },
+    retention: { completedJobsMs: s.retention.completedJobs, dedupeMs: s.retention.dedupe, disclosuresMs: s.retention.disclosures },
   };
 }
 
@@ -108,6 +108,9 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     const opts = format.optionsSchema.safeParse(s.formatOptions);
     if (opts.success) formatOptions = opts.data;
     else problems.addZod(file, opts.error, 'formatOptions');
+    for (const f of format.requiredFields ?? []) {
+      if (!s.fields.includes(f)) problems.add(file, 'fields', `must name "${f}": a ${format.id} purchase order is unusable without it`);
+    }
   }
 
   const { transport, filename, ...rest } = s.delivery;

@@ -56,9 +56,11 @@ export const StoreFileSchema = z
         completedJobs: Duration.default(3_600_000),
         /** How long the "already seen / already delivered" markers are kept. @defaultValue "90d" */
         dedupe: Duration.default(90 * 86_400_000),
+        /** How long the disclosure ledger keeps what was shared about an order. @defaultValue "400d" */
+        disclosures: Duration.default(400 * 86_400_000),
       })
       .strict()
-      .default({ completedJobs: 3_600_000, dedupe: 90 * 86_400_000 }),
+      .default({ completedJobs: 3_600_000, dedupe: 90 * 86_400_000, disclosures: 400 * 86_400_000 }),
   })
   .strict();
 export type StoreFile = z.infer<typeof StoreFileSchema>;

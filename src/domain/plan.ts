@@ -2,6 +2,7 @@ import { carrierById } from '../carriers';
 import type { Config, SupplierConfig } from '../config/config';
 import { DropshipError } from '../errors';
 import { formatById } from '../formats';
+import type { DropShipOrder } from '../formats/format';
 import type { DeliveryPayload } from '../transports/transport';
 import type { FieldPath } from './field-paths';
 import { carrierShipment, dropShipOrder } from './minimise';
@@ -16,6 +17,18 @@ export interface PlannedDelivery extends DeliveryPayload {
   transport: string;
   /** Sorted canonical paths whose values `body` carries. */
   fields: FieldPath[];
+  /**
+   * For a purchase order whose label the retailer buys: the carrier delivery it waits for,
+   * and the allow-listed view to render again once the tracking number is known.
+   */
+  awaitsLabel?: { carrierDeliveryId: string; view: DropShipOrder; createdAt: string; controlNumber?: number };
+}
+
+/** What a bought label brings back from the carrier. */
+export interface BoughtLabel {
+  trackingNumber: string;
+  /** Base64 label image, when the carrier returned one. */
+  label?: string;
 }
 
 export type OrderPlan =
@@ -33,6 +46,12 @@ export interface PlanContext {
   now?: string;
   /** Control number per supplier id, for formats that need one (X12). */
   controlNumbers?: Readonly<Record<string, number>>;
+  /**
+   * Leave the body of a purchase order that waits for its label empty: `attachLabel` renders
+   * it from its view once the label is bought. The order worker queues them so (rendering
+   * twice, and the same data twice in Redis, would only cost time). @defaultValue false
+   */
+  deferLabelledBodies?: boolean;
 }
 
 function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfig, context: PlanContext): PlannedDelivery {
@@ -41,7 +60,11 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
   const { po, fields } = dropShipOrder(order, shipment, supplier);
   const deliveryId = `${shipment.id}+po`;
   const controlNumber = context.controlNumbers?.[supplier.id];
+  const createdAt = context.now ?? order.placedAt;
   return {
+    ...(supplier.labels === 'retailer'
+      ? { awaitsLabel: { carrierDeliveryId: `${shipment.id}+carrier`, view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
+      : {}),
     deliveryId,
     orderId: order.id,
     shipmentId: shipment.id,
@@ -57,11 +80,14 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
     }),
     contentType: format.contentType,
     fields,
-    body: format.render(po, supplier.formatOptions, {
-      deliveryId,
-      createdAt: context.now ?? order.placedAt,
-      ...(controlNumber !== undefined ? { controlNumber } : {}),
-    }),
+    body:
+      context.deferLabelledBodies && supplier.labels === 'retailer'
+        ? ''
+        : format.render(po, supplier.formatOptions, {
+            deliveryId,
+            createdAt,
+            ...(controlNumber !== undefined ? { controlNumber } : {}),
+          }),
   };
 }
 
@@ -80,6 +106,39 @@ function carrierRequest(order: Order, shipment: Shipment, config: Config): Plann
     contentType: 'application/json',
     fields: request.fields,
     body: request.body,
+  };
+}
+
+/**
+ * A purchase order waiting for its label, completed with what the carrier returned: the
+ * tracking number and label join the view only where the supplier's allow-list names
+ * `shipment.trackingNumber` / `shipment.label`, and the body is rendered from the view.
+ */
+export function attachLabel(delivery: PlannedDelivery, supplier: SupplierConfig, bought: BoughtLabel | undefined): PlannedDelivery {
+  const waiting = delivery.awaitsLabel;
+  if (!waiting) return delivery;
+  const format = formatById(supplier.format);
+  if (!format) throw new Error(`format ${supplier.format} is not registered`);
+  const shipment = { ...waiting.view.shipment };
+  const fields = new Set<FieldPath>(delivery.fields);
+  if (bought && supplier.fields.includes('shipment.trackingNumber')) {
+    shipment.trackingNumber = bought.trackingNumber;
+    fields.add('shipment.trackingNumber');
+  }
+  if (bought?.label && supplier.fields.includes('shipment.label')) {
+    shipment.label = bought.label;
+    fields.add('shipment.label');
+  }
+  const view: DropShipOrder = { ...waiting.view, shipment };
+  const { awaitsLabel: _done, ...rest } = delivery;
+  return {
+    ...rest,
+    fields: [...fields].sort(),
+    body: format.render(view, supplier.formatOptions, {
+      deliveryId: delivery.deliveryId,
+      createdAt: waiting.createdAt,
+      ...(waiting.controlNumber !== undefined ? { controlNumber: waiting.controlNumber } : {}),
+    }),
   };
 }
 
@@ -106,7 +165,16 @@ export function planOrder(order: Order, config: Config, context: PlanContext = {
         held.push({ code: 'UNSHIPPABLE', message: `shipment ${shipment.id} cannot go by ${shipment.carrier}: ${err.problems.join('; ') || err.message}` });
       }
     }
-    if (supplier) deliveries.push(purchaseOrder(order, shipment, supplier, context));
+    if (supplier) {
+      try {
+        deliveries.push(purchaseOrder(order, shipment, supplier, context));
+      } catch (err) {
+        // A value the supplier's format cannot carry (an X12 order id too long): for an
+        // operator to fix, not for the queue to retry.
+        if (!(err instanceof DropshipError)) throw err;
+        held.push({ code: 'UNSHIPPABLE', message: `purchase order ${shipment.id} cannot be written as ${supplier.format}: ${err.problems.join('; ') || err.message}` });
+      }
+    }
   }
   if (held.length > 0) return { orderId: order.id, status: 'held', reasons: held };
   return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries };

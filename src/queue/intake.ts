@@ -30,13 +30,10 @@ export class OrderIntake {
     const orderId = event.order.id;
     const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
     const jobId = orderJobId(orderId);
-    const [eventSeen, orderSeen] = await Promise.all([
-      eventKey ? this.redis.exists(eventKey) : Promise.resolve(0),
-      this.redis.exists(markerKeys.orderSeen(prefix, orderId)),
-    ]);
-    if (eventSeen || orderSeen || (await this.queue.getJob(jobId))) {
-      return { orderId, duplicate: true };
-    }
+    // One round trip: the source event seen, the order seen, or its job still present.
+    const jobKey = `${prefix}:${ORDERS_QUEUE}:${jobId}`;
+    const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), markerKeys.orderSeen(prefix, orderId), jobKey);
+    if (seen > 0) return { orderId, duplicate: true };
     // Billing data is never sent anywhere and no worker reads it: it does not go to Redis.
     const { billTo: _billTo, ...order } = event.order;
     await this.queue.add('order', { source: event.source, order }, {

@@ -22,4 +22,8 @@ export const markerKeys = {
   orderSeen: (prefix: string, orderId: string) => `${prefix}:seen:order:${orderId}`,
   eventSeen: (prefix: string, source: string, eventId: string) => `${prefix}:seen:event:${source}:${eventId}`,
   delivered: (prefix: string, deliveryId: string) => `${prefix}:delivered:${deliveryId}`,
+  /** Interchange control number counter of one supplier (X12). */
+  controlNumber: (prefix: string, supplierId: string) => `${prefix}:control-number:${supplierId}`,
+  /** Tracking numbers per order: shipment id → `{ carrier, trackingNumber, at }`. */
+  tracking: (prefix: string, orderId: string) => `${prefix}:tracking:${orderId}`,
 };

@@ -15,6 +15,9 @@ export class RecordingTransport implements Transport {
   private readonly script: RecordingScript[] = [];
   closed = false;
 
+  /** What the receiver answers (e.g. a carrier's tracking number); nothing by default. */
+  respond?: (payload: DeliveryPayload) => Record<string, string>;
+
   constructor(readonly instanceId: string) {}
 
   /** Queue outcomes for the next deliveries, in order. */
@@ -29,7 +32,8 @@ export class RecordingTransport implements Transport {
     if (next instanceof DeliveryError) throw next;
     if (next) await new Promise((r) => setTimeout(r, next.delayMs));
     this.delivered.push(payload);
-    return { location: `recording:${this.instanceId}/${payload.filename}` };
+    const response = this.respond?.(payload);
+    return { location: `recording:${this.instanceId}/${payload.filename}`, ...(response ? { response } : {}) };
   }
 
   async verify(): Promise<void> {}

@@ -38,7 +38,7 @@ describe('loading configuration', () => {
     const config = loadConfig(FIXTURE_CONFIG_DIR);
     expect(config.suppliers.map((s) => s.id)).toEqual(['creamery', 'oliveco']);
     expect(config.suppliers[0]?.retry).toEqual({ attempts: 3, backoffMs: 100 });
-    expect(config.store.retention).toEqual({ completedJobsMs: 3_600_000, dedupeMs: 86_400_000 });
+    expect(config.store.retention).toEqual({ completedJobsMs: 3_600_000, dedupeMs: 86_400_000, disclosuresMs: 400 * 86_400_000 });
     expect(Object.isFrozen(config.suppliers[0]?.fields)).toBe(true);
   });
 
@@ -86,7 +86,7 @@ describe('loading configuration', () => {
   it('names unknown formats and transports with the known ones', () => {
     const problems = problemsOf(withConfig({ 'suppliers/bad.yaml': supplier(`fields: [order.id]\ndelivery: { transport: ftp }`).replace('format: csv', 'format: pdf') }));
     expect(problems).toEqual([
-      expect.stringMatching(/^suppliers\/bad\.yaml: format: "pdf" is not a known format \(known: csv, json/),
+      expect.stringMatching(/^suppliers\/bad\.yaml: format: "pdf" is not a known format \(known: csv, cxml, json, x12-850/),
       expect.stringMatching(/^suppliers\/bad\.yaml: delivery\.transport: "ftp" is not a known transport \(known: .*outbox/),
     ]);
   });

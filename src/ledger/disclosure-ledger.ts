@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { FieldPath } from '../domain/field-paths';
+
+/** What was shared about one order, with whom and when: one record per delivered payload. */
+export interface Disclosure {
+  orderId: string;
+  deliveryId: string;
+  recipient: string;
+  kind: 'carrier' | 'dropship';
+  transport: string;
+  format: string;
+  /** Canonical paths whose values the payload carried. */
+  fields: FieldPath[];
+  /** sha256 (hex) of the exact payload before encryption. */
+  sha256: string;
+  /** ISO 8601 time the receiver had it. */
+  deliveredAt: string;
+}
+
+export function sha256Hex(body: string): string {
+  return createHash('sha256').update(body, 'utf8').digest('hex');
+}
+
+/**
+ * The disclosure ledger, kept in Redis apart from BullMQ job data (which is removed after a
+ * while): `<prefix>:disclosures:<orderId>` is a hash of delivery id → record, so recording
+ * the same delivery twice (a retry after a crash) keeps one record; an index sorted by time
+ * lets `purge` drop records older than the retention. Records hold no payload, only paths
+ * and a digest.
+ */
+export class DisclosureLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { prefix: string; retentionMs: number },
+  ) {}
+
+  private key(orderId: string): string {
+    return `${this.options.prefix}:disclosures:${orderId}`;
+  }
+
+  private get indexKey(): string {
+    return `${this.options.prefix}:disclosures-index`;
+  }
+
+  async record(d: Disclosure): Promise<void> {
+    await this.recordIn(this.redis.multi(), d).exec();
+  }
+
+  /** Adds the record's commands to a transaction the caller runs (one round trip with its own). */
+  recordIn(multi: ChainableCommander, d: Disclosure): ChainableCommander {
+    return multi
+      .hset(this.key(d.orderId), d.deliveryId, JSON.stringify(d))
+      .pexpire(this.key(d.orderId), this.options.retentionMs)
+      .zadd(this.indexKey, Date.parse(d.deliveredAt), d.orderId);
+  }
+
+  /** Every disclosure about one order, oldest first. */
+  async forOrder(orderId: string): Promise<Disclosure[]> {
+    const all = Object.values(await this.redis.hgetall(this.key(orderId))).map((v) => JSON.parse(v) as Disclosure);
+    return all.sort((a, b) => a.deliveredAt.localeCompare(b.deliveredAt) || a.deliveryId.localeCompare(b.deliveryId));
+  }
+
+  /** Drops the records of orders whose last disclosure is older than `olderThanMs`; returns how many orders. */
+  async purge(olderThanMs: number, now = Date.now()): Promise<number> {
+    const cutoff = now - olderThanMs;
+    const orders = await this.redis.zrangebyscore(this.indexKey, '-inf', cutoff);
+    for (let i = 0; i < orders.length; i += 500) {
+      const batch = orders.slice(i, i + 500);
+      await this.redis
+        .multi()
+        .del(...batch.map((o) => this.key(o)))
+        .zrem(this.indexKey, ...batch)
+        .exec();
+    }
+    return orders.length;
+  }
+}
