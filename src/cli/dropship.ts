@@ -18,7 +18,9 @@ import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
 import { createRedis, evictionPolicyWarning } from '../queue/redis';
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus } from '../config/keys';
+import { parseDuration } from '../domain/duration';
 import { PipelineMetrics } from '../metrics';
+import { Operations } from '../ops/operations';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 
 /** Exit code for bad input or configuration (DESIGN.md: preview exits 2 on bad input). */
@@ -61,6 +63,27 @@ function redisUrlFor(dataDir: string): string {
   const file = path.join(dataDir, 'redis.url');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   throw new CliError(`REDIS_URL is not set and no embedded Redis is running (start one with "dropship start", or set REDIS_URL)`);
+}
+
+/** Runs operator work against the pipeline's Redis, then closes everything. */
+async function withOperations(opts: { config: string; dataDir: string }, fn: (ops: Operations, config: Config) => Promise<void>): Promise<void> {
+  const config = loadConfig(opts.config);
+  const redis = createRedis(redisUrlFor(opts.dataDir), { maxRetriesPerRequest: 2 });
+  const ops = new Operations(redis, process.env.QUEUE_PREFIX ?? 'dropship', config);
+  try {
+    await fn(ops, config);
+  } finally {
+    await ops.close();
+    await redis.quit();
+  }
+}
+
+/** Progress of a long operation on stderr: a line rewritten in place on a terminal. */
+function progress(what: string): (done: number, total: number) => void {
+  return (done, total) => {
+    if (process.stderr.isTTY) process.stderr.write(`\r${what}: ${done}/${total}${done === total ? '\n' : ''}`);
+    else if (done === total && total > 0) process.stderr.write(`${what}: ${done}/${total}\n`);
+  };
 }
 
 /** Every queue the configuration runs: orders, then one per recipient. */
@@ -118,40 +141,105 @@ program
 
 program
   .command('status')
-  .description('job counts of every queue, and the orders held for an operator')
+  .description('job counts of every queue, held orders and expiring keys; or, with ORDER_ID, one order')
+  .argument('[orderId]', 'show one order: its deliveries, their states, tracking numbers')
   .addOption(configOption())
   .addOption(dataDirOption())
   .option('--json', 'print JSON')
-  .action(async (opts: { config: string; dataDir: string; json?: boolean }) => {
+  .action(async (orderId: string | undefined, opts: { config: string; dataDir: string; json?: boolean }) => {
     try {
-      const config = loadConfig(opts.config);
-      const redis = createRedis(redisUrlFor(opts.dataDir), { maxRetriesPerRequest: 2 });
-      const prefix = process.env.QUEUE_PREFIX ?? 'dropship';
-      const names = queueNames(config);
-      const queues: Array<Record<string, string | number>> = [];
-      const held: Array<{ orderId: string; reason: string }> = [];
-      for (const name of names) {
-        const q = new Queue(name, { connection: redis, prefix });
-        const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
-        queues.push({ queue: name, ...counts });
-        if (name === ORDERS_QUEUE) {
-          for (const job of await q.getFailed(0, 99)) {
-            held.push({ orderId: (job.id ?? '').replace(/^order\+/, ''), reason: job.failedReason });
-          }
+      await withOperations(opts, async (ops, config) => {
+        if (orderId) {
+          const status = await ops.orderStatus(orderId);
+          if (status.state === 'unknown') throw new CliError(`no order ${orderId} is known`);
+          if (opts.json) return void process.stdout.write(JSON.stringify(status) + '\n');
+          console.log(`order ${status.orderId}: ${status.state}${status.heldReason ? ` (${status.heldReason})` : ''}; ${status.disclosures} disclosures recorded`);
+          if (status.deliveries.length > 0) console.table(status.deliveries);
+          for (const t of status.tracking) console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}`);
+          return;
         }
-        await q.close();
-      }
-      await redis.quit();
-      const keys = (await checkSupplierKeys(config).catch(() => [])).filter(
-        (k) => k.daysUntilExpiry !== null && k.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS,
-      );
-      if (opts.json) {
-        process.stdout.write(JSON.stringify({ queues, held, expiringKeys: keys }) + '\n');
-      } else {
-        console.table(queues);
-        for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
-        for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
-      }
+        const queues: Array<Record<string, string | number>> = [];
+        for (const name of queueNames(config)) {
+          queues.push({ queue: name, ...(await ops.queue(name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed')) });
+        }
+        const held = (await ops.queue(ORDERS_QUEUE).getFailed(0, 99)).map((job) => ({ orderId: (job.id ?? '').replace(/^order\+/, ''), reason: job.failedReason }));
+        const keys = (await checkSupplierKeys(config).catch(() => [])).filter(
+          (k) => k.daysUntilExpiry !== null && k.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS,
+        );
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ queues, held, expiringKeys: keys }) + '\n');
+        } else {
+          console.table(queues);
+          for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
+          for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
+        }
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('disclosures')
+  .description('what was shared about one order, with whom and when (the disclosure ledger)')
+  .argument('<orderId>')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .option('--json', 'print JSON')
+  .action(async (orderId: string, opts: { config: string; dataDir: string; json?: boolean }) => {
+    try {
+      await withOperations(opts, async (ops) => {
+        const records = await ops.disclosures(orderId);
+        if (opts.json) return void process.stdout.write(JSON.stringify(records) + '\n');
+        if (records.length === 0) return void console.log(`nothing has been disclosed about order ${orderId} (or its records are past retention)`);
+        console.table(
+          records.map((r) => ({ deliveredAt: r.deliveredAt, recipient: r.recipient, kind: r.kind, transport: r.transport, format: r.format, fields: r.fields.join(' '), sha256: r.sha256.slice(0, 16), deliveryId: r.deliveryId })),
+        );
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('replay')
+  .description('retry failed work once its cause is fixed (restart the workers first after a config change)')
+  .option('--delivery <id>', 'one failed delivery')
+  .option('--supplier <id>', 'every failed delivery of a supplier (or carrier)')
+  .option('--order <id>', 'one held order')
+  .option('--held', 'every held order')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .action(async (opts: { delivery?: string; supplier?: string; order?: string; held?: boolean; config: string; dataDir: string }) => {
+    try {
+      const chosen = [opts.delivery, opts.supplier, opts.order, opts.held].filter((x) => x !== undefined);
+      if (chosen.length !== 1) throw new CliError('name exactly one of --delivery, --supplier, --order or --held');
+      await withOperations(opts, async (ops) => {
+        const target = opts.delivery ? { delivery: opts.delivery } : opts.supplier ? { recipient: opts.supplier } : opts.order ? { order: opts.order } : { held: true as const };
+        const retried = await ops.replay(target, progress('replay'));
+        console.log(`replayed ${retried.length}${retried.length > 0 ? `: ${retried.join(', ')}` : ' (nothing failed there)'}`);
+      });
+    } catch (err) {
+      fail(err instanceof Error && !(err instanceof DropshipError) ? new CliError(err.message) : err);
+    }
+  });
+
+program
+  .command('purge')
+  .description('remove failed jobs older than a duration; with --disclosures, ledger records too')
+  .requiredOption('--older-than <duration>', 'e.g. 30d')
+  .option('--disclosures', 'also drop disclosure records older than the duration')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .action(async (opts: { olderThan: string; disclosures?: boolean; config: string; dataDir: string }) => {
+    try {
+      const ms = parseDuration(opts.olderThan);
+      if (ms === undefined) throw new CliError(`--older-than: "${opts.olderThan}" is not a duration such as 30d`);
+      await withOperations(opts, async (ops) => {
+        const jobs = await ops.purgeFailed(ms, progress('purge'));
+        const orders = opts.disclosures ? await ops.ledger.purge(ms) : 0;
+        console.log(`purged ${jobs} failed jobs${opts.disclosures ? ` and the disclosure records of ${orders} orders` : ''} older than ${opts.olderThan}`);
+      });
     } catch (err) {
       fail(err);
     }

@@ -134,6 +134,17 @@ describe('dropship start', () => {
       });
       expect(status.queues).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'po-creamery', completed: 2, failed: 0 })]));
       expect(status.held).toEqual([{ orderId: '5003', reason: 'held: NO_SHIP_TO the order has no shipping address' }]);
+
+      const disclosures = JSON.parse(dropship(['disclosures', '5001', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
+      expect(disclosures.map((d: { recipient: string; deliveryId: string }) => d.deliveryId).sort()).toEqual(['5001+creamery+carrier', '5001+creamery+po', '5001+oliveco+po', '5001+warehouse+carrier']);
+      const table = dropship(['disclosures', '5001', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect(table.stdout).toMatch(/recipient.*kind.*transport.*fields/);
+      const one = JSON.parse(dropship(['status', '5001', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
+      expect(one).toEqual(expect.objectContaining({ orderId: '5001', state: 'completed', disclosures: 4 }));
+      const replay = dropship(['replay', '--held', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect([replay.status, replay.stdout.trim()]).toEqual([0, 'replayed 1: order+5003']);
+      const bad = dropship(['replay', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect([bad.status, bad.stderr.trim()]).toEqual([2, 'dropship: name exactly one of --delivery, --supplier, --order or --held']);
     } finally {
       child.kill('SIGTERM');
     }

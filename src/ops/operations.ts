@@ -1,0 +1,160 @@
+import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config';
+import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
+import { deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId } from '../queue/names';
+import { deliveryTargets } from '../transports/factory';
+
+/** One delivery of an order as an operator sees it. */
+export interface DeliveryStatus {
+  deliveryId: string;
+  queue: string;
+  state: string;
+  attempts: number;
+  failedReason?: string;
+}
+
+export interface OrderStatus {
+  orderId: string;
+  /** State of the order job, or `gone` once it completed and was removed. */
+  state: string;
+  heldReason?: string;
+  deliveries: DeliveryStatus[];
+  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string }>;
+  disclosures: number;
+}
+
+/** Reports progress of a long operation: done so far, of total. */
+export type Progress = (done: number, total: number) => void;
+
+/**
+ * What operators do to a running pipeline, over the same Redis: look at one order, replay
+ * failed work (after fixing its cause), purge what is old. Used by the CLI.
+ */
+export class Operations {
+  private readonly queues = new Map<string, Queue>();
+  readonly ledger: DisclosureLedger;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly config: Config,
+  ) {
+    this.ledger = new DisclosureLedger(redis, { prefix, retentionMs: config.store.retention.disclosuresMs });
+  }
+
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.redis, prefix: this.prefix });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  deliveryQueueNames(): string[] {
+    return deliveryTargets(this.config).map((t) => deliveryQueueName(t.kind, t.recipient));
+  }
+
+  /** Finds a delivery job by id in whichever recipient queue holds it. */
+  async findDelivery(deliveryId: string): Promise<Job | undefined> {
+    for (const name of this.deliveryQueueNames()) {
+      const job = await this.queue(name).getJob(deliveryId);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
+  async orderStatus(orderId: string): Promise<OrderStatus> {
+    const orderJob = await this.queue(ORDERS_QUEUE).getJob(orderJobId(orderId));
+    const disclosures = await this.ledger.forOrder(orderId);
+    const trackingRaw = await this.redis.hgetall(markerKeys.tracking(this.prefix, orderId));
+    const ids = new Set<string>([...((orderJob?.returnvalue as { deliveries?: string[] } | null)?.deliveries ?? []), ...disclosures.map((d) => d.deliveryId)]);
+    // Deliveries whose jobs still exist but whose order job is gone: look for this order's ids.
+    for (const name of this.deliveryQueueNames()) {
+      for (const state of ['failed', 'delayed', 'waiting', 'active', 'waiting-children'] as const) {
+        for (const job of await this.queue(name).getJobs([state], 0, 999)) {
+          if (job.id?.startsWith(`${orderId}+`)) ids.add(job.id);
+        }
+      }
+    }
+    const deliveries: DeliveryStatus[] = [];
+    for (const id of [...ids].sort()) {
+      const job = await this.findDelivery(id);
+      const delivered = disclosures.some((d) => d.deliveryId === id);
+      deliveries.push({
+        deliveryId: id,
+        queue: job?.queueName ?? '(removed)',
+        state: job ? await job.getState() : delivered ? 'delivered' : 'unknown',
+        attempts: job?.attemptsMade ?? 0,
+        ...(job?.failedReason ? { failedReason: job.failedReason } : {}),
+      });
+    }
+    const state = orderJob ? await orderJob.getState() : ids.size > 0 || (await this.redis.exists(markerKeys.orderSeen(this.prefix, orderId))) ? 'gone' : 'unknown';
+    return {
+      orderId,
+      state,
+      ...(orderJob?.failedReason ? { heldReason: orderJob.failedReason } : {}),
+      deliveries,
+      tracking: Object.entries(trackingRaw).map(([shipmentId, v]) => ({ shipmentId, ...(JSON.parse(v) as { carrier: string; trackingNumber: string }) })),
+      disclosures: disclosures.length,
+    };
+  }
+
+  async disclosures(orderId: string): Promise<Disclosure[]> {
+    return this.ledger.forOrder(orderId);
+  }
+
+  /**
+   * Retries failed work: one delivery, every failed delivery of a recipient, one held order,
+   * or every held order. Held orders are planned again with the workers' configuration, so
+   * restart the workers after fixing it. Returns the ids retried.
+   */
+  async replay(target: { delivery: string } | { recipient: string } | { order: string } | { held: true }, progress?: Progress): Promise<string[]> {
+    let jobs: Job[];
+    if ('delivery' in target) {
+      const job = await this.findDelivery(target.delivery);
+      if (!job) throw new Error(`no delivery ${target.delivery} is kept (delivered ones are removed after retention)`);
+      jobs = [job];
+    } else if ('order' in target) {
+      const job = await this.queue(ORDERS_QUEUE).getJob(orderJobId(target.order));
+      if (!job) throw new Error(`no order ${target.order} is kept`);
+      jobs = [job];
+    } else if ('recipient' in target) {
+      const names = this.deliveryQueueNames().filter((n) => n === `po-${target.recipient}` || n === `carrier-${target.recipient}`);
+      if (names.length === 0) throw new Error(`no supplier or carrier "${target.recipient}" is configured`);
+      jobs = (await Promise.all(names.map((n) => this.queue(n).getFailed(0, -1)))).flat();
+    } else {
+      jobs = await this.queue(ORDERS_QUEUE).getFailed(0, -1);
+    }
+    const retried: string[] = [];
+    for (const [i, job] of jobs.entries()) {
+      if ((await job.getState()) === 'failed') {
+        await job.retry('failed');
+        retried.push(job.id ?? '');
+      }
+      progress?.(i + 1, jobs.length);
+    }
+    return retried;
+  }
+
+  /** Removes failed jobs older than `olderThanMs` from every queue; returns how many. */
+  async purgeFailed(olderThanMs: number, progress?: Progress): Promise<number> {
+    const names = [ORDERS_QUEUE, ...this.deliveryQueueNames()];
+    let removed = 0;
+    for (const [i, name] of names.entries()) {
+      // clean() works in batches; repeat until a batch comes back short.
+      for (;;) {
+        const ids = await this.queue(name).clean(olderThanMs, 1000, 'failed');
+        removed += ids.length;
+        if (ids.length < 1000) break;
+      }
+      progress?.(i + 1, names.length);
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}
