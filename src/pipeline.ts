@@ -9,6 +9,7 @@ import { DisclosureLedger } from './ledger/disclosure-ledger';
 import { createRedis } from './queue/redis';
 import { redisSharedCache } from './queue/shared-cache';
 import { deliveryTargets, type TransportFactory } from './transports/factory';
+import type { Logger } from 'pino';
 import type { PipelineMetrics } from './metrics';
 import type { Transport } from './transports/transport';
 
@@ -26,6 +27,8 @@ export interface PipelineOptions {
   deliveryConcurrency?: number;
   /** Counts job outcomes and delivery latency. */
   metrics?: PipelineMetrics;
+  /** Where job outcomes are logged (ids, queues, reasons: never payloads). */
+  logger?: Logger;
   /** Where send-time secrets are read. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
   /** Lock and stall timings for delivery workers (lower them in crash tests). */
@@ -98,9 +101,22 @@ export class Pipeline {
         options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
         workers.push(worker);
       }
+      const log = options.logger;
       for (const w of workers) {
-        // Errors here are connection-level (job failures are recorded on the job itself).
-        w.on('error', () => undefined);
+        // Job failures are recorded on the job itself; these are connection-level errors.
+        w.on('error', (err) => log?.warn({ queue: w.name, code: (err as NodeJS.ErrnoException).code }, `worker ${w.name}: ${err.message}`));
+        if (log) {
+          w.on('failed', (job, err) => {
+            const final = job === undefined || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+            const code = (err as { code?: unknown }).code;
+            log[final ? 'error' : 'warn'](
+              { queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, final, ...(typeof code === 'string' ? { code } : {}) },
+              `${w.name} ${job?.id ?? ''}: ${err.message}`,
+            );
+          });
+          w.on('completed', (job) => log.debug({ queue: w.name, jobId: job.id }, `${w.name} ${job.id}: done`));
+          w.on('stalled', (jobId) => log.warn({ queue: w.name, jobId }, `${w.name} ${jobId}: stalled (its worker died); it will run again`));
+        }
         void w.run();
       }
       await Promise.all(workers.map((w) => w.waitUntilReady()));

@@ -1,7 +1,8 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { OrderEvent, OrderEventSource } from '../domain/order';
 import { DropshipError } from '../errors';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { IntakeResult } from '../queue/intake';
 import { ingestOrder, parseJsonBody } from '../sources/ingest';
@@ -20,6 +21,8 @@ export interface ApiOptions {
   env?: NodeJS.ProcessEnv;
   /** Largest accepted body in bytes. @defaultValue 1 MiB */
   bodyLimit?: number;
+  /** Request log (method, path, status, time; never bodies or headers). */
+  logger?: Logger;
 }
 
 type RawRequest = FastifyRequest<{ Body: Buffer }>;
@@ -53,7 +56,24 @@ function isStoreUnavailable(err: unknown): boolean {
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const env = options.env ?? process.env;
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1024 * 1024, logger: false, trustProxy: false });
+  const app = Fastify({
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: false,
+    ...(options.logger
+      ? {
+          // Only what identifies a request: no headers (credentials), no query, no body.
+          loggerInstance: options.logger.child(
+            {},
+            {
+              serializers: {
+                req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, path: req.url.split('?')[0], ip: req.ip }),
+                res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+              },
+            },
+          ) as FastifyBaseLogger,
+        }
+      : { logger: false }),
+  });
   for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
@@ -79,6 +99,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ error: 'EBAD_REQUEST', message: 'The request could not be read', problems: [] });
     }
+    options.logger?.error({ code: code ?? 'EINTERNAL' }, `unexpected error: ${err instanceof Error ? err.name : 'unknown'}`);
     return reply.code(500).send({ error: 'EINTERNAL', message: 'Internal error', problems: [] });
   });
 

@@ -336,6 +336,7 @@ program
     const metrics = new PipelineMetrics({ queues: metricsQueues, keys });
     const pipeline = await Pipeline.start({
       metrics,
+      logger: log,
       config,
       redisUrl,
       prefix: process.env.QUEUE_PREFIX ?? 'dropship',
@@ -348,6 +349,7 @@ program
     const dashboardQueues = dashboardAuth && opts.role !== 'workers' ? queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })) : [];
     if (!dashboardAuth && opts.role !== 'workers') log.info('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD (or DASHBOARD_TOKEN) to serve it at /admin/queues');
     const api = buildApi({
+            logger: log,
             ...(opts.role === 'all' || opts.role === 'api' ? { submit: (e: OrderEvent) => pipeline.intake.submit(e) } : {}),
             ready: async () => void (await pipeline.redis.ping()),
             metrics: metrics.registry,

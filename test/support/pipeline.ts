@@ -38,6 +38,7 @@ export class PipelineHarness {
       },
     });
     const api = buildApi({
+      ...(options.logger ? { logger: options.logger } : {}),
       submit: (e) => pipeline.intake.submit(e),
       ready: async () => void (await pipeline.redis.ping()),
       env: { SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET, WOOCOMMERCE_WEBHOOK_SECRET: WOO_SECRET },
