@@ -1,4 +1,5 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import { dashboardAuthFromEnv, maskJobData } from '../../src/api/dashboard';
 import { buildApi } from '../../src/api/server';
@@ -13,13 +14,14 @@ const AUTH = basic('ops', 'correct horse battery');
 
 let redis: TestRedis;
 let queue: Queue;
+let connections: Redis[] = [];
 let app: FastifyInstance;
 let readOnlyApp: FastifyInstance;
 
 beforeAll(async () => {
   redis = await TestRedis.start();
-  const connection = createRedis(redis.url);
-  queue = new Queue('po-creamery', { connection, prefix: 'dash' });
+  connections = [createRedis(redis.url), createRedis(redis.url)];
+  queue = new Queue('po-creamery', { connection: connections[0]!, prefix: 'dash' });
   const plan = planOrder(order({ id: '8001' }), fixtureConfig());
   if (plan.status !== 'planned') throw new Error('expected a plan');
   const po = plan.deliveries.find((d) => d.recipient === 'creamery')!;
@@ -27,7 +29,7 @@ beforeAll(async () => {
   // Make it a failed job, as a permanent delivery failure leaves it.
   const worker = new Worker('po-creamery', async () => {
     throw new UnrecoverableError('EREJECTED: HTTP 400');
-  }, { connection: createRedis(redis.url), prefix: 'dash' });
+  }, { connection: connections[1]!, prefix: 'dash' });
   await waitFor('failed', async () => (await queue.getFailedCount()) === 1);
   await worker.close();
   const auth = { user: 'ops', password: 'correct horse battery' };
@@ -40,6 +42,7 @@ afterAll(async () => {
   await app.close();
   await readOnlyApp.close();
   await queue.close();
+  for (const c of connections) c.disconnect();
   await redis.stop();
 });
 
