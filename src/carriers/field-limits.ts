@@ -1,3 +1,5 @@
+import { type FieldPath, sortedFields } from '../domain/field-paths';
+
 /**
  * Fitting free text, phone numbers and weights into carrier field limits. Shared by the
  * carrier request builders; pure.
@@ -184,4 +186,26 @@ export function weightInTenths(grams: number, unit: 'lb' | 'kg'): number {
     unit === 'kg' ? (grams * 10) / 1000 : (grams * 10 * GRAM_NUMERATOR) / POUND_DENOMINATOR;
   // Forgive float noise below a millionth of a tenth before rounding up.
   return Math.max(1, Math.ceil(tenths - 1e-6));
+}
+
+/** Which optional ship-to values made it into a carrier request (after fitting to its limits). */
+export interface SentShipTo {
+  company: boolean;
+  line1: boolean;
+  line2: boolean;
+  region: boolean;
+  postalCode: boolean;
+  phone: boolean;
+}
+
+/**
+ * The canonical paths a carrier request carries: name, city, country, weight and service
+ * always; the optional ship-to values only when they were sent.
+ */
+export function carrierFields(sent: SentShipTo): FieldPath[] {
+  const fields: FieldPath[] = ['shipTo.name', 'shipTo.city', 'shipTo.country', 'lines.weight', 'shipment.service'];
+  for (const key of ['company', 'line1', 'line2', 'region', 'postalCode', 'phone'] as const) {
+    if (sent[key]) fields.push(`shipTo.${key}`);
+  }
+  return sortedFields(fields);
 }

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { DropshipError } from '../errors';
-import { sortedFields, type FieldPath } from '../domain/field-paths';
 import type { ShipFrom } from '../domain/shipment';
 import type { CarrierRequestBuilder, CarrierShipment } from './carrier';
-import { fitAddressLines, fitCode, parsePhone, truncate, weightInTenths, type CarrierPhone } from './field-limits';
+import { carrierFields, fitAddressLines, fitCode, parsePhone, truncate, weightInTenths, type CarrierPhone } from './field-limits';
 import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from './client-options';
 
 /**
@@ -241,15 +240,15 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
     },
   };
 
-  const fields: FieldPath[] = ['shipTo.name', 'shipTo.city', 'shipTo.country', 'lines.weight', 'shipment.service'];
-  if (company !== '') fields.push('shipTo.company');
-  if (to.street.hasLine1) fields.push('shipTo.line1');
-  if (to.street.hasLine2) fields.push('shipTo.line2');
-  if (to.region !== undefined) fields.push('shipTo.region');
-  if (to.postalCode !== undefined) fields.push('shipTo.postalCode');
-  if (shipToPhone !== undefined) fields.push('shipTo.phone');
-
-  return { body: JSON.stringify(request), fields: sortedFields(fields) };
+  const fields = carrierFields({
+    company: company !== '',
+    line1: to.street.hasLine1,
+    line2: to.street.hasLine2,
+    region: to.region !== undefined,
+    postalCode: to.postalCode !== undefined,
+    phone: shipToPhone !== undefined,
+  });
+  return { body: JSON.stringify(request), fields };
 }
 
 /**
