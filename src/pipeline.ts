@@ -124,6 +124,13 @@ export class Pipeline {
     return new Pipeline(ledger, intake, redis, prefix, workers, transports, connections);
   }
 
+  /** Resolves when Redis answers and every worker of this process is running; rejects with why not. */
+  async ready(): Promise<void> {
+    await this.redis.ping();
+    const stopped = this.workers.filter((w) => !w.isRunning()).map((w) => w.name);
+    if (stopped.length > 0) throw new Error(`workers not running: ${stopped.join(', ')}`);
+  }
+
   /** Graceful stop: workers finish the jobs they hold, then everything closes. */
   async stop(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));

@@ -16,7 +16,7 @@ export interface ApiOptions {
   dashboard?: DashboardOptions;
   /** Served at `/metrics` (behind `METRICS_TOKEN` as a bearer token when that is set). */
   metrics?: Registry;
-  /** Resolves when the queue store answers; rejects otherwise (for `/readyz`). */
+  /** Resolves when the queue store answers and this process's workers run; rejects otherwise (for `/readyz`). */
   ready: () => Promise<void>;
   env?: NodeJS.ProcessEnv;
   /** Largest accepted body in bytes. @defaultValue 1 MiB */
@@ -119,8 +119,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     try {
       await options.ready();
       return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', reason: 'Redis does not answer' });
+    } catch (err) {
+      const reason = err instanceof Error && err.message.startsWith('workers not running') ? err.message : 'Redis does not answer';
+      return reply.code(503).send({ status: 'unavailable', reason });
     }
   });
   const submit = options.submit;

@@ -351,7 +351,7 @@ program
     const api = buildApi({
             logger: log,
             ...(opts.role === 'all' || opts.role === 'api' ? { submit: (e: OrderEvent) => pipeline.intake.submit(e) } : {}),
-            ready: async () => void (await pipeline.redis.ping()),
+            ready: () => pipeline.ready(),
             metrics: metrics.registry,
             ...(dashboardAuth
               ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask: process.env.DASHBOARD_UNMASK === 'true' } }

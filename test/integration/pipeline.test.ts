@@ -152,6 +152,19 @@ describe('the whole path: API → queues → workers → transports', () => {
     }
   });
 
+  it('is ready only while Redis answers and its workers run', async () => {
+    const h = await PipelineHarness.start(config, redis.url, { prefix: prefix() });
+    try {
+      expect((await h.api.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
+      await h.pipeline.workers[1]!.close();
+      const res = await h.api.inject({ url: '/readyz' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json().reason).toMatch(/^workers not running: /);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('drains on stop: a delivery in flight finishes before the pipeline closes', async () => {
     const h = await PipelineHarness.start(config, redis.url, { prefix: prefix() });
     h.recorder('oliveco').then({ delayMs: 800 });

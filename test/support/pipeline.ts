@@ -40,7 +40,7 @@ export class PipelineHarness {
     const api = buildApi({
       ...(options.logger ? { logger: options.logger } : {}),
       submit: (e) => pipeline.intake.submit(e),
-      ready: async () => void (await pipeline.redis.ping()),
+      ready: () => pipeline.ready(),
       env: { SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET, WOOCOMMERCE_WEBHOOK_SECRET: WOO_SECRET },
     });
     await api.ready();
