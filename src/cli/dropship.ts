@@ -166,10 +166,15 @@ program
         const keys = (await checkSupplierKeys(config).catch(() => [])).filter(
           (k) => k.daysUntilExpiry !== null && k.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS,
         );
+        // A recipient is failing when deliveries to it failed for good or wait to be retried.
+        const failing = queues
+          .filter((q) => q.queue !== ORDERS_QUEUE && (Number(q.failed) > 0 || Number(q.delayed) > 0))
+          .map((q) => ({ recipient: String(q.queue).replace(/^(po|carrier)-/, ''), failed: Number(q.failed), retrying: Number(q.delayed) }));
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ queues, held, expiringKeys: keys }) + '\n');
+          process.stdout.write(JSON.stringify({ queues, failing, held, expiringKeys: keys }) + '\n');
         } else {
           console.table(queues);
+          for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
           for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
           for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
         }

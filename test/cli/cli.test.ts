@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/embedded-redis';
@@ -127,13 +127,26 @@ describe('dropship start', () => {
       ]);
       const noAddress = dropship(['enqueue', file('o3.json', JSON.stringify({ ...orderPayload({ id: '5003' }), shipTo: undefined })), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect(noAddress.status).toBe(0);
-      let status: { queues: Array<Record<string, unknown>>; held: unknown[] } = { queues: [], held: [] };
+      let status: { queues: Array<Record<string, unknown>>; held: unknown[]; failing: unknown[] } = { queues: [], held: [], failing: [] };
       await waitFor('held order', () => {
         status = JSON.parse(dropship(['status', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
         return status.held.length === 1;
       });
       expect(status.queues).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'po-creamery', completed: 2, failed: 0 })]));
       expect(status.held).toEqual([{ orderId: '5003', reason: 'held: NO_SHIP_TO the order has no shipping address' }]);
+      expect(status.failing).toEqual([]);
+
+      // A supplier whose outbox cannot be written to shows as failing once its retries run out.
+      renameSync(path.join(outbox, 'oliveco'), path.join(outbox, 'oliveco-before'));
+      writeFileSync(path.join(outbox, 'oliveco'), 'not a folder');
+      dropship(['enqueue', file('o4.json', JSON.stringify(orderPayload({ id: '5004' }))), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      await waitFor('oliveco failing', () => {
+        status = JSON.parse(dropship(['status', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
+        return status.failing.length === 1 && (status.failing[0] as { failed: number }).failed === 1;
+      }, 30_000);
+      expect(status.failing).toEqual([{ recipient: 'oliveco', failed: 1, retrying: 0 }]);
+      const text = dropship(['status', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout;
+      expect(text).toContain('failing: oliveco: 1 failed, 0 waiting to be retried');
 
       const disclosures = JSON.parse(dropship(['disclosures', '5001', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
       expect(disclosures.map((d: { recipient: string; deliveryId: string }) => d.deliveryId).sort()).toEqual(['5001+creamery+carrier', '5001+creamery+po', '5001+oliveco+po', '5001+warehouse+carrier']);
