@@ -22,7 +22,7 @@ module.exports = {
       severity: 'error',
       from: { path: CORE },
       to: {
-        path: '^(src/(queue|api|cli|config/load|pipeline|producer|embedded-redis|log)|workers/)',
+        path: '^(src/(queue|api|cli|config/load|pipeline|producer|embedded-redis|log|demo|ops|ledger|metrics)|workers/)',
         dependencyTypesNot: ['type-only'],
       },
     },

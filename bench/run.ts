@@ -1,8 +1,11 @@
 import type { BenchOutput } from './common';
 import { log } from './common';
+import { emailBench } from './email';
+import { httpsBench } from './https';
 import { latencyBench } from './latency';
 import { pipelineBench } from './pipeline';
 import { previewBench } from './preview';
+import { sftpBench } from './sftp';
 
 /**
  * `npm run bench [-- --only NAME[,NAME]]`: runs the benchmarks and prints, as the last line
@@ -14,6 +17,9 @@ const BENCHES: Record<string, () => Promise<BenchOutput>> = {
   pipeline: pipelineBench,
   preview: previewBench,
   latency: latencyBench,
+  sftp: sftpBench,
+  email: emailBench,
+  https: httpsBench,
 };
 
 function selected(argv: string[]): string[] {

@@ -27,7 +27,7 @@ import {
   type Carrier,
   type CarrierStandIn,
 } from '../support/carrier-standins';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../src/embedded-redis';
 import { TestRedis } from '../support/redis';
 import { domesticShipment } from './fixtures';
 

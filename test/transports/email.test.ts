@@ -5,8 +5,8 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import * as openpgp from 'openpgp';
 import { emailTransport } from '../../src/transports/email';
 import { DeliveryError, type DeliveryPayload, type Transport, type TransportContext } from '../../src/transports/transport';
-import { freePort } from '../support/free-port';
-import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp';
+import { freePort } from '../../src/embedded-redis';
+import { startSmtpReceiver, type ReceivedMail, type SmtpReceiver } from '../../src/demo/receivers/smtp';
 import { expectNoSecrets, makePayload, transportContract } from './contract';
 
 jest.setTimeout(20_000);
@@ -14,10 +14,10 @@ jest.setTimeout(20_000);
 const STORE_PASSPHRASE = 'store key passphrase 8c1f';
 const SMTP_PASSWORD = 'smtp-password-4e7a';
 
-let smtp: TestSmtpServer;
-let noTls: TestSmtpServer;
-let authSmtp: TestSmtpServer;
-let smtps: TestSmtpServer;
+let smtp: SmtpReceiver;
+let noTls: SmtpReceiver;
+let authSmtp: SmtpReceiver;
+let smtps: SmtpReceiver;
 let dir: string;
 let supplier: { publicKey: string; privateKey: openpgp.PrivateKey };
 let store: { publicKey: openpgp.PublicKey; privateKeyArmored: string };
@@ -25,10 +25,10 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   [smtp, noTls, authSmtp, smtps] = await Promise.all([
-    startSmtpServer(),
-    startSmtpServer({ noStartTls: true }),
-    startSmtpServer({ credentials: { user: 'store', password: SMTP_PASSWORD } }),
-    startSmtpServer({ implicitTls: true }),
+    startSmtpReceiver(),
+    startSmtpReceiver({ noStartTls: true }),
+    startSmtpReceiver({ credentials: { user: 'store', password: SMTP_PASSWORD } }),
+    startSmtpReceiver({ implicitTls: true }),
   ]);
   const [supplierKeys, storeKeys] = await Promise.all([
     openpgp.generateKey({ userIDs: [{ name: 'Vermont Creamery Orders', email: 'orders@vc.example' }], format: 'armored' }),
@@ -118,7 +118,7 @@ function openMail(mail: ReceivedMail): Promise<OpenedMail> {
   return result;
 }
 
-async function attachmentsFor(server: TestSmtpServer, payload: DeliveryPayload): Promise<string[]> {
+async function attachmentsFor(server: SmtpReceiver, payload: DeliveryPayload): Promise<string[]> {
   const found: string[] = [];
   for (const mail of server.messages) {
     const { inner } = await openMail(mail);

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import { httpsTransport, parseRetryAfter, standardWebhookSignature } from '../../src/transports/https';
 import { DeliveryError, type Transport, type TransportContext } from '../../src/transports/transport';
-import { freePort } from '../support/free-port';
-import { startHttpsServer, type TestCert, type TestHttpsServer } from '../support/https';
+import { freePort } from '../../src/embedded-redis';
+import { startHttpsReceiver, type LocalCert, type HttpsReceiver } from '../../src/demo/receivers/https';
 import { expectNoSecrets, makePayload, transportContract } from './contract';
 
 jest.setTimeout(20_000);
@@ -11,12 +11,12 @@ jest.setTimeout(20_000);
 const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const BEARER_TOKEN = `tok_${randomBytes(16).toString('hex')}`;
 
-let server: TestHttpsServer;
-let mtls: TestHttpsServer;
-let clientCert: TestCert;
+let server: HttpsReceiver;
+let mtls: HttpsReceiver;
+let clientCert: LocalCert;
 
 beforeAll(async () => {
-  [server, mtls] = await Promise.all([startHttpsServer({ webhookSecret: WEBHOOK_SECRET }), startHttpsServer({ requireClientCert: true })]);
+  [server, mtls] = await Promise.all([startHttpsReceiver({ webhookSecret: WEBHOOK_SECRET }), startHttpsReceiver({ requireClientCert: true })]);
   clientCert = await mtls.ca.issue('store-client', 'client');
 });
 
@@ -232,7 +232,7 @@ describe('https delivery against a TLS server', () => {
   });
 
   it('treats 400 as permanent with the status and a short excerpt, secrets redacted', async () => {
-    const h = await startHttpsServer();
+    const h = await startHttpsReceiver();
     try {
       const plain = create({ url: `${h.url}/orders`, caFile: h.ca.caFile, auth: { bearerTokenEnv: 'VC_TOKEN' } });
       h.script({ status: 400, body: `invalid order: sku missing; you sent Bearer ${BEARER_TOKEN} ${'x'.repeat(1000)}` });

@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { sftpTransport, sshFingerprint, type SftpOptions } from '../../src/transports/sftp';
 import { DeliveryError, type DeliveryPayload, type Transport, type TransportContext } from '../../src/transports/transport';
-import { freePort } from '../support/free-port';
-import { startSshd, type TestKeyPair, type TestSshd } from '../support/sshd';
+import { freePort } from '../../src/embedded-redis';
+import { startSshd, type SshKeyPair, type LocalSshd } from '../../src/demo/receivers/sshd';
 import { expectNoSecrets, makePayload, transportContract } from './contract';
 
 jest.setTimeout(20_000);
 
-let sshd: TestSshd;
-let wrongKey: TestKeyPair;
-let protectedKey: TestKeyPair;
+let sshd: LocalSshd;
+let wrongKey: SshKeyPair;
+let protectedKey: SshKeyPair;
 const PASSPHRASE = 'correct horse battery staple';
 
 beforeAll(async () => {

@@ -1,16 +1,30 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './free-port';
+import { freePort } from '../../embedded-redis';
 
 const run = promisify(execFile);
-const SSHD = '/usr/sbin/sshd';
+/** Where OpenSSH's server usually lives (it is rarely on a user's PATH). */
+const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/opt/homebrew/sbin/sshd', '/usr/bin/sshd'];
 
-/** A key pair made by `ssh-keygen` for a test. */
-export interface TestKeyPair {
+/**
+ * The OpenSSH `sshd` binary: `SSHD_PATH` when set, else the usual places. Undefined when it is
+ * not there (OpenSSH's server is not installed) or `ssh-keygen` is missing.
+ */
+export function findSshd(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' }).error !== undefined) return undefined;
+  const configured = env.SSHD_PATH;
+  if (configured !== undefined && configured !== '') return existsSync(configured) ? configured : undefined;
+  return SSHD_CANDIDATES.find((candidate) => existsSync(candidate));
+}
+
+export const SSHD_MISSING_HINT = 'OpenSSH sshd was not found (Debian/Ubuntu: apt-get install openssh-server; or set SSHD_PATH)';
+
+/** A key pair made by `ssh-keygen`. */
+export interface SshKeyPair {
   privateKeyFile: string;
   /** OpenSSH private key text. */
   privateKey: string;
@@ -21,25 +35,26 @@ export interface TestKeyPair {
 }
 
 /**
- * A real OpenSSH server for one test file: loopback only, a generated host key, key-only
- * login as the current user, `internal-sftp` starting in {@link TestSshd.root}.
- * {@link TestSshd.readOnlyPort} serves the same tree read-only (`internal-sftp -R`), the only
- * dependable way to get "permission denied" when the tests run as root.
+ * A real OpenSSH server as a supplier's SFTP drop (demo, integration tests, benchmarks):
+ * loopback only, a generated host key, key-only login as the current user, `internal-sftp`
+ * starting in {@link LocalSshd.root}. {@link LocalSshd.readOnlyPort} serves the same tree
+ * read-only (`internal-sftp -R`), the only dependable way to get "permission denied" when
+ * running as root.
  */
-export interface TestSshd {
+export interface LocalSshd {
   readonly host: string;
   readonly port: number;
   readonly readOnlyPort: number;
   readonly username: string;
   /** Directory the SFTP session starts in; relative remote paths resolve here. */
   readonly root: string;
-  readonly hostKey: TestKeyPair;
+  readonly hostKey: SshKeyPair;
   /** The key whose public half is authorised. */
-  readonly clientKey: TestKeyPair;
+  readonly clientKey: SshKeyPair;
   /** Makes another key pair in the server's temp dir (not authorised). */
-  makeKeyPair(name: string, passphrase?: string): Promise<TestKeyPair>;
+  makeKeyPair(name: string, passphrase?: string): Promise<SshKeyPair>;
   /** Authorises another public key. */
-  authorize(key: TestKeyPair): void;
+  authorize(key: SshKeyPair): void;
   /** SIGKILLs the listener and every session process, as a crash would. */
   kill(): void;
   /** Starts the server again on the same ports with the same keys (after {@link kill}). */
@@ -50,7 +65,7 @@ export interface TestSshd {
   log(): string;
 }
 
-async function keyPair(dir: string, name: string, passphrase = ''): Promise<TestKeyPair> {
+async function keyPair(dir: string, name: string, passphrase = ''): Promise<SshKeyPair> {
   const file = join(dir, name);
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', name, '-f', file]);
   const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${file}.pub`]);
@@ -67,7 +82,14 @@ async function keyPair(dir: string, name: string, passphrase = ''): Promise<Test
 /** Every descendant of `pid` (sshd's session processes call setsid, so a process group kill misses them). */
 function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    // No /proc (macOS): sshd's own SIGKILL has to do.
+    return [];
+  }
+  for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
     try {
@@ -109,13 +131,31 @@ async function waitForPort(port: number, deadline: number, proc: ChildProcess, l
   }
 }
 
-/** Starts sshd (see {@link TestSshd}). Call `stop()` in `afterAll`. */
-export async function startSshd(): Promise<TestSshd> {
+/**
+ * Starts sshd (see {@link LocalSshd}); throws when OpenSSH's server is not installed
+ * ({@link findSshd}). Call `stop()` when done; the server is also killed when this process exits.
+ */
+export async function startSshd(): Promise<LocalSshd> {
+  const sshd = findSshd();
+  if (sshd === undefined) throw new Error(SSHD_MISSING_HINT);
   const dir = mkdtempSync(join(tmpdir(), 'dropship-sshd-'));
+  try {
+    return await launchSshd(sshd, dir);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
   const root = join(dir, 'root');
   mkdirSync(root);
-  // sshd refuses to start without its privilege separation directory.
-  mkdirSync('/run/sshd', { recursive: true });
+  try {
+    // sshd run by root refuses to start without its privilege separation directory.
+    mkdirSync('/run/sshd', { recursive: true });
+  } catch {
+    // Not root: sshd then runs unprivileged and does not need it.
+  }
 
   const [hostKey, clientKey, port, readOnlyPort] = await Promise.all([
     keyPair(dir, 'ssh_host_ed25519_key'),
@@ -158,7 +198,7 @@ export async function startSshd(): Promise<TestSshd> {
   const log = (): string => logText;
 
   const launch = async (): Promise<void> => {
-    const child = spawn(SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(sshd, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       logText = (logText + chunk).slice(-20_000);
@@ -171,7 +211,7 @@ export async function startSshd(): Promise<TestSshd> {
 
   const kill = (): void => {
     const current = proc;
-    if (current?.pid === undefined || current.exitCode !== null) return;
+    if (current?.pid === undefined || current.exitCode !== null || current.signalCode !== null) return;
     const pids = [current.pid, ...descendants(current.pid)];
     for (const pid of pids) {
       try {
@@ -188,7 +228,15 @@ export async function startSshd(): Promise<TestSshd> {
     await new Promise<void>((resolve) => current.once('exit', () => resolve()));
   };
 
-  await launch();
+  // Session processes outlive a dead parent unless killed: never leave them behind.
+  process.once('exit', kill);
+  try {
+    await launch();
+  } catch (error) {
+    kill();
+    process.removeListener('exit', kill);
+    throw error;
+  }
 
   return {
     host: '127.0.0.1',
@@ -209,6 +257,7 @@ export async function startSshd(): Promise<TestSshd> {
     stop: async () => {
       kill();
       await waitExit();
+      process.removeListener('exit', kill);
       rmSync(dir, { recursive: true, force: true });
     },
     log,

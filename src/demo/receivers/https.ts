@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -9,10 +9,15 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 
+/**
+ * A local HTTPS receiver (like a supplier's order endpoint) with a certificate from a
+ * throw-away CA, for the demo, the integration tests and the benchmarks.
+ */
+
 const run = promisify(execFile);
 
-/** A certificate and key issued by a {@link TestCa}. */
-export interface TestCert {
+/** A certificate and key issued by a {@link LocalCa}. */
+export interface LocalCert {
   certFile: string;
   keyFile: string;
   cert: string;
@@ -20,18 +25,23 @@ export interface TestCert {
 }
 
 /** A throw-away certificate authority made with the `openssl` CLI in a temp dir. */
-export interface TestCa {
+export interface LocalCa {
   readonly dir: string;
   readonly caFile: string;
   readonly caPem: string;
   /** Issues a server certificate for `localhost` and 127.0.0.1, or a client certificate. */
-  issue(name: string, usage?: 'server' | 'client'): Promise<TestCert>;
+  issue(name: string, usage?: 'server' | 'client'): Promise<LocalCert>;
   /** Removes the temp dir. */
   remove(): void;
 }
 
+/** True when the `openssl` CLI can be run (every local CA needs it). */
+export function opensslAvailable(): boolean {
+  return spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
 /** Creates a CA (EC P-256, valid two days) in a fresh temp dir. */
-export async function createTestCa(label = 'Dropship Test CA'): Promise<TestCa> {
+export async function createLocalCa(label = 'Dropship Local CA'): Promise<LocalCa> {
   const dir = mkdtempSync(join(tmpdir(), 'dropship-ca-'));
   const caFile = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -70,7 +80,7 @@ export async function createTestCa(label = 'Dropship Test CA'): Promise<TestCa> 
   };
 }
 
-/** One scripted answer of {@link TestHttpsServer}. */
+/** One scripted answer of {@link HttpsReceiver}. */
 export interface ScriptedResponse {
   status: number;
   headers?: Record<string, string>;
@@ -79,7 +89,7 @@ export interface ScriptedResponse {
   delayMs?: number;
 }
 
-/** A request as the test server saw it. */
+/** A request as the receiver saw it. */
 export interface ReceivedRequest {
   method: string;
   path: string;
@@ -87,16 +97,17 @@ export interface ReceivedRequest {
   body: string;
   /** Common name of the client certificate, when one was presented and verified. */
   clientCert?: string;
-  /** Whether the Standard Webhooks signature matched (only when the server has a secret). */
+  /** Whether the Standard Webhooks signature matched (only when the receiver has a secret). */
   signatureValid?: boolean;
-  /** The status the server answered with. */
+  /** The status the receiver answered with. */
   status?: number;
 }
 
 /** A real HTTPS server with a generated CA, answering from a script. */
-export interface TestHttpsServer {
+export interface HttpsReceiver {
   readonly url: string;
-  readonly ca: TestCa;
+  readonly port: number;
+  readonly ca: LocalCa;
   /** Every request received, in order. */
   readonly requests: ReceivedRequest[];
   /** TLS connections accepted so far (to see keep-alive at work). */
@@ -105,11 +116,16 @@ export interface TestHttpsServer {
   script(...responses: ScriptedResponse[]): void;
   /** Forgets requests and any queued answers. */
   reset(): void;
+  /** Stops listening and drops every connection, as a crashed server would (connections are refused). */
+  down(): Promise<void>;
+  /** Listens again on the same port with the same certificate (after {@link down}). */
+  up(): Promise<void>;
+  /** Stops the server and removes the CA. */
   stop(): Promise<void>;
 }
 
-export interface HttpsServerOptions {
-  /** Refuse TLS clients without a certificate issued by the server's CA. */
+export interface HttpsReceiverOptions {
+  /** Refuse TLS clients without a certificate issued by the receiver's CA. */
   requireClientCert?: boolean;
   /** Verify `webhook-*` headers with this Standard Webhooks secret; answer 401 when they do not match. */
   webhookSecret?: string;
@@ -132,60 +148,79 @@ export function verifyStandardWebhook(secret: string, headers: IncomingHttpHeade
   });
 }
 
-/** Starts the server on a free loopback port with a certificate from a fresh CA. */
-export async function startHttpsServer(options: HttpsServerOptions = {}): Promise<TestHttpsServer> {
-  const ca = await createTestCa();
+/** Starts the receiver on a free loopback port with a certificate from a fresh CA. */
+export async function startHttpsReceiver(options: HttpsReceiverOptions = {}): Promise<HttpsReceiver> {
+  const ca = await createLocalCa();
   const cert = await ca.issue('localhost');
   const requests: ReceivedRequest[] = [];
   let queue: ScriptedResponse[] = [];
   let connections = 0;
 
-  const server: Server = createServer(
-    {
-      key: cert.key,
-      cert: cert.cert,
-      ca: ca.caPem,
-      requestCert: options.requireClientCert === true,
-      rejectUnauthorized: options.requireClientCert === true,
-    },
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const socket = req.socket as TLSSocket;
-        const peer = socket.authorized ? socket.getPeerCertificate() : undefined;
-        const received: ReceivedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
-        if (peer?.subject !== undefined) received.clientCert = String(peer.subject.CN);
-        if (options.webhookSecret !== undefined) {
-          received.signatureValid = verifyStandardWebhook(options.webhookSecret, req.headers, body);
-        }
-        requests.push(received);
-        const answer: ScriptedResponse =
-          received.signatureValid === false
-            ? { status: 401, body: 'bad signature' }
-            : (queue.shift() ?? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"accepted":true}' });
-        received.status = answer.status;
-        const send = (): void => {
-          if (res.destroyed) return;
-          res.writeHead(answer.status, answer.headers);
-          res.end(answer.body ?? '');
-        };
-        if (answer.delayMs === undefined) send();
-        else setTimeout(send, answer.delayMs).unref();
+  const makeServer = (): Server => {
+    const server = createServer(
+      {
+        key: cert.key,
+        cert: cert.cert,
+        ca: ca.caPem,
+        requestCert: options.requireClientCert === true,
+        rejectUnauthorized: options.requireClientCert === true,
+      },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const socket = req.socket as TLSSocket;
+          const peer = socket.authorized ? socket.getPeerCertificate() : undefined;
+          const received: ReceivedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+          if (peer?.subject !== undefined) received.clientCert = String(peer.subject.CN);
+          if (options.webhookSecret !== undefined) {
+            received.signatureValid = verifyStandardWebhook(options.webhookSecret, req.headers, body);
+          }
+          requests.push(received);
+          const answer: ScriptedResponse =
+            received.signatureValid === false
+              ? { status: 401, body: 'bad signature' }
+              : (queue.shift() ?? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"accepted":true}' });
+          received.status = answer.status;
+          const send = (): void => {
+            if (res.destroyed) return;
+            res.writeHead(answer.status, answer.headers);
+            res.end(answer.body ?? '');
+          };
+          if (answer.delayMs === undefined) send();
+          else setTimeout(send, answer.delayMs).unref();
+        });
+      },
+    );
+    server.on('secureConnection', () => {
+      connections += 1;
+    });
+    // A refused client certificate is the client's problem, not the receiver's.
+    server.on('tlsClientError', () => undefined);
+    return server;
+  };
+
+  const listen = (server: Server, port: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
       });
-    },
-  );
-  server.on('secureConnection', () => {
-    connections += 1;
-  });
-  // A refused client certificate is the client's problem, not the server's.
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    });
+  const close = async (server: Server): Promise<void> => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+
+  let server: Server | undefined = makeServer();
+  await listen(server, 0);
   const { port } = server.address() as AddressInfo;
 
   return {
     url: `https://127.0.0.1:${port}`,
+    port,
     ca,
     requests,
     connections: () => connections,
@@ -197,9 +232,21 @@ export async function startHttpsServer(options: HttpsServerOptions = {}): Promis
       queue = [];
       connections = 0;
     },
+    down: async () => {
+      const current = server;
+      server = undefined;
+      if (current !== undefined) await close(current);
+    },
+    up: async () => {
+      if (server !== undefined) return;
+      const next = makeServer();
+      await listen(next, port);
+      server = next;
+    },
     stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const current = server;
+      server = undefined;
+      if (current !== undefined) await close(current);
       ca.remove();
     },
   };

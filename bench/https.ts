@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Pool } from 'undici';
+import { startHttpsReceiver } from '../src/demo/receivers/https';
+import type { PlannedDelivery } from '../src/domain/plan';
+import { type BenchOutput, log, median, result, withPrivateRedis } from './common';
+import { forEachLimited } from './pipeline';
+import { benchOrders, describeRound, plannedPayloads, timed, transportBenchConfig, TransportPipeline, type DeliveryRound } from './transport-harness';
+
+/**
+ * `https`: deliveries/s through the pipeline to a local TLS server (certificate verified
+ * against its CA, Standard Webhooks signature, Idempotency-Key), against a bare undici
+ * keep-alive POST loop of the same bodies, with the same connections (2) and the same
+ * requests in flight (4).
+ */
+
+const ORDERS = Number(process.env.BENCH_HTTPS_ORDERS ?? 2000);
+const REPS = Number(process.env.BENCH_HTTPS_REPS ?? 3);
+const CONNECTIONS = 2;
+const IN_FLIGHT = 4;
+const SECRET = `whsec_${Buffer.from('bench webhook secret, not a real one').toString('base64')}`;
+
+export async function httpsBench(): Promise<BenchOutput> {
+  const receiver = await startHttpsReceiver();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-bench-https-'));
+  const pool = new Pool(receiver.url, { connections: CONNECTIONS, keepAliveTimeout: 30_000, connect: { ca: receiver.ca.caPem } });
+
+  /** The bare library: POST each body on keep-alive connections, read the answer. */
+  const bareRound = (payloads: readonly PlannedDelivery[]): Promise<DeliveryRound> =>
+    timed(payloads.length, () =>
+      forEachLimited(payloads, IN_FLIGHT, async (p) => {
+        const response = await pool.request({ path: '/orders', method: 'POST', headers: { 'content-type': p.contentType }, body: p.body });
+        await response.body.text();
+        if (response.statusCode !== 200) throw new Error(`bare POST answered ${response.statusCode}`);
+      }),
+    );
+
+  try {
+    const config = transportBenchConfig(dir, {
+      format: 'json',
+      delivery: { transport: 'https', url: `${receiver.url}/orders`, caFile: receiver.ca.caFile, auth: { hmacSecretEnv: 'BENCH_WEBHOOK_SECRET' }, maxConnections: CONNECTIONS },
+    });
+    log(`[https] ${ORDERS} orders (one JSON purchase order each) per round, ${REPS} rounds; HTTPS server on ${receiver.url}; ${CONNECTIONS} keep-alive connections and ${IN_FLIGHT} requests in flight on both sides`);
+    return await withPrivateRedis('https', async (url) => {
+      const pipeline = await TransportPipeline.start(config, url, 'https', { BENCH_WEBHOOK_SECRET: SECRET }, IN_FLIGHT);
+      try {
+        const pipe: number[] = [];
+        const bare: number[] = [];
+        for (let r = 0; r <= REPS; r++) {
+          // Round 0 warms up both sides (JIT, TLS connections) and is not counted.
+          const count = r === 0 ? 300 : ORDERS;
+          const events = benchOrders(count, `H${r}-`);
+          const b = await bareRound(plannedPayloads(config, events));
+          const p = await pipeline.round(events);
+          log(`[https] ${r === 0 ? 'warm-up' : `round ${r}`}: pipeline ${describeRound(p, count)}; bare ${describeRound(b, count)}`);
+          receiver.reset();
+          if (r === 0) continue;
+          pipe.push(p.perSecond);
+          bare.push(b.perSecond);
+        }
+        const out = result(median(pipe), median(bare), 'deliveries/s');
+        log(`[https] median ${out.value} vs bare undici ${out.baseline} deliveries/s: ratio ${out.ratio} (target ≥ 0.6)`);
+        return { https: out };
+      } finally {
+        await pipeline.stop();
+      }
+    });
+  } finally {
+    await pool.close();
+    await receiver.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

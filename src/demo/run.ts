@@ -1,0 +1,389 @@
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Queue, type Job, type Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../api/server';
+import type { Config } from '../config/config';
+import { checkSupplierKeys } from '../config/keys';
+import { loadConfig } from '../config/load';
+import type { OrderEventSource } from '../domain/order';
+import { planOrder } from '../domain/plan';
+import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../embedded-redis';
+import { PipelineMetrics } from '../metrics';
+import { Pipeline } from '../pipeline';
+import { deliveryQueueName, ORDERS_QUEUE } from '../queue/names';
+import { ingestOrder, parseJsonBody } from '../sources/ingest';
+import { createTransport, deliveryTargets, type TransportFactory } from '../transports/factory';
+import { OutboxTransport } from '../transports/outbox';
+import { SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
+import { readInboxes, type RecipientInbox } from './inbox';
+import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
+import { ProgressLine } from './progress';
+
+/**
+ * `npm run demo`: the real pipeline with its real transports, on this machine only. Starts
+ * an embedded Redis, a local receiver for each supplier (OpenSSH sshd, an SMTP server with
+ * STARTTLS, an HTTPS server) and UPS/FedEx stand-ins, writes a configuration pointing at
+ * them, sends the example orders and some generated ones through the HTTP API, shows what
+ * each recipient received (decrypted and verified), then keeps the API and the dashboard up
+ * until Ctrl-C and removes everything on the way out.
+ *
+ * `DEMO_EXIT_AFTER_DELIVERY=1` exits after the report (0 when every delivery landed and every
+ * check passed); `DEMO_ORDERS` sets how many orders are generated (default 12); `PORT` the
+ * API port (default 3000, or a free one when that is taken).
+ */
+
+const EXIT_AFTER_DELIVERY = ['1', 'true', 'yes'].includes((process.env.DEMO_EXIT_AFTER_DELIVERY ?? '').toLowerCase());
+const GENERATED_ORDERS = Math.max(0, Math.min(1000, Number(process.env.DEMO_ORDERS ?? 12) || 0));
+const DELIVERY_TIMEOUT_MS = 120_000;
+/** The example order shown in full for every recipient. */
+const SHOWCASE_ORDER = '1001';
+/** Lines of a payload printed before "…". */
+const BODY_LINES = 18;
+
+const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+const progress = new ProgressLine();
+
+/** What is running, so that every way out stops it. */
+const running: { env?: DemoEnvironment; redis?: EmbeddedRedis; pipeline?: Pipeline; api?: FastifyInstance; queues: Queue[] } = { queues: [] };
+let stopping: Promise<void> | undefined;
+
+function shutdown(): Promise<void> {
+  stopping ??= (async () => {
+    await running.api?.close().catch(() => undefined);
+    await Promise.allSettled(running.queues.map((q) => q.close()));
+    await running.pipeline?.stop().catch(() => undefined);
+    await running.redis?.stop().catch(() => undefined);
+    await running.env?.stop();
+  })();
+  return stopping;
+}
+
+async function exit(code: number): Promise<never> {
+  progress.clear();
+  await shutdown();
+  if (running.env) say(`Stopped. Removed ${running.env.dir} and stopped every server the demo started.`);
+  process.exit(code);
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130); // a second Ctrl-C: the exit hooks still kill redis-server and sshd
+    interrupted = true;
+    progress.clear();
+    say(`\n${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping (finishing deliveries in flight)...`);
+    void exit(0);
+  });
+}
+
+/** Every delivery the demo expects, and what became of each (from the delivery workers' events). */
+class DeliveryWatch {
+  readonly expected = new Set<string>();
+  readonly landed = new Map<string, string>();
+  readonly failed = new Map<string, string>();
+  retries = 0;
+  private waiters: Array<() => void> = [];
+  /** Called for every landed delivery (and for other events that change the counts). */
+  onChange: (landedId?: string) => void = () => undefined;
+
+  watch(workers: Worker[]): void {
+    for (const worker of workers) {
+      worker.on('completed', (job: Job, result: { location?: string } | undefined) => {
+        if (job.id === undefined) return;
+        this.landed.set(job.id, result?.location ?? worker.name);
+        this.changed(job.id);
+      });
+      worker.on('failed', (job: Job | undefined, error: Error) => {
+        if (job?.id === undefined) return;
+        if (error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1)) this.failed.set(job.id, error.message);
+        else this.retries += 1;
+        this.changed();
+      });
+    }
+  }
+
+  expect(ids: readonly string[]): void {
+    for (const id of ids) this.expected.add(id);
+    this.changed();
+  }
+
+  get done(): number {
+    return [...this.expected].filter((id) => this.landed.has(id)).length;
+  }
+
+  get settled(): boolean {
+    return [...this.expected].every((id) => this.landed.has(id) || this.failed.has(id));
+  }
+
+  /** Resolves once every expected delivery landed or failed for good; false after `timeoutMs`. */
+  async settle(timeoutMs: number): Promise<boolean> {
+    if (this.settled) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      new Promise<boolean>((resolve) => this.waiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return settled;
+  }
+
+  private changed(landedId?: string): void {
+    this.onChange(landedId);
+    if (!this.settled) return;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
+
+const SOURCES: Record<DemoOrder['endpoint'], OrderEventSource['kind']> = {
+  '/orders': 'canonical',
+  '/webhooks/shopify': 'shopify',
+  '/webhooks/woocommerce': 'woocommerce',
+};
+
+/** Posts one order to the API the way its platform would (webhooks signed with their secrets). */
+async function post(base: string, order: DemoOrder): Promise<{ status: number; orderId?: string; duplicate?: boolean; problems?: string[] }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const hmac = (secret: string) => createHmac('sha256', secret).update(order.body).digest('base64');
+  if (order.endpoint === '/orders' && process.env.API_TOKEN) headers.authorization = `Bearer ${process.env.API_TOKEN}`;
+  if (order.endpoint === '/webhooks/shopify') {
+    Object.assign(headers, {
+      'x-shopify-topic': 'orders/create',
+      'x-shopify-webhook-id': randomUUID(),
+      'x-shopify-hmac-sha256': hmac(process.env.SHOPIFY_WEBHOOK_SECRET ?? ''),
+    });
+  }
+  if (order.endpoint === '/webhooks/woocommerce') {
+    Object.assign(headers, {
+      'x-wc-webhook-topic': 'order.created',
+      'x-wc-webhook-delivery-id': randomUUID(),
+      'x-wc-webhook-signature': hmac(process.env.WOOCOMMERCE_WEBHOOK_SECRET ?? ''),
+    });
+  }
+  const response = await fetch(`${base}${order.endpoint}`, { method: 'POST', headers, body: order.body });
+  const answer = (await response.json().catch(() => ({}))) as { orderId?: string; duplicate?: boolean; problems?: string[] };
+  return { status: response.status, ...answer };
+}
+
+/** The deliveries the pipeline will make for an accepted order (the same pure plan its worker runs). */
+function plannedDeliveries(order: DemoOrder, config: Config): { ids: string[]; held?: string } {
+  const event = ingestOrder(parseJsonBody(order.body), { source: SOURCES[order.endpoint] });
+  const plan = planOrder(event.order, config);
+  if (plan.status === 'held') return { ids: [], held: plan.reasons.map((r) => r.message).join('; ') };
+  return { ids: plan.deliveries.map((d) => d.deliveryId) };
+}
+
+/** The API on `port`, or on a free port when that one is taken. */
+async function listen(api: FastifyInstance, port: number): Promise<number> {
+  try {
+    await api.listen({ port, host: '127.0.0.1' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    await api.listen({ port: 0, host: '127.0.0.1' });
+  }
+  return (api.server.address() as AddressInfo).port;
+}
+
+/** JSON laid out for reading: a value that fits on one line stays on one line. */
+function layoutJson(value: unknown, indent = ''): string {
+  const flat = JSON.stringify(value);
+  if (flat === undefined || flat.length + indent.length <= 100 || value === null || typeof value !== 'object') return flat ?? 'null';
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) return `[\n${value.map((v) => `${inner}${layoutJson(v, inner)}`).join(',\n')}\n${indent}]`;
+  const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${layoutJson(v, inner)}`);
+  return `{\n${entries.join(',\n')}\n${indent}}`;
+}
+
+/** A payload for the terminal: JSON laid out for reading, CRLF as LF, indented, cut after a few lines. */
+function showBody(body: string, indent = '      '): string[] {
+  let text = body.replace(/\r\n/g, '\n').trimEnd();
+  try {
+    text = layoutJson(JSON.parse(text));
+  } catch {
+    // not JSON: as it is
+  }
+  const lines = text.split('\n');
+  const shown = lines.slice(0, BODY_LINES).map((l) => `${indent}${l.length > 140 ? `${l.slice(0, 139)}…` : l}`);
+  if (lines.length > BODY_LINES) shown.push(`${indent}… (${lines.length - BODY_LINES} more lines)`);
+  return shown;
+}
+
+function printInbox(inbox: RecipientInbox): void {
+  say(`  ${inbox.recipient}: ${inbox.via}`);
+  for (const check of inbox.checks) say(`    ✓ ${check}`);
+  for (const problem of inbox.problems) say(`    ✗ ${problem}`);
+  const sample = inbox.items.find((i) => i.orderId === SHOWCASE_ORDER) ?? inbox.items[0];
+  if (sample === undefined) return;
+  say(`    order ${sample.orderId}: ${sample.name}`);
+  if (inbox.recipient === 'ups' || inbox.recipient === 'fedex') {
+    const body = sample.body.replace(/\s+/g, '');
+    say(`      ${body.length} bytes of ${inbox.recipient === 'ups' ? 'ShipmentRequest' : 'Full_Schema_Ship'} JSON (ship-to, package and service only)`);
+    return;
+  }
+  for (const line of showBody(sample.body)) say(line);
+}
+
+async function main(): Promise<void> {
+  say('dropship demo: the real pipeline and transports against local receivers. Nothing leaves this machine.');
+  say();
+  if (!redisServerAvailable()) {
+    process.stderr.write(`${REDIS_MISSING_HINT}\n`);
+    process.exit(1);
+  }
+
+  const env = await startDemoEnvironment();
+  running.env = env;
+  // Whatever happens, do not leave keys and payloads behind in /tmp.
+  process.once('exit', () => rmSync(env.dir, { recursive: true, force: true }));
+  const dashboardToken = randomBytes(18).toString('base64url');
+  Object.assign(process.env, env.env, {
+    DASHBOARD_TOKEN: dashboardToken,
+    SHOPIFY_WEBHOOK_SECRET: randomBytes(18).toString('base64url'),
+    WOOCOMMERCE_WEBHOOK_SECRET: randomBytes(18).toString('base64url'),
+  });
+
+  const config = loadConfig(env.configDir);
+  const keys = await checkSupplierKeys(config);
+  const transports: TransportFactory = (target, runtime) =>
+    target.kind === 'carrier' && env.fallbacks.has(target.recipient)
+      ? new OutboxTransport({ dir: env.outboxDir }, { instanceId: target.recipient, configDir: env.dir })
+      : createTransport(config, target, process.env, runtime);
+
+  const redis = await EmbeddedRedis.start({ dir: path.join(env.dir, 'redis'), appendOnly: false });
+  running.redis = redis;
+  const queueNames = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
+  const metricsQueues: Queue[] = [];
+  const metrics = new PipelineMetrics({ queues: metricsQueues, keys });
+  const pipeline = await Pipeline.start({ config, redisUrl: redis.url, transports, metrics });
+  running.pipeline = pipeline;
+  const queue = (name: string): Queue => {
+    const q = new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix });
+    running.queues.push(q);
+    return q;
+  };
+  metricsQueues.push(...queueNames.map(queue));
+  const api = buildApi({
+    submit: (event) => pipeline.intake.submit(event),
+    ready: async () => void (await pipeline.redis.ping()),
+    metrics: metrics.registry,
+    dashboard: { queues: queueNames.map(queue), auth: { token: dashboardToken } },
+  });
+  running.api = api;
+  const wantedPort = Number(process.env.PORT ?? 3000);
+  const port = await listen(api, wantedPort);
+  const base = `http://127.0.0.1:${port}`;
+
+  const sshd = env.sshd;
+  say('Running locally:');
+  say(`  redis         embedded redis-server on ${redis.url}`);
+  say(sshd ? `  sftp          OpenSSH sshd on ${sshd.host}:${sshd.port}, host key ${sshd.hostKey.fingerprint}, key-only login` : `  sftp          (none: ${env.fallbacks.get(SUPPLIERS.sftp)})`);
+  say(env.smtp ? `  smtp          SMTP server on ${env.smtp.host}:${env.smtp.port}, STARTTLS with a generated CA, login required` : `  smtp          (none: ${env.fallbacks.get(SUPPLIERS.email)})`);
+  say(env.https ? `  https         HTTPS server on ${env.https.url}, generated CA, checks Standard Webhooks signatures` : `  https         (none: ${env.fallbacks.get(SUPPLIERS.https)})`);
+  for (const carrier of ['ups', 'fedex'] as const) {
+    const standIn = env.carriers[carrier];
+    say(standIn ? `  ${carrier.padEnd(13)} ${carrier === 'ups' ? 'UPS' : 'FedEx'} API stand-in on ${standIn.url} (OAuth + shipments)` : `  ${carrier.padEnd(13)} (none: ${env.fallbacks.get(carrier)})`);
+  }
+  say(`  api           ${base} (the real HTTP API, dashboard and metrics${wantedPort !== 0 && port !== wantedPort ? `; port ${wantedPort} was taken` : ''})`);
+  say();
+  say(`Configuration in ${env.configDir}: store.yaml and three suppliers`);
+  for (const s of config.suppliers) {
+    const reason = env.fallbacks.get(s.id);
+    say(`  ${s.id.padEnd(20)} ${s.format.padEnd(5)} via ${s.delivery.transport}${reason ? ` (its receiver is missing: ${reason})` : ''}`);
+  }
+  for (const carrier of ['ups', 'fedex']) {
+    const reason = env.fallbacks.get(carrier);
+    if (reason) say(`  ${carrier.padEnd(20)} carrier requests go to the outbox ${env.outboxDir}: ${reason}`);
+  }
+  say(`Generated keys and secrets in ${path.join(env.dir, 'secrets')}; their environment variables are set in this process only.`);
+  say();
+
+  const watch = new DeliveryWatch();
+  watch.watch(pipeline.workers.filter((w) => w.name !== ORDERS_QUEUE));
+  const note = (): string => [watch.retries > 0 ? `${watch.retries} retries` : '', watch.failed.size > 0 ? `${watch.failed.size} failed` : ''].filter(Boolean).join(', ');
+  let reporting = true;
+  watch.onChange = (landedId) => {
+    if (reporting) {
+      progress.update(watch.done, watch.expected.size, note());
+      return;
+    }
+    if (landedId !== undefined && !watch.expected.has(landedId)) say(`  landed: ${landedId} → ${watch.landed.get(landedId) ?? ''}`);
+  };
+
+  const orders = [...sampleOrders(), ...generatedOrders(GENERATED_ORDERS)];
+  say(`Sending ${orders.length} orders through ${base}:`);
+  const accepted: string[] = [];
+  const generated: string[] = [];
+  for (const order of orders) {
+    const answer = await post(base, order);
+    let outcome: string;
+    if (answer.status !== 202) {
+      outcome = `${answer.status} ${(answer.problems ?? []).join('; ')}`;
+    } else if (answer.duplicate) {
+      outcome = `202 order ${answer.orderId}: a duplicate of an order already accepted, so it is not delivered again`;
+    } else {
+      const plan = plannedDeliveries(order, config);
+      watch.expect(plan.ids);
+      accepted.push(answer.orderId ?? '');
+      outcome = plan.held ? `202 order ${answer.orderId}: held (${plan.held})` : `202 order ${answer.orderId}: ${plan.ids.length} ${plan.ids.length === 1 ? 'delivery' : 'deliveries'}`;
+    }
+    if (order.label === 'generated') {
+      generated.push(answer.status === 202 ? (answer.orderId ?? '') : `(${outcome})`);
+    } else {
+      progress.clear();
+      say(`  ${order.label.padEnd(32)} POST ${order.endpoint.padEnd(22)} ${outcome}`);
+    }
+  }
+  if (generated.length > 0) {
+    progress.clear();
+    say(`  ${`${generated.length} generated orders`.padEnd(32)} POST ${'/orders'.padEnd(22)} 202: ${generated[0]} … ${generated[generated.length - 1]}`);
+  }
+  say();
+
+  const settled = await watch.settle(DELIVERY_TIMEOUT_MS);
+  progress.finish(watch.done, watch.expected.size, note());
+  reporting = false;
+  let ok = settled && watch.failed.size === 0;
+  if (!settled) say(`Not every delivery landed within ${DELIVERY_TIMEOUT_MS / 1000} s: ${[...watch.expected].filter((id) => !watch.landed.has(id) && !watch.failed.has(id)).join(', ')}`);
+  for (const [id, reason] of watch.failed) say(`  failed for good: ${id}: ${reason}`);
+  say();
+
+  const carrierDeliveryIds = [...watch.expected].filter((id) => id.endsWith('+carrier'));
+  const inboxes = await readInboxes(env, carrierDeliveryIds);
+  say(`What each recipient received (order ${SHOWCASE_ORDER} shown in full, decrypted where it travelled encrypted):`);
+  for (const inbox of inboxes) {
+    printInbox(inbox);
+    if (inbox.problems.length > 0) ok = false;
+  }
+  say();
+
+  const disclosures = await pipeline.ledger.forOrder(SHOWCASE_ORDER);
+  say(`What order ${SHOWCASE_ORDER} disclosed to whom (from the disclosure ledger):`);
+  for (const d of [...disclosures].sort((a, b) => a.deliveryId.localeCompare(b.deliveryId))) {
+    say(`  ${d.deliveryId.padEnd(30)} ${d.transport.padEnd(6)} ${d.fields.join(' ')}`);
+  }
+  const billing = disclosures.flatMap((d) => d.fields).filter((f) => /^(billTo|payment)\./.test(f));
+  if (billing.length === 0) say('    ✓ no billing or payment field went to anyone');
+  else {
+    say(`    ✗ billing or payment fields were disclosed: ${[...new Set(billing)].join(', ')}`);
+    ok = false;
+  }
+  say();
+
+  say(`API        ${base}   POST /orders, /webhooks/shopify, /webhooks/woocommerce; GET /healthz, /metrics`);
+  say(`Dashboard  ${base}/admin/queues   user: any name, password (DASHBOARD_TOKEN): ${dashboardToken}`);
+  say(`Payloads   ${sshd ? `${path.join(sshd.root, SFTP_REMOTE_DIR)} (SFTP drop), ` : ''}${env.outboxDir} (outbox, if any)`);
+  if (EXIT_AFTER_DELIVERY) {
+    say(ok ? 'Every delivery landed and every check passed.' : 'Some deliveries or checks failed (see above).');
+    await exit(ok ? 0 : 1);
+  }
+  say(`Try:      curl -X POST ${base}/orders -H 'content-type: application/json' -d @examples/orders/canonical-order.json   (change "id" first: 1001 was delivered already)`);
+  say('Press Ctrl-C to stop: the servers, the Redis and the temp dir are removed.');
+}
+
+main().catch(async (error: unknown) => {
+  progress.clear();
+  process.stderr.write(`demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  await exit(1);
+});
