@@ -1,18 +1,11 @@
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration';
+import { envVarName, positiveDuration } from '../config/option-schemas';
 
 /**
  * Options of the carrier API clients (src/transports/*-api.ts) that live in the same
  * `carriers.<id>` block of store.yaml as the request builders' options. Pure schema: the
  * builders spread these into their own options schemas and ignore them.
  */
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-const envName = (key: string) =>
-  z
-    .string({ error: `must be the NAME of an environment variable (${key})` })
-    .regex(ENV_NAME, { error: 'must be the NAME of an environment variable (letters, digits, _), not its value' });
 
 const filePath = z.string({ error: 'must be a file path' }).min(1, { error: 'must be a file path' });
 
@@ -34,9 +27,9 @@ export const CARRIER_CLIENT_FIELDS = {
     })
     .optional(),
   /** Name of the environment variable holding the API client ID (or use `clientIdFile`). */
-  clientIdEnv: envName('clientIdEnv').optional(),
+  clientIdEnv: envVarName().optional(),
   /** Name of the environment variable holding the API client secret (or use `clientSecretFile`). */
-  clientSecretEnv: envName('clientSecretEnv').optional(),
+  clientSecretEnv: envVarName().optional(),
   /** File holding the API client ID (relative to the config directory), e.g. a container secret. */
   clientIdFile: filePath.optional(),
   /** File holding the API client secret (relative to the config directory), e.g. a container secret. */
@@ -51,17 +44,7 @@ export const CARRIER_CLIENT_FIELDS = {
    * Time allowed for one request, connecting included ("30s", "500ms" or milliseconds).
    * @defaultValue 30s
    */
-  timeout: z
-    .union([z.number(), z.string()], { error: 'must be a duration such as "30s"' })
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: 'must be a positive duration such as "30s" or a number of milliseconds' });
-        return z.NEVER;
-      }
-      return ms;
-    })
-    .optional(),
+  timeout: positiveDuration().optional(),
 };
 
 /** The client options every carrier block may carry, as parsed (durations in milliseconds). */

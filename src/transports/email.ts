@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
 import { isPermanentResponseCode } from 'nodemailer/lib/errors';
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration';
+import { envVarName, positiveDuration } from '../config/option-schemas';
 import { buildPgpMimeMessage, loadStoreSigningKey, readRecipientKey, type RecipientKey } from './pgp';
 import {
   DeliveryError,
@@ -15,21 +15,7 @@ import {
   type TransportKind,
 } from './transport';
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PLACEHOLDERS = new Set(['orderId', 'supplierId']);
-
-const envName = (what: string) =>
-  z.string().regex(ENV_NAME, { error: `${what} must be the NAME of an environment variable (letters, digits, _)` });
-
-const duration = (what: string) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration such as "30s" or a number of milliseconds` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 /** The bare address of a mailbox (`Name <a@b>` or `a@b`), or undefined when it is not exactly one. */
 function mailboxAddress(value: string): string | undefined {
@@ -59,9 +45,9 @@ const smtpSchema = z
     /** PEM file of the CA that issued the server's certificate (relative to the config directory). */
     caFile: z.string().min(1).optional(),
     /** Name of the environment variable holding the SMTP user name. */
-    userEnv: envName('smtp.userEnv').optional(),
+    userEnv: envVarName('smtp.userEnv').optional(),
     /** Name of the environment variable holding the SMTP password. */
-    passwordEnv: envName('smtp.passwordEnv').optional(),
+    passwordEnv: envVarName('smtp.passwordEnv').optional(),
     /**
      * Pooled SMTP connections per supplier.
      * @defaultValue 2
@@ -71,7 +57,7 @@ const smtpSchema = z
      * Time allowed to connect, greet and upgrade to TLS, and for each reply.
      * @defaultValue 30s
      */
-    timeout: duration('smtp.timeout').default(30_000),
+    timeout: positiveDuration('smtp.timeout').default(30_000),
   })
   .strict()
   .superRefine((smtp, ctx) => {

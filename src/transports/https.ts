@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildConnector, Pool } from 'undici';
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration';
+import { envVarName, positiveDuration } from '../config/option-schemas';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -13,32 +13,18 @@ import {
   type TransportKind,
 } from './transport';
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Keeps what a receiver answers small enough for a job record. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** A Retry-After beyond this is treated as this (a typo should not park a delivery for a year). */
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
-const envName = (what: string) =>
-  z.string().regex(ENV_NAME, { error: `${what} must be the NAME of an environment variable (letters, digits, _)` });
-
-const duration = (what: string) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration such as "30s" or a number of milliseconds` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
 /** How the receiver knows the request is ours (`delivery.auth`). */
 const authSchema = z
   .object({
     /** Name of the env var holding a Standard Webhooks secret (`whsec_<base64>`, or raw text). */
-    hmacSecretEnv: envName('auth.hmacSecretEnv').optional(),
+    hmacSecretEnv: envVarName('auth.hmacSecretEnv').optional(),
     /** Name of the env var holding a bearer token. */
-    bearerTokenEnv: envName('auth.bearerTokenEnv').optional(),
+    bearerTokenEnv: envVarName('auth.bearerTokenEnv').optional(),
     /** PEM client certificate for mutual TLS (relative to the config directory). */
     clientCertFile: z.string().min(1).optional(),
     /** PEM private key of the client certificate (relative to the config directory). */
@@ -80,7 +66,7 @@ export const httpsOptionsSchema = z
      * Time allowed for one request, connecting included ("30s", "500ms" or milliseconds).
      * @defaultValue 30s
      */
-    timeout: duration('timeout').default(30_000),
+    timeout: positiveDuration('timeout').default(30_000),
     /**
      * Keep-alive connections kept to the receiver.
      * @defaultValue 2

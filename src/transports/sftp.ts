@@ -4,7 +4,7 @@ import { posix, resolve } from 'node:path';
 import { utils as sshUtils } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration';
+import { envVarName, positiveDuration } from '../config/option-schemas';
 import { encryptArmored, readRecipientKey, type RecipientKey } from './pgp';
 import {
   DeliveryError,
@@ -15,21 +15,7 @@ import {
   type TransportKind,
 } from './transport';
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
-const envName = (what: string) =>
-  z.string().regex(ENV_NAME, { error: `${what} must be the NAME of an environment variable (letters, digits, _)` });
-
-const duration = (what: string) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a positive duration such as "10s", "500ms" or a number of milliseconds` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 const hostKeyPin = z.string().regex(FINGERPRINT, {
   error: 'hostKey must be "SHA256:<43 base64 characters>" exactly as `ssh-keygen -lf <key>.pub` prints it',
@@ -50,9 +36,9 @@ export const sftpOptionsSchema = z
     /** Path of the private key file (relative paths against the config directory). */
     privateKeyFile: z.string().min(1).optional(),
     /** Name of an environment variable holding the private key itself. */
-    privateKeyEnv: envName('privateKeyEnv').optional(),
+    privateKeyEnv: envVarName('privateKeyEnv').optional(),
     /** Name of an environment variable holding the private key's passphrase. */
-    passphraseEnv: envName('passphraseEnv').optional(),
+    passphraseEnv: envVarName('passphraseEnv').optional(),
     /**
      * The server's host key fingerprint, `SHA256:<base64>` as `ssh-keygen -lf` prints it; a
      * list during a key rotation. Required: an unpinned SFTP server is a configuration error.
@@ -84,17 +70,17 @@ export const sftpOptionsSchema = z
      * SSH keep-alive interval; three unanswered keep-alives drop the connection.
      * @defaultValue 10s
      */
-    keepaliveInterval: duration('keepaliveInterval').default(10_000),
+    keepaliveInterval: positiveDuration('keepaliveInterval').default(10_000),
     /**
      * How long one delivery may take, connecting included.
      * @defaultValue 60s
      */
-    timeout: duration('timeout').default(60_000),
+    timeout: positiveDuration('timeout').default(60_000),
     /**
      * An unused pooled connection is closed after this long.
      * @defaultValue 5m
      */
-    idleTimeout: duration('idleTimeout').default(300_000),
+    idleTimeout: positiveDuration('idleTimeout').default(300_000),
     /**
      * Connections kept per supplier; each carries one operation at a time.
      * @defaultValue 1
