@@ -5,7 +5,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { isPermanentResponseCode } from 'nodemailer/lib/errors';
 import { z } from 'zod';
 import { envVarName, positiveDuration } from '../config/option-schemas';
-import { buildPgpMimeMessage, loadStoreSigningKey, readRecipientKey, type RecipientKey } from './pgp';
+import { buildPgpMimeMessage, loadStoreSigningKey, recipientKeyLoader } from './pgp';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -128,7 +128,10 @@ class EmailTransport implements Transport {
   private readonly mailer: ReturnType<typeof nodemailer.createTransport>;
   private readonly where: string;
   private readonly to: string[];
-  private recipientKey: Promise<RecipientKey> | undefined;
+  private readonly pgpKey = recipientKeyLoader(
+    () => this.context.pgpPublicKey,
+    () => this.keyLabel(),
+  );
   private closed = false;
 
   constructor(
@@ -241,15 +244,6 @@ class EmailTransport implements Transport {
     return `of ${this.instanceId} (pgp.publicKeyFile)`;
   }
 
-  private pgpKey(): Promise<RecipientKey> {
-    if (this.recipientKey === undefined) {
-      this.recipientKey = readRecipientKey(this.context.pgpPublicKey as string, this.keyLabel());
-      this.recipientKey.catch(() => {
-        this.recipientKey = undefined;
-      });
-    }
-    return this.recipientKey;
-  }
 
   /** Maps nodemailer's codes and SMTP replies to the retry decision; never quotes credentials. */
   private classify(error: SmtpFailure): DeliveryError {

@@ -97,7 +97,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
 }
 
-const TLS_TRUST_CODES = new Set([
+/** Node/undici error codes that mean the receiver's certificate is not trusted: permanent. */
+export const TLS_TRUST_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
@@ -110,7 +111,8 @@ const TLS_TRUST_CODES = new Set([
   'CERT_SIGNATURE_FAILURE',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/** Node/undici error codes of a request that took too long: retryable. */
+export const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /** Every `code` along an error's `cause` chain (duck-typed: errors may come from another realm). */
 function errorCodes(error: unknown): string[] {

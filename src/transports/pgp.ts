@@ -226,3 +226,21 @@ export async function buildPgpMimeMessage(
     .setContent(armored);
   return { raw: await outer.build(), messageId: `<${input.messageId}>` };
 }
+
+/**
+ * Reads a recipient key once and keeps it (a parse costs more than an encryption); a failed
+ * read is not kept, so fixing the key file and retrying works.
+ */
+export function recipientKeyLoader(armored: () => string | undefined, label: () => string): () => Promise<RecipientKey> {
+  let cached: Promise<RecipientKey> | undefined;
+  return () => {
+    if (cached === undefined) {
+      const key = armored();
+      cached = key === undefined ? Promise.reject(keyProblem(label(), 'is not configured')) : readRecipientKey(key, label());
+      cached.catch(() => {
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
+}

@@ -5,7 +5,7 @@ import { utils as sshUtils } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { z } from 'zod';
 import { envVarName, positiveDuration } from '../config/option-schemas';
-import { encryptArmored, readRecipientKey, type RecipientKey } from './pgp';
+import { encryptArmored, recipientKeyLoader } from './pgp';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -313,7 +313,10 @@ class SftpTransport implements Transport {
   readonly instanceId: string;
   private readonly pool: ConnectionPool;
   private readonly where: string;
-  private recipientKey: Promise<RecipientKey> | undefined;
+  private readonly pgpKey = recipientKeyLoader(
+    () => this.context.pgpPublicKey,
+    () => this.keyLabel(),
+  );
 
   constructor(
     private readonly options: SftpOptions,
@@ -377,15 +380,6 @@ class SftpTransport implements Transport {
     return `of ${this.instanceId} (pgp.publicKeyFile)`;
   }
 
-  private pgpKey(): Promise<RecipientKey> {
-    if (this.recipientKey === undefined) {
-      this.recipientKey = readRecipientKey(this.context.pgpPublicKey as string, this.keyLabel());
-      this.recipientKey.catch(() => {
-        this.recipientKey = undefined;
-      });
-    }
-    return this.recipientKey;
-  }
 
   /** Atomic replace: posix-rename where offered, else delete-then-rename. */
   private async rename(client: SftpClient, connection: Connection, from: string, to: string): Promise<void> {
