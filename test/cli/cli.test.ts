@@ -91,6 +91,11 @@ describe('dropship start', () => {
     expect(r.stderr).toMatch(/redis-server was not found: install it .* or set REDIS_URL/);
   });
 
+  it('refuses to serve the dashboard without credentials rather than run it open', () => {
+    const r = dropship(['start', '--role', 'dashboard', '--dry-run', '--config', FIXTURE_CONFIG_DIR], { DASHBOARD_USER: '', DASHBOARD_PASSWORD: '', DASHBOARD_TOKEN: '' });
+    expect([r.status, r.stderr.trim()]).toEqual([2, 'dropship: the dashboard will not run open: set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN']);
+  });
+
   it('runs the pipeline on an embedded Redis, takes orders from the API and the CLI, and drains on SIGTERM', async () => {
     const port = await freePort();
     const dataDir = path.join(tmp, 'var');
