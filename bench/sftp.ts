@@ -40,15 +40,7 @@ export async function sftpBench(): Promise<BenchOutput> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-bench-sftp-'));
   const client = new SftpClient('bench-bare');
   try {
-    const delivery = {
-      transport: 'sftp',
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKeyFile: sshd.clientKey.privateKeyFile,
-      hostKey: sshd.hostKey.fingerprint,
-    };
-    await client.connect({
+        await client.connect({
       host: sshd.host,
       port: sshd.port,
       username: sshd.username,
@@ -63,7 +55,7 @@ export async function sftpBench(): Promise<BenchOutput> {
         // Round 0 warms up both sides (JIT, the pipeline's SSH connection) and is not counted.
         const label = r === 0 ? 'warm-up' : `round ${r}`;
         const count = r === 0 ? 200 : ORDERS;
-        const config = transportBenchConfig(path.join(dir, `r${r}`), { format: 'csv', delivery: { ...delivery, remoteDir: remoteDir(sshd, `pipe${r}`) } });
+        const config = transportBenchConfig(path.join(dir, `r${r}`), { format: 'csv', delivery: sshd.deliveryOptions(remoteDir(sshd, `pipe${r}`)) });
         const events = benchOrders(count, `S${r}-`);
         const pipeline = await TransportPipeline.start(config, url, `sftp${r}`, {});
         try {

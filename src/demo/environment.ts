@@ -112,15 +112,7 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
   const deliveries: Record<string, Record<string, unknown>> = {
     [SUPPLIERS.sftp]: {
       ...(sshd
-        ? {
-            transport: 'sftp',
-            host: sshd.host,
-            port: sshd.port,
-            username: sshd.username,
-            privateKeyFile: sshd.clientKey.privateKeyFile,
-            hostKey: sshd.hostKey.fingerprint,
-            remoteDir: SFTP_REMOTE_DIR,
-          }
+        ? sshd.deliveryOptions(SFTP_REMOTE_DIR)
         : outbox),
       filename: '{orderId}-{supplierId}.csv',
     },

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from '../carriers/client-options';
-import { TIMEOUT_CODES, TLS_TRUST_CODES } from './https';
+import { boundedRequest, errorCodes, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -465,48 +465,23 @@ export abstract class CarrierApiClient implements Transport {
     if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.api.name} API client has been closed`);
     const prefix = this.base.pathname.replace(/\/+$/, '');
     const where = `${this.base.origin}${prefix}${call.path}`;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
-    const onAbort = (): void => controller.abort();
-    if (signal?.aborted === true) controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const response = await this.dispatcher.request({
-        origin: this.base.origin,
-        path: `${prefix}${call.path}`,
-        method: 'POST',
-        headers: call.headers,
-        body: call.body,
-        signal: controller.signal,
-      });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > MAX_ANSWER_BYTES) {
-          response.body.destroy();
-          chunks.length = 0;
-          break;
-        }
-        chunks.push(buffer);
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      const answer = await boundedRequest(
+        this.dispatcher,
+        { origin: this.base.origin, path: `${prefix}${call.path}`, method: 'POST', headers: call.headers, body: call.body },
+        { timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, where, signal },
+      );
+      // An answer over the cap is unreadable rather than half-parsed.
+      const text = answer.truncated ? '' : answer.text;
       let json: unknown;
       try {
         json = JSON.parse(text);
       } catch {
         json = undefined;
       }
-      return { status: response.statusCode, headers: response.headers, text, json };
+      return { status: answer.status, headers: answer.headers, text, json };
     } catch (error) {
-      if (controller.signal.aborted) {
-        throw DeliveryError.retryable('ETIMEDOUT', signal?.aborted === true ? `request to ${where} was aborted` : `${where} did not answer within ${this.timeoutMs} ms`);
-      }
       throw networkFailure(where, error);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 }
@@ -514,13 +489,7 @@ export abstract class CarrierApiClient implements Transport {
 /** A network failure, classified: untrusted certificates are permanent, the rest retryable. */
 function networkFailure(where: string, error: unknown): DeliveryError {
   if (error instanceof DeliveryError) return error;
-  const codes: string[] = [];
-  let current = error;
-  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth += 1) {
-    const { code, cause } = current as { code?: unknown; cause?: unknown };
-    if (typeof code === 'string') codes.push(code);
-    current = cause;
-  }
+  const codes = errorCodes(error);
   const trust = codes.find((c) => TLS_TRUST_CODES.has(c));
   if (trust !== undefined) return DeliveryError.permanent('ETLS', `${where}: the server certificate is not trusted (${trust})`);
   const tls = codes.find((c) => c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'));
@@ -550,6 +519,14 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 }
 
 /** Whether a value is a plain JSON object. */
+/** The `{ code, message }` items of a carrier's error list (UPS and FedEx share the item shape). */
+export function problemsOf(list: unknown): CarrierProblem[] {
+  return asList(list)
+    .filter(isRecord)
+    .map((e) => ({ code: stringAt(e, 'code') ?? '', message: stringAt(e, 'message') ?? '' }))
+    .filter((e) => e.code !== '' || e.message !== '');
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

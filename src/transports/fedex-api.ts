@@ -4,6 +4,7 @@ import {
   CarrierApiClient,
   asList,
   isRecord,
+  problemsOf,
   stringAt,
   type CarrierApi,
   type CarrierCall,
@@ -60,11 +61,7 @@ class FedexClient extends CarrierApiClient {
 
   /** `errors[]` of `ErrorResponseVO*` (Ship and Authorization alike). */
   protected problems(answer: unknown): CarrierProblem[] {
-    const errors = isRecord(answer) ? asList(answer.errors) : [];
-    return errors
-      .filter(isRecord)
-      .map((e) => ({ code: stringAt(e, 'code') ?? '', message: stringAt(e, 'message') ?? '' }))
-      .filter((e) => e.code !== '' || e.message !== '');
+    return problemsOf(isRecord(answer) ? answer.errors : undefined);
   }
 
   /**

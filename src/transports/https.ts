@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { buildConnector, Pool } from 'undici';
 import { z } from 'zod';
 import { envVarName, positiveDuration } from '../config/option-schemas';
+import { boundedRequest, errorCodes, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -95,35 +96,6 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
   if (Number.isNaN(ms)) return undefined;
   return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
-}
-
-/** Node/undici error codes that mean the receiver's certificate is not trusted: permanent. */
-export const TLS_TRUST_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REVOKED',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-/** Node/undici error codes of a request that took too long: retryable. */
-export const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-
-/** Every `code` along an error's `cause` chain (duck-typed: errors may come from another realm). */
-function errorCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  let current = error;
-  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth += 1) {
-    const { code, cause } = current as { code?: unknown; cause?: unknown };
-    if (typeof code === 'string') codes.push(code);
-    current = cause;
-  }
-  return codes;
 }
 
 /** The local port of the socket an undici `SocketError` is about. */
@@ -258,40 +230,15 @@ class HttpsTransport implements Transport {
     signal: AbortSignal | undefined,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     if (this.closed) throw DeliveryError.retryable('ECONNECTION', 'the HTTPS transport has been closed');
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.timeout);
-    const onAbort = (): void => controller.abort();
-    if (signal?.aborted === true) controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const response = await this.pool.request({
-        origin: this.url.origin,
-        path: `${this.url.pathname}${this.url.search}`,
-        method,
-        headers,
-        body: body ?? null,
-        signal: controller.signal,
-      });
-      let text = '';
-      let size = 0;
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > MAX_RESPONSE_BYTES) {
-          response.body.destroy();
-          break;
-        }
-        text += buffer.toString('utf8');
-      }
-      return { status: response.statusCode, headers: response.headers, text };
+      const answer = await boundedRequest(
+        this.pool,
+        { origin: this.url.origin, path: `${this.url.pathname}${this.url.search}`, method, headers, body: body ?? null },
+        { timeoutMs: this.options.timeout, maxBytes: MAX_RESPONSE_BYTES, where: this.where, signal },
+      );
+      return { status: answer.status, headers: answer.headers, text: answer.text };
     } catch (error) {
-      if (controller.signal.aborted) {
-        throw DeliveryError.retryable('ETIMEDOUT', signal?.aborted === true ? `request to ${this.where} was aborted` : `${this.where} did not answer within ${this.options.timeout} ms`);
-      }
       throw this.networkFailure(error);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -7,6 +7,7 @@ import {
   CarrierApiClient,
   asList,
   isRecord,
+  problemsOf,
   stringAt,
   type CarrierApi,
   type CarrierCall,
@@ -97,11 +98,7 @@ class UpsClient extends CarrierApiClient {
 
   /** `response.errors[]` of `ErrorResponse` (Shipping) and `tokenErrorResponse` (OAuth). */
   protected problems(answer: unknown): CarrierProblem[] {
-    const errors = isRecord(answer) && isRecord(answer.response) ? asList(answer.response.errors) : [];
-    return errors
-      .filter(isRecord)
-      .map((e) => ({ code: stringAt(e, 'code') ?? '', message: stringAt(e, 'message') ?? '' }))
-      .filter((e) => e.code !== '' || e.message !== '');
+    return problemsOf(isRecord(answer) && isRecord(answer.response) ? answer.response.errors : undefined);
   }
 
   /** `ShipmentResponse.ShipmentResults`: tracking numbers, the first package's label, total charges. */

@@ -76,13 +76,7 @@ function writeConfig(run: string): Config {
   const retry = { attempts: 100, backoff: '100ms' };
   const deliveries: Record<Kind, Record<string, unknown>> = {
     sftp: {
-      transport: 'sftp',
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.username,
-      privateKeyFile: sshd.clientKey.privateKeyFile,
-      hostKey: sshd.hostKey.fingerprint,
-      remoteDir: run,
+      ...sshd.deliveryOptions(run),
       timeout: '10s',
     },
     email: {

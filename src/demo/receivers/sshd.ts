@@ -51,6 +51,8 @@ export interface LocalSshd {
   readonly hostKey: SshKeyPair;
   /** The key whose public half is authorised. */
   readonly clientKey: SshKeyPair;
+  /** A supplier's `delivery` block that logs in to this server (pinned host key, authorised key). */
+  deliveryOptions(remoteDir: string): Record<string, unknown>;
   /** Makes another key pair in the server's temp dir (not authorised). */
   makeKeyPair(name: string, passphrase?: string): Promise<SshKeyPair>;
   /** Authorises another public key. */
@@ -246,6 +248,15 @@ async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
     root,
     hostKey,
     clientKey,
+    deliveryOptions: (remoteDir) => ({
+      transport: 'sftp',
+      host: '127.0.0.1',
+      port,
+      username,
+      privateKeyFile: clientKey.privateKeyFile,
+      hostKey: hostKey.fingerprint,
+      remoteDir,
+    }),
     makeKeyPair: (name, passphrase) => keyPair(dir, name, passphrase),
     authorize: (key) => writeFileSync(authorizedKeys, `${readFileSync(authorizedKeys, 'utf8')}${key.publicKey}\n`),
     kill,

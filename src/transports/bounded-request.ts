@@ -1,0 +1,78 @@
+import type { Dispatcher } from 'undici';
+import { DeliveryError } from './transport';
+
+/** Node/undici error codes that mean the receiver's certificate is not trusted: permanent. */
+export const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+/** Node/undici error codes of a request that took too long: retryable. */
+export const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** Every `code` along an error's `cause` chain (duck-typed: errors may come from another realm). */
+export function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  let current = error;
+  for (let depth = 0; typeof current === 'object' && current !== null && depth < 5; depth += 1) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string') codes.push(code);
+    current = cause;
+  }
+  return codes;
+}
+
+export interface BoundedAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** The answer was longer than `maxBytes`; `text` holds its first part only. */
+  truncated: boolean;
+}
+
+/**
+ * One undici request with a deadline and a cap on the answer read. Running out of time,
+ * or the caller aborting, is a retryable `ETIMEDOUT`; any other failure is thrown as undici
+ * raised it, for the caller to classify.
+ */
+export async function boundedRequest(
+  dispatcher: Dispatcher,
+  options: Omit<Dispatcher.RequestOptions, 'signal'>,
+  limits: { timeoutMs: number; maxBytes: number; where: string; signal?: AbortSignal | undefined },
+): Promise<BoundedAnswer> {
+  const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const signal = limits.signal ? AbortSignal.any([deadline, limits.signal]) : deadline;
+  try {
+    const response = await dispatcher.request({ ...options, signal });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    for await (const chunk of response.body) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > limits.maxBytes) {
+        response.body.destroy();
+        truncated = true;
+        break;
+      }
+      chunks.push(buffer);
+    }
+    return { status: response.statusCode, headers: response.headers, text: Buffer.concat(chunks).toString('utf8'), truncated };
+  } catch (error) {
+    if (signal.aborted) {
+      throw DeliveryError.retryable(
+        'ETIMEDOUT',
+        limits.signal?.aborted === true ? `request to ${limits.where} was aborted` : `${limits.where} did not answer within ${limits.timeoutMs} ms`,
+      );
+    }
+    throw error;
+  }
+}
