@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Cancellations } from '../workers/cancellation';
 import { createDeliveryWorker } from '../workers/delivery-worker';
 import { createOrderWorker } from '../workers/order-worker';
 import type { Config } from './config/config';
@@ -49,6 +50,7 @@ export class Pipeline {
     readonly workers: Worker[],
     private readonly transports: Transport[],
     private readonly connections: Redis[],
+    private readonly closers: Array<() => Promise<void>>,
   ) {}
 
   static async start(options: PipelineOptions): Promise<Pipeline> {
@@ -68,6 +70,7 @@ export class Pipeline {
     const workers: Worker[] = [];
     const transports: Transport[] = [];
     const connections: Redis[] = [redis];
+    const closers: Array<() => Promise<void>> = [];
     // Plain connection for the workers' own records; the intake's fails fast by design.
     const records = createRedis(options.redisUrl);
     connections.push(records);
@@ -78,7 +81,9 @@ export class Pipeline {
         connections.push(c);
         return c;
       };
-      const orderWorker = createOrderWorker({ connection: connection(), prefix, config, concurrency: options.orderConcurrency ?? 8 });
+      const cancellations = new Cancellations(connection(), records, prefix, config);
+      closers.push(() => cancellations.close());
+      const orderWorker = createOrderWorker({ connection: connection(), prefix, config, cancellations, concurrency: options.orderConcurrency ?? 8 });
       options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
       workers.push(orderWorker);
       for (const target of deliveryTargets(config)) {
@@ -93,6 +98,7 @@ export class Pipeline {
           records,
           config,
           ledger,
+          cancellations,
           concurrency: options.deliveryConcurrency ?? 4,
           ...(options.env ? { env: options.env } : {}),
           ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
@@ -121,7 +127,7 @@ export class Pipeline {
       }
       await Promise.all(workers.map((w) => w.waitUntilReady()));
     }
-    return new Pipeline(ledger, intake, redis, prefix, workers, transports, connections);
+    return new Pipeline(ledger, intake, redis, prefix, workers, transports, connections, closers);
   }
 
   /** Resolves when Redis answers and every worker of this process is running; rejects with why not. */
@@ -135,6 +141,7 @@ export class Pipeline {
   async stop(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all(this.transports.map((t) => t.close().catch(() => undefined)));
+    await Promise.all(this.closers.map((close) => close().catch(() => undefined)));
     await this.intake.close();
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }

@@ -1,7 +1,8 @@
 import type { Config } from './config/config';
 import { OrderIntake, type IntakeResult } from './queue/intake';
 import { createRedis } from './queue/redis';
-import { ingestOrder } from './sources/ingest';
+import { ingestCancellation, ingestOrder } from './sources/ingest';
+import type { CancelReason } from './domain/order';
 
 export interface ProducerOptions {
   redisUrl: string;
@@ -17,6 +18,12 @@ export interface OrderProducer {
    * problem when it is not a valid order; resolves with `duplicate: true` for a repeat.
    */
   submit(payload: unknown, options?: { source?: 'canonical' | 'shopify' | 'woocommerce'; eventId?: string }): Promise<IntakeResult>;
+  /**
+   * Cancels an order: voids its labels not yet used and sends each supplier that already
+   * has its purchase order a cancellation; deliveries not yet made are not made. Throws
+   * `DropshipError` when the id is not a valid order id.
+   */
+  cancel(orderId: string, options?: { reason?: CancelReason }): Promise<IntakeResult>;
   close(): Promise<void>;
 }
 
@@ -26,6 +33,11 @@ export function createOrderProducer(options: ProducerOptions): OrderProducer {
   const intake = new OrderIntake(redis, { prefix: options.prefix ?? 'dropship', completedJobsMs: retention.completedJobsMs, dedupeMs: retention.dedupeMs });
   return {
     submit: (payload, opts = {}) => intake.submit(ingestOrder(payload, opts)),
+    cancel: async (orderId, opts = {}) => {
+      const event = ingestCancellation({ orderId, ...(opts.reason ? { reason: opts.reason } : {}) }, { source: 'canonical' });
+      if (!event) throw new Error('unreachable: a canonical cancellation always names its order');
+      return intake.cancel(event);
+    },
     async close() {
       await intake.close();
       await redis.quit();

@@ -6,9 +6,10 @@ import { DropshipError } from '../src/errors';
 import { formatById } from '../src/formats';
 import { attachLabel, type BoughtLabel, type PlannedDelivery } from '../src/domain/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
-import { markerKeys } from '../src/queue/names';
+import { markerKeys, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
-import { DeliveryError, type Transport } from '../src/transports/transport';
+import { DeliveryError, type DeliveryReceipt, type LabelVoid, type Transport } from '../src/transports/transport';
+import type { Cancellations, TrackingRecord } from './cancellation';
 
 export interface DeliveryWorkerDeps {
   /** BullMQ's connection for this worker (it blocks on it while waiting for jobs). */
@@ -24,6 +25,8 @@ export interface DeliveryWorkerDeps {
   config: Config;
   /** Where each delivered payload's disclosure is recorded. */
   ledger: DisclosureLedger;
+  /** Undoes a delivery that lands after its order was cancelled. */
+  cancellations: Cancellations;
   /** Deliveries in flight at once for this recipient. @defaultValue 4 */
   concurrency?: number;
   /** Lock and stall timings; lower them in tests that kill workers. */
@@ -37,6 +40,8 @@ export interface DeliveryJobResult {
   location: string;
   /** What the receiver answered that later steps need (a carrier's tracking number, label). */
   response?: Record<string, string>;
+  /** Why nothing was sent: the order was cancelled first, or this delivery had landed before. */
+  skipped?: 'cancelled' | 'delivered before';
 }
 
 function describe(err: unknown): string {
@@ -54,8 +59,24 @@ async function boughtLabel(job: Job<PlannedDelivery>, connection: Redis, prefix:
   // The carrier job ran in an earlier life of this order (its result is gone): the
   // tracking number was recorded when it landed.
   const recorded = await connection.hget(markerKeys.tracking(prefix, job.data.orderId), job.data.shipmentId);
-  if (recorded) return { trackingNumber: (JSON.parse(recorded) as { trackingNumber: string }).trackingNumber };
+  if (recorded) return { trackingNumber: (JSON.parse(recorded) as TrackingRecord).trackingNumber };
   return undefined;
+}
+
+/** Hands a payload or a void to the transport; failures become retry decisions. */
+async function attempt(run: () => Promise<DeliveryReceipt>): Promise<DeliveryReceipt> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof DeliveryError) {
+      if (err.permanent) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      throw err;
+    }
+    // Deliberately no `cause`: an unknown error's details could carry payload data, and
+    // whatever is attached here ends up in Redis and on the dashboard.
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(describe(err));
+  }
 }
 
 /**
@@ -64,19 +85,42 @@ async function boughtLabel(job: Job<PlannedDelivery>, connection: Redis, prefix:
  * carrier's tracking number) and the delivered marker in one transaction, and turn failures
  * into retry decisions.
  */
-export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDelivery, DeliveryJobResult> {
-  const { connection, records, prefix, transport, config, ledger } = deps;
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDelivery | LabelVoid, DeliveryJobResult> {
+  const { connection, records, prefix, transport, config, ledger, cancellations } = deps;
   const env = deps.env ?? process.env;
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const retention = config.store.retention;
-  return new Worker<PlannedDelivery, DeliveryJobResult>(
+
+  /** Voids a bought label; the tracking record says when. */
+  const voidLabel = async (label: LabelVoid, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
+    const voidable = transport.voidLabel?.bind(transport);
+    if (!voidable) throw new UnrecoverableError(`ECONFIG: the ${transport.kind} transport cannot void labels`);
+    const receipt = await attempt(() => voidable(label, signal));
+    const key = markerKeys.tracking(prefix, label.orderId);
+    const recorded = await records.hget(key, label.shipmentId);
+    const multi = records.multi();
+    if (recorded) {
+      const tracking = { ...(JSON.parse(recorded) as TrackingRecord), voidedAt: new Date().toISOString() };
+      multi.hset(key, label.shipmentId, JSON.stringify(tracking)).pexpire(key, retention.disclosuresMs);
+    }
+    await multi.set(markerKeys.delivered(prefix, label.deliveryId), '1', 'PX', retention.dedupeMs).exec();
+    return { location: receipt.location };
+  };
+
+  return new Worker<PlannedDelivery | LabelVoid, DeliveryJobResult>(
     deps.queueName,
     async (job, _token, signal) => {
-      let d = job.data;
+      const [landed, cancelled] = await records.mget(markerKeys.delivered(prefix, job.data.deliveryId), markerKeys.cancelled(prefix, job.data.orderId));
+      // Run again after landing (its worker died before BullMQ heard of it): never twice.
+      if (landed !== null) return { location: 'delivered before', skipped: 'delivered before' };
+      if (job.name === VOID_JOB) return voidLabel(job.data as LabelVoid, signal);
+      let d = job.data as PlannedDelivery;
+      // Nothing new leaves for a cancelled order; its cancellations do.
+      if (cancelled !== null && d.purpose !== 'cancellation') return { location: 'order cancelled', skipped: 'cancelled' };
       if (d.awaitsLabel) {
         const supplier = suppliers.get(d.recipient);
         if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
-        d = attachLabel(d, supplier, await boughtLabel(job, records, prefix));
+        d = attachLabel(d, supplier, await boughtLabel(job as Job<PlannedDelivery>, records, prefix));
       }
       let body = d.body;
       const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
@@ -88,9 +132,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
           throw new UnrecoverableError(`ECONFIG: ${err instanceof DropshipError ? err.problems.join('; ') || err.message : 'the document could not be finished for sending'}`);
         }
       }
-      let receipt;
-      try {
-        receipt = await transport.deliver(
+      const purpose = d.purpose;
+      const receipt = await attempt(() =>
+        transport.deliver(
           {
             deliveryId: d.deliveryId,
             orderId: d.orderId,
@@ -100,19 +144,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
             filename: d.filename,
             contentType: d.contentType,
             body,
+            ...(purpose ? { purpose } : {}),
           },
           signal,
-        );
-      } catch (err) {
-        if (err instanceof DeliveryError) {
-          if (err.permanent) throw new UnrecoverableError(`${err.code}: ${err.message}`);
-          throw err;
-        }
-        // Deliberately no `cause`: an unknown error's details could carry payload data, and
-        // whatever is attached here ends up in Redis and on the dashboard.
-        // eslint-disable-next-line preserve-caught-error
-        throw new Error(describe(err));
-      }
+        ),
+      );
       const deliveredAt = new Date().toISOString();
       const multi = ledger.recordIn(records.multi(), {
         orderId: d.orderId,
@@ -128,11 +164,19 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
       const trackingNumber = receipt.response?.trackingNumber;
       if (d.kind === 'carrier' && trackingNumber) {
         const key = markerKeys.tracking(prefix, d.orderId);
-        multi.hset(key, d.shipmentId, JSON.stringify({ carrier: d.recipient, trackingNumber, at: deliveredAt })).pexpire(key, retention.disclosuresMs);
+        const shipmentNumber = receipt.response?.shipmentNumber;
+        const record: TrackingRecord = { carrier: d.recipient, trackingNumber, ...(shipmentNumber ? { shipmentNumber } : {}), at: deliveredAt };
+        multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
       }
       // One transaction: a crash before it re-delivers and re-records the same delivery id,
-      // which the ledger and the marker keep once.
-      await multi.set(markerKeys.delivered(prefix, d.deliveryId), '1', 'PX', retention.dedupeMs).exec();
+      // which the ledger and the marker keep once. It also reads the cancelled mark: an order
+      // cancelled while this delivery was on its way gets it undone.
+      const results = await multi
+        .set(markerKeys.delivered(prefix, d.deliveryId), '1', 'PX', retention.dedupeMs)
+        .get(markerKeys.cancelled(prefix, d.orderId))
+        .exec();
+      const cancelledMeanwhile = results?.[results.length - 1]?.[1];
+      if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
       return { location: receipt.location, ...(receipt.response ? { response: receipt.response } : {}) };
     },
     {

@@ -1,23 +1,30 @@
 import { FlowProducer, UnrecoverableError, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
-import type { Order, OrderEvent } from '../src/domain/order';
+import type { CancelEvent, Order, OrderEvent } from '../src/domain/order';
 import { splitOrder } from '../src/domain/split';
 import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/domain/plan';
 import { deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import { deliveryJobOptions } from '../src/queue/retry';
+import type { Cancellations } from './cancellation';
+import { nextControlNumber } from './control-numbers';
 
 export interface OrderWorkerDeps {
   connection: Redis;
   prefix: string;
   config: Config;
+  /** Marks cancelled orders and undoes what they already sent. */
+  cancellations: Cancellations;
   concurrency?: number;
 }
 
-/** What an order job leaves behind when done: ids only, no personal data. */
+/** What an order or cancel job leaves behind when done: ids only, no personal data. */
 export interface OrderJobResult {
   deliveries: string[];
+  /** The order was cancelled: nothing was queued (order job), or these undo jobs were (cancel job). */
+  cancelled?: true;
+  undo?: string[];
 }
 
 /**
@@ -47,9 +54,6 @@ function flowsOf(deliveries: PlannedDelivery[], config: Config): FlowJob[] {
   return flows;
 }
 
-/** X12 control numbers wrap after nine digits (ISA13). */
-const MAX_CONTROL_NUMBER = 999_999_999;
-
 /**
  * The next control number of each supplier in this order whose format needs one, from a
  * counter in Redis: atomic across workers and kept across restarts. A re-run of the order
@@ -62,10 +66,7 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
     return supplier !== undefined && formatById(supplier.format)?.needsControlNumber === true;
   });
   const numbers: Record<string, number> = {};
-  for (const id of ids) {
-    const n = await connection.incr(markerKeys.controlNumber(prefix, id));
-    numbers[id] = ((n - 1) % MAX_CONTROL_NUMBER) + 1;
-  }
+  for (const id of ids) numbers[id] = await nextControlNumber(connection, prefix, id);
   return numbers;
 }
 
@@ -75,14 +76,20 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
  * crash adds nothing twice. A held order fails permanently with its reasons and stays for
  * replay.
  */
-export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent, OrderJobResult> {
-  const { connection, prefix, config } = deps;
+export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | CancelEvent, OrderJobResult> {
+  const { connection, prefix, config, cancellations } = deps;
   const flows = new FlowProducer({ connection, prefix });
 
-  const worker = new Worker<OrderEvent, OrderJobResult>(
+  const worker = new Worker<OrderEvent | CancelEvent, OrderJobResult>(
     ORDERS_QUEUE,
     async (job) => {
-      const order = job.data.order;
+      if (job.name === 'cancel') {
+        const event = job.data as CancelEvent;
+        const now = new Date().toISOString();
+        await cancellations.markCancelled(event, now);
+        return { deliveries: [], cancelled: true, undo: await cancellations.undoDelivered(event.orderId, now) };
+      }
+      const order = (job.data as OrderEvent).order;
       const plan = planOrder(order, config, {
         now: new Date(job.timestamp).toISOString(),
         deferLabelledBodies: true,
@@ -91,12 +98,23 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent, Ord
       if (plan.status === 'held') {
         throw new UnrecoverableError(`held: ${plan.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}`);
       }
-      // Deliveries that already landed (this order replayed after its jobs were removed)
-      // are not added again.
-      const delivered = await connection.mget(...plan.deliveries.map((d) => markerKeys.delivered(prefix, d.deliveryId)));
+      // One round trip: was the order cancelled, which deliveries already landed (this order
+      // replayed after its jobs were removed; they are not added again), and the manifest a
+      // later cancellation reads, stored before any delivery can run.
+      const [[, cancelled], [, delivered]] = (await connection
+        .pipeline()
+        .get(markerKeys.cancelled(prefix, plan.orderId))
+        .mget(...plan.deliveries.map((d) => markerKeys.delivered(prefix, d.deliveryId)))
+        .set(markerKeys.manifest(prefix, plan.orderId), JSON.stringify(plan.manifest), 'PX', config.store.retention.dedupeMs)
+        .exec()) as [[Error | null, string | null], [Error | null, (string | null)[]]];
+      const seen = () => connection.set(markerKeys.orderSeen(prefix, plan.orderId), '1', 'PX', config.store.retention.dedupeMs);
+      if (cancelled !== null) {
+        await seen();
+        return { deliveries: [], cancelled: true };
+      }
       const pending = plan.deliveries.filter((_, i) => delivered[i] === null);
       if (pending.length > 0) await flows.addBulk(flowsOf(pending, config));
-      await connection.set(markerKeys.orderSeen(prefix, plan.orderId), '1', 'PX', config.store.retention.dedupeMs);
+      await seen();
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
     { connection, prefix, concurrency: deps.concurrency ?? 8, autorun: false },

@@ -1,17 +1,19 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import type { OrderEvent, OrderEventSource } from '../domain/order';
+import type { CancelEvent, OrderEvent, OrderEventSource } from '../domain/order';
 import { DropshipError } from '../errors';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { IntakeResult } from '../queue/intake';
-import { ingestOrder, parseJsonBody } from '../sources/ingest';
+import { ingestCancellation, ingestOrder, parseJsonBody } from '../sources/ingest';
 import { type DashboardOptions, registerDashboard } from './dashboard';
 import { validBase64Hmac } from './signature';
 
 export interface ApiOptions {
   /** Accepts a scrubbed order event (the pipeline's `OrderIntake.submit`); without it, no order routes. */
   submit?: (event: OrderEvent) => Promise<IntakeResult>;
+  /** Accepts an order's cancellation (`OrderIntake.cancel`); without it, cancellations are refused with 503. */
+  cancel?: (event: CancelEvent) => Promise<IntakeResult>;
   /** Serves the queue dashboard at `/admin/queues`. */
   dashboard?: DashboardOptions;
   /** Served at `/metrics` (behind `METRICS_TOKEN` as a bearer token when that is set). */
@@ -134,7 +136,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(202).send({ orderId: result.orderId, duplicate: result.duplicate });
   };
 
-  app.post('/orders', async (request: RawRequest, reply) => {
+  const cancel = async (reply: FastifyReply, event: CancelEvent | undefined, ignored: string) => {
+    if (event === undefined) return reply.code(200).send({ ignored });
+    if (!options.cancel) return reply.code(503).send({ error: 'EUNAVAILABLE', message: 'This process does not accept cancellations', problems: [] });
+    const result = await options.cancel(event);
+    return reply.code(202).send({ orderId: result.orderId, cancelled: true, duplicate: result.duplicate });
+  };
+
+  /** `API_TOKEN` as a bearer token, or (without one) loopback callers only. */
+  const refuseCaller = (request: FastifyRequest, reply: FastifyReply) => {
     const token = env.API_TOKEN;
     if (token) {
       if (!bearerMatches(header(request, 'authorization'), token)) {
@@ -143,7 +153,25 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     } else if (!LOOPBACK.has(request.socket.remoteAddress ?? '')) {
       return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'Set API_TOKEN to accept orders from other hosts', problems: [] });
     }
-    return accept(reply, request.body, { kind: 'canonical' });
+    return undefined;
+  };
+
+  app.post('/orders', async (request: RawRequest, reply) => {
+    return refuseCaller(request, reply) ?? accept(reply, request.body, { kind: 'canonical' });
+  });
+
+  // Cancels an order: voids its labels not yet used and sends each supplier that already has
+  // its purchase order a cancellation. The body is optional: `{ "reason": "customer" }`.
+  app.post('/orders/:id/cancel', async (request: FastifyRequest<{ Body: Buffer | undefined; Params: { id: string } }>, reply) => {
+    const refused = refuseCaller(request, reply);
+    if (refused) return refused;
+    const raw = request.body;
+    const body = raw === undefined || raw.length === 0 ? {} : parseJsonBody(raw);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new DropshipError('EINVALID_ORDER', ['cancellation: the body must be a JSON object { "reason"? }']);
+    }
+    if ('orderId' in body) throw new DropshipError('EINVALID_ORDER', ['orderId: goes in the path, not the body']);
+    return cancel(reply, ingestCancellation({ ...body, orderId: request.params.id }, { source: 'canonical' }), 'nothing to cancel');
   });
 
   app.post('/webhooks/shopify', async (request: RawRequest, reply) => {
@@ -153,8 +181,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       throw new DropshipError('EBAD_SIGNATURE');
     }
     const topic = header(request, 'x-shopify-topic');
-    if (topic && topic !== 'orders/create') return reply.code(200).send({ ignored: topic });
     const eventId = header(request, 'x-shopify-webhook-id') ?? header(request, 'x-shopify-event-id');
+    if (topic === 'orders/cancelled') {
+      return cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), topic);
+    }
+    if (topic && topic !== 'orders/create') return reply.code(200).send({ ignored: topic });
     return accept(reply, request.body, { kind: 'shopify', ...(eventId ? { eventId } : {}) });
   });
 
@@ -167,8 +198,12 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       throw new DropshipError('EBAD_SIGNATURE');
     }
     const topic = header(request, 'x-wc-webhook-topic');
-    if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
     const eventId = header(request, 'x-wc-webhook-delivery-id');
+    // An update that sets the status to cancelled cancels the order; other updates are ignored.
+    if (topic === 'order.updated') {
+      return cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'woocommerce', ...(eventId ? { eventId } : {}) }), `${topic} (not a cancellation)`);
+    }
+    if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
     return accept(reply, request.body, { kind: 'woocommerce', ...(eventId ? { eventId } : {}) });
   });
   return app;

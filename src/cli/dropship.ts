@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { Queue } from 'bullmq';
 import { type DashboardAuth, dashboardAuthFromEnv } from '../api/dashboard';
 import { buildApi } from '../api/server';
-import type { OrderEvent } from '../domain/order';
+import { CANCEL_REASONS, type CancelEvent, type CancelReason, type OrderEvent } from '../domain/order';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
 import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../embedded-redis';
@@ -140,6 +140,31 @@ program
   });
 
 program
+  .command('cancel')
+  .description('cancel an order: void its labels not yet used, send each supplier that has its purchase order a cancellation')
+  .argument('<orderId>')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .option('--reason <reason>', `why (${CANCEL_REASONS.join(', ')})`)
+  .action(async (orderId: string, opts: { config: string; dataDir: string; reason?: string }) => {
+    try {
+      if (opts.reason !== undefined && !(CANCEL_REASONS as readonly string[]).includes(opts.reason)) {
+        throw new CliError(`--reason must be one of ${CANCEL_REASONS.join(', ')}`);
+      }
+      const config = loadConfig(opts.config);
+      const producer = createOrderProducer({ redisUrl: redisUrlFor(opts.dataDir), config, prefix: process.env.QUEUE_PREFIX ?? 'dropship' });
+      try {
+        const result = await producer.cancel(orderId, opts.reason ? { reason: opts.reason as CancelReason } : {});
+        process.stdout.write(JSON.stringify({ ...result, cancelled: true }) + '\n');
+      } finally {
+        await producer.close();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('status')
   .description('job counts of every queue, held orders and expiring keys; or, with ORDER_ID, one order')
   .argument('[orderId]', 'show one order: its deliveries, their states, tracking numbers')
@@ -154,8 +179,9 @@ program
           if (status.state === 'unknown') throw new CliError(`no order ${orderId} is known`);
           if (opts.json) return void process.stdout.write(JSON.stringify(status) + '\n');
           console.log(`order ${status.orderId}: ${status.state}${status.heldReason ? ` (${status.heldReason})` : ''}; ${status.disclosures} disclosures recorded`);
+          if (status.cancelled) console.log(`cancelled${status.cancelled.at ? ` at ${status.cancelled.at}` : ''}${status.cancelled.reason ? ` (${status.cancelled.reason})` : ''}`);
           if (status.deliveries.length > 0) console.table(status.deliveries);
-          for (const t of status.tracking) console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}`);
+          for (const t of status.tracking) console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${t.voidedAt ? ` (voided ${t.voidedAt})` : ''}`);
           return;
         }
         const queues: Array<Record<string, string | number>> = [];
@@ -355,7 +381,9 @@ program
     if (!dashboardAuth && opts.role !== 'workers') log.info('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD (or DASHBOARD_TOKEN) to serve it at /admin/queues');
     const api = buildApi({
             logger: log,
-            ...(opts.role === 'all' || opts.role === 'api' ? { submit: (e: OrderEvent) => pipeline.intake.submit(e) } : {}),
+            ...(opts.role === 'all' || opts.role === 'api'
+              ? { submit: (e: OrderEvent) => pipeline.intake.submit(e), cancel: (e: CancelEvent) => pipeline.intake.cancel(e) }
+              : {}),
             ready: () => pipeline.ready(),
             metrics: metrics.registry,
             ...(dashboardAuth

@@ -17,6 +17,8 @@ export interface SupplierConfig {
     transport: string;
     /** Template with `{orderId}`, `{supplierId}`, `{shipmentId}`, `{ext}`. */
     filename: string;
+    /** Template of a cancellation's file name (same placeholders); never the same as `filename`. */
+    cancelFilename: string;
     /** Parsed by the transport kind's own schema. */
     options: unknown;
   };

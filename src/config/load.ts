@@ -113,7 +113,7 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     }
   }
 
-  const { transport, filename, ...rest } = s.delivery;
+  const { transport, filename, cancelFilename, ...rest } = s.delivery;
   const kind = transportKind(transport);
   let options: unknown;
   if (!kind) {
@@ -127,12 +127,17 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     }
   }
   const template = filename ?? `{orderId}-{supplierId}.${format?.fileExtension ?? 'txt'}`;
-  const unknownPlaceholder = /\{(?!orderId\}|supplierId\}|shipmentId\}|ext\})[^}]*\}/.exec(template);
-  if (unknownPlaceholder) {
-    problems.add(file, 'delivery.filename', `unknown placeholder ${unknownPlaceholder[0]} (known: {orderId} {supplierId} {shipmentId} {ext})`);
-  } else if (/[/\\]|^\.\.?$/.test(template)) {
-    problems.add(file, 'delivery.filename', 'must be a plain file name, without "/" or "\\"');
+  // A cancellation must never overwrite the purchase order it cancels.
+  const cancelTemplate = cancelFilename ?? defaultCancelFilename(template);
+  for (const [key, value] of [['delivery.filename', template], ['delivery.cancelFilename', cancelTemplate]] as const) {
+    const unknownPlaceholder = /\{(?!orderId\}|supplierId\}|shipmentId\}|ext\})[^}]*\}/.exec(value);
+    if (unknownPlaceholder) {
+      problems.add(file, key, `unknown placeholder ${unknownPlaceholder[0]} (known: {orderId} {supplierId} {shipmentId} {ext})`);
+    } else if (/[/\\]|^\.\.?$/.test(value)) {
+      problems.add(file, key, 'must be a plain file name, without "/" or "\\"');
+    }
   }
+  if (cancelTemplate === template) problems.add(file, 'delivery.cancelFilename', 'must differ from delivery.filename, or a cancellation would overwrite its purchase order');
 
   let pgpPublicKey: string | undefined;
   if (s.pgp) {
@@ -157,12 +162,18 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     fields: policy.allowed,
     format: s.format,
     formatOptions,
-    delivery: { transport, filename: template, options },
+    delivery: { transport, filename: template, cancelFilename: cancelTemplate, options },
     ...(pgpPublicKey !== undefined && s.pgp
       ? { pgpPublicKey, pgpPublicKeyFile: path.resolve(dir, s.pgp.publicKeyFile) }
       : {}),
     retry: { attempts: s.retry.attempts, backoffMs: s.retry.backoff },
   };
+}
+
+/** `{orderId}-{supplierId}.csv` → `{orderId}-{supplierId}-cancel.csv`. */
+export function defaultCancelFilename(template: string): string {
+  const dot = template.lastIndexOf('.');
+  return dot > 0 ? `${template.slice(0, dot)}-cancel${template.slice(dot)}` : `${template}-cancel`;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -80,6 +80,7 @@ export const SupplierFileSchema = z
       .object({
         transport: z.string().min(1),
         filename: z.string().min(1).optional(),
+        cancelFilename: z.string().min(1).optional(),
       })
       .passthrough(),
     pgp: z.object({ publicKeyFile: z.string().min(1) }).strict().optional(),

@@ -99,3 +99,15 @@ export function dropShipOrder(
   };
   return { po, fields: sortedFields(fields) };
 }
+
+/** The sorted canonical paths whose values a (possibly reduced) purchase-order view carries. */
+export function viewFields(po: DropShipOrder): FieldPath[] {
+  const fields: FieldPath[] = [];
+  for (const section of ['order', 'customer', 'shipTo', 'shipment'] as const) {
+    for (const [key, value] of Object.entries(po[section])) if (present(value)) fields.push(`${section}.${key}` as FieldPath);
+  }
+  for (const line of po.lines) {
+    for (const [key, value] of Object.entries(line)) if (present(value)) fields.push(`lines.${key}` as FieldPath);
+  }
+  return sortedFields(fields);
+}

@@ -107,3 +107,14 @@ export interface OrderEvent {
   source: OrderEventSource;
   order: Order;
 }
+
+/** Why an order was cancelled (Shopify's `cancel_reason` values; anything else is `other`). */
+export const CANCEL_REASONS = ['customer', 'fraud', 'inventory', 'declined', 'staff', 'other'] as const;
+export type CancelReason = (typeof CANCEL_REASONS)[number];
+
+/** An order's cancellation as it travels through the queues: ids only, no personal data. */
+export interface CancelEvent {
+  source: OrderEventSource;
+  orderId: string;
+  reason?: CancelReason;
+}

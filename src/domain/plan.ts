@@ -2,10 +2,10 @@ import { carrierById } from '../carriers';
 import type { Config, SupplierConfig } from '../config/config';
 import { DropshipError } from '../errors';
 import { formatById } from '../formats';
-import type { DropShipOrder } from '../formats/format';
+import { cancellationView, type DropShipOrder } from '../formats/format';
 import type { DeliveryPayload } from '../transports/transport';
 import type { FieldPath } from './field-paths';
-import { carrierShipment, dropShipOrder } from './minimise';
+import { carrierShipment, dropShipOrder, viewFields } from './minimise';
 import type { Order } from './order';
 import type { Shipment } from './shipment';
 import { type HoldReason, splitOrder } from './split';
@@ -31,8 +31,20 @@ export interface BoughtLabel {
   label?: string;
 }
 
+/**
+ * What the pipeline keeps of a planned order so that it can be cancelled after its jobs are
+ * gone: delivery ids and recipients, and what each purchase order's cancellation repeats
+ * ({@link cancellationView}: order id, lines, shipment; no customer or address).
+ */
+export interface OrderManifest {
+  orderId: string;
+  deliveries: Array<{ deliveryId: string; shipmentId: string; recipient: string; kind: 'carrier' | 'dropship' }>;
+  /** Purchase-order delivery id → the view its cancellation renders. */
+  cancellations: Record<string, DropShipOrder>;
+}
+
 export type OrderPlan =
-  | { orderId: string; status: 'planned'; shipments: Shipment[]; deliveries: PlannedDelivery[] }
+  | { orderId: string; status: 'planned'; shipments: Shipment[]; deliveries: PlannedDelivery[]; manifest: OrderManifest }
   | { orderId: string; status: 'held'; reasons: HoldReason[] };
 
 /** Renders a supplier's file-name template; ids are already restricted to safe characters. */
@@ -54,14 +66,14 @@ export interface PlanContext {
   deferLabelledBodies?: boolean;
 }
 
-function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfig, context: PlanContext): PlannedDelivery {
+function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfig, context: PlanContext): { delivery: PlannedDelivery; view: DropShipOrder } {
   const format = formatById(supplier.format);
   if (!format) throw new Error(`format ${supplier.format} is not registered (config was not loaded through loadConfig)`);
   const { po, fields } = dropShipOrder(order, shipment, supplier);
   const deliveryId = `${shipment.id}+po`;
   const controlNumber = context.controlNumbers?.[supplier.id];
   const createdAt = context.now ?? order.placedAt;
-  return {
+  const delivery: PlannedDelivery = {
     ...(supplier.labels === 'retailer'
       ? { awaitsLabel: { carrierDeliveryId: `${shipment.id}+carrier`, view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
       : {}),
@@ -89,6 +101,7 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
             ...(controlNumber !== undefined ? { controlNumber } : {}),
           }),
   };
+  return { delivery, view: po };
 }
 
 function carrierRequest(order: Order, shipment: Shipment, config: Config): PlannedDelivery {
@@ -152,6 +165,7 @@ export function planOrder(order: Order, config: Config, context: PlanContext = {
   if (split.held) return { orderId: order.id, status: 'held', reasons: split.held };
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const deliveries: PlannedDelivery[] = [];
+  const cancellations: Record<string, DropShipOrder> = {};
   const held: HoldReason[] = [];
   for (const shipment of split.shipments) {
     const supplier = shipment.origin.kind === 'supplier' ? suppliers.get(shipment.origin.id) : undefined;
@@ -167,7 +181,9 @@ export function planOrder(order: Order, config: Config, context: PlanContext = {
     }
     if (supplier) {
       try {
-        deliveries.push(purchaseOrder(order, shipment, supplier, context));
+        const { delivery, view } = purchaseOrder(order, shipment, supplier, context);
+        deliveries.push(delivery);
+        cancellations[delivery.deliveryId] = cancellationView(view);
       } catch (err) {
         // A value the supplier's format cannot carry (an X12 order id too long): for an
         // operator to fix, not for the queue to retry.
@@ -177,5 +193,59 @@ export function planOrder(order: Order, config: Config, context: PlanContext = {
     }
   }
   if (held.length > 0) return { orderId: order.id, status: 'held', reasons: held };
-  return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries };
+  const manifest: OrderManifest = {
+    orderId: order.id,
+    deliveries: deliveries.map((d) => ({ deliveryId: d.deliveryId, shipmentId: d.shipmentId, recipient: d.recipient, kind: d.kind })),
+    cancellations,
+  };
+  return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries, manifest };
+}
+
+/** Delivery id of the cancellation of a purchase order. */
+export function cancellationDeliveryId(purchaseOrderId: string): string {
+  return `${purchaseOrderId}-cancel`;
+}
+
+/**
+ * The cancellation of a purchase order already delivered: the supplier's format says
+ * "cancel" in its own terms, over the same transport, named by `delivery.cancelFilename`.
+ * Undefined when the manifest holds no such purchase order.
+ */
+export function planCancellation(
+  manifest: OrderManifest,
+  purchaseOrderId: string,
+  supplier: SupplierConfig,
+  context: { now: string; controlNumber?: number },
+): PlannedDelivery | undefined {
+  const view = manifest.cancellations[purchaseOrderId];
+  const entry = manifest.deliveries.find((d) => d.deliveryId === purchaseOrderId && d.kind === 'dropship');
+  if (!view || !entry || entry.recipient !== supplier.id) return undefined;
+  const format = formatById(supplier.format);
+  if (!format) throw new Error(`format ${supplier.format} is not registered`);
+  const deliveryId = cancellationDeliveryId(purchaseOrderId);
+  return {
+    deliveryId,
+    orderId: manifest.orderId,
+    shipmentId: entry.shipmentId,
+    recipient: supplier.id,
+    kind: 'dropship',
+    purpose: 'cancellation',
+    transport: supplier.delivery.transport,
+    format: format.id,
+    filename: renderFilename(supplier.delivery.cancelFilename, {
+      orderId: manifest.orderId,
+      supplierId: supplier.id,
+      shipmentId: entry.shipmentId,
+      ext: format.fileExtension,
+    }),
+    contentType: format.contentType,
+    fields: viewFields(view),
+    body: format.render(view, supplier.formatOptions, {
+      deliveryId,
+      createdAt: context.now,
+      purpose: 'cancellation',
+      cancels: purchaseOrderId,
+      ...(context.controlNumber !== undefined ? { controlNumber: context.controlNumber } : {}),
+    }),
+  };
 }

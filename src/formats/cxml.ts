@@ -329,6 +329,7 @@ function document(po: DropShipOrder, o: CxmlOptions, context: RenderContext): Xm
   if (po.lines.length === 0) throw new Error('a cXML OrderRequest needs at least one line');
   const currency = po.order.currency ?? o.currency;
   const shipment = po.shipment;
+  const cancels = context.purpose === 'cancellation' ? (context.cancels ?? context.deliveryId) : undefined;
   const extrinsics: Array<[string, string | undefined]> = [
     ['shipmentId', shipment.id],
     ['trackingNumber', shipment.trackingNumber],
@@ -345,13 +346,15 @@ function document(po: DropShipOrder, o: CxmlOptions, context: RenderContext): Xm
     ]),
     el('Request', { deploymentMode: o.deploymentMode }, [
       el('OrderRequest', undefined, [
-        el('OrderRequestHeader', { orderID: po.order.id ?? context.deliveryId, orderDate: po.order.placedAt ?? context.createdAt, type: 'new' }, [
+        el('OrderRequestHeader', { orderID: po.order.id ?? context.deliveryId, orderDate: po.order.placedAt ?? context.createdAt, type: cancels ? 'delete' : 'new' }, [
           el('Total', undefined, money(currency, orderTotal(po.lines), WITHHELD_TOTAL)),
-          shipTo(po, o),
+          // A cancellation (type="delete") names the order it deletes, not where it was going.
+          cancels ? undefined : shipTo(po, o),
           billTo(o),
           contact(po, o),
           po.order.giftMessage !== undefined ? el('Comments', { 'xml:lang': o.lang, type: 'giftMessage' }, po.order.giftMessage) : undefined,
           po.order.notes !== undefined ? el('Comments', { 'xml:lang': o.lang, type: 'notes' }, po.order.notes) : undefined,
+          cancels ? el('DocumentReference', { payloadID: payloadId(cancels, o.payloadIdDomain) }) : undefined,
           ...extrinsics.map(([name, value]) => (value !== undefined ? el('Extrinsic', { name }, value) : undefined)),
         ]),
         ...po.lines.map((line, i) => itemOut(line, i, currency, o)),

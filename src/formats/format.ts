@@ -43,7 +43,16 @@ export interface RenderContext {
    * by the caller from a counter that survives restarts. @defaultValue 1
    */
   controlNumber?: number;
+  /**
+   * What the document says: a new purchase order, or the cancellation of one already sent
+   * (`cancels` is then that purchase order's delivery id). @defaultValue "order"
+   */
+  purpose?: DocumentPurpose;
+  cancels?: string;
 }
+
+/** A purchase order, or the cancellation of one. */
+export type DocumentPurpose = 'order' | 'cancellation';
 
 /** One purchase-order format (json, csv, ...): registers itself in `formats/index.ts`. */
 export interface PurchaseOrderFormat<Options = unknown> {
@@ -56,10 +65,35 @@ export interface PurchaseOrderFormat<Options = unknown> {
   readonly needsControlNumber?: boolean;
   /** Fields a supplier's allow-list must name for this format to make a usable document. */
   readonly requiredFields?: readonly FieldPath[];
+  /**
+   * The document for `po`. With `context.purpose` "cancellation", `po` is the
+   * {@link cancellationView} of the order sent before, and the document cancels it in the
+   * format's own terms (cXML `type="delete"`, X12 BEG01 `01`, ...).
+   */
   render(po: DropShipOrder, options: Options, context: RenderContext): string;
   /**
    * Last touch at send time, for what must never be queued or previewed (cXML's shared
    * secret from the environment). Throws `DropshipError('ECONFIG')` when it cannot.
    */
   beforeSend?(body: string, options: Options, env: NodeJS.ProcessEnv): string;
+}
+
+/**
+ * What a cancellation repeats of a purchase order already sent: which order and which lines
+ * (SKU, name, quantity, price, weight as the allow-list let through) and the shipment's id,
+ * carrier and service. Nothing about the customer, the ship-to, messages, line properties or
+ * the label: a supplier needs none of it to stop, and it is kept (in Redis) until the order
+ * can no longer be cancelled.
+ */
+export function cancellationView(po: DropShipOrder): DropShipOrder {
+  const { id, placedAt, currency } = po.order;
+  const { id: shipmentId, carrier, service } = po.shipment;
+  return {
+    supplierId: po.supplierId,
+    order: { ...(id !== undefined ? { id } : {}), ...(placedAt !== undefined ? { placedAt } : {}), ...(currency !== undefined ? { currency } : {}) },
+    customer: {},
+    shipTo: {},
+    shipment: { ...(shipmentId !== undefined ? { id: shipmentId } : {}), ...(carrier !== undefined ? { carrier } : {}), ...(service !== undefined ? { service } : {}) },
+    lines: po.lines.map(({ properties: _properties, ...line }) => line),
+  };
 }

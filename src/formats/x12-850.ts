@@ -273,7 +273,8 @@ function transactionSet(w: Writer, po: DropShipOrder, o: X12Options, context: Re
   const order = po.order;
   const date = wallClock(order.placedAt ?? context.createdAt);
   w.segment('ST', '850', control);
-  w.segment('BEG', '00', 'DS', w.identifier(order.id, 22, 'order.id', 'BEG03 (purchase order number)'), undefined, `${date.yyyy}${date.mm}${date.dd}`);
+  // BEG01 transaction set purpose: 00 original, 01 cancellation (of the PO with this BEG03).
+  w.segment('BEG', context.purpose === 'cancellation' ? '01' : '00', 'DS', w.identifier(order.id, 22, 'order.id', 'BEG03 (purchase order number)'), undefined, `${date.yyyy}${date.mm}${date.dd}`);
   const currency = w.code(order.currency, 3, 3);
   if (currency !== undefined) w.segment('CUR', 'BY', currency);
   const tracking = w.code(po.shipment.trackingNumber, 1, LIMITS[o.version].REF02);

@@ -2,7 +2,7 @@ import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
-import { deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId } from '../queue/names';
+import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId } from '../queue/names';
 import { deliveryTargets } from '../transports/factory';
 
 /** One delivery of an order as an operator sees it. */
@@ -12,6 +12,8 @@ export interface DeliveryStatus {
   state: string;
   attempts: number;
   failedReason?: string;
+  /** Why the job completed without sending (`cancelled`, `delivered before`). */
+  skipped?: string;
 }
 
 export interface OrderStatus {
@@ -19,8 +21,10 @@ export interface OrderStatus {
   /** State of the order job, or `gone` once it completed and was removed. */
   state: string;
   heldReason?: string;
+  /** When (and why) the order was cancelled. */
+  cancelled?: { at?: string; reason?: string };
   deliveries: DeliveryStatus[];
-  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string }>;
+  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string }>;
   disclosures: number;
 }
 
@@ -67,9 +71,17 @@ export class Operations {
 
   async orderStatus(orderId: string): Promise<OrderStatus> {
     const orderJob = await this.queue(ORDERS_QUEUE).getJob(orderJobId(orderId));
+    const cancelJob = await this.queue(ORDERS_QUEUE).getJob(cancelJobId(orderId));
     const disclosures = await this.ledger.forOrder(orderId);
     const trackingRaw = await this.redis.hgetall(markerKeys.tracking(this.prefix, orderId));
-    const ids = new Set<string>([...((orderJob?.returnvalue as { deliveries?: string[] } | null)?.deliveries ?? []), ...disclosures.map((d) => d.deliveryId)]);
+    const [cancelledRaw, manifestRaw] = await this.redis.mget(markerKeys.cancelled(this.prefix, orderId), markerKeys.manifest(this.prefix, orderId));
+    const planned = manifestRaw ? (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string }> }).deliveries.map((d) => d.deliveryId) : [];
+    const ids = new Set<string>([
+      ...((orderJob?.returnvalue as { deliveries?: string[] } | null)?.deliveries ?? []),
+      ...planned,
+      ...((cancelJob?.returnvalue as { undo?: string[] } | null)?.undo ?? []),
+      ...disclosures.map((d) => d.deliveryId),
+    ]);
     // Deliveries whose jobs still exist but whose order job is gone: look for this order's ids.
     for (const name of this.deliveryQueueNames()) {
       for (const state of ['failed', 'delayed', 'waiting', 'active', 'waiting-children'] as const) {
@@ -82,21 +94,34 @@ export class Operations {
     for (const id of [...ids].sort()) {
       const job = await this.findDelivery(id);
       const delivered = disclosures.some((d) => d.deliveryId === id);
+      const skipped = (job?.returnvalue as { skipped?: string } | null | undefined)?.skipped;
       deliveries.push({
         deliveryId: id,
         queue: job?.queueName ?? '(removed)',
         state: job ? await job.getState() : delivered ? 'delivered' : 'unknown',
         attempts: job?.attemptsMade ?? 0,
         ...(job?.failedReason ? { failedReason: job.failedReason } : {}),
+        ...(skipped ? { skipped } : {}),
       });
     }
-    const state = orderJob ? await orderJob.getState() : ids.size > 0 || (await this.redis.exists(markerKeys.orderSeen(this.prefix, orderId))) ? 'gone' : 'unknown';
+    const state = orderJob
+      ? await orderJob.getState()
+      : ids.size > 0 || (await this.redis.exists(markerKeys.orderSeen(this.prefix, orderId)))
+        ? 'gone'
+        : cancelledRaw
+          ? 'cancelled before it arrived'
+          : 'unknown';
+    const cancelled = cancelledRaw ? (JSON.parse(cancelledRaw) as { at?: string; reason?: string }) : undefined;
     return {
       orderId,
       state,
       ...(orderJob?.failedReason ? { heldReason: orderJob.failedReason } : {}),
+      ...(cancelled ? { cancelled } : {}),
       deliveries,
-      tracking: Object.entries(trackingRaw).map(([shipmentId, v]) => ({ shipmentId, ...(JSON.parse(v) as { carrier: string; trackingNumber: string }) })),
+      tracking: Object.entries(trackingRaw).map(([shipmentId, v]) => {
+        const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string };
+        return { shipmentId, carrier: t.carrier, trackingNumber: t.trackingNumber, ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}) };
+      }),
       disclosures: disclosures.length,
     };
   }

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { OrderEvent } from '../domain/order';
-import { markerKeys, ORDERS_QUEUE, orderJobId } from './names';
+import type { CancelEvent, OrderEvent } from '../domain/order';
+import { cancelJobId, markerKeys, ORDERS_QUEUE, orderJobId } from './names';
 
 export interface IntakeResult {
   orderId: string;
@@ -16,13 +16,38 @@ export interface IntakeResult {
  * recognising it after the job itself is removed.
  */
 export class OrderIntake {
-  readonly queue: Queue<OrderEvent>;
+  readonly queue: Queue<OrderEvent | CancelEvent>;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: { prefix: string; completedJobsMs: number; dedupeMs: number },
   ) {
-    this.queue = new Queue<OrderEvent>(ORDERS_QUEUE, { connection: redis, prefix: options.prefix });
+    this.queue = new Queue<OrderEvent | CancelEvent>(ORDERS_QUEUE, { connection: redis, prefix: options.prefix });
+  }
+
+  /**
+   * Accepts an order's cancellation: one `cancel` job per order on the orders queue. It may
+   * come before the order itself (webhooks arrive in any order); the order is then never
+   * planned. A repeat (same source event, or the order already being cancelled) is a duplicate.
+   */
+  async cancel(event: CancelEvent): Promise<IntakeResult> {
+    const { prefix } = this.options;
+    const { orderId } = event;
+    const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
+    const jobId = cancelJobId(orderId);
+    const jobKey = `${prefix}:${ORDERS_QUEUE}:${jobId}`;
+    const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), markerKeys.cancelled(prefix, orderId), jobKey);
+    if (seen > 0) return { orderId, duplicate: true };
+    await this.queue.add('cancel', event, {
+      jobId,
+      // It may wait for an order worker's plan to land; a few quick retries cover a crash.
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
+      removeOnFail: false,
+    });
+    if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
+    return { orderId, duplicate: false };
   }
 
   async submit(event: OrderEvent): Promise<IntakeResult> {

@@ -14,6 +14,14 @@ export function orderJobId(orderId: string): string {
   return `order+${orderId}`;
 }
 
+/** Job id of an order's cancellation (on the orders queue): one per order. */
+export function cancelJobId(orderId: string): string {
+  return `cancel+${orderId}`;
+}
+
+/** Job names on the delivery queues: a payload to deliver, or a bought label to void. */
+export const VOID_JOB = 'void';
+
 /**
  * Keys outside BullMQ: short markers, never personal data. They outlive job retention so
  * a replayed event or delivery is recognised after its job is gone.
@@ -24,6 +32,13 @@ export const markerKeys = {
   delivered: (prefix: string, deliveryId: string) => `${prefix}:delivered:${deliveryId}`,
   /** Interchange control number counter of one supplier (X12). */
   controlNumber: (prefix: string, supplierId: string) => `${prefix}:control-number:${supplierId}`,
-  /** Tracking numbers per order: shipment id → `{ carrier, trackingNumber, at }`. */
+  /**
+   * Tracking numbers per order: shipment id → `{ carrier, trackingNumber, shipmentNumber?,
+   * at, voidedAt? }`.
+   */
   tracking: (prefix: string, orderId: string) => `${prefix}:tracking:${orderId}`,
+  /** Set when an order is cancelled: `{ at, reason? }`. Deliveries not yet made are then skipped. */
+  cancelled: (prefix: string, orderId: string) => `${prefix}:cancelled:${orderId}`,
+  /** The order's `OrderManifest` (ids, recipients, cancellation views; no customer data). */
+  manifest: (prefix: string, orderId: string) => `${prefix}:manifest:${orderId}`,
 };

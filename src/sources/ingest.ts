@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { redactCardNumbers } from '../domain/card-data';
-import { Order, type OrderEvent, type OrderEventSource } from '../domain/order';
+import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, Order, type OrderEvent, type OrderEventSource } from '../domain/order';
 import { scrubOrderInput } from '../domain/scrub';
 import { DropshipError } from '../errors';
 import { detectSource, ORDER_SOURCE_KINDS, sourceByKind, type OrderSourceKind } from './index';
@@ -249,4 +249,39 @@ export function ingestOrder(payload: unknown, options: IngestOptions = {}): Orde
   const eventSource: OrderEventSource = { kind: source.kind };
   if (options.eventId !== undefined) eventSource.eventId = redactCardNumbers(options.eventId);
   return { source: eventSource, order: result.data };
+}
+
+/**
+ * Turns a cancellation into a `CancelEvent`: a source payload that announces one (Shopify
+ * `orders/cancelled`, a cancelled WooCommerce order) or, for `canonical`, `{ orderId,
+ * reason? }` (the API's `POST /orders/{id}/cancel`). Returns undefined when the payload
+ * cancels nothing (a WooCommerce update to another status). Throws `DropshipError`
+ * `EINVALID_ORDER` when the order id is missing or malformed, naming no input values.
+ */
+export function ingestCancellation(payload: unknown, options: { source: OrderSourceKind; eventId?: string }): CancelEvent | undefined {
+  let found: { orderId: unknown; reason?: unknown } | undefined;
+  if (options.source === 'canonical') {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      throw new DropshipError('EINVALID_ORDER', ['cancellation: must be a JSON object { "orderId", "reason"? }']);
+    }
+    const body = payload as Record<string, unknown>;
+    const unknown = Object.keys(body).filter((k) => k !== 'orderId' && k !== 'reason');
+    if (unknown.length > 0) throw new DropshipError('EINVALID_ORDER', [`cancellation: unknown field(s) ${unknown.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')} (known: orderId, reason)`]);
+    found = { orderId: body.orderId, reason: body.reason };
+  } else {
+    found = sourceByKind(options.source)?.cancellation?.(payload);
+    if (found === undefined) return undefined;
+  }
+  const problems: string[] = [];
+  const orderId = typeof found.orderId === 'number' && Number.isSafeInteger(found.orderId) ? String(found.orderId) : found.orderId;
+  if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) problems.push('order.id: must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  let reason: CancelReason | undefined;
+  if (found.reason !== undefined && found.reason !== null) {
+    if (typeof found.reason !== 'string') problems.push('reason: must be a string');
+    else reason = (CANCEL_REASONS as readonly string[]).includes(found.reason) ? (found.reason as CancelReason) : 'other';
+  }
+  if (problems.length > 0) throw new DropshipError('EINVALID_ORDER', problems);
+  const source: OrderEventSource = { kind: options.source };
+  if (options.eventId !== undefined) source.eventId = redactCardNumbers(options.eventId);
+  return { source, orderId: orderId as string, ...(reason !== undefined ? { reason } : {}) };
 }

@@ -201,4 +201,11 @@ export const shopifySource: OrderSource = {
       lines: lines(order),
     });
   },
+
+  /** An `orders/cancelled` payload: the Order resource with `cancelled_at` and `cancel_reason`. */
+  cancellation(payload: unknown) {
+    const order = requireObject(payload, 'a Shopify order');
+    const reason = optionalText(order.cancel_reason);
+    return { orderId: text(order.order_number) ?? text(order.id), ...(reason !== undefined ? { reason } : {}) };
+  },
 };

@@ -14,4 +14,10 @@ export interface OrderSource {
    * listing every problem when the payload cannot be mapped at all.
    */
   toOrderInput(payload: unknown): OrderInput;
+  /**
+   * The cancellation a payload announces (Shopify `orders/cancelled`, a WooCommerce order
+   * whose status became `cancelled`): the order id as `toOrderInput` maps it, and the
+   * source's reason when it gives one. Undefined when the payload cancels nothing.
+   */
+  cancellation?(payload: unknown): { orderId: unknown; reason?: string } | undefined;
 }

@@ -166,4 +166,11 @@ export const woocommerceSource: OrderSource = {
       lines: lines(order),
     });
   },
+
+  /** An order webhook (`order.updated`) whose `status` is `cancelled`. */
+  cancellation(payload: unknown) {
+    const order = requireObject(payload, 'a WooCommerce order');
+    if (optionalText(order.status) !== 'cancelled') return undefined;
+    return { orderId: optionalText(order.number) ?? text(order.id) };
+  },
 };

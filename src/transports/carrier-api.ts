@@ -7,6 +7,7 @@ import {
   DeliveryError,
   type DeliveryPayload,
   type DeliveryReceipt,
+  type LabelVoid,
   type SharedCache,
   type Transport,
   type TransportContext,
@@ -24,7 +25,9 @@ import {
  * Idempotency: neither carrier takes an idempotency key. The pipeline's delivered-marker
  * stops a re-run after a success, but a crash (or a lost answer: timeout, 5xx from a
  * gateway) between the label purchase and that marker makes the retry buy a second label.
- * Voiding the duplicate is left to a later slice.
+ * The delivery worker never re-sends a delivery whose marker is set, which closes the window
+ * after the marker; the lost-answer window stays (neither carrier can be asked what was bought
+ * under a transaction id), and a label bought twice so shows twice in the carrier account.
  */
 
 /** Answers (labels included) larger than this are cut off and treated as unreadable. */
@@ -270,6 +273,8 @@ export function memoryCache(now: () => number = Date.now): SharedCache {
 
 /** One HTTP request to a carrier API (path relative to the API's base URL). */
 export interface CarrierCall {
+  /** @defaultValue "POST" */
+  method?: 'POST' | 'PUT' | 'DELETE';
   path: string;
   headers: Record<string, string>;
   body: string;
@@ -368,6 +373,10 @@ export abstract class CarrierApiClient implements Transport {
   protected abstract problems(answer: unknown): CarrierProblem[];
   /** The receipt in a successful ship answer; undefined when it names no tracking number. */
   protected abstract receipt(answer: unknown): DeliveryReceipt | undefined;
+  /** The void (cancel) request of a bought label. */
+  protected abstract voidCall(label: LabelVoid, token: string): CarrierCall;
+  /** Whether a successful void answer says the label was voided, and what it said otherwise. */
+  protected abstract voidOutcome(answer: unknown): { voided: boolean; message?: string };
 
   async deliver(payload: DeliveryPayload, signal?: AbortSignal): Promise<DeliveryReceipt> {
     if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.api.name} API client has been closed`);
@@ -383,14 +392,7 @@ export abstract class CarrierApiClient implements Transport {
       throw DeliveryError.permanent('EPAYLOAD', `the ${payload.format} body is not JSON`);
     }
 
-    let token = await this.tokens.get(signal);
-    let answer = await this.send(this.shipCall(payload, token), signal);
-    if (answer.status === 401) {
-      // Expired or revoked early: one fresh token, one more try (nothing was bought on a 401).
-      token = await this.tokens.refresh(token, signal);
-      answer = await this.send(this.shipCall(payload, token), signal);
-      if (answer.status === 401) throw DeliveryError.permanent('EAUTH', `${this.api.name} ship request refused a freshly issued token (401${this.detail(answer)})`);
-    }
+    const answer = await this.authorized((token) => this.shipCall(payload, token), 'ship request', signal);
     if (answer.status >= 200 && answer.status < 300) {
       const receipt = this.receipt(answer.json);
       if (receipt === undefined) {
@@ -403,6 +405,40 @@ export abstract class CarrierApiClient implements Transport {
       return receipt;
     }
     throw this.refusal('ship request', answer);
+  }
+
+  /**
+   * Voids a label bought earlier (its order was cancelled). A 2xx that does not say
+   * "voided", or a refusal (the label was used, or is unknown), is a permanent `EREJECTED`
+   * with the carrier's words: retrying cannot change the carrier's mind.
+   */
+  async voidLabel(label: LabelVoid, signal?: AbortSignal): Promise<DeliveryReceipt> {
+    if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.api.name} API client has been closed`);
+    if (!/^[0-9A-Za-z]{6,40}$/.test(label.shipmentNumber ?? label.trackingNumber)) {
+      throw DeliveryError.permanent('EPAYLOAD', `the ${this.api.name} tracking number to void is not a carrier tracking number`);
+    }
+    const answer = await this.authorized((token) => this.voidCall(label, token), 'void request', signal);
+    if (answer.status >= 200 && answer.status < 300) {
+      const outcome = this.voidOutcome(answer.json);
+      if (!outcome.voided) {
+        throw DeliveryError.permanent('EREJECTED', `${this.api.name} did not void label ${label.trackingNumber}${outcome.message ? `: ${outcome.message.slice(0, MAX_CARRIER_TEXT)}` : ''}`);
+      }
+      return { location: `${this.api.id}:${label.trackingNumber}:voided`, response: { carrier: this.api.id, trackingNumber: label.trackingNumber, voided: 'true' } };
+    }
+    throw this.refusal('void request', answer);
+  }
+
+  /** Sends a call with a token, and once more with a fresh one if the first is refused (401). */
+  private async authorized(call: (token: string) => CarrierCall, what: string, signal: AbortSignal | undefined): Promise<CarrierAnswer> {
+    let token = await this.tokens.get(signal);
+    let answer = await this.send(call(token), signal);
+    if (answer.status === 401) {
+      // Expired or revoked early: one fresh token, one more try (nothing was done on a 401).
+      token = await this.tokens.refresh(token, signal);
+      answer = await this.send(call(token), signal);
+      if (answer.status === 401) throw DeliveryError.permanent('EAUTH', `${this.api.name} ${what} refused a freshly issued token (401${this.detail(answer)})`);
+    }
+    return answer;
   }
 
   /** Fetches a token: proves the API is reachable and the credentials work, buys nothing. */
@@ -468,7 +504,7 @@ export abstract class CarrierApiClient implements Transport {
     try {
       const answer = await boundedRequest(
         this.dispatcher,
-        { origin: this.base.origin, path: `${prefix}${call.path}`, method: 'POST', headers: call.headers, body: call.body },
+        { origin: this.base.origin, path: `${prefix}${call.path}`, method: call.method ?? 'POST', headers: call.headers, ...(call.method === 'DELETE' ? {} : { body: call.body }) },
         { timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, where, signal },
       );
       // An answer over the cap is unreadable rather than half-parsed.

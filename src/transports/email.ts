@@ -94,6 +94,17 @@ export const emailOptionsSchema = z
         error: 'subject may only use the placeholders {orderId} and {supplierId}',
       })
       .default('Purchase order {orderId}'),
+    /**
+     * Subject of a cancellation (same placeholders and rules as `subject`).
+     * @defaultValue "Cancellation of purchase order {orderId}"
+     */
+    cancelSubject: z
+      .string()
+      .min(1)
+      .refine((s) => [...s.matchAll(/\{([^}]*)\}/g)].every((m) => PLACEHOLDERS.has(m[1] ?? '')), {
+        error: 'cancelSubject may only use the placeholders {orderId} and {supplierId}',
+      })
+      .default('Cancellation of purchase order {orderId}'),
     smtp: smtpSchema,
   })
   .strict();
@@ -201,7 +212,7 @@ class EmailTransport implements Transport {
       {
         from: this.options.from,
         to: this.to.join(', '),
-        subject: renderSubject(this.options.subject, payload),
+        subject: renderSubject(payload.purpose === 'cancellation' ? this.options.cancelSubject : this.options.subject, payload),
         text: `Purchase order ${payload.orderId} is attached as ${payload.filename}.\r\n`,
         attachment: { filename: payload.filename, contentType: payload.contentType, content: payload.body },
         messageId: messageIdFor(payload.deliveryId, this.options.from),

@@ -1,4 +1,4 @@
-import type { DeliveryPayload, DeliveryReceipt, TransportContext, TransportKind } from './transport';
+import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from './transport';
 import { fedexOptionsSchema, type FedexOptions } from '../carriers/fedex';
 import {
   CarrierApiClient,
@@ -31,8 +31,35 @@ const FEDEX_API: CarrierApi = { id: 'fedex', name: 'FedEx', format: 'fedex-ship'
 const LABEL_CONTENT = new Set(['LABEL', 'MERGED_LABEL_DOCUMENTS', 'MERGED_LABELS_ONLY']);
 
 class FedexClient extends CarrierApiClient {
+  private readonly accountNumber: string;
+
   constructor(options: FedexOptions, context: TransportContext, io: CarrierIo) {
     super(FEDEX_API, options, context, io);
+    this.accountNumber = options.accountNumber;
+  }
+
+  /** `PUT /ship/v1/shipments/cancel` (Cancel Shipment, `Full_Schema_Cancel_Shipment`). */
+  protected voidCall(label: LabelVoid, token: string): CarrierCall {
+    return {
+      method: 'PUT',
+      path: '/ship/v1/shipments/cancel',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-customer-transaction-id': label.deliveryId,
+        'x-locale': 'en_US',
+      },
+      body: JSON.stringify({ accountNumber: { value: this.accountNumber }, trackingNumber: label.trackingNumber, deletionControl: 'DELETE_ALL_PACKAGES' }),
+    };
+  }
+
+  /** `output.cancelledShipment` true is cancelled; `output.message` or the alerts say why not. */
+  protected voidOutcome(answer: unknown): { voided: boolean; message?: string } {
+    const output = isRecord(answer) ? answer.output : undefined;
+    const alerts = isRecord(output) ? asList(output.alerts).filter(isRecord).map((a) => stringAt(a, 'message')).filter((m): m is string => m !== undefined) : [];
+    const message = stringAt(output, 'message') ?? (alerts.join('; ') || undefined);
+    return { voided: isRecord(output) && output.cancelledShipment === true, ...(message !== undefined ? { message } : {}) };
   }
 
   /** Form `grant_type=client_credentials&client_id=…&client_secret=…` (no Basic auth at FedEx). */

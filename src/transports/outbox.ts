@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { DeliveryPayload, DeliveryReceipt, Transport, TransportContext, TransportKind } from './transport';
+import type { DeliveryPayload, DeliveryReceipt, LabelVoid, Transport, TransportContext, TransportKind } from './transport';
 import { DeliveryError } from './transport';
 
 const OutboxOptions = z
@@ -28,20 +28,30 @@ export class OutboxTransport implements Transport {
   }
 
   async deliver(payload: DeliveryPayload): Promise<DeliveryReceipt> {
-    if (/[/\\]/.test(payload.filename) || payload.filename.startsWith('.')) {
-      throw DeliveryError.permanent('EPAYLOAD', `file name for delivery ${payload.deliveryId} is not a plain name`);
+    return { location: await this.write(payload.recipient, payload.filename, payload.body, payload.deliveryId) };
+  }
+
+  /** A carrier label void, written as `<carrier>/<label delivery id>.void.json`. */
+  async voidLabel(label: LabelVoid): Promise<DeliveryReceipt> {
+    const body = `${JSON.stringify({ void: { carrier: label.recipient, trackingNumber: label.trackingNumber, shipmentId: label.shipmentId } })}\n`;
+    return { location: await this.write(label.recipient, `${label.labelDeliveryId}.void.json`, body, label.deliveryId) };
+  }
+
+  private async write(recipient: string, filename: string, body: string, deliveryId: string): Promise<string> {
+    if (/[/\\]/.test(filename) || filename.startsWith('.')) {
+      throw DeliveryError.permanent('EPAYLOAD', `file name for delivery ${deliveryId} is not a plain name`);
     }
-    const folder = path.join(this.dir, payload.recipient);
-    const target = path.join(folder, payload.filename);
-    const temp = path.join(folder, `.${payload.filename}.${process.pid}.part`);
+    const folder = path.join(this.dir, recipient);
+    const target = path.join(folder, filename);
+    const temp = path.join(folder, `.${filename}.${process.pid}.part`);
     try {
       await mkdir(folder, { recursive: true });
-      await writeFile(temp, payload.body, { mode: 0o600 });
+      await writeFile(temp, body, { mode: 0o600 });
       await rename(temp, target);
     } catch (err) {
       throw DeliveryError.retryable('EREMOTE', `cannot write to the outbox (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    return { location: target };
+    return target;
   }
 
   async verify(): Promise<void> {

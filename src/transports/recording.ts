@@ -1,8 +1,11 @@
-import type { DeliveryPayload, DeliveryReceipt, Transport } from './transport';
+import type { DeliveryPayload, DeliveryReceipt, LabelVoid, Transport } from './transport';
 import { DeliveryError } from './transport';
 
-/** A scripted outcome for the next delivery: thrown as-is, or waited for (ms) then delivered. */
-export type RecordingScript = DeliveryError | { delayMs: number };
+/**
+ * A scripted outcome for the next delivery: thrown as-is, or delivered after a delay (ms) or
+ * once a promise settles (a gate a test opens).
+ */
+export type RecordingScript = DeliveryError | { delayMs: number } | { until: Promise<unknown> };
 
 /**
  * Keeps every payload in memory instead of sending it. For tests and benchmarks: it can be
@@ -12,6 +15,8 @@ export class RecordingTransport implements Transport {
   readonly kind = 'recording';
   readonly delivered: DeliveryPayload[] = [];
   readonly attempts: string[] = [];
+  /** Labels voided, in order. */
+  readonly voided: LabelVoid[] = [];
   private readonly script: RecordingScript[] = [];
   closed = false;
 
@@ -26,14 +31,27 @@ export class RecordingTransport implements Transport {
     return this;
   }
 
-  async deliver(payload: DeliveryPayload): Promise<DeliveryReceipt> {
-    this.attempts.push(payload.deliveryId);
+  private async play(): Promise<void> {
     const next = this.script.shift();
     if (next instanceof DeliveryError) throw next;
-    if (next) await new Promise((r) => setTimeout(r, next.delayMs));
+    if (next && 'until' in next) await next.until.catch(() => undefined);
+    else if (next) await new Promise((r) => setTimeout(r, next.delayMs));
+  }
+
+  async deliver(payload: DeliveryPayload): Promise<DeliveryReceipt> {
+    this.attempts.push(payload.deliveryId);
+    await this.play();
     this.delivered.push(payload);
     const response = this.respond?.(payload);
     return { location: `recording:${this.instanceId}/${payload.filename}`, ...(response ? { response } : {}) };
+  }
+
+  /** Records the void; scripted outcomes apply as to deliveries. */
+  async voidLabel(label: LabelVoid): Promise<DeliveryReceipt> {
+    this.attempts.push(label.deliveryId);
+    await this.play();
+    this.voided.push(label);
+    return { location: `recording:${this.instanceId}/void/${label.trackingNumber}` };
   }
 
   async verify(): Promise<void> {}

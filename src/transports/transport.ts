@@ -15,6 +15,23 @@ export interface DeliveryPayload {
   contentType: string;
   /** The exact payload before any encryption. */
   body: string;
+  /** A purchase order (or carrier request), or the cancellation of one. @defaultValue "order" */
+  purpose?: 'order' | 'cancellation';
+}
+
+/** A bought label to void because its order was cancelled. */
+export interface LabelVoid {
+  /** Delivery id of the void itself (the label's delivery id + `-void`). */
+  deliveryId: string;
+  orderId: string;
+  shipmentId: string;
+  /** The carrier id (`ups`, `fedex`). */
+  recipient: string;
+  /** Delivery id of the label purchase being undone. */
+  labelDeliveryId: string;
+  trackingNumber: string;
+  /** UPS's shipment identification number, when it differs from the tracking number. */
+  shipmentNumber?: string;
 }
 
 /** What a transport reports after the receiver has the payload. */
@@ -56,6 +73,11 @@ export interface Transport {
   readonly kind: string;
   readonly instanceId: string;
   deliver(payload: DeliveryPayload, signal?: AbortSignal): Promise<DeliveryReceipt>;
+  /**
+   * Carrier transports only: voids a label bought earlier (the order was cancelled). A
+   * label the carrier will no longer void (already used) is a permanent `EREJECTED`.
+   */
+  voidLabel?(label: LabelVoid, signal?: AbortSignal): Promise<DeliveryReceipt>;
   verify(): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { parseRetryAfter } from './https';
-import type { DeliveryPayload, DeliveryReceipt, TransportContext, TransportKind } from './transport';
+import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from './transport';
 import {
   CarrierApiClient,
   asList,
@@ -96,6 +96,30 @@ class UpsClient extends CarrierApiClient {
     };
   }
 
+  /** `DELETE /api/shipments/{version}/void/cancel/{shipmentidentificationnumber}` (Void Shipment). */
+  protected voidCall(label: LabelVoid, token: string): CarrierCall {
+    return {
+      method: 'DELETE',
+      path: `/api/shipments/${this.version}/void/cancel/${encodeURIComponent(label.shipmentNumber ?? label.trackingNumber)}`,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        transId: upsTransId(label.deliveryId),
+        transactionSrc: TRANSACTION_SOURCE,
+      },
+      body: '',
+    };
+  }
+
+  /** `VoidShipmentResponse.SummaryResult.Status`: code `1` is voided. */
+  protected voidOutcome(answer: unknown): { voided: boolean; message?: string } {
+    const response = isRecord(answer) ? answer.VoidShipmentResponse : undefined;
+    const summary = isRecord(response) ? response.SummaryResult : undefined;
+    const status = isRecord(summary) ? summary.Status : undefined;
+    const description = stringAt(status, 'Description');
+    return { voided: stringAt(status, 'Code') === '1', ...(description !== undefined ? { message: description } : {}) };
+  }
+
   /** `response.errors[]` of `ErrorResponse` (Shipping) and `tokenErrorResponse` (OAuth). */
   protected problems(answer: unknown): CarrierProblem[] {
     return problemsOf(isRecord(answer) && isRecord(answer.response) ? answer.response.errors : undefined);
@@ -120,6 +144,9 @@ class UpsClient extends CarrierApiClient {
     const currency = stringAt(charges, 'CurrencyCode');
 
     const fields: Record<string, string> = { carrier: 'ups', trackingNumber };
+    // Void Shipment takes the shipment's number, which differs from a package's in multi-package shipments.
+    const shipmentNumber = stringAt(results, 'ShipmentIdentificationNumber');
+    if (shipmentNumber !== undefined && shipmentNumber !== trackingNumber) fields.shipmentNumber = shipmentNumber;
     if (trackingNumbers.length > 1) fields.trackingNumbers = trackingNumbers.join(',');
     if (image !== undefined) fields.label = image;
     if (format !== undefined) fields.labelFormat = format;

@@ -11,6 +11,7 @@ import { redisSharedCache } from '../../src/queue/shared-cache';
 import {
   DeliveryError,
   type DeliveryPayload,
+  type LabelVoid,
   type SharedCache,
   type Transport,
   type TransportContext,
@@ -342,6 +343,93 @@ describe.each(['ups', 'fedex'] as const)('%s API client', (carrier) => {
     expect(await failure(transport.deliver(payload()))).toMatchObject({ code: 'ECONNECTION', permanent: false });
   });
 
+  describe('voiding a bought label (the order was cancelled)', () => {
+    /** Buys a label and returns what voiding it takes. */
+    async function bought(transport: Transport): Promise<LabelVoid> {
+      const delivery = payload();
+      const receipt = await transport.deliver(delivery);
+      const trackingNumber = receipt.response?.trackingNumber ?? '';
+      return {
+        deliveryId: `${delivery.deliveryId}-void`,
+        orderId: '1001',
+        shipmentId: '1001+warehouse',
+        recipient: carrier,
+        labelDeliveryId: delivery.deliveryId,
+        trackingNumber,
+        ...(receipt.response?.shipmentNumber ? { shipmentNumber: receipt.response.shipmentNumber } : {}),
+      };
+    }
+
+    it('sends the spec’s void call (UPS DELETE void/cancel, FedEx PUT shipments/cancel) and the carrier no longer holds the label', async () => {
+      const transport = create();
+      const label = await bought(transport);
+      expect(h.standIn().labels.has(label.trackingNumber)).toBe(true);
+
+      const receipt = await transport.voidLabel!(label);
+      expect(receipt).toEqual({ location: `${carrier}:${label.trackingNumber}:voided`, response: { carrier, trackingNumber: label.trackingNumber, voided: 'true' } });
+      expect(h.standIn().voided).toEqual([label.trackingNumber]);
+      expect(h.standIn().labels.has(label.trackingNumber)).toBe(false);
+
+      const [request] = h.standIn().requestsTo('void');
+      expect(request?.headers.authorization).toBe(`Bearer ${h.standIn().tokens[0]}`);
+      expect(tokenRequests()).toHaveLength(1);
+      if (carrier === 'ups') {
+        expect(request?.method).toBe('DELETE');
+        expect(request?.path).toBe(`/api/shipments/v2409/void/cancel/${label.trackingNumber}`);
+        expect(request?.headers.transid).toBe(upsTransId(label.deliveryId));
+        expect(request?.body).toBe('');
+      } else {
+        expect(request?.method).toBe('PUT');
+        expect(request?.path).toBe('/ship/v1/shipments/cancel');
+        expect(JSON.parse(request?.body ?? '')).toEqual({ accountNumber: { value: '740561073' }, trackingNumber: label.trackingNumber, deletionControl: 'DELETE_ALL_PACKAGES' });
+        expect(request?.headers['x-customer-transaction-id']).toBe(label.deliveryId);
+      }
+    });
+
+    it('reports a label the carrier will not void (already voided, unknown) as permanent EREJECTED with the carrier’s code', async () => {
+      const transport = create();
+      const label = await bought(transport);
+      await transport.voidLabel!(label);
+      const error = await failure(transport.voidLabel!(label));
+      expect(error).toMatchObject({ code: 'EREJECTED', permanent: true });
+      expect(error.message).toContain(carrier === 'ups' ? '190117' : 'TRACKING.TRACKINGNUMBER.NOTFOUND');
+    });
+
+    it('reports a 2xx that does not say "voided" as permanent, with the carrier’s words', async () => {
+      const transport = create();
+      const label = await bought(transport);
+      h.standIn().script('void', {
+        status: 200,
+        body:
+          carrier === 'ups'
+            ? { VoidShipmentResponse: { Response: { ResponseStatus: { Code: '1', Description: 'Success' } }, SummaryResult: { Status: { Code: '0', Description: 'Not Voided' } } } }
+            : { transactionId: 'f6f7a5b4-0000-4000-8000-000000000001', output: { cancelledShipment: false, message: 'Shipment already tendered' } },
+      });
+      const error = await failure(transport.voidLabel!(label));
+      expect(error).toMatchObject({ code: 'EREJECTED', permanent: true });
+      expect(error.message).toContain(carrier === 'ups' ? 'Not Voided' : 'Shipment already tendered');
+      expect(h.standIn().labels.has(label.trackingNumber)).toBe(true);
+    });
+
+    it('answers an expired token with one refresh, and retries rate limits no sooner than Retry-After', async () => {
+      const transport = create();
+      const label = await bought(transport);
+      h.standIn().script('void', { status: 429, retryAfter: '7', errors: [{ code: '429', message: 'Rate limit exceeded' }] });
+      expect(await failure(transport.voidLabel!(label))).toMatchObject({ code: 'ERATE_LIMITED', permanent: false, retryAfterMs: 7000 });
+      h.standIn().expireTokens();
+      await transport.voidLabel!(label);
+      expect(tokenRequests()).toHaveLength(2);
+      expect(h.standIn().voided).toEqual([label.trackingNumber]);
+    });
+
+    it('refuses a tracking number that is not one, without calling the API', async () => {
+      const transport = create();
+      const error = await failure(transport.voidLabel!({ deliveryId: 'x-void', orderId: '1', shipmentId: '1+w', recipient: carrier, labelDeliveryId: 'x', trackingNumber: '../../ship' }));
+      expect(error).toMatchObject({ code: 'EPAYLOAD', permanent: true });
+      expect(h.standIn().requestsTo('void')).toEqual([]);
+    });
+  });
+
   describe('tokens shared through Redis', () => {
     let prefix: string;
     let cache: SharedCache;
@@ -470,6 +558,8 @@ describe('the stand-ins’ canned answers conform to the specs', () => {
     ['fedex 200 URL_ONLY', responseValidator('fedex', 'ship', 200), fedexShipResponse({ ...fedexRequest, labelResponseOptions: 'URL_ONLY' }, 1, undefined)],
     ['fedex 400', responseValidator('fedex', 'ship', 400), errorBody('fedex', [{ code: 'SHIPMENT.VALIDATION.ERROR', message: 'x' }], 'dlv-1')],
     ['fedex token 401', responseValidator('fedex', 'token', 401), errorBody('fedex', [{ code: 'NOT.AUTHORIZED.ERROR', message: 'x' }])],
+    ['ups void 400', responseValidator('ups', 'void', 400), errorBody('ups', [{ code: '190117', message: 'x' }])],
+    ['fedex void 400', responseValidator('fedex', 'void', 400), errorBody('fedex', [{ code: 'TRACKING.TRACKINGNUMBER.NOTFOUND', message: 'x' }], 'dlv-1')],
   ])('%s', (_name, validate, body) => {
     expect(validate).toBeDefined();
     expect(validate?.(body)).toEqual([]);
@@ -478,5 +568,10 @@ describe('the stand-ins’ canned answers conform to the specs', () => {
   it('the response validators catch a non-conforming answer', () => {
     const validate = responseValidator('ups', 'ship', 200);
     expect(validate?.({ ShipmentResponse: { Response: {}, ShipmentResults: { PackageResults: { TrackingNumber: 1 } } } }).length).toBeGreaterThan(0);
+  });
+
+  it('the void answers are checked too (the stand-ins’ own 200s are checked on every void above)', () => {
+    expect(responseValidator('ups', 'void', 200)?.({ VoidShipmentResponse: { SummaryResult: { Status: { Code: '11' } } } }).length).toBeGreaterThan(0);
+    expect(responseValidator('fedex', 'void', 200)?.({ output: { cancelledShipment: 'yes' } }).length).toBeGreaterThan(0);
   });
 });

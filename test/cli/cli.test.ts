@@ -159,6 +159,20 @@ describe('dropship start', () => {
       expect(table.stdout).toMatch(/recipient.*kind.*transport.*fields/);
       const one = JSON.parse(dropship(['status', '5001', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
       expect(one).toEqual(expect.objectContaining({ orderId: '5001', state: 'completed', disclosures: 4 }));
+
+      // Cancelling: the creamery is told through the same outbox (oliveco's is broken above). A dry
+      // run buys no labels (no tracking numbers), so there is nothing to void.
+      const cancel = dropship(['cancel', '5002', '--reason', 'customer', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect([cancel.status, cancel.stderr, JSON.parse(cancel.stdout)]).toEqual([0, '', { orderId: '5002', duplicate: false, cancelled: true }]);
+      const undone = () => ['ups', 'creamery'].flatMap((r) => readdirSync(path.join(outbox, r)).map((f) => `${r}/${f}`)).filter((f) => f.includes('5002') && /cancel|void/.test(f));
+      await waitFor('cancellation in the outbox', () => undone().length === 1, 20_000);
+      expect(undone()).toEqual(['creamery/5002-creamery-cancel.csv']);
+      expect(readFileSync(path.join(outbox, 'creamery', '5002-creamery-cancel.csv'), 'utf8')).toMatch(/^order_id,sku,name,quantity,carrier,service\r\n5002,VC-CHEVRE,/);
+      const cancelled = dropship(['status', '5002', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout;
+      expect(cancelled).toMatch(/cancelled at \S+ \(customer\)/);
+      const badReason = dropship(['cancel', '5002', '--reason', 'whim', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect([badReason.status, badReason.stderr.trim()]).toEqual([2, 'dropship: --reason must be one of customer, fraud, inventory, declined, staff, other']);
+
       const replay = dropship(['replay', '--held', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect([replay.status, replay.stdout.trim()]).toEqual([0, 'replayed 1: order+5003']);
       const bad = dropship(['replay', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);

@@ -29,16 +29,19 @@ export {
 interface EndpointSpec {
   specFile: string;
   pathTemplate: string;
+  method: 'post' | 'put' | 'delete';
 }
 
 export const SPECS: Record<Carrier, Record<StandInEndpoint, EndpointSpec>> = {
   ups: {
-    token: { specFile: 'ups-OAuthClientCredentials.json', pathTemplate: '/security/v1/oauth/token' },
-    ship: { specFile: 'ups-Shipping.json', pathTemplate: '/shipments/{version}/ship' },
+    token: { specFile: 'ups-OAuthClientCredentials.json', pathTemplate: '/security/v1/oauth/token', method: 'post' },
+    ship: { specFile: 'ups-Shipping.json', pathTemplate: '/shipments/{version}/ship', method: 'post' },
+    void: { specFile: 'ups-Shipping.json', pathTemplate: '/shipments/{version}/void/cancel/{shipmentidentificationnumber}', method: 'delete' },
   },
   fedex: {
-    token: { specFile: 'fedex-authorization-v1-APIAuthorization-Resource.json', pathTemplate: '/oauth/token' },
-    ship: { specFile: 'fedex-ship-v1-Shipment-Resource.json', pathTemplate: '/ship/v1/shipments' },
+    token: { specFile: 'fedex-authorization-v1-APIAuthorization-Resource.json', pathTemplate: '/oauth/token', method: 'post' },
+    ship: { specFile: 'fedex-ship-v1-Shipment-Resource.json', pathTemplate: '/ship/v1/shipments', method: 'post' },
+    void: { specFile: 'fedex-ship-v1-Shipment-Resource.json', pathTemplate: '/ship/v1/shipments/cancel', method: 'put' },
   },
 };
 
@@ -51,10 +54,10 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
  * undefined when the spec documents none (e.g. UPS 5xx, FedEx 429).
  */
 export function responseValidator(carrier: Carrier, endpoint: StandInEndpoint, status: number): RequestValidator | undefined {
-  const { specFile, pathTemplate } = SPECS[carrier][endpoint];
+  const { specFile, pathTemplate, method } = SPECS[carrier][endpoint];
   const { doc } = loadSpec(specFile);
   const paths = isObject(doc.paths) ? doc.paths : {};
-  const operation = isObject(paths[pathTemplate]) ? (paths[pathTemplate] as Json).post : undefined;
+  const operation = isObject(paths[pathTemplate]) ? (paths[pathTemplate] as Json)[method] : undefined;
   const responses = isObject(operation) && isObject(operation.responses) ? operation.responses : {};
   const response = responses[String(status)];
   const content = isObject(response) && isObject(response.content) ? response.content['application/json'] : undefined;
@@ -65,7 +68,10 @@ export function responseValidator(carrier: Carrier, endpoint: StandInEndpoint, s
 
 /** The request body validator of one endpoint. */
 function requestValidator(carrier: Carrier, endpoint: StandInEndpoint): RequestValidator {
-  const { specFile, pathTemplate } = SPECS[carrier][endpoint];
+  const { specFile, pathTemplate, method } = SPECS[carrier][endpoint];
+  // UPS Void Shipment has no body (the stand-in checks its path parameters itself).
+  if (endpoint === 'void' && carrier === 'ups') return () => [];
+  if (endpoint === 'void') return requestBodyValidator(specFile, method, pathTemplate, { oneOfBranch: 'Full_Schema_Cancel_Shipment' });
   if (endpoint === 'token') return requestBodyValidator(specFile, 'post', pathTemplate, { contentType: 'application/x-www-form-urlencoded' });
   // FedEx's body is `oneOf` Full_Schema_Ship and sample schemas that match anything: use the full one.
   return requestBodyValidator(specFile, 'post', pathTemplate, carrier === 'fedex' ? { oneOfBranch: 'Full_Schema_Ship' } : {});

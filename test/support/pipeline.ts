@@ -40,6 +40,7 @@ export class PipelineHarness {
     const api = buildApi({
       ...(options.logger ? { logger: options.logger } : {}),
       submit: (e) => pipeline.intake.submit(e),
+      cancel: (e) => pipeline.intake.cancel(e),
       ready: () => pipeline.ready(),
       env: { SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET, WOOCOMMERCE_WEBHOOK_SECRET: WOO_SECRET },
     });
@@ -64,7 +65,16 @@ export class PipelineHarness {
     return this.api.inject({ method: 'POST', url: '/orders', payload: JSON.stringify(body), headers: { 'content-type': 'application/json' }, remoteAddress: '127.0.0.1' });
   }
 
-  postShopify(body: unknown, webhookId: string, secret = SHOPIFY_SECRET) {
+  cancelOrder(orderId: string, body?: unknown) {
+    return this.api.inject({
+      method: 'POST',
+      url: `/orders/${encodeURIComponent(orderId)}/cancel`,
+      ...(body === undefined ? {} : { payload: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      remoteAddress: '127.0.0.1',
+    });
+  }
+
+  postShopify(body: unknown, webhookId: string, secret = SHOPIFY_SECRET, topic = 'orders/create') {
     const raw = JSON.stringify(body);
     return this.api.inject({
       method: 'POST',
@@ -72,14 +82,14 @@ export class PipelineHarness {
       payload: raw,
       headers: {
         'content-type': 'application/json',
-        'x-shopify-topic': 'orders/create',
+        'x-shopify-topic': topic,
         'x-shopify-webhook-id': webhookId,
         'x-shopify-hmac-sha256': createHmac('sha256', secret).update(raw).digest('base64'),
       },
     });
   }
 
-  postWoo(body: unknown, deliveryId: string, secret = WOO_SECRET) {
+  postWoo(body: unknown, deliveryId: string, secret = WOO_SECRET, topic = 'order.created') {
     const raw = JSON.stringify(body);
     return this.api.inject({
       method: 'POST',
@@ -87,7 +97,7 @@ export class PipelineHarness {
       payload: raw,
       headers: {
         'content-type': 'application/json',
-        'x-wc-webhook-topic': 'order.created',
+        'x-wc-webhook-topic': topic,
         'x-wc-webhook-delivery-id': deliveryId,
         'x-wc-webhook-signature': createHmac('sha256', secret).update(raw).digest('base64'),
       },

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { createLocalCa, type LocalCa } from './https';
 
 /**
- * Local HTTPS servers standing in for the UPS and FedEx APIs (OAuth token endpoint plus
- * Create Shipment), for the demo and the tests. Every request is checked for path, method,
+ * Local HTTPS servers standing in for the UPS and FedEx APIs (OAuth token endpoint, Create
+ * Shipment, and Void / Cancel Shipment), for the demo and the tests. Every request is checked for path, method,
  * required headers and authentication (HTTP Basic for UPS tokens, form credentials for FedEx
  * tokens, Bearer on shipments); with {@link StandInOptions.checks} (the tests pass checks made
  * from the carriers' published OpenAPI documents) request bodies and every answer, canned or
@@ -15,7 +15,7 @@ import { createLocalCa, type LocalCa } from './https';
  */
 
 export type Carrier = 'ups' | 'fedex';
-export type StandInEndpoint = 'token' | 'ship';
+export type StandInEndpoint = 'token' | 'ship' | 'void';
 
 /** A scripted answer for the next request to one endpoint. */
 export interface StandInAnswer {
@@ -55,6 +55,10 @@ export interface CarrierStandIn {
   readonly violations: string[];
   /** Every access token issued, in order. */
   readonly tokens: string[];
+  /** Tracking numbers of the labels bought and not voided. */
+  readonly labels: ReadonlySet<string>;
+  /** Tracking numbers voided, in order. */
+  readonly voided: string[];
   /** Delay before each token answer (to let concurrent callers pile up). */
   tokenDelayMs: number;
   /** Requests of one endpoint. */
@@ -73,7 +77,7 @@ export type ConformanceCheck = (data: unknown) => string[];
 
 /** Conformance checks of a stand-in beyond paths, headers and credentials (e.g. from the OpenAPI documents). */
 export interface StandInChecks {
-  /** The check of a request body (the parsed form for `token`, the JSON for `ship`). */
+  /** The check of a request body (the parsed form for `token`, the JSON for `ship` and FedEx `void`). */
   request(endpoint: StandInEndpoint): ConformanceCheck;
   /** The check of an answer with this status, or undefined when nothing is documented for it. */
   response(endpoint: StandInEndpoint, status: number): ConformanceCheck | undefined;
@@ -232,15 +236,20 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
   const validate: Record<StandInEndpoint, ConformanceCheck> = {
     token: checks?.request('token') ?? (() => []),
     ship: checks?.request('ship') ?? (() => []),
+    void: checks?.request('void') ?? (() => []),
   };
   const requests: StandInRequest[] = [];
   const violations: string[] = [];
   const tokens: string[] = [];
   const expired = new Set<string>();
-  const scripts: Record<StandInEndpoint, StandInAnswer[]> = { token: [], ship: [] };
+  const scripts: Record<StandInEndpoint, StandInAnswer[]> = { token: [], ship: [], void: [] };
+  const labels = new Set<string>();
+  const voided: string[] = [];
   let shipments = 0;
 
   const endpointOf = (method: string, path: string): StandInEndpoint | 'unknown' => {
+    if (carrier === 'ups' && method === 'DELETE' && /^\/api\/shipments\/[^/]+\/void\/cancel\/[^/]+$/.test(path)) return 'void';
+    if (carrier === 'fedex' && method === 'PUT' && path === '/ship/v1/shipments/cancel') return 'void';
     if (method !== 'POST') return 'unknown';
     if (carrier === 'ups') {
       if (path === '/security/v1/oauth/token') return 'token';
@@ -312,6 +321,69 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     return scripted('token', undefined) ?? issueToken();
   };
 
+  const unauthorized = (): Reply =>
+    carrier === 'ups'
+      ? { status: 401, body: errorBody('ups', [{ code: '250002', message: 'Invalid Authentication Information.' }]) }
+      : { status: 401, body: errorBody('fedex', [{ code: 'NOT.AUTHORIZED.ERROR', message: 'Access token expired. Please modify your request and try again.' }]) };
+
+  /** UPS `DELETE /api/shipments/{version}/void/cancel/{id}`, FedEx `PUT /ship/v1/shipments/cancel`. */
+  const voidRequest = (path: string, headers: IncomingHttpHeaders, body: string, seen: StandInRequest): Reply => {
+    const bearer = /^Bearer (\S+)$/.exec(header(headers, 'authorization') ?? '');
+    if (bearer === null) return violation('void: authorization must be "Bearer <token>" (security: OAuth2)');
+    const token = bearer[1] ?? '';
+    seen.token = token;
+    let trackingNumber: string;
+    const transactionId = header(headers, 'x-customer-transaction-id');
+    if (carrier === 'ups') {
+      const [, version, id] = /^\/api\/shipments\/([^/]+)\/void\/cancel\/([^/]+)$/.exec(path) ?? [];
+      if (version !== 'v2409') return violation(`void: version must be one of the spec's valid values (v2409), got "${version}"`);
+      // "Alpha-numeric. Must pass 1Z rules. Must be upper case. Length 18".
+      if (!/^1Z[0-9A-Z]{16}$/.test(id ?? '')) return violation(`void: shipmentidentificationnumber must be an upper-case 18-character 1Z number, got "${id}"`);
+      if (body !== '') return violation('void: UPS Void Shipment takes no body');
+      const transId = header(headers, 'transid');
+      if (transId !== undefined && (transId.length === 0 || transId.length > 32)) return violation(`void: transId must be 1 to 32 characters, got ${transId.length}`);
+      trackingNumber = id ?? '';
+    } else {
+      const contentType = header(headers, 'content-type') ?? '';
+      if (!contentType.startsWith('application/json')) return violation(`void: content-type must be application/json, got "${contentType}"`);
+      let request: unknown;
+      try {
+        request = JSON.parse(body);
+      } catch {
+        return violation('void: the body is not JSON');
+      }
+      const problems = validate.void(request);
+      if (problems.length > 0) return violation(`void: body does not match the spec: ${problems.slice(0, 5).join('; ')}`);
+      trackingNumber = isObject(request) && typeof request.trackingNumber === 'string' ? request.trackingNumber : '';
+    }
+    if (!tokens.includes(token) || expired.has(token)) return unauthorized();
+    const answer = scripted('void', transactionId);
+    if (answer !== undefined) return answer;
+    if (!labels.has(trackingNumber)) {
+      return carrier === 'ups'
+        ? { status: 400, body: errorBody('ups', [{ code: '190117', message: 'The shipment cannot be voided: it is unknown or was voided already.' }]) }
+        : { status: 400, body: errorBody('fedex', [{ code: 'TRACKING.TRACKINGNUMBER.NOTFOUND', message: 'Tracking number cannot be found. Please correct the tracking number and try again.' }], transactionId) };
+    }
+    labels.delete(trackingNumber);
+    voided.push(trackingNumber);
+    return {
+      status: 200,
+      body:
+        carrier === 'ups'
+          ? {
+              VoidShipmentResponse: {
+                Response: { ResponseStatus: { Code: '1', Description: 'Success' } },
+                SummaryResult: { Status: { Code: '1', Description: 'Voided' } },
+              },
+            }
+          : {
+              transactionId: randomUUID(),
+              ...(transactionId === undefined ? {} : { customerTransactionId: transactionId }),
+              output: { cancelledShipment: true, cancelledHistory: true, message: 'Shipment is successfully cancelled' },
+            },
+    };
+  };
+
   const shipRequest = (path: string, headers: IncomingHttpHeaders, body: string, seen: StandInRequest): Reply => {
     const contentType = header(headers, 'content-type') ?? '';
     if (!contentType.startsWith('application/json')) return violation(`ship: content-type must be application/json, got "${contentType}"`);
@@ -339,16 +411,16 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     }
     const problems = validate.ship(request);
     if (problems.length > 0) return violation(`ship: body does not match the spec: ${problems.slice(0, 5).join('; ')}`);
-    if (!tokens.includes(token) || expired.has(token)) {
-      return carrier === 'ups'
-        ? { status: 401, body: errorBody('ups', [{ code: '250002', message: 'Invalid Authentication Information.' }]) }
-        : { status: 401, body: errorBody('fedex', [{ code: 'NOT.AUTHORIZED.ERROR', message: 'Access token expired. Please modify your request and try again.' }]) };
-    }
+    if (!tokens.includes(token) || expired.has(token)) return unauthorized();
     const answer = scripted('ship', transactionId);
     if (answer !== undefined) return answer;
     shipments += 1;
     const shipped = request as Json;
-    return { status: 200, body: carrier === 'ups' ? upsShipResponse(shipped, shipments) : fedexShipResponse(shipped, shipments, transactionId) };
+    const reply = carrier === 'ups' ? upsShipResponse(shipped, shipments) : fedexShipResponse(shipped, shipments, transactionId);
+    for (const number of JSON.stringify(reply).match(carrier === 'ups' ? /1Z[0-9A-Z]{16}/g : /"trackingNumber":"(\d+)"/g) ?? []) {
+      labels.add(carrier === 'ups' ? number : number.replace(/\D/g, ''));
+    }
+    return { status: 200, body: reply };
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: string): void => {
@@ -362,7 +434,12 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
       violations.push(`${method} ${path} is not an operation of the ${carrier} specs`);
       reply = { status: 404, body: errorBody(carrier, [{ code: 'NOT.FOUND.ERROR', message: 'The resource you requested is no longer available.' }]) };
     } else {
-      reply = endpoint === 'token' ? tokenRequest(req.headers, body) : shipRequest(path, req.headers, body, seen);
+      reply =
+        endpoint === 'token'
+          ? tokenRequest(req.headers, body)
+          : endpoint === 'ship'
+            ? shipRequest(path, req.headers, body, seen)
+            : voidRequest(path, req.headers, body, seen);
     }
     seen.status = reply.status;
     if (endpoint !== 'unknown' && typeof reply.body !== 'string') {
@@ -398,6 +475,8 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     requests,
     violations,
     tokens,
+    labels,
+    voided,
     tokenDelayMs: 0,
     requestsTo: (endpoint) => requests.filter((r) => r.endpoint === endpoint),
     expireTokens: () => {
@@ -413,6 +492,9 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
       expired.clear();
       scripts.token = [];
       scripts.ship = [];
+      scripts.void = [];
+      labels.clear();
+      voided.length = 0;
       standIn.tokenDelayMs = 0;
     },
     stop: async () => {

@@ -1,0 +1,134 @@
+import { FlowProducer, type FlowJob } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config/config';
+import type { CancelEvent } from '../src/domain/order';
+import { cancellationDeliveryId, planCancellation, type OrderManifest } from '../src/domain/plan';
+import { formatById } from '../src/formats';
+import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
+import { CARRIER_RETRY, deliveryJobOptions, BACKOFF_TYPE } from '../src/queue/retry';
+import type { LabelVoid } from '../src/transports/transport';
+import { nextControlNumber } from './control-numbers';
+
+/** What the tracking record of a shipment holds (see `markerKeys.tracking`). */
+export interface TrackingRecord {
+  carrier: string;
+  trackingNumber: string;
+  shipmentNumber?: string;
+  at: string;
+  voidedAt?: string;
+}
+
+/** Suffix of a label void's delivery id. */
+export function voidDeliveryId(labelDeliveryId: string): string {
+  return `${labelDeliveryId}-void`;
+}
+
+/**
+ * Undoing what a cancelled order already sent. Two paths find the deliveries to undo, so
+ * that none slips between them:
+ * - the cancel job marks the order cancelled, then undoes every delivery already marked
+ *   delivered;
+ * - a delivery worker that lands a delivery reads the cancelled mark in the same transaction
+ *   as it sets the delivered mark, and undoes it when the mark is there.
+ * Whichever runs second sees the other's mark; when both do, the jobs' deterministic ids make
+ * them one. Deliveries not yet made are skipped by the delivery worker (it reads the mark
+ * before sending), so nothing new leaves after a cancellation.
+ *
+ * Undoing means: a bought label is voided at its carrier (a `void` job on the carrier's
+ * queue); a purchase order gets its cancellation in the supplier's format over the
+ * supplier's transport (a delivery job with `purpose: "cancellation"`).
+ */
+export class Cancellations {
+  private readonly producer: FlowProducer;
+
+  constructor(
+    /** A connection for BullMQ (it loads its scripts there). */
+    connection: Redis,
+    /** A plain connection for reads and counters. */
+    private readonly records: Redis,
+    private readonly prefix: string,
+    private readonly config: Config,
+  ) {
+    this.producer = new FlowProducer({ connection, prefix });
+  }
+
+  /** Marks the order cancelled (kept as long as duplicates are recognised). */
+  async markCancelled(event: CancelEvent, at: string): Promise<void> {
+    await this.records.set(
+      markerKeys.cancelled(this.prefix, event.orderId),
+      JSON.stringify({ at, ...(event.reason ? { reason: event.reason } : {}) }),
+      'PX',
+      this.config.store.retention.dedupeMs,
+    );
+  }
+
+  /**
+   * Queues the undoing of those of `deliveryIds` (all of the order's, by default) that were
+   * delivered. Returns the ids of the void and cancellation jobs queued.
+   */
+  async undoDelivered(orderId: string, now: string, deliveryIds?: readonly string[]): Promise<string[]> {
+    const prefix = this.prefix;
+    const [[, manifestText], [, trackingHash]] = (await this.records
+      .pipeline()
+      .get(markerKeys.manifest(prefix, orderId))
+      .hgetall(markerKeys.tracking(prefix, orderId))
+      .exec()) as [[Error | null, string | null], [Error | null, Record<string, string>]];
+    if (!manifestText) return [];
+    const manifest = JSON.parse(manifestText) as OrderManifest;
+    const wanted = deliveryIds ? new Set(deliveryIds) : undefined;
+    const candidates = manifest.deliveries.filter((d) => !wanted || wanted.has(d.deliveryId));
+    if (candidates.length === 0) return [];
+    const delivered = await this.records.mget(...candidates.map((d) => markerKeys.delivered(prefix, d.deliveryId)));
+    const jobs: FlowJob[] = [];
+    for (const [i, entry] of candidates.entries()) {
+      if (delivered[i] === null) continue;
+      if (entry.kind === 'carrier') {
+        const recorded = trackingHash[entry.shipmentId];
+        if (!recorded) continue;
+        const tracking = JSON.parse(recorded) as TrackingRecord;
+        if (tracking.voidedAt) continue;
+        const label: LabelVoid = {
+          deliveryId: voidDeliveryId(entry.deliveryId),
+          orderId,
+          shipmentId: entry.shipmentId,
+          recipient: entry.recipient,
+          labelDeliveryId: entry.deliveryId,
+          trackingNumber: tracking.trackingNumber,
+          ...(tracking.shipmentNumber ? { shipmentNumber: tracking.shipmentNumber } : {}),
+        };
+        jobs.push({
+          name: VOID_JOB,
+          queueName: deliveryQueueName('carrier', entry.recipient),
+          data: label,
+          opts: {
+            jobId: label.deliveryId,
+            attempts: CARRIER_RETRY.attempts,
+            backoff: { type: BACKOFF_TYPE, delay: CARRIER_RETRY.backoffMs },
+            removeOnComplete: { age: Math.ceil(this.config.store.retention.completedJobsMs / 1000) },
+            removeOnFail: false,
+          },
+        });
+        continue;
+      }
+      const supplier = this.config.suppliers.find((s) => s.id === entry.recipient);
+      if (!supplier) continue;
+      const already = await this.records.exists(markerKeys.delivered(prefix, cancellationDeliveryId(entry.deliveryId)));
+      if (already) continue;
+      const controlNumber = formatById(supplier.format)?.needsControlNumber ? await nextControlNumber(this.records, prefix, supplier.id) : undefined;
+      const cancellation = planCancellation(manifest, entry.deliveryId, supplier, { now, ...(controlNumber !== undefined ? { controlNumber } : {}) });
+      if (!cancellation) continue;
+      jobs.push({
+        name: 'dropship',
+        queueName: deliveryQueueName('dropship', supplier.id),
+        data: cancellation,
+        opts: deliveryJobOptions(cancellation, this.config),
+      });
+    }
+    if (jobs.length > 0) await this.producer.addBulk(jobs);
+    return jobs.map((j) => j.opts?.jobId ?? '');
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
