@@ -1,3 +1,4 @@
+import { carrierBench } from './carrier';
 import type { BenchOutput } from './common';
 import { log } from './common';
 import { emailBench } from './email';
@@ -20,6 +21,7 @@ const BENCHES: Record<string, () => Promise<BenchOutput>> = {
   sftp: sftpBench,
   email: emailBench,
   https: httpsBench,
+  carrier: carrierBench,
 };
 
 function selected(argv: string[]): string[] {

@@ -1,0 +1,215 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+import type { Config } from '../src/config/config';
+import { loadConfig } from '../src/config/load';
+import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../src/demo/receivers/carriers';
+import type { OrderEvent } from '../src/domain/order';
+import type { PlannedDelivery } from '../src/domain/plan';
+import { Pipeline } from '../src/pipeline';
+import { deliveryQueueName } from '../src/queue/names';
+import { createTransport } from '../src/transports/factory';
+import { UPS_DEFAULT_API_VERSION, upsTransId } from '../src/transports/ups-api';
+import { type BenchOutput, log, median, result, withPrivateRedis, withTimeout } from './common';
+import { forEachLimited } from './pipeline';
+import { perUnit, startWindow } from './redis-stats';
+import { benchOrders, describeRound, plannedPayloads, timed, type DeliveryRound } from './transport-harness';
+
+/**
+ * `carrier`: labels/s through the pipeline to a local carrier API stand-in (HTTPS with a
+ * local CA, OAuth client-credentials token, Ship endpoint answering a tracking number and a
+ * label), against a bare undici keep-alive POST loop of the same request bodies to the same
+ * Ship endpoint, with the same headers (a bearer token fetched once), the same connections
+ * (4, the carrier clients' pool) and the same requests in flight (4, the delivery worker's
+ * concurrency).
+ *
+ * Orders are warehouse-only (no suppliers configured): each makes exactly one carrier
+ * delivery, timed from the first order submitted to the last carrier job completed.
+ */
+
+const CARRIER: Carrier = process.env.BENCH_CARRIER === 'fedex' ? 'fedex' : 'ups';
+const ORDERS = Number(process.env.BENCH_CARRIER_ORDERS ?? 4000);
+const REPS = Number(process.env.BENCH_CARRIER_REPS ?? 3);
+const WARMUP_ORDERS = 500;
+/** `connections` of the carrier clients' undici Pool (carrierIo in src/transports/ups-api.ts). */
+const CONNECTIONS = 4;
+/** The delivery worker's concurrency (Pipeline's default `deliveryConcurrency`). */
+const IN_FLIGHT = 4;
+/** Orders submitted at once, as concurrent webhook requests would be. */
+const SUBMIT_CONCURRENCY = 64;
+const ENV_ID = 'BENCH_CARRIER_CLIENT_ID';
+const ENV_SECRET = 'BENCH_CARRIER_CLIENT_SECRET';
+
+/** Writes and loads a configuration: a warehouse, no suppliers, every method by `CARRIER`. */
+function carrierBenchConfig(dir: string, standIn: CarrierStandIn): Config {
+  mkdirSync(path.join(dir, 'suppliers'), { recursive: true });
+  const client = { environment: 'test', clientIdEnv: ENV_ID, clientSecretEnv: ENV_SECRET, baseUrl: standIn.url, caFile: standIn.caFile, timeout: '10s' };
+  const store = {
+    store: { name: 'Bench Larder' },
+    warehouse: {
+      id: 'warehouse',
+      address: { name: 'Bench Larder', company: 'Bench Larder LLC', line1: '120 Market Street', city: 'Portland', region: 'OR', postalCode: '97204', country: 'US', phone: '+1 503 555 0142' },
+    },
+    shipping: {
+      methods: { standard: CARRIER === 'ups' ? { carrier: 'ups', service: '03' } : { carrier: 'fedex', service: 'FEDEX_GROUND' } },
+      default: 'standard',
+    },
+    carriers:
+      CARRIER === 'ups'
+        ? { ups: { shipperNumber: 'A1B2C3', labelFormat: 'GIF', ...client } }
+        : { fedex: { accountNumber: '740561073', labelImageType: 'PDF', ...client } },
+  };
+  writeFileSync(path.join(dir, 'store.yaml'), stringify(store));
+  return loadConfig(dir);
+}
+
+/** The Ship endpoint and headers the carrier's API client sends (src/transports/{ups,fedex}-api.ts). */
+function shipRequest(p: PlannedDelivery, token: string): { path: string; headers: Record<string, string> } {
+  const common = { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' };
+  return CARRIER === 'ups'
+    ? { path: `/api/shipments/${UPS_DEFAULT_API_VERSION}/ship`, headers: { ...common, transId: upsTransId(p.deliveryId), transactionSrc: 'dropship' } }
+    : { path: '/ship/v1/shipments', headers: { ...common, 'x-customer-transaction-id': p.deliveryId, 'x-locale': 'en_US' } };
+}
+
+/** One token from the stand-in's OAuth endpoint, as the carrier's client asks for it. */
+async function fetchToken(pool: Pool, standIn: CarrierStandIn): Promise<string> {
+  const form = new URLSearchParams({ grant_type: 'client_credentials', ...(CARRIER === 'fedex' ? { client_id: standIn.clientId, client_secret: standIn.clientSecret } : {}) });
+  const response = await pool.request({
+    path: CARRIER === 'ups' ? '/security/v1/oauth/token' : '/oauth/token',
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      ...(CARRIER === 'ups' ? { authorization: `Basic ${Buffer.from(`${standIn.clientId}:${standIn.clientSecret}`).toString('base64')}` } : {}),
+    },
+    body: form.toString(),
+  });
+  const answer = (await response.body.json()) as { access_token?: unknown };
+  if (response.statusCode !== 200 || typeof answer.access_token !== 'string') throw new Error(`bare token request answered ${response.statusCode}`);
+  return answer.access_token;
+}
+
+/** The real pipeline, kept running across rounds: intake → order worker → carrier delivery worker → API client → stand-in. */
+class CarrierPipeline {
+  private completed = 0;
+  private target = Number.POSITIVE_INFINITY;
+  private failure: string | undefined;
+  private wake: () => void = () => undefined;
+
+  private constructor(readonly pipeline: Pipeline) {
+    const worker = pipeline.workers.find((w) => w.name === deliveryQueueName('carrier', CARRIER));
+    if (worker === undefined) throw new Error(`no ${CARRIER} delivery worker`);
+    worker.on('completed', (job: Job) => {
+      // What the client parsed from the Ship answer: a label without both is a failed round.
+      const bought = (job.returnvalue as { response?: Record<string, string> } | undefined)?.response;
+      if (bought?.trackingNumber === undefined || bought.label === undefined) this.failure ??= `${job.id}: no tracking number or label in the result`;
+      if (++this.completed >= this.target || this.failure !== undefined) this.wake();
+    });
+    worker.on('failed', (job: Job | undefined, error: Error) => {
+      this.failure ??= `${job?.id}: ${error.message}`;
+      this.wake();
+    });
+  }
+
+  static async start(config: Config, redisUrl: string, env: NodeJS.ProcessEnv): Promise<CarrierPipeline> {
+    const pipeline = await Pipeline.start({
+      config,
+      redisUrl,
+      prefix: 'carrier',
+      env,
+      deliveryConcurrency: IN_FLIGHT,
+      transports: (target, runtime) => createTransport(config, target, env, runtime),
+    });
+    return new CarrierPipeline(pipeline);
+  }
+
+  /** Submits `events` and resolves when each one's label has been bought. */
+  async round(events: readonly OrderEvent[]): Promise<DeliveryRound> {
+    const done = new Promise<void>((resolve) => (this.wake = resolve));
+    this.target = this.completed + events.length;
+    const endWindow = await startWindow(this.pipeline.redis);
+    const round = await timed(events.length, async () => {
+      await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => this.pipeline.intake.submit(e));
+      await withTimeout(`carrier pipeline round (${events.length} labels)`, done, 100_000);
+    });
+    if (this.failure !== undefined) throw new Error(`a carrier delivery failed: ${this.failure}`);
+    const redis = await endWindow();
+    const n = events.length;
+    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/label, ${(redis.totalCalls / n).toFixed(1)} commands/label (${perUnit(redis, n, 5)})` };
+  }
+
+  stop(): Promise<void> {
+    return this.pipeline.stop();
+  }
+}
+
+/** Every ship request since the last check was answered 200 and conformed; `count` of them. */
+function checkStandIn(standIn: CarrierStandIn, side: string, count: number): void {
+  const ships = standIn.requestsTo('ship');
+  const refused = ships.filter((r) => r.status !== 200).length;
+  if (standIn.violations.length > 0) throw new Error(`${side}: the stand-in recorded violations: ${standIn.violations.slice(0, 3).join(' | ')}`);
+  if (ships.length !== count || refused > 0) throw new Error(`${side}: the stand-in saw ${ships.length} ship requests (${refused} not 200), expected ${count}`);
+  // Not reset(): that would also forget the issued tokens, and both sides' tokens must stay valid.
+  standIn.requests.length = 0;
+}
+
+export async function carrierBench(): Promise<BenchOutput> {
+  // No `checks`: the stand-in checks paths, methods, headers, credentials and bearer tokens,
+  // but validates neither side's bodies nor its own answers against the OpenAPI documents.
+  const standIn = await startCarrierStandIn(CARRIER);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-bench-carrier-'));
+  const pool = new Pool(standIn.url, { connections: CONNECTIONS, keepAliveTimeout: 30_000, connect: { ca: readFileSync(standIn.caFile, 'utf8') } });
+  try {
+    const config = carrierBenchConfig(dir, standIn);
+    const token = await fetchToken(pool, standIn);
+    standIn.requests.length = 0;
+
+    /** The bare library: POST each body to the Ship endpoint on keep-alive connections, read the answer. */
+    const bareRound = (payloads: readonly PlannedDelivery[]): Promise<DeliveryRound> =>
+      timed(payloads.length, () =>
+        forEachLimited(payloads, IN_FLIGHT, async (p) => {
+          const { path: shipPath, headers } = shipRequest(p, token);
+          const response = await pool.request({ path: shipPath, method: 'POST', headers, body: p.body });
+          await response.body.text();
+          if (response.statusCode !== 200) throw new Error(`bare ship request answered ${response.statusCode}`);
+        }),
+      );
+
+    log(
+      `[carrier] ${CARRIER.toUpperCase()} stand-in on ${standIn.url}; ${ORDERS} warehouse-only orders (no suppliers: one ${CARRIER} label each) per round, ${REPS} rounds; ` +
+        `${CONNECTIONS} keep-alive connections and ${IN_FLIGHT} requests in flight on both sides; OpenAPI schema checks off for both sides (paths, headers, credentials and tokens still checked)`,
+    );
+    return await withPrivateRedis('carrier', async (url) => {
+      const pipeline = await CarrierPipeline.start(config, url, { [ENV_ID]: standIn.clientId, [ENV_SECRET]: standIn.clientSecret });
+      try {
+        const pipe: number[] = [];
+        const bare: number[] = [];
+        for (let r = 0; r <= REPS; r++) {
+          // Round 0 warms up both sides (JIT, TLS connections, the pipeline's OAuth token) and is not counted.
+          const count = r === 0 ? WARMUP_ORDERS : ORDERS;
+          const events = benchOrders(count, `C${r}-`);
+          const b = await bareRound(plannedPayloads(config, events));
+          checkStandIn(standIn, 'bare', count);
+          const p = await pipeline.round(events);
+          checkStandIn(standIn, 'pipeline', count);
+          log(`[carrier] ${r === 0 ? 'warm-up' : `round ${r}`}: pipeline ${describeRound(p, count)}; bare ${describeRound(b, count)}`);
+          if (r === 0) continue;
+          pipe.push(p.perSecond);
+          bare.push(b.perSecond);
+        }
+        const out = result(median(pipe), median(bare), 'labels/s');
+        log(`[carrier] median ${out.value} vs bare undici ${out.baseline} labels/s: ratio ${out.ratio} (target ≥ 0.6); the stand-in issued ${standIn.tokens.length} tokens (1 bare, the rest the pipeline's)`);
+        return { carrier: out };
+      } finally {
+        await pipeline.stop();
+      }
+    });
+  } finally {
+    await pool.close();
+    await standIn.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
