@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Batches } from '../workers/batches';
 import { Cancellations } from '../workers/cancellation';
 import { createDeliveryWorker } from '../workers/delivery-worker';
 import { createOrderWorker } from '../workers/order-worker';
@@ -83,6 +84,9 @@ export class Pipeline {
       };
       const cancellations = new Cancellations(connection(), records, prefix, config);
       closers.push(() => cancellations.close());
+      const batches = new Batches(connection(), records, prefix, config);
+      closers.push(() => batches.close());
+      await batches.schedule();
       const orderWorker = createOrderWorker({ connection: connection(), prefix, config, cancellations, concurrency: options.orderConcurrency ?? 8 });
       options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
       workers.push(orderWorker);
@@ -99,6 +103,7 @@ export class Pipeline {
           config,
           ledger,
           cancellations,
+          batches,
           concurrency: options.deliveryConcurrency ?? 4,
           ...(options.env ? { env: options.env } : {}),
           ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),

@@ -4,12 +4,13 @@ import type { Config } from '../src/config/config';
 import { redactCardNumbers } from '../src/domain/card-data';
 import { DropshipError } from '../src/errors';
 import { formatById } from '../src/formats';
-import { attachLabel, type BoughtLabel, type PlannedDelivery } from '../src/domain/plan';
+import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/domain/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
-import { markerKeys, VOID_JOB } from '../src/queue/names';
+import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { DeliveryError, type DeliveryReceipt, type LabelVoid, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
+import { BATCH_JOB, CUT_JOB, type BatchJob, type Batches } from './batches';
 
 export interface DeliveryWorkerDeps {
   /** BullMQ's connection for this worker (it blocks on it while waiting for jobs). */
@@ -27,6 +28,8 @@ export interface DeliveryWorkerDeps {
   ledger: DisclosureLedger;
   /** Undoes a delivery that lands after its order was cancelled. */
   cancellations: Cancellations;
+  /** Collects, cuts and reads the batches of suppliers that take one file per interval. */
+  batches: Batches;
   /** Deliveries in flight at once for this recipient. @defaultValue 4 */
   concurrency?: number;
   /** Lock and stall timings; lower them in tests that kill workers. */
@@ -41,7 +44,13 @@ export interface DeliveryJobResult {
   /** What the receiver answered that later steps need (a carrier's tracking number, label). */
   response?: Record<string, string>;
   /** Why nothing was sent: the order was cancelled first, or this delivery had landed before. */
-  skipped?: 'cancelled' | 'delivered before';
+  skipped?: 'cancelled' | 'delivered before' | 'empty batch';
+  /** A purchase order collected into its supplier's open batch (sent when the batch is). */
+  collected?: true;
+  /** A batch delivered: how many purchase orders it held. */
+  orders?: number;
+  /** The batch cut by a timer tick. */
+  cut?: string;
 }
 
 function describe(err: unknown): string {
@@ -85,8 +94,8 @@ async function attempt(run: () => Promise<DeliveryReceipt>): Promise<DeliveryRec
  * carrier's tracking number) and the delivered marker in one transaction, and turn failures
  * into retry decisions.
  */
-export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDelivery | LabelVoid, DeliveryJobResult> {
-  const { connection, records, prefix, transport, config, ledger, cancellations } = deps;
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDelivery | LabelVoid | BatchJob, DeliveryJobResult> {
+  const { connection, records, prefix, transport, config, ledger, cancellations, batches } = deps;
   const env = deps.env ?? process.env;
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const retention = config.store.retention;
@@ -107,16 +116,108 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
     return { location: receipt.location };
   };
 
-  return new Worker<PlannedDelivery | LabelVoid, DeliveryJobResult>(
+  /**
+   * Sends a cut batch as one file, then records each purchase order's disclosure and delivered
+   * mark with the batch's in one transaction. Orders cancelled before it leaves are left out;
+   * those cancelled while it was on its way get their cancellations.
+   */
+  const deliverBatch = async (batch: BatchJob, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
+    const supplier = suppliers.get(batch.supplierId);
+    if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${batch.supplierId} is no longer configured`);
+    const format = formatById(supplier.format);
+    if (!format?.renderBatch) throw new UnrecoverableError(`ECONFIG: the ${supplier.format} format cannot be batched`);
+    const done = batches.doneKeys(supplier.id, batch.deliveryId);
+    const cut = await batches.read(supplier.id, batch.deliveryId);
+    if (!cut) return { location: 'empty batch', skipped: 'empty batch' };
+    const cancelledMarks = cut.entries.length > 0 ? await records.mget(...cut.entries.map((e) => markerKeys.cancelled(prefix, e.orderId))) : [];
+    const entries = cut.entries.filter((_, i) => cancelledMarks[i] === null);
+    if (entries.length === 0) {
+      await records.multi().del(done.batch).srem(done.pending, batch.deliveryId).set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs).exec();
+      return { location: 'empty batch', skipped: 'empty batch' };
+    }
+    const body = format.renderBatch(
+      entries.map((e) => ({ po: e.view, context: { deliveryId: e.deliveryId, createdAt: e.createdAt } })),
+      supplier.formatOptions,
+      { batchId: batch.deliveryId, createdAt: cut.meta.createdAt, ...(cut.meta.controlNumber !== undefined ? { controlNumber: cut.meta.controlNumber } : {}) },
+    );
+    const receipt = await attempt(() =>
+      transport.deliver(
+        {
+          deliveryId: batch.deliveryId,
+          orderId: batch.deliveryId,
+          recipient: supplier.id,
+          kind: 'dropship',
+          format: format.id,
+          filename: renderBatchFilename(supplier.delivery.batchFilename, { batchId: batch.deliveryId, supplierId: supplier.id, ext: format.fileExtension }),
+          contentType: format.contentType,
+          body,
+        },
+        signal,
+      ),
+    );
+    const deliveredAt = new Date().toISOString();
+    const sha256 = sha256Hex(body);
+    const multi = records.multi();
+    for (const e of entries) {
+      ledger.recordIn(multi, {
+        orderId: e.orderId,
+        deliveryId: e.deliveryId,
+        recipient: supplier.id,
+        kind: 'dropship',
+        transport: transport.kind,
+        format: format.id,
+        fields: e.fields,
+        sha256,
+        deliveredAt,
+        batchId: batch.deliveryId,
+      });
+      multi.set(markerKeys.delivered(prefix, e.deliveryId), '1', 'PX', retention.dedupeMs);
+    }
+    multi
+      .set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs)
+      .del(done.batch)
+      .srem(done.pending, batch.deliveryId)
+      .mget(...entries.map((e) => markerKeys.cancelled(prefix, e.orderId)));
+    const results = await multi.exec();
+    const meanwhile = (results?.[results.length - 1]?.[1] ?? []) as (string | null)[];
+    for (const [i, e] of entries.entries()) {
+      if (meanwhile[i]) await cancellations.undoDelivered(e.orderId, deliveredAt, [e.deliveryId]);
+    }
+    return { location: receipt.location, orders: entries.length };
+  };
+
+  return new Worker<PlannedDelivery | LabelVoid | BatchJob, DeliveryJobResult>(
     deps.queueName,
     async (job, _token, signal) => {
+      if (job.name === CUT_JOB) {
+        const supplier = config.suppliers.find((s) => deliveryQueueName('dropship', s.id) === deps.queueName);
+        const cut = supplier?.batch ? await batches.cut(supplier) : undefined;
+        return { location: cut ? `batch ${cut} cut` : 'nothing to cut', ...(cut ? { cut } : {}) };
+      }
       const [landed, cancelled] = await records.mget(markerKeys.delivered(prefix, job.data.deliveryId), markerKeys.cancelled(prefix, job.data.orderId));
       // Run again after landing (its worker died before BullMQ heard of it): never twice.
       if (landed !== null) return { location: 'delivered before', skipped: 'delivered before' };
       if (job.name === VOID_JOB) return voidLabel(job.data as LabelVoid, signal);
+      if (job.name === BATCH_JOB) return deliverBatch(job.data as BatchJob, signal);
       let d = job.data as PlannedDelivery;
       // Nothing new leaves for a cancelled order; its cancellations do.
       if (cancelled !== null && d.purpose !== 'cancellation') return { location: 'order cancelled', skipped: 'cancelled' };
+      const batching = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
+      if ((d.collect || d.awaitsLabel) && batching?.batch) {
+        // Collected into the supplier's next batch file, with its label when it waited for one.
+        const bought = d.awaitsLabel ? await boughtLabel(job as Job<PlannedDelivery>, records, prefix) : undefined;
+        const { view, fields } = labelledView(d, batching, bought);
+        const createdAt = d.awaitsLabel?.createdAt ?? d.collect?.createdAt ?? new Date(job.timestamp).toISOString();
+        await batches.collect(batching, { deliveryId: d.deliveryId, orderId: d.orderId, shipmentId: d.shipmentId, view, fields, createdAt });
+        return { location: `batch:${batching.id} (open)`, collected: true };
+      }
+      if (d.collect) {
+        // Planned for a batch, but the supplier no longer batches: sent on its own.
+        const supplier = suppliers.get(d.recipient);
+        const format = supplier ? formatById(supplier.format) : undefined;
+        if (!supplier || !format) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
+        d = { ...d, body: format.render(d.collect.view, supplier.formatOptions, { deliveryId: d.deliveryId, createdAt: d.collect.createdAt }) };
+      }
       if (d.awaitsLabel) {
         const supplier = suppliers.get(d.recipient);
         if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);

@@ -63,7 +63,8 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
   const split = splitOrder(order, config);
   const ids = [...new Set((split.shipments ?? []).filter((s) => s.origin.kind === 'supplier').map((s) => s.origin.id))].filter((id) => {
     const supplier = config.suppliers.find((x) => x.id === id);
-    return supplier !== undefined && formatById(supplier.format)?.needsControlNumber === true;
+    // A batch takes its own number when it is cut.
+    return supplier !== undefined && supplier.batch === undefined && formatById(supplier.format)?.needsControlNumber === true;
   });
   const numbers: Record<string, number> = {};
   for (const id of ids) numbers[id] = await nextControlNumber(connection, prefix, id);

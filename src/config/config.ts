@@ -19,6 +19,8 @@ export interface SupplierConfig {
     filename: string;
     /** Template of a cancellation's file name (same placeholders); never the same as `filename`. */
     cancelFilename: string;
+    /** Template of a batch file's name: `{batchId}`, `{supplierId}`, `{ext}`. */
+    batchFilename: string;
     /** Parsed by the transport kind's own schema. */
     options: unknown;
   };
@@ -26,6 +28,8 @@ export interface SupplierConfig {
   pgpPublicKey?: string;
   pgpPublicKeyFile?: string;
   retry: { attempts: number; backoffMs: number };
+  /** Purchase orders collected and sent as one file per interval, or once `maxOrders` are in. */
+  batch?: { everyMs: number; maxOrders: number };
 }
 
 export interface StoreConfig {

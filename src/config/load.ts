@@ -113,7 +113,7 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     }
   }
 
-  const { transport, filename, cancelFilename, ...rest } = s.delivery;
+  const { transport, filename, cancelFilename, batchFilename, ...rest } = s.delivery;
   const kind = transportKind(transport);
   let options: unknown;
   if (!kind) {
@@ -138,6 +138,18 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     }
   }
   if (cancelTemplate === template) problems.add(file, 'delivery.cancelFilename', 'must differ from delivery.filename, or a cancellation would overwrite its purchase order');
+  const batchTemplate = batchFilename ?? `{batchId}.${format?.fileExtension ?? 'txt'}`;
+  const unknownBatchPlaceholder = /\{(?!batchId\}|supplierId\}|ext\})[^}]*\}/.exec(batchTemplate);
+  if (unknownBatchPlaceholder) {
+    problems.add(file, 'delivery.batchFilename', `unknown placeholder ${unknownBatchPlaceholder[0]} (known: {batchId} {supplierId} {ext})`);
+  } else if (/[/\\]|^\.\.?$/.test(batchTemplate)) {
+    problems.add(file, 'delivery.batchFilename', 'must be a plain file name, without "/" or "\\"');
+  } else if (s.batch && !batchTemplate.includes('{batchId}')) {
+    problems.add(file, 'delivery.batchFilename', 'must contain {batchId}, or one batch would overwrite the last');
+  }
+  if (s.batch && format && !format.renderBatch) {
+    problems.add(file, 'batch', `the ${format.id} format carries one purchase order per document and cannot be batched`);
+  }
 
   let pgpPublicKey: string | undefined;
   if (s.pgp) {
@@ -162,11 +174,12 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     fields: policy.allowed,
     format: s.format,
     formatOptions,
-    delivery: { transport, filename: template, cancelFilename: cancelTemplate, options },
+    delivery: { transport, filename: template, cancelFilename: cancelTemplate, batchFilename: batchTemplate, options },
     ...(pgpPublicKey !== undefined && s.pgp
       ? { pgpPublicKey, pgpPublicKeyFile: path.resolve(dir, s.pgp.publicKeyFile) }
       : {}),
     retry: { attempts: s.retry.attempts, backoffMs: s.retry.backoff },
+    ...(s.batch ? { batch: { everyMs: s.batch.every, maxOrders: s.batch.maxOrders } } : {}),
   };
 }
 

@@ -81,9 +81,18 @@ export const SupplierFileSchema = z
         transport: z.string().min(1),
         filename: z.string().min(1).optional(),
         cancelFilename: z.string().min(1).optional(),
+        batchFilename: z.string().min(1).optional(),
       })
       .passthrough(),
     pgp: z.object({ publicKeyFile: z.string().min(1) }).strict().optional(),
+    /** One file per interval (or per `maxOrders`) instead of one per order. */
+    batch: z
+      .object({
+        every: Duration.refine((ms) => ms >= 1000, 'must be at least 1s'),
+        maxOrders: z.number().int().min(1).max(10_000).default(500),
+      })
+      .strict()
+      .optional(),
     retry: z
       .object({
         attempts: z.number().int().min(1).max(1000).default(10),

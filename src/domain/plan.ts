@@ -22,6 +22,12 @@ export interface PlannedDelivery extends DeliveryPayload {
    * and the allow-listed view to render again once the tracking number is known.
    */
   awaitsLabel?: { carrierDeliveryId: string; view: DropShipOrder; createdAt: string; controlNumber?: number };
+  /**
+   * For a purchase order of a supplier that takes batches: the view to collect into its next
+   * batch file (the body is rendered when the batch is cut). With `awaitsLabel`, its view is
+   * collected once the label is bought.
+   */
+  collect?: { view: DropShipOrder; createdAt: string };
 }
 
 /** What a bought label brings back from the carrier. */
@@ -47,6 +53,16 @@ export type OrderPlan =
   | { orderId: string; status: 'planned'; shipments: Shipment[]; deliveries: PlannedDelivery[]; manifest: OrderManifest }
   | { orderId: string; status: 'held'; reasons: HoldReason[] };
 
+/** Batch id of a supplier's `n`th batch: `<supplierId>-batch-000042`. */
+export function batchId(supplierId: string, n: number): string {
+  return `${supplierId}-batch-${String(n).padStart(6, '0')}`;
+}
+
+/** Renders a supplier's batch file-name template. */
+export function renderBatchFilename(template: string, values: { batchId: string; supplierId: string; ext: string }): string {
+  return template.replace(/\{(batchId|supplierId|ext)\}/g, (_, key: keyof typeof values) => values[key]);
+}
+
 /** Renders a supplier's file-name template; ids are already restricted to safe characters. */
 export function renderFilename(template: string, values: { orderId: string; supplierId: string; shipmentId: string; ext: string }): string {
   return template.replace(/\{(orderId|supplierId|shipmentId|ext)\}/g, (_, key: keyof typeof values) => values[key]);
@@ -61,7 +77,10 @@ export interface PlanContext {
   /**
    * Leave the body of a purchase order that waits for its label empty: `attachLabel` renders
    * it from its view once the label is bought. The order worker queues them so (rendering
-   * twice, and the same data twice in Redis, would only cost time). @defaultValue false
+   * twice, and the same data twice in Redis, would only cost time). Likewise a purchase
+   * order a supplier takes in batches is left unrendered, to be collected.
+   * Without it (`preview`), a batched purchase order is shown as a batch of one, numbered 0.
+   * @defaultValue false
    */
   deferLabelledBodies?: boolean;
 }
@@ -73,10 +92,15 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
   const deliveryId = `${shipment.id}+po`;
   const controlNumber = context.controlNumbers?.[supplier.id];
   const createdAt = context.now ?? order.placedAt;
+  const deferred = context.deferLabelledBodies === true && (supplier.labels === 'retailer' || supplier.batch !== undefined);
+  const previewBatch = supplier.batch ? batchId(supplier.id, 0) : undefined;
+  const renderContext = { deliveryId, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) };
   const delivery: PlannedDelivery = {
     ...(supplier.labels === 'retailer'
       ? { awaitsLabel: { carrierDeliveryId: `${shipment.id}+carrier`, view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
-      : {}),
+      : deferred
+        ? { collect: { view: po, createdAt } }
+        : {}),
     deliveryId,
     orderId: order.id,
     shipmentId: shipment.id,
@@ -84,22 +108,22 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
     kind: 'dropship',
     transport: supplier.delivery.transport,
     format: format.id,
-    filename: renderFilename(supplier.delivery.filename, {
-      orderId: order.id,
-      supplierId: supplier.id,
-      shipmentId: shipment.id,
-      ext: format.fileExtension,
-    }),
+    filename:
+      previewBatch !== undefined
+        ? renderBatchFilename(supplier.delivery.batchFilename, { batchId: previewBatch, supplierId: supplier.id, ext: format.fileExtension })
+        : renderFilename(supplier.delivery.filename, {
+            orderId: order.id,
+            supplierId: supplier.id,
+            shipmentId: shipment.id,
+            ext: format.fileExtension,
+          }),
     contentType: format.contentType,
     fields,
-    body:
-      context.deferLabelledBodies && supplier.labels === 'retailer'
-        ? ''
-        : format.render(po, supplier.formatOptions, {
-            deliveryId,
-            createdAt,
-            ...(controlNumber !== undefined ? { controlNumber } : {}),
-          }),
+    body: deferred
+      ? ''
+      : previewBatch !== undefined && format.renderBatch
+        ? format.renderBatch([{ po, context: renderContext }], supplier.formatOptions, { batchId: previewBatch, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) })
+        : format.render(po, supplier.formatOptions, renderContext),
   };
   return { delivery, view: po };
 }
@@ -132,6 +156,29 @@ export function attachLabel(delivery: PlannedDelivery, supplier: SupplierConfig,
   if (!waiting) return delivery;
   const format = formatById(supplier.format);
   if (!format) throw new Error(`format ${supplier.format} is not registered`);
+  const { view, fields } = labelledView(delivery, supplier, bought);
+  const { awaitsLabel: _done, ...rest } = delivery;
+  return {
+    ...rest,
+    fields,
+    body: format.render(view, supplier.formatOptions, {
+      deliveryId: delivery.deliveryId,
+      createdAt: waiting.createdAt,
+      ...(waiting.controlNumber !== undefined ? { controlNumber: waiting.controlNumber } : {}),
+    }),
+  };
+}
+
+/**
+ * The view of a purchase order as it goes out: with the tracking number and label of a
+ * label bought for it where the allow-list names them, and the fields it then carries.
+ */
+export function labelledView(delivery: PlannedDelivery, supplier: SupplierConfig, bought: BoughtLabel | undefined): { view: DropShipOrder; fields: FieldPath[] } {
+  const waiting = delivery.awaitsLabel;
+  if (!waiting) {
+    if (!delivery.collect) throw new Error(`delivery ${delivery.deliveryId} carries no view`);
+    return { view: delivery.collect.view, fields: delivery.fields };
+  }
   const shipment = { ...waiting.view.shipment };
   const fields = new Set<FieldPath>(delivery.fields);
   if (bought && supplier.fields.includes('shipment.trackingNumber')) {
@@ -142,17 +189,7 @@ export function attachLabel(delivery: PlannedDelivery, supplier: SupplierConfig,
     shipment.label = bought.label;
     fields.add('shipment.label');
   }
-  const view: DropShipOrder = { ...waiting.view, shipment };
-  const { awaitsLabel: _done, ...rest } = delivery;
-  return {
-    ...rest,
-    fields: [...fields].sort(),
-    body: format.render(view, supplier.formatOptions, {
-      deliveryId: delivery.deliveryId,
-      createdAt: waiting.createdAt,
-      ...(waiting.controlNumber !== undefined ? { controlNumber: waiting.controlNumber } : {}),
-    }),
-  };
+  return { view: { ...waiting.view, shipment }, fields: [...fields].sort() };
 }
 
 /**

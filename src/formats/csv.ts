@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import type { FieldPath } from '../domain/field-paths';
-import type { DropShipOrder, PurchaseOrderFormat } from './format';
+import type { BatchItem, DropShipOrder, PurchaseOrderFormat } from './format';
 
 type Row = Record<string, string>;
 type Line = DropShipOrder['lines'][number];
@@ -141,6 +141,33 @@ function cell(value: unknown): string {
   return value === undefined ? '' : neutraliseFormula(String(value));
 }
 
+function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
+  // Options written before `columns`, `dateFormat` and `quote` existed mean the defaults.
+  const o: CsvOptions = { ...options, dateFormat: options.dateFormat ?? 'iso', quote: options.quote ?? 'needed' };
+  let selected: Array<{ header: string; column: Column }>;
+  if (o.columns) {
+    selected = o.columns.flatMap((spec) => {
+      const c = BY_NAME.get(typeof spec === 'string' ? spec : spec.field);
+      return c ? [{ header: typeof spec === 'string' ? c.name : spec.header, column: c }] : [];
+    });
+  } else {
+    const defaults = COLUMNS.filter((c) => c.inDefault);
+    selected = defaults
+      .filter((c) => pos.some((po) => po.lines.some((line) => cell(c.read(po, line, o)) !== '')))
+      .map((c) => ({ header: c.name, column: c }));
+  }
+  // Keys are positions, so two columns may share a header or a field.
+  const keys = selected.map((_, i) => String(i));
+  const rows: Row[] = pos.flatMap((po) => po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o))]))));
+  return stringify(rows, {
+    header: o.header,
+    columns: selected.map((s, i) => ({ key: keys[i] ?? String(i), header: s.header })),
+    delimiter: o.delimiter,
+    record_delimiter: o.lineEnding === 'crlf' ? 'windows' : 'unix',
+    ...(o.quote === 'always' ? { quoted: true, quoted_empty: true } : { quoted_match: /^\s|\s$/ }),
+  });
+}
+
 /**
  * CSV purchase order: one row per line. By default only columns whose values the
  * allow-list let through are written, so a withheld field leaves no empty column behind;
@@ -152,29 +179,10 @@ export const csvFormat: PurchaseOrderFormat<CsvOptions> = {
   contentType: 'text/csv; charset=utf-8',
   optionsSchema: CsvOptions,
   render(po: DropShipOrder, options: CsvOptions): string {
-    // Options written before `columns`, `dateFormat` and `quote` existed mean the defaults.
-    const o: CsvOptions = { ...options, dateFormat: options.dateFormat ?? 'iso', quote: options.quote ?? 'needed' };
-    let selected: Array<{ header: string; column: Column }>;
-    if (o.columns) {
-      selected = o.columns.flatMap((spec) => {
-        const c = BY_NAME.get(typeof spec === 'string' ? spec : spec.field);
-        return c ? [{ header: typeof spec === 'string' ? c.name : spec.header, column: c }] : [];
-      });
-    } else {
-      const defaults = COLUMNS.filter((c) => c.inDefault);
-      selected = defaults
-        .filter((c) => po.lines.some((line) => cell(c.read(po, line, o)) !== ''))
-        .map((c) => ({ header: c.name, column: c }));
-    }
-    // Keys are positions, so two columns may share a header or a field.
-    const keys = selected.map((_, i) => String(i));
-    const rows: Row[] = po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o))])));
-    return stringify(rows, {
-      header: o.header,
-      columns: selected.map((s, i) => ({ key: keys[i] ?? String(i), header: s.header })),
-      delimiter: o.delimiter,
-      record_delimiter: o.lineEnding === 'crlf' ? 'windows' : 'unix',
-      ...(o.quote === 'always' ? { quoted: true, quoted_empty: true } : { quoted_match: /^\s|\s$/ }),
-    });
+    return csvRows([po], options);
+  },
+  /** One file, one header, the rows of every purchase order in the batch in order. */
+  renderBatch(items: readonly BatchItem[], options: CsvOptions): string {
+    return csvRows(items.map((i) => i.po), options);
   },
 };

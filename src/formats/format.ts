@@ -51,6 +51,22 @@ export interface RenderContext {
   cancels?: string;
 }
 
+/** One purchase order of a batch: its view and its own render context. */
+export interface BatchItem {
+  po: DropShipOrder;
+  context: RenderContext;
+}
+
+/** What a batch file needs beyond its purchase orders. */
+export interface BatchContext {
+  /** Stable id of the batch (the same on every retry), e.g. `vermont-creamery-batch-000042`. */
+  batchId: string;
+  /** When the batch was cut, ISO 8601. */
+  createdAt: string;
+  /** Interchange control number of the batch (X12). @defaultValue 1 */
+  controlNumber?: number;
+}
+
 /** A purchase order, or the cancellation of one. */
 export type DocumentPurpose = 'order' | 'cancellation';
 
@@ -71,6 +87,12 @@ export interface PurchaseOrderFormat<Options = unknown> {
    * format's own terms (cXML `type="delete"`, X12 BEG01 `01`, ...).
    */
   render(po: DropShipOrder, options: Options, context: RenderContext): string;
+  /**
+   * Many purchase orders in one file, for suppliers that take one file per interval
+   * (`batch` in the supplier file). Formats without it cannot be batched (cXML carries one
+   * OrderRequest per document).
+   */
+  renderBatch?(items: readonly BatchItem[], options: Options, context: BatchContext): string;
   /**
    * Last touch at send time, for what must never be queued or previewed (cXML's shared
    * secret from the environment). Throws `DropshipError('ECONFIG')` when it cannot.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
+import type { BatchContext, BatchItem, DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
 
 /**
  * Schema id of the JSON purchase order, and the `$id` of its JSON Schema
@@ -9,6 +9,9 @@ export const JSON_PO_SCHEMA = 'https://dropship-pipeline.dev/schemas/purchase-or
 
 /** Schema id of a JSON cancellation (`schemas/purchase-order-cancellation.v1.schema.json`). */
 export const JSON_CANCELLATION_SCHEMA = 'https://dropship-pipeline.dev/schemas/purchase-order-cancellation/v1';
+
+/** Schema id of a JSON batch of purchase orders (`schemas/purchase-order-batch.v1.schema.json`). */
+export const JSON_BATCH_SCHEMA = 'https://dropship-pipeline.dev/schemas/purchase-order-batch/v1';
 
 const JsonOptions = z
   .object({
@@ -41,6 +44,12 @@ export const jsonFormat: PurchaseOrderFormat<JsonOptions> = {
             shipment: po.shipment,
             lines: po.lines,
           };
+    return JSON.stringify(doc, null, options.pretty ? 2 : undefined) + '\n';
+  },
+  /** `{ $schema, supplierId, batchId, createdAt, purchaseOrders: [version 1 purchase orders] }`. */
+  renderBatch(items: readonly BatchItem[], options: JsonOptions, context: BatchContext): string {
+    const purchaseOrders = items.map((item) => JSON.parse(jsonFormat.render(item.po, { pretty: false }, item.context)) as unknown);
+    const doc = { $schema: JSON_BATCH_SCHEMA, supplierId: items[0]?.po.supplierId, batchId: context.batchId, createdAt: context.createdAt, purchaseOrders };
     return JSON.stringify(doc, null, options.pretty ? 2 : undefined) + '\n';
   },
 };

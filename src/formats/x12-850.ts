@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { cleanText, codePointLength, fitAddressLines, truncate, wrapLines } from '../carriers/field-limits';
 import { DropshipError } from '../errors';
-import type { DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
+import type { BatchContext, BatchItem, DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
 
 /**
  * ANSI X12 850 Purchase Order, drop-ship (`BEG*00*DS`), in one interchange (ISA/IEA)
@@ -332,6 +332,62 @@ function transactionSet(w: Writer, po: DropShipOrder, o: X12Options, context: Re
   w.segment('SE', String(count), control);
 }
 
+/** The interchange (ISA/GS ... GE/IEA) around one transaction set per purchase order. */
+function interchange(items: readonly BatchItem[], options: X12Options, context: Pick<BatchContext, 'createdAt' | 'controlNumber'>): string {
+  const o = options;
+  const controlNumber = context.controlNumber ?? 1;
+  if (!Number.isInteger(controlNumber) || controlNumber < 1 || controlNumber > 999_999_999) {
+    throw new RangeError('the X12 control number must be a whole number from 1 to 999999999');
+  }
+  const control9 = String(controlNumber).padStart(9, '0');
+  const d = o.delimiters;
+  const terminator = d.segment + { none: '', lf: '\n', crlf: '\r\n' }[o.lineBreak];
+  const created = wallClock(context.createdAt);
+  const is5010 = o.version === '005010';
+
+  const isa = [
+    'ISA',
+    '00',
+    ' '.repeat(10),
+    '00',
+    ' '.repeat(10),
+    o.sender.qualifier,
+    o.sender.id.padEnd(15, ' '),
+    o.receiver.qualifier,
+    o.receiver.id.padEnd(15, ' '),
+    `${created.yyyy.slice(2)}${created.mm}${created.dd}`,
+    `${created.hh}${created.mi}`,
+    is5010 ? d.repetition : 'U',
+    is5010 ? '00501' : '00401',
+    control9,
+    o.acknowledgmentRequested ? '1' : '0',
+    o.usage === 'test' ? 'T' : 'P',
+    d.component,
+  ].join(d.element);
+
+  const group = new Writer(o, terminator);
+  group.segment(
+    'GS',
+    'PO',
+    o.sender.applicationCode ?? o.sender.id,
+    o.receiver.applicationCode ?? o.receiver.id,
+    `${created.yyyy}${created.mm}${created.dd}`,
+    `${created.hh}${created.mi}`,
+    String(controlNumber),
+    'X',
+    o.groupVersionCode ?? o.version,
+  );
+  // ST02 of a lone purchase order is the interchange's own number; in a batch, 0001, 0002, ...
+  items.forEach((item, i) => {
+    const transaction = new Writer(o, terminator);
+    transactionSet(transaction, item.po, o, item.context, items.length === 1 ? control9 : String(i + 1).padStart(4, '0'));
+    group.segments.push(...transaction.segments);
+  });
+  group.segment('GE', String(items.length), String(controlNumber));
+  group.segment('IEA', '1', control9);
+  return isa + terminator + group.segments.join('');
+}
+
 export const x12Format: PurchaseOrderFormat<X12Options> = {
   id: 'x12-850',
   fileExtension: 'edi',
@@ -340,54 +396,10 @@ export const x12Format: PurchaseOrderFormat<X12Options> = {
   needsControlNumber: true,
   requiredFields: ['order.id', 'lines.sku', 'lines.quantity'],
   render(po: DropShipOrder, options: X12Options, context: RenderContext): string {
-    const o = options;
-    const controlNumber = context.controlNumber ?? 1;
-    if (!Number.isInteger(controlNumber) || controlNumber < 1 || controlNumber > 999_999_999) {
-      throw new RangeError('the X12 control number must be a whole number from 1 to 999999999');
-    }
-    const control9 = String(controlNumber).padStart(9, '0');
-    const d = o.delimiters;
-    const terminator = d.segment + { none: '', lf: '\n', crlf: '\r\n' }[o.lineBreak];
-    const created = wallClock(context.createdAt);
-    const is5010 = o.version === '005010';
-
-    const isa = [
-      'ISA',
-      '00',
-      ' '.repeat(10),
-      '00',
-      ' '.repeat(10),
-      o.sender.qualifier,
-      o.sender.id.padEnd(15, ' '),
-      o.receiver.qualifier,
-      o.receiver.id.padEnd(15, ' '),
-      `${created.yyyy.slice(2)}${created.mm}${created.dd}`,
-      `${created.hh}${created.mi}`,
-      is5010 ? d.repetition : 'U',
-      is5010 ? '00501' : '00401',
-      control9,
-      o.acknowledgmentRequested ? '1' : '0',
-      o.usage === 'test' ? 'T' : 'P',
-      d.component,
-    ].join(d.element);
-
-    const group = new Writer(o, terminator);
-    group.segment(
-      'GS',
-      'PO',
-      o.sender.applicationCode ?? o.sender.id,
-      o.receiver.applicationCode ?? o.receiver.id,
-      `${created.yyyy}${created.mm}${created.dd}`,
-      `${created.hh}${created.mi}`,
-      String(controlNumber),
-      'X',
-      o.groupVersionCode ?? o.version,
-    );
-    const transaction = new Writer(o, terminator);
-    transactionSet(transaction, po, o, context, control9);
-    group.segments.push(...transaction.segments);
-    group.segment('GE', '1', String(controlNumber));
-    group.segment('IEA', '1', control9);
-    return isa + terminator + group.segments.join('');
+    return interchange([{ po, context }], options, { createdAt: context.createdAt, ...(context.controlNumber !== undefined ? { controlNumber: context.controlNumber } : {}) });
+  },
+  /** One interchange and one functional group holding one transaction set per purchase order. */
+  renderBatch(items: readonly BatchItem[], options: X12Options, context: BatchContext): string {
+    return interchange(items, options, context);
   },
 };

@@ -16,6 +16,8 @@ export interface Disclosure {
   sha256: string;
   /** ISO 8601 time the receiver had it. */
   deliveredAt: string;
+  /** The batch file it went in, for suppliers that take batches (`sha256` is then the file's). */
+  batchId?: string;
 }
 
 export function sha256Hex(body: string): string {

@@ -30,6 +30,8 @@ export const markerKeys = {
   orderSeen: (prefix: string, orderId: string) => `${prefix}:seen:order:${orderId}`,
   eventSeen: (prefix: string, source: string, eventId: string) => `${prefix}:seen:event:${source}:${eventId}`,
   delivered: (prefix: string, deliveryId: string) => `${prefix}:delivered:${deliveryId}`,
+  /** Set when a purchase order was collected into its supplier's open batch. */
+  collected: (prefix: string, deliveryId: string) => `${prefix}:collected:${deliveryId}`,
   /** Interchange control number counter of one supplier (X12). */
   controlNumber: (prefix: string, supplierId: string) => `${prefix}:control-number:${supplierId}`,
   /**

@@ -13,7 +13,7 @@ const MAX_BACKOFF_MS = 6 * 3_600_000;
 export const BACKOFF_TYPE = 'delivery';
 
 /** Job options of a delivery: deterministic id, the recipient's retry policy, bounded retention. */
-export function deliveryJobOptions(d: PlannedDelivery, config: Config): JobsOptions {
+export function deliveryJobOptions(d: Pick<PlannedDelivery, 'deliveryId' | 'kind' | 'recipient'>, config: Config): JobsOptions {
   const supplier = d.kind === 'dropship' ? config.suppliers.find((s) => s.id === d.recipient) : undefined;
   const retry = supplier?.retry ?? CARRIER_RETRY;
   return {

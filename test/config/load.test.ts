@@ -83,6 +83,34 @@ describe('loading configuration', () => {
     expect(problems.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('batching: refuses a format that cannot batch, a batch file name without {batchId}, a cancellation named like its order, and bad sizes', () => {
+    const cxml = supplier(
+      `fields: [order.id, lines.sku, lines.quantity]\nformatOptions: { payloadIdDomain: shop.example, from: { domain: DUNS, identity: "1" }, to: { domain: DUNS, identity: "2" }, sender: { domain: NetworkId, identity: shop }, billTo: { addressId: AP, name: Shop, line1: 1 Road, city: Town, postalCode: "1", country: US } }\ndelivery: { transport: outbox, dir: /tmp/x }\nbatch: { every: 15m }`,
+    ).replace('format: csv', 'format: cxml');
+    expect(problemsOf(withConfig({ 'suppliers/bad.yaml': cxml }))).toEqual(['suppliers/bad.yaml: batch: the cxml format carries one purchase order per document and cannot be batched']);
+    const names = supplier(`fields: [order.id]\ndelivery: { transport: outbox, dir: /tmp/x, batchFilename: "orders.csv", filename: "{orderId}.csv", cancelFilename: "{orderId}.csv" }\nbatch: { every: 500ms, maxOrders: 0 }`);
+    expect(problemsOf(withConfig({ 'suppliers/bad.yaml': names }))).toEqual([
+      'suppliers/bad.yaml: batch.every: must be at least 1s',
+      expect.stringMatching(/^suppliers\/bad\.yaml: batch\.maxOrders: /),
+    ]);
+    const named = supplier(`fields: [order.id]\ndelivery: { transport: outbox, dir: /tmp/x, batchFilename: "orders.csv", filename: "{orderId}.csv", cancelFilename: "{orderId}.csv" }\nbatch: { every: 15m }`);
+    expect(problemsOf(withConfig({ 'suppliers/bad.yaml': named }))).toEqual([
+      'suppliers/bad.yaml: delivery.cancelFilename: must differ from delivery.filename, or a cancellation would overwrite its purchase order',
+      'suppliers/bad.yaml: delivery.batchFilename: must contain {batchId}, or one batch would overwrite the last',
+    ]);
+  });
+
+  it('batching: a valid batch block is loaded in milliseconds, with the default file name', () => {
+    const dir = withConfig({ 'suppliers/good.yaml': supplier(`fields: [order.id]\ndelivery: { transport: outbox, dir: /tmp/x }\nbatch: { every: 15m, maxOrders: 200 }`).replace('id: bad', 'id: good').replace('BAD-*', 'GOOD-*') });
+    try {
+      const good = loadConfig(dir).suppliers.find((s) => s.id === 'good');
+      expect(good?.batch).toEqual({ everyMs: 900_000, maxOrders: 200 });
+      expect(good?.delivery.batchFilename).toBe('{batchId}.csv');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names unknown formats and transports with the known ones', () => {
     const problems = problemsOf(withConfig({ 'suppliers/bad.yaml': supplier(`fields: [order.id]\ndelivery: { transport: ftp }`).replace('format: csv', 'format: pdf') }));
     expect(problems).toEqual([

@@ -48,8 +48,8 @@ export function el(doc: X12Document, tag: string, position: number, n = 0): stri
 
 /** The 850 segments in the order the standard places them (heading, detail, summary). */
 const ORDER = ['ISA', 'GS', 'ST', 'BEG', 'CUR', 'REF', 'PER', 'ITD', 'DTM', 'PKG', 'TD5', 'N9', 'MSG', 'N1', 'N2', 'N3', 'N4', 'PER', 'PO1', 'PID', 'PO4', 'MSG', 'CTT', 'AMT', 'SE', 'GE', 'IEA'];
-/** Loops start over at their first segment; within a loop, tags never go backwards. */
-const LOOP_STARTS = new Set(['N9', 'N1', 'PO1']);
+/** Loops (and, in a batch, transaction sets) start over at their first segment; within one, tags never go backwards. */
+const LOOP_STARTS = new Set(['ST', 'N9', 'N1', 'PO1']);
 export function followsStandardOrder(doc: X12Document): boolean {
   let position = 0;
   for (const { tag } of doc.segments) {
@@ -73,16 +73,27 @@ export function checkEnvelope(doc: X12Document): void {
   expect(doc.isa.endsWith(doc.segment)).toBe(true);
   const isa = doc.segments[0]?.elements ?? [];
   expect(isa.map((e) => e.length)).toEqual(ISA_WIDTHS);
-  const st = tags.indexOf('ST');
-  const se = tags.indexOf('SE');
-  expect(Number(el(doc, 'SE', 1))).toBe(se - st + 1);
-  expect(el(doc, 'SE', 2)).toBe(el(doc, 'ST', 2));
-  expect(el(doc, 'GE', 1)).toBe('1');
+  // Every transaction set (one, or one per purchase order of a batch): SE01 counts ST..SE,
+  // SE02 repeats ST02, ST02 is unique in the group, CTT01 counts its PO1 lines.
+  const sets = tags.flatMap((t, i) => (t === 'ST' ? [i] : []));
+  const controls = new Set<string>();
+  sets.forEach((st, k) => {
+    const se = tags.indexOf('SE', st);
+    expect(se).toBeGreaterThan(st);
+    if (k + 1 < sets.length) expect(se).toBeLessThan(sets[k + 1]!);
+    const segments = doc.segments.slice(st, se + 1);
+    expect(segments[0]?.elements[0]).toBe('850');
+    expect(Number(segments.at(-1)?.elements[0])).toBe(se - st + 1);
+    expect(segments.at(-1)?.elements[1]).toBe(segments[0]?.elements[1]);
+    controls.add(segments[0]?.elements[1] ?? '');
+    const ctt = segments.find((x) => x.tag === 'CTT');
+    expect(ctt?.elements[0]).toBe(String(segments.filter((x) => x.tag === 'PO1').length));
+  });
+  expect(controls.size).toBe(sets.length);
+  expect(el(doc, 'GE', 1)).toBe(String(sets.length));
   expect(el(doc, 'GE', 2)).toBe(el(doc, 'GS', 6));
   expect(el(doc, 'IEA', 1)).toBe('1');
   expect(el(doc, 'IEA', 2)).toBe(isa[12]);
-  expect(el(doc, 'ST', 1)).toBe('850');
-  expect(el(doc, 'CTT', 1)).toBe(String(tags.filter((t) => t === 'PO1').length));
   expect(followsStandardOrder(doc)).toBe(true);
   // No trailing empty elements: X12 leaves them out.
   for (const s of doc.segments.slice(1)) expect(s.elements[s.elements.length - 1]).not.toBe('');
