@@ -87,7 +87,7 @@ export class Pipeline {
       const batches = new Batches(connection(), records, prefix, config);
       closers.push(() => batches.close());
       await batches.schedule();
-      const orderWorker = createOrderWorker({ connection: connection(), prefix, config, cancellations, concurrency: options.orderConcurrency ?? 8 });
+      const orderWorker = createOrderWorker({ connection: connection(), records, prefix, config, cancellations, concurrency: options.orderConcurrency ?? 8 });
       options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
       workers.push(orderWorker);
       for (const target of deliveryTargets(config)) {

@@ -1,4 +1,4 @@
-import { FlowProducer, UnrecoverableError, Worker, type FlowJob } from 'bullmq';
+import { FlowProducer, Queue, UnrecoverableError, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
 import type { CancelEvent, Order, OrderEvent } from '../src/domain/order';
@@ -11,7 +11,13 @@ import type { Cancellations } from './cancellation';
 import { nextControlNumber } from './control-numbers';
 
 export interface OrderWorkerDeps {
+  /** BullMQ's connection for this worker and the queues it adds to. */
   connection: Redis;
+  /**
+   * A plain connection for the worker's own reads and markers: a pipeline on a BullMQ
+   * connection copies all of BullMQ's scripts first.
+   */
+  records: Redis;
   prefix: string;
   config: Config;
   /** Marks cancelled orders and undoes what they already sent. */
@@ -73,13 +79,24 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
 
 /**
  * Thin order worker: plan the order (pure core), then hand every delivery to its
- * recipient's queue under its deterministic id, in one round trip, so a re-run after a
- * crash adds nothing twice. A held order fails permanently with its reasons and stays for
+ * recipient's queue under its deterministic id (all sent at once, without waiting for one
+ * another), so a re-run after a crash adds nothing twice. A held order fails permanently with its reasons and stays for
  * replay.
  */
 export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | CancelEvent, OrderJobResult> {
-  const { connection, prefix, config, cancellations } = deps;
+  const { connection, records, prefix, config, cancellations } = deps;
   const flows = new FlowProducer({ connection, prefix });
+  // A delivery that waits for nothing is added on its own queue: one script call, not a
+  // flow's MULTI (which copies every BullMQ script onto a new pipeline object first).
+  const queues = new Map<string, Queue>();
+  const queue = (name: string): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection, prefix });
+      queues.set(name, q);
+    }
+    return q;
+  };
 
   const worker = new Worker<OrderEvent | CancelEvent, OrderJobResult>(
     ORDERS_QUEUE,
@@ -102,19 +119,28 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | Ca
       // One round trip: was the order cancelled, which deliveries already landed (this order
       // replayed after its jobs were removed; they are not added again), and the manifest a
       // later cancellation reads, stored before any delivery can run.
-      const [[, cancelled], [, delivered]] = (await connection
+      const [[, cancelled], [, delivered]] = (await records
         .pipeline()
         .get(markerKeys.cancelled(prefix, plan.orderId))
         .mget(...plan.deliveries.map((d) => markerKeys.delivered(prefix, d.deliveryId)))
         .set(markerKeys.manifest(prefix, plan.orderId), JSON.stringify(plan.manifest), 'PX', config.store.retention.dedupeMs)
         .exec()) as [[Error | null, string | null], [Error | null, (string | null)[]]];
-      const seen = () => connection.set(markerKeys.orderSeen(prefix, plan.orderId), '1', 'PX', config.store.retention.dedupeMs);
+      const seen = () => records.set(markerKeys.orderSeen(prefix, plan.orderId), '1', 'PX', config.store.retention.dedupeMs);
       if (cancelled !== null) {
         await seen();
         return { deliveries: [], cancelled: true };
       }
       const pending = plan.deliveries.filter((_, i) => delivered[i] === null);
-      if (pending.length > 0) await flows.addBulk(flowsOf(pending, config));
+      if (pending.length > 0) {
+        // Each job under its deterministic id: a re-run after a crash between these adds
+        // adds only the missing ones.
+        const all = flowsOf(pending, config);
+        const trees = all.filter((f) => f.children !== undefined);
+        await Promise.all([
+          ...(trees.length > 0 ? [flows.addBulk(trees)] : []),
+          ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts)),
+        ]);
+      }
       await seen();
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
@@ -122,6 +148,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | Ca
   );
   worker.on('closed', () => {
     void flows.close();
+    for (const q of queues.values()) void q.close();
   });
   return worker;
 }
