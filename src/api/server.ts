@@ -76,9 +76,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         }
       : { logger: false }),
   });
-  for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
-    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  }
+  // JSON only: fastify's own text/plain parser would take JSON that a browser may send
+  // cross-site without a CORS preflight. A form body is only WooCommerce's webhook ping.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (req, body, done) =>
+    req.url.split('?')[0] === '/webhooks/woocommerce' ? done(null, body) : done(Object.assign(new Error('form body'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 })),
+  );
 
   app.setErrorHandler((err: unknown, _request, reply) => {
     if (err instanceof DropshipError) {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -31,11 +32,29 @@ function joinPath(prefix: string, parts: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
+/** Paths of `__proto__` keys: schemas build records by assignment, where such a key silently becomes a prototype. */
+function protoKeys(value: unknown, at: string, out: string[]): string[] {
+  if (Array.isArray(value)) value.forEach((v, i) => protoKeys(v, `${at}[${i}]`, out));
+  else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const where = at ? `${at}.${k}` : k;
+      if (k === '__proto__') out.push(where);
+      else protoKeys(v, where, out);
+    }
+  }
+  return out;
+}
+
 function readYaml(dir: string, file: string, problems: Problems): unknown {
   const full = path.join(dir, file);
   let text: string;
   try {
-    text = readFileSync(full, 'utf8');
+    const bytes = readFileSync(full);
+    if (!isUtf8(bytes)) {
+      problems.add(file, '', 'is not valid UTF-8 (save it as UTF-8)');
+      return undefined;
+    }
+    text = bytes.toString('utf8');
   } catch (err) {
     problems.add(file, '', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;
@@ -48,7 +67,17 @@ function readYaml(dir: string, file: string, problems: Problems): unknown {
     }
     return undefined;
   }
-  return doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // e.g. "Excessive alias count indicates a resource exhaustion attack"
+    problems.add(file, '', `YAML: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  const proto = protoKeys(value, '', []);
+  for (const where of proto) problems.add(file, where, '"__proto__" is not allowed as a key');
+  return proto.length > 0 ? undefined : value;
 }
 
 function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig | undefined {
@@ -70,7 +99,7 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
     if (opts.success) carriers[id] = opts.data;
     else problems.addZod(file, opts.error, `carriers.${id}`);
   }
-  if (s.shipping.default !== undefined && !(s.shipping.default in s.shipping.methods)) {
+  if (s.shipping.default !== undefined && !Object.hasOwn(s.shipping.methods, s.shipping.default)) {
     problems.add(file, 'shipping.default', `"${s.shipping.default}" is not one of shipping.methods`);
   }
   return {
@@ -133,8 +162,8 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     const unknownPlaceholder = /\{(?!orderId\}|supplierId\}|shipmentId\}|ext\})[^}]*\}/.exec(value);
     if (unknownPlaceholder) {
       problems.add(file, key, `unknown placeholder ${unknownPlaceholder[0]} (known: {orderId} {supplierId} {shipmentId} {ext})`);
-    } else if (/[/\\]|^\.\.?$/.test(value)) {
-      problems.add(file, key, 'must be a plain file name, without "/" or "\\"');
+    } else if (/[/\\\p{Cc}]|^\.\.?$/u.test(value)) {
+      problems.add(file, key, 'must be a plain file name, without "/", "\\" or control characters');
     }
   }
   if (cancelTemplate === template) problems.add(file, 'delivery.cancelFilename', 'must differ from delivery.filename, or a cancellation would overwrite its purchase order');
@@ -142,8 +171,8 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
   const unknownBatchPlaceholder = /\{(?!batchId\}|supplierId\}|ext\})[^}]*\}/.exec(batchTemplate);
   if (unknownBatchPlaceholder) {
     problems.add(file, 'delivery.batchFilename', `unknown placeholder ${unknownBatchPlaceholder[0]} (known: {batchId} {supplierId} {ext})`);
-  } else if (/[/\\]|^\.\.?$/.test(batchTemplate)) {
-    problems.add(file, 'delivery.batchFilename', 'must be a plain file name, without "/" or "\\"');
+  } else if (/[/\\\p{Cc}]|^\.\.?$/u.test(batchTemplate)) {
+    problems.add(file, 'delivery.batchFilename', 'must be a plain file name, without "/", "\\" or control characters');
   } else if (s.batch && !batchTemplate.includes('{batchId}')) {
     problems.add(file, 'delivery.batchFilename', 'must contain {batchId}, or one batch would overwrite the last');
   }

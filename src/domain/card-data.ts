@@ -10,8 +10,12 @@
  */
 export const REDACTED = '[redacted]';
 
-const SEPARATORS = /[\s-]/g;
-const DIGIT_RUN = /[0-9](?:[\s-]{0,3}[0-9])*/g;
+// A digit is anything NFKC folds to 0-9 (fullwidth, mathematical, superscript digits). Between
+// digits, anything a format may later drop or turn into a space still joins them: whitespace
+// runs of any length (carriers and X12 fold them into one space), control and invisible format
+// characters (NUL, zero-width space: cXML drops them), dashes and the X12 delimiters.
+const DIGIT_RUN = /\p{N}(?:[\s\p{Cc}\p{Cf}*~^>|:-]*\p{N})*/gu;
+const digitsOf = (run: string) => run.normalize('NFKC').replace(/[^0-9]/g, '');
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -41,16 +45,16 @@ function runHasCardNumber(digits: string): boolean {
 /** True when the text contains anything that looks like a card number. */
 export function containsCardNumber(text: string): boolean {
   for (const match of text.matchAll(DIGIT_RUN)) {
-    if (runHasCardNumber(match[0].replace(SEPARATORS, ''))) return true;
+    if (runHasCardNumber(digitsOf(match[0]))) return true;
   }
   return false;
 }
 
 /** Replaces every card-like digit run in `text` by `[redacted]`. */
 export function redactCardNumbers(text: string): string {
-  // Fast path: most strings have no 13-digit run at all.
-  if (!/[0-9](?:[\s-]{0,3}[0-9]){12}/.test(text)) return text;
-  return text.replace(DIGIT_RUN, (run) => (runHasCardNumber(run.replace(SEPARATORS, '')) ? REDACTED : run));
+  // Fast path: most strings do not have 13 digits at all.
+  if ((text.match(/\p{N}/gu)?.length ?? 0) < 13) return text;
+  return text.replace(DIGIT_RUN, (run) => (runHasCardNumber(digitsOf(run)) ? REDACTED : run));
 }
 
 /** Keys (case- and separator-insensitive) that hold card or browser data in any source payload. */

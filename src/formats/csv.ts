@@ -91,7 +91,11 @@ const ColumnSpec = z.union([
 const CsvOptions = z
   .object({
     /** Field delimiter. @defaultValue "," */
-    delimiter: z.string().length(1, 'must be a single character').default(','),
+    delimiter: z
+      .string()
+      .length(1, 'must be a single character')
+      .refine((d) => !/["\r\n]/.test(d), 'must not be a double quote or a line break')
+      .default(','),
     /** Record delimiter: RFC 4180 says CRLF. @defaultValue "crlf" */
     lineEnding: z.enum(['crlf', 'lf']).default('crlf'),
     /** Write a header row. @defaultValue true */
@@ -164,7 +168,7 @@ function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
     columns: selected.map((s, i) => ({ key: keys[i] ?? String(i), header: s.header })),
     delimiter: o.delimiter,
     record_delimiter: o.lineEnding === 'crlf' ? 'windows' : 'unix',
-    ...(o.quote === 'always' ? { quoted: true, quoted_empty: true } : { quoted_match: /^\s|\s$/ }),
+    ...(o.quote === 'always' ? { quoted: true, quoted_empty: true } : { quoted_match: /^\s|\s$|[\r\n]/ }),
   });
 }
 

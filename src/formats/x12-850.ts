@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cleanText, codePointLength, fitAddressLines, truncate, wrapLines } from '../carriers/field-limits';
+import { redactCardNumbers } from '../domain/card-data';
 import { DropshipError } from '../errors';
 import type { BatchContext, BatchItem, DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
 
@@ -133,7 +134,8 @@ export function x12Text(value: string, charset: X12Options['charset'], delimiter
     text = charset === 'basic' ? text.toUpperCase().replace(BASIC, '') : text.replace(NOT_PRINTABLE_ASCII, '');
   }
   for (const d of delimiters) text = text.split(d).join(' ');
-  return cleanText(text);
+  // Delimiters turned into spaces can join digits into a card number the scrubber did not see.
+  return redactCardNumbers(cleanText(text));
 }
 
 /** Decimal string as X12 type R wants it: no leading zeros, no trailing fractional zeros. */

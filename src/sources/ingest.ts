@@ -266,14 +266,16 @@ export function ingestCancellation(payload: unknown, options: { source: OrderSou
     }
     const body = payload as Record<string, unknown>;
     const unknown = Object.keys(body).filter((k) => k !== 'orderId' && k !== 'reason');
-    if (unknown.length > 0) throw new DropshipError('EINVALID_ORDER', [`cancellation: unknown field(s) ${unknown.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')} (known: orderId, reason)`]);
+    if (unknown.length > 0) throw new DropshipError('EINVALID_ORDER', [`cancellation: unknown field(s) ${unknown.slice(0, 5).map((k) => JSON.stringify(redactCardNumbers(k.slice(0, 40)))).join(', ')} (known: orderId, reason)`]);
     found = { orderId: body.orderId, reason: body.reason };
   } else {
     found = sourceByKind(options.source)?.cancellation?.(payload);
     if (found === undefined) return undefined;
   }
   const problems: string[] = [];
-  const orderId = typeof found.orderId === 'number' && Number.isSafeInteger(found.orderId) ? String(found.orderId) : found.orderId;
+  const given = typeof found.orderId === 'number' && Number.isSafeInteger(found.orderId) ? String(found.orderId) : found.orderId;
+  // As for orders: a card number as the id is redacted, and the redacted id fails the pattern.
+  const orderId = typeof given === 'string' ? redactCardNumbers(given) : given;
   if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) problems.push('order.id: must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
   let reason: CancelReason | undefined;
   if (found.reason !== undefined && found.reason !== null) {
