@@ -1,4 +1,4 @@
-import type { Worker } from 'bullmq';
+import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Batches } from '../workers/batches';
 import { Cancellations } from '../workers/cancellation';
@@ -131,6 +131,22 @@ export class Pipeline {
         void w.run();
       }
       await Promise.all(workers.map((w) => w.waitUntilReady()));
+      // BullMQ removes completed jobs by age only when another job completes: once orders stop,
+      // the last ones (personal data) would stay. A sweep keeps the retention promise.
+      const retentionMs = config.store.retention.completedJobsMs;
+      const sweepConnection = connection();
+      const swept = workers.map((w) => new Queue(w.name, { connection: sweepConnection, prefix }));
+      const sweep = setInterval(
+        () => {
+          for (const q of swept) void q.clean(retentionMs, 1000, 'completed').catch(() => undefined);
+        },
+        Math.min(60_000, Math.max(1000, retentionMs / 2)),
+      );
+      sweep.unref();
+      closers.push(async () => {
+        clearInterval(sweep);
+        await Promise.all(swept.map((q) => q.close()));
+      });
     }
     return new Pipeline(ledger, intake, redis, prefix, workers, transports, connections, closers);
   }

@@ -285,6 +285,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
       prefix,
       concurrency: deps.concurrency ?? 4,
       autorun: false,
+      // A job whose worker died is run again; twice in a row must not fail it for good (the
+      // delivered marker and deterministic ids make re-runs safe).
+      maxStalledCount: 5,
       settings: { backoffStrategy },
       ...(deps.lockDurationMs ? { lockDuration: deps.lockDurationMs } : {}),
       ...(deps.stalledIntervalMs ? { stalledInterval: deps.stalledIntervalMs } : {}),

@@ -144,7 +144,8 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | Ca
       await seen();
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
-    { connection, prefix, concurrency: deps.concurrency ?? 8, autorun: false },
+    // A job whose worker died twice in a row runs again rather than failing for good.
+    { connection, prefix, concurrency: deps.concurrency ?? 8, autorun: false, maxStalledCount: 5 },
   );
   worker.on('closed', () => {
     void flows.close();

@@ -354,6 +354,13 @@ class SftpTransport implements Transport {
 
     await this.withConnection(signal, async (client, connection) => {
       await client.put(data, partPath);
+      // ssh2 drops a refused write (no space, quota, EIO) and put still resolves: only the size
+      // the server kept tells a whole upload from an empty or cut-off file.
+      const kept = (await client.stat(partPath)).size;
+      if (kept !== data.length) {
+        await client.delete(partPath, true).catch(() => undefined);
+        throw DeliveryError.permanent('EREJECTED', `${this.where} stored ${kept} of ${data.length} bytes of ${name}: no space left on the server, or a quota exceeded`);
+      }
       await this.rename(client, connection, partPath, remotePath);
     });
     return {
