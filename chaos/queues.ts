@@ -1,0 +1,103 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ChaosEnvironment } from './environment';
+
+/** Job counts of every queue, and why failed jobs failed (reason → how many). */
+export interface QueueReport {
+  counts: Record<string, Record<string, number>>;
+  /** Jobs not finished yet, over all queues (waiting, active, delayed, waiting for children, prioritized). */
+  unfinished: number;
+  failed: number;
+  completed: number;
+  failedReasons: Record<string, number>;
+  /** Failed job ids (first few), for the log. */
+  failedIds: string[];
+}
+
+const STATES = ['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'failed', 'completed'] as const;
+
+/** Strips what varies between jobs (ports, ids, sizes) so that equal causes count together. */
+function reasonKind(reason: string): string {
+  return reason.replace(/\d+/g, 'N').slice(0, 160);
+}
+
+/** Reads every queue of the environment's configuration. */
+export async function queueReport(env: ChaosEnvironment, connection?: Redis): Promise<QueueReport> {
+  const client = connection ?? env.client();
+  const queues: Queue[] = env.queues(client);
+  try {
+    const report: QueueReport = { counts: {}, unfinished: 0, failed: 0, completed: 0, failedReasons: {}, failedIds: [] };
+    for (const q of queues) {
+      const counts = (await q.getJobCounts(...STATES)) as Record<string, number>;
+      report.counts[q.name] = counts;
+      report.unfinished += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts['waiting-children'] ?? 0) + (counts.prioritized ?? 0);
+      report.failed += counts.failed ?? 0;
+      report.completed += counts.completed ?? 0;
+      if ((counts.failed ?? 0) > 0) {
+        for (const job of await q.getFailed(0, 199)) {
+          const kind = reasonKind(job.failedReason ?? '(none)');
+          report.failedReasons[kind] = (report.failedReasons[kind] ?? 0) + 1;
+          if (report.failedIds.length < 20) report.failedIds.push(`${q.name}/${job.id ?? '?'}`);
+        }
+      }
+    }
+    return report;
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+    if (connection === undefined) client.disconnect();
+  }
+}
+
+/** Redis INFO fields as numbers (used_memory, used_memory_rss, ...), plus the key count. */
+export async function redisMemory(client: Redis): Promise<{ usedMemory: number; usedMemoryRss: number; keys: number }> {
+  const info = await client.info('memory');
+  const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { usedMemory: field('used_memory'), usedMemoryRss: field('used_memory_rss'), keys: await client.dbsize() };
+}
+
+/** Keys and bytes (MEMORY USAGE) per kind of key: job data per queue, and each kind of marker. */
+export async function redisBreakdown(client: Redis, prefix: string): Promise<Record<string, { keys: number; kb: number }>> {
+  const out: Record<string, { keys: number; kb: number }> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const pipeline = client.pipeline();
+    for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', '0');
+    const sizes = (await pipeline.exec()) ?? [];
+    keys.forEach((key, i) => {
+      const parts = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1).split(':') : ['(other)'];
+      // `<queue>:<job id>` and `<queue>:<structure>` are BullMQ's; the rest are the pipeline's markers.
+      const first = parts[0] ?? '';
+      const kind = /^(orders|po-|carrier-)/.test(first) ? `queue ${first}` : first;
+      const entry = (out[kind] ??= { keys: 0, kb: 0 });
+      entry.keys += 1;
+      entry.kb += Number(sizes[i]?.[1] ?? 0) / 1024;
+    });
+  } while (cursor !== '0');
+  for (const entry of Object.values(out)) entry.kb = Math.round(entry.kb);
+  return out;
+}
+
+/**
+ * Waits until nothing is left to run: no job waiting, active, delayed or waiting for children,
+ * twice in a row (a stalled job sits in `active` until another worker's stall check frees it).
+ * Returns false when `timeoutMs` passes first.
+ */
+export async function waitForQuiet(env: ChaosEnvironment, timeoutMs: number, everyMs = 1000): Promise<boolean> {
+  const client = env.client();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let quietOnce = false;
+    while (Date.now() < deadline) {
+      const quiet = (await queueReport(env, client)).unfinished === 0;
+      if (quiet && quietOnce) return true;
+      quietOnce = quiet;
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,144 @@
+import type { OrderProducer } from '../../src/producer';
+import { Checks, log, Random, round, sleep, type ScenarioResult, type Size } from '../common';
+import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
+import { countInLogs, WorkerFleet, type CliProcess } from '../processes';
+import { queueReport, waitForQuiet } from '../queues';
+import { submitPaced } from '../submit';
+import { ReceiverTally } from '../tally';
+
+/**
+ * Scenario 1, "workers killed": N orders flow through `dropship start --role workers`
+ * processes to the real receivers while random worker processes are SIGKILLed at random
+ * moments and replaced. Then everything settles and each receiver's view is counted: lost
+ * deliveries, duplicate and leftover files on SFTP, messages per Message-ID, requests per
+ * Idempotency-Key, labels per carrier transaction.
+ */
+
+export interface WorkerKillsSize {
+  orders: number;
+  workers: number;
+  /** Orders submitted per second (the flow lasts orders / perSecond). */
+  perSecond: number;
+  /** Random pause between kills, in ms. */
+  killEveryMs: [number, number];
+  /** Kills go on this long after the last order is in (deliveries are still flowing then). */
+  killAfterSubmitMs: number;
+  /** How long the deliveries may take to settle after the last kill. */
+  settleMs: number;
+}
+
+export const WORKER_KILLS: Record<Size, WorkerKillsSize> = {
+  full: { orders: 2000, workers: 3, perSecond: 40, killEveryMs: [2000, 8000], killAfterSubmitMs: 10_000, settleMs: 300_000 },
+  quick: { orders: 150, workers: 3, perSecond: 15, killEveryMs: [2500, 5000], killAfterSubmitMs: 3000, settleMs: 150_000 },
+};
+
+/** BullMQ's own defaults, which `dropship start` leaves in place (it has no option to lower them). */
+const CLI_LOCK_TIMINGS = 'dropship start has no lockDuration/stalledInterval option: BullMQ defaults apply (lock 30 s, stall check every 30 s, maxStalledCount 1)';
+
+export async function workerKills(size: Size, seed: number, override: Partial<WorkerKillsSize> = {}): Promise<ScenarioResult> {
+  const s = { ...WORKER_KILLS[size], ...override };
+  const random = new Random(seed);
+  const started = Date.now();
+  const checks = new Checks();
+  const env = await ChaosEnvironment.start('worker-kills');
+  let fleet: WorkerFleet | undefined;
+  let tally: ReceiverTally | undefined;
+  let producer: OrderProducer | undefined;
+  try {
+    env.applyDefaults();
+    const config = env.config();
+    producer = env.producer(config);
+    const orders = Array.from({ length: s.orders }, (_, i) => chaosOrder('K', i));
+    const expected = expectedDeliveries(orders, config);
+    tally = new ReceiverTally(env.demo);
+    tally.expect(expected);
+    tally.start();
+    fleet = new WorkerFleet(env.processEnv(), env.dir);
+    await fleet.start(s.workers);
+    log(`[worker-kills] ${s.workers} worker processes ready; ${s.orders} orders (${expected.length} deliveries) at ${s.perSecond}/s, seed ${seed}`);
+
+    let submitting = true;
+    let lastKillAt = Date.now();
+    const kills: string[] = [];
+    const t0 = Date.now();
+    const chaos = (async () => {
+      const f = fleet as WorkerFleet;
+      const t = tally as ReceiverTally;
+      let submittedAt: number | undefined;
+      for (;;) {
+        await sleep(random.between(s.killEveryMs[0], s.killEveryMs[1]));
+        if (!submitting) submittedAt ??= Date.now();
+        if (submittedAt !== undefined && Date.now() - submittedAt > s.killAfterSubmitMs) break;
+        if (t.allArrived) break;
+        const victim: CliProcess = random.pick(f.running);
+        await f.kill(victim);
+        lastKillAt = Date.now();
+        kills.push(`${victim.name}@${round((lastKillAt - t0) / 1000)}s`);
+        log(`[worker-kills] SIGKILL ${victim.name} (pid ${victim.pid}) at ${round((lastKillAt - t0) / 1000)} s; ${t.arrivedCount}/${expected.length} delivered so far`);
+        await f.add();
+      }
+    })();
+    const submission = await submitPaced(producer, orders, { perSecond: s.perSecond });
+    submitting = false;
+    await chaos;
+    log(`[worker-kills] ${kills.length} kills done; waiting for the deliveries to settle (stalled jobs come back after the 30 s lock)`);
+
+    // Settled: nothing left to run (a delivery that failed for good will not arrive later).
+    const settled = await waitForQuiet(env, s.settleMs);
+    const settleSeconds = (Date.now() - lastKillAt) / 1000;
+    // A late duplicate (a stalled job re-run) would land within a few seconds.
+    await sleep(3000);
+    const figures = tally.figures();
+    const queues = await queueReport(env);
+    const missing = tally.missing().map((d) => d.deliveryId);
+    if (!settled || missing.length > 0) log(`[worker-kills] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}`);
+
+    checks.add('workers were killed', kills.length > 0, `${kills.length} SIGKILLs: ${kills.join(' ')}`);
+    checks.add('every order accepted', submission.accepted === s.orders, `${submission.accepted}/${s.orders} accepted; errors ${JSON.stringify(submission.errors)}`);
+    checks.add('0 deliveries lost', figures.lost === 0, `${figures.arrived}/${figures.expected} arrived; failed jobs ${queues.failed} ${JSON.stringify(queues.failedReasons)}`);
+    checks.add('0 duplicate files on SFTP', figures.sftp.duplicateFiles === 0, `${figures.sftp.duplicateFiles} extra files for one order`);
+    checks.add('no upload debris on SFTP', figures.sftp.leftoverTempFiles === 0 && figures.sftp.badContent === 0, `${figures.sftp.leftoverTempFiles} .part files left, ${figures.sftp.badContent} files with wrong content`);
+    checks.add(
+      'duplicates only where the receiver can drop them',
+      figures.undroppableDuplicates === 0,
+      `${figures.droppableDuplicates} droppable by Message-ID/Idempotency-Key; ${figures.undroppableDuplicates} extra carrier labels (no key to drop them by)`,
+    );
+    checks.add('no worker died by itself', fleet.figures.unexpectedExits.length === 0, fleet.figures.unexpectedExits.join('; ') || 'none');
+    checks.add('nothing left in the queues', queues.unfinished === 0 && queues.failed === 0, `${queues.unfinished} unfinished, ${queues.failed} failed`);
+
+    return {
+      name: 'worker-kills',
+      ok: checks.ok,
+      seconds: round((Date.now() - started) / 1000),
+      figures: {
+        orders: s.orders,
+        deliveries: figures.expected,
+        workerProcesses: s.workers,
+        kills: kills.length,
+        workerProcessesStarted: fleet.figures.started,
+        lost: figures.lost,
+        sftpDuplicateFiles: figures.sftp.duplicateFiles,
+        sftpLeftoverTempFiles: figures.sftp.leftoverTempFiles,
+        sftpRewrites: figures.sftp.rewrites,
+        smtpDuplicateMessages: figures.byRecipient['alpine-chocolatier']?.extraCopies ?? 0,
+        httpsDuplicateRequests: figures.byRecipient['olive-grove']?.extraCopies ?? 0,
+        carrierDuplicateLabels: figures.undroppableDuplicates,
+        stalledJobsRecovered: countInLogs(env.dir, /stalled \(its worker died\)/),
+        failedJobs: queues.failed,
+        failedReasons: queues.failedReasons,
+        missing: missing.slice(0, 10),
+        unfinishedJobs: queues.unfinished,
+        settleSecondsAfterLastKill: round(settleSeconds),
+        flowSeconds: round((lastKillAt - t0) / 1000),
+        lockTimings: CLI_LOCK_TIMINGS,
+        byRecipient: figures.byRecipient,
+      },
+      checks: checks.list,
+    };
+  } finally {
+    tally?.stop();
+    await fleet?.stopAll(5000);
+    await producer?.close().catch(() => undefined);
+    await env.stop();
+  }
+}

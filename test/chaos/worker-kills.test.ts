@@ -1,0 +1,39 @@
+import type { ScenarioResult } from '../../chaos/common';
+import { workerKills } from '../../chaos/scenarios/worker-kills';
+import { expectMet, figure, SEED } from './support';
+
+/**
+ * Reduced "workers killed" scenario (chaos/scenarios/worker-kills.ts): 150 orders through three
+ * `dropship start --role workers` processes to the real sshd, SMTP and HTTPS receivers, while
+ * random worker processes are SIGKILLed and replaced.
+ */
+
+jest.setTimeout(240_000);
+
+let result: ScenarioResult | undefined;
+
+beforeAll(async () => {
+  result = await workerKills('quick', SEED);
+});
+
+describe('workers SIGKILLed while orders flow', () => {
+  it('actually killed workers mid-flow', () => {
+    expect(figure(result, 'kills')).toBeGreaterThan(0);
+  });
+
+  it('loses no delivery', () => {
+    expectMet(result, '0 deliveries lost');
+    expect(figure(result, 'lost')).toBe(0);
+    expect(figure(result, 'failedJobs')).toBe(0);
+  });
+
+  it('leaves no duplicate, partial or wrong file on the SFTP server', () => {
+    expect(figure(result, 'sftpDuplicateFiles')).toBe(0);
+    expectMet(result, 'no upload debris on SFTP');
+  });
+
+  it('no worker process dies by itself, and nothing is left in the queues', () => {
+    expectMet(result, 'no worker died by itself');
+    expectMet(result, 'nothing left in the queues');
+  });
+});
