@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { CancelEvent, OrderEvent } from '../domain/order';
+import type { CancelEvent, OrderEvent, OrderEventSource } from '../domain/order';
 import { cancelJobId, markerKeys, ORDERS_QUEUE, orderJobId } from './names';
 
 export interface IntakeResult {
@@ -30,40 +30,36 @@ export class OrderIntake {
    * come before the order itself (webhooks arrive in any order); the order is then never
    * planned. A repeat (same source event, or the order already being cancelled) is a duplicate.
    */
-  async cancel(event: CancelEvent): Promise<IntakeResult> {
-    const { prefix } = this.options;
-    const { orderId } = event;
-    const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
-    const jobId = cancelJobId(orderId);
-    const jobKey = `${prefix}:${ORDERS_QUEUE}:${jobId}`;
-    const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), markerKeys.cancelled(prefix, orderId), jobKey);
-    if (seen > 0) return { orderId, duplicate: true };
-    await this.queue.add('cancel', event, {
-      jobId,
-      // It may wait for an order worker's plan to land; a few quick retries cover a crash.
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
-      removeOnFail: false,
-    });
-    if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
-    return { orderId, duplicate: false };
+  cancel(event: CancelEvent): Promise<IntakeResult> {
+    // It may wait for an order worker's plan to land; a few quick retries cover a crash.
+    return this.accept(event.source, event.orderId, 'cancel', event, cancelJobId(event.orderId), markerKeys.cancelled(this.options.prefix, event.orderId), 10);
   }
 
-  async submit(event: OrderEvent): Promise<IntakeResult> {
-    const { prefix } = this.options;
-    const orderId = event.order.id;
-    const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
-    const jobId = orderJobId(orderId);
-    // One round trip: the source event seen, the order seen, or its job still present.
-    const jobKey = `${prefix}:${ORDERS_QUEUE}:${jobId}`;
-    const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), markerKeys.orderSeen(prefix, orderId), jobKey);
-    if (seen > 0) return { orderId, duplicate: true };
+  submit(event: OrderEvent): Promise<IntakeResult> {
     // Billing data is never sent anywhere and no worker reads it: it does not go to Redis.
     const { billTo: _billTo, ...order } = event.order;
-    await this.queue.add('order', { source: event.source, order }, {
+    const orderId = order.id;
+    return this.accept(event.source, orderId, 'order', { source: event.source, order }, orderJobId(orderId), markerKeys.orderSeen(this.options.prefix, orderId), 5);
+  }
+
+  /** Queues one job under its id unless the source event, the done marker or the job itself says it was seen. */
+  private async accept(
+    source: OrderEventSource,
+    orderId: string,
+    name: 'order' | 'cancel',
+    data: OrderEvent | CancelEvent,
+    jobId: string,
+    doneKey: string,
+    attempts: number,
+  ): Promise<IntakeResult> {
+    const { prefix } = this.options;
+    const eventKey = source.eventId ? markerKeys.eventSeen(prefix, source.kind, source.eventId) : undefined;
+    // One round trip: the source event seen, the order seen (or cancelled), or its job still present.
+    const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), doneKey, `${prefix}:${ORDERS_QUEUE}:${jobId}`);
+    if (seen > 0) return { orderId, duplicate: true };
+    await this.queue.add(name, data, {
       jobId,
-      attempts: 5,
+      attempts,
       backoff: { type: 'exponential', delay: 1000 },
       removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
       removeOnFail: false,
