@@ -17,6 +17,8 @@ import { type BenchOutput, log, median, result, withPrivateRedis, withTimeout } 
 import { forEachLimited } from './pipeline';
 import { perUnit, startWindow } from './redis-stats';
 import { benchOrders, describeRound, plannedPayloads, timed, type DeliveryRound } from './transport-harness';
+import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
+import { deliveryResponse, type DeliveryJobResult } from '../workers/delivery-worker';
 
 /**
  * `carrier`: labels/s through the pipeline to a local carrier API stand-in (HTTPS with a
@@ -99,12 +101,15 @@ class CarrierPipeline {
   private failure: string | undefined;
   private wake: () => void = () => undefined;
 
-  private constructor(readonly pipeline: Pipeline) {
+  private constructor(
+    readonly pipeline: Pipeline,
+    cipher: DataCipher,
+  ) {
     const worker = pipeline.workers.find((w) => w.name === deliveryQueueName('carrier', CARRIER));
     if (worker === undefined) throw new Error(`no ${CARRIER} delivery worker`);
     worker.on('completed', (job: Job) => {
       // What the client parsed from the Ship answer: a label without both is a failed round.
-      const bought = (job.returnvalue as { response?: Record<string, string> } | undefined)?.response;
+      const bought = deliveryResponse(cipher, job.returnvalue as DeliveryJobResult | undefined);
       if (bought?.trackingNumber === undefined || bought.label === undefined) this.failure ??= `${job.id}: no tracking number or label in the result`;
       if (++this.completed >= this.target || this.failure !== undefined) this.wake();
     });
@@ -115,7 +120,9 @@ class CarrierPipeline {
   }
 
   static async start(config: Config, redisUrl: string, env: NodeJS.ProcessEnv): Promise<CarrierPipeline> {
+    const cipher = createDataCipher(generateDataKey());
     const pipeline = await Pipeline.start({
+      cipher,
       config,
       redisUrl,
       prefix: 'carrier',
@@ -123,7 +130,7 @@ class CarrierPipeline {
       deliveryConcurrency: IN_FLIGHT,
       transports: (target, runtime) => createTransport(config, target, env, runtime),
     });
-    return new CarrierPipeline(pipeline);
+    return new CarrierPipeline(pipeline, cipher);
   }
 
   /** Submits `events` and resolves when each one's label has been bought. */

@@ -3,6 +3,7 @@ import { Pipeline } from '../src/pipeline';
 import type { TransportTarget } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
 import type { DeliveryPayload, DeliveryReceipt } from '../src/transports/transport';
+import { createDataCipher, generateDataKey } from '../src/queue/sealing';
 
 /** A RecordingTransport that also tells the benchmark about each delivery as it lands. */
 class ObservedRecorder extends RecordingTransport {
@@ -43,6 +44,7 @@ export class BenchPipeline {
     const recorders: RecordingTransport[] = [];
     const targets: TransportTarget[] = [];
     const pipeline = await Pipeline.start({
+      cipher: createDataCipher(generateDataKey()),
       config,
       redisUrl,
       prefix,

@@ -14,6 +14,7 @@ import { RecordingTransport } from '../src/transports/recording';
 import { now, withTimeout } from './common';
 import { forEachLimited } from './pipeline';
 import { perUnit, startWindow } from './redis-stats';
+import { createDataCipher, generateDataKey } from '../src/queue/sealing';
 
 /**
  * The pipeline with one supplier and its real transport against a local receiver, for the
@@ -146,6 +147,7 @@ export class TransportPipeline {
 
   static async start(config: Config, redisUrl: string, prefix: string, env: NodeJS.ProcessEnv, deliveryConcurrency = 4): Promise<TransportPipeline> {
     const pipeline = await Pipeline.start({
+      cipher: createDataCipher(generateDataKey()),
       config,
       redisUrl,
       prefix,

@@ -16,6 +16,7 @@ import { deliveryQueueName, ORDERS_QUEUE } from '../src/queue/names';
 import { ingestOrder } from '../src/sources/ingest';
 import { deliveryTargets } from '../src/transports/factory';
 import { log } from './common';
+import { dataCipherFromEnv } from '../src/queue/sealing';
 
 /** One delivery the pipeline must make for an accepted order (from the same pure plan its worker runs). */
 export interface ExpectedDelivery {
@@ -132,7 +133,7 @@ export class ChaosEnvironment {
 
   /** An in-process producer on this Redis (the library entry point; `close()` it). */
   producer(config: Config = this.config()): OrderProducer {
-    return createOrderProducer({ redisUrl: this.redisUrl, config, prefix: PREFIX });
+    return createOrderProducer({ redisUrl: this.redisUrl, config, prefix: PREFIX, cipher: dataCipherFromEnv(this.demo.env) });
   }
 
   /** A plain client on this Redis (for INFO, job counts); `disconnect()` it. */

@@ -12,6 +12,7 @@ export const ERRORS = {
   ECONFIG: { status: 500, message: 'The configuration is invalid' },
   EPOLICY: { status: 500, message: 'The configuration breaks the privacy policy' },
   ENOT_FOUND: { status: 404, message: 'Not found' },
+  ESEALED: { status: 500, message: 'Sealed job data cannot be opened' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -9,6 +9,7 @@ import { OrderIntake } from './queue/intake';
 import { deliveryQueueName } from './queue/names';
 import { DisclosureLedger } from './ledger/disclosure-ledger';
 import { createRedis } from './queue/redis';
+import type { DataCipher } from './queue/sealing';
 import { redisSharedCache } from './queue/shared-cache';
 import { deliveryTargets, type TransportFactory } from './transports/factory';
 import type { Logger } from 'pino';
@@ -21,6 +22,11 @@ export interface PipelineOptions {
   /** BullMQ key prefix; use a hash tag such as `{dropship}` on Redis Cluster. @defaultValue "dropship" */
   prefix?: string;
   transports: TransportFactory;
+  /**
+   * Seals job data holding personal data (AES-256-GCM) before it reaches Redis; every process
+   * of one pipeline needs the same key (`dataCipherFromEnv`).
+   */
+  cipher: DataCipher;
   /** Run the workers in this process. @defaultValue true */
   workers?: boolean;
   /** Order jobs processed at once. @defaultValue 8 */
@@ -65,7 +71,8 @@ export class Pipeline {
       redis.once('ready', () => resolve());
       redis.once('end', () => reject(new Error(`cannot connect to Redis at ${options.redisUrl}`)));
     });
-    const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs });
+    const { cipher } = options;
+    const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs, cipher });
     const cache = redisSharedCache(redis, prefix);
     const ledger = new DisclosureLedger(redis, { prefix, retentionMs: config.store.retention.disclosuresMs });
     const workers: Worker[] = [];
@@ -82,12 +89,12 @@ export class Pipeline {
         connections.push(c);
         return c;
       };
-      const cancellations = new Cancellations(connection(), records, prefix, config);
+      const cancellations = new Cancellations(connection(), records, prefix, config, cipher);
       closers.push(() => cancellations.close());
-      const batches = new Batches(connection(), records, prefix, config);
+      const batches = new Batches(connection(), records, prefix, config, cipher);
       closers.push(() => batches.close());
       await batches.schedule();
-      const orderWorker = createOrderWorker({ connection: connection(), records, prefix, config, cancellations, concurrency: options.orderConcurrency ?? 8 });
+      const orderWorker = createOrderWorker({ connection: connection(), records, prefix, config, cipher, cancellations, concurrency: options.orderConcurrency ?? 8 });
       options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
       workers.push(orderWorker);
       for (const target of deliveryTargets(config)) {
@@ -104,6 +111,7 @@ export class Pipeline {
           ledger,
           cancellations,
           batches,
+          cipher,
           concurrency: options.deliveryConcurrency ?? 4,
           ...(options.env ? { env: options.env } : {}),
           ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),

@@ -1,12 +1,15 @@
 import type { Config } from './config/config';
 import { OrderIntake, type IntakeResult } from './queue/intake';
 import { createRedis } from './queue/redis';
+import type { DataCipher } from './queue/sealing';
 import { ingestCancellation, ingestOrder } from './sources/ingest';
 import type { CancelReason } from './domain/order';
 
 export interface ProducerOptions {
   redisUrl: string;
   config: Pick<Config, 'store'>;
+  /** The pipeline's data cipher (same key as its workers): orders are sealed before they reach Redis. */
+  cipher: DataCipher;
   /** @defaultValue "dropship" */
   prefix?: string;
 }
@@ -30,7 +33,7 @@ export interface OrderProducer {
 export function createOrderProducer(options: ProducerOptions): OrderProducer {
   const redis = createRedis(options.redisUrl, { maxRetriesPerRequest: 3 });
   const { retention } = options.config.store;
-  const intake = new OrderIntake(redis, { prefix: options.prefix ?? 'dropship', completedJobsMs: retention.completedJobsMs, dedupeMs: retention.dedupeMs });
+  const intake = new OrderIntake(redis, { prefix: options.prefix ?? 'dropship', completedJobsMs: retention.completedJobsMs, dedupeMs: retention.dedupeMs, cipher: options.cipher });
   return {
     submit: (payload, opts = {}) => intake.submit(ingestOrder(payload, opts)),
     cancel: async (orderId, opts = {}) => {

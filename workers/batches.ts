@@ -6,6 +6,7 @@ import type { DropShipOrder } from '../src/formats/format';
 import { formatById } from '../src/formats';
 import { deliveryQueueName, markerKeys } from '../src/queue/names';
 import { deliveryJobOptions } from '../src/queue/retry';
+import { type DataCipher, openJob } from '../src/queue/sealing';
 
 /** Job names on a batching supplier's queue: the timer's cut, and a cut batch to deliver. */
 export const CUT_JOB = 'cut';
@@ -108,6 +109,8 @@ export class Batches {
     private readonly records: Redis,
     private readonly prefix: string,
     private readonly config: Config,
+    /** Seals each entry (a purchase order's view: ship-to, lines) in the batch hash. */
+    private readonly cipher: DataCipher,
   ) {}
 
   private queue(supplierId: string): Queue {
@@ -148,7 +151,8 @@ export class Batches {
       now,
       this.needsControl(supplier) ? '1' : '0',
       entry.deliveryId,
-      JSON.stringify(entry),
+      // A JSON object whose `sealed` holds the entry: the hash shows ciphertext.
+      JSON.stringify({ sealed: this.cipher.seal(entry, 'batch-entry') }),
       this.config.store.retention.dedupeMs,
       maxOrders,
     )) as string | null;
@@ -194,7 +198,7 @@ export class Batches {
     const entries = Object.entries(all)
       .filter(([field]) => field !== META_FIELD)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, value]) => JSON.parse(value) as BatchEntry);
+      .map(([, value]) => openJob<BatchEntry>(this.cipher, JSON.parse(value), 'batch-entry'));
     return { entries, meta: JSON.parse(metaText) as BatchMeta };
   }
 

@@ -6,6 +6,7 @@ import { cancellationDeliveryId, planCancellation, type OrderManifest } from '..
 import { formatById } from '../src/formats';
 import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
 import { CARRIER_RETRY, deliveryJobOptions, BACKOFF_TYPE } from '../src/queue/retry';
+import { type DataCipher, sealDelivery } from '../src/queue/sealing';
 import type { LabelVoid } from '../src/transports/transport';
 import { nextControlNumber } from './control-numbers';
 
@@ -48,6 +49,8 @@ export class Cancellations {
     private readonly records: Redis,
     private readonly prefix: string,
     private readonly config: Config,
+    /** Seals cancellation deliveries' payloads, like every purchase order's. */
+    private readonly cipher: DataCipher,
   ) {
     this.producer = new FlowProducer({ connection, prefix });
   }
@@ -120,7 +123,7 @@ export class Cancellations {
       jobs.push({
         name: 'dropship',
         queueName: deliveryQueueName('dropship', supplier.id),
-        data: cancellation,
+        data: sealDelivery(this.cipher, cancellation),
         opts: deliveryJobOptions(cancellation, this.config),
       });
     }

@@ -8,6 +8,7 @@ import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type 
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
 import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
+import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
 import { DeliveryError, type DeliveryReceipt, type LabelVoid, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import { BATCH_JOB, CUT_JOB, type BatchJob, type Batches } from './batches';
@@ -30,6 +31,8 @@ export interface DeliveryWorkerDeps {
   cancellations: Cancellations;
   /** Collects, cuts and reads the batches of suppliers that take one file per interval. */
   batches: Batches;
+  /** Opens delivery jobs and seals what receivers answered (label images carry the ship-to). */
+  cipher: DataCipher;
   /** Deliveries in flight at once for this recipient. @defaultValue 4 */
   concurrency?: number;
   /** Lock and stall timings; lower them in tests that kill workers. */
@@ -41,7 +44,9 @@ export interface DeliveryWorkerDeps {
 
 export interface DeliveryJobResult {
   location: string;
-  /** What the receiver answered that later steps need (a carrier's tracking number, label). */
+  /** What the receiver answered that later steps need (a carrier's tracking number, label), sealed. */
+  sealed?: string;
+  /** The same, in clear: results stored before sealing. */
   response?: Record<string, string>;
   /** Why nothing was sent: the order was cancelled first, or this delivery had landed before. */
   skipped?: 'cancelled' | 'delivered before' | 'empty batch';
@@ -58,16 +63,24 @@ function describe(err: unknown): string {
   return redactCardNumbers(text).slice(0, 300);
 }
 
+/** What a delivery's receiver answered, from its job's result. */
+export function deliveryResponse(cipher: DataCipher, result: DeliveryJobResult | null | undefined): Record<string, string> | undefined {
+  if (!result) return undefined;
+  if (result.sealed !== undefined) return openJobData<Record<string, string>>(cipher, { sealed: result.sealed }, 'result');
+  return result.response;
+}
+
 /** The label a waiting purchase order gets: its carrier child's answer, else the tracking record. */
-async function boughtLabel(job: Job<PlannedDelivery>, connection: Redis, prefix: string): Promise<BoughtLabel | undefined> {
+async function boughtLabel(job: Job, d: PlannedDelivery, connection: Redis, prefix: string, cipher: DataCipher): Promise<BoughtLabel | undefined> {
   const values = await job.getChildrenValues<DeliveryJobResult>();
   for (const v of Object.values(values)) {
-    const tn = v?.response?.trackingNumber;
-    if (tn) return { trackingNumber: tn, ...(v.response?.label ? { label: v.response.label } : {}) };
+    const response = deliveryResponse(cipher, v);
+    const tn = response?.trackingNumber;
+    if (tn) return { trackingNumber: tn, ...(response.label ? { label: response.label } : {}) };
   }
   // The carrier job ran in an earlier life of this order (its result is gone): the
   // tracking number was recorded when it landed.
-  const recorded = await connection.hget(markerKeys.tracking(prefix, job.data.orderId), job.data.shipmentId);
+  const recorded = await connection.hget(markerKeys.tracking(prefix, d.orderId), d.shipmentId);
   if (recorded) return { trackingNumber: (JSON.parse(recorded) as TrackingRecord).trackingNumber };
   return undefined;
 }
@@ -94,8 +107,11 @@ async function attempt(run: () => Promise<DeliveryReceipt>): Promise<DeliveryRec
  * carrier's tracking number) and the delivered marker in one transaction, and turn failures
  * into retry decisions.
  */
-export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDelivery | LabelVoid | BatchJob, DeliveryJobResult> {
-  const { connection, records, prefix, transport, config, ledger, cancellations, batches } = deps;
+/** A delivery queue's job data: a sealed planned delivery, a label void, or a batch. */
+export type DeliveryJobData = SealedData<DeliveryClear> | LabelVoid | BatchJob;
+
+export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData, DeliveryJobResult> {
+  const { connection, records, prefix, transport, config, ledger, cancellations, batches, cipher } = deps;
   const env = deps.env ?? process.env;
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const retention = config.store.retention;
@@ -186,7 +202,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
     return { location: receipt.location, orders: entries.length };
   };
 
-  return new Worker<PlannedDelivery | LabelVoid | BatchJob, DeliveryJobResult>(
+  return new Worker<DeliveryJobData, DeliveryJobResult>(
     deps.queueName,
     async (job, _token, signal) => {
       if (job.name === CUT_JOB) {
@@ -199,13 +215,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
       if (landed !== null) return { location: 'delivered before', skipped: 'delivered before' };
       if (job.name === VOID_JOB) return voidLabel(job.data as LabelVoid, signal);
       if (job.name === BATCH_JOB) return deliverBatch(job.data as BatchJob, signal);
-      let d = job.data as PlannedDelivery;
+      let d = openJobData<PlannedDelivery>(cipher, job.data, 'delivery');
       // Nothing new leaves for a cancelled order; its cancellations do.
       if (cancelled !== null && d.purpose !== 'cancellation') return { location: 'order cancelled', skipped: 'cancelled' };
       const batching = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
       if ((d.collect || d.awaitsLabel) && batching?.batch) {
         // Collected into the supplier's next batch file, with its label when it waited for one.
-        const bought = d.awaitsLabel ? await boughtLabel(job as Job<PlannedDelivery>, records, prefix) : undefined;
+        const bought = d.awaitsLabel ? await boughtLabel(job, d, records, prefix, cipher) : undefined;
         const { view, fields } = labelledView(d, batching, bought);
         const createdAt = d.awaitsLabel?.createdAt ?? d.collect?.createdAt ?? new Date(job.timestamp).toISOString();
         await batches.collect(batching, { deliveryId: d.deliveryId, orderId: d.orderId, shipmentId: d.shipmentId, view, fields, createdAt });
@@ -221,7 +237,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
       if (d.awaitsLabel) {
         const supplier = suppliers.get(d.recipient);
         if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
-        d = attachLabel(d, supplier, await boughtLabel(job as Job<PlannedDelivery>, records, prefix));
+        d = attachLabel(d, supplier, await boughtLabel(job, d, records, prefix, cipher));
       }
       let body = d.body;
       const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
@@ -278,7 +294,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<PlannedDe
         .exec();
       const cancelledMeanwhile = results?.[results.length - 1]?.[1];
       if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
-      return { location: receipt.location, ...(receipt.response ? { response: receipt.response } : {}) };
+      return { location: receipt.location, ...(receipt.response ? { sealed: cipher.seal(receipt.response, 'result') } : {}) };
     },
     {
       connection,

@@ -6,7 +6,9 @@ import { splitOrder } from '../src/domain/split';
 import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/domain/plan';
 import { deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
+import type { OrderJobData } from '../src/queue/intake';
 import { deliveryJobOptions } from '../src/queue/retry';
+import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
 import { nextControlNumber } from './control-numbers';
 
@@ -20,6 +22,8 @@ export interface OrderWorkerDeps {
   records: Redis;
   prefix: string;
   config: Config;
+  /** Opens order jobs and seals the deliveries they add. */
+  cipher: DataCipher;
   /** Marks cancelled orders and undoes what they already sent. */
   cancellations: Cancellations;
   concurrency?: number;
@@ -37,11 +41,11 @@ export interface OrderJobResult {
  * The flows of one order: a purchase order whose label the retailer buys is the parent of
  * its carrier request (it runs once the label is bought); everything else stands alone.
  */
-function flowsOf(deliveries: PlannedDelivery[], config: Config): FlowJob[] {
+function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
   const job = (d: PlannedDelivery) => ({
     name: d.kind,
     queueName: deliveryQueueName(d.kind, d.recipient),
-    data: d,
+    data: sealDelivery(cipher, d),
     opts: deliveryJobOptions(d, config),
   });
   const carriers = new Map(deliveries.filter((d) => d.kind === 'carrier').map((d) => [d.deliveryId, d]));
@@ -83,8 +87,8 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
  * another), so a re-run after a crash adds nothing twice. A held order fails permanently with its reasons and stays for
  * replay.
  */
-export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | CancelEvent, OrderJobResult> {
-  const { connection, records, prefix, config, cancellations } = deps;
+export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | CancelEvent, OrderJobResult> {
+  const { connection, records, prefix, config, cipher, cancellations } = deps;
   const flows = new FlowProducer({ connection, prefix });
   // A delivery that waits for nothing is added on its own queue: one script call, not a
   // flow's MULTI (which copies every BullMQ script onto a new pipeline object first).
@@ -98,7 +102,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | Ca
     return q;
   };
 
-  const worker = new Worker<OrderEvent | CancelEvent, OrderJobResult>(
+  const worker = new Worker<OrderJobData | CancelEvent, OrderJobResult>(
     ORDERS_QUEUE,
     async (job) => {
       if (job.name === 'cancel') {
@@ -107,7 +111,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | Ca
         await cancellations.markCancelled(event, now);
         return { deliveries: [], cancelled: true, undo: await cancellations.undoDelivered(event.orderId, now) };
       }
-      const order = (job.data as OrderEvent).order;
+      const order = openJobData<OrderEvent>(cipher, job.data, 'order').order;
       const plan = planOrder(order, config, {
         now: new Date(job.timestamp).toISOString(),
         deferLabelledBodies: true,
@@ -134,7 +138,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderEvent | Ca
       if (pending.length > 0) {
         // Each job under its deterministic id: a re-run after a crash between these adds
         // adds only the missing ones.
-        const all = flowsOf(pending, config);
+        const all = flowsOf(pending, config, cipher);
         const trees = all.filter((f) => f.children !== undefined);
         await Promise.all([
           ...(trees.length > 0 ? [flows.addBulk(trees)] : []),

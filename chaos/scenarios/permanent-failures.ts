@@ -14,6 +14,7 @@ import { queueReport } from '../queues';
 import { submitPaced } from '../submit';
 import { ReceiverTally } from '../tally';
 import { ChaosCa, TlsFront } from '../tls';
+import { dataCipherFromEnv } from '../../src/queue/sealing';
 
 /**
  * Scenario 4, "failures no retry can fix": each supplier's delivery breaks for a reason only
@@ -124,7 +125,7 @@ export async function permanentFailures(size: Size, _seed: number, override: Par
     // The pipeline as a library: the key is checked again at every send.
     const config = env.config();
     const secrets = { ...process.env, ...env.demo.env };
-    pipeline = await Pipeline.start({ config, redisUrl: env.redisUrl, prefix: PREFIX, transports: configuredTransports(config, secrets), env: secrets });
+    pipeline = await Pipeline.start({ config, redisUrl: env.redisUrl, prefix: PREFIX, transports: configuredTransports(config, secrets), env: secrets, cipher: dataCipherFromEnv(secrets) });
     const orders = Array.from({ length: s.orders }, (_, i) => chaosOrder('P', i));
     const expected = expectedDeliveries(orders, config);
     tally = new ReceiverTally(env.demo, disk ? fullDir : SFTP_REMOTE_DIR);

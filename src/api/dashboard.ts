@@ -6,6 +6,8 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { DropshipError } from '../errors';
+import { ORDERS_QUEUE } from '../queue/names';
+import { type DataCipher, isSealed, type SealPurpose } from '../queue/sealing';
 
 /** Who may open the dashboard: a user and password, or one token (as the Basic password). */
 export type DashboardAuth = { user: string; password: string } | { token: string };
@@ -15,8 +17,13 @@ export interface DashboardOptions {
   auth: DashboardAuth;
   /** No retry, promote, clean or remove buttons. @defaultValue false */
   readOnly?: boolean;
-  /** Show job data as stored (addresses in payload bodies). @defaultValue false */
+  /**
+   * Show job data opened (addresses in payload bodies); needs `cipher`. Masked, sealed data
+   * shows as ciphertext. @defaultValue false
+   */
   unmask?: boolean;
+  /** Opens sealed job data when `unmask` is set. */
+  cipher?: DataCipher;
   /** @defaultValue "/admin/queues" */
   basePath?: string;
 }
@@ -56,7 +63,26 @@ const ALLOWED_WRITES = [
   /^\/api\/queues\/[^/]+\/clean\/completed$/,
 ];
 
-const SAFE_KEYS = new Set(['deliveryId', 'orderId', 'shipmentId', 'recipient', 'kind', 'transport', 'format', 'filename', 'contentType', 'fields']);
+const SAFE_KEYS = new Set(['deliveryId', 'orderId', 'shipmentId', 'recipient', 'kind', 'transport', 'format', 'filename', 'contentType', 'fields', 'purpose', 'source', 'supplierId', 'location', 'skipped', 'collected', 'orders', 'cut', 'deliveries', 'cancelled', 'undo']);
+
+const SEALED_NOTE = 'AES-256-GCM ciphertext; set DASHBOARD_UNMASK=true (with the data key) to show';
+
+/** Sealed data as the masked dashboard shows it: the ciphertext itself, shortened. */
+function ciphertext(token: string): string {
+  return token.length > 96 ? `${token.slice(0, 96)}… (${token.length} characters)` : token;
+}
+
+/** What the unmasked dashboard shows: the clear ids with the sealed part opened. */
+export function unmaskJobData(data: unknown, cipher: DataCipher, purpose: SealPurpose): unknown {
+  if (!isSealed(data)) return data;
+  const { sealed, ...clear } = data;
+  try {
+    const opened = cipher.open<unknown>(sealed, purpose);
+    return opened && typeof opened === 'object' && !Array.isArray(opened) ? { ...clear, ...opened } : { ...clear, opened };
+  } catch (err) {
+    return { ...clear, sealed: ciphertext(sealed), unreadable: err instanceof DropshipError ? err.problems.join('; ') : 'cannot be opened' };
+  }
+}
 
 /**
  * What the dashboard shows of a job's data unless unmasked: ids, recipients and field
@@ -64,6 +90,15 @@ const SAFE_KEYS = new Set(['deliveryId', 'orderId', 'shipmentId', 'recipient', '
  */
 export function maskJobData(data: unknown): unknown {
   if (!data || typeof data !== 'object') return data;
+  if (isSealed(data)) {
+    const { sealed, ...clear } = data;
+    return { ...maskPlain(clear), sealed: ciphertext(sealed), note: SEALED_NOTE };
+  }
+  return maskPlain(data);
+}
+
+/** Job data stored in clear (before sealing, or holding only ids). */
+function maskPlain(data: object): Record<string, unknown> {
   const record = data as Record<string, unknown>;
   if ('order' in record && record.order && typeof record.order === 'object') {
     const order = record.order as { id?: unknown; placedAt?: unknown; shippingMethod?: unknown; lines?: unknown[] };
@@ -134,7 +169,15 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     serverAdapter.setBasePath(basePath);
     const adapters = options.queues.map((q) => {
       const adapter = new BullMQAdapter(q, { readOnlyMode: options.readOnly ?? false, allowRetries: !(options.readOnly ?? false) });
-      if (!options.unmask) adapter.setFormatter('data', maskJobData);
+      const cipher = options.cipher;
+      if (options.unmask && cipher) {
+        // Order jobs hold a sealed order; delivery jobs a sealed payload; results a sealed answer.
+        adapter.setFormatter('data', (data: unknown) => unmaskJobData(data, cipher, q.name === ORDERS_QUEUE ? 'order' : 'delivery'));
+        adapter.setFormatter('returnValue', (value: unknown) => unmaskJobData(value, cipher, 'result'));
+      } else {
+        adapter.setFormatter('data', maskJobData);
+        adapter.setFormatter('returnValue', maskJobData);
+      }
       return adapter;
     });
     createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'dropship' } } });

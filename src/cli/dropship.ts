@@ -16,6 +16,7 @@ import { previewOrder } from '../preview';
 import { createOrderProducer } from '../producer';
 import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
 import { createRedis, evictionPolicyWarning } from '../queue/redis';
+import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus } from '../config/keys';
 import { parseDuration } from '../domain/duration';
@@ -63,6 +64,16 @@ function redisUrlFor(dataDir: string): string {
   const file = path.join(dataDir, 'redis.url');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   throw new CliError(`REDIS_URL is not set and no embedded Redis is running (start one with "dropship start", or set REDIS_URL)`);
+}
+
+/**
+ * The data cipher: `DROPSHIP_DATA_KEY` (or `_FILE`); with no `REDIS_URL`, the embedded
+ * Redis's own key beside its data (`<data-dir>/data.key`, created on first start).
+ */
+function cipherFor(dataDir: string): DataCipher {
+  if (process.env.REDIS_URL) return dataCipherFromEnv(process.env);
+  mkdirSync(dataDir, { recursive: true });
+  return dataCipherFromEnv(process.env, { localKeyFile: path.join(dataDir, 'data.key') });
 }
 
 /** Runs operator work against the pipeline's Redis, then closes everything. */
@@ -125,7 +136,8 @@ program
     try {
       const payload = readPayload(file);
       const config = loadConfig(opts.config);
-      const producer = createOrderProducer({ redisUrl: redisUrlFor(opts.dataDir), config, prefix: process.env.QUEUE_PREFIX ?? 'dropship' });
+      const redisUrl = redisUrlFor(opts.dataDir);
+      const producer = createOrderProducer({ redisUrl, config, prefix: process.env.QUEUE_PREFIX ?? 'dropship', cipher: cipherFor(opts.dataDir) });
       try {
         for (const one of Array.isArray(payload) ? payload : [payload]) {
           const result = await producer.submit(one, opts.source ? { source: opts.source } : {});
@@ -152,7 +164,8 @@ program
         throw new CliError(`--reason must be one of ${CANCEL_REASONS.join(', ')}`);
       }
       const config = loadConfig(opts.config);
-      const producer = createOrderProducer({ redisUrl: redisUrlFor(opts.dataDir), config, prefix: process.env.QUEUE_PREFIX ?? 'dropship' });
+      const redisUrl = redisUrlFor(opts.dataDir);
+      const producer = createOrderProducer({ redisUrl, config, prefix: process.env.QUEUE_PREFIX ?? 'dropship', cipher: cipherFor(opts.dataDir) });
       try {
         const result = await producer.cancel(orderId, opts.reason ? { reason: opts.reason as CancelReason } : {});
         process.stdout.write(JSON.stringify({ ...result, cancelled: true }) + '\n');
@@ -315,6 +328,13 @@ program
   });
 
 program
+  .command('keygen')
+  .description('print a new data key for DROPSHIP_DATA_KEY (job data is encrypted at rest with it; give every process the same one)')
+  .action(() => {
+    process.stdout.write(generateDataKey() + '\n');
+  });
+
+program
   .command('start')
   .description('run the API and the workers (with no REDIS_URL, on a private embedded redis-server)')
   .addOption(configOption())
@@ -340,6 +360,14 @@ program
     }
     if (opts.role === 'dashboard' && !dashboardAuth) {
       fail(new CliError('the dashboard will not run open: set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN'));
+    }
+    // A dashboard that shows job data masked never needs the key, so it does not hold one.
+    const unmask = process.env.DASHBOARD_UNMASK === 'true';
+    let cipher: DataCipher;
+    try {
+      cipher = opts.role === 'dashboard' && !unmask && process.env.REDIS_URL && !process.env.DROPSHIP_DATA_KEY && !process.env.DROPSHIP_DATA_KEY_FILE ? withoutDataKey() : cipherFor(opts.dataDir);
+    } catch (err) {
+      fail(err);
     }
     let transports: TransportFactory;
     let keys: SupplierKeyStatus[] = [];
@@ -372,6 +400,7 @@ program
       redisUrl,
       prefix: process.env.QUEUE_PREFIX ?? 'dropship',
       transports,
+      cipher,
       workers: opts.role === 'all' || opts.role === 'workers',
     });
     metricsQueues.push(...queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })));
@@ -387,7 +416,7 @@ program
             ready: () => pipeline.ready(),
             metrics: metrics.registry,
             ...(dashboardAuth
-              ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask: process.env.DASHBOARD_UNMASK === 'true' } }
+              ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask, cipher } }
               : {}),
           });
     await api.listen({ port: Number(opts.port), host: opts.host });

@@ -8,6 +8,7 @@ import { startCarrierStandIn, type Carrier, type CarrierStandIn } from './receiv
 import { opensslAvailable, startHttpsReceiver, type HttpsReceiver } from './receivers/https';
 import { startSmtpReceiver, type SmtpReceiver } from './receivers/smtp';
 import { findSshd, SSHD_MISSING_HINT, startSshd, type LocalSshd } from './receivers/sshd';
+import { DATA_KEY_ENV, generateDataKey } from '../queue/sealing';
 
 /**
  * Everything the demo runs against, on this machine only: a local receiver per supplier and
@@ -261,6 +262,8 @@ export async function startDemoEnvironment(): Promise<DemoEnvironment> {
       [ENV.smtpUser]: smtpCredentials.user,
       [ENV.smtpPassword]: smtpCredentials.password,
       [ENV.oliveSecret]: oliveSecret,
+      // The key every process of this demo seals job data with (the demo's Redis is its own).
+      [DATA_KEY_ENV]: generateDataKey(),
       ...(ups ? { [ENV.upsId]: ups.clientId, [ENV.upsSecret]: ups.clientSecret } : {}),
       ...(fedex ? { [ENV.fedexId]: fedex.clientId, [ENV.fedexSecret]: fedex.clientSecret } : {}),
     };

@@ -21,6 +21,7 @@ import { SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment 
 import { readInboxes, type RecipientInbox } from './inbox';
 import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
 import { ProgressLine } from './progress';
+import { dataCipherFromEnv } from '../queue/sealing';
 
 /**
  * `npm run demo`: the real pipeline with its real transports, on this machine only. Starts
@@ -256,7 +257,8 @@ async function main(): Promise<void> {
   const queueNames = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
   const metricsQueues: Queue[] = [];
   const metrics = new PipelineMetrics({ queues: metricsQueues, keys });
-  const pipeline = await Pipeline.start({ config, redisUrl: redis.url, transports, metrics });
+  const cipher = dataCipherFromEnv(env.env);
+  const pipeline = await Pipeline.start({ config, redisUrl: redis.url, transports, metrics, cipher });
   running.pipeline = pipeline;
   const queue = (name: string): Queue => {
     const q = new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix });

@@ -2,6 +2,10 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CancelEvent, OrderEvent, OrderEventSource } from '../domain/order';
 import { cancelJobId, markerKeys, ORDERS_QUEUE, orderJobId } from './names';
+import { type DataCipher, sealJob, type SealedData } from './sealing';
+
+/** An order job as queued: the source in clear, the order (names, addresses) sealed. */
+export type OrderJobData = SealedData<{ source: OrderEventSource; orderId: string }>;
 
 export interface IntakeResult {
   orderId: string;
@@ -16,13 +20,13 @@ export interface IntakeResult {
  * recognising it after the job itself is removed.
  */
 export class OrderIntake {
-  readonly queue: Queue<OrderEvent | CancelEvent>;
+  readonly queue: Queue<OrderJobData | CancelEvent>;
 
   constructor(
     private readonly redis: Redis,
-    private readonly options: { prefix: string; completedJobsMs: number; dedupeMs: number },
+    private readonly options: { prefix: string; completedJobsMs: number; dedupeMs: number; cipher: DataCipher },
   ) {
-    this.queue = new Queue<OrderEvent | CancelEvent>(ORDERS_QUEUE, { connection: redis, prefix: options.prefix });
+    this.queue = new Queue<OrderJobData | CancelEvent>(ORDERS_QUEUE, { connection: redis, prefix: options.prefix });
   }
 
   /**
@@ -39,7 +43,9 @@ export class OrderIntake {
     // Billing data is never sent anywhere and no worker reads it: it does not go to Redis.
     const { billTo: _billTo, ...order } = event.order;
     const orderId = order.id;
-    return this.accept(event.source, orderId, 'order', { source: event.source, order }, orderJobId(orderId), markerKeys.orderSeen(this.options.prefix, orderId), 5);
+    // Sealed before it leaves this process: Redis, its dumps and the dashboard see ciphertext.
+    const data: OrderJobData = sealJob(this.options.cipher, { source: event.source, order }, { source: event.source, orderId }, 'order');
+    return this.accept(event.source, orderId, 'order', data, orderJobId(orderId), markerKeys.orderSeen(this.options.prefix, orderId), 5);
   }
 
   /** Queues one job under its id unless the source event, the done marker or the job itself says it was seen. */
@@ -47,7 +53,7 @@ export class OrderIntake {
     source: OrderEventSource,
     orderId: string,
     name: 'order' | 'cancel',
-    data: OrderEvent | CancelEvent,
+    data: OrderJobData | CancelEvent,
     jobId: string,
     doneKey: string,
     attempts: number,

@@ -21,6 +21,10 @@ import { configCases, type TestKeys } from './config-corpus';
 import { apiCases, bodyBytes, canonical, cliCases, type ApiCase, type BatchItem, type CliCase, type Expectation } from './corpus';
 import { answerProblems, cardProblems, csvProblems, filenameProblems, payloadProblems, validateXmlAhead, x12Problems, xmlProblems } from './judge';
 import { AbuseReport, type AnswerClass, type EntryPoint } from './report';
+import { generateDataKey } from '../../src/queue/sealing';
+
+/** The data key the CLI processes seal orders with (generated for this run). */
+const CLI_DATA_KEY = generateDataKey();
 
 /**
  * The abuse corpus (issue "chaos and abuse suite"): hostile and broken inputs through every
@@ -157,7 +161,7 @@ function runCli(c: CliCase, index: number): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(TSX, args, {
       cwd: scratch,
-      env: { ...process.env, REDIS_URL: redis.url, QUEUE_PREFIX: 'abusecli', CONFIG_DIR: '' },
+      env: { ...process.env, REDIS_URL: redis.url, QUEUE_PREFIX: 'abusecli', CONFIG_DIR: '', DROPSHIP_DATA_KEY: CLI_DATA_KEY },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,7 +1,8 @@
+import { createDataCipher, generateDataKey, sealJob } from '../../src/queue/sealing';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
-import { dashboardAuthFromEnv, maskJobData } from '../../src/api/dashboard';
+import { dashboardAuthFromEnv, maskJobData, unmaskJobData } from '../../src/api/dashboard';
 import { buildApi } from '../../src/api/server';
 import { planOrder } from '../../src/domain/plan';
 import { createRedis } from '../../src/queue/redis';
@@ -113,5 +114,17 @@ describe('the queue dashboard', () => {
       order: { id: '9', placedAt: 'x', shippingMethod: 'standard', lines: 2 },
       masked: 'customer and address data hidden (set DASHBOARD_UNMASK=true to show)',
     });
+  });
+
+  it('shows sealed job data as its ciphertext, and opens it only when unmasked with the key', () => {
+    const cipher = createDataCipher(generateDataKey());
+    const data = sealJob(cipher, { source: { kind: 'canonical' }, order: { id: '9', shipTo: { name: 'Ada Example' } } }, { source: { kind: 'canonical' }, orderId: '9' }, 'order');
+    const masked = maskJobData(data) as Record<string, unknown>;
+    expect(masked).toEqual({ source: { kind: 'canonical' }, orderId: '9', sealed: expect.stringMatching(/^dsk1\.[0-9a-f]{8}\./), note: expect.stringContaining('AES-256-GCM') });
+    expect(JSON.stringify(masked)).not.toContain('Ada');
+    expect(unmaskJobData(data, cipher, 'order')).toEqual({ source: { kind: 'canonical' }, orderId: '9', order: { id: '9', shipTo: { name: 'Ada Example' } } });
+    const other = unmaskJobData(data, createDataCipher(generateDataKey()), 'order') as Record<string, unknown>;
+    expect(other.unreadable).toMatch(/which this process does not hold/);
+    expect(JSON.stringify(other)).not.toContain('Ada');
   });
 });

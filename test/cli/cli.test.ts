@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/embedded-redis';
@@ -96,6 +96,17 @@ describe('dropship start', () => {
     expect([r.status, r.stderr.trim()]).toEqual([2, 'dropship: the dashboard will not run open: set DASHBOARD_USER and DASHBOARD_PASSWORD, or DASHBOARD_TOKEN']);
   });
 
+  it('refuses to run on a shared Redis without a data key, and keygen makes one', () => {
+    const r = dropship(['start', '--dry-run', '--config', FIXTURE_CONFIG_DIR], { REDIS_URL: 'redis://127.0.0.1:1', DROPSHIP_DATA_KEY: '', DROPSHIP_DATA_KEY_FILE: '' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/DROPSHIP_DATA_KEY is not set: job data holding names and addresses is encrypted at rest/);
+    const bad = dropship(['enqueue', file('k.json', '{}'), '--config', FIXTURE_CONFIG_DIR], { REDIS_URL: 'redis://127.0.0.1:1', DROPSHIP_DATA_KEY: 'not-a-key' });
+    expect([bad.status, bad.stderr]).toEqual([2, expect.stringMatching(/DROPSHIP_DATA_KEY: must be a 256-bit key/)]);
+    const keys = [dropship(['keygen']), dropship(['keygen'])];
+    for (const k of keys) expect([k.status, k.stdout]).toEqual([0, expect.stringMatching(/^[A-Za-z0-9+/]{43}=\n$/)]);
+    expect(keys[0]!.stdout).not.toBe(keys[1]!.stdout);
+  });
+
   it('runs the pipeline on an embedded Redis, takes orders from the API and the CLI, and drains on SIGTERM', async () => {
     const port = await freePort();
     const dataDir = path.join(tmp, 'var');
@@ -110,6 +121,8 @@ describe('dropship start', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       await waitFor('start-up', () => log.includes('dropship started'), 30_000);
+      // The embedded Redis's data key lives beside its data, readable by its owner only.
+      expect(statSync(path.join(dataDir, 'data.key')).mode & 0o777).toBe(0o600);
       const res = await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orderPayload({ id: '5001' })) });
       expect(res.status).toBe(202);
       const enq = dropship(['enqueue', file('o2.json', JSON.stringify([orderPayload({ id: '5002' }), orderPayload({ id: '5001' })])), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);

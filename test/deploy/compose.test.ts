@@ -34,6 +34,8 @@ describe('docker-compose.yml', () => {
     expect(cli).toMatch(/choices\(\['all', 'api', 'workers', 'dashboard'\]\)/);
     expect(Object.keys(compose.services.dashboard?.environment ?? {})).toEqual(expect.arrayContaining(['DASHBOARD_USER', 'DASHBOARD_PASSWORD']));
     expect(compose.services.api?.environment?.HOST).toBe('0.0.0.0');
+    // Every process that writes or reads orders seals them with the same key, required.
+    for (const name of ['api', 'workers']) expect(compose.services[name]?.environment?.DROPSHIP_DATA_KEY).toMatch(/^\$\{DROPSHIP_DATA_KEY:\?/);
   });
 
   it('provides every secret the example configuration names', () => {

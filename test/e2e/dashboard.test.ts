@@ -219,16 +219,18 @@ describe('the queue dashboard in Chromium', () => {
     const shown = await data.innerText();
     expect(shown).toContain('"creamery"');
     expect(shown).toContain('"shipTo.line1"'); // the names of the disclosed fields
-    expect(shown).toMatch(/awaitsLabel:\s*"\[hidden\]"/);
-    expect(shown).toMatch(/body:\s*"\[\d+ bytes hidden; set DASHBOARD_UNMASK=true to show\]"/);
+    // The payload (and the view its label completes) is ciphertext, as it is in Redis.
+    expect(shown).toMatch(/sealed:\s*"dsk1\.[0-9a-f]{8}\./);
+    expect(shown).toContain('AES-256-GCM ciphertext; set DASHBOARD_UNMASK=true');
+    expect(shown).not.toMatch(/awaitsLabel|body:/);
     await page.screenshot({ path: artifactPath('dashboard-failed-job.png'), animations: 'disabled' });
     await expectNoPersonalData(page, apiBodies);
 
-    // An order job (the whole order: customer, ship-to) shows as ids and counts only.
+    // An order job (the whole order: customer, ship-to) shows as its id and ciphertext.
     await page.goto(`${origin}${BASE}/queue/orders?status=waiting`);
     await page.getByRole('link', { name: 'order+8003', exact: true }).waitFor();
     await page.getByRole('tab', { name: 'Data' }).click();
-    await page.getByRole('tabpanel', { name: 'Data' }).getByText('customer and address data hidden', { exact: false }).waitFor();
+    await page.getByRole('tabpanel', { name: 'Data' }).getByText('AES-256-GCM ciphertext', { exact: false }).waitFor();
     await expectNoPersonalData(page, apiBodies);
   });
 

@@ -18,6 +18,7 @@ import { RecordingTransport } from '../../src/transports/recording';
 import { orderPayload } from '../support/orders';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
+import { createDataCipher, generateDataKey } from '../../src/queue/sealing';
 
 /**
  * One supplier's server down does not slow the others: with the real transports against a
@@ -154,6 +155,7 @@ interface Run {
 async function startRun(run: string): Promise<Run> {
   const config = writeConfig(run);
   const pipeline = await Pipeline.start({
+    cipher: createDataCipher(generateDataKey()),
     config,
     redisUrl: redis.url,
     prefix: run,

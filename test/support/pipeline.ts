@@ -6,6 +6,10 @@ import { Pipeline, type PipelineOptions } from '../../src/pipeline';
 import type { TransportTarget } from '../../src/transports/factory';
 import { RecordingTransport } from '../../src/transports/recording';
 import type { Transport } from '../../src/transports/transport';
+import { createDataCipher, generateDataKey } from '../../src/queue/sealing';
+
+/** The data key of this test file's pipelines (one per deployment: restarts keep it), generated. */
+export const TEST_CIPHER = createDataCipher(generateDataKey());
 
 export const SHOPIFY_SECRET = 'test-shopify-secret';
 export const WOO_SECRET = 'test-woo-secret';
@@ -28,6 +32,7 @@ export class PipelineHarness {
     const pipeline = await Pipeline.start({
       config,
       redisUrl,
+      cipher: TEST_CIPHER,
       ...options,
       transports: (target) => {
         const custom = options.custom?.(target);

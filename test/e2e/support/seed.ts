@@ -8,6 +8,7 @@ import { deliveryJobOptions } from '../../../src/queue/retry';
 import { deliveryTargets } from '../../../src/transports/factory';
 import { fixtureConfig, order } from '../../support/orders';
 import { waitFor } from '../../support/wait';
+import { createDataCipher, generateDataKey, sealDelivery } from '../../../src/queue/sealing';
 
 export type Counted = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
 
@@ -54,9 +55,11 @@ export async function seedQueues(redisUrl: string, prefix: string, connection: R
   const failing = new Set([rejected.deliveryId, rejectedToo.deliveryId]);
 
   // Processed now, by stand-in workers: orders 8001 and 8002, all of 8001's deliveries, 8002's rejected PO.
-  const intake = new OrderIntake(connection, { prefix, completedJobsMs: 86_400_000, dedupeMs: 86_400_000 });
+  const cipher = createDataCipher(generateDataKey());
+  const intake = new OrderIntake(connection, { prefix, completedJobsMs: 86_400_000, dedupeMs: 86_400_000, cipher });
   for (const id of ['8001', '8002']) await intake.submit({ source: { kind: 'shopify', eventId: `evt-${id}` }, order: order({ id }) });
-  for (const d of [...first, rejectedToo]) await queue(queueOf(d)).add(d.kind, d, deliveryJobOptions(d, config));
+  // Queued as the order worker queues them: ids in clear, the payload sealed.
+  for (const d of [...first, rejectedToo]) await queue(queueOf(d)).add(d.kind, sealDelivery(cipher, d), deliveryJobOptions(d, config));
   const expectedDone = new Map<string, number>([[ORDERS_QUEUE, 2]]);
   for (const d of [...first, rejectedToo]) expectedDone.set(queueOf(d), (expectedDone.get(queueOf(d)) ?? 0) + 1);
 

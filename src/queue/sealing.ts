@@ -1,0 +1,205 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { UnrecoverableError } from 'bullmq';
+import { DropshipError } from '../errors';
+
+/**
+ * Encryption at rest of what the pipeline keeps in Redis about people: order job data,
+ * payload bodies, carrier answers with label images, batched purchase orders. A Redis dump,
+ * an AOF file or the dashboard shows ciphertext; only processes holding the key read it.
+ *
+ * AES-256-GCM with a random 96-bit IV per value and the value's purpose as associated data
+ * (a delivery's ciphertext cannot be passed off as an order's). A token names the key that
+ * sealed it, so a rotated-out key can still open jobs queued before the rotation.
+ */
+export interface DataCipher {
+  /** First 8 hex digits of the current key's SHA-256: which key sealed a value, never the key. */
+  readonly keyId: string;
+  seal(value: unknown, purpose: SealPurpose): string;
+  open<T>(token: string, purpose: SealPurpose): T;
+}
+
+/** What a sealed value is: bound into the ciphertext as associated data. */
+export type SealPurpose = 'order' | 'delivery' | 'result' | 'batch-entry';
+
+const VERSION = 'dsk1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Environment variables that hold or point at the key. */
+export const DATA_KEY_ENV = 'DROPSHIP_DATA_KEY';
+export const DATA_KEY_FILE_ENV = 'DROPSHIP_DATA_KEY_FILE';
+export const PREVIOUS_DATA_KEYS_ENV = 'DROPSHIP_DATA_KEY_PREVIOUS';
+
+function keyIdOf(key: Buffer): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
+/** A key as written in env or a key file: 32 bytes in base64 (44 characters) or hex (64). */
+export function parseDataKey(text: string, where: string): Buffer {
+  const t = text.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(t) ? Buffer.from(t, 'base64') : undefined;
+  if (!key || key.length !== 32) {
+    throw new DropshipError('ECONFIG', [`${where}: must be a 256-bit key, 32 bytes in base64 (44 characters) or hex (64); generate one with "dropship keygen"`]);
+  }
+  return key;
+}
+
+/** A new random key, base64. */
+export function generateDataKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
+class AesGcmCipher implements DataCipher {
+  readonly keyId: string;
+  private readonly keys: Map<string, Buffer>;
+
+  constructor(
+    private readonly key: Buffer,
+    previous: readonly Buffer[],
+  ) {
+    this.keyId = keyIdOf(key);
+    this.keys = new Map([...previous.map((k) => [keyIdOf(k), k] as const), [this.keyId, key]]);
+  }
+
+  seal(value: unknown, purpose: SealPurpose): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    cipher.setAAD(Buffer.from(purpose));
+    const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    return `${VERSION}.${this.keyId}.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+  }
+
+  open<T>(token: string, purpose: SealPurpose): T {
+    const [version, keyId, data] = token.split('.');
+    if (version !== VERSION || !keyId || data === undefined) throw new DropshipError('ESEALED', ['sealed data: not a sealed value']);
+    const key = this.keys.get(keyId);
+    if (!key) {
+      throw new DropshipError('ESEALED', [
+        `sealed data: sealed with key ${keyId}, which this process does not hold (current key ${this.keyId}; list retired keys in ${PREVIOUS_DATA_KEYS_ENV})`,
+      ]);
+    }
+    const raw = Buffer.from(data, 'base64');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
+      decipher.setAAD(Buffer.from(purpose));
+      decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+      const text = Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+      return JSON.parse(text) as T;
+    } catch {
+      throw new DropshipError('ESEALED', [`sealed data: does not authenticate under key ${keyId} as ${purpose} data (altered, or not what it claims to be)`]);
+    }
+  }
+}
+
+/** A cipher over `key` (current) that also opens values sealed with `previous` keys. */
+export function createDataCipher(key: Buffer | string, previous: ReadonlyArray<Buffer | string> = []): DataCipher {
+  const asKey = (k: Buffer | string, where: string) => (typeof k === 'string' ? parseDataKey(k, where) : k);
+  const current = asKey(key, 'data key');
+  if (current.length !== 32) throw new DropshipError('ECONFIG', ['data key: must be 32 bytes']);
+  return new AesGcmCipher(
+    current,
+    previous.map((k) => asKey(k, PREVIOUS_DATA_KEYS_ENV)),
+  );
+}
+
+/**
+ * The cipher of a process that holds no key (a dashboard that never unmasks): it neither
+ * seals nor opens, and says why.
+ */
+export function withoutDataKey(): DataCipher {
+  const refuse = (): never => {
+    throw new DropshipError('ECONFIG', [`this process holds no data key (${DATA_KEY_ENV}): it cannot read or write sealed job data`]);
+  };
+  return { keyId: 'none', seal: refuse, open: refuse };
+}
+
+function readKeyFile(file: string, where: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new DropshipError('ECONFIG', [`${where}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parseDataKey(text, `${where} (${file})`);
+}
+
+/**
+ * The data cipher from env: `DROPSHIP_DATA_KEY` (the key) or `DROPSHIP_DATA_KEY_FILE` (a file
+ * holding it, e.g. a Docker secret), plus `DROPSHIP_DATA_KEY_PREVIOUS` (comma-separated
+ * retired keys, still opened). Without either, `localKeyFile` (when given) is read, or
+ * created with a new key readable by its owner only: for a private embedded Redis, whose
+ * data lives beside it. Otherwise a configuration error: Redis must never hold clear data.
+ */
+export function dataCipherFromEnv(env: NodeJS.ProcessEnv, options: { localKeyFile?: string } = {}): DataCipher {
+  const previous = (env[PREVIOUS_DATA_KEYS_ENV] ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((k, i) => parseDataKey(k, `${PREVIOUS_DATA_KEYS_ENV}[${i}]`));
+  if (env[DATA_KEY_ENV] && env[DATA_KEY_FILE_ENV]) throw new DropshipError('ECONFIG', [`set ${DATA_KEY_ENV} or ${DATA_KEY_FILE_ENV}, not both`]);
+  if (env[DATA_KEY_ENV]) return createDataCipher(parseDataKey(env[DATA_KEY_ENV], DATA_KEY_ENV), previous);
+  if (env[DATA_KEY_FILE_ENV]) return createDataCipher(readKeyFile(env[DATA_KEY_FILE_ENV], DATA_KEY_FILE_ENV), previous);
+  const local = options.localKeyFile;
+  if (local) {
+    if (!existsSync(local)) {
+      writeFileSync(local, generateDataKey() + '\n', { mode: 0o600, flag: 'wx' });
+    }
+    chmodSync(local, 0o600);
+    return createDataCipher(readKeyFile(local, 'local data key'), previous);
+  }
+  throw new DropshipError('ECONFIG', [
+    `${DATA_KEY_ENV} is not set: job data holding names and addresses is encrypted at rest in Redis. Generate a key with "dropship keygen" and give every process the same one (or ${DATA_KEY_FILE_ENV} naming a file that holds it)`,
+  ]);
+}
+
+/** Job data with its personal part sealed: ids and routing in clear, everything in `sealed`. */
+export type SealedData<C extends object> = C & { sealed: string };
+
+export function isSealed(data: unknown): data is { sealed: string } {
+  return typeof data === 'object' && data !== null && typeof (data as { sealed?: unknown }).sealed === 'string';
+}
+
+/** `clear` (what the dashboard and operators may see) plus the whole of `value`, sealed. */
+export function sealJob<C extends object>(cipher: DataCipher, value: unknown, clear: C, purpose: SealPurpose): SealedData<C> {
+  return { ...clear, sealed: cipher.seal(value, purpose) };
+}
+
+/** The value a job was given: opened when sealed; as stored when it was queued before sealing. */
+export function openJob<T>(cipher: DataCipher, data: unknown, purpose: SealPurpose): T {
+  return isSealed(data) ? cipher.open<T>(data.sealed, purpose) : (data as T);
+}
+
+/**
+ * `openJob` in a worker: a value this process cannot open (its key is not held, or the data
+ * was altered) fails the job for good, kept for replay once the key is given.
+ */
+export function openJobData<T>(cipher: DataCipher, data: unknown, purpose: SealPurpose): T {
+  try {
+    return openJob<T>(cipher, data, purpose);
+  } catch (err) {
+    throw new UnrecoverableError(`ESEALED: ${err instanceof DropshipError ? err.problems.join('; ') : 'sealed data cannot be opened'}`);
+  }
+}
+
+/** What a delivery job shows in clear: ids, routing and field names; never a body or a view. */
+export interface DeliveryClear {
+  deliveryId: string;
+  orderId: string;
+  shipmentId: string;
+  recipient: string;
+  kind: string;
+  transport: string;
+  format: string;
+  filename: string;
+  fields: readonly string[];
+  purpose?: string;
+}
+
+/** A planned delivery as queued: the payload (and any view) sealed. */
+export function sealDelivery<
+  D extends DeliveryClear,
+>(cipher: DataCipher, d: D): SealedData<DeliveryClear> {
+  const { deliveryId, orderId, shipmentId, recipient, kind, transport, format, filename, fields, purpose } = d;
+  return sealJob(cipher, d, { deliveryId, orderId, shipmentId, recipient, kind, transport, format, filename, fields, ...(purpose ? { purpose } : {}) }, 'delivery');
+}
