@@ -3,7 +3,7 @@ import { Pipeline } from '../src/pipeline';
 import type { TransportTarget } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
 import type { DeliveryPayload, DeliveryReceipt } from '../src/transports/transport';
-import { createDataCipher, generateDataKey } from '../src/queue/sealing';
+import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
 
 /** A RecordingTransport that also tells the benchmark about each delivery as it lands. */
 class ObservedRecorder extends RecordingTransport {
@@ -24,6 +24,8 @@ class ObservedRecorder extends RecordingTransport {
 export interface PipelineTuning {
   orderConcurrency?: number;
   deliveryConcurrency?: number;
+  /** The data cipher (default: AES-256-GCM under a generated key, as in production). */
+  cipher?: DataCipher;
 }
 
 /** The real pipeline, every recipient a recorder. */
@@ -44,11 +46,11 @@ export class BenchPipeline {
     const recorders: RecordingTransport[] = [];
     const targets: TransportTarget[] = [];
     const pipeline = await Pipeline.start({
-      cipher: createDataCipher(generateDataKey()),
       config,
       redisUrl,
       prefix,
       ...tuning,
+      cipher: tuning.cipher ?? createDataCipher(generateDataKey()),
       // Returned synchronously on purpose: RecordingTransport has a `then` method, so it
       // must never be returned from an async function or awaited.
       transports: (target) => {

@@ -34,7 +34,7 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-interface Round {
+export interface Round {
   perSecond: number;
   ms: number;
   cpuMs: number;
@@ -42,13 +42,13 @@ interface Round {
   detail: string;
 }
 
-export async function pipelineRound(config: Config, url: string, prefix: string, events: OrderEvent[]): Promise<Round> {
+export async function pipelineRound(config: Config, url: string, prefix: string, events: OrderEvent[], tuning: PipelineTuning = PIPELINE_TUNING): Promise<Round> {
   const expected = events.length * DELIVERIES_PER_ORDER;
   let delivered = 0;
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((r) => (resolveDone = r));
   let doneAt = 0;
-  const bench = await BenchPipeline.start(config, url, prefix, PIPELINE_TUNING, () => {
+  const bench = await BenchPipeline.start(config, url, prefix, tuning, () => {
     if (++delivered === expected) {
       doneAt = now();
       resolveDone();
@@ -112,7 +112,7 @@ export async function baselineRound(url: string, prefix: string, payloads: Plann
   }
 }
 
-function describe(label: string, r: Round, units: number): string {
+export function describe(label: string, r: Round, units: number): string {
   return (
     `${label}: ${Math.round(r.perSecond)} deliveries/s (${units} in ${Math.round(r.ms)} ms; ${r.detail}; ` +
     `node CPU ${Math.round(r.cpuMs)} ms = ${round((r.cpuMs / r.ms) * 100, 0)}% of a core; redis CPU ${Math.round(r.redis.cpuSeconds * 1000)} ms; ` +

@@ -6,6 +6,7 @@ import { httpsBench } from './https';
 import { latencyBench } from './latency';
 import { pipelineBench } from './pipeline';
 import { previewBench } from './preview';
+import { sealingBench } from './sealing';
 import { sftpBench } from './sftp';
 
 /**
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<BenchOutput>> = {
   email: emailBench,
   https: httpsBench,
   carrier: carrierBench,
+  sealing: sealingBench,
 };
 
 function selected(argv: string[]): string[] {
