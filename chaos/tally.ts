@@ -55,6 +55,8 @@ export interface TallyFigures {
   droppableDuplicates: number;
   /** Duplicates no key lets the receiver drop: extra carrier labels. */
   undroppableDuplicates: number;
+  /** Delivery ids of the carrier requests that arrived more than once. */
+  duplicatedCarrierDeliveries: string[];
 }
 
 const header = (value: string | string[] | undefined): string => (Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
@@ -210,6 +212,7 @@ export class ReceiverTally {
     const wantedKeys = new Set<string>();
     let droppable = 0;
     let undroppable = 0;
+    const duplicatedCarrier: string[] = [];
     let rewrites = 0;
     for (const d of this.expected.values()) {
       const r = (byRecipient[d.recipient] ??= blank());
@@ -229,7 +232,10 @@ export class ReceiverTally {
       if (arrival.count <= 1) continue;
       r.duplicated += 1;
       r.extraCopies += arrival.count - 1;
-      if (d.kind === 'carrier') undroppable += arrival.count - 1;
+      if (d.kind === 'carrier') {
+        undroppable += arrival.count - 1;
+        duplicatedCarrier.push(d.deliveryId);
+      }
       else droppable += arrival.count - 1;
     }
     const recipientOfReceiver: Record<string, string> = { sftp: SUPPLIERS.sftp, smtp: SUPPLIERS.email, https: SUPPLIERS.https, ups: 'ups', fedex: 'fedex' };
@@ -267,6 +273,7 @@ export class ReceiverTally {
       sftp: { duplicateFiles, leftoverTempFiles: files.temp.length, rewrites, badContent },
       droppableDuplicates: droppable,
       undroppableDuplicates: undroppable,
+      duplicatedCarrierDeliveries: duplicatedCarrier.sort(),
     };
   }
 

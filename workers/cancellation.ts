@@ -17,6 +17,8 @@ export interface TrackingRecord {
   shipmentNumber?: string;
   at: string;
   voidedAt?: string;
+  /** An earlier attempt to buy this label ended without an answer then: the carrier may hold a second label. */
+  lostAttemptAt?: string;
 }
 
 /** Suffix of a label void's delivery id. */

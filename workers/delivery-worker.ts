@@ -6,7 +6,7 @@ import { DropshipError } from '../src/errors';
 import { formatById } from '../src/formats';
 import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/domain/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
-import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
+import { deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
 import { DeliveryError, type DeliveryReceipt, type LabelVoid, type Transport } from '../src/transports/transport';
@@ -250,22 +250,43 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         }
       }
       const purpose = d.purpose;
-      const receipt = await attempt(() =>
-        transport.deliver(
-          {
-            deliveryId: d.deliveryId,
-            orderId: d.orderId,
-            recipient: d.recipient,
-            kind: d.kind,
-            format: d.format,
-            filename: d.filename,
-            contentType: d.contentType,
-            body,
-            ...(purpose ? { purpose } : {}),
-          },
-          signal,
-        ),
-      );
+      // A label is bought once per attempt and no carrier takes an idempotency key: an attempt
+      // that ended without an answer (worker killed, timeout mid-request) may have bought one.
+      // Its mark, found by the next attempt, flags the label for an operator to check.
+      const buying = d.kind === 'carrier';
+      const attemptKey = markerKeys.labelAttempt(prefix, d.deliveryId);
+      let lostAttempt: UnconfirmedLabel | undefined;
+      if (buying) {
+        const at = new Date().toISOString();
+        const lost = (await records.set(attemptKey, JSON.stringify({ at }), 'PX', retention.dedupeMs, 'GET')) as string | null;
+        if (lost !== null) {
+          lostAttempt = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt: (JSON.parse(lost) as { at: string }).at, at };
+          const key = markerKeys.unconfirmedLabels(prefix);
+          await records.multi().hset(key, d.deliveryId, JSON.stringify(lostAttempt)).pexpire(key, retention.disclosuresMs).exec();
+        }
+      }
+      const receipt = await attempt(async () => {
+        try {
+          return await transport.deliver(
+            {
+              deliveryId: d.deliveryId,
+              orderId: d.orderId,
+              recipient: d.recipient,
+              kind: d.kind,
+              format: d.format,
+              filename: d.filename,
+              contentType: d.contentType,
+              body,
+              ...(purpose ? { purpose } : {}),
+            },
+            signal,
+          );
+        } catch (err) {
+          // The carrier answered with a refusal, or was never reached: nothing was bought.
+          if (buying && err instanceof DeliveryError && !err.unsure) await records.del(attemptKey);
+          throw err;
+        }
+      });
       const deliveredAt = new Date().toISOString();
       const multi = ledger.recordIn(records.multi(), {
         orderId: d.orderId,
@@ -282,9 +303,16 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       if (d.kind === 'carrier' && trackingNumber) {
         const key = markerKeys.tracking(prefix, d.orderId);
         const shipmentNumber = receipt.response?.shipmentNumber;
-        const record: TrackingRecord = { carrier: d.recipient, trackingNumber, ...(shipmentNumber ? { shipmentNumber } : {}), at: deliveredAt };
+        const record: TrackingRecord = {
+          carrier: d.recipient,
+          trackingNumber,
+          ...(shipmentNumber ? { shipmentNumber } : {}),
+          at: deliveredAt,
+          ...(lostAttempt ? { lostAttemptAt: lostAttempt.lostAttemptAt } : {}),
+        };
         multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
       }
+      if (buying) multi.del(attemptKey);
       // One transaction: a crash before it re-delivers and re-records the same delivery id,
       // which the ledger and the marker keep once. It also reads the cancelled mark: an order
       // cancelled while this delivery was on its way gets it undone.

@@ -1,6 +1,7 @@
 import type { OrderProducer } from '../../src/producer';
+import { markerKeys } from '../../src/queue/names';
 import { Checks, log, Random, round, sleep, type ScenarioResult, type Size } from '../common';
-import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
+import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX } from '../environment';
 import { countInLogs, WorkerFleet, type CliProcess } from '../processes';
 import { queueReport, waitForQuiet } from '../queues';
 import { submitPaced } from '../submit';
@@ -103,6 +104,17 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
       figures.undroppableDuplicates === 0,
       `${figures.droppableDuplicates} droppable by Message-ID/Idempotency-Key; ${figures.undroppableDuplicates} extra carrier labels (no key to drop them by)`,
     );
+    // No carrier takes an idempotency key: a label whose answer died with its worker is bought
+    // again. Each such label must be flagged for an operator (dropship status) to void.
+    const client = env.client();
+    const flagged = new Set(Object.keys(await client.hgetall(markerKeys.unconfirmedLabels(PREFIX))));
+    client.disconnect();
+    const unflagged = figures.duplicatedCarrierDeliveries.filter((id) => !flagged.has(id));
+    checks.add(
+      'every extra carrier label flagged for an operator',
+      unflagged.length === 0,
+      `${figures.duplicatedCarrierDeliveries.length} labels bought twice, ${flagged.size} flagged as possibly bought twice${unflagged.length > 0 ? `; not flagged: ${unflagged.slice(0, 5).join(', ')}` : ''}`,
+    );
     checks.add('no worker died by itself', fleet.figures.unexpectedExits.length === 0, fleet.figures.unexpectedExits.join('; ') || 'none');
     checks.add('nothing left in the queues', queues.unfinished === 0 && queues.failed === 0, `${queues.unfinished} unfinished, ${queues.failed} failed`);
 
@@ -123,6 +135,8 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
         smtpDuplicateMessages: figures.byRecipient['alpine-chocolatier']?.extraCopies ?? 0,
         httpsDuplicateRequests: figures.byRecipient['olive-grove']?.extraCopies ?? 0,
         carrierDuplicateLabels: figures.undroppableDuplicates,
+        carrierLabelsFlagged: flagged.size,
+        carrierDuplicatesUnflagged: unflagged.length,
         stalledJobsRecovered: countInLogs(env.dir, /stalled \(its worker died\)/),
         failedJobs: queues.failed,
         failedReasons: queues.failedReasons,

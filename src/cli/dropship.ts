@@ -194,7 +194,10 @@ program
           console.log(`order ${status.orderId}: ${status.state}${status.heldReason ? ` (${status.heldReason})` : ''}; ${status.disclosures} disclosures recorded`);
           if (status.cancelled) console.log(`cancelled${status.cancelled.at ? ` at ${status.cancelled.at}` : ''}${status.cancelled.reason ? ` (${status.cancelled.reason})` : ''}`);
           if (status.deliveries.length > 0) console.table(status.deliveries);
-          for (const t of status.tracking) console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${t.voidedAt ? ` (voided ${t.voidedAt})` : ''}`);
+          for (const t of status.tracking) {
+            const notes = [t.voidedAt ? `voided ${t.voidedAt}` : '', t.lostAttemptAt ? `an attempt at ${t.lostAttemptAt} got no answer: check ${t.carrier} for a second label` : ''].filter(Boolean);
+            console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
+          }
           return;
         }
         const queues: Array<Record<string, string | number>> = [];
@@ -209,12 +212,16 @@ program
         const failing = queues
           .filter((q) => q.queue !== ORDERS_QUEUE && (Number(q.failed) > 0 || Number(q.delayed) > 0))
           .map((q) => ({ recipient: String(q.queue).replace(/^(po|carrier)-/, ''), failed: Number(q.failed), retrying: Number(q.delayed) }));
+        const unconfirmedLabels = await ops.unconfirmedLabels();
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ queues, failing, held, expiringKeys: keys }) + '\n');
+          process.stdout.write(JSON.stringify({ queues, failing, held, expiringKeys: keys, unconfirmedLabels }) + '\n');
         } else {
           console.table(queues);
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
           for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
+          for (const u of unconfirmedLabels) {
+            console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account)`);
+          }
           for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
         }
       });

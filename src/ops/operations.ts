@@ -2,7 +2,7 @@ import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
-import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId } from '../queue/names';
+import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
 import { deliveryTargets } from '../transports/factory';
 
 /** One delivery of an order as an operator sees it. */
@@ -24,7 +24,7 @@ export interface OrderStatus {
   /** When (and why) the order was cancelled. */
   cancelled?: { at?: string; reason?: string };
   deliveries: DeliveryStatus[];
-  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string }>;
+  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string }>;
   disclosures: number;
 }
 
@@ -119,11 +119,29 @@ export class Operations {
       ...(cancelled ? { cancelled } : {}),
       deliveries,
       tracking: Object.entries(trackingRaw).map(([shipmentId, v]) => {
-        const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string };
-        return { shipmentId, carrier: t.carrier, trackingNumber: t.trackingNumber, ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}) };
+        const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string };
+        return {
+          shipmentId,
+          carrier: t.carrier,
+          trackingNumber: t.trackingNumber,
+          ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}),
+          ...(t.lostAttemptAt ? { lostAttemptAt: t.lostAttemptAt } : {}),
+        };
       }),
       disclosures: disclosures.length,
     };
+  }
+
+  /**
+   * Labels bought after an attempt whose answer was lost (its worker died mid-request, or the
+   * request timed out): the carrier may have sold a second label for the shipment, which
+   * nobody will use. Check the carrier account around `lostAttemptAt` and void the extra one.
+   */
+  async unconfirmedLabels(): Promise<Array<UnconfirmedLabel & { deliveryId: string }>> {
+    const all = await this.redis.hgetall(markerKeys.unconfirmedLabels(this.prefix));
+    return Object.entries(all)
+      .map(([deliveryId, v]) => ({ deliveryId, ...(JSON.parse(v) as UnconfirmedLabel) }))
+      .sort((a, b) => a.lostAttemptAt.localeCompare(b.lostAttemptAt));
   }
 
   async disclosures(orderId: string): Promise<Disclosure[]> {

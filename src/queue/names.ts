@@ -43,4 +43,23 @@ export const markerKeys = {
   cancelled: (prefix: string, orderId: string) => `${prefix}:cancelled:${orderId}`,
   /** The order's `OrderManifest` (ids, recipients, cancellation views; no customer data). */
   manifest: (prefix: string, orderId: string) => `${prefix}:manifest:${orderId}`,
+  /**
+   * Set while a label is being bought (`{ at }`): found again by a re-run, it means an earlier
+   * attempt ended without an answer (its worker died, or the request timed out) and the
+   * carrier may have sold a label no one heard of.
+   */
+  labelAttempt: (prefix: string, deliveryId: string) => `${prefix}:label-attempt:${deliveryId}`,
+  /** Labels that may have been bought twice: delivery id → `UnconfirmedLabel`, for an operator to check. */
+  unconfirmedLabels: (prefix: string) => `${prefix}:labels:unconfirmed`,
 };
+
+/** A label bought after an attempt whose answer was lost: the carrier may hold a second one. */
+export interface UnconfirmedLabel {
+  orderId: string;
+  shipmentId: string;
+  carrier: string;
+  /** When the attempt without an answer started. */
+  lostAttemptAt: string;
+  /** When the next attempt started. */
+  at: string;
+}

@@ -17,6 +17,8 @@ export const TLS_TRUST_CODES = new Set([
 ]);
 /** Node/undici error codes of a request that took too long: retryable. */
 export const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/** Failures that happen before a request can have left: the receiver cannot have acted on it. */
+export const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Every `code` along an error's `cause` chain (duck-typed: errors may come from another realm). */
 export function errorCodes(error: unknown): string[] {

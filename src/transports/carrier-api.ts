@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from '../carriers/client-options';
-import { boundedRequest, errorCodes, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
+import { boundedRequest, errorCodes, NOT_SENT_CODES, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -530,8 +530,12 @@ function networkFailure(where: string, error: unknown): DeliveryError {
   if (trust !== undefined) return DeliveryError.permanent('ETLS', `${where}: the server certificate is not trusted (${trust})`);
   const tls = codes.find((c) => c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'));
   if (tls !== undefined) return DeliveryError.permanent('ETLS', `${where}: TLS failed (${tls})`);
-  if (codes.some((c) => TIMEOUT_CODES.has(c))) return DeliveryError.retryable('ETIMEDOUT', `${where} timed out (${codes[0]})`);
-  return DeliveryError.retryable('ECONNECTION', `${where} could not be reached (${codes.join(', ') || 'network error'})`);
+  // Not reached: the carrier cannot have acted. A timeout or a dropped connection may come
+  // after it did (a label bought, its answer lost).
+  const notSent = codes.some((c) => NOT_SENT_CODES.has(c));
+  if (codes.some((c) => TIMEOUT_CODES.has(c))) return new DeliveryError('ETIMEDOUT', `${where} timed out (${codes[0]})`, { unsure: !notSent });
+  if (notSent) return DeliveryError.retryable('ECONNECTION', `${where} could not be reached (${codes.join(', ')})`);
+  return DeliveryError.unsure('ECONNECTION', `${where} could not be reached (${codes.join(', ') || 'network error'})`);
 }
 
 /** Waits for `promise`, or rejects as soon as `signal` aborts (the shared work goes on). */

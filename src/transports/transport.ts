@@ -115,13 +115,24 @@ export class DeliveryError extends Error {
   readonly code: DeliveryErrorCode;
   readonly permanent: boolean;
   readonly retryAfterMs?: number;
+  /**
+   * The request may have reached the receiver and been acted on, its answer lost (a timeout
+   * or a reset mid-request). Otherwise the receiver did not act: it refused, or was not reached.
+   */
+  readonly unsure: boolean;
 
-  constructor(code: DeliveryErrorCode, message: string, opts: { permanent?: boolean; retryAfterMs?: number } = {}) {
+  constructor(code: DeliveryErrorCode, message: string, opts: { permanent?: boolean; retryAfterMs?: number; unsure?: boolean } = {}) {
     super(message);
     this.name = 'DeliveryError';
     this.code = code;
     this.permanent = opts.permanent ?? false;
+    this.unsure = opts.unsure ?? false;
     if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  /** A retryable failure after which the receiver may have acted (see `unsure`). */
+  static unsure(code: DeliveryErrorCode, message: string): DeliveryError {
+    return new DeliveryError(code, message, { unsure: true });
   }
 
   static retryable(code: DeliveryErrorCode, message: string): DeliveryError {

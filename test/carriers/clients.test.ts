@@ -334,6 +334,8 @@ describe.each(['ups', 'fedex'] as const)('%s API client', (carrier) => {
     const error = await failure(transport.deliver(payload()));
     expect(error.permanent).toBe(false);
     expect(error.code).toBe('ECONNECTION');
+    // Refused before anything was sent: the carrier cannot have sold a label.
+    expect(error.unsure).toBe(false);
   });
 
   it('closes idempotently and refuses deliveries afterwards (retryable)', async () => {

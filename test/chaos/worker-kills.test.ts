@@ -32,6 +32,11 @@ describe('workers SIGKILLed while orders flow', () => {
     expectMet(result, 'no upload debris on SFTP');
   });
 
+  it('flags for an operator every carrier label bought twice (no carrier takes an idempotency key)', () => {
+    expectMet(result, 'every extra carrier label flagged for an operator');
+    expect(figure(result, 'carrierDuplicatesUnflagged')).toBe(0);
+  });
+
   it('no worker process dies by itself, and nothing is left in the queues', () => {
     expectMet(result, 'no worker died by itself');
     expectMet(result, 'nothing left in the queues');

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { deliveryQueueName, markerKeys } from '../../src/queue/names';
+import { Operations } from '../../src/ops/operations';
 import { DeliveryError } from '../../src/transports/transport';
 import { fixtureConfig, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
@@ -65,6 +66,62 @@ describe('labels bought by the retailer travel with the purchase order', () => {
       await carrierQ.close();
       await poQ.close();
     } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('a label whose answer was lost is flagged for an operator, not bought silently twice', () => {
+  const config = fixtureConfig();
+
+  it('flags the label when the worker buying it died mid-request, and records it with the shipment', async () => {
+    const p = `l${++n}`;
+    const hungUps = { kind: 'hung', instanceId: 'ups', deliver: () => new Promise<never>(() => undefined), verify: async () => {}, close: async () => {} };
+    const first = await PipelineHarness.start(config, redis.url, { prefix: p, lockDurationMs: 1000, stalledIntervalMs: 500, custom: (t) => (t.recipient === 'ups' ? hungUps : undefined) });
+    await first.postOrder(orderPayload({ id: '6101' }));
+    await waitFor('both label attempts started', async () => (await first.pipeline.redis.keys(`${p}:label-attempt:*`)).length === 2);
+    // The worker dies while the carrier holds the requests: it may have sold both labels.
+    await Promise.all(first.pipeline.workers.map((w) => w.close(true)));
+    const second = await PipelineHarness.start(config, redis.url, { prefix: p, lockDurationMs: 1000, stalledIntervalMs: 500 });
+    second.recorder('ups').respond = (d) => ({ carrier: 'ups', trackingNumber: `1Z${d.deliveryId.replace(/\W/g, '').toUpperCase()}` });
+    const ops = new Operations(second.pipeline.redis, p, config);
+    try {
+      await waitFor('labels bought again by the second', () => second.recorder('ups').delivered.length === 2, 20_000);
+      await waitFor('creamery PO sent', () => second.recorder('creamery').delivered.length === 1, 20_000);
+      const flagged = await ops.unconfirmedLabels();
+      expect(flagged.map((f) => f.deliveryId).sort()).toEqual(['6101+creamery+carrier', '6101+warehouse+carrier']);
+      for (const f of flagged) {
+        expect(f).toEqual(expect.objectContaining({ orderId: '6101', carrier: 'ups', shipmentId: f.deliveryId.replace(/\+carrier$/, '') }));
+        expect(Date.parse(f.lostAttemptAt)).toBeLessThan(Date.parse(f.at));
+      }
+      const status = await ops.orderStatus('6101');
+      expect(status.tracking.every((t) => t.lostAttemptAt !== undefined)).toBe(true);
+      // Landed: the attempt marks are gone.
+      expect(await second.pipeline.redis.keys(`${p}:label-attempt:*`)).toEqual([]);
+    } finally {
+      await ops.close();
+      await second.stop();
+      await first.stop().catch(() => undefined);
+    }
+  });
+
+  it('does not flag a label after a refusal or an unreachable carrier, and does after a timeout mid-request', async () => {
+    const h = await PipelineHarness.start(config, redis.url, { prefix: `l${++n}` });
+    const ops = new Operations(h.pipeline.redis, h.pipeline.prefix, config);
+    try {
+      h.recorder('ups').respond = (d) => ({ carrier: 'ups', trackingNumber: `1Z${d.deliveryId.replace(/\W/g, '').toUpperCase()}` });
+      // Retried after 10 ms rather than the carriers' 30 s backoff.
+      h.recorder('ups').then(DeliveryError.retryAfter('EREMOTE', 'HTTP 503 from UPS', 10), DeliveryError.retryAfter('ECONNECTION', 'connection refused', 10));
+      await h.postOrder(orderPayload({ id: '6102' }));
+      await waitFor('labels', () => h.recorder('ups').delivered.length === 2, 20_000);
+      expect(await ops.unconfirmedLabels()).toEqual([]);
+
+      h.recorder('ups').then(new DeliveryError('ETIMEDOUT', 'no answer within 30 s', { unsure: true, retryAfterMs: 10 }));
+      await h.postOrder({ ...orderPayload({ id: '6103' }), lines: orderPayload().lines!.filter((l) => l.sku === 'LARDER-JAM') });
+      await waitFor('label after the timeout', () => h.recorder('ups').delivered.length === 3, 20_000);
+      expect((await ops.unconfirmedLabels()).map((f) => f.deliveryId)).toEqual(['6103+warehouse+carrier']);
+    } finally {
+      await ops.close();
       await h.stop();
     }
   });
