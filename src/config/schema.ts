@@ -83,10 +83,12 @@ export const StoreFileSchema = z
       .object({
         /**
          * Per entry point, per client address, counted in Redis across every API process.
-         * @defaultValue 600 per minute for orders, shopify and woocommerce; 300 for dashboard
+         * WooCommerce gets more: all of a store's webhooks (order.updated too) come from its
+         * one server, and it disables a webhook after five failed deliveries in a row.
+         * @defaultValue 600 per minute for orders and shopify, 1200 for woocommerce, 300 for dashboard
          */
         rateLimits: z
-          .object({ orders: RateLimit(600), shopify: RateLimit(600), woocommerce: RateLimit(600), dashboard: RateLimit(300) })
+          .object({ orders: RateLimit(600), shopify: RateLimit(600), woocommerce: RateLimit(1200), dashboard: RateLimit(300) })
           .strict()
           .prefault({}),
         /** Reverse proxies whose `X-Forwarded-For` is believed. @defaultValue [] (none) */
