@@ -110,7 +110,9 @@ export class ChaosEnvironment {
   /**
    * The timings every scenario uses unless it changes them: retries with a short backoff (so
    * a run ends in minutes, not hours) and enough attempts to outlast the faults, and short
-   * transport timeouts so that a hung receiver is noticed within seconds.
+   * transport timeouts so that a hung receiver is noticed within seconds. The harness posts
+   * up to thousands of orders a minute from loopback, so the API's order limit is raised: a
+   * scenario measures the pipeline, not the rate limit.
    */
   applyDefaults(options: { attempts?: number; backoff?: string; timeout?: string; completedJobs?: string } = {}): void {
     const timeout = options.timeout ?? '10s';
@@ -123,6 +125,7 @@ export class ChaosEnvironment {
     this.editStore((doc) => {
       const retention = (doc.retention ?? {}) as Record<string, unknown>;
       doc.retention = { ...retention, completedJobs: options.completedJobs ?? retention.completedJobs ?? '1h' };
+      doc.api = { rateLimits: { orders: { max: 100_000, per: '1m' } } };
     });
   }
 

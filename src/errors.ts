@@ -8,6 +8,7 @@ export const ERRORS = {
   EUNKNOWN_SOURCE: { status: 400, message: 'The order source could not be recognised' },
   EBAD_SIGNATURE: { status: 401, message: 'The webhook signature does not match the body' },
   ETOO_LARGE: { status: 413, message: 'The body is too large' },
+  ERATE_LIMITED: { status: 429, message: 'Too many requests; try again after Retry-After seconds' },
   EUNAVAILABLE: { status: 503, message: 'The queue store is unavailable; try again shortly' },
   ECONFIG: { status: 500, message: 'The configuration is invalid' },
   EPOLICY: { status: 500, message: 'The configuration breaks the privacy policy' },

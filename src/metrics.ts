@@ -1,5 +1,6 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RateLimitedEntry } from './config/config';
 import type { SupplierKeyStatus } from './config/keys';
 
 export interface MetricsOptions {
@@ -27,6 +28,7 @@ export class PipelineMetrics {
   private readonly failed: Counter<'queue' | 'recipient'>;
   private readonly retried: Counter<'queue' | 'recipient'>;
   private readonly latency: Histogram<'transport' | 'recipient'>;
+  private readonly limited: Counter<'source'>;
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -41,6 +43,7 @@ export class PipelineMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200],
       registers,
     });
+    this.limited = new Counter({ name: 'dropship_api_rate_limited_total', help: 'API requests refused with 429, by the limit they exceeded', labelNames: ['source'], registers });
     const queues = options.queues;
     new Gauge({
       name: 'dropship_queue_jobs',
@@ -82,6 +85,11 @@ export class PipelineMetrics {
         }
       },
     });
+  }
+
+  /** Counts one request refused by the API's rate limit for `source`. */
+  rateLimited(source: RateLimitedEntry): void {
+    this.limited.inc({ source });
   }
 
   /** Counts a worker's outcomes (and, for delivery workers, their latency). */

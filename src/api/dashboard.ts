@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import fastifyBasicAuth from '@fastify/basic-auth';
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -121,8 +122,10 @@ function maskPlain(data: object): Record<string, unknown> {
  * Mounts bull-board at `basePath`, behind HTTP Basic authentication. Requests that change
  * state must come from the dashboard's own origin (Origin/Referer check): browsers send
  * Basic credentials automatically, so without it another site could press the buttons.
+ * `limit` (from `registerRateLimits`) counts every request before authentication, so
+ * password guesses are limited too.
  */
-export function registerDashboard(app: FastifyInstance, options: DashboardOptions): void {
+export function registerDashboard(app: FastifyInstance, options: DashboardOptions, limit?: RateLimitOptions): void {
   const basePath = options.basePath ?? '/admin/queues';
   const auth = options.auth;
   void app.register(async (scope) => {
@@ -133,6 +136,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
         if (!ok) return new Error('Unauthorized');
       },
     });
+    if (limit) scope.addHook('onRequest', scope.rateLimit(limit));
     scope.addHook('onRequest', scope.basicAuth);
     scope.addHook('onRequest', async (request, reply) => {
       if (request.method === 'GET' || request.method === 'HEAD') return;

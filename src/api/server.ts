@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import type { RateLimitedEntry } from '../config/config';
 import type { CancelEvent, OrderEvent, OrderEventSource } from '../domain/order';
 import { DropshipError } from '../errors';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { IntakeResult } from '../queue/intake';
 import { ingestCancellation, ingestOrder, parseJsonBody } from '../sources/ingest';
 import { type DashboardOptions, registerDashboard } from './dashboard';
+import { type ApiRateLimitOptions, registerRateLimits } from './rate-limit';
 import { validBase64Hmac } from './signature';
 
 export interface ApiOptions {
@@ -25,6 +27,16 @@ export interface ApiOptions {
   bodyLimit?: number;
   /** Request log (method, path, status, time; never bodies or headers). */
   logger?: Logger;
+  /**
+   * Limits per entry point and client address, counted in Redis (`api.rateLimits` in
+   * store.yaml). Without it, nothing is limited. Health checks never are.
+   */
+  rateLimit?: ApiRateLimitOptions;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client (`api.trustProxy`), for rate
+   * limits, the loopback check and the request log. @defaultValue [] (the socket's address)
+   */
+  trustProxy?: readonly string[];
 }
 
 type RawRequest = FastifyRequest<{ Body: Buffer }>;
@@ -54,13 +66,14 @@ function isStoreUnavailable(err: unknown): boolean {
 /**
  * The HTTP API (DESIGN.md "Entry points"). Bodies are read raw (webhook HMACs are over the
  * exact bytes), parsed, scrubbed and validated before anything reaches Redis. Responses:
- * 202 accepted, 400 with every problem, 401 bad signature, 413 too large, 503 store down.
+ * 202 accepted, 400 with every problem, 401 bad signature, 413 too large, 429 over the
+ * rate limit of the entry point (`rateLimit`), 503 store down.
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const env = options.env ?? process.env;
   const app = Fastify({
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    trustProxy: false,
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
     ...(options.logger
       ? {
           // Only what identifies a request: no headers (credentials), no query, no body.
@@ -109,17 +122,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(500).send({ error: 'EINTERNAL', message: 'Internal error', problems: [] });
   });
 
-  if (options.dashboard) registerDashboard(app, options.dashboard);
-  const metrics = options.metrics;
-  if (metrics) {
-    app.get('/metrics', async (request, reply) => {
-      const token = env.METRICS_TOKEN;
-      if (token && !bearerMatches(header(request, 'authorization'), token)) {
-        return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (METRICS_TOKEN) is required', problems: [] });
-      }
-      return reply.header('content-type', metrics.contentType).send(await metrics.metrics());
-    });
-  }
+  const limitOf = options.rateLimit ? registerRateLimits(app, options.rateLimit) : undefined;
+  /** Route options that count requests against `entry`'s limit (none without `rateLimit`). */
+  const limited = (entry: RateLimitedEntry) => (limitOf ? { config: { rateLimit: limitOf(entry) } } : {});
+
+  if (options.dashboard) registerDashboard(app, options.dashboard, limitOf?.('dashboard'));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     try {
@@ -130,85 +137,99 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return reply.code(503).send({ status: 'unavailable', reason });
     }
   });
-  const submit = options.submit;
-  if (!submit) return app;
+  // In a plugin, so that these routes are added once @fastify/rate-limit has loaded: its
+  // onRoute hook is what reads their `config.rateLimit`.
+  void app.register(async (routes) => {
+    const metrics = options.metrics;
+    if (metrics) {
+      routes.get('/metrics', limited('dashboard'), async (request, reply) => {
+        const token = env.METRICS_TOKEN;
+        if (token && !bearerMatches(header(request, 'authorization'), token)) {
+          return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (METRICS_TOKEN) is required', problems: [] });
+        }
+        return reply.header('content-type', metrics.contentType).send(await metrics.metrics());
+      });
+    }
+    const submit = options.submit;
+    if (!submit) return;
 
-  const accept = async (reply: FastifyReply, raw: Buffer, source: OrderEventSource) => {
-    const payload = parseJsonBody(raw);
-    const event = ingestOrder(payload, { source: source.kind, ...(source.eventId ? { eventId: source.eventId } : {}) });
-    const result = await submit(event);
-    return reply.code(202).send({ orderId: result.orderId, duplicate: result.duplicate });
-  };
+    const accept = async (reply: FastifyReply, raw: Buffer, source: OrderEventSource) => {
+      const payload = parseJsonBody(raw);
+      const event = ingestOrder(payload, { source: source.kind, ...(source.eventId ? { eventId: source.eventId } : {}) });
+      const result = await submit(event);
+      return reply.code(202).send({ orderId: result.orderId, duplicate: result.duplicate });
+    };
 
-  const cancel = async (reply: FastifyReply, event: CancelEvent | undefined, ignored: string) => {
-    if (event === undefined) return reply.code(200).send({ ignored });
-    if (!options.cancel) return reply.code(503).send({ error: 'EUNAVAILABLE', message: 'This process does not accept cancellations', problems: [] });
-    const result = await options.cancel(event);
-    return reply.code(202).send({ orderId: result.orderId, cancelled: true, duplicate: result.duplicate });
-  };
+    const cancel = async (reply: FastifyReply, event: CancelEvent | undefined, ignored: string) => {
+      if (event === undefined) return reply.code(200).send({ ignored });
+      if (!options.cancel) return reply.code(503).send({ error: 'EUNAVAILABLE', message: 'This process does not accept cancellations', problems: [] });
+      const result = await options.cancel(event);
+      return reply.code(202).send({ orderId: result.orderId, cancelled: true, duplicate: result.duplicate });
+    };
 
-  /** `API_TOKEN` as a bearer token, or (without one) loopback callers only. */
-  const refuseCaller = (request: FastifyRequest, reply: FastifyReply) => {
-    const token = env.API_TOKEN;
-    if (token) {
-      if (!bearerMatches(header(request, 'authorization'), token)) {
-        return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (API_TOKEN) is required', problems: [] });
+    /** `API_TOKEN` as a bearer token, or (without one) loopback callers only. */
+    const refuseCaller = (request: FastifyRequest, reply: FastifyReply) => {
+      const token = env.API_TOKEN;
+      if (token) {
+        if (!bearerMatches(header(request, 'authorization'), token)) {
+          return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (API_TOKEN) is required', problems: [] });
+        }
+      } else if (!LOOPBACK.has(request.ip)) {
+        return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'Set API_TOKEN to accept orders from other hosts', problems: [] });
       }
-    } else if (!LOOPBACK.has(request.socket.remoteAddress ?? '')) {
-      return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'Set API_TOKEN to accept orders from other hosts', problems: [] });
-    }
-    return undefined;
-  };
+      return undefined;
+    };
 
-  app.post('/orders', async (request: RawRequest, reply) => {
-    return refuseCaller(request, reply) ?? accept(reply, request.body, { kind: 'canonical' });
-  });
+    routes.post('/orders', limited('orders'), async (request: RawRequest, reply) => {
+      return refuseCaller(request, reply) ?? accept(reply, request.body, { kind: 'canonical' });
+    });
 
-  // Cancels an order: voids its labels not yet used and sends each supplier that already has
-  // its purchase order a cancellation. The body is optional: `{ "reason": "customer" }`.
-  app.post('/orders/:id/cancel', async (request: FastifyRequest<{ Body: Buffer | undefined; Params: { id: string } }>, reply) => {
-    const refused = refuseCaller(request, reply);
-    if (refused) return refused;
-    const raw = request.body;
-    const body = raw === undefined || raw.length === 0 ? {} : parseJsonBody(raw);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new DropshipError('EINVALID_ORDER', ['cancellation: the body must be a JSON object { "reason"? }']);
-    }
-    if ('orderId' in body) throw new DropshipError('EINVALID_ORDER', ['orderId: goes in the path, not the body']);
-    return cancel(reply, ingestCancellation({ ...body, orderId: request.params.id }, { source: 'canonical' }), 'nothing to cancel');
-  });
+    // Cancels an order: voids its labels not yet used and sends each supplier that already has
+    // its purchase order a cancellation. The body is optional: `{ "reason": "customer" }`.
+    routes.post('/orders/:id/cancel', limited('orders'), async (request: FastifyRequest<{ Body: Buffer | undefined; Params: { id: string } }>, reply) => {
+      const refused = refuseCaller(request, reply);
+      if (refused) return refused;
+      const raw = request.body;
+      const body = raw === undefined || raw.length === 0 ? {} : parseJsonBody(raw);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new DropshipError('EINVALID_ORDER', ['cancellation: the body must be a JSON object { "reason"? }']);
+      }
+      if ('orderId' in body) throw new DropshipError('EINVALID_ORDER', ['orderId: goes in the path, not the body']);
+      return cancel(reply, ingestCancellation({ ...body, orderId: request.params.id }, { source: 'canonical' }), 'nothing to cancel');
+    });
 
-  app.post('/webhooks/shopify', async (request: RawRequest, reply) => {
-    const secret = env.SHOPIFY_WEBHOOK_SECRET;
-    if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'SHOPIFY_WEBHOOK_SECRET is not set', problems: [] });
-    if (!validBase64Hmac(secret, request.body, header(request, 'x-shopify-hmac-sha256'))) {
-      throw new DropshipError('EBAD_SIGNATURE');
-    }
-    const topic = header(request, 'x-shopify-topic');
-    const eventId = header(request, 'x-shopify-webhook-id') ?? header(request, 'x-shopify-event-id');
-    if (topic === 'orders/cancelled') {
-      return cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), topic);
-    }
-    if (topic && topic !== 'orders/create') return reply.code(200).send({ ignored: topic });
-    return accept(reply, request.body, { kind: 'shopify', ...(eventId ? { eventId } : {}) });
-  });
+    routes.post('/webhooks/shopify', limited('shopify'), async (request: RawRequest, reply) => {
+      const secret = env.SHOPIFY_WEBHOOK_SECRET;
+      if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'SHOPIFY_WEBHOOK_SECRET is not set', problems: [] });
+      if (!validBase64Hmac(secret, request.body, header(request, 'x-shopify-hmac-sha256'))) {
+        throw new DropshipError('EBAD_SIGNATURE');
+      }
+      const topic = header(request, 'x-shopify-topic');
+      const eventId = header(request, 'x-shopify-webhook-id') ?? header(request, 'x-shopify-event-id');
+      if (topic === 'orders/cancelled') {
+        return cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), topic);
+      }
+      if (topic && topic !== 'orders/create') return reply.code(200).send({ ignored: topic });
+      return accept(reply, request.body, { kind: 'shopify', ...(eventId ? { eventId } : {}) });
+    });
 
-  app.post('/webhooks/woocommerce', async (request: RawRequest, reply) => {
-    // WooCommerce pings a new webhook with a form body `webhook_id=N` before any order.
-    if (/^webhook_id=\d+$/.test(request.body.toString('latin1').trim())) return reply.code(200).send({ ping: true });
-    const secret = env.WOOCOMMERCE_WEBHOOK_SECRET;
-    if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'WOOCOMMERCE_WEBHOOK_SECRET is not set', problems: [] });
-    if (!validBase64Hmac(secret, request.body, header(request, 'x-wc-webhook-signature'))) {
-      throw new DropshipError('EBAD_SIGNATURE');
-    }
-    const topic = header(request, 'x-wc-webhook-topic');
-    const eventId = header(request, 'x-wc-webhook-delivery-id');
-    // An update that sets the status to cancelled cancels the order; other updates are ignored.
-    if (topic === 'order.updated') {
-      return cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'woocommerce', ...(eventId ? { eventId } : {}) }), `${topic} (not a cancellation)`);
-    }
-    if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
-    return accept(reply, request.body, { kind: 'woocommerce', ...(eventId ? { eventId } : {}) });
+    routes.post('/webhooks/woocommerce', limited('woocommerce'), async (request: RawRequest, reply) => {
+      // WooCommerce pings a new webhook with a form body `webhook_id=N` before any order.
+      if (/^webhook_id=\d+$/.test(request.body.toString('latin1').trim())) return reply.code(200).send({ ping: true });
+      const secret = env.WOOCOMMERCE_WEBHOOK_SECRET;
+      if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'WOOCOMMERCE_WEBHOOK_SECRET is not set', problems: [] });
+      if (!validBase64Hmac(secret, request.body, header(request, 'x-wc-webhook-signature'))) {
+        throw new DropshipError('EBAD_SIGNATURE');
+      }
+      const topic = header(request, 'x-wc-webhook-topic');
+      const eventId = header(request, 'x-wc-webhook-delivery-id');
+      // An update that sets the status to cancelled cancels the order; other updates are ignored.
+      if (topic === 'order.updated') {
+        return cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'woocommerce', ...(eventId ? { eventId } : {}) }), `${topic} (not a cancellation)`);
+      }
+      if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
+      return accept(reply, request.body, { kind: 'woocommerce', ...(eventId ? { eventId } : {}) });
+    });
   });
   return app;
 }

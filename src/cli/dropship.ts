@@ -422,6 +422,8 @@ program
               : {}),
             ready: () => pipeline.ready(),
             metrics: metrics.registry,
+            rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },
+            trustProxy: config.store.api.trustProxy,
             ...(dashboardAuth
               ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask, cipher } }
               : {}),

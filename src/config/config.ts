@@ -32,6 +32,24 @@ export interface SupplierConfig {
   batch?: { everyMs: number; maxOrders: number };
 }
 
+/** Requests one client address may make to one entry point in one window. */
+export interface RateLimit {
+  max: number;
+  windowMs: number;
+}
+
+/**
+ * The API's entry points, each with its own limit: `orders` is `POST /orders` and
+ * `POST /orders/:id/cancel`; `dashboard` is `/admin/queues` and `/metrics`.
+ */
+export type RateLimitedEntry = 'orders' | 'shopify' | 'woocommerce' | 'dashboard';
+
+export interface ApiConfig {
+  rateLimits: Record<RateLimitedEntry, RateLimit>;
+  /** Proxies (addresses, CIDR ranges, `loopback`…) whose `X-Forwarded-For` names the client; empty: none. */
+  trustProxy: string[];
+}
+
 export interface StoreConfig {
   name: string;
   warehouse?: { id: string; address: ShipFrom };
@@ -43,6 +61,7 @@ export interface StoreConfig {
   /** Parsed by each carrier's own options schema. */
   carriers: Partial<Record<CarrierId, unknown>>;
   retention: { completedJobsMs: number; dedupeMs: number; disclosuresMs: number };
+  api: ApiConfig;
 }
 
 /** The whole validated configuration; frozen once loaded. */

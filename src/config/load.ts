@@ -112,6 +112,15 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
     },
     carriers,
     retention: { completedJobsMs: s.retention.completedJobs, dedupeMs: s.retention.dedupe, disclosuresMs: s.retention.disclosures },
+    api: {
+      rateLimits: {
+        orders: { max: s.api.rateLimits.orders.max, windowMs: s.api.rateLimits.orders.per },
+        shopify: { max: s.api.rateLimits.shopify.max, windowMs: s.api.rateLimits.shopify.per },
+        woocommerce: { max: s.api.rateLimits.woocommerce.max, windowMs: s.api.rateLimits.woocommerce.per },
+        dashboard: { max: s.api.rateLimits.dashboard.max, windowMs: s.api.rateLimits.dashboard.per },
+      },
+      trustProxy: s.api.trustProxy,
+    },
   };
 }
 

@@ -18,6 +18,24 @@ const Duration = z
     return ms;
   });
 
+/** Requests one client address may make to one entry point per window. */
+const RateLimit = (max: number) =>
+  z
+    .object({
+      max: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1_000_000).default(max),
+      per: Duration.refine((ms) => ms >= 1000 && ms <= 86_400_000, 'must be between 1s and 1d').default(60_000),
+    })
+    .strict()
+    .prefault({});
+
+/** What proxy-addr (fastify's `trustProxy`) accepts, less `true` and hop counts: either would let any client name its own address. */
+const ProxyAddress = z
+  .string()
+  .refine(
+    (v) => ['loopback', 'linklocal', 'uniquelocal'].includes(v) || [z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()].some((s) => s.safeParse(v).success),
+    'must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
+  );
+
 /** `config/store.yaml`. */
 export const StoreFileSchema = z
   .object({
@@ -61,6 +79,23 @@ export const StoreFileSchema = z
       })
       .strict()
       .default({ completedJobs: 3_600_000, dedupe: 90 * 86_400_000, disclosures: 400 * 86_400_000 }),
+    api: z
+      .object({
+        /**
+         * Per entry point, per client address, counted in Redis across every API process.
+         * WooCommerce gets more: all of a store's webhooks (order.updated too) come from its
+         * one server, and it disables a webhook after five failed deliveries in a row.
+         * @defaultValue 600 per minute for orders and shopify, 1200 for woocommerce, 300 for dashboard
+         */
+        rateLimits: z
+          .object({ orders: RateLimit(600), shopify: RateLimit(600), woocommerce: RateLimit(1200), dashboard: RateLimit(300) })
+          .strict()
+          .prefault({}),
+        /** Reverse proxies whose `X-Forwarded-For` is believed. @defaultValue [] (none) */
+        trustProxy: z.array(ProxyAddress).max(100).default([]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 export type StoreFile = z.infer<typeof StoreFileSchema>;

@@ -195,6 +195,8 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
       fedex: carrierBlock('fedex', { accountNumber: '740561073', labelImageType: 'PDF' }),
     },
     retention: { completedJobs: '1h', dedupe: '1d' },
+    // The demo posts up to a thousand orders in a few seconds, all from loopback.
+    api: { rateLimits: { orders: { max: 2000, per: '1m' } } },
   };
   writeFileSync(path.join(configDir, 'store.yaml'), `# Demo store; the carriers point at local stand-ins (written by src/demo)\n${stringify(store)}`);
 }

@@ -270,6 +270,7 @@ async function main(): Promise<void> {
     submit: (event) => pipeline.intake.submit(event),
     ready: async () => void (await pipeline.redis.ping()),
     metrics: metrics.registry,
+    rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },
     dashboard: { queues: queueNames.map(queue), auth: { token: dashboardToken } },
   });
   running.api = api;

@@ -144,3 +144,66 @@ describe('the order id on allow-lists', () => {
     ]);
   });
 });
+
+describe('api: rate limits and trusted proxies (store.yaml)', () => {
+  const STORE = 'store: { name: X }\nshipping: { methods: { std: { carrier: ups, service: "03" } } }\ncarriers: { ups: { shipperNumber: "A1B2C3" } }\n';
+
+  it('defaults to 600 requests a minute per client for orders and Shopify, 1200 for WooCommerce, 300 for the dashboard, no proxy', () => {
+    expect(loadConfig(FIXTURE_CONFIG_DIR).store.api).toEqual({
+      rateLimits: {
+        orders: { max: 600, windowMs: 60_000 },
+        shopify: { max: 600, windowMs: 60_000 },
+        woocommerce: { max: 1200, windowMs: 60_000 },
+        dashboard: { max: 300, windowMs: 60_000 },
+      },
+      trustProxy: [],
+    });
+  });
+
+  it('takes each limit on its own, the rest keeping their defaults', () => {
+    const dir = withConfig({ 'store.yaml': `${STORE}api:\n  rateLimits:\n    shopify: { max: 1200, per: 30s }\n    dashboard: { max: 60 }\n  trustProxy: [10.0.0.0/8, "::1", loopback]\n` });
+    try {
+      const { api } = loadConfig(dir).store;
+      expect(api.rateLimits).toEqual({
+        orders: { max: 600, windowMs: 60_000 },
+        shopify: { max: 1200, windowMs: 30_000 },
+        woocommerce: { max: 1200, windowMs: 60_000 },
+        dashboard: { max: 60, windowMs: 60_000 },
+      });
+      expect(api.trustProxy).toEqual(['10.0.0.0/8', '::1', 'loopback']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses bad limits and proxy addresses, naming the file and path of each', () => {
+    const problems = problemsOf(
+      withConfig({
+        'store.yaml': `${STORE}api:
+  rateLimits:
+    orders: { max: 0, per: soon }
+    shopify: { max: 2.5, per: 500ms }
+    woocommerce: { max: "600", per: 2d }
+    dashboard: { per: 1m, burst: 10 }
+    checkout: { max: 5 }
+  trustProxy: [true, 10.0.0.0/33, everyone, 10.0.0.0/8]
+  port: 80
+`,
+      }),
+    );
+    expect(problems).toEqual([
+      'store.yaml: api.rateLimits.orders.max: must be at least 1',
+      'store.yaml: api.rateLimits.orders.per: must be a duration such as "30s", "15m" or "2h"',
+      'store.yaml: api.rateLimits.shopify.max: must be a whole number',
+      'store.yaml: api.rateLimits.shopify.per: must be between 1s and 1d',
+      'store.yaml: api.rateLimits.woocommerce.max: Invalid input: expected number, received string',
+      'store.yaml: api.rateLimits.woocommerce.per: must be between 1s and 1d',
+      'store.yaml: api.rateLimits.dashboard: Unrecognized key: "burst"',
+      'store.yaml: api.rateLimits: Unrecognized key: "checkout"',
+      'store.yaml: api.trustProxy[0]: Invalid input: expected string, received boolean',
+      'store.yaml: api.trustProxy[1]: must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
+      'store.yaml: api.trustProxy[2]: must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
+      'store.yaml: api: Unrecognized key: "port"',
+    ]);
+  });
+});

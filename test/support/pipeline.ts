@@ -48,6 +48,9 @@ export class PipelineHarness {
       cancel: (e) => pipeline.intake.cancel(e),
       ready: () => pipeline.ready(),
       env: { SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET, WOOCOMMERCE_WEBHOOK_SECRET: WOO_SECRET },
+      // The limits of the configuration, as `dropship start` applies them.
+      rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => options.metrics?.rateLimited(source) },
+      trustProxy: config.store.api.trustProxy,
     });
     await api.ready();
     const harness = new PipelineHarness(pipeline, api);
