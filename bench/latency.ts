@@ -1,7 +1,7 @@
+import { Redis } from 'ioredis';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { OrderEvent } from '../src/domain/order';
 import { planOrder, type PlannedDelivery } from '../src/domain/plan';
-import { createRedis } from '../src/queue/redis';
 import { deliveryTargets } from '../src/transports/factory';
 import { type BenchOutput, log, now, percentile, result, round, sleep, waitUntil, withPrivateRedis } from './common';
 import { BenchPipeline } from './harness';
@@ -95,8 +95,9 @@ export async function pipelineLatency(url: string, warm: OrderEvent[], measured:
 }
 
 export async function bareLatency(url: string, payloads: PlannedDelivery[], warmCount: number, concurrency: number): Promise<Sample> {
-  const queueConn = createRedis(url);
-  const workerConn = createRedis(url);
+  // The bare library as users get it: plain ioredis connections, none of the pipeline's tuning.
+  const queueConn = new Redis(url, { maxRetriesPerRequest: null });
+  const workerConn = new Redis(url, { maxRetriesPerRequest: null });
   const queue = new Queue<PlannedDelivery>('roundtrip', { connection: queueConn, prefix: 'bare' });
   const worker = new Worker<PlannedDelivery>('roundtrip', async () => ({ location: 'noop' }), { connection: workerConn, prefix: 'bare', concurrency, autorun: false });
   const addedAt = new Map<string, number>();

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { Queue, Worker } from 'bullmq';
 import type { Config } from '../src/config/config';
 import type { OrderEvent } from '../src/domain/order';
@@ -78,8 +79,9 @@ export async function pipelineRound(config: Config, url: string, prefix: string,
 }
 
 export async function baselineRound(url: string, prefix: string, payloads: PlannedDelivery[], concurrency: number): Promise<Round> {
-  const queueConn = createRedis(url);
-  const workerConn = createRedis(url);
+  // The bare library as users get it: plain ioredis connections, none of the pipeline's tuning.
+  const queueConn = new Redis(url, { maxRetriesPerRequest: null });
+  const workerConn = new Redis(url, { maxRetriesPerRequest: null });
   const queue = new Queue<PlannedDelivery>('noop', { connection: queueConn, prefix });
   let completed = 0;
   let resolveDone: () => void = () => undefined;

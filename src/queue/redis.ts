@@ -5,7 +5,33 @@ import { Redis, type RedisOptions } from 'ioredis';
  * commands survive reconnects instead of failing the worker.
  */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+  // Every connection (reconnects make a new socket) writes the commands of one tick in one
+  // syscall: BullMQ sends several commands per job step, each its own write otherwise.
+  redis.on('connect', () => corkPerTick(redis.stream));
+  return redis;
+}
+
+const CORKED = Symbol('dropship.corkedPerTick');
+
+/** Coalesces a socket's writes within one tick of the event loop; order and content unchanged. */
+function corkPerTick(stream: NodeJS.WritableStream & { cork?: () => void; uncork?: () => void; [CORKED]?: true }): void {
+  if (!stream || stream[CORKED] || typeof stream.cork !== 'function' || typeof stream.uncork !== 'function') return;
+  stream[CORKED] = true;
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork!();
+  };
+  stream.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      stream.cork!();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as typeof stream.write;
 }
 
 /**
