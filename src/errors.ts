@@ -7,6 +7,7 @@ export const ERRORS = {
   EINVALID_JSON: { status: 400, message: 'The body is not valid JSON' },
   EUNKNOWN_SOURCE: { status: 400, message: 'The order source could not be recognised' },
   EBAD_SIGNATURE: { status: 401, message: 'The webhook signature does not match the body' },
+  ESTALE_WEBHOOK: { status: 400, message: 'The webhook is stale or replayed' },
   ETOO_LARGE: { status: 413, message: 'The body is too large' },
   ERATE_LIMITED: { status: 429, message: 'Too many requests; try again after Retry-After seconds' },
   EUNAVAILABLE: { status: 503, message: 'The queue store is unavailable; try again shortly' },

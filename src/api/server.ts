@@ -37,6 +37,28 @@ export interface ApiOptions {
    * limits, the loopback check and the request log. @defaultValue [] (the socket's address)
    */
   trustProxy?: readonly string[];
+  /**
+   * A Shopify webhook whose `X-Shopify-Triggered-At` is older than this is refused as stale or
+   * replayed (`api.webhookMaxAge`). @defaultValue 24 hours
+   */
+  webhookMaxAgeMs?: number;
+}
+
+/** How far ahead of this clock a sender's timestamp may be. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Why a webhook's trigger time makes it unacceptable, if it does: older than `maxAgeMs`, or
+ * ahead of this clock by more than the skew allowed. A missing header is accepted (the HMAC
+ * and the webhook id still apply); one that is not a time is refused.
+ */
+export function staleWebhook(triggeredAt: string | undefined, maxAgeMs: number, now: number): string | undefined {
+  if (triggeredAt === undefined) return undefined;
+  const at = Date.parse(triggeredAt);
+  if (Number.isNaN(at)) return 'X-Shopify-Triggered-At: is not a date and time';
+  if (now - at > maxAgeMs) return `X-Shopify-Triggered-At: triggered ${Math.round((now - at) / 3_600_000)} h ago, more than the ${Math.round(maxAgeMs / 3_600_000)} h accepted (a replayed or stale webhook)`;
+  if (at - now > CLOCK_SKEW_MS) return 'X-Shopify-Triggered-At: lies in the future (check this server\'s clock)';
+  return undefined;
 }
 
 type RawRequest = FastifyRequest<{ Body: Buffer }>;
@@ -204,6 +226,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       if (!validBase64Hmac(secret, request.body, header(request, 'x-shopify-hmac-sha256'))) {
         throw new DropshipError('EBAD_SIGNATURE');
       }
+      // The signature covers the body only: an old body replayed with a fresh webhook id is
+      // caught by the order's own marks; one sent as it was, by its trigger time.
+      const stale = staleWebhook(header(request, 'x-shopify-triggered-at'), options.webhookMaxAgeMs ?? 86_400_000, Date.now());
+      if (stale) throw new DropshipError('ESTALE_WEBHOOK', [stale]);
       const topic = header(request, 'x-shopify-topic');
       const eventId = header(request, 'x-shopify-webhook-id') ?? header(request, 'x-shopify-event-id');
       if (topic === 'orders/cancelled') {

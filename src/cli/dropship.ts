@@ -424,6 +424,7 @@ program
             metrics: metrics.registry,
             rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },
             trustProxy: config.store.api.trustProxy,
+            webhookMaxAgeMs: config.store.api.webhookMaxAgeMs,
             ...(dashboardAuth
               ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask, cipher } }
               : {}),

@@ -48,6 +48,8 @@ export interface ApiConfig {
   rateLimits: Record<RateLimitedEntry, RateLimit>;
   /** Proxies (addresses, CIDR ranges, `loopback`…) whose `X-Forwarded-For` names the client; empty: none. */
   trustProxy: string[];
+  /** Oldest Shopify webhook accepted, by `X-Shopify-Triggered-At`, in ms. */
+  webhookMaxAgeMs: number;
 }
 
 export interface StoreConfig {

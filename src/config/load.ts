@@ -120,6 +120,7 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
         dashboard: { max: s.api.rateLimits.dashboard.max, windowMs: s.api.rateLimits.dashboard.per },
       },
       trustProxy: s.api.trustProxy,
+      webhookMaxAgeMs: s.api.webhookMaxAge,
     },
   };
 }

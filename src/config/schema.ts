@@ -93,6 +93,12 @@ export const StoreFileSchema = z
           .prefault({}),
         /** Reverse proxies whose `X-Forwarded-For` is believed. @defaultValue [] (none) */
         trustProxy: z.array(ProxyAddress).max(100).default([]),
+        /**
+         * A Shopify webhook triggered longer ago than this (`X-Shopify-Triggered-At`) is refused
+         * as replayed or stale. Shopify retries for 4 hours with the original time.
+         * @defaultValue "24h"
+         */
+        webhookMaxAge: Duration.refine((ms) => ms >= 3_600_000 && ms <= 7 * 86_400_000, 'must be between 1h and 7d').default(86_400_000),
       })
       .strict()
       .prefault({}),

@@ -157,11 +157,12 @@ describe('api: rate limits and trusted proxies (store.yaml)', () => {
         dashboard: { max: 300, windowMs: 60_000 },
       },
       trustProxy: [],
+      webhookMaxAgeMs: 86_400_000,
     });
   });
 
   it('takes each limit on its own, the rest keeping their defaults', () => {
-    const dir = withConfig({ 'store.yaml': `${STORE}api:\n  rateLimits:\n    shopify: { max: 1200, per: 30s }\n    dashboard: { max: 60 }\n  trustProxy: [10.0.0.0/8, "::1", loopback]\n` });
+    const dir = withConfig({ 'store.yaml': `${STORE}api:\n  rateLimits:\n    shopify: { max: 1200, per: 30s }\n    dashboard: { max: 60 }\n  trustProxy: [10.0.0.0/8, "::1", loopback]\n  webhookMaxAge: 6h\n` });
     try {
       const { api } = loadConfig(dir).store;
       expect(api.rateLimits).toEqual({
@@ -171,6 +172,7 @@ describe('api: rate limits and trusted proxies (store.yaml)', () => {
         dashboard: { max: 60, windowMs: 60_000 },
       });
       expect(api.trustProxy).toEqual(['10.0.0.0/8', '::1', 'loopback']);
+      expect(api.webhookMaxAgeMs).toBe(6 * 3_600_000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -187,6 +189,7 @@ describe('api: rate limits and trusted proxies (store.yaml)', () => {
     dashboard: { per: 1m, burst: 10 }
     checkout: { max: 5 }
   trustProxy: [true, 10.0.0.0/33, everyone, 10.0.0.0/8]
+  webhookMaxAge: 30d
   port: 80
 `,
       }),
@@ -203,6 +206,7 @@ describe('api: rate limits and trusted proxies (store.yaml)', () => {
       'store.yaml: api.trustProxy[0]: Invalid input: expected string, received boolean',
       'store.yaml: api.trustProxy[1]: must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
       'store.yaml: api.trustProxy[2]: must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
+      'store.yaml: api.webhookMaxAge: must be between 1h and 7d',
       'store.yaml: api: Unrecognized key: "port"',
     ]);
   });

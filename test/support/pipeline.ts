@@ -51,6 +51,7 @@ export class PipelineHarness {
       // The limits of the configuration, as `dropship start` applies them.
       rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => options.metrics?.rateLimited(source) },
       trustProxy: config.store.api.trustProxy,
+      webhookMaxAgeMs: config.store.api.webhookMaxAgeMs,
     });
     await api.ready();
     const harness = new PipelineHarness(pipeline, api);
@@ -82,8 +83,8 @@ export class PipelineHarness {
     });
   }
 
-  postShopify(body: unknown, webhookId: string, secret = SHOPIFY_SECRET, topic = 'orders/create') {
-    const raw = JSON.stringify(body);
+  postShopify(body: unknown, webhookId: string, secret = SHOPIFY_SECRET, topic = 'orders/create', extra: Record<string, string> = {}) {
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
     return this.api.inject({
       method: 'POST',
       url: '/webhooks/shopify',
@@ -93,12 +94,13 @@ export class PipelineHarness {
         'x-shopify-topic': topic,
         'x-shopify-webhook-id': webhookId,
         'x-shopify-hmac-sha256': createHmac('sha256', secret).update(raw).digest('base64'),
+        ...extra,
       },
     });
   }
 
   postWoo(body: unknown, deliveryId: string, secret = WOO_SECRET, topic = 'order.created') {
-    const raw = JSON.stringify(body);
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
     return this.api.inject({
       method: 'POST',
       url: '/webhooks/woocommerce',
