@@ -18,7 +18,7 @@ export interface ApiOptions {
   cancel?: (event: CancelEvent) => Promise<IntakeResult>;
   /** Serves the queue dashboard at `/admin/queues`. */
   dashboard?: DashboardOptions;
-  /** Served at `/metrics` (behind `METRICS_TOKEN` as a bearer token when that is set). */
+  /** Served at `/metrics`: behind `METRICS_TOKEN` as a bearer token, or to loopback callers only without one. */
   metrics?: Registry;
   /** Resolves when the queue store answers and this process's workers run; rejects otherwise (for `/readyz`). */
   ready: () => Promise<void>;
@@ -77,6 +77,22 @@ function bearerMatches(authorization: string | undefined, token: string): boolea
   const given = Buffer.from(m[1]!);
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * An endpoint behind a bearer token from env (`tokenName`); without the token set, loopback
+ * callers only: nothing is open to the network by default. Returns the refusal, if any.
+ */
+function refuseUnlessAllowed(request: FastifyRequest, reply: FastifyReply, env: NodeJS.ProcessEnv, tokenName: string, what: string): FastifyReply | undefined {
+  const token = env[tokenName];
+  if (token) {
+    if (!bearerMatches(header(request, 'authorization'), token)) {
+      return reply.code(401).send({ error: 'EUNAUTHORIZED', message: `A valid bearer token (${tokenName}) is required`, problems: [] });
+    }
+  } else if (!LOOPBACK.has(request.ip)) {
+    return reply.code(401).send({ error: 'EUNAUTHORIZED', message: `Set ${tokenName} to ${what}`, problems: [] });
+  }
+  return undefined;
 }
 
 /** A failure to reach Redis: the order cannot be kept, so the client should retry. */
@@ -165,10 +181,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const metrics = options.metrics;
     if (metrics) {
       routes.get('/metrics', limited('dashboard'), async (request, reply) => {
-        const token = env.METRICS_TOKEN;
-        if (token && !bearerMatches(header(request, 'authorization'), token)) {
-          return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (METRICS_TOKEN) is required', problems: [] });
-        }
+        const refused = refuseUnlessAllowed(request, reply, env, 'METRICS_TOKEN', 'serve metrics to other hosts');
+        if (refused) return refused;
         return reply.header('content-type', metrics.contentType).send(await metrics.metrics());
       });
     }
@@ -190,17 +204,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     };
 
     /** `API_TOKEN` as a bearer token, or (without one) loopback callers only. */
-    const refuseCaller = (request: FastifyRequest, reply: FastifyReply) => {
-      const token = env.API_TOKEN;
-      if (token) {
-        if (!bearerMatches(header(request, 'authorization'), token)) {
-          return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'A valid bearer token (API_TOKEN) is required', problems: [] });
-        }
-      } else if (!LOOPBACK.has(request.ip)) {
-        return reply.code(401).send({ error: 'EUNAUTHORIZED', message: 'Set API_TOKEN to accept orders from other hosts', problems: [] });
-      }
-      return undefined;
-    };
+    const refuseCaller = (request: FastifyRequest, reply: FastifyReply) => refuseUnlessAllowed(request, reply, env, 'API_TOKEN', 'accept orders from other hosts');
 
     routes.post('/orders', limited('orders'), async (request: RawRequest, reply) => {
       return refuseCaller(request, reply) ?? accept(reply, request.body, { kind: 'canonical' });

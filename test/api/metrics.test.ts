@@ -42,6 +42,16 @@ describe('/metrics', () => {
       await waitFor('olive failed', async () => (await queues[3]!.getFailedCount()) === 1);
 
       expect((await api.inject({ url: '/metrics' })).statusCode).toBe(401);
+      expect((await api.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong-token' } })).statusCode).toBe(401);
+      // Without a token, only this host may scrape.
+      const open = buildApi({ ready: async () => undefined, metrics: metrics.registry, env: {} });
+      try {
+        const remote = await open.inject({ url: '/metrics', remoteAddress: '203.0.113.5' });
+        expect([remote.statusCode, remote.json().message]).toEqual([401, 'Set METRICS_TOKEN to serve metrics to other hosts']);
+        expect((await open.inject({ url: '/metrics', remoteAddress: '127.0.0.1' })).statusCode).toBe(200);
+      } finally {
+        await open.close();
+      }
       const res = await api.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-token' } });
       expect(res.statusCode).toBe(200);
       const text = res.body;
