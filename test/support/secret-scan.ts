@@ -108,9 +108,9 @@ export async function redisOutputs(redis: Redis): Promise<Output[]> {
       let value: unknown;
       if (type === 'string') value = await redis.get(key);
       else if (type === 'hash') value = await redis.hgetall(key);
-      else if (type === 'list') value = await redis.lrange(key, 0, -1);
+      else if (type === 'list') value = await redis.lrange(key, '0', '-1');
       else if (type === 'set') value = await redis.smembers(key);
-      else if (type === 'zset') value = await redis.zrange(key, 0, -1, 'WITHSCORES');
+      else if (type === 'zset') value = await redis.zrange(key, '0', '-1', 'WITHSCORES');
       else if (type === 'stream') value = await redis.xrange(key, '-', '+');
       else if (type === 'none') continue;
       else throw new Error(`key ${key} has type ${type}, which this scan cannot read`);
