@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { memoryCache, OAuthTokens } from '../../src/transports/carrier-api';
+import { startHttpsReceiver, type HttpsReceiver } from '../../src/demo/receivers/https';
 import { displayRedisUrl, redactRedisCredentials } from '../../src/queue/redis';
+import { memoryCache, OAuthTokens } from '../../src/transports/carrier-api';
+import { httpsTransport } from '../../src/transports/https';
+import { DeliveryError } from '../../src/transports/transport';
+import { makePayload } from '../transports/contract';
 
 /** The pieces that keep credentials out of Redis and out of messages, one by one. */
 
@@ -70,5 +74,43 @@ describe('OAuth tokens in the shared cache', () => {
     await cache.set('oauth:ups:two', (await cache.get('oauth:ups:one')) ?? '', 60_000);
     const other = grant();
     expect(await new OAuthTokens({ key: 'oauth:ups:two', fetch: other.fetch, cache, sealWith: 'same-secret' }).get()).toBe(other.token);
+  });
+});
+
+describe('secrets a payload carries, said back by an HTTPS receiver', () => {
+  let receiver: HttpsReceiver;
+  beforeAll(async () => {
+    receiver = await startHttpsReceiver();
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+  });
+
+  const transport = () =>
+    httpsTransport.create(httpsTransport.optionsSchema.parse({ url: `${receiver.url}/po`, caFile: receiver.ca.caFile, auth: { bearerTokenEnv: 'TOKEN' }, timeout: '5s' }), {
+      instanceId: 'cx',
+      configDir: '/nonexistent',
+      env: { TOKEN: 'tok-0123456789abcdef' },
+    });
+
+  it('are taken out of the quoted answer before it is cut, so no piece of one survives', async () => {
+    const secret = `shared-${randomBytes(16).toString('hex')}`;
+    const t = transport();
+    try {
+      // The secret straddles the 200th character of the answer, where the quote is cut.
+      receiver.script({ status: 400, body: `${'x'.repeat(190)}${secret} and more` });
+      const error = await t.deliver({ ...makePayload('echo'), secrets: [secret] }).then(
+        () => undefined,
+        (e: unknown) => e as DeliveryError,
+      );
+      expect(error).toBeInstanceOf(DeliveryError);
+      expect(error?.message).toContain('[redacted]');
+      expect(error?.message).not.toContain(secret.slice(0, 8));
+      receiver.script({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: 'yes', echo: secret, auth: 'Bearer tok-0123456789abcdef' }) });
+      const receipt = await t.deliver({ ...makePayload('echo-ok'), secrets: [secret] });
+      expect(receipt.response).toEqual({ status: '200', ok: 'yes', echo: '[redacted]', auth: 'Bearer [redacted]' });
+    } finally {
+      await t.close();
+    }
   });
 });

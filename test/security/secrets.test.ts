@@ -288,7 +288,14 @@ beforeAll(async () => {
   writeConfiguration(path.join(work, 'config'), supplierKey.publicKey);
 
   // Failures the receivers answer with, each echoing a credential back as a careless server might.
-  cx.script({ status: 401, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'invalid_token', detail: `Bearer ${SECRETS.SEC_CX_BEARER} is not accepted here` }) });
+  cx.script(
+    { status: 401, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'invalid_token', detail: `Bearer ${SECRETS.SEC_CX_BEARER} is not accepted here` }) },
+    {
+      status: 400,
+      headers: { 'content-type': 'text/xml' },
+      body: `<cXML><Response><Status code="400" text="Bad Request">Unknown sender <Credential domain="NetworkId"><Identity>AN01000000001</Identity><SharedSecret>${SECRETS.SEC_CX_SHARED_SECRET}</SharedSecret></Credential></Status></Response></cXML>`,
+    },
+  );
   ups.script('token', {
     status: 401,
     errors: [{ code: '10401', message: `ClientId is Invalid: Authorization: ${basic(SECRETS.SEC_UPS_CLIENT_ID, SECRETS.SEC_UPS_CLIENT_SECRET)}` }],
@@ -363,6 +370,9 @@ beforeAll(async () => {
 
     // Operators look, check and replay once the cause is fixed (the receivers answer normally now).
     evidence.verify = (await dropship(['verify', '--config', path.join(work, 'config')], env)).output;
+    // The first replayed delivery is accepted with what it was sent said back (a JSON answer's
+    // fields become the receipt, kept in Redis and shown on the dashboard).
+    cx.script({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ accepted: true, authorization: `Bearer ${SECRETS.SEC_CX_BEARER}`, sender: SECRETS.SEC_CX_SHARED_SECRET }) });
     evidence.replay = (await dropship(['replay', '--supplier', 'cxml-bearer', ...cliArgs], env)).output;
     evidence.replay += (await dropship(['replay', '--supplier', 'ups', ...cliArgs], env)).output;
     await waitFor('the replayed deliveries to land', async () => {
@@ -444,7 +454,7 @@ describe('the run used every secret, through its error paths', () => {
       expect(r.clientCert).toBe('store-client');
       expect(r.body).toContain(`<SharedSecret>${SECRETS.SEC_CX_SHARED_SECRET}</SharedSecret>`);
     }
-    expect(cx.requests.filter((r) => r.status === 401)).toHaveLength(1);
+    expect(cx.requests.map((r) => r.status ?? 0).filter((status) => status >= 400).sort()).toEqual([400, 401]);
     expect(ups.requestsTo('token').map((r) => r.status)).toEqual(expect.arrayContaining([401, 200]));
     // FedEx refused the first token once: another one was fetched (and `verify` fetched one more).
     expect(fedex.requestsTo('ship').map((r) => r.status)).toEqual(expect.arrayContaining([401, 200]));
@@ -460,8 +470,12 @@ describe('the run used every secret, through its error paths', () => {
     expect(evidence.verify).toMatch(/FAIL {2}supplier mail-wrongpass: SMTP login at .* was refused/);
     expect(evidence.verify).toMatch(/FAIL {2}supplier sftp-refused: /);
     expect(evidence.verify).toMatch(/ok {4}carrier ups/);
-    expect(evidence.replay).toMatch(/replayed 1: 7001\+cxml-bearer\+po|replayed 1: 7002\+cxml-bearer\+po/);
+    expect(evidence.replay).toMatch(/replayed 2: 700[12]\+cxml-bearer\+po, 700[12]\+cxml-bearer\+po/);
     expect(evidence.oldRedisPassword).toContain('WRONGPASS');
+    // What the receivers said back reached the records, without the secrets in it.
+    expect(logs).toContain('<SharedSecret>[redacted]</SharedSecret>');
+    expect(logs).toContain('Bearer [redacted] is not accepted here');
+    expect(produced.redis.map((o) => o.text).join('\n')).toContain('Bearer [redacted]');
     expect(evidence.dashboardPage).toContain('7002+mail-wrongpass+po');
     expect(evidence.dashboardUnmasked).toContain('SMTP login at');
     expect(produced.redis.length).toBeGreaterThan(50);
