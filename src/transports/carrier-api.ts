@@ -375,6 +375,8 @@ export abstract class CarrierApiClient implements Transport {
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly tokens: OAuthTokens;
+  /** The last access tokens this client sent: a carrier's error message may repeat one. */
+  private readonly sentTokens: string[] = [];
   private closed = false;
 
   constructor(
@@ -476,15 +478,24 @@ export abstract class CarrierApiClient implements Transport {
 
   /** Sends a call with a token, and once more with a fresh one if the first is refused (401). */
   private async authorized(call: (token: string) => CarrierCall, what: string, signal: AbortSignal | undefined): Promise<CarrierAnswer> {
-    let token = await this.tokens.get(signal);
+    let token = this.sending(await this.tokens.get(signal));
     let answer = await this.send(call(token), signal);
     if (answer.status === 401) {
       // Expired or revoked early: one fresh token, one more try (nothing was done on a 401).
-      token = await this.tokens.refresh(token, signal);
+      token = this.sending(await this.tokens.refresh(token, signal));
       answer = await this.send(call(token), signal);
       if (answer.status === 401) throw DeliveryError.permanent('EAUTH', `${this.api.name} ${what} refused a freshly issued token (401${this.detail(answer)})`);
     }
     return answer;
+  }
+
+  /** Remembers a token about to be sent, so {@link detail} can take it out of an answer. */
+  private sending(token: string): string {
+    if (!this.sentTokens.includes(token)) {
+      this.sentTokens.push(token);
+      if (this.sentTokens.length > 8) this.sentTokens.shift();
+    }
+    return token;
   }
 
   /** Fetches a token: proves the API is reachable and the credentials work, buys nothing. */
@@ -535,7 +546,7 @@ export abstract class CarrierApiClient implements Transport {
     const problems = this.problems(answer.json);
     if (problems.length === 0) return '';
     let text = problems.map((p) => [p.code, p.message].filter((s) => s !== '').join(' ')).join('; ').replace(/\s+/g, ' ').trim();
-    for (const secret of [this.credentials.clientSecret, this.credentials.clientId]) {
+    for (const secret of [this.credentials.clientSecret, this.credentials.clientId, ...this.sentTokens]) {
       if (secret.length > 0) text = text.split(secret).join('[redacted]');
     }
     text = text.replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]');
