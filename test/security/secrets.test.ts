@@ -379,12 +379,17 @@ beforeAll(async () => {
       const c = await counts(queues);
       return c['po-cxml-bearer']?.failed === 0 && c['carrier-ups']?.failed === 0 && Object.values(c).every((x) => pending(x) === 0);
     });
-    // FedEx refuses a token twice, repeating it each time: the delivery fails for good.
+    // FedEx refuses a token twice, repeating it each time, and the mail server refuses the
+    // recipient naming the login (Postfix's reject_sender_login_mismatch): both fail for good.
     const refusal = { status: 401, errors: [{ code: 'NOT.AUTHORIZED.ERROR', message: 'Access token expired.' }], echoToken: true };
     fedex.script('ship', refusal, refusal);
-    const orderD = JSON.stringify(orderPayload({ id: '7004', shippingMethod: 'express', lines: [line('d1', 'LARDER-FIG')] }));
+    smtp.rejectNextRecipient(553, `5.7.1 <dropship@test-larder.example>: Sender address rejected: not owned by user ${SECRETS.SEC_SMTP_USER}`);
+    const orderD = JSON.stringify(orderPayload({ id: '7004', shippingMethod: 'express', lines: [line('d1', 'LARDER-FIG'), line('d2', 'ML-4')] }));
     expect((await post('/orders', orderD, bearer)).status).toBe(202);
-    await waitFor('the FedEx refusal', async () => (await counts(queues))['carrier-fedex']?.failed === 1);
+    await waitFor('the FedEx and SMTP refusals', async () => {
+      const c = await counts(queues);
+      return c['carrier-fedex']?.failed === 1 && c['po-mail']?.failed === 1;
+    });
     for (const args of [['status', '--json'], ['status'], ['status', '7002', '--json'], ['status', '7002'], ['disclosures', '7001', '--json'], ['disclosures', '7001']]) {
       expect((await dropship([...args, ...cliArgs], env)).code).toBe(0);
     }
@@ -481,6 +486,7 @@ describe('the run used every secret, through its error paths', () => {
     // What the receivers said back reached the records, without the secrets in it.
     expect(logs).toContain('<SharedSecret>[redacted]</SharedSecret>');
     expect(logs).toContain('Bearer [redacted] is not accepted here');
+    expect(logs).toContain('Sender address rejected: not owned by user [redacted]');
     expect(logs).toMatch(/FedEx ship request refused a freshly issued token \(401: NOT\.AUTHORIZED\.ERROR Access token expired\. \(token \[redacted\]\)\)/);
     expect(produced.redis.map((o) => o.text).join('\n')).toContain('Bearer [redacted]');
     expect(evidence.dashboardPage).toContain('7002+mail-wrongpass+po');
