@@ -259,9 +259,9 @@ class EmailTransport implements Transport {
   }
 
 
-  /** `text` without the SMTP login in it. */
+  /** `text` without the SMTP login in it (values of under four characters would garble it instead). */
   private withoutCredentials(text: string): string {
-    return this.credentials.reduce((t, secret) => (secret.length > 0 ? t.split(secret).join('[redacted]') : t), text);
+    return this.credentials.reduce((t, secret) => (secret.length >= 4 ? t.split(secret).join('[redacted]') : t), text);
   }
 
   /** Maps nodemailer's codes and SMTP replies to the retry decision; never quotes credentials. */
