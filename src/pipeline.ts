@@ -8,7 +8,7 @@ import type { Config } from './config/config';
 import { OrderIntake } from './queue/intake';
 import { deliveryQueueName } from './queue/names';
 import { DisclosureLedger } from './ledger/disclosure-ledger';
-import { createRedis } from './queue/redis';
+import { createRedis, displayRedisUrl } from './queue/redis';
 import type { DataCipher } from './queue/sealing';
 import { redisSharedCache } from './queue/shared-cache';
 import { deliveryTargets, type TransportFactory } from './transports/factory';
@@ -69,7 +69,7 @@ export class Pipeline {
     await new Promise<void>((resolve, reject) => {
       if (redis.status === 'ready') return resolve();
       redis.once('ready', () => resolve());
-      redis.once('end', () => reject(new Error(`cannot connect to Redis at ${options.redisUrl}`)));
+      redis.once('end', () => reject(new Error(`cannot connect to Redis at ${displayRedisUrl(options.redisUrl)}`)));
     });
     const { cipher } = options;
     const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs, cipher });

@@ -85,11 +85,30 @@ async function boughtLabel(job: Job, d: PlannedDelivery, connection: Redis, pref
   return undefined;
 }
 
-/** Hands a payload or a void to the transport; failures become retry decisions. */
-async function attempt(run: () => Promise<DeliveryReceipt>): Promise<DeliveryReceipt> {
+/** Replaces every one of `secrets` in a text with `[redacted]`. */
+function redactor(secrets: readonly string[]): (text: string) => string {
+  const values = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  return (text) => values.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+}
+
+const NOTHING_TO_REDACT = redactor([]);
+
+/**
+ * Hands a payload or a void to the transport; failures become retry decisions. `redact`
+ * takes send-time secrets out of what is recorded (a receiver may echo them back).
+ */
+async function attempt(run: () => Promise<DeliveryReceipt>, redact: (text: string) => string = NOTHING_TO_REDACT): Promise<DeliveryReceipt> {
   try {
-    return await run();
+    const receipt = await run();
+    return {
+      location: redact(receipt.location),
+      ...(receipt.response ? { response: Object.fromEntries(Object.entries(receipt.response).map(([k, v]) => [k, redact(v)])) } : {}),
+    };
   } catch (err) {
+    if (err instanceof Error) {
+      err.message = redact(err.message);
+      if (err.stack !== undefined) err.stack = redact(err.stack);
+    }
     if (err instanceof DeliveryError) {
       if (err.permanent) throw new UnrecoverableError(`${err.code}: ${err.message}`);
       throw err;
@@ -242,6 +261,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       let body = d.body;
       const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
       const format = supplier ? formatById(supplier.format) : undefined;
+      const secrets = supplier && format?.sendSecrets ? format.sendSecrets(supplier.formatOptions, env) : [];
+      const redact = secrets.length > 0 ? redactor(secrets) : NOTHING_TO_REDACT;
       if (supplier && format?.beforeSend) {
         try {
           body = format.beforeSend(body, supplier.formatOptions, env);
@@ -278,6 +299,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
               contentType: d.contentType,
               body,
               ...(purpose ? { purpose } : {}),
+              ...(secrets.length > 0 ? { secrets } : {}),
             },
             signal,
           );
@@ -286,7 +308,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
           if (buying && err instanceof DeliveryError && !err.unsure) await records.del(attemptKey);
           throw err;
         }
-      });
+      }, redact);
       const deliveredAt = new Date().toISOString();
       const multi = ledger.recordIn(records.multi(), {
         orderId: d.orderId,

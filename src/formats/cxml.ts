@@ -399,4 +399,9 @@ export const cxmlFormat: PurchaseOrderFormat<CxmlOptions> = {
     if (!secret) throw new DropshipError('ECONFIG', [`environment variable ${name} (formatOptions.sender.sharedSecretEnv) is not set`]);
     return insertSharedSecret(body, secret);
   },
+  sendSecrets(options: CxmlOptions, env: NodeJS.ProcessEnv): string[] {
+    const name = options.sender.sharedSecretEnv;
+    const secret = name ? env[name] : undefined;
+    return secret ? [secret, escapeText(secret)] : [];
+  },
 };

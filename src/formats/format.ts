@@ -98,6 +98,12 @@ export interface PurchaseOrderFormat<Options = unknown> {
    * secret from the environment). Throws `DropshipError('ECONFIG')` when it cannot.
    */
   beforeSend?(body: string, options: Options, env: NodeJS.ProcessEnv): string;
+  /**
+   * The values `beforeSend` adds from the environment, in every form they take in the body.
+   * A receiver may say them back (an error page quoting the request); the delivery worker
+   * keeps them out of the error messages and receipts it records.
+   */
+  sendSecrets?(options: Options, env: NodeJS.ProcessEnv): string[];
 }
 
 /**

@@ -1,11 +1,57 @@
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
+ * Removes the credentials from a Redis error. ioredis attaches the failed command and its
+ * arguments to an error reply, and a refused `HELLO 3 AUTH <user> <password>` (a wrong or
+ * outdated password, or a server still loading) is handed to every `error` listener, which
+ * BullMQ prints whole when no one else listens: the password would end up on stderr.
+ */
+export function redactRedisCredentials(error: unknown): void {
+  const command = (error as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (command === undefined || command === null || !Array.isArray(command.args)) return;
+  const args: unknown[] = command.args;
+  const name = String(command.name).toLowerCase();
+  if (name === 'auth') {
+    command.args = args.map(() => '[redacted]');
+  } else if (name === 'hello') {
+    const at = args.findIndex((a) => String(a).toUpperCase() === 'AUTH');
+    // HELLO protover AUTH username password [SETNAME name]
+    if (at >= 0) command.args = args.map((a, i) => (i === at + 1 || i === at + 2 ? '[redacted]' : a));
+  }
+}
+
+/** Makes every error `client` (and its duplicates) emits credential-free before anyone sees it. */
+function guardCredentials(client: Redis): Redis {
+  client.prependListener('error', (error: unknown) => {
+    redactRedisCredentials(error);
+    // ioredis prints an error nobody listens to; this listener must not silence that.
+    if (client.listenerCount('error') === 1) console.error('[ioredis] Unhandled error event:', error instanceof Error ? error.stack : String(error));
+  });
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) => guardCredentials(duplicate(...args));
+  return client;
+}
+
+/** `url` fit for a message: the password (and a user name beside it) left out. */
+export function displayRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '' && parsed.username === '') return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return 'the configured Redis URL';
+  }
+}
+
+/**
  * A connection for BullMQ: workers need `maxRetriesPerRequest: null` so blocking
- * commands survive reconnects instead of failing the worker.
+ * commands survive reconnects instead of failing the worker. Errors it emits never carry
+ * the password ({@link redactRedisCredentials}).
  */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options });
+  const redis = guardCredentials(new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...options }));
   // Every connection (reconnects make a new socket) writes the commands of one tick in one
   // syscall: BullMQ sends several commands per job step, each its own write otherwise.
   redis.on('connect', () => corkPerTick(redis.stream));

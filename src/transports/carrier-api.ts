@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from '../carriers/client-options';
@@ -126,6 +126,46 @@ export interface OAuthTokensOptions {
   pollMs?: number;
   /** The clock, for tests. @defaultValue `Date.now` */
   now?: () => number;
+  /**
+   * A secret every process sharing the cache holds (the API client secret): the cached token
+   * is encrypted under a key derived from it, so the shared cache (Redis) never holds a
+   * usable bearer token. A value sealed under another secret reads as absent.
+   * @defaultValue none: the token is cached as it is
+   */
+  sealWith?: string;
+}
+
+/** How a token record is written to and read from the shared cache. */
+interface CacheCodec {
+  seal(text: string): string;
+  /** The text, or undefined when the value was not sealed under this codec's key. */
+  open(value: string): string | undefined;
+}
+
+const PLAIN: CacheCodec = { seal: (text) => text, open: (value) => value };
+
+/** AES-256-GCM under a key derived (HKDF-SHA256) from `secret`, bound to the cache `key`. */
+function sealedCodec(secret: string, key: string): CacheCodec {
+  const aesKey = Buffer.from(hkdfSync('sha256', secret, key, 'dropship oauth token cache v1', 32));
+  return {
+    seal(text) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', aesKey, iv, { authTagLength: 16 });
+      const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+      return `v1.${iv.toString('base64url')}.${body.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+    },
+    open(value) {
+      const [version, iv, body, tag] = value.split('.');
+      if (version !== 'v1' || iv === undefined || body === undefined || tag === undefined) return undefined;
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(iv, 'base64url'), { authTagLength: 16 });
+        decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+      } catch {
+        return undefined;
+      }
+    },
+  };
 }
 
 interface HeldToken {
@@ -136,7 +176,8 @@ interface HeldToken {
 
 /**
  * OAuth client-credentials tokens of one API client, cached until shortly before they
- * expire, in the {@link SharedCache} so every worker process uses the same one.
+ * expire, in the {@link SharedCache} so every worker process uses the same one (encrypted,
+ * with {@link OAuthTokensOptions.sealWith}).
  *
  * When many deliveries need a token at once, one request asks for it: concurrent callers in
  * a process share one promise (single flight), and across processes the one that wins
@@ -149,6 +190,7 @@ export class OAuthTokens {
   private readonly lockTtlMs: number;
   private readonly pollMs: number;
   private readonly now: () => number;
+  private readonly codec: CacheCodec;
   private held: HeldToken | undefined;
   private inflight: Promise<string> | undefined;
 
@@ -158,6 +200,7 @@ export class OAuthTokens {
     this.lockTtlMs = options.lockTtlMs ?? 30_000;
     this.pollMs = options.pollMs ?? 25;
     this.now = options.now ?? Date.now;
+    this.codec = options.sealWith === undefined ? PLAIN : sealedCodec(options.sealWith, options.key);
   }
 
   private get lockKey(): string {
@@ -184,7 +227,7 @@ export class OAuthTokens {
     const usableFor = grant.expiresInMs > 2 * this.marginMs ? grant.expiresInMs - this.marginMs : grant.expiresInMs / 2;
     const held: HeldToken = { token: grant.accessToken, usableUntil: this.now() + usableFor };
     this.held = held;
-    await quietly(() => this.cache.set(this.options.key, JSON.stringify(held), usableFor), undefined);
+    await quietly(() => this.cache.set(this.options.key, this.codec.seal(JSON.stringify(held)), usableFor), undefined);
     return held.token;
   }
 
@@ -224,10 +267,11 @@ export class OAuthTokens {
   /** The token in the shared cache, unless it is `rejected` or (nearly) expired. */
   private async shared(rejected: string | undefined): Promise<string | undefined> {
     const cached = await quietly(() => this.cache.get(this.options.key), undefined);
-    if (cached === undefined) return undefined;
+    const text = cached === undefined ? undefined : this.codec.open(cached);
+    if (text === undefined) return undefined;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(cached);
+      parsed = JSON.parse(text);
     } catch {
       return undefined;
     }
@@ -331,6 +375,8 @@ export abstract class CarrierApiClient implements Transport {
   private readonly dispatcher: Dispatcher;
   private readonly timeoutMs: number;
   private readonly tokens: OAuthTokens;
+  /** The last access tokens this client sent: a carrier's error message may repeat one. */
+  private readonly sentTokens: string[] = [];
   private closed = false;
 
   constructor(
@@ -362,6 +408,8 @@ export abstract class CarrierApiClient implements Transport {
       fetch: () => this.requestToken(),
       cache: context.cache,
       lockTtlMs: this.timeoutMs + 5_000,
+      // Every worker holds the client secret; a reader of Redis does not.
+      sealWith: this.credentials.clientSecret,
     });
   }
 
@@ -430,15 +478,24 @@ export abstract class CarrierApiClient implements Transport {
 
   /** Sends a call with a token, and once more with a fresh one if the first is refused (401). */
   private async authorized(call: (token: string) => CarrierCall, what: string, signal: AbortSignal | undefined): Promise<CarrierAnswer> {
-    let token = await this.tokens.get(signal);
+    let token = this.sending(await this.tokens.get(signal));
     let answer = await this.send(call(token), signal);
     if (answer.status === 401) {
       // Expired or revoked early: one fresh token, one more try (nothing was done on a 401).
-      token = await this.tokens.refresh(token, signal);
+      token = this.sending(await this.tokens.refresh(token, signal));
       answer = await this.send(call(token), signal);
       if (answer.status === 401) throw DeliveryError.permanent('EAUTH', `${this.api.name} ${what} refused a freshly issued token (401${this.detail(answer)})`);
     }
     return answer;
+  }
+
+  /** Remembers a token about to be sent, so {@link detail} can take it out of an answer. */
+  private sending(token: string): string {
+    if (!this.sentTokens.includes(token)) {
+      this.sentTokens.push(token);
+      if (this.sentTokens.length > 8) this.sentTokens.shift();
+    }
+    return token;
   }
 
   /** Fetches a token: proves the API is reachable and the credentials work, buys nothing. */
@@ -489,7 +546,7 @@ export abstract class CarrierApiClient implements Transport {
     const problems = this.problems(answer.json);
     if (problems.length === 0) return '';
     let text = problems.map((p) => [p.code, p.message].filter((s) => s !== '').join(' ')).join('; ').replace(/\s+/g, ' ').trim();
-    for (const secret of [this.credentials.clientSecret, this.credentials.clientId]) {
+    for (const secret of [this.credentials.clientSecret, this.credentials.clientId, ...this.sentTokens]) {
       if (secret.length > 0) text = text.split(secret).join('[redacted]');
     }
     text = text.replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]');

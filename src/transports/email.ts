@@ -139,6 +139,8 @@ class EmailTransport implements Transport {
   private readonly mailer: ReturnType<typeof nodemailer.createTransport>;
   private readonly where: string;
   private readonly to: string[];
+  /** The SMTP login: a server's reply may name it (Postfix: "not owned by user ..."). */
+  private readonly credentials: string[] = [];
   private readonly pgpKey = recipientKeyLoader(
     () => this.context.pgpPublicKey,
     () => this.keyLabel(),
@@ -180,6 +182,7 @@ class EmailTransport implements Transport {
         }
       }
       auth = { user: user as string, pass: pass as string };
+      this.credentials.push(auth.pass, auth.user);
     }
 
     this.mailer = nodemailer.createTransport({
@@ -229,7 +232,7 @@ class EmailTransport implements Transport {
       });
       return {
         location: messageId,
-        response: { messageId, accepted: info.accepted.map(String).join(', '), smtpResponse: String(info.response).slice(0, 200) },
+        response: { messageId, accepted: info.accepted.map(String).join(', '), smtpResponse: this.withoutCredentials(String(info.response)).slice(0, 200) },
       };
     } catch (error) {
       throw this.classify(error as SmtpFailure);
@@ -256,10 +259,15 @@ class EmailTransport implements Transport {
   }
 
 
+  /** `text` without the SMTP login in it (values of under four characters would garble it instead). */
+  private withoutCredentials(text: string): string {
+    return this.credentials.reduce((t, secret) => (secret.length >= 4 ? t.split(secret).join('[redacted]') : t), text);
+  }
+
   /** Maps nodemailer's codes and SMTP replies to the retry decision; never quotes credentials. */
   private classify(error: SmtpFailure): DeliveryError {
     if (error instanceof DeliveryError) return error;
-    const reply = error.response === undefined ? '' : `: ${error.response.replace(/\s+/g, ' ').slice(0, 200)}`;
+    const reply = error.response === undefined ? '' : `: ${this.withoutCredentials(error.response.replace(/\s+/g, ' ')).slice(0, 200)}`;
     const code = error.code ?? '';
     if (code === 'EAUTH' || code === 'ENOAUTH') {
       return DeliveryError.permanent('EAUTH', `SMTP login at ${this.where} was refused${error.responseCode === undefined ? '' : ` (${error.responseCode})`}`);

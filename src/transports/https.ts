@@ -199,9 +199,9 @@ class HttpsTransport implements Transport {
 
     const { status, headers: answer, text } = await this.request(this.options.method, headers, payload.body, signal);
     if (status >= 200 && status < 300) {
-      return { location: `${this.where} ${status}`, response: { status: String(status), ...responseFields(text) } };
+      return { location: `${this.where} ${status}`, response: { status: String(status), ...responseFields(this.withoutSecrets(text, payload.secrets)) } };
     }
-    throw this.refusal(status, answer, text);
+    throw this.refusal(status, answer, text, payload.secrets);
   }
 
   /**
@@ -266,13 +266,22 @@ class HttpsTransport implements Transport {
     return DeliveryError.retryable('ECONNECTION', `${this.where} could not be reached (${codes.join(', ') || 'network error'})`);
   }
 
-  /** Status code to retry decision; the excerpt of the answer never repeats our secrets. */
-  private refusal(status: number, headers: Record<string, string | string[] | undefined>, text: string): DeliveryError {
-    let excerpt = text.replace(/\s+/g, ' ').trim();
-    for (const secret of [this.secrets.bearerToken, this.secrets.hmacSecret]) {
-      if (secret !== undefined && secret.length > 0) excerpt = excerpt.split(secret).join('[redacted]');
+  /**
+   * `text` with our secrets (and the payload's, `extra`) taken out: what a receiver answers
+   * may repeat what it was sent.
+   */
+  private withoutSecrets(text: string, extra: readonly string[] = []): string {
+    let out = text;
+    for (const secret of [this.secrets.bearerToken, this.secrets.hmacSecret, ...extra]) {
+      if (secret !== undefined && secret.length > 0) out = out.split(secret).join('[redacted]');
     }
-    excerpt = excerpt.slice(0, 200);
+    return out;
+  }
+
+  /** Status code to retry decision; the excerpt of the answer never repeats our secrets. */
+  private refusal(status: number, headers: Record<string, string | string[] | undefined>, text: string, payloadSecrets?: readonly string[]): DeliveryError {
+    // Redacted before it is cut: a secret cut in two would no longer be recognised.
+    const excerpt = this.withoutSecrets(text.replace(/\s+/g, ' ').trim(), payloadSecrets).slice(0, 200);
     const what = `${this.where} answered ${status}${excerpt === '' ? '' : `: ${excerpt}`}`;
     const retryAfter = parseRetryAfter(headers['retry-after']);
     const retry = (code: 'ETIMEDOUT' | 'ERATE_LIMITED' | 'EREMOTE'): DeliveryError =>

@@ -17,6 +17,11 @@ export interface DeliveryPayload {
   body: string;
   /** A purchase order (or carrier request), or the cancellation of one. @defaultValue "order" */
   purpose?: 'order' | 'cancellation';
+  /**
+   * Secrets the body carries (added at send time, such as cXML's shared secret). A receiver
+   * may say them back; a transport never repeats them in an error or a receipt.
+   */
+  secrets?: readonly string[];
 }
 
 /** A bought label to void because its order was cancelled. */

@@ -26,6 +26,8 @@ export interface StandInAnswer {
   errors?: { code: string; message: string }[];
   /** A whole body instead (JSON-encoded unless a string). */
   body?: unknown;
+  /** Repeat the bearer token the request carried in each error message, as a careless gateway might. */
+  echoToken?: boolean;
 }
 
 /** A request as the stand-in saw it. */
@@ -266,10 +268,11 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     return { status: 400, body: errorBody(carrier, [{ code: 'STANDIN.SPEC.VIOLATION', message: problem.slice(0, 300) }]) };
   };
 
-  const scripted = (endpoint: StandInEndpoint, transactionId: string | undefined): Reply | undefined => {
+  const scripted = (endpoint: StandInEndpoint, transactionId: string | undefined, token?: string): Reply | undefined => {
     const answer = scripts[endpoint].shift();
     if (answer === undefined) return undefined;
-    const body = answer.body ?? errorBody(carrier, answer.errors ?? [], answer.status === 400 || answer.status === 500 ? transactionId : undefined);
+    const errors = (answer.errors ?? []).map((e) => (answer.echoToken === true && token !== undefined ? { ...e, message: `${e.message} (token ${token})` } : e));
+    const body = answer.body ?? errorBody(carrier, errors, answer.status === 400 || answer.status === 500 ? transactionId : undefined);
     return { status: answer.status, body, ...(answer.retryAfter === undefined ? {} : { headers: { 'retry-after': answer.retryAfter } }) };
   };
 
@@ -357,7 +360,7 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
       trackingNumber = isObject(request) && typeof request.trackingNumber === 'string' ? request.trackingNumber : '';
     }
     if (!tokens.includes(token) || expired.has(token)) return unauthorized();
-    const answer = scripted('void', transactionId);
+    const answer = scripted('void', transactionId, token);
     if (answer !== undefined) return answer;
     if (!labels.has(trackingNumber)) {
       return carrier === 'ups'
@@ -412,7 +415,7 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     const problems = validate.ship(request);
     if (problems.length > 0) return violation(`ship: body does not match the spec: ${problems.slice(0, 5).join('; ')}`);
     if (!tokens.includes(token) || expired.has(token)) return unauthorized();
-    const answer = scripted('ship', transactionId);
+    const answer = scripted('ship', transactionId, token);
     if (answer !== undefined) return answer;
     shipments += 1;
     const shipped = request as Json;
