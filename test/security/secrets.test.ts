@@ -18,6 +18,7 @@ import { orderPayload } from '../support/orders';
 import { TestRedis } from '../support/redis';
 import { fileOutputs, findLeaks, generatedSecret, redisOutputs, secretForms, type Output, type Secret } from '../support/secret-scan';
 import { waitFor } from '../support/wait';
+import { generateDataKey } from '../../src/queue/sealing';
 
 /**
  * Issue #7, security: "Secrets never appear in logs, errors, the dashboard or job data".
@@ -53,6 +54,8 @@ const SECRETS = {
   DASHBOARD_PASSWORD: generatedSecret('dashpassword'),
   DASHBOARD_TOKEN: generatedSecret('dashtoken'),
   METRICS_TOKEN: generatedSecret('metrics'),
+  /** Seals job data at rest: every process holds it, nothing may show it. */
+  DROPSHIP_DATA_KEY: generateDataKey(),
   STORE_PGP_PASSPHRASE: generatedSecret('pgppassphrase'),
   REDIS_PASSWORD: generatedSecret('redispw'),
   /** What an operator's REDIS_URL still says after the password was changed. */
@@ -213,6 +216,8 @@ function writeConfiguration(configDir: string, supplierKey: string): void {
     shipping: { methods: { standard: { carrier: 'ups', service: '03' }, express: { carrier: 'fedex', service: 'PRIORITY_OVERNIGHT' } }, default: 'standard' },
     carriers: { ups: carrier(ups, 'UPS', { shipperNumber: 'A1B2C3' }), fedex: carrier(fedex, 'FEDEX', { accountNumber: '740561073' }) },
     retention: { completedJobs: '1h', dedupe: '1d' },
+    // The crawl below reads every page of both dashboards: more than the default 300 a minute.
+    api: { rateLimits: { dashboard: { max: 100_000, per: '1m' } } },
   };
   writeFileSync(path.join(configDir, 'store.yaml'), stringify(store));
 }
