@@ -1,13 +1,15 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RateLimitedEntry } from './config/config';
-import type { SupplierKeyStatus } from './config/keys';
+import type { SupplierKeyStatus, UnusableSupplierKey } from './config/keys';
 
 export interface MetricsOptions {
   /** Queues whose depth and oldest waiting job are read at every scrape. */
   queues: Queue[];
   /** Supplier PGP keys checked at start-up. */
   keys: SupplierKeyStatus[];
+  /** Suppliers whose PGP key could not be used at start-up (expired, revoked). */
+  unusableKeys?: UnusableSupplierKey[];
 }
 
 /** Labels of a delivery queue: who it serves and over what. */
@@ -72,6 +74,17 @@ export class PipelineMetrics {
       },
     });
     const keys = options.keys;
+    const unusable = options.unusableKeys ?? [];
+    new Gauge({
+      name: 'dropship_supplier_pgp_key_unusable',
+      help: 'Suppliers whose PGP key could not be used at start-up (expired, revoked): their deliveries fail until it is replaced',
+      labelNames: ['supplier'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of unusable) this.set({ supplier: u.supplierId }, 1);
+      },
+    });
     new Gauge({
       name: 'dropship_supplier_pgp_key_days_until_expiry',
       help: 'Days until each supplier PGP key expires (absent when it never does)',

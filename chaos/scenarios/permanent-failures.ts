@@ -4,8 +4,6 @@ import { Queue } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import * as openpgp from 'openpgp';
 import { SFTP_REMOTE_DIR } from '../../src/demo/environment';
-import { Pipeline } from '../../src/pipeline';
-import { configuredTransports } from '../../src/transports/factory';
 import { Checks, log, round, sleep, waitUntil, type ScenarioResult, type Size } from '../common';
 import { TinyDisk } from '../disk';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX, SUPPLIERS } from '../environment';
@@ -14,7 +12,6 @@ import { queueReport } from '../queues';
 import { submitPaced } from '../submit';
 import { ReceiverTally } from '../tally';
 import { ChaosCa, TlsFront } from '../tls';
-import { dataCipherFromEnv } from '../../src/queue/sealing';
 
 /**
  * Scenario 4, "failures no retry can fix": each supplier's delivery breaks for a reason only
@@ -27,9 +24,9 @@ import { dataCipherFromEnv } from '../../src/queue/sealing';
  *   validity window in the past, presented by a TLS front that passes requests on to the
  *   receiver).
  *
- * `dropship start --role workers` refuses to start with a revoked supplier key, so the
- * deliveries are first attempted by the pipeline as a library (`Pipeline.start`, which
- * checks the key at send time); after the fixes, CLI workers and `dropship replay` finish them.
+ * `dropship start --role workers` runs with the revoked supplier key, naming it in its log:
+ * one supplier's key must not stop every other delivery. After the fixes, new CLI workers (a
+ * replaced key is read at start) and `dropship replay` finish them.
  */
 
 export interface PermanentFailuresSize {
@@ -70,7 +67,6 @@ export async function permanentFailures(size: Size, _seed: number, override: Par
   let disk: TinyDisk | undefined;
   let ca: ChaosCa | undefined;
   let front: TlsFront | undefined;
-  let pipeline: Pipeline | undefined;
   let fleet: WorkerFleet | undefined;
   let tally: ReceiverTally | undefined;
   const client = env.client();
@@ -113,19 +109,17 @@ export async function permanentFailures(size: Size, _seed: number, override: Par
       doc.delivery.caFile = ca!.caFile;
     });
 
-    // The CLI checks supplier keys at start-up: the workers refuse to start, naming the key.
-    const refused = await runCli(['start', '--role', 'workers'], env.processEnv({ PORT: '0' }), 60_000);
-    const refusal = refused.stderr.trim().split('\n').slice(-3).join(' ').slice(0, 400);
-    checks.add(
-      'CLI workers refuse to start with a revoked supplier key, naming it',
-      refused.code === 2 && /revoked/i.test(refused.stderr) && refused.stderr.includes(SUPPLIERS.email),
-      `exit ${refused.code}: ${refusal}`,
-    );
-
-    // The pipeline as a library: the key is checked again at every send.
+    // The CLI checks supplier keys at start-up: the workers start all the same, naming the key.
     const config = env.config();
-    const secrets = { ...process.env, ...env.demo.env };
-    pipeline = await Pipeline.start({ config, redisUrl: env.redisUrl, prefix: PREFIX, transports: configuredTransports(config, secrets), env: secrets, cipher: dataCipherFromEnv(secrets) });
+    const firstFleet = new WorkerFleet(env.processEnv(), env.dir);
+    fleet = firstFleet;
+    await firstFleet.start(1);
+    const startLog = firstFleet.processes[0]?.output() ?? '';
+    checks.add(
+      'CLI workers start with a revoked supplier key, naming it in their log',
+      firstFleet.running.length === 1 && /revoked/i.test(startLog) && startLog.includes(SUPPLIERS.email),
+      `${firstFleet.running.length} worker process running; log: ${startLog.split('\n').filter((l) => /revoked/i.test(l)).join(' ').slice(0, 300) || startLog.slice(-300)}`,
+    );
     const orders = Array.from({ length: s.orders }, (_, i) => chaosOrder('P', i));
     const expected = expectedDeliveries(orders, config);
     tally = new ReceiverTally(env.demo, disk ? fullDir : SFTP_REMOTE_DIR);
@@ -144,8 +138,9 @@ export async function permanentFailures(size: Size, _seed: number, override: Par
     const allSettled = await waitUntil(async () => (await failed()).length + (await completedIds()).length >= brokenExpected.length, 60_000, 500);
     const failures = await failed();
     const completedAnyway = new Set(await completedIds());
-    await pipeline.stop();
-    pipeline = undefined;
+    // Stopped before the fixes: a replaced key is read when workers start.
+    await firstFleet.stopAll(5000);
+    fleet = undefined;
     // A delivery reported done whose file is empty or cut short: lost without anyone knowing.
     const silentlyLost = brokenExpected.filter((d) => d.recipient === SUPPLIERS.sftp && completedAnyway.has(d.deliveryId));
     const emptyFiles = silentlyLost.filter((d) => (tally!.fileSize(d.filename) ?? 0) < 20).length;
@@ -241,7 +236,7 @@ export async function permanentFailures(size: Size, _seed: number, override: Par
       figures: {
         orders: s.orders,
         diskFull: diskFault,
-        cliRefusal: refusal,
+        workerStartLog: startLog.split('\n').filter((l) => /revoked/i.test(l)).join(' ').slice(0, 300),
         failedDeliveries: failures.length,
         sftpReportedDeliveredWhileDiskFull: silentlyLost.length,
         sftpEmptyFilesWhileDiskFull: emptyFiles,
@@ -258,7 +253,7 @@ export async function permanentFailures(size: Size, _seed: number, override: Par
     };
   } finally {
     tally?.stop();
-    await pipeline?.stop().catch(() => undefined);
+
     await fleet?.stopAll(5000);
     await Promise.all(queues.map((q) => q.close()));
     client.disconnect();

@@ -18,7 +18,7 @@ import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
 import { createRedis, evictionPolicyWarning } from '../queue/redis';
 import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
-import { checkSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus } from '../config/keys';
+import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
 import { parseDuration } from '../domain/duration';
 import { PipelineMetrics } from '../metrics';
 import { Operations } from '../ops/operations';
@@ -205,16 +205,16 @@ program
           queues.push({ queue: name, ...(await ops.queue(name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed')) });
         }
         const held = (await ops.queue(ORDERS_QUEUE).getFailed(0, 99)).map((job) => ({ orderId: (job.id ?? '').replace(/^order\+/, ''), reason: job.failedReason }));
-        const keys = (await checkSupplierKeys(config).catch(() => [])).filter(
-          (k) => k.daysUntilExpiry !== null && k.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS,
-        );
+        const inspected = await inspectSupplierKeys(config);
+        const keys = inspected.keys.filter((k) => k.daysUntilExpiry !== null && k.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS);
+        const unusableKeys = inspected.unusable;
         // A recipient is failing when deliveries to it failed for good or wait to be retried.
         const failing = queues
           .filter((q) => q.queue !== ORDERS_QUEUE && (Number(q.failed) > 0 || Number(q.delayed) > 0))
           .map((q) => ({ recipient: String(q.queue).replace(/^(po|carrier)-/, ''), failed: Number(q.failed), retrying: Number(q.delayed) }));
         const unconfirmedLabels = await ops.unconfirmedLabels();
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ queues, failing, held, expiringKeys: keys, unconfirmedLabels }) + '\n');
+          process.stdout.write(JSON.stringify({ queues, failing, held, expiringKeys: keys, unusableKeys, unconfirmedLabels }) + '\n');
         } else {
           console.table(queues);
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
@@ -222,6 +222,7 @@ program
           for (const u of unconfirmedLabels) {
             console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account)`);
           }
+          for (const u of unusableKeys) console.log(`key: supplier ${u.supplierId} cannot be sent to: ${u.problem}`);
           for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
         }
       });
@@ -378,8 +379,14 @@ program
     }
     let transports: TransportFactory;
     let keys: SupplierKeyStatus[] = [];
+    let unusableKeys: UnusableSupplierKey[] = [];
     try {
-      keys = await checkSupplierKeys(config);
+      ({ keys, unusable: unusableKeys } = await inspectSupplierKeys(config));
+      // One supplier's expired or revoked key must not stop every other supplier's deliveries:
+      // its own fail, named and kept for replay, until the key is replaced.
+      for (const u of unusableKeys) {
+        log.error({ supplier: u.supplierId }, `${u.problem}; deliveries to ${u.supplierId} fail (kept for replay) until the key is replaced and the workers restarted`);
+      }
       for (const key of keys) {
         if (key.daysUntilExpiry !== null && key.daysUntilExpiry <= KEY_EXPIRY_WARNING_DAYS) {
           log.warn({ supplier: key.supplierId, fingerprint: key.fingerprint, expiresAt: key.expiresAt }, `PGP key of supplier ${key.supplierId} expires in ${key.daysUntilExpiry} days`);
@@ -399,7 +406,7 @@ program
       writeFileSync(path.join(opts.dataDir, 'redis.url'), redisUrl + '\n');
     }
     const metricsQueues: Queue[] = [];
-    const metrics = new PipelineMetrics({ queues: metricsQueues, keys });
+    const metrics = new PipelineMetrics({ queues: metricsQueues, keys, unusableKeys });
     const pipeline = await Pipeline.start({
       metrics,
       logger: log,

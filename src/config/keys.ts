@@ -13,12 +13,19 @@ export interface SupplierKeyStatus {
 /** Keys expiring within this many days are flagged by `status` and the metrics. */
 export const KEY_EXPIRY_WARNING_DAYS = 30;
 
+/** A supplier whose PGP key cannot be used now (expired, revoked, cannot encrypt). */
+export interface UnusableSupplierKey {
+  supplierId: string;
+  /** File, path, fingerprint and what is wrong. */
+  problem: string;
+}
+
 /**
- * Checks every supplier's PGP public key: expired, revoked or encryption-incapable keys stop
- * start-up, all named at once (file, path, fingerprint, problem). Returns each key's expiry.
+ * Checks every supplier's PGP public key: expired, revoked or encryption-incapable keys are
+ * named (file, path, fingerprint, problem); the rest report their expiry.
  */
-export async function checkSupplierKeys(config: Config, now: Date = new Date()): Promise<SupplierKeyStatus[]> {
-  const problems: string[] = [];
+export async function inspectSupplierKeys(config: Config, now: Date = new Date()): Promise<{ keys: SupplierKeyStatus[]; unusable: UnusableSupplierKey[] }> {
+  const unusable: UnusableSupplierKey[] = [];
   const statuses: SupplierKeyStatus[] = [];
   for (const s of config.suppliers) {
     if (!s.pgpPublicKey) continue;
@@ -31,9 +38,15 @@ export async function checkSupplierKeys(config: Config, now: Date = new Date()):
         daysUntilExpiry: key.daysUntilExpiry,
       });
     } catch (err) {
-      problems.push(`${s.file}: pgp.publicKeyFile: ${err instanceof Error ? err.message : String(err)}`);
+      unusable.push({ supplierId: s.id, problem: `${s.file}: pgp.publicKeyFile: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
-  if (problems.length > 0) throw new DropshipError('ECONFIG', problems, 'Some supplier PGP keys cannot be used');
-  return statuses;
+  return { keys: statuses, unusable };
+}
+
+/** {@link inspectSupplierKeys}, refusing (all named at once) when any key cannot be used: for `verify`. */
+export async function checkSupplierKeys(config: Config, now: Date = new Date()): Promise<SupplierKeyStatus[]> {
+  const { keys, unusable } = await inspectSupplierKeys(config, now);
+  if (unusable.length > 0) throw new DropshipError('ECONFIG', unusable.map((u) => u.problem), 'Some supplier PGP keys cannot be used');
+  return keys;
 }

@@ -31,7 +31,11 @@ describe('/metrics', () => {
     const connection = createRedis(redis.url);
     const names = ['orders', 'carrier-ups', 'po-creamery', 'po-oliveco'];
     const queues = names.map((n) => new Queue(n, { connection, prefix: 'm' }));
-    const metrics = new PipelineMetrics({ queues, keys: [{ supplierId: 'creamery', fingerprint: 'ABC', expiresAt: new Date(Date.now() + 12.5 * 86_400_000).toISOString(), daysUntilExpiry: 12 }] });
+    const metrics = new PipelineMetrics({
+      queues,
+      keys: [{ supplierId: 'creamery', fingerprint: 'ABC', expiresAt: new Date(Date.now() + 12.5 * 86_400_000).toISOString(), daysUntilExpiry: 12 }],
+      unusableKeys: [{ supplierId: 'oliveco', problem: 'suppliers/oliveco.yaml: pgp.publicKeyFile: has been revoked' }],
+    });
     const h = await PipelineHarness.start(fixtureConfig(), redis.url, { prefix: 'm', metrics });
     const api = buildApi({ ready: async () => undefined, metrics: metrics.registry, env: { METRICS_TOKEN: 'scrape-token' } });
     try {
@@ -63,6 +67,7 @@ describe('/metrics', () => {
       expect(sample(text, 'dropship_queue_jobs', { queue: 'po-oliveco', state: 'failed' })).toBe(1);
       expect(sample(text, 'dropship_queue_oldest_waiting_seconds', { queue: 'orders' })).toBe(0);
       expect(sample(text, 'dropship_supplier_pgp_key_days_until_expiry', { supplier: 'creamery' })).toBe(12);
+      expect(sample(text, 'dropship_supplier_pgp_key_unusable', { supplier: 'oliveco' })).toBe(1);
     } finally {
       await api.close();
       await h.stop();
