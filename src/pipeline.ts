@@ -39,7 +39,10 @@ export interface PipelineOptions {
   logger?: Logger;
   /** Where send-time secrets are read. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
-  /** Lock and stall timings for delivery workers (lower them in crash tests). */
+  /**
+   * Lock and stall timings of every worker: how soon the jobs of a dead worker run again
+   * (`DROPSHIP_LOCK_DURATION`, `DROPSHIP_STALLED_INTERVAL`). @defaultValue BullMQ's 30 s each
+   */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
 }
@@ -94,7 +97,17 @@ export class Pipeline {
       const batches = new Batches(connection(), records, prefix, config, cipher);
       closers.push(() => batches.close());
       await batches.schedule();
-      const orderWorker = createOrderWorker({ connection: connection(), records, prefix, config, cipher, cancellations, concurrency: options.orderConcurrency ?? 8 });
+      const orderWorker = createOrderWorker({
+        connection: connection(),
+        records,
+        prefix,
+        config,
+        cipher,
+        cancellations,
+        concurrency: options.orderConcurrency ?? 8,
+        ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
+        ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
+      });
       options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
       workers.push(orderWorker);
       for (const target of deliveryTargets(config)) {

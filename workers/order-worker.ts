@@ -27,6 +27,9 @@ export interface OrderWorkerDeps {
   /** Marks cancelled orders and undoes what they already sent. */
   cancellations: Cancellations;
   concurrency?: number;
+  /** Lock and stall timings; lower them where dead workers must be noticed sooner. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 /** What an order or cancel job leaves behind when done: ids only, no personal data. */
@@ -149,7 +152,15 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
     // A job whose worker died twice in a row runs again rather than failing for good.
-    { connection, prefix, concurrency: deps.concurrency ?? 8, autorun: false, maxStalledCount: 5 },
+    {
+      connection,
+      prefix,
+      concurrency: deps.concurrency ?? 8,
+      autorun: false,
+      maxStalledCount: 5,
+      ...(deps.lockDurationMs ? { lockDuration: deps.lockDurationMs } : {}),
+      ...(deps.stalledIntervalMs ? { stalledInterval: deps.stalledIntervalMs } : {}),
+    },
   );
   worker.on('closed', () => {
     void flows.close();

@@ -34,7 +34,8 @@ export const WORKER_KILLS: Record<Size, WorkerKillsSize> = {
 };
 
 /** BullMQ's own defaults, which `dropship start` leaves in place (it has no option to lower them). */
-const CLI_LOCK_TIMINGS = 'dropship start has no lockDuration/stalledInterval option: BullMQ defaults apply (lock 30 s, stall check every 30 s, maxStalledCount 1)';
+/** Lock and stall timings of the workers (env of `dropship start`): a killed worker's jobs run again within about 15 s. */
+const CLI_LOCK_TIMINGS = { DROPSHIP_LOCK_DURATION: '10s', DROPSHIP_STALLED_INTERVAL: '5s' };
 
 export async function workerKills(size: Size, seed: number, override: Partial<WorkerKillsSize> = {}): Promise<ScenarioResult> {
   const s = { ...WORKER_KILLS[size], ...override };
@@ -54,7 +55,7 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
     tally = new ReceiverTally(env.demo);
     tally.expect(expected);
     tally.start();
-    fleet = new WorkerFleet(env.processEnv(), env.dir);
+    fleet = new WorkerFleet(env.processEnv(CLI_LOCK_TIMINGS), env.dir);
     await fleet.start(s.workers);
     log(`[worker-kills] ${s.workers} worker processes ready; ${s.orders} orders (${expected.length} deliveries) at ${s.perSecond}/s, seed ${seed}`);
 
@@ -82,7 +83,7 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
     const submission = await submitPaced(producer, orders, { perSecond: s.perSecond });
     submitting = false;
     await chaos;
-    log(`[worker-kills] ${kills.length} kills done; waiting for the deliveries to settle (stalled jobs come back after the 30 s lock)`);
+    log(`[worker-kills] ${kills.length} kills done; waiting for the deliveries to settle (stalled jobs come back once their 10 s lock lapses)`);
 
     // Settled: nothing left to run (a delivery that failed for good will not arrive later).
     const settled = await waitForQuiet(env, s.settleMs);

@@ -76,6 +76,24 @@ function cipherFor(dataDir: string): DataCipher {
   return dataCipherFromEnv(process.env, { localKeyFile: path.join(dataDir, 'data.key') });
 }
 
+/**
+ * `DROPSHIP_LOCK_DURATION` and `DROPSHIP_STALLED_INTERVAL` (durations, 1s to 10m): how long a
+ * worker holds a job between lock renewals, and how often jobs of dead workers are looked for.
+ * Lower them to have a crashed worker's jobs run again sooner.
+ */
+function lockTimingsFromEnv(env: NodeJS.ProcessEnv): { lockDurationMs?: number; stalledIntervalMs?: number } {
+  const read = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 1000 || ms > 600_000) throw new CliError(`${name} must be a duration from 1s to 10m, such as "10s"`);
+    return ms;
+  };
+  const lockDurationMs = read('DROPSHIP_LOCK_DURATION');
+  const stalledIntervalMs = read('DROPSHIP_STALLED_INTERVAL');
+  return { ...(lockDurationMs !== undefined ? { lockDurationMs } : {}), ...(stalledIntervalMs !== undefined ? { stalledIntervalMs } : {}) };
+}
+
 /** Runs operator work against the pipeline's Redis, then closes everything. */
 async function withOperations(opts: { config: string; dataDir: string }, fn: (ops: Operations, config: Config) => Promise<void>): Promise<void> {
   const config = loadConfig(opts.config);
@@ -377,6 +395,12 @@ program
     } catch (err) {
       fail(err);
     }
+    let lockTimings: { lockDurationMs?: number; stalledIntervalMs?: number };
+    try {
+      lockTimings = lockTimingsFromEnv(process.env);
+    } catch (err) {
+      fail(err);
+    }
     let transports: TransportFactory;
     let keys: SupplierKeyStatus[] = [];
     let unusableKeys: UnusableSupplierKey[] = [];
@@ -408,6 +432,7 @@ program
     const metricsQueues: Queue[] = [];
     const metrics = new PipelineMetrics({ queues: metricsQueues, keys, unusableKeys });
     const pipeline = await Pipeline.start({
+      ...lockTimings,
       metrics,
       logger: log,
       config,

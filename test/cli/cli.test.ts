@@ -105,6 +105,8 @@ describe('dropship start', () => {
     const keys = [dropship(['keygen']), dropship(['keygen'])];
     for (const k of keys) expect([k.status, k.stdout]).toEqual([0, expect.stringMatching(/^[A-Za-z0-9+/]{43}=\n$/)]);
     expect(keys[0]!.stdout).not.toBe(keys[1]!.stdout);
+    const timing = dropship(['start', '--dry-run', '--config', FIXTURE_CONFIG_DIR], { REDIS_URL: 'redis://127.0.0.1:1', DROPSHIP_DATA_KEY: keys[0]!.stdout.trim(), DROPSHIP_LOCK_DURATION: 'soon' });
+    expect([timing.status, timing.stderr.trim()]).toEqual([2, 'dropship: DROPSHIP_LOCK_DURATION must be a duration from 1s to 10m, such as "10s"']);
   });
 
   it('runs the pipeline on an embedded Redis, takes orders from the API and the CLI, and drains on SIGTERM', async () => {
