@@ -72,13 +72,11 @@ function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCiph
  * counter in Redis: atomic across workers and kept across restarts. A re-run of the order
  * takes new numbers, but its deliveries keep the ids (and bodies) of the first run.
  */
-async function allocateControlNumbers(connection: Redis, prefix: string, config: Config, order: Order): Promise<Record<string, number>> {
+async function allocateControlNumbers(connection: Redis, prefix: string, config: Config, order: Order, numbered: ReadonlySet<string>): Promise<Record<string, number>> {
+  // Most configurations number nothing: no split needed to find out.
+  if (numbered.size === 0) return {};
   const split = splitOrder(order, config);
-  const ids = [...new Set((split.shipments ?? []).filter((s) => s.origin.kind === 'supplier').map((s) => s.origin.id))].filter((id) => {
-    const supplier = config.suppliers.find((x) => x.id === id);
-    // A batch takes its own number when it is cut.
-    return supplier !== undefined && supplier.batch === undefined && formatById(supplier.format)?.needsControlNumber === true;
-  });
+  const ids = [...new Set((split.shipments ?? []).filter((s) => s.origin.kind === 'supplier').map((s) => s.origin.id))].filter((id) => numbered.has(id));
   const numbers: Record<string, number> = {};
   for (const id of ids) numbers[id] = await nextControlNumber(connection, prefix, id);
   return numbers;
@@ -92,6 +90,8 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
  */
 export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | CancelEvent, OrderJobResult> {
   const { connection, records, prefix, config, cipher, cancellations } = deps;
+  // Suppliers whose documents carry a control number per order (a batch takes its own when cut).
+  const numbered = new Set(config.suppliers.filter((s) => s.batch === undefined && formatById(s.format)?.needsControlNumber === true).map((s) => s.id));
   const flows = new FlowProducer({ connection, prefix });
   // A delivery that waits for nothing is added on its own queue: one script call, not a
   // flow's MULTI (which copies every BullMQ script onto a new pipeline object first).
@@ -118,7 +118,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
       const plan = planOrder(order, config, {
         now: new Date(job.timestamp).toISOString(),
         deferLabelledBodies: true,
-        controlNumbers: await allocateControlNumbers(connection, prefix, config, order),
+        controlNumbers: await allocateControlNumbers(connection, prefix, config, order, numbered),
       });
       if (plan.status === 'held') {
         throw new UnrecoverableError(`held: ${plan.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}`);
