@@ -97,17 +97,11 @@ export class Pipeline {
       const batches = new Batches(connection(), records, prefix, config, cipher);
       closers.push(() => batches.close());
       await batches.schedule();
-      const orderWorker = createOrderWorker({
-        connection: connection(),
-        records,
-        prefix,
-        config,
-        cipher,
-        cancellations,
-        concurrency: options.orderConcurrency ?? 8,
+      const lockTimings = {
         ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
         ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
-      });
+      };
+      const orderWorker = createOrderWorker({ connection: connection(), records, prefix, config, cipher, cancellations, concurrency: options.orderConcurrency ?? 8, ...lockTimings });
       options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
       workers.push(orderWorker);
       for (const target of deliveryTargets(config)) {
@@ -127,8 +121,7 @@ export class Pipeline {
           cipher,
           concurrency: options.deliveryConcurrency ?? 4,
           ...(options.env ? { env: options.env } : {}),
-          ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
-          ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
+          ...lockTimings,
         });
         options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
         workers.push(worker);

@@ -97,10 +97,7 @@ export function createDataCipher(key: Buffer | string, previous: ReadonlyArray<B
   const asKey = (k: Buffer | string, where: string) => (typeof k === 'string' ? parseDataKey(k, where) : k);
   const current = asKey(key, 'data key');
   if (current.length !== 32) throw new DropshipError('ECONFIG', ['data key: must be 32 bytes']);
-  return new AesGcmCipher(
-    current,
-    previous.map((k) => asKey(k, PREVIOUS_DATA_KEYS_ENV)),
-  );
+  return new AesGcmCipher(current, previous.map((k) => asKey(k, PREVIOUS_DATA_KEYS_ENV)));
 }
 
 /**
@@ -197,9 +194,7 @@ export interface DeliveryClear {
 }
 
 /** A planned delivery as queued: the payload (and any view) sealed. */
-export function sealDelivery<
-  D extends DeliveryClear,
->(cipher: DataCipher, d: D): SealedData<DeliveryClear> {
+export function sealDelivery(cipher: DataCipher, d: DeliveryClear): SealedData<DeliveryClear> {
   const { deliveryId, orderId, shipmentId, recipient, kind, transport, format, filename, fields, purpose } = d;
   return sealJob(cipher, d, { deliveryId, orderId, shipmentId, recipient, kind, transport, format, filename, fields, ...(purpose ? { purpose } : {}) }, 'delivery');
 }
