@@ -15,7 +15,7 @@ import { Pipeline } from '../pipeline';
 import { previewOrder } from '../preview';
 import { createOrderProducer } from '../producer';
 import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
-import { createRedis, evictionPolicyWarning } from '../queue/redis';
+import { createRedis, displayRedisUrl, evictionPolicyWarning } from '../queue/redis';
 import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
@@ -97,13 +97,23 @@ function lockTimingsFromEnv(env: NodeJS.ProcessEnv): { lockDurationMs?: number; 
 /** Runs operator work against the pipeline's Redis, then closes everything. */
 async function withOperations(opts: { config: string; dataDir: string }, fn: (ops: Operations, config: Config) => Promise<void>): Promise<void> {
   const config = loadConfig(opts.config);
-  const redis = createRedis(redisUrlFor(opts.dataDir), { maxRetriesPerRequest: 2 });
+  const url = redisUrlFor(opts.dataDir);
+  // An operator's command gives up after a few tries (a wrong password, Redis down) and says
+  // why, rather than waiting for ever.
+  let lastError: string | undefined;
+  const redis = createRedis(url, { maxRetriesPerRequest: 2, retryStrategy: (times) => (times > 3 ? null : times * 250) });
+  redis.on('error', (err: Error) => {
+    lastError = err.message.split('\n')[0];
+  });
   const ops = new Operations(redis, process.env.QUEUE_PREFIX ?? 'dropship', config);
   try {
     await fn(ops, config);
+  } catch (err) {
+    if (redis.status === 'end' || redis.status === 'close') throw new CliError(`cannot use Redis at ${displayRedisUrl(url)}: ${lastError ?? 'the connection was closed'}`);
+    throw err;
   } finally {
-    await ops.close();
-    await redis.quit();
+    await ops.close().catch(() => undefined);
+    await redis.quit().catch(() => redis.disconnect());
   }
 }
 

@@ -51,6 +51,8 @@ export class Operations {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: this.redis, prefix: this.prefix });
+      // Connection errors reach the caller as failed calls; printed here they would only repeat.
+      q.on('error', () => undefined);
       this.queues.set(name, q);
     }
     return q;

@@ -109,6 +109,14 @@ describe('dropship start', () => {
     expect([timing.status, timing.stderr.trim()]).toEqual([2, 'dropship: DROPSHIP_LOCK_DURATION must be a duration from 1s to 10m, such as "10s"']);
   });
 
+  it('gives up on an unreachable Redis in a few tries and says why, without the password', async () => {
+    const url = `redis://:not-the-password@127.0.0.1:${await freePort()}`;
+    const r = dropship(['status', '--config', FIXTURE_CONFIG_DIR], { REDIS_URL: url });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^dropship: cannot use Redis at redis:\/\/127\.0\.0\.1:\d+\/?: connect ECONNREFUSED/)]);
+    expect(r.stderr).not.toContain('not-the-password');
+  });
+
   it('runs the pipeline on an embedded Redis, takes orders from the API and the CLI, and drains on SIGTERM', async () => {
     const port = await freePort();
     const dataDir = path.join(tmp, 'var');
