@@ -248,7 +248,7 @@ program
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
           for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
           for (const u of unconfirmedLabels) {
-            console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account)`);
+            console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);
           }
           for (const u of unusableKeys) console.log(`key: supplier ${u.supplierId} cannot be sent to: ${u.problem}`);
           for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
@@ -275,6 +275,37 @@ program
         console.table(
           records.map((r) => ({ deliveredAt: r.deliveredAt, recipient: r.recipient, kind: r.kind, transport: r.transport, format: r.format, fields: r.fields.join(' '), sha256: r.sha256.slice(0, 16), deliveryId: r.deliveryId })),
         );
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('labels')
+  .description('labels that may have been bought twice (an attempt got no answer): list them, or acknowledge them once the carrier account is checked')
+  .option('--ack <deliveryId...>', 'take these off the list (after voiding any second label)')
+  .option('--ack-all', 'take every label off the list')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .option('--json', 'print JSON')
+  .action(async (opts: { ack?: string[]; ackAll?: boolean; config: string; dataDir: string; json?: boolean }) => {
+    try {
+      if (opts.ack && opts.ackAll) throw new CliError('name --ack or --ack-all, not both');
+      await withOperations(opts, async (ops) => {
+        if (opts.ack || opts.ackAll) {
+          const removed = await ops.acknowledgeLabels(opts.ackAll ? 'all' : (opts.ack ?? []));
+          const unknown = (opts.ack ?? []).filter((id) => !removed.includes(id));
+          if (opts.json) return void process.stdout.write(JSON.stringify({ acknowledged: removed, unknown }) + '\n');
+          console.log(`acknowledged ${removed.length}${removed.length > 0 ? `: ${removed.join(', ')}` : ''}`);
+          if (unknown.length > 0) throw new CliError(`not on the list: ${unknown.join(', ')}`);
+          return;
+        }
+        const labels = await ops.unconfirmedLabels();
+        if (opts.json) return void process.stdout.write(JSON.stringify(labels) + '\n');
+        if (labels.length === 0) return void console.log('no label is waiting to be checked');
+        console.table(labels.map((l) => ({ deliveryId: l.deliveryId, carrier: l.carrier, shipmentId: l.shipmentId, lostAttemptAt: l.lostAttemptAt, boughtAgainAt: l.at })));
+        console.log('Each attempt above got no answer, and the label was bought again: the carrier may hold a second one. Void it in the carrier account, then: dropship labels --ack DELIVERY_ID');
       });
     } catch (err) {
       fail(err);

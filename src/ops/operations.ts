@@ -146,6 +146,18 @@ export class Operations {
       .sort((a, b) => a.lostAttemptAt.localeCompare(b.lostAttemptAt));
   }
 
+  /**
+   * Takes labels off the unconfirmed list once an operator has checked the carrier account
+   * (and voided any second label): the given delivery ids, or all. Returns those removed.
+   */
+  async acknowledgeLabels(deliveryIds: readonly string[] | 'all'): Promise<string[]> {
+    const key = markerKeys.unconfirmedLabels(this.prefix);
+    const listed = await this.redis.hkeys(key);
+    const chosen = deliveryIds === 'all' ? listed : deliveryIds.filter((id) => listed.includes(id));
+    if (chosen.length > 0) await this.redis.hdel(key, ...chosen);
+    return chosen;
+  }
+
   async disclosures(orderId: string): Promise<Disclosure[]> {
     return this.ledger.forOrder(orderId);
   }

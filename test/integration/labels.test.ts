@@ -98,6 +98,11 @@ describe('a label whose answer was lost is flagged for an operator, not bought s
       expect(status.tracking.every((t) => t.lostAttemptAt !== undefined)).toBe(true);
       // Landed: the attempt marks are gone.
       expect(await second.pipeline.redis.keys(`${p}:label-attempt:*`)).toEqual([]);
+      // Checked in the carrier account: acknowledged one by one, or all at once.
+      expect(await ops.acknowledgeLabels(['6101+warehouse+carrier', 'no-such-delivery'])).toEqual(['6101+warehouse+carrier']);
+      expect((await ops.unconfirmedLabels()).map((f) => f.deliveryId)).toEqual(['6101+creamery+carrier']);
+      expect(await ops.acknowledgeLabels('all')).toEqual(['6101+creamery+carrier']);
+      expect(await ops.unconfirmedLabels()).toEqual([]);
     } finally {
       await ops.close();
       await second.stop();
