@@ -9,7 +9,7 @@ import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledge
 import { deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
-import { DeliveryError, type DeliveryReceipt, type LabelVoid, type Transport } from '../src/transports/transport';
+import { DeliveryError, type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import { BATCH_JOB, CUT_JOB, type BatchJob, type Batches } from './batches';
 
@@ -85,13 +85,7 @@ async function boughtLabel(job: Job, d: PlannedDelivery, connection: Redis, pref
   return undefined;
 }
 
-/** Replaces every one of `secrets` in a text with `[redacted]`. */
-function redactor(secrets: readonly string[]): (text: string) => string {
-  const values = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  return (text) => values.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
-}
-
-const NOTHING_TO_REDACT = redactor([]);
+const NOTHING_TO_REDACT = (text: string): string => text;
 
 /**
  * Hands a payload or a void to the transport; failures become retry decisions. `redact`
@@ -262,7 +256,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
       const format = supplier ? formatById(supplier.format) : undefined;
       const secrets = supplier && format?.sendSecrets ? format.sendSecrets(supplier.formatOptions, env) : [];
-      const redact = secrets.length > 0 ? redactor(secrets) : NOTHING_TO_REDACT;
+      const redact = secrets.length > 0 ? (text: string) => redactSecrets(text, secrets) : NOTHING_TO_REDACT;
       if (supplier && format?.beforeSend) {
         try {
           body = format.beforeSend(body, supplier.formatOptions, env);

@@ -5,6 +5,7 @@ import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from '../carrie
 import { boundedRequest, errorCodes, NOT_SENT_CODES, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
 import {
   DeliveryError,
+  redactSecrets,
   type DeliveryPayload,
   type DeliveryReceipt,
   type LabelVoid,
@@ -545,11 +546,8 @@ export abstract class CarrierApiClient implements Transport {
   private detail(answer: CarrierAnswer): string {
     const problems = this.problems(answer.json);
     if (problems.length === 0) return '';
-    let text = problems.map((p) => [p.code, p.message].filter((s) => s !== '').join(' ')).join('; ').replace(/\s+/g, ' ').trim();
-    for (const secret of [this.credentials.clientSecret, this.credentials.clientId, ...this.sentTokens]) {
-      if (secret.length > 0) text = text.split(secret).join('[redacted]');
-    }
-    text = text.replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]');
+    const said = problems.map((p) => [p.code, p.message].filter((s) => s !== '').join(' ')).join('; ').replace(/\s+/g, ' ').trim();
+    const text = redactSecrets(said, [this.credentials.clientSecret, this.credentials.clientId, ...this.sentTokens]).replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]');
     const chars = [...text];
     return `: ${chars.length > MAX_CARRIER_TEXT ? `${chars.slice(0, MAX_CARRIER_TEXT - 1).join('')}…` : text}`;
   }

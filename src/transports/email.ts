@@ -8,6 +8,7 @@ import { envVarName, positiveDuration } from '../config/option-schemas';
 import { buildPgpMimeMessage, loadStoreSigningKey, recipientKeyLoader } from './pgp';
 import {
   DeliveryError,
+  redactSecrets,
   type DeliveryPayload,
   type DeliveryReceipt,
   type Transport,
@@ -261,7 +262,7 @@ class EmailTransport implements Transport {
 
   /** `text` without the SMTP login in it (values of under four characters would garble it instead). */
   private withoutCredentials(text: string): string {
-    return this.credentials.reduce((t, secret) => (secret.length >= 4 ? t.split(secret).join('[redacted]') : t), text);
+    return redactSecrets(text, this.credentials, 4);
   }
 
   /** Maps nodemailer's codes and SMTP replies to the retry decision; never quotes credentials. */

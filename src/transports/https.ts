@@ -7,6 +7,7 @@ import { envVarName, positiveDuration } from '../config/option-schemas';
 import { boundedRequest, errorCodes, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
 import {
   DeliveryError,
+  redactSecrets,
   type DeliveryPayload,
   type DeliveryReceipt,
   type Transport,
@@ -271,11 +272,7 @@ class HttpsTransport implements Transport {
    * may repeat what it was sent.
    */
   private withoutSecrets(text: string, extra: readonly string[] = []): string {
-    let out = text;
-    for (const secret of [this.secrets.bearerToken, this.secrets.hmacSecret, ...extra]) {
-      if (secret !== undefined && secret.length > 0) out = out.split(secret).join('[redacted]');
-    }
-    return out;
+    return redactSecrets(text, [this.secrets.bearerToken, this.secrets.hmacSecret, ...extra]);
   }
 
   /** Status code to retry decision; the excerpt of the answer never repeats our secrets. */

@@ -24,6 +24,16 @@ export interface DeliveryPayload {
   secrets?: readonly string[];
 }
 
+/**
+ * `text` with every one of `secrets` replaced by `[redacted]`, longest first (a secret inside
+ * another goes with it). Values shorter than `minLength` are left: taking them out would
+ * garble the text without hiding anything.
+ */
+export function redactSecrets(text: string, secrets: ReadonlyArray<string | undefined>, minLength = 1): string {
+  const values = secrets.filter((s): s is string => s !== undefined && s.length >= minLength).sort((a, b) => b.length - a.length);
+  return values.reduce((t, secret) => t.split(secret).join('[redacted]'), text);
+}
+
 /** A bought label to void because its order was cancelled. */
 export interface LabelVoid {
   /** Delivery id of the void itself (the label's delivery id + `-void`). */
