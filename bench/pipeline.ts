@@ -9,6 +9,7 @@ import { type BenchOutput, log, median, now, result, round, withPrivateRedis, wi
 import { BenchPipeline, type PipelineTuning } from './harness';
 import { benchConfig, DELIVERIES_PER_ORDER, orderEvents } from './orders';
 import { perUnit, startWindow, type RedisWindow } from './redis-stats';
+import { shapeRound } from './shape';
 
 /**
  * `pipeline`: delivery jobs/s from order event to every delivery done, through the real
@@ -141,9 +142,11 @@ export async function pipelineBench(): Promise<BenchOutput> {
       log('[pipeline] warm-up');
       await baselineRound(url, 'warm-base', payloads[0]!.slice(0, WARMUP_ORDERS * DELIVERIES_PER_ORDER), totalConcurrency);
       await pipelineRound(config, url, 'warm-pipe', warmEvents);
+      await shapeRound(config, url, 'warm-shape', warmEvents, PIPELINE_TUNING, SUBMIT_CONCURRENCY);
       await admin.flushall();
       const pipe: number[] = [];
       const base: number[] = [];
+      const shape: number[] = [];
       const pipeCpu: number[] = [];
       const baseCpu: number[] = [];
       for (let r = 0; r < REPS; r++) {
@@ -153,6 +156,10 @@ export async function pipelineBench(): Promise<BenchOutput> {
         const p = await pipelineRound(config, url, `pipe${r}`, rounds[r]!);
         await admin.flushall();
         log(`[pipeline] round ${r + 1} ${describe('pipeline', p, ORDERS * DELIVERIES_PER_ORDER)}`);
+        const s = await shapeRound(config, url, `shape${r}`, rounds[r]!, PIPELINE_TUNING, SUBMIT_CONCURRENCY);
+        await admin.flushall();
+        log(`[pipeline] round ${r + 1} ${describe('queue shape, no work', s, ORDERS * DELIVERIES_PER_ORDER)}`);
+        shape.push(s.perSecond);
         pipe.push(p.perSecond);
         base.push(b.perSecond);
         pipeCpu.push((p.cpuMs * 1000) / (ORDERS * DELIVERIES_PER_ORDER));
@@ -160,8 +167,13 @@ export async function pipelineBench(): Promise<BenchOutput> {
       }
       const out = result(median(pipe), median(base), 'deliveries/s');
       log(`[pipeline] median ${out.value} vs bare BullMQ ${out.baseline} deliveries/s: ratio ${out.ratio} (higher is better)`);
+      const ceiling = result(median(shape), median(base), 'deliveries/s');
+      log(
+        `[pipeline] the same queues, jobs and adds with no work (no planning, sealing, markers, ledger): median ${ceiling.value}/s, ratio ${ceiling.ratio}. ` +
+          `That is the pipeline's ceiling with BullMQ as it uses it; the work it does per delivery takes the rest.`,
+      );
       log(`[pipeline] median node CPU per delivery: pipeline ${Math.round(median(pipeCpu))} µs, bare BullMQ ${Math.round(median(baseCpu))} µs (the steadier signal when the machine is shared)`);
-      return { pipeline: out };
+      return { pipeline: out, pipeline_shape: ceiling };
     } finally {
       await admin.quit();
     }

@@ -43,8 +43,9 @@ export interface OrderJobResult {
 /**
  * The flows of one order: a purchase order whose label the retailer buys is the parent of
  * its carrier request (it runs once the label is bought); everything else stands alone.
+ * (Exported for the `pipeline` bench, which replays these jobs with no work around them.)
  */
-function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
+export function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
   const job = (d: PlannedDelivery) => ({
     name: d.kind,
     queueName: deliveryQueueName(d.kind, d.recipient),
