@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { SharedCache } from '../transports/transport';
 
+/** Compare-and-delete: the key goes only while it holds ARGV[1]. */
+const DELETE_IF = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 /** `SharedCache` on Redis, under `<prefix>:cache:`. */
 export function redisSharedCache(redis: Redis, prefix: string): SharedCache {
   const k = (key: string) => `${prefix}:cache:${key}`;
@@ -14,8 +17,8 @@ export function redisSharedCache(redis: Redis, prefix: string): SharedCache {
     async setIfAbsent(key, value, ttlMs) {
       return (await redis.set(k(key), value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
     },
-    async delete(key) {
-      await redis.del(k(key));
+    async deleteIf(key, value) {
+      await redis.eval(DELETE_IF, 1, k(key), value);
     },
   };
 }

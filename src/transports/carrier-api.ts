@@ -248,13 +248,15 @@ export class OAuthTokens {
       const shared = await this.shared(rejected);
       if (shared !== undefined) return shared;
       // A failing cache counts as an acquired lock: tokens then come per process.
-      const locked = await quietly(() => this.cache.setIfAbsent(this.lockKey, randomUUID(), this.lockTtlMs), true);
+      const owner = randomUUID();
+      const locked = await quietly(() => this.cache.setIfAbsent(this.lockKey, owner, this.lockTtlMs), true);
       if (locked) {
         try {
           // Another process may have stored a token between our look and our lock.
           return (await this.shared(rejected)) ?? (await this.keep(await this.options.fetch()));
         } finally {
-          await quietly(() => this.cache.delete(this.lockKey), undefined);
+          // Only our own lock: a fetch slower than the lock's TTL must not free another's.
+          await quietly(() => this.cache.deleteIf(this.lockKey, owner), undefined);
         }
       }
       if (this.now() > deadline) {
@@ -310,8 +312,8 @@ export function memoryCache(now: () => number = Date.now): SharedCache {
       entries.set(key, { value, expiresAt: now() + ttlMs });
       return true;
     },
-    delete: async (key) => {
-      entries.delete(key);
+    deleteIf: async (key, value) => {
+      if (live(key)?.value === value) entries.delete(key);
     },
   };
 }

@@ -76,7 +76,11 @@ export interface SharedCache {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only when absent; true when this caller set it (a lock for one-at-a-time refreshes). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
-  delete(key: string): Promise<void>;
+  /**
+   * Deletes the key only while it still holds `value`, atomically: a lock's holder releasing
+   * it never releases a lock that expired and was taken by someone else meanwhile.
+   */
+  deleteIf(key: string, value: string): Promise<void>;
 }
 
 /**

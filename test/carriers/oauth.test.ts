@@ -80,6 +80,27 @@ describe('OAuthTokens', () => {
     expect(await cache.get('oauth:shared:lock')).toBeUndefined();
   });
 
+  it('a holder slower than its lock frees only its own lock, not the one taken after it expired', async () => {
+    const cache = memoryCache();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const slowFetch = async (): Promise<TokenGrant> => {
+      calls += 1;
+      await held;
+      return { accessToken: 'token-slow', expiresInMs: HOUR };
+    };
+    const slow = new OAuthTokens({ key: 'oauth:shared', fetch: slowFetch, cache, lockTtlMs: 30, pollMs: 5 });
+    const first = slow.get();
+    await new Promise((r) => setTimeout(r, 60));
+    // The slow holder's lock has expired; another process takes the lock now.
+    expect(await cache.setIfAbsent('oauth:shared:lock', 'other-holder', 60_000)).toBe(true);
+    release();
+    expect(await first).toBe('token-slow');
+    expect(calls).toBe(1);
+    expect(await cache.get('oauth:shared:lock')).toBe('other-holder');
+  });
+
   it('lets a waiting process fetch when the lock holder fails', async () => {
     const cache = memoryCache();
     let failures = 1;
@@ -112,7 +133,7 @@ describe('OAuthTokens', () => {
       get: () => Promise.reject(new Error('Connection is closed.')),
       set: () => Promise.reject(new Error('Connection is closed.')),
       setIfAbsent: () => Promise.reject(new Error('Connection is closed.')),
-      delete: () => Promise.reject(new Error('Connection is closed.')),
+      deleteIf: () => Promise.reject(new Error('Connection is closed.')),
     };
     const endpoint = tokenEndpoint({ delayMs: 10 });
     const tokens = new OAuthTokens({ key: 'oauth:test', fetch: endpoint.fetch, cache: broken });
