@@ -15,7 +15,7 @@ import { Pipeline } from '../pipeline';
 import { previewOrder } from '../preview';
 import { createOrderProducer } from '../producer';
 import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
-import { createRedis, displayRedisUrl, evictionPolicyWarning } from '../queue/redis';
+import { createRedis, displayRedisUrl, evictionPolicyWarning, RedisRefusedError, waitForRedis } from '../queue/redis';
 import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
@@ -469,6 +469,14 @@ program
       redisUrl = embedded.url;
       mkdirSync(opts.dataDir, { recursive: true });
       writeFileSync(path.join(opts.dataDir, 'redis.url'), redisUrl + '\n');
+    }
+    if (!embedded) {
+      // Wrong credentials end the start with one line; a Redis not up yet is waited for.
+      try {
+        await waitForRedis(redisUrl, (reason) => log.warn({ redis: displayRedisUrl(redisUrl!) }, `waiting for Redis: ${reason}`));
+      } catch (err) {
+        fail(err instanceof RedisRefusedError ? new CliError(err.message) : err);
+      }
     }
     const metricsQueues: Queue[] = [];
     const metrics = new PipelineMetrics({ queues: metricsQueues, keys, unusableKeys });

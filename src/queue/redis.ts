@@ -97,3 +97,40 @@ export async function evictionPolicyWarning(redis: Redis): Promise<string | unde
   }
   return undefined;
 }
+
+/** Replies that no amount of waiting changes: the credentials or their rights are wrong. */
+const REFUSED = /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|AUTH <password> called without any password/i;
+
+/** Redis answered, but refused us: waiting will not help. */
+export class RedisRefusedError extends Error {}
+
+/**
+ * Waits until Redis at `url` answers PING, one short-lived probe connection at a time, with
+ * `onWait(reason)` told each time it does not (Redis not up yet, e.g. starting beside us).
+ * Refused credentials fail at once with a {@link RedisRefusedError} whose message leaves the
+ * password out, instead of every connection retrying them for ever.
+ */
+export async function waitForRedis(url: string, onWait: (reason: string) => void, options: { maxDelayMs?: number } = {}): Promise<void> {
+  let delay = 250;
+  for (;;) {
+    const probe = createRedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 5000 });
+    let reason: string | undefined;
+    probe.on('error', (err: Error) => {
+      reason ??= err.message.split('\n')[0];
+    });
+    try {
+      await probe.connect();
+      await probe.ping();
+      return;
+    } catch (err) {
+      const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+      const why = REFUSED.test(message) ? message : REFUSED.test(reason ?? '') ? reason! : undefined;
+      if (why !== undefined) throw new RedisRefusedError(`Redis at ${displayRedisUrl(url)} refused the connection's credentials: ${why}`);
+      onWait(reason ?? message);
+    } finally {
+      probe.disconnect();
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, options.maxDelayMs ?? 5000);
+  }
+}

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/embedded-redis';
 import { FIXTURE_CONFIG_DIR, orderPayload, TEST_CARDS } from '../support/orders';
+import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -115,6 +116,48 @@ describe('dropship start', () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^dropship: cannot use Redis at redis:\/\/127\.0\.0\.1:\d+\/?: connect ECONNREFUSED/)]);
     expect(r.stderr).not.toContain('not-the-password');
+  });
+
+  it('start ends at once on credentials Redis refuses, saying so without the password, and waits for a Redis not up yet', async () => {
+    const redis = await TestRedis.start();
+    try {
+      const admin = redis.client();
+      await admin.config('SET', 'requirepass', 'right-password');
+      admin.disconnect();
+      const key = dropship(['keygen']).stdout.trim();
+      for (const url of [`redis://:wrong-password@127.0.0.1:${redis.server.port}`, `redis://127.0.0.1:${redis.server.port}`]) {
+        const r = dropship(['start', '--dry-run', '--config', FIXTURE_CONFIG_DIR, '--port', String(await freePort())], { REDIS_URL: url, DROPSHIP_DATA_KEY: key });
+        expect(r.status).toBe(2);
+        expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^dropship: Redis at redis://127\\.0\\.0\\.1:${redis.server.port}/? refused the connection's credentials: (WRONGPASS|NOAUTH) `))]);
+        expect(r.stderr + r.stdout).not.toContain('wrong-password');
+      }
+    } finally {
+      await redis.stop();
+    }
+
+    // Nothing listening yet: start waits, saying so, and runs once Redis is up.
+    const port = await freePort();
+    const child = spawn(TSX, [CLI, 'start', '--dry-run', '--config', FIXTURE_CONFIG_DIR, '--data-dir', path.join(tmp, 'var-wait'), '--port', String(await freePort())], {
+      cwd: tmp,
+      env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}`, DROPSHIP_DATA_KEY: dropship(['keygen']).stdout.trim() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let late: TestRedis | undefined;
+    try {
+      await waitFor('waiting line', () => log.includes('waiting for Redis: connect ECONNREFUSED'), 30_000);
+      expect(log).not.toContain('dropship started');
+      late = await TestRedis.start({ port });
+      await waitFor('start-up', () => log.includes('dropship started'), 30_000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await late?.stop();
+    }
   });
 
   it('runs the pipeline on an embedded Redis, takes orders from the API and the CLI, and drains on SIGTERM', async () => {

@@ -12,10 +12,10 @@ export class TestRedis {
     private readonly appendOnly: boolean,
   ) {}
 
-  static async start(options: { appendOnly?: boolean } = {}): Promise<TestRedis> {
+  static async start(options: { appendOnly?: boolean; port?: number } = {}): Promise<TestRedis> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-redis-'));
     const appendOnly = options.appendOnly ?? false;
-    const server = await EmbeddedRedis.start({ dir, appendOnly });
+    const server = await EmbeddedRedis.start({ dir, appendOnly, ...(options.port !== undefined ? { port: options.port } : {}) });
     return new TestRedis(server, dir, appendOnly);
   }
 
