@@ -184,7 +184,8 @@ describe('dropship start', () => {
         { orderId: '5002', duplicate: false },
         { orderId: '5001', duplicate: true },
       ]);
-      const files = () => ['ups', 'creamery', 'oliveco'].flatMap((r) => (existsSync(path.join(outbox, r)) ? readdirSync(path.join(outbox, r)).map((f) => `${r}/${f}`) : []));
+      // Files being written are hidden `.part` files until renamed into place: not counted.
+      const files = () => ['ups', 'creamery', 'oliveco'].flatMap((r) => (existsSync(path.join(outbox, r)) ? readdirSync(path.join(outbox, r)).filter((f) => !f.startsWith('.')).map((f) => `${r}/${f}`) : []));
       await waitFor('payloads in the outbox', () => files().length === 8, 20_000);
       expect(files().sort()).toEqual([
         'creamery/5001-creamery.csv',
@@ -230,7 +231,7 @@ describe('dropship start', () => {
       // run buys no labels (no tracking numbers), so there is nothing to void.
       const cancel = dropship(['cancel', '5002', '--reason', 'customer', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect([cancel.status, cancel.stderr, JSON.parse(cancel.stdout)]).toEqual([0, '', { orderId: '5002', duplicate: false, cancelled: true }]);
-      const undone = () => ['ups', 'creamery'].flatMap((r) => readdirSync(path.join(outbox, r)).map((f) => `${r}/${f}`)).filter((f) => f.includes('5002') && /cancel|void/.test(f));
+      const undone = () => ['ups', 'creamery'].flatMap((r) => readdirSync(path.join(outbox, r)).filter((f) => !f.startsWith('.')).map((f) => `${r}/${f}`)).filter((f) => f.includes('5002') && /cancel|void/.test(f));
       await waitFor('cancellation in the outbox', () => undone().length === 1, 20_000);
       expect(undone()).toEqual(['creamery/5002-creamery-cancel.csv']);
       expect(readFileSync(path.join(outbox, 'creamery', '5002-creamery-cancel.csv'), 'utf8')).toMatch(/^order_id,sku,name,quantity,carrier,service\r\n5002,VC-CHEVRE,/);
