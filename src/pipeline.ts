@@ -19,7 +19,7 @@ import type { Transport } from './transports/transport';
 export interface PipelineOptions {
   config: Config;
   redisUrl: string;
-  /** BullMQ key prefix; use a hash tag such as `{dropship}` on Redis Cluster. @defaultValue "dropship" */
+  /** BullMQ key prefix (Redis Cluster is not supported yet: connections are single-node). @defaultValue "dropship" */
   prefix?: string;
   transports: TransportFactory;
   /**
