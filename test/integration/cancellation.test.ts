@@ -40,9 +40,9 @@ async function orderJobDone(h: PipelineHarness, orderId: string): Promise<unknow
   try {
     let value: unknown;
     await waitFor(`order job ${orderId}`, async () => {
-      const job = await queue.getJob(orderJobId(orderId));
-      if ((await job?.getState()) !== 'completed') return false;
-      value = job?.returnvalue;
+      // The state first, then the job: a job read before it completed holds no return value yet.
+      if ((await queue.getJobState(orderJobId(orderId))) !== 'completed') return false;
+      value = (await queue.getJob(orderJobId(orderId)))?.returnvalue;
       return true;
     });
     return value;
