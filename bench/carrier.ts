@@ -1,23 +1,17 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Job } from 'bullmq';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import type { Config } from '../src/config/config';
 import { loadConfig } from '../src/config/load';
 import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../src/demo/receivers/carriers';
-import type { OrderEvent } from '../src/domain/order';
 import type { PlannedDelivery } from '../src/domain/plan';
-import { Pipeline } from '../src/pipeline';
 import { deliveryQueueName } from '../src/queue/names';
-import { createTransport } from '../src/transports/factory';
 import { UPS_DEFAULT_API_VERSION, upsTransId } from '../src/transports/ups-api';
-import { type BenchOutput, log, median, result, withPrivateRedis, withTimeout } from './common';
+import { type BenchOutput, log, median, result, withPrivateRedis } from './common';
 import { forEachLimited } from './pipeline';
-import { perUnit, startWindow } from './redis-stats';
-import { benchOrders, describeRound, plannedPayloads, timed, type DeliveryRound } from './transport-harness';
-import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
+import { benchOrders, describeRound, plannedPayloads, timed, TransportPipeline, type DeliveryRound } from './transport-harness';
 import { deliveryResponse, type DeliveryJobResult } from '../workers/delivery-worker';
 
 /**
@@ -40,8 +34,6 @@ const WARMUP_ORDERS = 500;
 const CONNECTIONS = 4;
 /** The delivery worker's concurrency (Pipeline's default `deliveryConcurrency`). */
 const IN_FLIGHT = 4;
-/** Orders submitted at once, as concurrent webhook requests would be. */
-const SUBMIT_CONCURRENCY = 64;
 const ENV_ID = 'BENCH_CARRIER_CLIENT_ID';
 const ENV_SECRET = 'BENCH_CARRIER_CLIENT_SECRET';
 
@@ -94,65 +86,6 @@ async function fetchToken(pool: Pool, standIn: CarrierStandIn): Promise<string> 
   return answer.access_token;
 }
 
-/** The real pipeline, kept running across rounds: intake → order worker → carrier delivery worker → API client → stand-in. */
-class CarrierPipeline {
-  private completed = 0;
-  private target = Number.POSITIVE_INFINITY;
-  private failure: string | undefined;
-  private wake: () => void = () => undefined;
-
-  private constructor(
-    readonly pipeline: Pipeline,
-    cipher: DataCipher,
-  ) {
-    const worker = pipeline.workers.find((w) => w.name === deliveryQueueName('carrier', CARRIER));
-    if (worker === undefined) throw new Error(`no ${CARRIER} delivery worker`);
-    worker.on('completed', (job: Job) => {
-      // What the client parsed from the Ship answer: a label without both is a failed round.
-      const bought = deliveryResponse(cipher, job.returnvalue as DeliveryJobResult | undefined);
-      if (bought?.trackingNumber === undefined || bought.label === undefined) this.failure ??= `${job.id}: no tracking number or label in the result`;
-      if (++this.completed >= this.target || this.failure !== undefined) this.wake();
-    });
-    worker.on('failed', (job: Job | undefined, error: Error) => {
-      this.failure ??= `${job?.id}: ${error.message}`;
-      this.wake();
-    });
-  }
-
-  static async start(config: Config, redisUrl: string, env: NodeJS.ProcessEnv): Promise<CarrierPipeline> {
-    const cipher = createDataCipher(generateDataKey());
-    const pipeline = await Pipeline.start({
-      cipher,
-      config,
-      redisUrl,
-      prefix: 'carrier',
-      env,
-      deliveryConcurrency: IN_FLIGHT,
-      transports: (target, runtime) => createTransport(config, target, env, runtime),
-    });
-    return new CarrierPipeline(pipeline, cipher);
-  }
-
-  /** Submits `events` and resolves when each one's label has been bought. */
-  async round(events: readonly OrderEvent[]): Promise<DeliveryRound> {
-    const done = new Promise<void>((resolve) => (this.wake = resolve));
-    this.target = this.completed + events.length;
-    const endWindow = await startWindow(this.pipeline.redis);
-    const round = await timed(events.length, async () => {
-      await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => this.pipeline.intake.submit(e));
-      await withTimeout(`carrier pipeline round (${events.length} labels)`, done, 100_000);
-    });
-    if (this.failure !== undefined) throw new Error(`a carrier delivery failed: ${this.failure}`);
-    const redis = await endWindow();
-    const n = events.length;
-    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/label, ${(redis.totalCalls / n).toFixed(1)} commands/label (${perUnit(redis, n, 5)})` };
-  }
-
-  stop(): Promise<void> {
-    return this.pipeline.stop();
-  }
-}
-
 /** Every ship request since the last check was answered 200 and conformed; `count` of them. */
 function checkStandIn(standIn: CarrierStandIn, side: string, count: number): void {
   const ships = standIn.requestsTo('ship');
@@ -190,7 +123,18 @@ export async function carrierBench(): Promise<BenchOutput> {
         `${CONNECTIONS} keep-alive connections and ${IN_FLIGHT} requests in flight on both sides; OpenAPI schema checks off for both sides (paths, headers, credentials and tokens still checked)`,
     );
     return await withPrivateRedis('carrier', async (url) => {
-      const pipeline = await CarrierPipeline.start(config, url, { [ENV_ID]: standIn.clientId, [ENV_SECRET]: standIn.clientSecret });
+      // intake → order worker → carrier delivery worker → API client → stand-in.
+      const pipeline = await TransportPipeline.start(config, url, 'carrier', { [ENV_ID]: standIn.clientId, [ENV_SECRET]: standIn.clientSecret }, {
+        deliveryConcurrency: IN_FLIGHT,
+        queueName: deliveryQueueName('carrier', CARRIER),
+        unit: 'label',
+        realCarriers: true,
+        // What the client parsed from the Ship answer: a label without both is a failed round.
+        check: (job, cipher) => {
+          const bought = deliveryResponse(cipher, job.returnvalue as DeliveryJobResult | undefined);
+          return bought?.trackingNumber === undefined || bought.label === undefined ? 'no tracking number or label in the result' : undefined;
+        },
+      });
       try {
         const pipe: number[] = [];
         const bare: number[] = [];

@@ -67,7 +67,7 @@ export async function emailBench(): Promise<BenchOutput> {
     });
     log(`[email] ${ORDERS} orders (one JSON purchase order each) per round, ${REPS} rounds; SMTP with STARTTLS on ${smtp.port}; ${CONNECTIONS} pooled connections and ${IN_FLIGHT} deliveries in flight on both sides`);
     return await withPrivateRedis('email', async (url) => {
-      const pipeline = await TransportPipeline.start(config, url, 'email', env, IN_FLIGHT);
+      const pipeline = await TransportPipeline.start(config, url, 'email', env, { deliveryConcurrency: IN_FLIGHT });
       try {
         const pipe: number[] = [];
         const bare: number[] = [];

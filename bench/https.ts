@@ -43,7 +43,7 @@ export async function httpsBench(): Promise<BenchOutput> {
     });
     log(`[https] ${ORDERS} orders (one JSON purchase order each) per round, ${REPS} rounds; HTTPS server on ${receiver.url}; ${CONNECTIONS} keep-alive connections and ${IN_FLIGHT} requests in flight on both sides`);
     return await withPrivateRedis('https', async (url) => {
-      const pipeline = await TransportPipeline.start(config, url, 'https', { BENCH_WEBHOOK_SECRET: SECRET }, IN_FLIGHT);
+      const pipeline = await TransportPipeline.start(config, url, 'https', { BENCH_WEBHOOK_SECRET: SECRET }, { deliveryConcurrency: IN_FLIGHT });
       try {
         const pipe: number[] = [];
         const bare: number[] = [];

@@ -14,7 +14,7 @@ import { RecordingTransport } from '../src/transports/recording';
 import { now, withTimeout } from './common';
 import { forEachLimited } from './pipeline';
 import { perUnit, startWindow } from './redis-stats';
-import { createDataCipher, generateDataKey } from '../src/queue/sealing';
+import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
 
 /**
  * The pipeline with one supplier and its real transport against a local receiver, for the
@@ -122,10 +122,23 @@ export async function timed(count: number, work: () => Promise<void>): Promise<D
 /** Orders submitted at once, as concurrent webhook requests would be. */
 const SUBMIT_CONCURRENCY = 64;
 
+export interface TransportPipelineOptions {
+  /** Deliveries in flight per recipient. @defaultValue 4 */
+  deliveryConcurrency?: number;
+  /** The delivery queue whose completions a round counts. @defaultValue the bench supplier's */
+  queueName?: string;
+  /** What one completion is, in messages. @defaultValue "delivery" */
+  unit?: string;
+  /** Why a completed job is not a success (then the round fails), if it is not. */
+  check?: (job: Job, cipher: DataCipher) => string | undefined;
+  /** Carrier requests go to their real clients too; by default a recorder takes them. */
+  realCarriers?: boolean;
+}
+
 /**
  * The real pipeline kept running across rounds (so its pooled connections stay open, as
- * the bare baselines' do): intake → order worker → the supplier's delivery worker → its
- * configured transport → the receiver.
+ * the bare baselines' do): intake → order worker → a delivery worker → its configured
+ * transport → the receiver.
  */
 export class TransportPipeline {
   private completed = 0;
@@ -133,11 +146,19 @@ export class TransportPipeline {
   private failure: string | undefined;
   private wake: () => void = () => undefined;
 
-  private constructor(readonly pipeline: Pipeline) {
-    const worker = pipeline.workers.find((w) => w.name === deliveryQueueName('dropship', BENCH_SUPPLIER));
-    if (worker === undefined) throw new Error('no delivery worker');
-    worker.on('completed', () => {
-      if (++this.completed >= this.target) this.wake();
+  private constructor(
+    readonly pipeline: Pipeline,
+    private readonly unit: string,
+    queueName: string,
+    cipher: DataCipher,
+    check: TransportPipelineOptions['check'],
+  ) {
+    const worker = pipeline.workers.find((w) => w.name === queueName);
+    if (worker === undefined) throw new Error(`no delivery worker for ${queueName}`);
+    worker.on('completed', (job: Job) => {
+      const wrong = check?.(job, cipher);
+      if (wrong !== undefined) this.failure ??= `${job.id}: ${wrong}`;
+      if (++this.completed >= this.target || this.failure !== undefined) this.wake();
     });
     worker.on('failed', (job: Job | undefined, error: Error) => {
       this.failure ??= `${job?.id}: ${error.message}`;
@@ -145,33 +166,35 @@ export class TransportPipeline {
     });
   }
 
-  static async start(config: Config, redisUrl: string, prefix: string, env: NodeJS.ProcessEnv, deliveryConcurrency = 4): Promise<TransportPipeline> {
+  static async start(config: Config, redisUrl: string, prefix: string, env: NodeJS.ProcessEnv, options: TransportPipelineOptions = {}): Promise<TransportPipeline> {
+    const cipher = createDataCipher(generateDataKey());
     const pipeline = await Pipeline.start({
-      cipher: createDataCipher(generateDataKey()),
+      cipher,
       config,
       redisUrl,
       prefix,
       env,
-      deliveryConcurrency,
+      deliveryConcurrency: options.deliveryConcurrency ?? 4,
       // Returned synchronously: RecordingTransport has a `then` method and must never be awaited.
-      transports: (target, runtime) => (target.kind === 'carrier' ? new RecordingTransport(target.recipient) : createTransport(config, target, env, runtime)),
+      transports: (target, runtime) =>
+        target.kind === 'carrier' && !options.realCarriers ? new RecordingTransport(target.recipient) : createTransport(config, target, env, runtime),
     });
-    return new TransportPipeline(pipeline);
+    return new TransportPipeline(pipeline, options.unit ?? 'delivery', options.queueName ?? deliveryQueueName('dropship', BENCH_SUPPLIER), cipher, options.check);
   }
 
-  /** Submits `events` and resolves when each has been delivered. */
+  /** Submits `events` and resolves when each has completed. */
   async round(events: readonly OrderEvent[]): Promise<DeliveryRound> {
     const done = new Promise<void>((resolve) => (this.wake = resolve));
     this.target = this.completed + events.length;
     const endWindow = await startWindow(this.pipeline.redis);
-    const round = await timed(events.length, async () => {
-      await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => this.pipeline.intake.submit(e));
-      await withTimeout(`pipeline round (${events.length} deliveries)`, done, 100_000);
-    });
-    if (this.failure !== undefined) throw new Error(`a delivery failed: ${this.failure}`);
-    const redis = await endWindow();
     const n = events.length;
-    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/delivery, ${(redis.totalCalls / n).toFixed(1)} commands/delivery (${perUnit(redis, n, 5)})` };
+    const round = await timed(n, async () => {
+      await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => this.pipeline.intake.submit(e));
+      await withTimeout(`pipeline round (${n} ${this.unit}s)`, done, 100_000);
+    });
+    if (this.failure !== undefined) throw new Error(`a ${this.unit} failed: ${this.failure}`);
+    const redis = await endWindow();
+    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 5)})` };
   }
 
   stop(): Promise<void> {
