@@ -5,6 +5,7 @@ import type { Order } from '../../src/domain/order';
 import { planOrder, type OrderPlan, type PlannedDelivery } from '../../src/domain/plan';
 import type { Shipment } from '../../src/domain/shipment';
 import { ingestOrder } from '../../src/sources/ingest';
+import { CARRIER_FIELDS } from '../carriers/fixtures';
 import { cardLikeNumbers, containsAnyOf } from '../support/card-scan';
 import {
   scenarioArb,
@@ -295,26 +296,12 @@ function checkCards(s: Scenario, plan: OrderPlan): void {
   }
 }
 
-const CARRIER_PATHS = new Set<FieldPath>([
-  'shipTo.name',
-  'shipTo.company',
-  'shipTo.line1',
-  'shipTo.line2',
-  'shipTo.city',
-  'shipTo.region',
-  'shipTo.postalCode',
-  'shipTo.country',
-  'shipTo.phone',
-  'lines.weight',
-  'shipment.service',
-]);
-
 /** 4. Carriers get ship-to, weight and service, and nothing else. */
 function checkCarriers(s: Scenario, plan: OrderPlan): void {
   for (const d of deliveries(plan).filter((x) => x.kind === 'carrier')) {
     const shipment = shipmentOf(plan, d);
     if (d.recipient !== shipment.carrier) fail(`${where(d)} is not addressed to ${shipment.carrier}`);
-    for (const f of d.fields) if (!CARRIER_PATHS.has(f)) fail(`${where(d)} names ${f}`);
+    for (const f of d.fields) if (!CARRIER_FIELDS.has(f)) fail(`${where(d)} names ${f}`);
     if (s.order.contactRestricted && d.fields.includes('shipTo.phone')) fail(`${where(d)} names shipTo.phone of a restricted customer`);
     for (const [path, values] of s.order.markers) {
       const shipping = path.startsWith('shipTo.') && !(path === 'shipTo.phone' && s.order.contactRestricted);
