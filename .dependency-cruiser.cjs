@@ -1,5 +1,5 @@
 /**
- * The core is pure (STYLE.md): domain logic, formats and carrier builders take data and
+ * The core is pure (docs/architecture.md): domain logic, formats and carrier builders take data and
  * return data. They may not reach queues, networks, files, processes or clocks' owners.
  */
 const IO_MODULES = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|dgram|child_process|cluster|worker_threads|readline)$';

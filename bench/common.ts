@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EmbeddedRedis } from '../src/embedded-redis';
 
-/** One entry of the output line (DESIGN.md "Benchmarks"). */
+/** One entry of the output line (docs/benchmarks.md). */
 export interface BenchResult {
   value: number;
   baseline: number;

@@ -11,8 +11,8 @@ import { sftpBench } from './sftp';
 
 /**
  * `npm run bench [-- --only NAME[,NAME]]`: runs the benchmarks and prints, as the last line
- * of stdout, one JSON object `{ "<name>": { value, baseline, ratio, unit } }` (DESIGN.md
- * "Benchmarks"). Everything else goes to stderr.
+ * of stdout, one JSON object `{ "<name>": { value, baseline, ratio, unit } }` (see
+ * docs/benchmarks.md). Everything else goes to stderr.
  */
 
 const BENCHES: Record<string, () => Promise<BenchOutput>> = {

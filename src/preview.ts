@@ -4,7 +4,7 @@ import { planOrder } from './domain/plan';
 import type { FieldPath } from './domain/field-paths';
 import { ingestOrder } from './sources/ingest';
 
-/** One line of `dropship preview`'s output (DESIGN.md). */
+/** One line of `dropship preview`'s output (docs/cli.md). */
 export interface PreviewDelivery {
   recipient: string;
   kind: 'carrier' | 'dropship';

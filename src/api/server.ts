@@ -102,7 +102,7 @@ function isStoreUnavailable(err: unknown): boolean {
 }
 
 /**
- * The HTTP API (DESIGN.md "Entry points"). Bodies are read raw (webhook HMACs are over the
+ * The HTTP API (docs/api.md). Bodies are read raw (webhook HMACs are over the
  * exact bytes), parsed, scrubbed and validated before anything reaches Redis. Responses:
  * 202 accepted, 400 with every problem, 401 bad signature, 413 too large, 429 over the
  * rate limit of the entry point (`rateLimit`), 503 store down.

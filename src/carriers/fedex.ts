@@ -7,7 +7,7 @@ import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from './c
 
 /**
  * FedEx Ship API request builder: `POST /ship/v1/shipments`, schema `Full_Schema_Ship` of
- * `shared/specs/fedex-ship-v1-Shipment-Resource.json`.
+ * `specs/fedex-ship-v1-Shipment-Resource.json`.
  */
 
 /**

@@ -7,7 +7,7 @@ import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from './c
 
 /**
  * UPS Shipping API request builder: `POST /shipments/{version}/ship`, request schema
- * `SHIPRequestWrapper` of `shared/specs/ups-Shipping.json`. Built to the schema, not to
+ * `SHIPRequestWrapper` of `specs/ups-Shipping.json`. Built to the schema, not to
  * UPS's embedded examples: `Package`, `ShipmentCharge` and `AddressLine` are arrays.
  */
 

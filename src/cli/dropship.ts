@@ -24,7 +24,7 @@ import { PipelineMetrics } from '../metrics';
 import { Operations } from '../ops/operations';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 
-/** Exit code for bad input or configuration (DESIGN.md: preview exits 2 on bad input). */
+/** Exit code for bad input or configuration (docs/cli.md: preview exits 2 on bad input). */
 const EXIT_BAD_INPUT = 2;
 
 class CliError extends Error {}

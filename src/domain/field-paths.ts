@@ -1,6 +1,6 @@
 /**
  * Canonical field paths: the vocabulary of allow-lists, the preview's `fields`
- * and disclosure records (see DESIGN.md "Canonical field paths").
+ * and disclosure records (see docs/canonical-order.md).
  */
 export const FIELD_PATHS = [
   'order.id',

@@ -19,7 +19,7 @@ export function checkAllowList(fields: readonly string[]): { allowed: FieldPath[
     if (isNeverDisclosed(field)) {
       problems.push({ path, message: `"${field}" may never be sent to a supplier (billing and payment data never leave)` });
     } else if (!isFieldPath(field)) {
-      problems.push({ path, message: `"${field}" is not a canonical field path (see DESIGN.md "Canonical field paths")` });
+      problems.push({ path, message: `"${field}" is not a canonical field path (see docs/canonical-order.md)` });
     } else if (allowed.includes(field)) {
       problems.push({ path, message: `"${field}" is listed twice` });
     } else {

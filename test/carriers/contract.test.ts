@@ -3,7 +3,7 @@ import { CARRIERS, carrierById } from '../../src/carriers';
 import type { CarrierId } from '../../src/domain/shipment';
 import { CARRIER_FIELDS, SHIP_TOS, domesticShipment } from './fixtures';
 
-/** One contract every registered carrier builder meets (STYLE.md: one suite for all of a kind). */
+/** One contract every registered carrier builder meets (docs/architecture.md: one suite for all of a kind). */
 
 const SAMPLES: Record<CarrierId, { service: string; options: unknown }> = {
   ups: { service: '03', options: { shipperNumber: 'A1B2C3' } },

@@ -60,7 +60,7 @@ describe('loading configuration', () => {
     expect(problems).toEqual([
       'suppliers/bad.yaml: fields[1]: "billTo.line1" may never be sent to a supplier (billing and payment data never leave)',
       'suppliers/bad.yaml: fields[2]: "payment.last4" may never be sent to a supplier (billing and payment data never leave)',
-      'suppliers/bad.yaml: fields[3]: "customer.browserIp" is not a canonical field path (see DESIGN.md "Canonical field paths")',
+      'suppliers/bad.yaml: fields[3]: "customer.browserIp" is not a canonical field path (see docs/canonical-order.md)',
     ]);
   });
 

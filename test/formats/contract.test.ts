@@ -7,7 +7,7 @@ import { order } from '../support/orders';
 import { CONTEXT, CXML_OPTIONS, X12_OPTIONS, copy } from './po-fixtures';
 
 /**
- * One contract every registered purchase-order format keeps (STYLE.md: one suite for all
+ * One contract every registered purchase-order format keeps (docs/architecture.md: one suite for all
  * of a kind): it renders what the minimised view holds and nothing else, the same way
  * every time, and validates its own options strictly.
  */

@@ -6,11 +6,11 @@ import type { DropShipOrder, RenderContext } from '../../src/formats/format';
 import { type X12Options, x12Format, x12Text } from '../../src/formats/x12-850';
 import { CONTEXT, FULL, WITHHELD, X12_OPTIONS, copy } from './po-fixtures';
 import { checkEnvelope, el, loadNodeX12, parseWithNodeX12, readX12 } from './x12-reader';
+import { SPECS_DIR } from '../support/specs';
 
-const SPECS = path.resolve(__dirname, '..', '..', '..', 'shared', 'specs');
 const SAMPLES = {
-  stedi5010: readFileSync(path.join(SPECS, 'x12-850-dropship-5010-stedi-sample.edi'), 'utf8'),
-  vics4010: readFileSync(path.join(SPECS, 'x12-850-4010-vics-sample.edi'), 'utf8'),
+  stedi5010: readFileSync(path.join(SPECS_DIR, 'x12-850-dropship-5010-stedi-sample.edi'), 'utf8'),
+  vics4010: readFileSync(path.join(SPECS_DIR, 'x12-850-4010-vics-sample.edi'), 'utf8'),
 };
 
 const options = (overrides: Record<string, unknown> = {}): X12Options => x12Format.optionsSchema.parse({ ...X12_OPTIONS, ...overrides });
@@ -23,7 +23,7 @@ function render(po: DropShipOrder, o: X12Options = options(), context: RenderCon
   return edi;
 }
 
-describe('the samples in shared/specs (checks the checks)', () => {
+describe('the vendored samples in specs/ (checks the checks)', () => {
   it.each(Object.entries(SAMPLES))('%s keeps the envelope rules the renderer is held to', (_name, edi) => {
     checkEnvelope(readX12(edi));
   });

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CXML_DTD_URL } from '../../src/formats/cxml';
+import { SPECS_DIR } from '../support/specs';
 
 /**
  * libxml2's `xmllint` as the independent judge of the cXML documents: DTD validation
@@ -11,7 +12,7 @@ import { CXML_DTD_URL } from '../../src/formats/cxml';
  * document declaring any other DTD fails `--valid`.
  */
 
-export const CXML_DTD = path.resolve(__dirname, '..', '..', '..', 'shared', 'specs', 'cxml-1.2.063-cXML.dtd');
+export const CXML_DTD = path.join(SPECS_DIR, 'cxml-1.2.063-cXML.dtd');
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cxml-'));
 const catalog = path.join(dir, 'catalog.xml');
@@ -22,7 +23,7 @@ writeFileSync(
 let counter = 0;
 
 function xmllint(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  if (!existsSync(CXML_DTD)) throw new Error(`${CXML_DTD} is missing: the cXML tests need shared/specs beside the repository`);
+  if (!existsSync(CXML_DTD)) throw new Error(`${CXML_DTD} is missing: the cXML tests need the vendored DTD in specs/`);
   const r = spawnSync('xmllint', ['--nonet', ...args], { encoding: 'utf8', env: { ...process.env, XML_CATALOG_FILES: catalog }, maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

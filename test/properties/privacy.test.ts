@@ -19,7 +19,7 @@ import {
 import { ConfigPool } from './config-pool';
 
 /**
- * Property-based checks of the privacy promises (DESIGN.md "The privacy promises") over
+ * Property-based checks of the privacy promises (docs/privacy.md) over
  * random orders and random supplier configurations loaded through `loadConfig`.
  *
  * Every run is reproducible: on failure fast-check prints the seed and the path of the

@@ -22,7 +22,7 @@ export {
 
 /**
  * The carrier stand-ins of src/demo/receivers/carriers.ts, checking every request body and
- * every answer against the carriers' published OpenAPI documents in `../shared/specs` (ajv).
+ * every answer against the carriers' published OpenAPI documents in `specs/` (ajv).
  */
 
 /** Where each endpoint lives in the carrier's specs. */

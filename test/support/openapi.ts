@@ -2,18 +2,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { SPECS_DIR } from './specs';
 
 /**
  * Request validation against the carriers' published OpenAPI 3.0 documents in
- * `../shared/specs`, for unit tests and for the local carrier stand-in servers.
+ * `specs/` (see specs/SOURCES.md), for unit tests and for the local carrier stand-in servers.
  *
  * Each document is added to one Ajv (draft-07) instance whole, under its own `$id`, so a
  * schema is compiled by JSON pointer into the document and every `#/components/schemas/...`
  * reference inside it resolves against the same document. Compiled validators are cached.
  */
 
-/** Where the saved specifications live: `<repo>/../shared/specs`. */
-export const SPECS_DIR = path.resolve(__dirname, '../../../shared/specs');
 
 /** Checks one value; returns one line per problem (`/json/pointer message`), empty when valid. */
 export type RequestValidator = (data: unknown) => string[];
