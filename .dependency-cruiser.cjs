@@ -1,30 +1,83 @@
 /**
- * The core is pure (docs/architecture.md): domain logic, formats and carrier builders take data and
- * return data. They may not reach queues, networks, files, processes or clocks' owners.
+ * The layering of docs/architecture.md, as a check. The core is pure: domain logic, formats,
+ * planning and carrier request builders take data and return data; they may not reach queues,
+ * networks, files or processes. Plug-ins do not borrow from their siblings, and nothing in the
+ * production tree reaches the test kit, the demo or the tests.
  */
 const IO_MODULES = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|dgram|child_process|cluster|worker_threads|readline)$';
 // Packages resolve to their files under node_modules, so match the folder, not the name.
 const IO_PACKAGES = '(^|/)node_modules/(bullmq|ioredis|fastify|undici|ssh2|ssh2-sftp-client|nodemailer|pino|commander|@bull-board|smtp-server|openpgp)/';
-const CORE = '^src/(domain|formats|carriers)/';
+const PURE = [
+  '^src/(core|formats|planning)/',
+  '^src/carriers/(carrier|index|field-limits|client-options)\\.ts$',
+  '^src/carriers/[^/]+/(request|options)\\.ts$',
+];
+const EDGES = '^(src/(queue|api|cli|config/load|app|demo|ops|ledger|telemetry|transports)|workers/)';
 
 module.exports = {
   forbidden: [
     {
       name: 'core-is-pure',
-      comment: 'src/domain, src/formats and src/carriers must not import I/O modules',
+      comment: 'the pure core (core, formats, planning, carrier request builders) must not import I/O modules',
       severity: 'error',
-      from: { path: CORE },
+      from: { path: PURE },
       to: { path: [IO_MODULES, IO_PACKAGES], dependencyTypesNot: ['type-only'] },
     },
     {
-      name: 'core-uses-no-edges',
-      comment: 'the core must not import the edges (queues, API, CLI, transports\' implementations, config loading)',
+      name: 'pure-uses-no-edges',
+      comment: 'the pure core must not import the edges (queues, API, CLI, transports, config loading, workers)',
       severity: 'error',
-      from: { path: CORE },
-      to: {
-        path: '^(src/(queue|api|cli|config/load|pipeline|producer|embedded-redis|log|demo|ops|ledger|metrics)|workers/)',
-        dependencyTypesNot: ['type-only'],
-      },
+      from: { path: PURE },
+      to: { path: [EDGES, '^src/carriers/(api-client|oauth-tokens|credentials)\\.ts$', '^src/carriers/[^/]+/client\\.ts$'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'core-imports-no-plug-ins',
+      comment: 'src/core is the domain: it may use the plug-in interfaces as types, never a plug-in or the planning above it',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: { path: '^src/(formats|carriers|transports|planning|sources)/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'formats-stand-alone',
+      comment: 'a format uses the format interface and shared modules, never a sibling format',
+      severity: 'error',
+      from: { path: '^src/formats/([^/]+)\\.ts$', pathNot: '^src/formats/index\\.ts$' },
+      to: { path: '^src/formats/', pathNot: '^src/formats/($1|format)\\.ts$' },
+    },
+    {
+      name: 'formats-borrow-from-no-other-kind',
+      comment: 'a format renders a view; it takes shared text helpers from src/core, never from carriers, transports or sources',
+      severity: 'error',
+      from: { path: '^src/formats/' },
+      to: { path: '^src/(carriers|transports|sources|planning)/' },
+    },
+    {
+      name: 'carriers-stand-alone',
+      comment: 'a carrier uses the shared carrier modules, never another carrier\'s folder',
+      severity: 'error',
+      from: { path: '^src/carriers/([^/]+)/' },
+      to: { path: '^src/carriers/[^/]+/', pathNot: '^src/carriers/$1/' },
+    },
+    {
+      name: 'carriers-use-shared-transport-parts',
+      comment: 'carrier clients are transports: they use the transport interface and the shared HTTP helpers, never another transport',
+      severity: 'error',
+      from: { path: '^src/carriers/' },
+      to: { path: '^src/transports/', pathNot: '^src/transports/(transport|http)\\.ts$' },
+    },
+    {
+      name: 'transports-stand-alone',
+      comment: 'a transport uses the transport interface and the shared modules (http, pgp), never a sibling transport',
+      severity: 'error',
+      from: { path: '^src/transports/([^/.]+)', pathNot: '^src/transports/(registry|factory|recording)\\.ts$' },
+      to: { path: '^src/transports/', pathNot: '^src/transports/($1|transport|http|pgp)(\\.ts$|/)' },
+    },
+    {
+      name: 'production-has-no-testkit',
+      comment: 'src and workers must not import the test kit, the demo, the tests or the benches',
+      severity: 'error',
+      from: { path: '^(src|workers)/' },
+      to: { path: '^(testkit|demo|test|bench|chaos)/' },
     },
     {
       name: 'no-circular',

@@ -5,10 +5,10 @@ import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import type { Config } from '../src/config/config';
 import { loadConfig } from '../src/config/load';
-import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../src/demo/receivers/carriers';
-import type { PlannedDelivery } from '../src/domain/plan';
+import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../testkit/receivers/carriers';
+import type { PlannedDelivery } from '../src/planning/plan';
 import { deliveryQueueName } from '../src/queue/names';
-import { UPS_DEFAULT_API_VERSION, upsTransId } from '../src/transports/ups-api';
+import { UPS_DEFAULT_API_VERSION, upsTransId } from '../src/carriers/ups/client';
 import { type BenchOutput, log, median, result, withPrivateRedis } from './common';
 import { forEachLimited } from './pipeline';
 import { benchOrders, describeRound, plannedPayloads, timed, TransportPipeline, type DeliveryRound } from './transport-harness';
@@ -30,7 +30,7 @@ const CARRIER: Carrier = process.env.BENCH_CARRIER === 'fedex' ? 'fedex' : 'ups'
 const ORDERS = Number(process.env.BENCH_CARRIER_ORDERS ?? 4000);
 const REPS = Number(process.env.BENCH_CARRIER_REPS ?? 3);
 const WARMUP_ORDERS = 500;
-/** `connections` of the carrier clients' undici Pool (carrierIo in src/transports/ups-api.ts). */
+/** `connections` of the carrier clients' undici Pool (carrierIo in src/carriers/api-client.ts). */
 const CONNECTIONS = 4;
 /** The delivery worker's concurrency (Pipeline's default `deliveryConcurrency`). */
 const IN_FLIGHT = 4;

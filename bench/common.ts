@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EmbeddedRedis } from '../src/embedded-redis';
+import { EmbeddedRedis } from '../src/queue/embedded-redis';
 
 /** One entry of the output line (docs/benchmarks.md). */
 export interface BenchResult {

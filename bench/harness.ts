@@ -1,5 +1,5 @@
 import type { Config } from '../src/config/config';
-import { Pipeline } from '../src/pipeline';
+import { Pipeline } from '../src/app/pipeline';
 import type { TransportTarget } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
 import type { DeliveryPayload, DeliveryReceipt } from '../src/transports/transport';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { Queue, Worker, type Job } from 'bullmq';
-import type { OrderEvent } from '../src/domain/order';
-import { planOrder, type PlannedDelivery } from '../src/domain/plan';
+import type { OrderEvent } from '../src/core/order';
+import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { deliveryTargets } from '../src/transports/factory';
 import { type BenchOutput, log, now, percentile, result, round, sleep, waitUntil, withPrivateRedis } from './common';
 import { BenchPipeline } from './harness';

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Config } from '../src/config/config';
 import { loadConfig } from '../src/config/load';
-import type { OrderEvent, OrderInput } from '../src/domain/order';
-import { planOrder } from '../src/domain/plan';
+import type { OrderEvent, OrderInput } from '../src/core/order';
+import { planOrder } from '../src/planning/plan';
 import { ingestOrder } from '../src/sources/ingest';
 
 /**

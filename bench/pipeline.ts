@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { Queue, Worker } from 'bullmq';
 import type { Config } from '../src/config/config';
-import type { OrderEvent } from '../src/domain/order';
-import { planOrder, type PlannedDelivery } from '../src/domain/plan';
+import type { OrderEvent } from '../src/core/order';
+import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { createRedis } from '../src/queue/redis';
 import { deliveryTargets } from '../src/transports/factory';
 import { type BenchOutput, log, median, now, result, round, withPrivateRedis, withTimeout } from './common';

@@ -1,5 +1,5 @@
 import type { Config } from '../src/config/config';
-import { planOrder } from '../src/domain/plan';
+import { planOrder } from '../src/planning/plan';
 import { ingestOrder, parseJsonBody } from '../src/sources/ingest';
 import { type BenchOutput, log, median, now, result } from './common';
 import { benchConfig, rawOrders } from './orders';

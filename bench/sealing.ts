@@ -1,6 +1,6 @@
 import type { DataCipher } from '../src/queue/sealing';
 import { createDataCipher, generateDataKey } from '../src/queue/sealing';
-import { planOrder } from '../src/domain/plan';
+import { planOrder } from '../src/planning/plan';
 import { type BenchOutput, log, median, now, result, round, withPrivateRedis } from './common';
 import { benchConfig, DELIVERIES_PER_ORDER, orderEvents } from './orders';
 import { describe, PIPELINE_TUNING, pipelineRound } from './pipeline';

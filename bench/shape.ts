@@ -1,8 +1,8 @@
 import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
-import type { OrderEvent } from '../src/domain/order';
-import { planOrder } from '../src/domain/plan';
+import type { OrderEvent } from '../src/core/order';
+import { planOrder } from '../src/planning/plan';
 import { deliveryQueueName, ORDERS_QUEUE, orderJobId } from '../src/queue/names';
 import { createRedis } from '../src/queue/redis';
 import { createDataCipher, generateDataKey, sealJob } from '../src/queue/sealing';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../src/embedded-redis';
+import { freePort } from '../src/queue/embedded-redis';
 import { log, sleep } from './common';
 
 /** The repository root: the CLI runs from here, as `npm run dropship` does. */

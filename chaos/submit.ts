@@ -1,5 +1,5 @@
-import type { OrderInput } from '../src/domain/order';
-import type { OrderProducer } from '../src/producer';
+import type { OrderInput } from '../src/core/order';
+import type { OrderProducer } from '../src/app/producer';
 import { forEachLimited, sleep } from './common';
 
 /** What a paced submission did. */

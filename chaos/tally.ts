@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { SFTP_REMOTE_DIR, SUPPLIERS, type DemoEnvironment } from '../src/demo/environment';
-import { upsTransId } from '../src/transports/ups-api';
+import { SFTP_REMOTE_DIR, SUPPLIERS, type DemoEnvironment } from '../demo/environment';
+import { upsTransId } from '../src/carriers/ups/client';
 import type { ExpectedDelivery } from './environment';
 
 /**

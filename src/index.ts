@@ -1,12 +1,12 @@
 /** Public entry points for embedding the pipeline in another Node process. */
 export { loadConfig } from './config/load';
 export type { Config, SupplierConfig, StoreConfig } from './config/config';
-export { createOrderProducer, type OrderProducer } from './producer';
-export { Pipeline, type PipelineOptions } from './pipeline';
-export { previewOrder, type PreviewResult } from './preview';
+export { createOrderProducer, type OrderProducer } from './app/producer';
+export { Pipeline, type PipelineOptions } from './app/pipeline';
+export { previewOrder, type PreviewResult } from './planning/preview';
 export { buildApi } from './api/server';
 export { DropshipError } from './errors';
 export { DeliveryError, type Transport, type TransportKind, type DeliveryPayload } from './transports/transport';
 export { registerTransportKind } from './transports/registry';
 export { registerFormat } from './formats';
-export type { Order, OrderEvent } from './domain/order';
+export type { Order, OrderEvent } from './core/order';

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, SupplierConfig } from '../src/config/config';
-import type { FieldPath } from '../src/domain/field-paths';
+import type { FieldPath } from '../src/core/field-paths';
 import type { DropShipOrder } from '../src/formats/format';
 import { formatById } from '../src/formats';
 import { deliveryQueueName, markerKeys } from '../src/queue/names';

@@ -1,8 +1,8 @@
 import { FlowProducer, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
-import type { CancelEvent } from '../src/domain/order';
-import { cancellationDeliveryId, planCancellation, type OrderManifest } from '../src/domain/plan';
+import type { CancelEvent } from '../src/core/order';
+import { cancellationDeliveryId, planCancellation, type OrderManifest } from '../src/planning/plan';
 import { formatById } from '../src/formats';
 import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
 import { CARRIER_RETRY, deliveryJobOptions, BACKOFF_TYPE } from '../src/queue/retry';

@@ -1,10 +1,10 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
-import { redactCardNumbers } from '../src/domain/card-data';
+import { redactCardNumbers } from '../src/core/card-data';
 import { DropshipError } from '../src/errors';
 import { formatById } from '../src/formats';
-import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/domain/plan';
+import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/planning/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
 import { deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';

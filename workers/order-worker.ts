@@ -1,10 +1,10 @@
 import { FlowProducer, Queue, UnrecoverableError, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
-import type { CancelEvent, Order, OrderEvent } from '../src/domain/order';
-import { splitOrder } from '../src/domain/split';
+import type { CancelEvent, Order, OrderEvent } from '../src/core/order';
+import { splitOrder } from '../src/core/split';
 import { formatById } from '../src/formats';
-import { planOrder, type PlannedDelivery } from '../src/domain/plan';
+import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
 import { deliveryJobOptions } from '../src/queue/retry';

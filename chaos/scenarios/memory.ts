@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { parseDuration } from '../../src/domain/duration';
-import type { OrderProducer } from '../../src/producer';
+import { parseDuration } from '../../src/core/duration';
+import type { OrderProducer } from '../../src/app/producer';
 import { Checks, log, MB, round, sleep, waitUntil, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX } from '../environment';
 import { gcHookOptions, WorkerFleet } from '../processes';

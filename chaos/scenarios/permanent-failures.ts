@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import * as openpgp from 'openpgp';
-import { SFTP_REMOTE_DIR } from '../../src/demo/environment';
+import { SFTP_REMOTE_DIR } from '../../demo/environment';
 import { Checks, log, round, sleep, waitUntil, type ScenarioResult, type Size } from '../common';
 import { TinyDisk } from '../disk';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX, SUPPLIERS } from '../environment';

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { OrderInput } from '../../src/domain/order';
-import type { OrderProducer } from '../../src/producer';
+import type { OrderInput } from '../../src/core/order';
+import type { OrderProducer } from '../../src/app/producer';
 import { Checks, log, percentile, round, sleep, waitUntil, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX, SUPPLIERS } from '../environment';
 import { FaultProxy } from '../fault-proxy';

@@ -1,4 +1,4 @@
-import type { OrderInput } from '../../src/domain/order';
+import type { OrderInput } from '../../src/core/order';
 import { Checks, forEachLimited, log, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
 import { CliProcess, WorkerFleet } from '../processes';

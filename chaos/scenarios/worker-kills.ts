@@ -1,4 +1,4 @@
-import type { OrderProducer } from '../../src/producer';
+import type { OrderProducer } from '../../src/app/producer';
 import { markerKeys } from '../../src/queue/names';
 import { Checks, log, Random, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX } from '../environment';

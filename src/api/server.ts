@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { RateLimitedEntry } from '../config/config';
-import type { CancelEvent, OrderEvent, OrderEventSource } from '../domain/order';
+import type { CancelEvent, OrderEvent, OrderEventSource } from '../core/order';
 import { DropshipError } from '../errors';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { FieldPath } from '../domain/field-paths';
-import type { CarrierId, ShipFrom } from '../domain/shipment';
+import type { FieldPath } from '../core/field-paths';
+import type { CarrierId, ShipFrom } from '../core/shipment';
 
 /**
  * Everything a carrier may learn about a shipment (privacy promise 3): ship-to, package,

@@ -1,7 +1,7 @@
-import type { CarrierId } from '../domain/shipment';
+import type { CarrierId } from '../core/shipment';
 import type { CarrierRequestBuilder } from './carrier';
-import { fedexCarrier } from './fedex';
-import { upsCarrier } from './ups';
+import { fedexCarrier } from './fedex/request';
+import { upsCarrier } from './ups/request';
 
 /**
  * Every carrier request builder by id. A new carrier is one new file implementing

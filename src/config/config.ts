@@ -1,5 +1,5 @@
-import type { CarrierId, ShipFrom } from '../domain/shipment';
-import type { FieldPath } from '../domain/field-paths';
+import type { CarrierId, ShipFrom } from '../core/shipment';
+import type { FieldPath } from '../core/field-paths';
 
 /** One drop-ship supplier, validated, with its plug-in options already parsed. */
 export interface SupplierConfig {

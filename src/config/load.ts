@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { carrierById } from '../carriers';
-import { checkAllowList } from '../domain/policy';
+import { checkAllowList } from '../core/policy';
 import { DropshipError } from '../errors';
 import { formatById, formatIds } from '../formats';
 import { transportKind, transportKinds } from '../transports/registry';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration';
+import { parseDuration } from '../core/duration';
 
 /** What an environment variable's name may look like. */
 export const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration';
-import { Address } from '../domain/order';
+import { parseDuration } from '../core/duration';
+import { Address } from '../core/order';
 
 /** Address a parcel leaves from: carriers need a phone for the shipper. */
 export const ShipFromSchema = Address.extend({

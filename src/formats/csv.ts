@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
-import type { FieldPath } from '../domain/field-paths';
+import type { FieldPath } from '../core/field-paths';
 import type { BatchItem, DropShipOrder, PurchaseOrderFormat } from './format';
 
 type Row = Record<string, string>;

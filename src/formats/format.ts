@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { FieldPath } from '../domain/field-paths';
+import type { FieldPath } from '../core/field-paths';
 
 /**
  * A purchase order as one supplier may see it: only its own lines, and only the values

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { cleanText, codePointLength, fitAddressLines, truncate, wrapLines } from '../carriers/field-limits';
-import { redactCardNumbers } from '../domain/card-data';
+import { cleanText, codePointLength, fitAddressLines, truncate, wrapLines } from '../core/text';
+import { redactCardNumbers } from '../core/card-data';
 import { DropshipError } from '../errors';
 import type { BatchContext, BatchItem, DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { FieldPath } from '../domain/field-paths';
+import type { FieldPath } from '../core/field-paths';
 
 /** What was shared about one order, with whom and when: one record per delivered payload. */
 export interface Disclosure {

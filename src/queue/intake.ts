@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { CancelEvent, OrderEvent, OrderEventSource } from '../domain/order';
+import type { CancelEvent, OrderEvent, OrderEventSource } from '../core/order';
 import { cancelJobId, markerKeys, ORDERS_QUEUE, orderJobId } from './names';
 import { type DataCipher, sealJob, type SealedData } from './sealing';
 

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from '../config/config';
-import type { PlannedDelivery } from '../domain/plan';
+import type { PlannedDelivery } from '../planning/plan';
 import { DeliveryError } from '../transports/transport';
 
 /** Carriers have no supplier file; their deliveries retry like this. */

@@ -1,4 +1,4 @@
-import type { OrderInput } from '../domain/order';
+import type { OrderInput } from '../core/order';
 import type { OrderSource } from './source';
 import { asIs, compact, isRecord, requireObject, shallow, type JsonObject } from './payload';
 

@@ -1,4 +1,4 @@
-import type { OrderEventSource } from '../domain/order';
+import type { OrderEventSource } from '../core/order';
 import { canonicalSource } from './canonical';
 import { shopifySource } from './shopify';
 import type { OrderSource } from './source';

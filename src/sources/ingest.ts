@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
-import { redactCardNumbers } from '../domain/card-data';
-import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, Order, type OrderEvent, type OrderEventSource } from '../domain/order';
-import { scrubOrderInput } from '../domain/scrub';
+import { redactCardNumbers } from '../core/card-data';
+import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, Order, type OrderEvent, type OrderEventSource } from '../core/order';
+import { scrubOrderInput } from '../core/scrub';
 import { DropshipError } from '../errors';
 import { detectSource, ORDER_SOURCE_KINDS, sourceByKind, type OrderSourceKind } from './index';
 

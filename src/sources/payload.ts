@@ -1,4 +1,4 @@
-import type { OrderInput } from '../domain/order';
+import type { OrderInput } from '../core/order';
 import { DropshipError } from '../errors';
 
 /**

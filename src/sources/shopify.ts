@@ -1,5 +1,5 @@
 import { decodeHTML } from 'entities';
-import type { OrderInput } from '../domain/order';
+import type { OrderInput } from '../core/order';
 import type { OrderSource } from './source';
 import {
   addressOrNothing,

@@ -1,4 +1,4 @@
-import type { OrderInput } from '../domain/order';
+import type { OrderInput } from '../core/order';
 
 /**
  * One store platform's order payload, mapped to the canonical order input. Adapters copy

@@ -1,6 +1,6 @@
 import { decodeHTML } from 'entities';
-import { isSensitiveKey } from '../domain/card-data';
-import type { OrderInput } from '../domain/order';
+import { isSensitiveKey } from '../core/card-data';
+import type { OrderInput } from '../core/order';
 import type { OrderSource } from './source';
 import {
   addressOrNothing,

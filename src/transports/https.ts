@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { buildConnector, Pool } from 'undici';
 import { z } from 'zod';
 import { envVarName, positiveDuration } from '../config/option-schemas';
-import { boundedRequest, errorCodes, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
+import { boundedRequest, errorCodes, parseRetryAfter, TIMEOUT_CODES, TLS_TRUST_CODES } from './http';
 import {
   DeliveryError,
   redactSecrets,
@@ -17,8 +17,6 @@ import {
 
 /** Keeps what a receiver answers small enough for a job record. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
-/** A Retry-After beyond this is treated as this (a typo should not park a delivery for a year). */
-const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
 /** How the receiver knows the request is ours (`delivery.auth`). */
 const authSchema = z
@@ -88,15 +86,6 @@ export type HttpsOptions = z.output<typeof httpsOptionsSchema>;
 export function standardWebhookSignature(secret: string, id: string, timestamp: number, body: string): string {
   const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
   return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
-}
-
-/** `Retry-After` in milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (text === undefined || text === '') return undefined;
-  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
-  if (Number.isNaN(ms)) return undefined;
-  return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
 }
 
 /** The local port of the socket an undici `SocketError` is about. */

@@ -1,9 +1,9 @@
 import { emailTransport } from './email';
-import { fedexTransport } from './fedex-api';
+import { fedexTransport } from '../carriers/fedex/client';
 import { httpsTransport } from './https';
 import { outboxTransport } from './outbox';
 import { sftpTransport } from './sftp';
-import { upsTransport } from './ups-api';
+import { upsTransport } from '../carriers/ups/client';
 import type { TransportKind } from './transport';
 
 const KINDS = new Map<string, TransportKind>();

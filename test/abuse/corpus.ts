@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Order } from '../../src/domain/order';
-import type { OrderPlan, PlannedDelivery } from '../../src/domain/plan';
-import type { HoldReason } from '../../src/domain/split';
+import type { Order } from '../../src/core/order';
+import type { OrderPlan, PlannedDelivery } from '../../src/planning/plan';
+import type { HoldReason } from '../../src/core/split';
 import { xmlSafe } from '../../src/formats/cxml';
 import { xpath, xpathNumber } from '../formats/xmllint';
 import { orderPayload, TEST_CARDS } from '../support/orders';

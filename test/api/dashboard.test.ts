@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import { dashboardAuthFromEnv, maskJobData, unmaskJobData } from '../../src/api/dashboard';
 import { buildApi } from '../../src/api/server';
-import { planOrder } from '../../src/domain/plan';
+import { planOrder } from '../../src/planning/plan';
 import { createRedis } from '../../src/queue/redis';
 import { fixtureConfig, order } from '../support/orders';
 import { TestRedis } from '../support/redis';

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { buildApi } from '../../src/api/server';
-import { PipelineMetrics } from '../../src/metrics';
+import { PipelineMetrics } from '../../src/telemetry/metrics';
 import { createRedis } from '../../src/queue/redis';
 import { DeliveryError } from '../../src/transports/transport';
 import { fixtureConfig, orderPayload } from '../support/orders';

@@ -2,7 +2,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildApi, type ApiOptions } from '../../src/api/server';
 import type { RateLimit, RateLimitedEntry } from '../../src/config/config';
-import { PipelineMetrics } from '../../src/metrics';
+import { PipelineMetrics } from '../../src/telemetry/metrics';
 import { fixtureConfig, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';

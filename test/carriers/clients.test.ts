@@ -3,10 +3,10 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { fedexCarrier, fedexOptionsSchema } from '../../src/carriers/fedex';
-import { fedexTransport } from '../../src/transports/fedex-api';
-import { upsCarrier, upsOptionsSchema } from '../../src/carriers/ups';
-import { upsTransId, upsTransport } from '../../src/transports/ups-api';
+import { fedexCarrier, fedexOptionsSchema } from '../../src/carriers/fedex/request';
+import { fedexTransport } from '../../src/carriers/fedex/client';
+import { upsCarrier, upsOptionsSchema } from '../../src/carriers/ups/request';
+import { upsTransId, upsTransport } from '../../src/carriers/ups/client';
 import { redisSharedCache } from '../../src/queue/shared-cache';
 import {
   DeliveryError,
@@ -27,8 +27,8 @@ import {
   upsShipResponse,
   type Carrier,
   type CarrierStandIn,
-} from '../support/carrier-standins';
-import { freePort } from '../../src/embedded-redis';
+} from '../../testkit/carrier-standins';
+import { freePort } from '../../src/queue/embedded-redis';
 import { TestRedis } from '../support/redis';
 import { domesticShipment } from './fixtures';
 

@@ -1,6 +1,6 @@
 import type { CarrierShipment } from '../../src/carriers/carrier';
 import { CARRIERS, carrierById } from '../../src/carriers';
-import type { CarrierId } from '../../src/domain/shipment';
+import type { CarrierId } from '../../src/core/shipment';
 import { CARRIER_FIELDS, SHIP_TOS, domesticShipment } from './fixtures';
 
 /** One contract every registered carrier builder meets (docs/architecture.md: one suite for all of a kind). */

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import type { CarrierShipment } from '../../src/carriers/carrier';
-import { fedexCarrier, type FedexOptions, type FedexShipRequest } from '../../src/carriers/fedex';
+import { fedexCarrier, type FedexOptions, type FedexShipRequest } from '../../src/carriers/fedex/request';
 import { DropshipError } from '../../src/errors';
-import { componentValidator, requestBodyValidator } from '../support/openapi';
+import { componentValidator, requestBodyValidator } from '../../testkit/openapi';
 import {
   CARRIER_FIELDS,
   SHIP_TOS,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { CarrierShipment } from '../../src/carriers/carrier';
-import { COUNTRY_CODES } from '../../src/domain/countries';
-import type { CarrierId, ShipFrom } from '../../src/domain/shipment';
+import { COUNTRY_CODES } from '../../src/core/countries';
+import type { CarrierId, ShipFrom } from '../../src/core/shipment';
 
 /** Synthetic shipments and generators shared by the carrier builder tests. No real people. */
 

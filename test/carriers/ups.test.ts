@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import type { CarrierShipment } from '../../src/carriers/carrier';
-import { upsCarrier, type UpsOptions, type UpsShipRequest } from '../../src/carriers/ups';
+import { upsCarrier, type UpsOptions, type UpsShipRequest } from '../../src/carriers/ups/request';
 import { DropshipError } from '../../src/errors';
-import { requestBodyValidator } from '../support/openapi';
+import { requestBodyValidator } from '../../testkit/openapi';
 import {
   CARRIER_FIELDS,
   SHIP_TOS,

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/embedded-redis';
+import { freePort } from '../../src/queue/embedded-redis';
 import { FIXTURE_CONFIG_DIR, orderPayload, TEST_CARDS } from '../support/orders';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';

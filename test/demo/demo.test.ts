@@ -125,7 +125,7 @@ describe('npm run demo', () => {
   });
 
   it('keeps the API and the dashboard up until Ctrl-C, delivers what arrives meanwhile, then removes everything', async () => {
-    const run = startDemo(process.execPath, ['--import', 'tsx', 'src/demo/run.ts'], { DEMO_ORDERS: '0' });
+    const run = startDemo(process.execPath, ['--import', 'tsx', 'demo/run.ts'], { DEMO_ORDERS: '0' });
     try {
       await waitFor('the demo to wait for Ctrl-C', () => run.output().includes('Press Ctrl-C to stop'), 60_000);
       const output = run.output();

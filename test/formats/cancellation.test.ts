@@ -7,7 +7,7 @@ import { cxmlFormat, payloadId } from '../../src/formats/cxml';
 import { cancellationView, type RenderContext } from '../../src/formats/format';
 import { JSON_CANCELLATION_SCHEMA, jsonFormat } from '../../src/formats/json';
 import { x12Format } from '../../src/formats/x12-850';
-import { planCancellation, planOrder } from '../../src/domain/plan';
+import { planCancellation, planOrder } from '../../src/planning/plan';
 import { defaultCancelFilename } from '../../src/config/load';
 import { fixtureConfig, order } from '../support/orders';
 import { CXML_OPTIONS, FULL, WITHHELD, X12_OPTIONS, copy } from './po-fixtures';

@@ -1,6 +1,6 @@
-import { FIELD_PATHS, type FieldPath, isNeverDisclosed } from '../../src/domain/field-paths';
-import { dropShipOrder } from '../../src/domain/minimise';
-import type { Shipment } from '../../src/domain/shipment';
+import { FIELD_PATHS, type FieldPath, isNeverDisclosed } from '../../src/core/field-paths';
+import { dropShipOrder } from '../../src/core/minimise';
+import type { Shipment } from '../../src/core/shipment';
 import { formatById, formatIds } from '../../src/formats';
 import type { PurchaseOrderFormat } from '../../src/formats/format';
 import { order } from '../support/orders';

@@ -6,7 +6,7 @@ import type { DropShipOrder, RenderContext } from '../../src/formats/format';
 import { type X12Options, x12Format, x12Text } from '../../src/formats/x12-850';
 import { CONTEXT, FULL, WITHHELD, X12_OPTIONS, copy } from './po-fixtures';
 import { checkEnvelope, el, loadNodeX12, parseWithNodeX12, readX12 } from './x12-reader';
-import { SPECS_DIR } from '../support/specs';
+import { SPECS_DIR } from '../../testkit/specs';
 
 const SAMPLES = {
   stedi5010: readFileSync(path.join(SPECS_DIR, 'x12-850-dropship-5010-stedi-sample.edi'), 'utf8'),

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CXML_DTD_URL } from '../../src/formats/cxml';
-import { SPECS_DIR } from '../support/specs';
+import { SPECS_DIR } from '../../testkit/specs';
 
 /**
  * libxml2's `xmllint` as the independent judge of the cXML documents: DTD validation

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
-import { previewOrder } from '../../src/preview';
+import { previewOrder } from '../../src/planning/preview';
 import { CXML_OPTIONS, X12_OPTIONS } from '../formats/po-fixtures';
 import { FIXTURE_CONFIG_DIR, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Config } from '../../src/config/config';
-import { previewOrder } from '../../src/preview';
+import { previewOrder } from '../../src/planning/preview';
 import { deliveryQueueName } from '../../src/queue/names';
 import { DeliveryError } from '../../src/transports/transport';
 import { cardLikeNumbers, containsAnyOf } from '../support/card-scan';

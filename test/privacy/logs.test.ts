@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/telemetry/log';
 import { DeliveryError } from '../../src/transports/transport';
 import { containsAnyOf, cardLikeNumbers } from '../support/card-scan';
 import { fixtureConfig, orderPayload, TEST_CARDS } from '../support/orders';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { COUNTRY_CODES } from '../../src/domain/countries';
-import { FIELD_PATHS, isNeverDisclosed, type FieldPath } from '../../src/domain/field-paths';
+import { COUNTRY_CODES } from '../../src/core/countries';
+import { FIELD_PATHS, isNeverDisclosed, type FieldPath } from '../../src/core/field-paths';
 
 /**
  * fast-check generators for the privacy properties: random supplier configurations and
@@ -143,7 +143,7 @@ export const CARD_SEPARATORS = ['', ' ', '-'] as const;
 /** Other ways people type card numbers: two spaces, tab, newline, no-break space, " - ". */
 export const PROBE_CARD_SEPARATORS = ['  ', '\t', '\n', '\u00a0', ' - '] as const;
 
-/** Luhn check digit for `body` (independent of src/domain/card-data.ts). */
+/** Luhn check digit for `body` (independent of src/core/card-data.ts). */
 export function luhnCheckDigit(body: string): string {
   let sum = 0;
   for (let i = 0; i < body.length; i++) {

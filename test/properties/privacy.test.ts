@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import type { Config } from '../../src/config/config';
-import { CONTACT_FIELDS, type FieldPath } from '../../src/domain/field-paths';
-import type { Order } from '../../src/domain/order';
-import { planOrder, type OrderPlan, type PlannedDelivery } from '../../src/domain/plan';
-import type { Shipment } from '../../src/domain/shipment';
+import { CONTACT_FIELDS, type FieldPath } from '../../src/core/field-paths';
+import type { Order } from '../../src/core/order';
+import { planOrder, type OrderPlan, type PlannedDelivery } from '../../src/planning/plan';
+import type { Shipment } from '../../src/core/shipment';
 import { ingestOrder } from '../../src/sources/ingest';
 import { CARRIER_FIELDS } from '../carriers/fixtures';
 import { cardLikeNumbers, containsAnyOf } from '../support/card-scan';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { planOrder } from '../../src/domain/plan';
+import { planOrder } from '../../src/planning/plan';
 import { DropshipError } from '../../src/errors';
 import { ingestOrder } from '../../src/sources/ingest';
 import { EVERY_FORMAT_LINES, writeAbuseConfig, type AbuseConfig } from '../abuse/abuse-config';

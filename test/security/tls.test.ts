@@ -8,15 +8,15 @@ import { promisify } from 'node:util';
 import * as openpgp from 'openpgp';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../../src/config/load';
-import { createLocalCa, type LocalCa } from '../../src/demo/receivers/https';
-import { startSshd } from '../../src/demo/receivers/sshd';
+import { createLocalCa, type LocalCa } from '../../testkit/receivers/https';
+import { startSshd } from '../../testkit/receivers/sshd';
 import { DropshipError } from '../../src/errors';
 import { emailTransport } from '../../src/transports/email';
-import { fedexTransport } from '../../src/transports/fedex-api';
+import { fedexTransport } from '../../src/carriers/fedex/client';
 import { httpsTransport } from '../../src/transports/https';
 import { sftpTransport } from '../../src/transports/sftp';
 import { DeliveryError, type DeliveryPayload, type Transport, type TransportKind } from '../../src/transports/transport';
-import { upsTransport } from '../../src/transports/ups-api';
+import { upsTransport } from '../../src/carriers/ups/client';
 import { FIXTURE_CONFIG_DIR } from '../support/orders';
 import { makePayload } from '../transports/contract';
 
@@ -89,21 +89,21 @@ const ALLOWED: Allowed[] = [
     context: [/^\s+connect,$/m, /const connector = buildConnector\(\{ \.\.\.tls/],
   },
   {
-    file: 'src/transports/ups-api.ts',
+    file: 'src/carriers/api-client.ts',
     rule: 'tls-client',
     line: 'new Pool(origin, {',
     reason: 'the UPS and FedEx API pool (OAuth and API calls): certificates verified, TLS 1.2+',
     context: [/connect: \{ minVersion: 'TLSv1\.2', rejectUnauthorized: true,/],
   },
   {
-    file: 'src/transports/ups-api.ts',
+    file: 'src/carriers/api-client.ts',
     rule: 'tls-options',
     line: "connect: { minVersion: 'TLSv1.2', rejectUnauthorized: true,",
     reason: 'the same pool: verification on, a caFile only adds a trusted CA',
     context: [],
   },
   {
-    file: 'src/transports/carrier-api.ts',
+    file: 'src/carriers/api-client.ts',
     rule: 'tls-options',
     line: 'connect(origin: string, tls: { ca?: string }, timeoutMs: number): Dispatcher;',
     reason: 'the type of the extra CA handed to the carrier pool, not a TLS setting',
@@ -138,28 +138,28 @@ const ALLOWED: Allowed[] = [
     context: [/this\.hostKeyRejected = !this\.settings\.pins\.includes\(offered\);/, /return !this\.hostKeyRejected;/],
   },
   {
-    file: 'src/demo/inbox.ts',
+    file: 'demo/inbox.ts',
     rule: 'tls-client',
     line: 'await client.connect({',
     reason: 'the demo reads the SFTP drop back with the host key pinned',
     context: [/hostVerifier: \(key: Buffer\) => sshFingerprint\(key\) === sshd\.hostKey\.fingerprint,/],
   },
   {
-    file: 'src/demo/inbox.ts',
+    file: 'demo/inbox.ts',
     rule: 'ssh-host-key',
     line: 'hostVerifier: (key: Buffer) => sshFingerprint(key) === sshd.hostKey.fingerprint,',
     reason: "accepts only the local sshd's own host key",
     context: [],
   },
   {
-    file: 'src/demo/receivers/https.ts',
+    file: 'testkit/receivers/https.ts',
     rule: 'reject-unauthorized',
     line: 'rejectUnauthorized: options.requireClientCert === true,',
     reason: 'server side of the local test receiver: whether it demands a client certificate (mutual TLS), not a check of a server',
     context: [/requestCert: options\.requireClientCert === true,/, /createServer\(/],
   },
   {
-    file: 'src/demo/receivers/smtp.ts',
+    file: 'testkit/receivers/smtp.ts',
     rule: 'insecure',
     line: 'allowInsecureAuth: false,',
     reason: 'the local SMTP receiver refuses AUTH before STARTTLS (the safe value)',
@@ -204,7 +204,7 @@ function unjustified(finding: Finding): string | undefined {
 }
 
 describe('the source never turns TLS or SSH verification off', () => {
-  const findings = ['src', 'workers'].flatMap((dir) =>
+  const findings = ['src', 'workers', 'demo', 'testkit'].flatMap((dir) =>
     sourceFiles(path.join(ROOT, dir)).flatMap((full) => scan(path.relative(ROOT, full).split(path.sep).join('/'), readFileSync(full, 'utf8'))),
   );
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Order } from '../../src/domain/order';
-import { scrubOrderInput } from '../../src/domain/scrub';
+import { Order } from '../../src/core/order';
+import { scrubOrderInput } from '../../src/core/scrub';
 import { DropshipError } from '../../src/errors';
 import { detectSource, ORDER_SOURCE_KINDS, ORDER_SOURCES, sourceByKind } from '../../src/sources/index';
 

@@ -1,5 +1,5 @@
-import { scrubOrderInput } from '../../src/domain/scrub';
-import type { OrderInput } from '../../src/domain/order';
+import { scrubOrderInput } from '../../src/core/scrub';
+import type { OrderInput } from '../../src/core/order';
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {

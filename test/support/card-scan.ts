@@ -1,4 +1,4 @@
-import { luhnValid } from '../../src/domain/card-data';
+import { luhnValid } from '../../src/core/card-data';
 
 /**
  * Card-like numbers in `text` (13-19 digits, optionally spaced or dashed, Luhn-valid in any

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/config';
-import { Order, type OrderInput } from '../../src/domain/order';
+import { Order, type OrderInput } from '../../src/core/order';
 
 export const FIXTURE_CONFIG_DIR = path.join(__dirname, '..', 'fixtures', 'config');
 

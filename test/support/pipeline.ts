@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server';
 import type { Config } from '../../src/config/config';
-import { Pipeline, type PipelineOptions } from '../../src/pipeline';
+import { Pipeline, type PipelineOptions } from '../../src/app/pipeline';
 import type { TransportTarget } from '../../src/transports/factory';
 import { RecordingTransport } from '../../src/transports/recording';
 import type { Transport } from '../../src/transports/transport';

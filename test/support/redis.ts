@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { EmbeddedRedis } from '../../src/embedded-redis';
+import { EmbeddedRedis } from '../../src/queue/embedded-redis';
 
 /** A private redis-server for one test file, on a free port, removed afterwards. */
 export class TestRedis {

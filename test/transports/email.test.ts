@@ -5,8 +5,8 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import * as openpgp from 'openpgp';
 import { emailTransport } from '../../src/transports/email';
 import { DeliveryError, type DeliveryPayload, type Transport, type TransportContext } from '../../src/transports/transport';
-import { freePort } from '../../src/embedded-redis';
-import { startSmtpReceiver, type ReceivedMail, type SmtpReceiver } from '../../src/demo/receivers/smtp';
+import { freePort } from '../../src/queue/embedded-redis';
+import { startSmtpReceiver, type ReceivedMail, type SmtpReceiver } from '../../testkit/receivers/smtp';
 import { expectNoSecrets, makePayload, transportContract } from './contract';
 
 jest.setTimeout(20_000);

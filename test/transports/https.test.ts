@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname } from 'node:path';
-import { httpsTransport, parseRetryAfter, standardWebhookSignature } from '../../src/transports/https';
+import { httpsTransport, standardWebhookSignature } from '../../src/transports/https';
+import { parseRetryAfter } from '../../src/transports/http';
 import { DeliveryError, type Transport, type TransportContext } from '../../src/transports/transport';
-import { freePort } from '../../src/embedded-redis';
-import { startHttpsReceiver, type LocalCert, type HttpsReceiver } from '../../src/demo/receivers/https';
+import { freePort } from '../../src/queue/embedded-redis';
+import { startHttpsReceiver, type LocalCert, type HttpsReceiver } from '../../testkit/receivers/https';
 import { expectNoSecrets, makePayload, transportContract } from './contract';
 
 jest.setTimeout(20_000);

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { sftpTransport, sshFingerprint, type SftpOptions } from '../../src/transports/sftp';
 import { DeliveryError, type DeliveryPayload, type Transport, type TransportContext } from '../../src/transports/transport';
-import { freePort } from '../../src/embedded-redis';
-import { startSshd, type SshKeyPair, type LocalSshd } from '../../src/demo/receivers/sshd';
+import { freePort } from '../../src/queue/embedded-redis';
+import { startSshd, type SshKeyPair, type LocalSshd } from '../../testkit/receivers/sshd';
 import { expectNoSecrets, makePayload, transportContract } from './contract';
 
 jest.setTimeout(20_000);

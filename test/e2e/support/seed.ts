@@ -1,6 +1,6 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { planOrder, type PlannedDelivery } from '../../../src/domain/plan';
+import { planOrder, type PlannedDelivery } from '../../../src/planning/plan';
 import { OrderIntake } from '../../../src/queue/intake';
 import { deliveryQueueName, ORDERS_QUEUE } from '../../../src/queue/names';
 import { createRedis } from '../../../src/queue/redis';

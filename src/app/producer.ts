@@ -1,9 +1,9 @@
-import type { Config } from './config/config';
-import { OrderIntake, type IntakeResult } from './queue/intake';
-import { createRedis } from './queue/redis';
-import type { DataCipher } from './queue/sealing';
-import { ingestCancellation, ingestOrder } from './sources/ingest';
-import type { CancelReason } from './domain/order';
+import type { Config } from '../config/config';
+import { OrderIntake, type IntakeResult } from '../queue/intake';
+import { createRedis } from '../queue/redis';
+import type { DataCipher } from '../queue/sealing';
+import { ingestCancellation, ingestOrder } from '../sources/ingest';
+import type { CancelReason } from '../core/order';
 
 export interface ProducerOptions {
   redisUrl: string;

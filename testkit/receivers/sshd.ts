@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../embedded-redis';
+import { freePort } from '../../src/queue/embedded-redis';
 
 const run = promisify(execFile);
 /** Where OpenSSH's server usually lives (it is rarely on a user's PATH). */

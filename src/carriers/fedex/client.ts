@@ -1,7 +1,8 @@
-import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from './transport';
-import { fedexOptionsSchema, type FedexOptions } from '../carriers/fedex';
+import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
+import { fedexOptionsSchema, type FedexOptions } from './request';
 import {
   CarrierApiClient,
+  carrierIo,
   asList,
   isRecord,
   problemsOf,
@@ -10,8 +11,7 @@ import {
   type CarrierCall,
   type CarrierIo,
   type CarrierProblem,
-} from './carrier-api';
-import { carrierIo } from './ups-api';
+} from '../api-client';
 
 /**
  * The FedEx API client: API Authorization (`fedex-authorization-v1-APIAuthorization-Resource.json`)

@@ -4,11 +4,11 @@ import { DropshipError } from '../errors';
 import { formatById } from '../formats';
 import { cancellationView, type DropShipOrder } from '../formats/format';
 import type { DeliveryPayload } from '../transports/transport';
-import type { FieldPath } from './field-paths';
-import { carrierShipment, dropShipOrder, viewFields } from './minimise';
-import type { Order } from './order';
-import type { Shipment } from './shipment';
-import { type HoldReason, splitOrder } from './split';
+import type { FieldPath } from '../core/field-paths';
+import { carrierShipment, dropShipOrder, viewFields } from '../core/minimise';
+import type { Order } from '../core/order';
+import type { Shipment } from '../core/shipment';
+import { type HoldReason, splitOrder } from '../core/split';
 
 /** One payload for one recipient, with what it discloses: the unit of delivery work. */
 export interface PlannedDelivery extends DeliveryPayload {

@@ -1,4 +1,4 @@
-import { containsCardNumber, luhnValid, redactCardNumbers, REDACTED } from '../../src/domain/card-data';
+import { containsCardNumber, luhnValid, redactCardNumbers, REDACTED } from '../../src/core/card-data';
 
 describe('card-like numbers', () => {
   it.each(['4111111111111111', '4111 1111 1111 1111', '4111-1111-1111-1111', '378282246310005', '6011111111111117'])(

@@ -1,7 +1,7 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RateLimitedEntry } from './config/config';
-import type { SupplierKeyStatus, UnusableSupplierKey } from './config/keys';
+import type { RateLimitedEntry } from '../config/config';
+import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 
 export interface MetricsOptions {
   /** Queues whose depth and oldest waiting job are read at every scrape. */

@@ -1,20 +1,20 @@
 import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Batches } from '../workers/batches';
-import { Cancellations } from '../workers/cancellation';
-import { createDeliveryWorker } from '../workers/delivery-worker';
-import { createOrderWorker } from '../workers/order-worker';
-import type { Config } from './config/config';
-import { OrderIntake } from './queue/intake';
-import { deliveryQueueName } from './queue/names';
-import { DisclosureLedger } from './ledger/disclosure-ledger';
-import { createRedis, displayRedisUrl } from './queue/redis';
-import type { DataCipher } from './queue/sealing';
-import { redisSharedCache } from './queue/shared-cache';
-import { deliveryTargets, type TransportFactory } from './transports/factory';
+import { Batches } from '../../workers/batches';
+import { Cancellations } from '../../workers/cancellation';
+import { createDeliveryWorker } from '../../workers/delivery-worker';
+import { createOrderWorker } from '../../workers/order-worker';
+import type { Config } from '../config/config';
+import { OrderIntake } from '../queue/intake';
+import { deliveryQueueName } from '../queue/names';
+import { DisclosureLedger } from '../ledger/disclosure-ledger';
+import { createRedis, displayRedisUrl } from '../queue/redis';
+import type { DataCipher } from '../queue/sealing';
+import { redisSharedCache } from '../queue/shared-cache';
+import { deliveryTargets, type TransportFactory } from '../transports/factory';
 import type { Logger } from 'pino';
-import type { PipelineMetrics } from './metrics';
-import type { Transport } from './transports/transport';
+import type { PipelineMetrics } from '../telemetry/metrics';
+import type { Transport } from '../transports/transport';
 
 export interface PipelineOptions {
   config: Config;

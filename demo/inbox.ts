@@ -3,10 +3,10 @@ import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import * as openpgp from 'openpgp';
 import SftpClient from 'ssh2-sftp-client';
-import { sshFingerprint } from '../transports/sftp';
-import { upsTransId } from '../transports/ups-api';
+import { sshFingerprint } from '../src/transports/sftp';
+import { upsTransId } from '../src/carriers/ups/client';
 import { SFTP_REMOTE_DIR, SUPPLIERS, type DemoEnvironment } from './environment';
-import type { Carrier } from './receivers/carriers';
+import type { Carrier } from '../testkit/receivers/carriers';
 
 /**
  * What each recipient holds at the end of the demo, read back the way the recipient itself

@@ -1,8 +1,8 @@
-import type { Config } from './config/config';
-import type { OrderEventSource } from './domain/order';
-import { planOrder } from './domain/plan';
-import type { FieldPath } from './domain/field-paths';
-import { ingestOrder } from './sources/ingest';
+import type { Config } from '../config/config';
+import type { OrderEventSource } from '../core/order';
+import { planOrder } from './plan';
+import type { FieldPath } from '../core/field-paths';
+import { ingestOrder } from '../sources/ingest';
 
 /** One line of `dropship preview`'s output (docs/cli.md). */
 export interface PreviewDelivery {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { OrderInput } from '../domain/order';
+import type { OrderInput } from '../src/core/order';
 
 /** Where the sample payloads of the README live. */
-export const EXAMPLES_DIR = path.resolve(__dirname, '..', '..', 'examples', 'orders');
+export const EXAMPLES_DIR = path.resolve(__dirname, '..', 'examples', 'orders');
 
 /** An order as the demo sends it: which endpoint, and the exact body. */
 export interface DemoOrder {

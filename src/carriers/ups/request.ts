@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { DropshipError } from '../errors';
-import type { ShipFrom } from '../domain/shipment';
-import type { CarrierRequestBuilder, CarrierShipment } from './carrier';
-import { carrierFields, fitAddressLines, fitCode, parsePhone, truncate, weightInTenths, type CarrierPhone } from './field-limits';
-import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from './client-options';
+import { DropshipError } from '../../errors';
+import type { ShipFrom } from '../../core/shipment';
+import type { CarrierRequestBuilder, CarrierShipment } from '../carrier';
+import { fitAddressLines, truncate } from '../../core/text';
+import { carrierFields, fitCode, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
+import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from '../client-options';
 
 /**
  * UPS Shipping API request builder: `POST /shipments/{version}/ship`, request schema

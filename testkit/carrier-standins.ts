@@ -5,7 +5,7 @@ import {
   type StandInChecks,
   type StandInEndpoint,
   type StandInOptions,
-} from '../../src/demo/receivers/carriers';
+} from './receivers/carriers';
 import { componentValidator, loadSpec, requestBodyValidator, type RequestValidator } from './openapi';
 
 export {
@@ -18,10 +18,10 @@ export {
   type StandInAnswer,
   type StandInEndpoint,
   type StandInRequest,
-} from '../../src/demo/receivers/carriers';
+} from './receivers/carriers';
 
 /**
- * The carrier stand-ins of src/demo/receivers/carriers.ts, checking every request body and
+ * The carrier stand-ins of testkit/receivers/carriers.ts, checking every request body and
  * every answer against the carriers' published OpenAPI documents in `specs/` (ajv).
  */
 

@@ -4,24 +4,24 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Queue, type Job, type Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../api/server';
-import type { Config } from '../config/config';
-import { checkSupplierKeys } from '../config/keys';
-import { loadConfig } from '../config/load';
-import type { OrderEventSource } from '../domain/order';
-import { planOrder } from '../domain/plan';
-import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../embedded-redis';
-import { PipelineMetrics } from '../metrics';
-import { Pipeline } from '../pipeline';
-import { deliveryQueueName, ORDERS_QUEUE } from '../queue/names';
-import { ingestOrder, parseJsonBody } from '../sources/ingest';
-import { createTransport, deliveryTargets, type TransportFactory } from '../transports/factory';
-import { OutboxTransport } from '../transports/outbox';
+import { buildApi } from '../src/api/server';
+import type { Config } from '../src/config/config';
+import { checkSupplierKeys } from '../src/config/keys';
+import { loadConfig } from '../src/config/load';
+import type { OrderEventSource } from '../src/core/order';
+import { planOrder } from '../src/planning/plan';
+import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../src/queue/embedded-redis';
+import { PipelineMetrics } from '../src/telemetry/metrics';
+import { Pipeline } from '../src/app/pipeline';
+import { deliveryQueueName, ORDERS_QUEUE } from '../src/queue/names';
+import { ingestOrder, parseJsonBody } from '../src/sources/ingest';
+import { createTransport, deliveryTargets, type TransportFactory } from '../src/transports/factory';
+import { OutboxTransport } from '../src/transports/outbox';
 import { SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
 import { readInboxes, type RecipientInbox } from './inbox';
 import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
 import { ProgressLine } from './progress';
-import { dataCipherFromEnv } from '../queue/sealing';
+import { dataCipherFromEnv } from '../src/queue/sealing';
 
 /**
  * `npm run demo`: the real pipeline with its real transports, on this machine only. Starts

@@ -1,8 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
-import type { Dispatcher } from 'undici';
-import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from '../carriers/client-options';
-import { boundedRequest, errorCodes, NOT_SENT_CODES, TIMEOUT_CODES, TLS_TRUST_CODES } from './bounded-request';
+import { readFileSync } from 'node:fs';
+import { Pool, type Dispatcher } from 'undici';
+import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from './client-options';
+import { boundedRequest, errorCodes, NOT_SENT_CODES, parseRetryAfter, TIMEOUT_CODES, TLS_TRUST_CODES } from '../transports/http';
 import {
   DeliveryError,
   redactSecrets,
@@ -638,4 +639,20 @@ export function asList(value: unknown): unknown[] {
 export function stringAt(record: unknown, key: string): string | undefined {
   const value = isRecord(record) ? record[key] : undefined;
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The I/O both carrier clients use: files, an undici pool with verified TLS, Retry-After. */
+export function carrierIo(): CarrierIo {
+  return {
+    readFile: (path) => readFileSync(path, 'utf8'),
+    connect: (origin, tls, timeoutMs) =>
+      new Pool(origin, {
+        connections: 4,
+        keepAliveTimeout: 30_000,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        connect: { minVersion: 'TLSv1.2', rejectUnauthorized: true, timeout: timeoutMs, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
+      }),
+    retryAfter: (value) => parseRetryAfter(value),
+  };
 }

@@ -1,5 +1,5 @@
-import { planOrder } from '../../src/domain/plan';
-import { splitOrder } from '../../src/domain/split';
+import { planOrder } from '../../src/planning/plan';
+import { splitOrder } from '../../src/core/split';
 import { fixtureConfig, order } from '../support/orders';
 
 describe('splitting an order', () => {

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { stringify } from 'yaml';
-import { startCarrierStandIn, type Carrier, type CarrierStandIn } from './receivers/carriers';
-import { opensslAvailable, startHttpsReceiver, type HttpsReceiver } from './receivers/https';
-import { startSmtpReceiver, type SmtpReceiver } from './receivers/smtp';
-import { findSshd, SSHD_MISSING_HINT, startSshd, type LocalSshd } from './receivers/sshd';
-import { DATA_KEY_ENV, generateDataKey } from '../queue/sealing';
+import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../testkit/receivers/carriers';
+import { opensslAvailable, startHttpsReceiver, type HttpsReceiver } from '../testkit/receivers/https';
+import { startSmtpReceiver, type SmtpReceiver } from '../testkit/receivers/smtp';
+import { findSshd, SSHD_MISSING_HINT, startSshd, type LocalSshd } from '../testkit/receivers/sshd';
+import { DATA_KEY_ENV, generateDataKey } from '../src/queue/sealing';
 
 /**
  * Everything the demo runs against, on this machine only: a local receiver per supplier and
@@ -160,7 +160,7 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
   ];
   for (const s of suppliers) {
     const doc = { ...s, shipFrom: SHIP_FROM[s.id], delivery: deliveries[s.id], retry: { attempts: 8, backoff: '1s' } };
-    writeFileSync(path.join(configDir, 'suppliers', `${s.id}.yaml`), `# Demo supplier delivering to a local receiver (written by src/demo)\n${stringify(doc)}`);
+    writeFileSync(path.join(configDir, 'suppliers', `${s.id}.yaml`), `# Demo supplier delivering to a local receiver (written by demo/)\n${stringify(doc)}`);
   }
 
   const carrierBlock = (carrier: Carrier, account: Record<string, string>): Record<string, unknown> => {
@@ -198,7 +198,7 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
     // The demo posts up to a thousand orders in a few seconds, all from loopback.
     api: { rateLimits: { orders: { max: 2000, per: '1m' } } },
   };
-  writeFileSync(path.join(configDir, 'store.yaml'), `# Demo store; the carriers point at local stand-ins (written by src/demo)\n${stringify(store)}`);
+  writeFileSync(path.join(configDir, 'store.yaml'), `# Demo store; the carriers point at local stand-ins (written by demo/)\n${stringify(store)}`);
 }
 
 /** Starts the receivers, makes the keys and secrets, and writes the configuration. */

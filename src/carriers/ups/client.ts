@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
-import { parseRetryAfter } from './https';
-import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from './transport';
+import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
 import {
   CarrierApiClient,
+  carrierIo,
   asList,
   isRecord,
   problemsOf,
@@ -13,8 +11,8 @@ import {
   type CarrierCall,
   type CarrierIo,
   type CarrierProblem,
-} from './carrier-api';
-import { upsOptionsSchema, type UpsOptions } from '../carriers/ups';
+} from '../api-client';
+import { upsOptionsSchema, type UpsOptions } from './request';
 
 /**
  * The UPS API client: OAuth client credentials (`ups-OAuthClientCredentials.json`) and the
@@ -35,22 +33,6 @@ export const UPS_DEFAULT_API_VERSION = 'v2409';
 const TRANSACTION_SOURCE = 'dropship';
 
 const UPS_API: CarrierApi = { id: 'ups', name: 'UPS', format: 'ups-ship', environments: UPS_ENVIRONMENTS };
-
-/** The I/O both carrier clients use: files, an undici pool with verified TLS, Retry-After. */
-export function carrierIo(): CarrierIo {
-  return {
-    readFile: (path) => readFileSync(path, 'utf8'),
-    connect: (origin, tls, timeoutMs) =>
-      new Pool(origin, {
-        connections: 4,
-        keepAliveTimeout: 30_000,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        connect: { minVersion: 'TLSv1.2', rejectUnauthorized: true, timeout: timeoutMs, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
-      }),
-    retryAfter: (value) => parseRetryAfter(value),
-  };
-}
 
 /** `transId` (UPS: 32 characters at most): the same for every attempt of one delivery. */
 export function upsTransId(deliveryId: string): string {

@@ -78,3 +78,15 @@ export async function boundedRequest(
     throw error;
   }
 }
+
+/** A Retry-After beyond this is treated as this (a typo should not park a delivery for a year). */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
+/** `Retry-After` in milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (text === undefined || text === '') return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  if (Number.isNaN(ms)) return undefined;
+  return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
+}
