@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startHttpsReceiver, type HttpsReceiver } from '../../testkit/receivers/https';
 import { displayRedisUrl, redactRedisCredentials } from '../../src/queue/redis';
-import { memoryCache, OAuthTokens } from '../../src/carriers/api-client';
+import { memoryCache, OAuthTokens } from '../../src/carriers/oauth-tokens';
 import { httpsTransport } from '../../src/transports/https';
 import { DeliveryError } from '../../src/transports/transport';
 import { makePayload } from '../transports/contract';

@@ -1,17 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
-import {
-  CarrierApiClient,
-  carrierIo,
-  asList,
-  isRecord,
-  problemsOf,
-  stringAt,
-  type CarrierApi,
-  type CarrierCall,
-  type CarrierIo,
-  type CarrierProblem,
-} from '../api-client';
+import { CarrierApiClient, carrierIo, problemsOf, type CarrierApi, type CarrierCall, type CarrierIo, type CarrierProblem } from '../api-client';
+import { asList, isRecord, stringAt } from '../json';
 import { upsOptionsSchema, type UpsOptions } from './request';
 
 /**
