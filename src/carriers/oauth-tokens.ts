@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { createDerivedCipher } from '../queue/sealing';
 import { DeliveryError, type SharedCache } from '../transports/transport';
 import { isRecord } from './json';
 
@@ -66,30 +67,34 @@ export interface OAuthTokensOptions {
 
 /** How a token record is written to and read from the shared cache. */
 interface CacheCodec {
-  seal(text: string): string;
-  /** The text, or undefined when the value was not sealed under this codec's key. */
-  open(value: string): string | undefined;
+  seal(record: HeldToken): string;
+  /** The record as stored, still to be checked; undefined when this codec cannot read it. */
+  open(value: string): unknown;
 }
 
-const PLAIN: CacheCodec = { seal: (text) => text, open: (value) => value };
+const PLAIN: CacheCodec = {
+  seal: (record) => JSON.stringify(record),
+  open: (value) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return undefined;
+    }
+  },
+};
 
-/** AES-256-GCM under a key derived (HKDF-SHA256) from `secret`, bound to the cache `key`. */
+/**
+ * The project's sealing (AES-256-GCM, purpose `oauth-token` as associated data) under a key
+ * derived from `secret`, scoped to the cache `key`: a record sealed under another secret or
+ * for another client reads as absent, and the token is fetched again.
+ */
 function sealedCodec(secret: string, key: string): CacheCodec {
-  const aesKey = Buffer.from(hkdfSync('sha256', secret, key, 'dropship oauth token cache v1', 32));
+  const cipher = createDerivedCipher(secret, key);
   return {
-    seal(text) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', aesKey, iv, { authTagLength: 16 });
-      const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-      return `v1.${iv.toString('base64url')}.${body.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
-    },
-    open(value) {
-      const [version, iv, body, tag] = value.split('.');
-      if (version !== 'v1' || iv === undefined || body === undefined || tag === undefined) return undefined;
+    seal: (record) => cipher.seal(record, 'oauth-token'),
+    open: (value) => {
       try {
-        const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(iv, 'base64url'), { authTagLength: 16 });
-        decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+        return cipher.open<unknown>(value, 'oauth-token');
       } catch {
         return undefined;
       }
@@ -156,7 +161,7 @@ export class OAuthTokens {
     const usableFor = grant.expiresInMs > 2 * this.marginMs ? grant.expiresInMs - this.marginMs : grant.expiresInMs / 2;
     const held: HeldToken = { token: grant.accessToken, usableUntil: this.now() + usableFor };
     this.held = held;
-    await quietly(() => this.cache.set(this.options.key, this.codec.seal(JSON.stringify(held)), usableFor), undefined);
+    await quietly(() => this.cache.set(this.options.key, this.codec.seal(held), usableFor), undefined);
     return held.token;
   }
 
@@ -198,14 +203,7 @@ export class OAuthTokens {
   /** The token in the shared cache, unless it is `rejected` or (nearly) expired. */
   private async shared(rejected: string | undefined): Promise<string | undefined> {
     const cached = await quietly(() => this.cache.get(this.options.key), undefined);
-    const text = cached === undefined ? undefined : this.codec.open(cached);
-    if (text === undefined) return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
+    const parsed = cached === undefined ? undefined : this.codec.open(cached);
     if (!isRecord(parsed) || typeof parsed.token !== 'string' || typeof parsed.usableUntil !== 'number') return undefined;
     if (parsed.token === rejected || parsed.usableUntil <= this.now()) return undefined;
     this.held = { token: parsed.token, usableUntil: parsed.usableUntil };
