@@ -1,5 +1,5 @@
 import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
-import { fedexOptionsSchema, type FedexOptions } from './request';
+import { fedexOptionsSchema, type FedexOptions } from './options';
 import { CarrierApiClient, carrierIo, problemsOf, type CarrierApi, type CarrierCall, type CarrierIo, type CarrierProblem } from '../api-client';
 import { asList, isRecord, stringAt } from '../json';
 
