@@ -4,7 +4,7 @@ import path from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
 import { startSshd, type LocalSshd } from '../testkit/receivers/sshd';
 import type { PlannedDelivery } from '../src/planning/plan';
-import { sshFingerprint } from '../src/transports/sftp';
+import { sshFingerprint } from '../src/transports/sftp/connection';
 import { type BenchOutput, log, median, result, withPrivateRedis } from './common';
 import { benchOrders, describeRound, plannedPayloads, timed, transportBenchConfig, TransportPipeline, type DeliveryRound } from './transport-harness';
 

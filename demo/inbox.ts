@@ -3,7 +3,7 @@ import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import * as openpgp from 'openpgp';
 import SftpClient from 'ssh2-sftp-client';
-import { sshFingerprint } from '../src/transports/sftp';
+import { sshFingerprint } from '../src/transports/sftp/connection';
 import { upsTransId } from '../src/carriers/ups/client';
 import { SFTP_REMOTE_DIR, SUPPLIERS, type DemoEnvironment } from './environment';
 import type { Carrier } from '../testkit/receivers/carriers';

@@ -1,8 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
 import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from './client-options';
+import { readClientCredentials, type ClientCredentials } from './credentials';
+import { asList, isRecord, stringAt } from './json';
+import { OAuthTokens, tokenGrant, type TokenGrant } from './oauth-tokens';
 import { boundedRequest, errorCodes, NOT_SENT_CODES, parseRetryAfter, TIMEOUT_CODES, TLS_TRUST_CODES } from '../transports/http';
 import {
   DeliveryError,
@@ -10,19 +13,18 @@ import {
   type DeliveryPayload,
   type DeliveryReceipt,
   type LabelVoid,
-  type SharedCache,
   type Transport,
   type TransportContext,
 } from '../transports/transport';
 
 /**
- * What the UPS and FedEx API clients share: their options (read from the same
- * `carriers.<id>` block of `config/store.yaml` as the request builders), client credentials,
- * OAuth 2.0 client-credentials tokens shared by every worker, and one delivery flow
- * (token, POST, one refresh on 401, answer → receipt or classified `DeliveryError`).
+ * What the UPS and FedEx API clients share: one delivery flow (token, POST, one refresh on
+ * 401, answer → receipt or classified `DeliveryError`), the mapping of carrier answers to
+ * errors, and the I/O they run on. Client credentials live in `credentials.ts`, the shared
+ * OAuth token cache in `oauth-tokens.ts`, the JSON readers in `json.ts`.
  *
- * This module does no I/O of its own: the client files hand it an undici `Dispatcher` and a
- * file reader, so the builders can import the option fields without reaching the network.
+ * `CarrierApiClient` reaches files and the network only through the {@link CarrierIo} its
+ * client file hands it; {@link carrierIo} at the end of this module is the real one.
  *
  * Idempotency: neither carrier takes an idempotency key. The pipeline's delivered-marker
  * stops a re-run after a success, but a crash (or a lost answer: timeout, 5xx from a
@@ -36,288 +38,6 @@ import {
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 /** Carrier text quoted in an error message; it may repeat the address, so keep it short. */
 const MAX_CARRIER_TEXT = 200;
-/** Used when a token answer gives no readable lifetime. */
-const DEFAULT_TOKEN_LIFETIME_MS = 5 * 60_000;
-
-/** An API client's credentials, read once when the transport is created. */
-export interface ClientCredentials {
-  clientId: string;
-  clientSecret: string;
-}
-
-/**
- * Reads the client ID and secret named by the options. Errors name the option, the
- * variable or the file, never a value.
- * @throws DeliveryError `ECONFIG` (permanent)
- */
-export function readClientCredentials(
-  carrier: string,
-  options: CarrierClientOptions,
-  context: TransportContext,
-  readFile: (path: string) => string,
-): ClientCredentials {
-  const read = (what: 'client ID' | 'client secret', envKey: string, env: string | undefined, fileKey: string, file: string | undefined): string => {
-    const where = `carriers.${carrier}`;
-    if (env !== undefined) {
-      const value = context.env[env]?.trim();
-      if (value === undefined || value === '') {
-        throw DeliveryError.permanent('ECONFIG', `${where}.${envKey}: environment variable ${env} (the ${what}) is not set`);
-      }
-      return value;
-    }
-    if (file !== undefined) {
-      const path = isAbsolute(file) ? file : resolve(context.configDir, file);
-      let value: string;
-      try {
-        value = readFile(path).trim();
-      } catch (error) {
-        throw DeliveryError.permanent('ECONFIG', `${where}.${fileKey}: ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-      if (value === '') throw DeliveryError.permanent('ECONFIG', `${where}.${fileKey}: ${path} is empty`);
-      return value;
-    }
-    throw DeliveryError.permanent('ECONFIG', `${where}: ${envKey} or ${fileKey} is required (the API ${what}; secrets never live in config files)`);
-  };
-  return {
-    clientId: read('client ID', 'clientIdEnv', options.clientIdEnv, 'clientIdFile', options.clientIdFile),
-    clientSecret: read('client secret', 'clientSecretEnv', options.clientSecretEnv, 'clientSecretFile', options.clientSecretFile),
-  };
-}
-
-/** A token as a token endpoint grants it. */
-export interface TokenGrant {
-  accessToken: string;
-  /** Lifetime from now. */
-  expiresInMs: number;
-}
-
-/**
- * The grant in an OAuth token answer: `access_token` plus `expires_in` in seconds, a string
- * for UPS and an integer for FedEx. Undefined when there is no usable token.
- */
-export function tokenGrant(answer: unknown): TokenGrant | undefined {
-  if (!isRecord(answer) || typeof answer.access_token !== 'string' || answer.access_token === '') return undefined;
-  if (!/^[\x21-\x7e]+$/.test(answer.access_token)) return undefined;
-  const raw = answer.expires_in;
-  const seconds = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
-  return { accessToken: answer.access_token, expiresInMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_TOKEN_LIFETIME_MS };
-}
-
-/** Options of {@link OAuthTokens}. */
-export interface OAuthTokensOptions {
-  /** Cache key of this carrier + environment + client; must not contain secrets. */
-  key: string;
-  /** Asks the token endpoint for a new token. */
-  fetch: () => Promise<TokenGrant>;
-  /** Shared by all worker processes; without it, tokens are shared within this instance only. */
-  cache?: SharedCache | undefined;
-  /**
-   * A token is no longer handed out this long before it expires.
-   * @defaultValue 60 000 (one minute)
-   */
-  marginMs?: number;
-  /**
-   * How long one process may hold the refresh lock; longer than a token request may take.
-   * @defaultValue 30 000
-   */
-  lockTtlMs?: number;
-  /**
-   * First interval at which waiting processes look for the new token (doubling up to 250 ms).
-   * @defaultValue 25
-   */
-  pollMs?: number;
-  /** The clock, for tests. @defaultValue `Date.now` */
-  now?: () => number;
-  /**
-   * A secret every process sharing the cache holds (the API client secret): the cached token
-   * is encrypted under a key derived from it, so the shared cache (Redis) never holds a
-   * usable bearer token. A value sealed under another secret reads as absent.
-   * @defaultValue none: the token is cached as it is
-   */
-  sealWith?: string;
-}
-
-/** How a token record is written to and read from the shared cache. */
-interface CacheCodec {
-  seal(text: string): string;
-  /** The text, or undefined when the value was not sealed under this codec's key. */
-  open(value: string): string | undefined;
-}
-
-const PLAIN: CacheCodec = { seal: (text) => text, open: (value) => value };
-
-/** AES-256-GCM under a key derived (HKDF-SHA256) from `secret`, bound to the cache `key`. */
-function sealedCodec(secret: string, key: string): CacheCodec {
-  const aesKey = Buffer.from(hkdfSync('sha256', secret, key, 'dropship oauth token cache v1', 32));
-  return {
-    seal(text) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', aesKey, iv, { authTagLength: 16 });
-      const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-      return `v1.${iv.toString('base64url')}.${body.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
-    },
-    open(value) {
-      const [version, iv, body, tag] = value.split('.');
-      if (version !== 'v1' || iv === undefined || body === undefined || tag === undefined) return undefined;
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', aesKey, Buffer.from(iv, 'base64url'), { authTagLength: 16 });
-        decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
-      } catch {
-        return undefined;
-      }
-    },
-  };
-}
-
-interface HeldToken {
-  token: string;
-  /** When to stop handing it out (expiry minus the margin), ms since the epoch. */
-  usableUntil: number;
-}
-
-/**
- * OAuth client-credentials tokens of one API client, cached until shortly before they
- * expire, in the {@link SharedCache} so every worker process uses the same one (encrypted,
- * with {@link OAuthTokensOptions.sealWith}).
- *
- * When many deliveries need a token at once, one request asks for it: concurrent callers in
- * a process share one promise (single flight), and across processes the one that wins
- * `setIfAbsent` on a short-lived lock fetches while the others poll the cache. A cache that
- * fails (Redis away) degrades to per-process tokens rather than failing deliveries.
- */
-export class OAuthTokens {
-  private readonly cache: SharedCache;
-  private readonly marginMs: number;
-  private readonly lockTtlMs: number;
-  private readonly pollMs: number;
-  private readonly now: () => number;
-  private readonly codec: CacheCodec;
-  private held: HeldToken | undefined;
-  private inflight: Promise<string> | undefined;
-
-  constructor(private readonly options: OAuthTokensOptions) {
-    this.cache = options.cache ?? memoryCache();
-    this.marginMs = options.marginMs ?? 60_000;
-    this.lockTtlMs = options.lockTtlMs ?? 30_000;
-    this.pollMs = options.pollMs ?? 25;
-    this.now = options.now ?? Date.now;
-    this.codec = options.sealWith === undefined ? PLAIN : sealedCodec(options.sealWith, options.key);
-  }
-
-  private get lockKey(): string {
-    return `${this.options.key}:lock`;
-  }
-
-  /** A usable token: held, cached by another process, or fetched once for all waiting callers. */
-  async get(signal?: AbortSignal): Promise<string> {
-    if (this.held !== undefined && this.held.usableUntil > this.now()) return this.held.token;
-    return abortable(this.singleFlight(undefined), signal);
-  }
-
-  /** A token other than `rejected` (which the API answered 401 to), fetched once for all callers. */
-  async refresh(rejected: string, signal?: AbortSignal): Promise<string> {
-    if (this.held?.token === rejected) this.held = undefined;
-    let token = await abortable(this.singleFlight(rejected), signal);
-    // A flight that began before the rejection may bring the rejected token back.
-    if (token === rejected) token = await abortable(this.singleFlight(rejected), signal);
-    return token;
-  }
-
-  /** Keeps a freshly granted token (from `verify()`) for everyone. */
-  async keep(grant: TokenGrant): Promise<string> {
-    const usableFor = grant.expiresInMs > 2 * this.marginMs ? grant.expiresInMs - this.marginMs : grant.expiresInMs / 2;
-    const held: HeldToken = { token: grant.accessToken, usableUntil: this.now() + usableFor };
-    this.held = held;
-    await quietly(() => this.cache.set(this.options.key, this.codec.seal(JSON.stringify(held)), usableFor), undefined);
-    return held.token;
-  }
-
-  private singleFlight(rejected: string | undefined): Promise<string> {
-    if (this.inflight === undefined) {
-      this.inflight = this.obtain(rejected).finally(() => {
-        this.inflight = undefined;
-      });
-    }
-    return this.inflight;
-  }
-
-  private async obtain(rejected: string | undefined): Promise<string> {
-    const deadline = this.now() + 2 * this.lockTtlMs;
-    let wait = this.pollMs;
-    for (;;) {
-      const shared = await this.shared(rejected);
-      if (shared !== undefined) return shared;
-      // A failing cache counts as an acquired lock: tokens then come per process.
-      const owner = randomUUID();
-      const locked = await quietly(() => this.cache.setIfAbsent(this.lockKey, owner, this.lockTtlMs), true);
-      if (locked) {
-        try {
-          // Another process may have stored a token between our look and our lock.
-          return (await this.shared(rejected)) ?? (await this.keep(await this.options.fetch()));
-        } finally {
-          // Only our own lock: a fetch slower than the lock's TTL must not free another's.
-          await quietly(() => this.cache.deleteIf(this.lockKey, owner), undefined);
-        }
-      }
-      if (this.now() > deadline) {
-        throw DeliveryError.retryable('ETIMEDOUT', `no OAuth token arrived within ${Math.round((2 * this.lockTtlMs) / 1000)} s while another process was fetching it`);
-      }
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(wait * 2, 250);
-    }
-  }
-
-  /** The token in the shared cache, unless it is `rejected` or (nearly) expired. */
-  private async shared(rejected: string | undefined): Promise<string | undefined> {
-    const cached = await quietly(() => this.cache.get(this.options.key), undefined);
-    const text = cached === undefined ? undefined : this.codec.open(cached);
-    if (text === undefined) return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-    if (!isRecord(parsed) || typeof parsed.token !== 'string' || typeof parsed.usableUntil !== 'number') return undefined;
-    if (parsed.token === rejected || parsed.usableUntil <= this.now()) return undefined;
-    this.held = { token: parsed.token, usableUntil: parsed.usableUntil };
-    return parsed.token;
-  }
-}
-
-/** The cache's answer, or `fallback` when it fails (Redis away must not stop deliveries). */
-async function quietly<T>(operation: () => Promise<T>, fallback: T): Promise<T> {
-  try {
-    return await operation();
-  } catch {
-    return fallback;
-  }
-}
-
-/** A `SharedCache` in this process's memory: the fallback when the pipeline lends none. */
-export function memoryCache(now: () => number = Date.now): SharedCache {
-  const entries = new Map<string, { value: string; expiresAt: number }>();
-  const live = (key: string) => {
-    const entry = entries.get(key);
-    if (entry !== undefined && entry.expiresAt <= now()) entries.delete(key);
-    return entries.get(key);
-  };
-  return {
-    get: async (key) => live(key)?.value,
-    set: async (key, value, ttlMs) => {
-      entries.set(key, { value, expiresAt: now() + ttlMs });
-    },
-    setIfAbsent: async (key, value, ttlMs) => {
-      if (live(key) !== undefined) return false;
-      entries.set(key, { value, expiresAt: now() + ttlMs });
-      return true;
-    },
-    deleteIf: async (key, value) => {
-      if (live(key)?.value === value) entries.delete(key);
-    },
-  };
-}
 
 /** One HTTP request to a carrier API (path relative to the API's base URL). */
 export interface CarrierCall {
@@ -363,7 +83,6 @@ export interface CarrierApi {
   /** Base URL of each environment. */
   environments: { test: string; production: string };
 }
-
 
 /**
  * One carrier API client as a transport: gets a token, POSTs the payload built by the
@@ -596,49 +315,12 @@ function networkFailure(where: string, error: unknown): DeliveryError {
   return DeliveryError.unsure('ECONNECTION', `${where} could not be reached (${codes.join(', ') || 'network error'})`);
 }
 
-/** Waits for `promise`, or rejects as soon as `signal` aborts (the shared work goes on). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(DeliveryError.retryable('ETIMEDOUT', 'aborted while waiting for an OAuth token'));
-  return new Promise<T>((resolvePromise, reject) => {
-    const onAbort = (): void => reject(DeliveryError.retryable('ETIMEDOUT', 'aborted while waiting for an OAuth token'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolvePromise(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** Whether a value is a plain JSON object. */
 /** The `{ code, message }` items of a carrier's error list (UPS and FedEx share the item shape). */
 export function problemsOf(list: unknown): CarrierProblem[] {
   return asList(list)
     .filter(isRecord)
     .map((e) => ({ code: stringAt(e, 'code') ?? '', message: stringAt(e, 'message') ?? '' }))
     .filter((e) => e.code !== '' || e.message !== '');
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A value the spec types as an array, also read when an older API version sent one object. */
-export function asList(value: unknown): unknown[] {
-  if (Array.isArray(value)) return value;
-  return value === undefined || value === null ? [] : [value];
-}
-
-/** A string property, when it is a non-empty string. */
-export function stringAt(record: unknown, key: string): string | undefined {
-  const value = isRecord(record) ? record[key] : undefined;
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** The I/O both carrier clients use: files, an undici pool with verified TLS, Retry-After. */

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { UnrecoverableError } from 'bullmq';
 import { DropshipError } from '../errors';
@@ -19,8 +19,11 @@ export interface DataCipher {
   open<T>(token: string, purpose: SealPurpose): T;
 }
 
-/** What a sealed value is: bound into the ciphertext as associated data. */
-export type SealPurpose = 'order' | 'delivery' | 'result' | 'batch-entry';
+/**
+ * What a sealed value is: bound into the ciphertext as associated data. `oauth-token` is a
+ * carrier API token in the shared token cache, sealed under {@link createDerivedCipher}.
+ */
+export type SealPurpose = 'order' | 'delivery' | 'result' | 'batch-entry' | 'oauth-token';
 
 const VERSION = 'dsk1';
 const IV_BYTES = 12;
@@ -98,6 +101,20 @@ export function createDataCipher(key: Buffer | string, previous: ReadonlyArray<B
   const current = asKey(key, 'data key');
   if (current.length !== 32) throw new DropshipError('ECONFIG', ['data key: must be 32 bytes']);
   return new AesGcmCipher(current, previous.map((k) => asKey(k, PREVIOUS_DATA_KEYS_ENV)));
+}
+
+/** HKDF `info` of {@link createDerivedCipher}: a new scheme of derivation gets a new label. */
+const DERIVED_KEY_INFO = 'dropship derived data key v1';
+
+/**
+ * A cipher (the same AES-256-GCM sealing) under a key derived with HKDF-SHA256 from `secret`
+ * instead of the data key: for values only the holders of another secret may read. The OAuth
+ * token cache seals under the carrier client secret, which every worker holds and a reader of
+ * Redis does not. `scope` is the HKDF salt, so each scope has its own key: a value sealed in
+ * one scope does not open in another, even under the same secret.
+ */
+export function createDerivedCipher(secret: string, scope: string): DataCipher {
+  return createDataCipher(Buffer.from(hkdfSync('sha256', secret, scope, DERIVED_KEY_INFO, 32)));
 }
 
 /**

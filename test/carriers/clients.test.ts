@@ -3,9 +3,11 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { fedexCarrier, fedexOptionsSchema } from '../../src/carriers/fedex/request';
+import { fedexCarrier } from '../../src/carriers/fedex/request';
+import { fedexOptionsSchema } from '../../src/carriers/fedex/options';
 import { fedexTransport } from '../../src/carriers/fedex/client';
-import { upsCarrier, upsOptionsSchema } from '../../src/carriers/ups/request';
+import { upsCarrier } from '../../src/carriers/ups/request';
+import { upsOptionsSchema } from '../../src/carriers/ups/options';
 import { upsTransId, upsTransport } from '../../src/carriers/ups/client';
 import { redisSharedCache } from '../../src/queue/shared-cache';
 import {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { CarrierShipment } from '../../src/carriers/carrier';
-import { fedexCarrier, type FedexOptions, type FedexShipRequest } from '../../src/carriers/fedex/request';
+import { fedexCarrier, type FedexShipRequest } from '../../src/carriers/fedex/request';
+import type { FedexOptions } from '../../src/carriers/fedex/options';
 import { DropshipError } from '../../src/errors';
 import { componentValidator, requestBodyValidator } from '../../testkit/openapi';
 import {

@@ -1,4 +1,4 @@
-import { OAuthTokens, memoryCache, tokenGrant, type TokenGrant } from '../../src/carriers/api-client';
+import { OAuthTokens, memoryCache, tokenGrant, type TokenGrant } from '../../src/carriers/oauth-tokens';
 import { DeliveryError, type SharedCache } from '../../src/transports/transport';
 
 /** OAuth client-credentials tokens: cached until shortly before expiry, fetched once for all. */

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { CarrierShipment } from '../../src/carriers/carrier';
-import { upsCarrier, type UpsOptions, type UpsShipRequest } from '../../src/carriers/ups/request';
+import { upsCarrier, type UpsShipRequest } from '../../src/carriers/ups/request';
+import type { UpsOptions } from '../../src/carriers/ups/options';
 import { DropshipError } from '../../src/errors';
 import { requestBodyValidator } from '../../testkit/openapi';
 import {

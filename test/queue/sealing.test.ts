@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { DropshipError } from '../../src/errors';
-import { createDataCipher, dataCipherFromEnv, generateDataKey, openJob, parseDataKey, sealDelivery, sealJob, withoutDataKey } from '../../src/queue/sealing';
+import { createDataCipher, createDerivedCipher, dataCipherFromEnv, generateDataKey, openJob, parseDataKey, sealDelivery, sealJob, withoutDataKey } from '../../src/queue/sealing';
 
 const ADDRESS = { name: 'Ada Example', line1: '12 Sample Street', postalCode: '97205' };
 
@@ -85,6 +85,16 @@ describe('sealing job data (AES-256-GCM)', () => {
     for (const bad of ['', 'short', Buffer.alloc(16).toString('base64'), 'x'.repeat(64)]) {
       expect(problems(() => parseDataKey(bad, 'DROPSHIP_DATA_KEY'))).toMatch(/^ECONFIG: DROPSHIP_DATA_KEY: must be a 256-bit key/);
     }
+  });
+
+  it('a cipher derived from a secret opens only under the same secret and scope', () => {
+    const token = createDerivedCipher('client-secret', 'oauth:ups:abc').seal(ADDRESS, 'oauth-token');
+    expect(token).toMatch(/^dsk1\.[0-9a-f]{8}\.[A-Za-z0-9+/=]+$/);
+    expect(token).not.toContain(ADDRESS.name);
+    expect(createDerivedCipher('client-secret', 'oauth:ups:abc').open(token, 'oauth-token')).toEqual(ADDRESS);
+    expect(problems(() => createDerivedCipher('other-secret', 'oauth:ups:abc').open(token, 'oauth-token'))).toMatch(/^ESEALED: /);
+    expect(problems(() => createDerivedCipher('client-secret', 'oauth:ups:xyz').open(token, 'oauth-token'))).toMatch(/^ESEALED: /);
+    expect(problems(() => createDerivedCipher('client-secret', 'oauth:ups:abc').open(token, 'order'))).toMatch(/^ESEALED: /);
   });
 
   it('a process without the key says so instead of sealing or opening', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startHttpsReceiver, type HttpsReceiver } from '../../testkit/receivers/https';
 import { displayRedisUrl, redactRedisCredentials } from '../../src/queue/redis';
-import { memoryCache, OAuthTokens } from '../../src/carriers/api-client';
+import { memoryCache, OAuthTokens } from '../../src/carriers/oauth-tokens';
 import { httpsTransport } from '../../src/transports/https';
 import { DeliveryError } from '../../src/transports/transport';
 import { makePayload } from '../transports/contract';
@@ -44,7 +44,7 @@ describe('OAuth tokens in the shared cache', () => {
     const b = new OAuthTokens({ key: 'oauth:ups:abc', fetch: issued.fetch, cache, sealWith: 'client-secret-1' });
     expect(await a.get()).toBe(issued.token);
     const stored = (await cache.get('oauth:ups:abc')) ?? '';
-    expect(stored).toMatch(/^v1\./);
+    expect(stored).toMatch(/^dsk1\.[0-9a-f]{8}\.[A-Za-z0-9+/=]+$/);
     expect(stored).not.toContain(issued.token);
     expect(stored).not.toContain(Buffer.from(issued.token).toString('base64').slice(0, 16));
     expect(await b.get()).toBe(issued.token);
@@ -59,10 +59,10 @@ describe('OAuth tokens in the shared cache', () => {
     expect(await new OAuthTokens({ key: 'oauth:fedex:abc', fetch: second.fetch, cache, sealWith: 'new-secret' }).get()).toBe(second.token);
 
     const stored = (await cache.get('oauth:fedex:abc')) ?? '';
-    const [v, iv, body, tag] = stored.split('.');
-    const flipped = Buffer.from(body ?? '', 'base64url');
-    flipped[0] = (flipped[0] ?? 0) ^ 1;
-    await cache.set('oauth:fedex:abc', [v, iv, flipped.toString('base64url'), tag].join('.'), 60_000);
+    const [v, keyId, sealed] = stored.split('.');
+    const flipped = Buffer.from(sealed ?? '', 'base64');
+    flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1;
+    await cache.set('oauth:fedex:abc', [v, keyId, flipped.toString('base64')].join('.'), 60_000);
     const third = grant();
     expect(await new OAuthTokens({ key: 'oauth:fedex:abc', fetch: third.fetch, cache, sealWith: 'new-secret' }).get()).toBe(third.token);
   });

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { sftpTransport, sshFingerprint, type SftpOptions } from '../../src/transports/sftp';
+import { sftpTransport, type SftpOptions } from '../../src/transports/sftp';
+import { sshFingerprint } from '../../src/transports/sftp/connection';
 import { DeliveryError, type DeliveryPayload, type Transport, type TransportContext } from '../../src/transports/transport';
 import { freePort } from '../../src/queue/embedded-redis';
 import { startSshd, type SshKeyPair, type LocalSshd } from '../../testkit/receivers/sshd';

@@ -1,17 +1,7 @@
 import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
-import { fedexOptionsSchema, type FedexOptions } from './request';
-import {
-  CarrierApiClient,
-  carrierIo,
-  asList,
-  isRecord,
-  problemsOf,
-  stringAt,
-  type CarrierApi,
-  type CarrierCall,
-  type CarrierIo,
-  type CarrierProblem,
-} from '../api-client';
+import { fedexOptionsSchema, type FedexOptions } from './options';
+import { CarrierApiClient, carrierIo, problemsOf, type CarrierApi, type CarrierCall, type CarrierIo, type CarrierProblem } from '../api-client';
+import { asList, isRecord, stringAt } from '../json';
 
 /**
  * The FedEx API client: API Authorization (`fedex-authorization-v1-APIAuthorization-Resource.json`)

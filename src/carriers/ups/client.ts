@@ -1,18 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
-import {
-  CarrierApiClient,
-  carrierIo,
-  asList,
-  isRecord,
-  problemsOf,
-  stringAt,
-  type CarrierApi,
-  type CarrierCall,
-  type CarrierIo,
-  type CarrierProblem,
-} from '../api-client';
-import { upsOptionsSchema, type UpsOptions } from './request';
+import { CarrierApiClient, carrierIo, problemsOf, type CarrierApi, type CarrierCall, type CarrierIo, type CarrierProblem } from '../api-client';
+import { asList, isRecord, stringAt } from '../json';
+import { upsOptionsSchema, type UpsOptions } from './options';
 
 /**
  * The UPS API client: OAuth client credentials (`ups-OAuthClientCredentials.json`) and the

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { utils as sshUtils } from 'ssh2';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import { z } from 'zod';
-import { envVarName, positiveDuration } from '../config/option-schemas';
-import { encryptArmored, recipientKeyLoader } from './pgp';
+import { envVarName, positiveDuration } from '../../config/option-schemas';
+import { encryptArmored, recipientKeyLoader } from '../pgp';
 import {
   DeliveryError,
   type DeliveryPayload,
@@ -13,7 +12,15 @@ import {
   type Transport,
   type TransportContext,
   type TransportKind,
-} from './transport';
+} from '../transport';
+import type { Connection, SshCredentials } from './connection';
+import { ConnectionPool } from './pool';
+
+/**
+ * The SFTP transport kind: its options, the key it logs in with, and deliveries (atomic
+ * upload, optional PGP, errors classified). Connections are in connection.ts, their pool in
+ * pool.ts.
+ */
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
@@ -102,11 +109,6 @@ export const sftpOptionsSchema = z
 /** Validated SFTP options (durations in milliseconds). */
 export type SftpOptions = z.output<typeof sftpOptionsSchema>;
 
-/** `SHA256:<base64 without padding>` of a raw SSH public key blob, as `ssh-keygen -l` prints it. */
-export function sshFingerprint(rawKey: Buffer): string {
-  return `SHA256:${createHash('sha256').update(rawKey).digest('base64').replace(/=+$/, '')}`;
-}
-
 /** A plain file name: no directories, no traversal, no control characters, not hidden. */
 function checkFilename(name: string): void {
   // eslint-disable-next-line no-control-regex
@@ -115,9 +117,8 @@ function checkFilename(name: string): void {
   }
 }
 
-type Credentials = { privateKey: string; passphrase?: string };
-
-function loadCredentials(options: SftpOptions, context: TransportContext): Credentials {
+/** The private key (and passphrase) the options name, checked to parse before first use. */
+function loadCredentials(options: SftpOptions, context: TransportContext): SshCredentials {
   let privateKey: string;
   if (options.privateKeyFile !== undefined) {
     const file = resolve(context.configDir, options.privateKeyFile);
@@ -168,144 +169,6 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTU
 /** Whether an error came from the link rather than from an SFTP request the server answered. */
 function isConnectionError(error: ErrorLike): boolean {
   return typeof error.code !== 'number' && !/No such file|Permission denied/i.test(error.message);
-}
-
-/** One SSH connection with its SFTP channel; used by one operation at a time. */
-class Connection {
-  private client: SftpClient | undefined;
-  private alive = false;
-  private idleTimer: NodeJS.Timeout | undefined;
-  /** Whether the server offers posix-rename@openssh.com; learnt on first use. */
-  posixRename: boolean | undefined;
-  offeredHostKey: string | undefined;
-  hostKeyRejected = false;
-
-  constructor(private readonly settings: ConnectSettings) {}
-
-  get connected(): boolean {
-    return this.alive;
-  }
-
-  /** Returns the open client, connecting first when needed; `fresh` says whether it just connected. */
-  async open(): Promise<{ client: SftpClient; fresh: boolean }> {
-    this.clearIdle();
-    if (this.client !== undefined && this.alive) return { client: this.client, fresh: false };
-    await this.drop();
-    // Only this client's own events may mark the connection dead, not a late one from its predecessor.
-    const onGone = (): void => {
-      if (this.client === client) this.alive = false;
-    };
-    const client: SftpClient = new SftpClient(this.settings.name, { error: onGone, end: onGone, close: onGone });
-    this.hostKeyRejected = false;
-    this.offeredHostKey = undefined;
-    this.posixRename = undefined;
-    this.client = client;
-    await client.connect({
-      host: this.settings.host,
-      port: this.settings.port,
-      username: this.settings.username,
-      ...this.settings.credentials,
-      hostVerifier: (key: Buffer): boolean => {
-        const offered = sshFingerprint(key);
-        this.offeredHostKey = offered;
-        this.hostKeyRejected = !this.settings.pins.includes(offered);
-        return !this.hostKeyRejected;
-      },
-      keepaliveInterval: this.settings.keepaliveInterval,
-      keepaliveCountMax: 3,
-      readyTimeout: this.settings.readyTimeout,
-    });
-    this.alive = true;
-    return { client, fresh: true };
-  }
-
-  /** Marks the connection free; closes it after the idle timeout. */
-  release(): void {
-    this.clearIdle();
-    if (!this.alive) return;
-    this.idleTimer = setTimeout(() => void this.drop(), this.settings.idleTimeout);
-    this.idleTimer.unref();
-  }
-
-  /** Closes the connection (politely if it is still up) and forgets it. */
-  async drop(): Promise<void> {
-    this.clearIdle();
-    const client = this.client;
-    this.client = undefined;
-    this.alive = false;
-    if (client === undefined) return;
-    try {
-      await Promise.race([client.end(), new Promise((r) => setTimeout(r, 2000).unref())]);
-    } catch {
-      // already gone
-    }
-  }
-
-  private clearIdle(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-  }
-}
-
-interface ConnectSettings {
-  name: string;
-  host: string;
-  port: number;
-  username: string;
-  credentials: Credentials;
-  pins: readonly string[];
-  keepaliveInterval: number;
-  readyTimeout: number;
-  idleTimeout: number;
-}
-
-/** A bounded set of connections; a caller gets one to itself (already connected ones first). */
-class ConnectionPool {
-  private readonly free: Connection[];
-  private readonly waiting: { grant: (c: Connection) => void; fail: (e: Error) => void }[] = [];
-  private readonly all: Connection[];
-  private closed = false;
-
-  constructor(size: number, settings: ConnectSettings) {
-    this.all = Array.from({ length: size }, () => new Connection(settings));
-    this.free = [...this.all];
-  }
-
-  async acquire(signal: AbortSignal): Promise<Connection> {
-    if (this.closed) throw DeliveryError.retryable('ECONNECTION', 'the SFTP transport has been closed');
-    const connectedIndex = this.free.findIndex((c) => c.connected);
-    const index = connectedIndex >= 0 ? connectedIndex : this.free.length - 1;
-    if (index >= 0) return this.free.splice(index, 1)[0] as Connection;
-    return new Promise<Connection>((grant, fail) => {
-      const waiter = { grant, fail };
-      this.waiting.push(waiter);
-      signal.addEventListener(
-        'abort',
-        () => {
-          const at = this.waiting.indexOf(waiter);
-          if (at >= 0) this.waiting.splice(at, 1);
-          fail(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        },
-        { once: true },
-      );
-    });
-  }
-
-  release(connection: Connection): void {
-    const next = this.waiting.shift();
-    if (next !== undefined && !this.closed) {
-      next.grant(connection);
-      return;
-    }
-    connection.release();
-    this.free.push(connection);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const waiter of this.waiting.splice(0)) waiter.fail(DeliveryError.retryable('ECONNECTION', 'the SFTP transport has been closed'));
-    await Promise.all(this.all.map((c) => c.drop()));
-  }
 }
 
 class SftpTransport implements Transport {
@@ -386,7 +249,6 @@ class SftpTransport implements Transport {
   private keyLabel(): string {
     return `of ${this.instanceId} (pgp.publicKeyFile)`;
   }
-
 
   /** Atomic replace: posix-rename where offered, else delete-then-rename. */
   private async rename(client: SftpClient, connection: Connection, from: string, to: string): Promise<void> {
