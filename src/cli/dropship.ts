@@ -421,7 +421,8 @@ program
     }
     let dashboardAuth: DashboardAuth | undefined;
     try {
-      dashboardAuth = dashboardAuthFromEnv(process.env);
+      // Each role reads only its own credentials: workers never serve the dashboard.
+      dashboardAuth = opts.role === 'workers' ? undefined : dashboardAuthFromEnv(process.env);
     } catch (err) {
       fail(err);
     }
