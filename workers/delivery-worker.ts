@@ -1,15 +1,16 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
 import { redactCardNumbers } from '../src/core/card-data';
-import { DropshipError } from '../src/errors';
+import { DeliveryError, DropshipError, failureReason } from '../src/errors';
+import { unrecoverable } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/planning/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
 import { deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
-import { DeliveryError, type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
+import { type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import { BATCH_JOB, CUT_JOB, type BatchJob, type Batches } from './batches';
 
@@ -104,7 +105,11 @@ async function attempt(run: () => Promise<DeliveryReceipt>, redact: (text: strin
       if (err.stack !== undefined) err.stack = redact(err.stack);
     }
     if (err instanceof DeliveryError) {
-      if (err.permanent) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      if (err.permanent) throw unrecoverable(err.code, err.message);
+      // Thrown as it is (its retry-after drives the backoff), its code in front: the reason a
+      // job keeps after its last attempt then names the code, as a permanent failure's does.
+      // Once only: the same error object may be thrown again (a scripted one, in tests).
+      if (!err.message.startsWith(`${err.code}: `)) err.message = failureReason(err.code, err.message);
       throw err;
     }
     // Deliberately no `cause`: an unknown error's details could carry payload data, and
@@ -132,7 +137,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   /** Voids a bought label; the tracking record says when. */
   const voidLabel = async (label: LabelVoid, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const voidable = transport.voidLabel?.bind(transport);
-    if (!voidable) throw new UnrecoverableError(`ECONFIG: the ${transport.kind} transport cannot void labels`);
+    if (!voidable) throw unrecoverable('ECONFIG', `the ${transport.kind} transport cannot void labels`);
     const receipt = await attempt(() => voidable(label, signal));
     const key = markerKeys.tracking(prefix, label.orderId);
     const recorded = await records.hget(key, label.shipmentId);
@@ -152,9 +157,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
    */
   const deliverBatch = async (batch: BatchJob, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const supplier = suppliers.get(batch.supplierId);
-    if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${batch.supplierId} is no longer configured`);
+    if (!supplier) throw unrecoverable('ECONFIG', `supplier ${batch.supplierId} is no longer configured`);
     const format = formatById(supplier.format);
-    if (!format?.renderBatch) throw new UnrecoverableError(`ECONFIG: the ${supplier.format} format cannot be batched`);
+    if (!format?.renderBatch) throw unrecoverable('ECONFIG', `the ${supplier.format} format cannot be batched`);
     const done = batches.doneKeys(supplier.id, batch.deliveryId);
     const cut = await batches.read(supplier.id, batch.deliveryId);
     if (!cut) return { location: 'empty batch', skipped: 'empty batch' };
@@ -244,12 +249,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         // Planned for a batch, but the supplier no longer batches: sent on its own.
         const supplier = suppliers.get(d.recipient);
         const format = supplier ? formatById(supplier.format) : undefined;
-        if (!supplier || !format) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
+        if (!supplier || !format) throw unrecoverable('ECONFIG', `supplier ${d.recipient} is no longer configured`);
         d = { ...d, body: format.render(d.collect.view, supplier.formatOptions, { deliveryId: d.deliveryId, createdAt: d.collect.createdAt }) };
       }
       if (d.awaitsLabel) {
         const supplier = suppliers.get(d.recipient);
-        if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
+        if (!supplier) throw unrecoverable('ECONFIG', `supplier ${d.recipient} is no longer configured`);
         d = attachLabel(d, supplier, await boughtLabel(job, d, records, prefix, cipher));
       }
       let body = d.body;
@@ -261,7 +266,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         try {
           body = format.beforeSend(body, supplier.formatOptions, env);
         } catch (err) {
-          throw new UnrecoverableError(`ECONFIG: ${err instanceof DropshipError ? err.problems.join('; ') || err.message : 'the document could not be finished for sending'}`);
+          throw unrecoverable('ECONFIG', err instanceof DropshipError ? err.problems.join('; ') || err.message : 'the document could not be finished for sending');
         }
       }
       const purpose = d.purpose;

@@ -1,8 +1,9 @@
-import { FlowProducer, Queue, UnrecoverableError, Worker, type FlowJob } from 'bullmq';
+import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
 import type { CancelEvent, Order, OrderEvent } from '../src/core/order';
 import { splitOrder } from '../src/core/split';
+import { heldOrder } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
@@ -121,9 +122,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         deferLabelledBodies: true,
         controlNumbers: await allocateControlNumbers(connection, prefix, config, order, numbered),
       });
-      if (plan.status === 'held') {
-        throw new UnrecoverableError(`held: ${plan.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}`);
-      }
+      if (plan.status === 'held') throw heldOrder(plan.reasons);
       // One round trip: was the order cancelled, which deliveries already landed (this order
       // replayed after its jobs were removed; they are not added again), and the manifest a
       // later cancellation reads, stored before any delivery can run.
