@@ -79,6 +79,11 @@ function bearerMatches(authorization: string | undefined, token: string): boolea
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** Answers `err` as the API answers every error: its status, `{ error, message, problems }`. */
+function sendError(reply: FastifyReply, err: DropshipError): FastifyReply {
+  return reply.code(err.statusCode).send(err.toReply());
+}
+
 /**
  * An endpoint behind a bearer token from env (`tokenName`); without the token set, loopback
  * callers only: nothing is open to the network by default. Returns the refusal, if any.
@@ -87,12 +92,20 @@ function refuseUnlessAllowed(request: FastifyRequest, reply: FastifyReply, env: 
   const token = env[tokenName];
   if (token) {
     if (!bearerMatches(header(request, 'authorization'), token)) {
-      return reply.code(401).send({ error: 'EUNAUTHORIZED', message: `A valid bearer token (${tokenName}) is required`, problems: [] });
+      return sendError(reply, new DropshipError('EUNAUTHORIZED', [], `A valid bearer token (${tokenName}) is required`));
     }
   } else if (!LOOPBACK.has(request.ip)) {
-    return reply.code(401).send({ error: 'EUNAUTHORIZED', message: `Set ${tokenName} to ${what}`, problems: [] });
+    return sendError(reply, new DropshipError('EUNAUTHORIZED', [], `Set ${tokenName} to ${what}`));
   }
   return undefined;
+}
+
+/**
+ * A webhook whose secret this server was not given: 503, not the 500 of a broken
+ * configuration, because the route is unavailable here while the rest of the API works.
+ */
+function unconfigured(secretName: string): DropshipError {
+  return new DropshipError('ECONFIG', [], `${secretName} is not set`, { status: 503 });
 }
 
 /** A failure to reach Redis: the order cannot be kept, so the client should retry. */
@@ -136,28 +149,26 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
 
   app.setErrorHandler((err: unknown, _request, reply) => {
-    if (err instanceof DropshipError) {
-      return reply.code(err.statusCode).send({ error: err.code, message: err.message.split('\n')[0], problems: err.problems });
-    }
+    if (err instanceof DropshipError) return sendError(reply, err);
     const code = (err as { code?: string }).code;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: 'ETOO_LARGE', message: `The body is larger than ${app.initialConfig.bodyLimit} bytes`, problems: [] });
+      return sendError(reply, new DropshipError('ETOO_LARGE', [], `The body is larger than ${app.initialConfig.bodyLimit} bytes`));
     }
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_EMPTY_TYPE') {
-      return reply.code(415).send({ error: 'EMEDIA_TYPE', message: 'Send the body as application/json', problems: [] });
+      return sendError(reply, new DropshipError('EMEDIA_TYPE'));
     }
     if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      return reply.code(400).send({ error: 'EINVALID_JSON', message: 'The body is empty', problems: [] });
+      return sendError(reply, new DropshipError('EINVALID_JSON', [], 'The body is empty'));
     }
     if (isStoreUnavailable(err)) {
-      return reply.code(503).header('retry-after', '5').send({ error: 'EUNAVAILABLE', message: 'The queue store is unavailable; try again shortly', problems: [] });
+      return sendError(reply.header('retry-after', '5'), new DropshipError('EUNAVAILABLE'));
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: 'EBAD_REQUEST', message: 'The request could not be read', problems: [] });
+      return sendError(reply, new DropshipError('EBAD_REQUEST', [], undefined, { status }));
     }
     options.logger?.error({ code: code ?? 'EINTERNAL' }, `unexpected error: ${err instanceof Error ? err.name : 'unknown'}`);
-    return reply.code(500).send({ error: 'EINTERNAL', message: 'Internal error', problems: [] });
+    return sendError(reply, new DropshipError('EINTERNAL'));
   });
 
   const limitOf = options.rateLimit ? registerRateLimits(app, options.rateLimit) : undefined;
@@ -198,7 +209,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
     const cancel = async (reply: FastifyReply, event: CancelEvent | undefined, ignored: string) => {
       if (event === undefined) return reply.code(200).send({ ignored });
-      if (!options.cancel) return reply.code(503).send({ error: 'EUNAVAILABLE', message: 'This process does not accept cancellations', problems: [] });
+      if (!options.cancel) return sendError(reply, new DropshipError('EUNAVAILABLE', [], 'This process does not accept cancellations'));
       const result = await options.cancel(event);
       return reply.code(202).send({ orderId: result.orderId, cancelled: true, duplicate: result.duplicate });
     };
@@ -226,7 +237,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
     routes.post('/webhooks/shopify', limited('shopify'), async (request: RawRequest, reply) => {
       const secret = env.SHOPIFY_WEBHOOK_SECRET;
-      if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'SHOPIFY_WEBHOOK_SECRET is not set', problems: [] });
+      if (!secret) return sendError(reply, unconfigured('SHOPIFY_WEBHOOK_SECRET'));
       if (!validBase64Hmac(secret, request.body, header(request, 'x-shopify-hmac-sha256'))) {
         throw new DropshipError('EBAD_SIGNATURE');
       }
@@ -247,7 +258,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       // WooCommerce pings a new webhook with a form body `webhook_id=N` before any order.
       if (/^webhook_id=\d+$/.test(request.body.toString('latin1').trim())) return reply.code(200).send({ ping: true });
       const secret = env.WOOCOMMERCE_WEBHOOK_SECRET;
-      if (!secret) return reply.code(503).send({ error: 'ECONFIG', message: 'WOOCOMMERCE_WEBHOOK_SECRET is not set', problems: [] });
+      if (!secret) return sendError(reply, unconfigured('WOOCOMMERCE_WEBHOOK_SECRET'));
       if (!validBase64Hmac(secret, request.body, header(request, 'x-wc-webhook-signature'))) {
         throw new DropshipError('EBAD_SIGNATURE');
       }
