@@ -6,7 +6,7 @@ import { splitOrder } from '../src/core/split';
 import { heldOrder } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/planning/plan';
-import { deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
+import { CANCEL_JOB, deliveryJobName, deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
@@ -48,7 +48,7 @@ export interface OrderJobResult {
  */
 export function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
   const job = (d: PlannedDelivery) => ({
-    name: d.kind,
+    name: deliveryJobName(d.kind),
     queueName: deliveryQueueName(d.kind, d.recipient),
     data: sealDelivery(cipher, d),
     opts: deliveryJobOptions(d, config),
@@ -110,7 +110,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
   const worker = new Worker<OrderJobData | CancelEvent, OrderJobResult>(
     ORDERS_QUEUE,
     async (job) => {
-      if (job.name === 'cancel') {
+      if (job.name === CANCEL_JOB) {
         const event = job.data as CancelEvent;
         const now = new Date().toISOString();
         await cancellations.markCancelled(event, now);
