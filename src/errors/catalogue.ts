@@ -28,8 +28,10 @@ export interface CatalogueEntry {
   readonly action?: string;
 }
 
+/** How an operator replays a held order once its cause is fixed. */
 const REPLAY_ORDER = 'then replay the order (dropship replay --order ID, or --held for all)';
 
+/** The catalogue: every code, with its entry. */
 export const CATALOGUE = {
   // Intake and the HTTP API: answered to the client, nothing is queued.
   EINVALID_ORDER: { status: 400, retry: 'permanent', message: 'The order is invalid' },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 
+/** What the health routes check. */
 export interface HealthRoutesOptions {
   /** Resolves when the queue store answers and this process's workers run; rejects otherwise. */
   ready: () => Promise<void>;

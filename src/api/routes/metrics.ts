@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { refuseUnlessAllowed, type RouteLimits } from '../access';
 
+/** The registry `/metrics` serves, where its token is read, and its rate limit. */
 export interface MetricsRoutesOptions {
   metrics: Registry;
   env: NodeJS.ProcessEnv;

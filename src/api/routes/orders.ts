@@ -4,6 +4,7 @@ import { ingestCancellation, parseJsonBody } from '../../sources/ingest';
 import { refuseUnlessAllowed, type RouteLimits } from '../access';
 import type { OrderAnswers } from './answers';
 
+/** How orders are answered, where `API_TOKEN` is read, and the rate limits. */
 export interface OrderRoutesOptions {
   answers: OrderAnswers;
   env: NodeJS.ProcessEnv;

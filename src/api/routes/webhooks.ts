@@ -5,6 +5,7 @@ import { header, type RouteLimits, sendError } from '../access';
 import { validBase64Hmac } from '../signature';
 import type { OrderAnswers } from './answers';
 
+/** How orders are answered, where the secrets are read, the rate limits and the age a webhook may have. */
 export interface WebhookRoutesOptions {
   answers: OrderAnswers;
   /** Where the webhook secrets are read (`SHOPIFY_WEBHOOK_SECRET`, `WOOCOMMERCE_WEBHOOK_SECRET`). */
