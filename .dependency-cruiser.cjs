@@ -11,6 +11,8 @@ const PURE = [
   '^src/(core|formats|planning)/',
   '^src/carriers/(carrier|index|field-limits|client-options|json)\\.ts$',
   '^src/carriers/[^/]+/(request|options)\\.ts$',
+  // The error catalogue and classes (src/core throws them); unrecoverable.ts is the edge part.
+  '^src/errors/(catalogue|dropship-error|delivery-error|failure|index)\\.ts$',
 ];
 const EDGES = '^(src/(queue|api|cli|config/load|app|demo|ops|ledger|telemetry|transports)|workers/)';
 

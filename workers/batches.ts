@@ -4,13 +4,9 @@ import type { Config, SupplierConfig } from '../src/config/config';
 import type { FieldPath } from '../src/core/field-paths';
 import type { DropShipOrder } from '../src/formats/format';
 import { formatById } from '../src/formats';
-import { deliveryQueueName, markerKeys } from '../src/queue/names';
+import { BATCH_JOB, CUT_JOB, deliveryQueueName, markerKeys } from '../src/queue/names';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJob } from '../src/queue/sealing';
-
-/** Job names on a batching supplier's queue: the timer's cut, and a cut batch to deliver. */
-export const CUT_JOB = 'cut';
-export const BATCH_JOB = 'batch';
 
 /** One purchase order waiting in a supplier's open batch. */
 export interface BatchEntry {

@@ -4,7 +4,7 @@ import type { Config } from '../src/config/config';
 import type { CancelEvent } from '../src/core/order';
 import { cancellationDeliveryId, planCancellation, type OrderManifest } from '../src/planning/plan';
 import { formatById } from '../src/formats';
-import { deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
+import { deliveryJobName, deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
 import { CARRIER_RETRY, deliveryJobOptions, BACKOFF_TYPE } from '../src/queue/retry';
 import { type DataCipher, sealDelivery } from '../src/queue/sealing';
 import type { LabelVoid } from '../src/transports/transport';
@@ -123,7 +123,7 @@ export class Cancellations {
       const cancellation = planCancellation(manifest, entry.deliveryId, supplier, { now, ...(controlNumber !== undefined ? { controlNumber } : {}) });
       if (!cancellation) continue;
       jobs.push({
-        name: 'dropship',
+        name: deliveryJobName('dropship'),
         queueName: deliveryQueueName('dropship', supplier.id),
         data: sealDelivery(this.cipher, cancellation),
         opts: deliveryJobOptions(cancellation, this.config),

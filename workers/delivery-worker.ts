@@ -1,17 +1,18 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../src/config/config';
+import type { Config, SupplierConfig } from '../src/config/config';
 import { redactCardNumbers } from '../src/core/card-data';
-import { DropshipError } from '../src/errors';
+import { DeliveryError, DropshipError, failureReason } from '../src/errors';
+import { unrecoverable } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/planning/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
-import { deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
+import { BATCH_JOB, CUT_JOB, deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
-import { DeliveryError, type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
+import { type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
-import { BATCH_JOB, CUT_JOB, type BatchJob, type Batches } from './batches';
+import type { BatchJob, Batches } from './batches';
 
 export interface DeliveryWorkerDeps {
   /** BullMQ's connection for this worker (it blocks on it while waiting for jobs). */
@@ -104,7 +105,11 @@ async function attempt(run: () => Promise<DeliveryReceipt>, redact: (text: strin
       if (err.stack !== undefined) err.stack = redact(err.stack);
     }
     if (err instanceof DeliveryError) {
-      if (err.permanent) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      if (err.permanent) throw unrecoverable(err.code, err.message);
+      // Thrown as it is (its retry-after drives the backoff), its code in front: the reason a
+      // job keeps after its last attempt then names the code, as a permanent failure's does.
+      // Once only: the same error object may be thrown again (a scripted one, in tests).
+      if (!err.message.startsWith(`${err.code}: `)) err.message = failureReason(err.code, err.message);
       throw err;
     }
     // Deliberately no `cause`: an unknown error's details could carry payload data, and
@@ -114,15 +119,37 @@ async function attempt(run: () => Promise<DeliveryReceipt>, redact: (text: strin
   }
 }
 
-/**
- * Thin delivery worker for one recipient's queue: complete a purchase order with its label
- * when it waited for one, hand the payload to the transport, record the disclosure (and a
- * carrier's tracking number) and the delivered marker in one transaction, and turn failures
- * into retry decisions.
- */
 /** A delivery queue's job data: a sealed planned delivery, a label void, or a batch. */
 export type DeliveryJobData = SealedData<DeliveryClear> | LabelVoid | BatchJob;
 
+type DeliveryJob = Job<DeliveryJobData, DeliveryJobResult>;
+
+/** A planned delivery as it leaves: the body after any send-time step, and the secrets it carries. */
+interface Outgoing {
+  body: string;
+  secrets: readonly string[];
+  /** Takes `secrets` out of what is recorded (a receiver may echo them back). */
+  redact: (text: string) => string;
+}
+
+/**
+ * The mark of a label being bought (carrier requests only), and the earlier attempt it found:
+ * one that ended without an answer, after which the carrier may hold a label no one heard of.
+ */
+interface LabelAttempt {
+  key: string;
+  lost?: UnconfirmedLabel;
+}
+
+/**
+ * Thin delivery worker for one recipient's queue. A planned delivery goes through these steps:
+ * open the job; skip it when it landed before or its order was cancelled; collect it into
+ * the supplier's batch, or complete it (render it, attach its label) and prepare it for
+ * sending; mark a label purchase; send it; then record the disclosure (and a carrier's
+ * tracking number) and the delivered marker in one transaction, undoing it when the order was
+ * cancelled meanwhile. Failures become retry decisions (`attempt`). The same queue also takes
+ * label voids, cut batches and the batch timer's ticks.
+ */
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData, DeliveryJobResult> {
   const { connection, records, prefix, transport, config, ledger, cancellations, batches, cipher } = deps;
   const env = deps.env ?? process.env;
@@ -132,7 +159,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   /** Voids a bought label; the tracking record says when. */
   const voidLabel = async (label: LabelVoid, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const voidable = transport.voidLabel?.bind(transport);
-    if (!voidable) throw new UnrecoverableError(`ECONFIG: the ${transport.kind} transport cannot void labels`);
+    if (!voidable) throw unrecoverable('ECONFIG', `the ${transport.kind} transport cannot void labels`);
     const receipt = await attempt(() => voidable(label, signal));
     const key = markerKeys.tracking(prefix, label.orderId);
     const recorded = await records.hget(key, label.shipmentId);
@@ -152,9 +179,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
    */
   const deliverBatch = async (batch: BatchJob, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const supplier = suppliers.get(batch.supplierId);
-    if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${batch.supplierId} is no longer configured`);
+    if (!supplier) throw unrecoverable('ECONFIG', `supplier ${batch.supplierId} is no longer configured`);
     const format = formatById(supplier.format);
-    if (!format?.renderBatch) throw new UnrecoverableError(`ECONFIG: the ${supplier.format} format cannot be batched`);
+    if (!format?.renderBatch) throw unrecoverable('ECONFIG', `the ${supplier.format} format cannot be batched`);
     const done = batches.doneKeys(supplier.id, batch.deliveryId);
     const cut = await batches.read(supplier.id, batch.deliveryId);
     if (!cut) return { location: 'empty batch', skipped: 'empty batch' };
@@ -215,130 +242,172 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     return { location: receipt.location, orders: entries.length };
   };
 
+  /** The batch timer's tick: cuts this supplier's open batch and queues it. */
+  const cutBatch = async (): Promise<DeliveryJobResult> => {
+    const supplier = config.suppliers.find((s) => deliveryQueueName('dropship', s.id) === deps.queueName);
+    const cut = supplier?.batch ? await batches.cut(supplier) : undefined;
+    return { location: cut ? `batch ${cut} cut` : 'nothing to cut', ...(cut ? { cut } : {}) };
+  };
+
+  /** The supplier whose next batch file collects this purchase order, if it is collected. */
+  const batchingSupplier = (d: PlannedDelivery): SupplierConfig | undefined => {
+    const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
+    return (d.collect || d.awaitsLabel) && supplier?.batch ? supplier : undefined;
+  };
+
+  /** Collects a purchase order into its supplier's open batch, with its label when it waited for one. */
+  const collectIntoBatch = async (job: DeliveryJob, d: PlannedDelivery, supplier: SupplierConfig): Promise<DeliveryJobResult> => {
+    const bought = d.awaitsLabel ? await boughtLabel(job, d, records, prefix, cipher) : undefined;
+    const { view, fields } = labelledView(d, supplier, bought);
+    const createdAt = d.awaitsLabel?.createdAt ?? d.collect?.createdAt ?? new Date(job.timestamp).toISOString();
+    await batches.collect(supplier, { deliveryId: d.deliveryId, orderId: d.orderId, shipmentId: d.shipmentId, view, fields, createdAt });
+    return { location: `batch:${supplier.id} (open)`, collected: true };
+  };
+
+  /**
+   * The payload as planned, completed: rendered on its own when it was planned for a batch
+   * its supplier no longer takes, and given its label when it waited for one.
+   */
+  const completePayload = async (job: DeliveryJob, planned: PlannedDelivery): Promise<PlannedDelivery> => {
+    let d = planned;
+    if (d.collect) {
+      const supplier = suppliers.get(d.recipient);
+      const format = supplier ? formatById(supplier.format) : undefined;
+      if (!supplier || !format) throw unrecoverable('ECONFIG', `supplier ${d.recipient} is no longer configured`);
+      d = { ...d, body: format.render(d.collect.view, supplier.formatOptions, { deliveryId: d.deliveryId, createdAt: d.collect.createdAt }) };
+    }
+    if (d.awaitsLabel) {
+      const supplier = suppliers.get(d.recipient);
+      if (!supplier) throw unrecoverable('ECONFIG', `supplier ${d.recipient} is no longer configured`);
+      d = attachLabel(d, supplier, await boughtLabel(job, d, records, prefix, cipher));
+    }
+    return d;
+  };
+
+  /** The body as it leaves: the format's send-time step (e.g. a cXML shared secret) done, its secrets known. */
+  const prepareSend = (d: PlannedDelivery): Outgoing => {
+    const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
+    const format = supplier ? formatById(supplier.format) : undefined;
+    const secrets = supplier && format?.sendSecrets ? format.sendSecrets(supplier.formatOptions, env) : [];
+    const redact = secrets.length > 0 ? (text: string) => redactSecrets(text, secrets) : NOTHING_TO_REDACT;
+    if (!supplier || !format?.beforeSend) return { body: d.body, secrets, redact };
+    try {
+      return { body: format.beforeSend(d.body, supplier.formatOptions, env), secrets, redact };
+    } catch (err) {
+      throw unrecoverable('ECONFIG', err instanceof DropshipError ? err.problems.join('; ') || err.message : 'the document could not be finished for sending');
+    }
+  };
+
+  /**
+   * Marks a label being bought. A label is bought once per attempt and no carrier takes an
+   * idempotency key: an attempt that ended without an answer (worker killed, timeout
+   * mid-request) may have bought one. Its mark, found by the next attempt, flags the label
+   * for an operator to check.
+   */
+  const markLabelAttempt = async (d: PlannedDelivery): Promise<LabelAttempt> => {
+    const key = markerKeys.labelAttempt(prefix, d.deliveryId);
+    const at = new Date().toISOString();
+    const lost = (await records.set(key, JSON.stringify({ at }), 'PX', retention.dedupeMs, 'GET')) as string | null;
+    if (lost === null) return { key };
+    const unconfirmed: UnconfirmedLabel = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt: (JSON.parse(lost) as { at: string }).at, at };
+    const listKey = markerKeys.unconfirmedLabels(prefix);
+    await records.multi().hset(listKey, d.deliveryId, JSON.stringify(unconfirmed)).pexpire(listKey, retention.disclosuresMs).exec();
+    return { key, lost: unconfirmed };
+  };
+
+  /** Hands the payload to the transport; a carrier's sure refusal clears the label mark (nothing was bought). */
+  const send = (d: PlannedDelivery, out: Outgoing, label: LabelAttempt | undefined, signal: AbortSignal | undefined): Promise<DeliveryReceipt> =>
+    attempt(async () => {
+      try {
+        return await transport.deliver(
+          {
+            deliveryId: d.deliveryId,
+            orderId: d.orderId,
+            recipient: d.recipient,
+            kind: d.kind,
+            format: d.format,
+            filename: d.filename,
+            contentType: d.contentType,
+            body: out.body,
+            ...(d.purpose ? { purpose: d.purpose } : {}),
+            ...(out.secrets.length > 0 ? { secrets: out.secrets } : {}),
+          },
+          signal,
+        );
+      } catch (err) {
+        // The carrier answered with a refusal, or was never reached: nothing was bought.
+        if (label && err instanceof DeliveryError && !err.unsure) await records.del(label.key);
+        throw err;
+      }
+    }, out.redact);
+
+  /**
+   * Records the delivery: its disclosure, a carrier's tracking number, the delivered marker,
+   * the label mark cleared, in one transaction. A crash before it re-delivers and re-records
+   * the same delivery id, which the ledger and the marker keep once. It also reads the
+   * cancelled mark: an order cancelled while this delivery was on its way gets it undone.
+   */
+  const finish = async (d: PlannedDelivery, receipt: DeliveryReceipt, label: LabelAttempt | undefined): Promise<DeliveryJobResult> => {
+    const deliveredAt = new Date().toISOString();
+    const multi = ledger.recordIn(records.multi(), {
+      orderId: d.orderId,
+      deliveryId: d.deliveryId,
+      recipient: d.recipient,
+      kind: d.kind,
+      transport: transport.kind,
+      format: d.format,
+      fields: d.fields,
+      sha256: sha256Hex(d.body),
+      deliveredAt,
+    });
+    const trackingNumber = receipt.response?.trackingNumber;
+    if (d.kind === 'carrier' && trackingNumber) {
+      const key = markerKeys.tracking(prefix, d.orderId);
+      const shipmentNumber = receipt.response?.shipmentNumber;
+      const record: TrackingRecord = {
+        carrier: d.recipient,
+        trackingNumber,
+        ...(shipmentNumber ? { shipmentNumber } : {}),
+        at: deliveredAt,
+        ...(label?.lost ? { lostAttemptAt: label.lost.lostAttemptAt } : {}),
+      };
+      multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
+    }
+    if (label) multi.del(label.key);
+    const results = await multi
+      .set(markerKeys.delivered(prefix, d.deliveryId), '1', 'PX', retention.dedupeMs)
+      .get(markerKeys.cancelled(prefix, d.orderId))
+      .exec();
+    const cancelledMeanwhile = results?.[results.length - 1]?.[1];
+    if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
+    return { location: receipt.location, ...(receipt.response ? { sealed: cipher.seal(receipt.response, 'result') } : {}) };
+  };
+
+  /** A planned delivery (purchase order, carrier request, cancellation), step by step. */
+  const deliverPlanned = async (job: DeliveryJob, orderCancelled: boolean, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
+    const planned = openJobData<PlannedDelivery>(cipher, job.data, 'delivery');
+    // Nothing new leaves for a cancelled order; its cancellations do.
+    if (orderCancelled && planned.purpose !== 'cancellation') return { location: 'order cancelled', skipped: 'cancelled' };
+    const batching = batchingSupplier(planned);
+    if (batching) return collectIntoBatch(job, planned, batching);
+    const d = await completePayload(job, planned);
+    const out = prepareSend(d);
+    const label = d.kind === 'carrier' ? await markLabelAttempt(d) : undefined;
+    const receipt = await send(d, out, label, signal);
+    return finish(d, receipt, label);
+  };
+
   return new Worker<DeliveryJobData, DeliveryJobResult>(
     deps.queueName,
     async (job, _token, signal) => {
-      if (job.name === CUT_JOB) {
-        const supplier = config.suppliers.find((s) => deliveryQueueName('dropship', s.id) === deps.queueName);
-        const cut = supplier?.batch ? await batches.cut(supplier) : undefined;
-        return { location: cut ? `batch ${cut} cut` : 'nothing to cut', ...(cut ? { cut } : {}) };
-      }
+      if (job.name === CUT_JOB) return cutBatch();
+      // One round trip, whatever the job: has it landed, and was its order cancelled.
       const [landed, cancelled] = await records.mget(markerKeys.delivered(prefix, job.data.deliveryId), markerKeys.cancelled(prefix, job.data.orderId));
       // Run again after landing (its worker died before BullMQ heard of it): never twice.
       if (landed !== null) return { location: 'delivered before', skipped: 'delivered before' };
       if (job.name === VOID_JOB) return voidLabel(job.data as LabelVoid, signal);
       if (job.name === BATCH_JOB) return deliverBatch(job.data as BatchJob, signal);
-      let d = openJobData<PlannedDelivery>(cipher, job.data, 'delivery');
-      // Nothing new leaves for a cancelled order; its cancellations do.
-      if (cancelled !== null && d.purpose !== 'cancellation') return { location: 'order cancelled', skipped: 'cancelled' };
-      const batching = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
-      if ((d.collect || d.awaitsLabel) && batching?.batch) {
-        // Collected into the supplier's next batch file, with its label when it waited for one.
-        const bought = d.awaitsLabel ? await boughtLabel(job, d, records, prefix, cipher) : undefined;
-        const { view, fields } = labelledView(d, batching, bought);
-        const createdAt = d.awaitsLabel?.createdAt ?? d.collect?.createdAt ?? new Date(job.timestamp).toISOString();
-        await batches.collect(batching, { deliveryId: d.deliveryId, orderId: d.orderId, shipmentId: d.shipmentId, view, fields, createdAt });
-        return { location: `batch:${batching.id} (open)`, collected: true };
-      }
-      if (d.collect) {
-        // Planned for a batch, but the supplier no longer batches: sent on its own.
-        const supplier = suppliers.get(d.recipient);
-        const format = supplier ? formatById(supplier.format) : undefined;
-        if (!supplier || !format) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
-        d = { ...d, body: format.render(d.collect.view, supplier.formatOptions, { deliveryId: d.deliveryId, createdAt: d.collect.createdAt }) };
-      }
-      if (d.awaitsLabel) {
-        const supplier = suppliers.get(d.recipient);
-        if (!supplier) throw new UnrecoverableError(`ECONFIG: supplier ${d.recipient} is no longer configured`);
-        d = attachLabel(d, supplier, await boughtLabel(job, d, records, prefix, cipher));
-      }
-      let body = d.body;
-      const supplier = d.kind === 'dropship' ? suppliers.get(d.recipient) : undefined;
-      const format = supplier ? formatById(supplier.format) : undefined;
-      const secrets = supplier && format?.sendSecrets ? format.sendSecrets(supplier.formatOptions, env) : [];
-      const redact = secrets.length > 0 ? (text: string) => redactSecrets(text, secrets) : NOTHING_TO_REDACT;
-      if (supplier && format?.beforeSend) {
-        try {
-          body = format.beforeSend(body, supplier.formatOptions, env);
-        } catch (err) {
-          throw new UnrecoverableError(`ECONFIG: ${err instanceof DropshipError ? err.problems.join('; ') || err.message : 'the document could not be finished for sending'}`);
-        }
-      }
-      const purpose = d.purpose;
-      // A label is bought once per attempt and no carrier takes an idempotency key: an attempt
-      // that ended without an answer (worker killed, timeout mid-request) may have bought one.
-      // Its mark, found by the next attempt, flags the label for an operator to check.
-      const buying = d.kind === 'carrier';
-      const attemptKey = markerKeys.labelAttempt(prefix, d.deliveryId);
-      let lostAttempt: UnconfirmedLabel | undefined;
-      if (buying) {
-        const at = new Date().toISOString();
-        const lost = (await records.set(attemptKey, JSON.stringify({ at }), 'PX', retention.dedupeMs, 'GET')) as string | null;
-        if (lost !== null) {
-          lostAttempt = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt: (JSON.parse(lost) as { at: string }).at, at };
-          const key = markerKeys.unconfirmedLabels(prefix);
-          await records.multi().hset(key, d.deliveryId, JSON.stringify(lostAttempt)).pexpire(key, retention.disclosuresMs).exec();
-        }
-      }
-      const receipt = await attempt(async () => {
-        try {
-          return await transport.deliver(
-            {
-              deliveryId: d.deliveryId,
-              orderId: d.orderId,
-              recipient: d.recipient,
-              kind: d.kind,
-              format: d.format,
-              filename: d.filename,
-              contentType: d.contentType,
-              body,
-              ...(purpose ? { purpose } : {}),
-              ...(secrets.length > 0 ? { secrets } : {}),
-            },
-            signal,
-          );
-        } catch (err) {
-          // The carrier answered with a refusal, or was never reached: nothing was bought.
-          if (buying && err instanceof DeliveryError && !err.unsure) await records.del(attemptKey);
-          throw err;
-        }
-      }, redact);
-      const deliveredAt = new Date().toISOString();
-      const multi = ledger.recordIn(records.multi(), {
-        orderId: d.orderId,
-        deliveryId: d.deliveryId,
-        recipient: d.recipient,
-        kind: d.kind,
-        transport: transport.kind,
-        format: d.format,
-        fields: d.fields,
-        sha256: sha256Hex(d.body),
-        deliveredAt,
-      });
-      const trackingNumber = receipt.response?.trackingNumber;
-      if (d.kind === 'carrier' && trackingNumber) {
-        const key = markerKeys.tracking(prefix, d.orderId);
-        const shipmentNumber = receipt.response?.shipmentNumber;
-        const record: TrackingRecord = {
-          carrier: d.recipient,
-          trackingNumber,
-          ...(shipmentNumber ? { shipmentNumber } : {}),
-          at: deliveredAt,
-          ...(lostAttempt ? { lostAttemptAt: lostAttempt.lostAttemptAt } : {}),
-        };
-        multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
-      }
-      if (buying) multi.del(attemptKey);
-      // One transaction: a crash before it re-delivers and re-records the same delivery id,
-      // which the ledger and the marker keep once. It also reads the cancelled mark: an order
-      // cancelled while this delivery was on its way gets it undone.
-      const results = await multi
-        .set(markerKeys.delivered(prefix, d.deliveryId), '1', 'PX', retention.dedupeMs)
-        .get(markerKeys.cancelled(prefix, d.orderId))
-        .exec();
-      const cancelledMeanwhile = results?.[results.length - 1]?.[1];
-      if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
-      return { location: receipt.location, ...(receipt.response ? { sealed: cipher.seal(receipt.response, 'result') } : {}) };
+      return deliverPlanned(job, cancelled !== null, signal);
     },
     {
       connection,

@@ -1,11 +1,12 @@
-import { FlowProducer, Queue, UnrecoverableError, Worker, type FlowJob } from 'bullmq';
+import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
 import type { CancelEvent, Order, OrderEvent } from '../src/core/order';
 import { splitOrder } from '../src/core/split';
+import { heldOrder } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/planning/plan';
-import { deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
+import { CANCEL_JOB, deliveryJobName, deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
@@ -47,7 +48,7 @@ export interface OrderJobResult {
  */
 export function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
   const job = (d: PlannedDelivery) => ({
-    name: d.kind,
+    name: deliveryJobName(d.kind),
     queueName: deliveryQueueName(d.kind, d.recipient),
     data: sealDelivery(cipher, d),
     opts: deliveryJobOptions(d, config),
@@ -109,7 +110,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
   const worker = new Worker<OrderJobData | CancelEvent, OrderJobResult>(
     ORDERS_QUEUE,
     async (job) => {
-      if (job.name === 'cancel') {
+      if (job.name === CANCEL_JOB) {
         const event = job.data as CancelEvent;
         const now = new Date().toISOString();
         await cancellations.markCancelled(event, now);
@@ -121,9 +122,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         deferLabelledBodies: true,
         controlNumbers: await allocateControlNumbers(connection, prefix, config, order, numbered),
       });
-      if (plan.status === 'held') {
-        throw new UnrecoverableError(`held: ${plan.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}`);
-      }
+      if (plan.status === 'held') throw heldOrder(plan.reasons);
       // One round trip: was the order cancelled, which deliveries already landed (this order
       // replayed after its jobs were removed; they are not added again), and the manifest a
       // later cancellation reads, stored before any delivery can run.

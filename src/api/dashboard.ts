@@ -5,8 +5,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
-import { DropshipError } from '../errors';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { CATALOGUE, DropshipError } from '../errors';
 import { ORDERS_QUEUE } from '../queue/names';
 import { type DataCipher, isSealed, type SealPurpose } from '../queue/sealing';
 
@@ -63,6 +63,11 @@ const ALLOWED_WRITES = [
   /^\/api\/queues\/(pause|resume)$/,
   /^\/api\/queues\/[^/]+\/clean\/completed$/,
 ];
+
+/** Refuses a write the dashboard does not allow, with the catalogue's status and message (no problem list). */
+function refuse(reply: FastifyReply, code: 'ECSRF' | 'EFORBIDDEN'): FastifyReply {
+  return reply.code(CATALOGUE[code].status).send({ error: code, message: CATALOGUE[code].message });
+}
 
 const SAFE_KEYS = new Set(['deliveryId', 'orderId', 'shipmentId', 'recipient', 'kind', 'transport', 'format', 'filename', 'contentType', 'fields', 'purpose', 'source', 'supplierId', 'location', 'skipped', 'collected', 'orders', 'cut', 'deliveries', 'cancelled', 'undo']);
 
@@ -151,10 +156,10 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       } catch {
         fromHere = false;
       }
-      if (!fromHere) return reply.code(403).send({ error: 'ECSRF', message: 'Write requests must come from the dashboard page itself' });
+      if (!fromHere) return refuse(reply, 'ECSRF');
       const path = request.url.slice(basePath.length).split('?')[0] ?? '';
       if (!ALLOWED_WRITES.some((re) => re.test(path))) {
-        return reply.code(403).send({ error: 'EFORBIDDEN', message: 'This action is disabled: it could lose orders kept for replay, or overwrite payloads' });
+        return refuse(reply, 'EFORBIDDEN');
       }
     });
 

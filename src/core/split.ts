@@ -1,13 +1,11 @@
 import picomatch from 'picomatch';
 import type { Config, SupplierConfig } from '../config/config';
+import type { HoldReason } from '../errors';
 import type { Order, OrderLine } from './order';
 import type { Shipment, ShipmentOrigin, ShipFrom } from './shipment';
 
-/** Why an order cannot go out as it is: shown to operators, who fix config and replay. */
-export interface HoldReason {
-  code: 'NO_SHIP_TO' | 'UNCLAIMED_LINE' | 'AMBIGUOUS_LINE' | 'UNKNOWN_SHIPPING_METHOD' | 'UNSHIPPABLE';
-  message: string;
-}
+/** Why an order cannot go out as it is; each code, its meaning and what to do: the error catalogue. */
+export type { HoldReason };
 
 export type SplitResult = { shipments: Shipment[]; held?: undefined } | { held: HoldReason[]; shipments?: undefined };
 

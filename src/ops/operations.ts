@@ -1,6 +1,7 @@
 import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
+import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../errors';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
 import { deliveryTargets } from '../transports/factory';
@@ -12,6 +13,8 @@ export interface DeliveryStatus {
   state: string;
   attempts: number;
   failedReason?: string;
+  /** The catalogue code of `failedReason`, when it names one. */
+  code?: ErrorCode;
   /** Why the job completed without sending (`cancelled`, `delivered before`). */
   skipped?: string;
 }
@@ -21,11 +24,26 @@ export interface OrderStatus {
   /** State of the order job, or `gone` once it completed and was removed. */
   state: string;
   heldReason?: string;
+  /** Why the order is held, each reason with what an operator does about it (the error catalogue's words). */
+  holds?: Array<HoldReason & { action: string }>;
   /** When (and why) the order was cancelled. */
   cancelled?: { at?: string; reason?: string };
   deliveries: DeliveryStatus[];
   tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string }>;
   disclosures: number;
+}
+
+/** `{ code }` of a failed delivery's reason, when it names one. */
+function codeOf(failedReason: string | undefined): { code?: ErrorCode } {
+  const failure = readFailure(failedReason);
+  return failure?.kind === 'error' ? { code: failure.code } : {};
+}
+
+/** `{ holds }` of a held order's reason: each hold reason with its action. */
+function holdsOf(failedReason: string | undefined): { holds?: Array<HoldReason & { action: string }> } {
+  const failure = readFailure(failedReason);
+  if (failure?.kind !== 'held') return {};
+  return { holds: failure.reasons.map((r) => ({ ...r, action: CATALOGUE[r.code].action })) };
 }
 
 /** Reports progress of a long operation: done so far, of total. */
@@ -103,6 +121,7 @@ export class Operations {
         state: job ? await job.getState() : delivered ? 'delivered' : 'unknown',
         attempts: job?.attemptsMade ?? 0,
         ...(job?.failedReason ? { failedReason: job.failedReason } : {}),
+        ...codeOf(job?.failedReason),
         ...(skipped ? { skipped } : {}),
       });
     }
@@ -118,6 +137,7 @@ export class Operations {
       orderId,
       state,
       ...(orderJob?.failedReason ? { heldReason: orderJob.failedReason } : {}),
+      ...holdsOf(orderJob?.failedReason),
       ...(cancelled ? { cancelled } : {}),
       deliveries,
       tracking: Object.entries(trackingRaw).map(([shipmentId, v]) => {

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CancelEvent, OrderEvent, OrderEventSource } from '../core/order';
-import { cancelJobId, markerKeys, ORDERS_QUEUE, orderJobId } from './names';
+import { CANCEL_JOB, cancelJobId, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from './names';
 import { type DataCipher, sealJob, type SealedData } from './sealing';
 
 /** An order job as queued: the source in clear, the order (names, addresses) sealed. */
@@ -36,7 +36,7 @@ export class OrderIntake {
    */
   cancel(event: CancelEvent): Promise<IntakeResult> {
     // It may wait for an order worker's plan to land; a few quick retries cover a crash.
-    return this.accept(event.source, event.orderId, 'cancel', event, cancelJobId(event.orderId), markerKeys.cancelled(this.options.prefix, event.orderId), 10);
+    return this.accept(event.source, event.orderId, CANCEL_JOB, event, cancelJobId(event.orderId), markerKeys.cancelled(this.options.prefix, event.orderId), 10);
   }
 
   submit(event: OrderEvent): Promise<IntakeResult> {
@@ -45,14 +45,14 @@ export class OrderIntake {
     const orderId = order.id;
     // Sealed before it leaves this process: Redis, its dumps and the dashboard see ciphertext.
     const data: OrderJobData = sealJob(this.options.cipher, { source: event.source, order }, { source: event.source, orderId }, 'order');
-    return this.accept(event.source, orderId, 'order', data, orderJobId(orderId), markerKeys.orderSeen(this.options.prefix, orderId), 5);
+    return this.accept(event.source, orderId, ORDER_JOB, data, orderJobId(orderId), markerKeys.orderSeen(this.options.prefix, orderId), 5);
   }
 
   /** Queues one job under its id unless the source event, the done marker or the job itself says it was seen. */
   private async accept(
     source: OrderEventSource,
     orderId: string,
-    name: 'order' | 'cancel',
+    name: typeof ORDER_JOB | typeof CANCEL_JOB,
     data: OrderJobData | CancelEvent,
     jobId: string,
     doneKey: string,

@@ -19,8 +19,24 @@ export function cancelJobId(orderId: string): string {
   return `cancel+${orderId}`;
 }
 
-/** Job names on the delivery queues: a payload to deliver, or a bought label to void. */
+/** Job names on the orders queue: an order to plan, and an order's cancellation. */
+export const ORDER_JOB = 'order';
+export const CANCEL_JOB = 'cancel';
+
+/**
+ * Job name of a planned delivery on its recipient's queue: its kind (`carrier`, `dropship`).
+ * The worker tells it from the other jobs of the queue by their names.
+ */
+export function deliveryJobName(kind: 'carrier' | 'dropship'): string {
+  return kind;
+}
+
+/** Job name on a carrier's queue: a bought label to void (its order was cancelled). */
 export const VOID_JOB = 'void';
+
+/** Job names on a batching supplier's queue: the timer's cut, and a cut batch to deliver. */
+export const CUT_JOB = 'cut';
+export const BATCH_JOB = 'batch';
 
 /**
  * Keys outside BullMQ: short markers, never personal data. They outlive job retention so

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from '../config/config';
 import type { PlannedDelivery } from '../planning/plan';
-import { DeliveryError } from '../transports/transport';
+import { DeliveryError } from '../errors';
 
 /** Carriers have no supplier file; their deliveries retry like this. */
 export const CARRIER_RETRY = { attempts: 10, backoffMs: 30_000 };

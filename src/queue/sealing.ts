@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { UnrecoverableError } from 'bullmq';
 import { DropshipError } from '../errors';
+import { unrecoverable } from '../errors/unrecoverable';
 
 /**
  * Encryption at rest of what the pipeline keeps in Redis about people: order job data,
@@ -192,7 +192,7 @@ export function openJobData<T>(cipher: DataCipher, data: unknown, purpose: SealP
   try {
     return openJob<T>(cipher, data, purpose);
   } catch (err) {
-    throw new UnrecoverableError(`ESEALED: ${err instanceof DropshipError ? err.problems.join('; ') : 'sealed data cannot be opened'}`);
+    throw unrecoverable('ESEALED', err instanceof DropshipError ? err.problems.join('; ') : 'sealed data cannot be opened');
   }
 }
 

@@ -8,7 +8,7 @@ import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
 import { Order, type OrderEventSource } from '../../src/core/order';
 import { planOrder, type OrderPlan, type PlannedDelivery } from '../../src/planning/plan';
-import { DropshipError } from '../../src/errors';
+import { DropshipError, readFailure } from '../../src/errors';
 import { orderJobId } from '../../src/queue/names';
 import { ingestOrder, parseJsonBody } from '../../src/sources/ingest';
 import { removeScratch } from '../formats/xmllint';
@@ -511,7 +511,9 @@ describe('the pipeline after the corpus', () => {
     const problems = heldByApi.flatMap((h) => {
       const reason = reasons.get(h.orderId);
       if (reason === undefined) return [`order ${h.orderId} did not end held`];
-      return h.codes.every((code) => reason.includes(code)) && reason.startsWith('held: ') ? [] : [`order ${h.orderId} failed with ${JSON.stringify(reason)}, expected held: ${h.codes.join(', ')}`];
+      const failure = readFailure(reason);
+      const held = failure?.kind === 'held' ? failure.reasons.map((r) => r.code as string) : [];
+      return held.length > 0 && h.codes.every((code) => held.includes(code)) ? [] : [`order ${h.orderId} failed with ${JSON.stringify(reason)}, expected held: ${h.codes.join(', ')}`];
     });
     expect(problems).toEqual([]);
   }, 30_000);

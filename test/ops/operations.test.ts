@@ -1,3 +1,4 @@
+import { CATALOGUE } from '../../src/errors';
 import { Operations } from '../../src/ops/operations';
 import { DeliveryError } from '../../src/transports/transport';
 import { fixtureConfig, orderPayload } from '../support/orders';
@@ -35,6 +36,7 @@ describe('operator operations', () => {
       ['OP1+warehouse+carrier', 'completed'],
     ]);
     expect(status.deliveries.find((d) => d.state === 'failed')?.failedReason).toBe('EREJECTED: HTTP 400 from olive: unknown sku');
+    expect(status.deliveries.find((d) => d.state === 'failed')?.code).toBe('EREJECTED');
     expect(status.tracking.map((t) => t.shipmentId).sort()).toEqual(['OP1+creamery', 'OP1+warehouse']);
     expect(status.disclosures).toBe(3);
 
@@ -58,7 +60,9 @@ describe('operator operations', () => {
 
     await h.postOrder({ ...orderPayload({ id: 'OP4' }), shipTo: undefined });
     await waitFor('held', async () => (await ops.queue('orders').getFailedCount()) === 1);
-    expect((await ops.orderStatus('OP4')).heldReason).toBe('held: NO_SHIP_TO the order has no shipping address');
+    const held = await ops.orderStatus('OP4');
+    expect(held.heldReason).toBe('held: NO_SHIP_TO the order has no shipping address');
+    expect(held.holds).toEqual([{ code: 'NO_SHIP_TO', message: 'the order has no shipping address', action: CATALOGUE.NO_SHIP_TO.action }]);
     expect(await ops.replay({ held: true })).toEqual(['order+OP4']);
     await expect(ops.replay({ delivery: 'NOPE+x+po' })).rejects.toThrow('no delivery NOPE+x+po is kept');
     await expect(ops.replay({ recipient: 'nobody' })).rejects.toThrow('no supplier or carrier "nobody" is configured');
