@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -82,6 +82,118 @@ describe('the repository stands on its own', () => {
     expect(escapingPaths('test/repository/x.ts', "readFileSync('../../../elsewhere/spec.json')")).toHaveLength(1); // outside-path: the check's own examples
     expect(escapingPaths('docs/guide.md', 'see [it](../../elsewhere.md)')).toHaveLength(1); // outside-path: the check's own examples
     expect(escapingPaths('test/repository/x.ts', "import { a } from '../../src/index';")).toEqual([]);
+  });
+});
+
+/** Markdown without fenced code blocks and code spans: what is left holds only real links. */
+function withoutCode(markdown: string): string {
+  return markdown
+    .replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '')
+    .replace(/(`+)[\s\S]*?\1/g, '');
+}
+
+/** The anchor GitHub gives a heading: lower case, punctuation dropped, each space a hyphen. */
+function headingSlug(heading: string): string {
+  return heading
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-');
+}
+
+/** Every anchor a markdown file offers (repeated headings get -1, -2, ... as on GitHub). */
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  const body = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '');
+  for (const m of body.matchAll(/^#{1,6}[ \t]+(.+?)[ \t#]*$/gm)) {
+    const slug = headingSlug(m[1]!);
+    const n = seen.get(slug) ?? 0;
+    seen.set(slug, n + 1);
+    anchors.add(n === 0 ? slug : `${slug}-${n}`);
+  }
+  return anchors;
+}
+
+/** The targets of the inline links, images and reference definitions of a markdown text. */
+function markdownLinkTargets(markdown: string): string[] {
+  const text = withoutCode(markdown);
+  const inline = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!);
+  const references = [...text.matchAll(/^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?/gm)].map((m) => m[1]!);
+  return [...inline, ...references];
+}
+
+/**
+ * Relative links of a markdown file (repository-relative path) that lead nowhere: to no file, or
+ * to a heading the target file does not have. Links with a scheme (https:, mailto:) are not
+ * followed.
+ */
+function brokenMarkdownLinks(file: string, markdown: string): string[] {
+  const broken: string[] = [];
+  for (const target of markdownLinkTargets(markdown)) {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+    const [rawPath = '', anchor] = target.split('#', 2);
+    const full = rawPath === '' ? path.join(ROOT, file) : path.resolve(path.dirname(path.join(ROOT, file)), decodeURIComponent(rawPath));
+    if (!existsSync(full) || !statSync(full).isFile()) {
+      broken.push(`${file}: ${target}: no such file`);
+    } else if (anchor !== undefined && full.endsWith('.md') && !headingAnchors(readFileSync(full, 'utf8')).has(anchor)) {
+      broken.push(`${file}: ${target}: no heading with that anchor`);
+    }
+  }
+  return broken;
+}
+
+/** `docs/<name>.md` paths a file names (code, comments, prose) that do not exist. */
+function missingDocs(file: string, text: string): string[] {
+  return [...text.matchAll(/(?<![\w.-])docs\/[\w./-]*?\.md\b/g)]
+    .map((m) => m[0])
+    .filter((doc) => !existsSync(path.join(ROOT, doc)))
+    .map((doc) => `${file}: ${doc}`);
+}
+
+describe('the documentation leads somewhere', () => {
+  const files = repositoryFiles();
+  const self = path.relative(ROOT, __filename);
+  const markdown = files.filter((f) => f.endsWith('.md'));
+
+  it('covers README.md and every page in docs/', () => {
+    expect(markdown).toEqual(expect.arrayContaining(['README.md', 'docs/README.md', 'docs/architecture.md', 'docs/guides/shopify.md']));
+  });
+
+  it('every relative link in README.md and docs/**/*.md leads to a file, and to a heading it has', () => {
+    const broken = markdown.flatMap((file) => brokenMarkdownLinks(file, readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(broken).toEqual([]);
+  });
+
+  it('every docs/<name>.md a source, test or doc file names exists', () => {
+    const missing = files.filter((f) => f !== self).flatMap((file) => missingDocs(file, readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(missing).toEqual([]);
+  });
+
+  it('the pages code comments cite are there', () => {
+    for (const page of ['canonical-order', 'api', 'cli', 'benchmarks', 'privacy', 'architecture']) {
+      expect(existsSync(path.join(ROOT, 'docs', `${page}.md`))).toBe(true);
+    }
+  });
+
+  it('catches a broken link, a missing heading and a missing page (checks the check)', () => {
+    expect(brokenMarkdownLinks('docs/x.md', 'See [the guide](guides/nowhere.md).')).toHaveLength(1);
+    expect(brokenMarkdownLinks('docs/x.md', 'See [privacy](privacy.md#no-such-heading).')).toHaveLength(1);
+    expect(brokenMarkdownLinks('docs/x.md', 'See [a folder](guides).')).toHaveLength(1);
+    expect(brokenMarkdownLinks('README.md', '[docs](docs/nowhere.md "title") and [ref]: docs/gone.md')).toHaveLength(1);
+    expect(brokenMarkdownLinks('README.md', '[docs](docs/nowhere.md)\n\n[ref]: docs/gone.md')).toHaveLength(2);
+    expect(brokenMarkdownLinks('docs/x.md', 'Go [up](#nowhere).')).toHaveLength(1);
+    expect(missingDocs('src/x.ts', '// see docs/nowhere.md')).toHaveLength(1);
+  });
+
+  it('follows what is a link, and only that (checks the check)', () => {
+    expect(brokenMarkdownLinks('docs/x.md', 'See [privacy](privacy.md#1-no-card-data) and [keys](operations.md#the-data-key).')).toEqual([]);
+    expect(brokenMarkdownLinks('README.md', '[Shopify](docs/guides/shopify.md#1-a-public-https-address), [site](https://example.com/x.md)')).toEqual([]);
+    expect(brokenMarkdownLinks('docs/x.md', '`[not a link](nowhere.md)`\n\n```\n[nor this](nowhere.md)\n```\n')).toEqual([]);
+    expect(headingSlug('Carriers: `carriers.ups` and `carriers.fedex`')).toBe('carriers-carriersups-and-carriersfedex');
+    expect(headingSlug('`suppliers/<id>.yaml`')).toBe('suppliersidyaml');
+    expect(missingDocs('src/x.ts', '// see docs/privacy.md, docs/guides/scaling.md and mydocs/x.md')).toEqual([]);
   });
 });
 
