@@ -9,7 +9,7 @@ export type ShipmentOrigin = { kind: 'warehouse'; id: string } | { kind: 'suppli
 
 /** One parcel of an order, leaving from one origin, on one carrier service. */
 export interface Shipment {
-  /** Deterministic: `<orderId>-<originId>`. */
+  /** Deterministic: `<orderId>+<originId>`. */
   id: string;
   orderId: string;
   origin: ShipmentOrigin;
