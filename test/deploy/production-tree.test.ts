@@ -60,7 +60,7 @@ const production = importClosure(['src/index.ts', 'src/cli/dropship.ts', ...tsFi
 describe('the production tree', () => {
   it('is what the image builds: src/ and workers/, reached from the entry points', () => {
     expect(production.files.size).toBeGreaterThan(60);
-    expect([...production.files]).toEqual(expect.arrayContaining(['src/cli/dropship.ts', 'src/app/pipeline.ts', 'workers/delivery-worker.ts', 'src/transports/sftp.ts']));
+    expect([...production.files]).toEqual(expect.arrayContaining(['src/cli/dropship.ts', 'src/app/pipeline.ts', 'workers/delivery-worker.ts', 'src/transports/sftp/index.ts']));
     expect([...production.files].filter((f) => !/^(src|workers)\//.test(f))).toEqual([]);
     const build = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
     expect(build.include).toEqual(['src', 'workers']);
