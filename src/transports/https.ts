@@ -5,6 +5,7 @@ import { buildConnector, Pool } from 'undici';
 import { z } from 'zod';
 import { envVarName, positiveDuration } from '../config/option-schemas';
 import { boundedRequest, errorCodes, parseRetryAfter, TIMEOUT_CODES, TLS_TRUST_CODES } from './http';
+import { encryptArmored, recipientKeyLoader } from './pgp';
 import {
   DeliveryError,
   redactSecrets,
@@ -17,6 +18,10 @@ import {
 
 /** Keeps what a receiver answers small enough for a job record. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Content type of a body encrypted to the supplier's PGP key (RFC 3156's type for PGP data). */
+export const PGP_CONTENT_TYPE = 'application/pgp-encrypted';
+/** Header that names the type of the document inside an encrypted body. */
+export const PAYLOAD_TYPE_HEADER = 'x-dropship-payload-type';
 
 /** How the receiver knows the request is ours (`delivery.auth`). */
 const authSchema = z
@@ -112,10 +117,15 @@ class HttpsTransport implements Transport {
    */
   private readonly tlsErrors = new Map<number, string>();
   private closed = false;
+  /** The supplier's key, when its purchase orders are PGP-encrypted as well (`pgp.publicKeyFile`). */
+  private readonly pgpKey = recipientKeyLoader(
+    () => this.context.pgpPublicKey,
+    () => `of ${this.instanceId} (pgp.publicKeyFile)`,
+  );
 
   constructor(
     private readonly options: HttpsOptions,
-    context: TransportContext,
+    private readonly context: TransportContext,
   ) {
     this.instanceId = context.instanceId;
     this.url = new URL(options.url);
@@ -182,14 +192,25 @@ class HttpsTransport implements Transport {
       'webhook-id': payload.deliveryId,
       'webhook-timestamp': String(timestamp),
     };
+    let body = payload.body;
+    if (this.context.pgpPublicKey !== undefined) {
+      // The whole document is encrypted to the supplier's key (as over SFTP); the receiver
+      // learns its type from a header, and the signature covers what is sent.
+      const key = await this.pgpKey();
+      body = await encryptArmored(payload.body, key, `of ${this.instanceId} (pgp.publicKeyFile)`, { filename: payload.filename });
+      headers['content-type'] = PGP_CONTENT_TYPE;
+      headers[PAYLOAD_TYPE_HEADER] = payload.contentType;
+    }
     if (this.secrets.hmacSecret !== undefined) {
-      headers['webhook-signature'] = standardWebhookSignature(this.secrets.hmacSecret, payload.deliveryId, timestamp, payload.body);
+      headers['webhook-signature'] = standardWebhookSignature(this.secrets.hmacSecret, payload.deliveryId, timestamp, body);
     }
     if (this.secrets.bearerToken !== undefined) headers.authorization = `Bearer ${this.secrets.bearerToken}`;
 
-    const { status, headers: answer, text } = await this.request(this.options.method, headers, payload.body, signal);
+    const { status, headers: answer, text } = await this.request(this.options.method, headers, body, signal);
     if (status >= 200 && status < 300) {
-      return { location: `${this.where} ${status}`, response: { status: String(status), ...responseFields(this.withoutSecrets(text, payload.secrets)) } };
+      const response: Record<string, string> = { status: String(status), ...responseFields(this.withoutSecrets(text, payload.secrets)) };
+      if (body !== payload.body) response.encrypted = 'true';
+      return { location: `${this.where} ${status}`, response };
     }
     throw this.refusal(status, answer, text, payload.secrets);
   }
@@ -201,6 +222,7 @@ class HttpsTransport implements Transport {
   async verify(): Promise<void> {
     const headers: Record<string, string> = {};
     if (this.secrets.bearerToken !== undefined) headers.authorization = `Bearer ${this.secrets.bearerToken}`;
+    if (this.context.pgpPublicKey !== undefined) await this.pgpKey();
     const { status } = await this.request('HEAD', headers, undefined, undefined);
     if (this.secrets.bearerToken !== undefined && (status === 401 || status === 403)) {
       throw DeliveryError.permanent('EAUTH', `${this.where} refused the bearer token (${status})`);

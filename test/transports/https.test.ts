@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import * as openpgp from 'openpgp';
 import { basename, dirname } from 'node:path';
-import { httpsTransport, standardWebhookSignature } from '../../src/transports/https';
+import { httpsTransport, PAYLOAD_TYPE_HEADER, PGP_CONTENT_TYPE, standardWebhookSignature } from '../../src/transports/https';
 import { parseRetryAfter } from '../../src/transports/http';
 import { DeliveryError, type Transport, type TransportContext } from '../../src/transports/transport';
 import { freePort } from '../../src/queue/embedded-redis';
@@ -151,6 +152,33 @@ describe('https delivery against a TLS server', () => {
     });
     expect(Math.abs(Number(request?.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(5);
     expect(request?.headers.authorization).toBeUndefined();
+  });
+
+  it('encrypts the document to the supplier\'s PGP key when one is configured, and signs what it sends', async () => {
+    const { publicKey, privateKey } = await openpgp.generateKey({ userIDs: [{ email: 'orders@vc.example' }], format: 'armored' });
+    const transport = create(baseOptions(), context({ pgpPublicKey: publicKey }));
+    const payload = makePayload('encrypted');
+    server.script({ status: 202, body: '' });
+    const receipt = await transport.deliver(payload);
+    expect(receipt.response).toMatchObject({ status: '202', encrypted: 'true' });
+    const request = server.requests[0]!;
+    // Nothing of the document travels in clear; the signature covers the ciphertext sent.
+    expect(request.body).toMatch(/^-----BEGIN PGP MESSAGE-----/);
+    expect(request.body).not.toContain('Crème');
+    expect(request.signatureValid).toBe(true);
+    expect(request.headers['content-type']).toBe(PGP_CONTENT_TYPE);
+    expect(request.headers[PAYLOAD_TYPE_HEADER]).toBe(payload.contentType);
+    const message = await openpgp.readMessage({ armoredMessage: request.body });
+    const { data, filename } = await openpgp.decrypt({ message, decryptionKeys: await openpgp.readPrivateKey({ armoredKey: privateKey }), format: 'binary' });
+    expect(Buffer.from(data)).toEqual(Buffer.from(payload.body, 'utf8'));
+    expect(filename).toBe(payload.filename);
+  });
+
+  it('refuses to send at all when the configured PGP key cannot be used', async () => {
+    const transport = create(baseOptions(), context({ pgpPublicKey: '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n-----END PGP PUBLIC KEY BLOCK-----\n' }));
+    const error = await rejection(transport.deliver(makePayload('bad-key')));
+    expect(error).toMatchObject({ code: 'ECONFIG', permanent: true });
+    expect(server.requests).toHaveLength(0);
   });
 
   it('sends a bearer token instead when configured', async () => {
