@@ -172,7 +172,7 @@ async function post(base: string, order: DemoOrder): Promise<{ status: number; o
 function plannedDeliveries(order: DemoOrder, config: Config): { ids: string[]; held?: string } {
   const event = ingestOrder(parseJsonBody(order.body), { source: SOURCES[order.endpoint] });
   const plan = planOrder(event.order, config);
-  if (plan.status === 'held') return { ids: [], held: plan.reasons.map((r) => r.message).join('; ') };
+  if (plan.status !== 'planned') return { ids: [], held: plan.reasons.map((r) => r.message).join('; ') };
   return { ids: plan.deliveries.map((d) => d.deliveryId) };
 }
 

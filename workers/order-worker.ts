@@ -1,13 +1,17 @@
 import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/config';
+import { changedPaths, orderFingerprint, type OrderFingerprint } from '../src/core/changes';
 import type { CancelEvent, Order, OrderEvent } from '../src/core/order';
+import { fulfilOf, whatShips } from '../src/core/readiness';
 import { splitOrder } from '../src/core/split';
+import type { OrderReason, SkipCode, WaitCode } from '../src/errors';
 import { heldOrder } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { CANCEL_JOB, deliveryJobName, deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
+import { commitOutcome, dropData, type Outcome, readRecord } from '../src/queue/order-record';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
@@ -39,6 +43,19 @@ export interface OrderJobResult {
   /** The order was cancelled: nothing was queued (order job), or these undo jobs were (cancel job). */
   cancelled?: true;
   undo?: string[];
+  /** The order is not ready to ship yet (store.yaml `fulfil`): a later event for it starts it. */
+  waiting?: OrderReason<WaitCode>[];
+  /** The order never ships: cancelled, refunded, a test order, nothing to ship. */
+  skipped?: OrderReason<SkipCode>[];
+  /** A later version of an order already planned, with nothing changed in what it sends. */
+  unchanged?: true;
+}
+
+/** Thrown when a newer version of the order came in while this one was planned: the job runs again for it. */
+class Superseded extends Error {
+  constructor(orderId: string) {
+    super(`order ${orderId}: a newer version came in while this one was planned; planning that one`);
+  }
 }
 
 /**
@@ -85,10 +102,13 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
 }
 
 /**
- * Thin order worker: plan the order (pure core), then hand every delivery to its
- * recipient's queue under its deterministic id (all sent at once, without waiting for one
- * another), so a re-run after a crash adds nothing twice. A held order fails permanently with its reasons and stays for
- * replay.
+ * Thin order worker: plan the newest version of the order (pure core), then hand every
+ * delivery to its recipient's queue under its deterministic id (all sent at once, without
+ * waiting for one another), so a re-run after a crash adds nothing twice. What became of
+ * the version goes into the order's record first. A waiting or skipped order completes
+ * with its reasons; a held order fails permanently with its reasons and stays for replay
+ * (or for a corrected version to replace it). A version that changes an order already
+ * planned is held as `CHANGED_AFTER_SENT`, never planned twice.
  */
 export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | CancelEvent, OrderJobResult> {
   const { connection, records, prefix, config, cipher, cancellations } = deps;
@@ -116,13 +136,57 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         await cancellations.markCancelled(event, now);
         return { deliveries: [], cancelled: true, undo: await cancellations.undoDelivered(event.orderId, now) };
       }
-      const order = openJobData<OrderEvent>(cipher, job.data, 'order').order;
+      const orderId = (job.data as OrderJobData).orderId;
+      const ttl = config.store.retention.dedupeMs;
+      // The newest version accepted is in the order's record; an order queued before records
+      // existed (or whose data was dropped once planned) has its own copy in the job.
+      const record = await readRecord(records, prefix, orderId);
+      const version = record?.version ?? '0';
+      const order = openJobData<OrderEvent>(cipher, record?.data !== undefined ? { sealed: record.data } : job.data, 'order').order;
+      const commit = async (outcome: Outcome) => {
+        if (!(await commitOutcome(records, prefix, orderId, version, outcome, ttl))) throw new Superseded(orderId);
+      };
+      if (record?.planned !== undefined && record.planned !== version) {
+        // An earlier version was planned, and its deliveries queued or sent: a change is for
+        // an operator, never a second set of payloads.
+        const later = whatShips(order, fulfilOf(config.store));
+        const before = cipher.open<OrderFingerprint>(record.fingerprint ?? '', 'order-fingerprint');
+        const changed = later.status === 'ready' ? changedPaths(before, orderFingerprint(later.order)) : [];
+        if (changed.length === 0) {
+          // The same content (a payment captured, a tag added), or a store state that no longer
+          // ships (a cancellation arrives as its own event): nothing to send again.
+          await commit({ stage: 'planned', reasons: [], dropData: true });
+          return { deliveries: [], unchanged: true };
+        }
+        const reasons = [{ code: 'CHANGED_AFTER_SENT' as const, message: `order ${orderId} changed after its deliveries were planned or sent (version ${record.planned}); changed: ${changed.join(', ')}` }];
+        await commit({ stage: 'held', reasons });
+        throw heldOrder(reasons);
+      }
+      const seen = (id: string) => records.set(markerKeys.orderSeen(prefix, id), '1', 'PX', ttl);
+      // Waiting and skipped orders are decided before anything is allocated for them.
+      const ships = whatShips(order, fulfilOf(config.store));
+      if (ships.status === 'waiting') {
+        await commit({ stage: 'waiting', reasons: ships.reasons });
+        return { deliveries: [], waiting: ships.reasons };
+      }
+      if (ships.status === 'skipped') {
+        await commit({ stage: 'skipped', reasons: ships.reasons, dropData: true });
+        await seen(orderId);
+        return { deliveries: [], skipped: ships.reasons };
+      }
       const plan = planOrder(order, config, {
         now: new Date(job.timestamp).toISOString(),
         deferLabelledBodies: true,
-        controlNumbers: await allocateControlNumbers(connection, prefix, config, order, numbered),
+        controlNumbers: await allocateControlNumbers(connection, prefix, config, ships.order, numbered),
       });
-      if (plan.status === 'held') throw heldOrder(plan.reasons);
+      if (plan.status !== 'planned') {
+        // Held (waiting and skipped were decided above, from the same order and config).
+        await commit({ stage: 'held', reasons: plan.reasons });
+        throw heldOrder(plan.status === 'held' ? plan.reasons : []);
+      }
+      // What was planned, kept as a sealed fingerprint only: a later version is compared with it.
+      const fingerprint = cipher.seal(orderFingerprint(ships.order), 'order-fingerprint');
+      await commit({ stage: 'planned', reasons: [], planned: { fingerprint } });
       // One round trip: was the order cancelled, which deliveries already landed (this order
       // replayed after its jobs were removed; they are not added again), and the manifest a
       // later cancellation reads, stored before any delivery can run.
@@ -132,9 +196,9 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         .mget(...plan.deliveries.map((d) => markerKeys.delivered(prefix, d.deliveryId)))
         .set(markerKeys.manifest(prefix, plan.orderId), JSON.stringify(plan.manifest), 'PX', config.store.retention.dedupeMs)
         .exec()) as [[Error | null, string | null], [Error | null, (string | null)[]]];
-      const seen = () => records.set(markerKeys.orderSeen(prefix, plan.orderId), '1', 'PX', config.store.retention.dedupeMs);
       if (cancelled !== null) {
-        await seen();
+        await seen(orderId);
+        await dropData(records, prefix, orderId, version);
         return { deliveries: [], cancelled: true };
       }
       const pending = plan.deliveries.filter((_, i) => delivered[i] === null);
@@ -148,7 +212,8 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
           ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts)),
         ]);
       }
-      await seen();
+      await seen(orderId);
+      await dropData(records, prefix, orderId, version);
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
     // A job whose worker died twice in a row runs again rather than failing for good.

@@ -52,6 +52,25 @@ export interface ApiConfig {
   webhookMaxAgeMs: number;
 }
 
+/**
+ * Which orders and lines ship (store.yaml `fulfil`): an order ships once its store state is
+ * one of these; test orders only when `testOrders`; lines whose SKU matches `skipSkus` never.
+ */
+export interface FulfilConfig {
+  shopify: { financialStatuses: string[] };
+  woocommerce: { statuses: string[] };
+  testOrders: boolean;
+  skipSkus: string[];
+}
+
+/** The `fulfil` block's defaults: paid (or authorized) Shopify orders, processing WooCommerce ones. */
+export const DEFAULT_FULFIL: FulfilConfig = {
+  shopify: { financialStatuses: ['paid', 'partially_refunded', 'authorized'] },
+  woocommerce: { statuses: ['processing'] },
+  testOrders: false,
+  skipSkus: [],
+};
+
 export interface StoreConfig {
   name: string;
   warehouse?: { id: string; address: ShipFrom };
@@ -64,6 +83,8 @@ export interface StoreConfig {
   carriers: Partial<Record<CarrierId, unknown>>;
   retention: { completedJobsMs: number; dedupeMs: number; disclosuresMs: number };
   api: ApiConfig;
+  /** Loaded configurations always have it; absent (a configuration built in code): {@link DEFAULT_FULFIL}. */
+  fulfil?: FulfilConfig;
 }
 
 /** The whole validated configuration; frozen once loaded. */

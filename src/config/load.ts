@@ -112,6 +112,12 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
     },
     carriers,
     retention: { completedJobsMs: s.retention.completedJobs, dedupeMs: s.retention.dedupe, disclosuresMs: s.retention.disclosures },
+    fulfil: {
+      shopify: { financialStatuses: s.fulfil.shopify.financialStatuses },
+      woocommerce: { statuses: s.fulfil.woocommerce.statuses },
+      testOrders: s.fulfil.testOrders,
+      skipSkus: s.fulfil.skipSkus,
+    },
     api: {
       rateLimits: {
         orders: { max: s.api.rateLimits.orders.max, windowMs: s.api.rateLimits.orders.per },

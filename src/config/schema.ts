@@ -36,6 +36,26 @@ const ProxyAddress = z
     'must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
   );
 
+/** A store status as the platform spells it ("paid", "on-hold", "partially_refunded"). */
+const StatusName = z
+  .string()
+  .trim()
+  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'must be a status as the store spells it, such as "paid" or "on-hold"');
+
+/** store.yaml `fulfil`: which orders and lines ship. */
+const FulfilSchema = z
+  .object({
+    shopify: z
+      .object({ financialStatuses: z.array(StatusName).max(20).default(['paid', 'partially_refunded', 'authorized']) })
+      .strict()
+      .prefault({}),
+    woocommerce: z.object({ statuses: z.array(StatusName).max(20).default(['processing']) }).strict().prefault({}),
+    testOrders: z.boolean().default(false),
+    skipSkus: z.array(z.string().trim().min(1, 'a SKU pattern must not be empty')).max(1000).default([]),
+  })
+  .strict()
+  .prefault({});
+
 /** `config/store.yaml`. */
 export const StoreFileSchema = z
   .object({
@@ -102,6 +122,11 @@ export const StoreFileSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Which orders and lines ship. Cancelled, refunded and voided orders never do, whatever
+     * the lists say. @defaultValue Shopify paid, partially_refunded, authorized; WooCommerce processing
+     */
+    fulfil: FulfilSchema,
   })
   .strict();
 export type StoreFile = z.infer<typeof StoreFileSchema>;

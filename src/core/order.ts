@@ -50,8 +50,50 @@ export const OrderLine = z.object({
   /** Weight of one unit in grams, when the source knows it. */
   weight: z.number().finite().min(0, 'must not be negative').max(1_000_000).optional(),
   properties: z.record(z.string(), text(1000)).default({}),
+  /**
+   * False for a line nothing of which is sent: a gift card, a digital product or service, a
+   * line an order edit removed (Shopify `requires_shipping: false`, `gift_card: true`,
+   * `current_quantity: 0`). It never reaches a shipment, a purchase order or a carrier.
+   */
+  requiresShipping: z.boolean({ error: 'must be true or false' }).default(true),
 });
 export type OrderLine = z.infer<typeof OrderLine>;
+
+/** What a canonical order may say about its readiness (`POST /orders` `state.status`). */
+export const CANONICAL_STATUSES = ['ready', 'waiting', 'cancelled', 'refunded'] as const;
+
+/**
+ * The store's own state of the order, which `fulfil` in store.yaml reads to decide whether it
+ * ships now, waits, or never ships (`src/core/readiness.ts`). Absent: ready.
+ */
+export const OrderState = z.discriminatedUnion('platform', [
+  z
+    .object({
+      platform: z.literal('shopify'),
+      /** `financial_status`: pending, authorized, partially_paid, paid, partially_refunded, refunded, voided. */
+      financialStatus: text(40).optional(),
+      /** `cancelled_at` is set. */
+      cancelled: z.boolean().default(false),
+      /** `test: true`: placed through a test gateway. */
+      test: z.boolean().default(false),
+    })
+    .strict(),
+  z
+    .object({
+      platform: z.literal('woocommerce'),
+      /** `status`: pending, processing, on-hold, completed, cancelled, refunded, failed, or a plugin's own. */
+      status: required(40),
+    })
+    .strict(),
+  z
+    .object({
+      platform: z.literal('canonical'),
+      status: z.enum(CANONICAL_STATUSES, { error: `must be one of ${CANONICAL_STATUSES.join(', ')}` }).default('ready'),
+      test: z.boolean({ error: 'must be true or false' }).default(false),
+    })
+    .strict(),
+]);
+export type OrderState = z.infer<typeof OrderState>;
 
 export const ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -90,6 +132,14 @@ export const Order = z.object({
     })
     .optional(),
   lines: z.array(OrderLine).min(1, 'an order needs at least one line').max(5000, 'at most 5000 lines'),
+  /** Whether the store has released the order for shipping (see {@link OrderState}). Absent: ready. */
+  state: OrderState.optional(),
+  /**
+   * Which version of the order this is, as milliseconds since 1970 of its last change in the
+   * store (Shopify `updated_at`, WooCommerce `date_modified_gmt`) or a number the client
+   * counts up. A version older than the one already accepted is ignored.
+   */
+  version: z.number({ error: 'must be a number' }).int('must be a whole number').min(0, 'must not be negative').max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type Order = z.infer<typeof Order>;
 /** What adapters hand to `Order.parse`: money may be numbers, defaults may be missing. */
@@ -106,6 +156,11 @@ export interface OrderEventSource {
 export interface OrderEvent {
   source: OrderEventSource;
   order: Order;
+  /**
+   * The sender says this replaces the order already accepted under its id (`POST /orders`
+   * `"replace": true`, `dropship enqueue --replace`): it counts as newer than that one.
+   */
+  replace?: true;
 }
 
 /** Why an order was cancelled (Shopify's `cancel_reason` values; anything else is `other`). */

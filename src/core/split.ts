@@ -9,15 +9,26 @@ export type { HoldReason };
 
 export type SplitResult = { shipments: Shipment[]; held?: undefined } | { held: HoldReason[]; shipments?: undefined };
 
+/**
+ * Whether a SKU matches any of `patterns` (a supplier's `skus`, store.yaml `fulfil.skipSkus`):
+ * the one SKU matcher, so every list of SKU patterns means the same thing. An empty SKU
+ * matches nothing.
+ */
+export function skuMatcher(patterns: readonly string[]): (sku: string) => boolean {
+  if (patterns.length === 0) return () => false;
+  const match = picomatch([...patterns], { nocase: false, dot: true });
+  return (sku) => sku !== '' && match(sku);
+}
+
 const matchers = new WeakMap<SupplierConfig, (sku: string) => boolean>();
 
 function claims(supplier: SupplierConfig, sku: string): boolean {
   let match = matchers.get(supplier);
   if (!match) {
-    match = picomatch(supplier.skus, { nocase: false, dot: true });
+    match = skuMatcher(supplier.skus);
     matchers.set(supplier, match);
   }
-  return sku !== '' && match(sku);
+  return match(sku);
 }
 
 function describeLine(line: OrderLine, index: number): string {

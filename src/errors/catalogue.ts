@@ -13,9 +13,12 @@
  * - `permanent`: retrying cannot help; the job fails now and is kept for replay;
  * - `retry`: try again with the recipient's backoff;
  * - `retry-after`: try again, no sooner than the other side asked (`Retry-After`);
- * - `hold`: the order cannot be planned as it is; it waits, failed, for an operator.
+ * - `hold`: the order cannot be planned as it is; it waits, failed, for an operator;
+ * - `wait`: the order is not ready to ship yet (not paid); a later event for it starts it;
+ * - `skip`: the order is never to ship (cancelled, refunded, a test, nothing physical); it is
+ *   recorded with its reason and never planned.
  */
-export type RetryClass = 'permanent' | 'retry' | 'retry-after' | 'hold';
+export type RetryClass = 'permanent' | 'retry' | 'retry-after' | 'hold' | 'wait' | 'skip';
 
 /** One code's entry in the catalogue. */
 export interface CatalogueEntry {
@@ -24,7 +27,7 @@ export interface CatalogueEntry {
   /** The status the HTTP API answers with, for codes that reach an API client. */
   readonly status?: number;
   readonly retry: RetryClass;
-  /** What an operator does about it; every hold reason has one. */
+  /** What an operator does about it; every hold, wait and skip reason has one. */
   readonly action?: string;
 }
 
@@ -124,6 +127,53 @@ export const CATALOGUE = {
     message: 'A shipment cannot be written for its carrier or supplier',
     action: `Correct what the detail names (in the order at the store, or in the supplier's format options); restart the workers, ${REPLAY_ORDER}`,
   },
+  CHANGED_AFTER_SENT: {
+    retry: 'hold',
+    message: 'The order changed after its deliveries were planned or sent',
+    action:
+      'The pipeline does not send a changed order twice: the detail names the changed fields (never their values). Tell the recipients in dropship status about the change yourself, or cancel the order (POST /orders/ID/cancel) and place it again under a new id',
+  },
+
+  // Waiting: the store has not released the order yet (store.yaml `fulfil`). Nothing is sent;
+  // the next event for the order (Shopify orders/updated or orders/paid, WooCommerce
+  // order.updated, POST /orders again) that makes it ready starts it.
+  NOT_PAID: {
+    retry: 'wait',
+    message: 'The order is not paid yet',
+    action: 'Nothing to do: the order starts when the store reports it paid. To ship it anyway, add its status to fulfil in store.yaml, restart, and send the order again',
+  },
+  WAITING_STATUS: {
+    retry: 'wait',
+    message: "The order's status in the store is not one that ships",
+    action: 'Nothing to do if the store will move it on; otherwise add the status to fulfil in store.yaml, restart, and send the order again',
+  },
+
+  // Skipped: the order is recorded with its reason and never planned.
+  CANCELLED: {
+    retry: 'skip',
+    message: 'The order was cancelled in the store',
+    action: 'Nothing to do: a cancelled order never ships. Place a new order if it should',
+  },
+  REFUNDED: {
+    retry: 'skip',
+    message: 'The order was refunded or its payment voided',
+    action: 'Nothing to do: a refunded order never ships. Place a new order if it should',
+  },
+  COMPLETED: {
+    retry: 'skip',
+    message: 'The order is already completed in the store',
+    action: 'Nothing to do: the store marked it fulfilled. Add the status to fulfil in store.yaml if such orders should ship',
+  },
+  TEST_ORDER: {
+    retry: 'skip',
+    message: 'The order is a test order',
+    action: 'Nothing to do: test orders never ship unless fulfil.testOrders is true in store.yaml',
+  },
+  NOTHING_TO_SHIP: {
+    retry: 'skip',
+    message: 'No line of the order needs shipping',
+    action: 'Nothing to do: gift cards, digital and removed lines and fulfil.skipSkus lines never ship',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** Every code in the catalogue. */
@@ -132,13 +182,25 @@ export type Code = keyof typeof CATALOGUE;
 /** The codes of hold reasons: an order that cannot be planned as it is. */
 export type HoldCode = { [K in Code]: (typeof CATALOGUE)[K]['retry'] extends 'hold' ? K : never }[Code];
 
-/** The codes of errors (everything but hold reasons): what `DropshipError` and failed jobs carry. */
-export type ErrorCode = Exclude<Code, HoldCode>;
+/** The codes of a waiting order's reasons: not ready to ship yet. */
+export type WaitCode = { [K in Code]: (typeof CATALOGUE)[K]['retry'] extends 'wait' ? K : never }[Code];
+
+/** The codes of a skipped order's reasons: never to ship. */
+export type SkipCode = { [K in Code]: (typeof CATALOGUE)[K]['retry'] extends 'skip' ? K : never }[Code];
+
+/** The codes of errors (everything but hold, wait and skip reasons): what `DropshipError` and failed jobs carry. */
+export type ErrorCode = Exclude<Code, HoldCode | WaitCode | SkipCode>;
 
 /** Why an order cannot go out as it is: shown to operators, who fix the cause and replay. */
 export interface HoldReason {
   code: HoldCode;
   /** This order's case in a sentence: which line, which method (SKUs and ids, never personal data). */
+  message: string;
+}
+
+/** Why an order waits or is skipped: its code and this order's case (statuses and SKUs, never personal data). */
+export interface OrderReason<C extends WaitCode | SkipCode | HoldCode = WaitCode | SkipCode | HoldCode> {
+  code: C;
   message: string;
 }
 
@@ -150,6 +212,12 @@ export function isCode(value: string): value is Code {
 /** Whether `code` is a hold reason's. */
 export function isHoldCode(code: Code): code is HoldCode {
   return CATALOGUE[code].retry === 'hold';
+}
+
+/** Whether `code` is a reason an order waits or is skipped for (not an error, not a hold). */
+export function isOrderStateCode(code: Code): code is WaitCode | SkipCode {
+  const retry: RetryClass = CATALOGUE[code].retry;
+  return retry === 'wait' || retry === 'skip';
 }
 
 /** The entry of `code`. */

@@ -1,4 +1,4 @@
-import { CATALOGUE, type Code, type ErrorCode, type HoldCode, type HoldReason, isCode, isHoldCode, type RetryClass } from './catalogue';
+import { CATALOGUE, type Code, type ErrorCode, type HoldCode, type HoldReason, isCode, isHoldCode, isOrderStateCode, type RetryClass } from './catalogue';
 
 /**
  * How a failure is written into a failed job's reason (BullMQ keeps an error's message only),
@@ -48,6 +48,6 @@ export function readFailure(reason: string | undefined): JobFailure | undefined 
   }
   const m = ERROR_REASON.exec(reason);
   const code = m?.[1];
-  if (code === undefined || !isCode(code) || isHoldCode(code)) return undefined;
+  if (code === undefined || !isCode(code) || isHoldCode(code) || isOrderStateCode(code)) return undefined;
   return { kind: 'error', code, retry: CATALOGUE[code].retry, detail: m?.[2] ?? '' };
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config/config';
 import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../errors';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
+import { type OrderStage, readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
 
 /** One delivery of an order as an operator sees it. */
@@ -26,6 +27,16 @@ export interface OrderStatus {
   heldReason?: string;
   /** Why the order is held, each reason with what an operator does about it (the error catalogue's words). */
   holds?: Array<HoldReason & { action: string }>;
+  /**
+   * What became of the version of the order accepted last: queued, waiting (for the store to
+   * release it), held (for an operator), skipped (never ships) or planned.
+   */
+  stage?: OrderStage;
+  /** Why it waits, is held or was skipped, each reason with what to do about it (the error catalogue's words). */
+  reasons?: Array<{ code: string; message: string; action: string }>;
+  /** The version accepted last (ms since 1970 of the store's change, or a count), and when its stage was written. */
+  version?: string;
+  stageAt?: string;
   /** When (and why) the order was cancelled. */
   cancelled?: { at?: string; reason?: string };
   deliveries: DeliveryStatus[];
@@ -133,9 +144,18 @@ export class Operations {
           ? 'cancelled before it arrived'
           : 'unknown';
     const cancelled = cancelledRaw ? (JSON.parse(cancelledRaw) as { at?: string; reason?: string }) : undefined;
+    const record = await readRecord(this.redis, this.prefix, orderId);
     return {
       orderId,
       state,
+      ...(record
+        ? {
+            stage: record.stage,
+            ...(record.reasons.length > 0 ? { reasons: record.reasons.map((r) => ({ ...r, action: CATALOGUE[r.code].action })) } : {}),
+            version: record.version,
+            ...(record.at !== undefined ? { stageAt: record.at } : {}),
+          }
+        : {}),
       ...(orderJob?.failedReason ? { heldReason: orderJob.failedReason } : {}),
       ...holdsOf(orderJob?.failedReason),
       ...(cancelled ? { cancelled } : {}),
@@ -152,6 +172,26 @@ export class Operations {
       }),
       disclosures: disclosures.length,
     };
+  }
+
+  /**
+   * Orders waiting for the store to release them (not paid yet), oldest first, each with its
+   * reasons: they start on their own when a later event makes them ready.
+   */
+  async waitingOrders(): Promise<Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }>> {
+    const entries = await this.redis.zrange(markerKeys.waitingOrders(this.prefix), '0', '-1', 'WITHSCORES');
+    const out: Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }> = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      const orderId = entries[i] ?? '';
+      const record = await readRecord(this.redis, this.prefix, orderId);
+      // Listed, but no longer waiting (or expired): the index is cleaned as it is read.
+      if (record?.stage !== 'waiting') {
+        await this.redis.zrem(markerKeys.waitingOrders(this.prefix), orderId);
+        continue;
+      }
+      out.push({ orderId, since: new Date(Number(entries[i + 1])).toISOString(), reasons: record.reasons.map((r) => ({ ...r, action: CATALOGUE[r.code].action })) });
+    }
+    return out;
   }
 
   /**

@@ -8,7 +8,9 @@ import type { FieldPath } from '../core/field-paths';
 import { carrierShipment, dropShipOrder, viewFields } from '../core/minimise';
 import type { Order } from '../core/order';
 import type { Shipment } from '../core/shipment';
+import { fulfilOf, whatShips } from '../core/readiness';
 import { type HoldReason, splitOrder } from '../core/split';
+import type { OrderReason, SkipCode, WaitCode } from '../errors';
 
 /** One payload for one recipient, with what it discloses: the unit of delivery work. */
 export interface PlannedDelivery extends DeliveryPayload {
@@ -51,7 +53,11 @@ export interface OrderManifest {
 
 export type OrderPlan =
   | { orderId: string; status: 'planned'; shipments: Shipment[]; deliveries: PlannedDelivery[]; manifest: OrderManifest }
-  | { orderId: string; status: 'held'; reasons: HoldReason[] };
+  | { orderId: string; status: 'held'; reasons: HoldReason[] }
+  /** Not ready to ship yet (store.yaml `fulfil`): a later event for the order starts it. */
+  | { orderId: string; status: 'waiting'; reasons: OrderReason<WaitCode>[] }
+  /** Never to ship: cancelled, refunded, a test order, or no line that ships. */
+  | { orderId: string; status: 'skipped'; reasons: OrderReason<SkipCode>[] };
 
 /** Batch id of a supplier's `n`th batch: `<supplierId>-batch-000042`. */
 export function batchId(supplierId: string, n: number): string {
@@ -193,11 +199,17 @@ export function labelledView(delivery: PlannedDelivery, supplier: SupplierConfig
 }
 
 /**
- * The whole decision for one order, as data: its shipments, and for each a carrier request
- * (unless the supplier ships on its own account) and, for drop-ship shipments, a purchase
- * order. Pure: `preview` prints it, the order worker enqueues it.
+ * The whole decision for one order, as data: whether it ships now (store.yaml `fulfil`:
+ * waiting or skipped otherwise), its shipments of the lines that ship, and for each a carrier
+ * request (unless the supplier ships on its own account) and, for drop-ship shipments, a
+ * purchase order. Lines that do not ship (gift cards, digital, removed, `skipSkus`) appear
+ * in none of them. Pure: `preview` prints it, the order worker enqueues it.
  */
-export function planOrder(order: Order, config: Config, context: PlanContext = {}): OrderPlan {
+export function planOrder(whole: Order, config: Config, context: PlanContext = {}): OrderPlan {
+  const ships = whatShips(whole, fulfilOf(config.store));
+  if (ships.status === 'waiting') return { orderId: whole.id, status: 'waiting', reasons: ships.reasons };
+  if (ships.status === 'skipped') return { orderId: whole.id, status: 'skipped', reasons: ships.reasons };
+  const order = ships.order;
   const split = splitOrder(order, config);
   if (split.held) return { orderId: order.id, status: 'held', reasons: split.held };
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));

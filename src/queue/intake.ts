@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CancelEvent, OrderEvent, OrderEventSource } from '../core/order';
 import { CANCEL_JOB, cancelJobId, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from './names';
+import { acceptVersion } from './order-record';
 import { type DataCipher, sealJob, type SealedData } from './sealing';
 
 /** An order job as queued: the source in clear, the order (names, addresses) sealed. */
@@ -11,13 +12,20 @@ export interface IntakeResult {
   orderId: string;
   /** True when this order (or this source event) was already accepted before. */
   duplicate: boolean;
+  /** Why a duplicate was not taken: a version older than the one already accepted. */
+  ignored?: string;
+  /** True when this version replaced one accepted before (it is planned again). */
+  replaced?: true;
 }
+
+/** How long intake waits for a running order job to finish before it gives up starting it again. */
+const ACTIVE_WAIT_MS = 30_000;
 
 /**
  * The one way orders enter the queues (API, CLI and in-process producers all use it).
  * Only scrubbed, validated `OrderEvent`s reach it. The same order twice is one job: the
- * job id is the order id while the job exists, and a marker set when it completes keeps
- * recognising it after the job itself is removed.
+ * job id is the order id, and the order's record (src/queue/order-record.ts) keeps the
+ * version accepted last, so a newer version replaces it and an older one is ignored.
  */
 export class OrderIntake {
   readonly queue: Queue<OrderJobData | CancelEvent>;
@@ -39,13 +47,80 @@ export class OrderIntake {
     return this.accept(event.source, event.orderId, CANCEL_JOB, event, cancelJobId(event.orderId), markerKeys.cancelled(this.options.prefix, event.orderId), 10);
   }
 
-  submit(event: OrderEvent): Promise<IntakeResult> {
+  /**
+   * Accepts an order: the first version of it is queued; a newer one (Shopify `updated_at`,
+   * WooCommerce `date_modified`, `replace`, or any re-post of a waiting order) replaces the
+   * version accepted before and runs the order job again, which plans it (or holds it, if the
+   * order had already gone out); the same version again is a duplicate, an older one ignored.
+   */
+  async submit(event: OrderEvent): Promise<IntakeResult> {
     // Billing data is never sent anywhere and no worker reads it: it does not go to Redis.
     const { billTo: _billTo, ...order } = event.order;
     const orderId = order.id;
+    const { prefix } = this.options;
     // Sealed before it leaves this process: Redis, its dumps and the dashboard see ciphertext.
     const data: OrderJobData = sealJob(this.options.cipher, { source: event.source, order }, { source: event.source, orderId }, 'order');
-    return this.accept(event.source, orderId, ORDER_JOB, data, orderJobId(orderId), markerKeys.orderSeen(this.options.prefix, orderId), 5);
+    const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
+    if (eventKey && (await this.redis.exists(eventKey)) > 0) return { orderId, duplicate: true };
+    const jobId = orderJobId(orderId);
+    const verdict = await acceptVersion(this.redis, prefix, orderId, `${prefix}:${ORDERS_QUEUE}:${jobId}`, {
+      ...(order.version !== undefined ? { version: order.version } : {}),
+      replace: event.replace === true,
+      sealed: data.sealed,
+      // As long as the markers: a version must be recognised as long as its order is.
+      ttlMs: this.options.dedupeMs,
+    });
+    if (verdict === 'same') return { orderId, duplicate: true };
+    if (verdict === 'older') return { orderId, duplicate: true, ignored: 'an older version of the order than the one already accepted' };
+    await this.run(jobId, data);
+    // Set only once the job is safely queued: a crash before this line means the source's
+    // retry is accepted again, and the record then calls it the same version.
+    if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
+    return { orderId, duplicate: false, ...(verdict === 'newer' ? { replaced: true as const } : {}) };
+  }
+
+  /**
+   * Makes the order job run (again) for the version just accepted: added when there is none;
+   * started again when it finished (planned, waiting, skipped) or failed (held); left as it
+   * is when it has yet to run, since it reads the newest version when it does. A job running
+   * now is waited for: if it finished with the version before, it runs again.
+   */
+  private async run(jobId: string, data: OrderJobData): Promise<void> {
+    const until = Date.now() + ACTIVE_WAIT_MS;
+    for (;;) {
+      const job = await this.queue.getJob(jobId);
+      if (!job) {
+        await this.queue.add(ORDER_JOB, data, this.jobOptions(jobId, 5));
+        return;
+      }
+      const state = await job.getState();
+      if (state === 'completed' || state === 'failed') {
+        try {
+          // The job's own copy follows too, for the dashboard and for a worker that finds
+          // the record without data (the version planned, its data already dropped).
+          await job.updateData(data);
+          await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+          return;
+        } catch {
+          // It moved on (another intake started it, or it was removed): look again.
+          continue;
+        }
+      }
+      if (state !== 'active' && state !== 'unknown') return;
+      // Running: it may be finishing the version before. Removed meanwhile ('unknown'): add.
+      if (state === 'active' && Date.now() > until) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  private jobOptions(jobId: string, attempts: number) {
+    return {
+      jobId,
+      attempts,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
+      removeOnFail: false,
+    };
   }
 
   /** Queues one job under its id unless the source event, the done marker or the job itself says it was seen. */
@@ -63,13 +138,7 @@ export class OrderIntake {
     // One round trip: the source event seen, the order seen (or cancelled), or its job still present.
     const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), doneKey, `${prefix}:${ORDERS_QUEUE}:${jobId}`);
     if (seen > 0) return { orderId, duplicate: true };
-    await this.queue.add(name, data, {
-      jobId,
-      attempts,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
-      removeOnFail: false,
-    });
+    await this.queue.add(name, data, this.jobOptions(jobId, attempts));
     // Set only once the job is safely queued: a crash before this line means the source's
     // retry is accepted again, and the job id still prevents a second job.
     if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);

@@ -44,6 +44,14 @@ export const BATCH_JOB = 'batch';
  */
 export const markerKeys = {
   orderSeen: (prefix: string, orderId: string) => `${prefix}:seen:order:${orderId}`,
+  /**
+   * The order's record (a hash, see `OrderRecord` in src/queue/order-record.ts): the version
+   * accepted last, what became of it (queued, waiting, held, skipped, planned) and why, the
+   * version planned and its sealed fingerprint; while it is not planned, its sealed data.
+   */
+  order: (prefix: string, orderId: string) => `${prefix}:order:${orderId}`,
+  /** Orders waiting for the store to release them (score: when they started waiting, ms). */
+  waitingOrders: (prefix: string) => `${prefix}:orders:waiting`,
   eventSeen: (prefix: string, source: string, eventId: string) => `${prefix}:seen:event:${source}:${eventId}`,
   delivered: (prefix: string, deliveryId: string) => `${prefix}:delivered:${deliveryId}`,
   /** Set when a purchase order was collected into its supplier's open batch. */

@@ -23,7 +23,7 @@ export interface DataCipher {
  * What a sealed value is: bound into the ciphertext as associated data. `oauth-token` is a
  * carrier API token in the shared token cache, sealed under {@link createDerivedCipher}.
  */
-export type SealPurpose = 'order' | 'delivery' | 'result' | 'batch-entry' | 'oauth-token';
+export type SealPurpose = 'order' | 'order-fingerprint' | 'delivery' | 'result' | 'batch-entry' | 'oauth-token';
 
 const VERSION = 'dsk1';
 const IV_BYTES = 12;

@@ -12,7 +12,8 @@ import { asIs, compact, isRecord, requireObject, shallow, type JsonObject } from
 const ADDRESS_KEYS = ['name', 'company', 'line1', 'line2', 'city', 'region', 'postalCode', 'country', 'phone'];
 const CUSTOMER_KEYS = ['name', 'email', 'phone', 'contactRestricted'];
 const PAYMENT_KEYS = ['brand', 'last4'];
-const LINE_KEYS = ['id', 'sku', 'name', 'quantity', 'unitPrice', 'weight'];
+const LINE_KEYS = ['id', 'sku', 'name', 'quantity', 'unitPrice', 'weight', 'requiresShipping'];
+const STATE_KEYS = ['status', 'test'];
 
 /** The named keys of an object, each value shallow; a non-object goes to validation as-is. */
 function pick(value: unknown, keys: readonly string[]): unknown {
@@ -53,6 +54,9 @@ export const canonicalSource: OrderSource = {
       billTo: asIs<OrderInput['billTo']>(pick(order.billTo, ADDRESS_KEYS)),
       payment: asIs<OrderInput['payment']>(pick(order.payment, PAYMENT_KEYS)),
       lines: asIs<OrderInput['lines']>(Array.isArray(order.lines) ? order.lines.map(line) : shallow(order.lines)),
+      // `state: { status, test }` says whether the order ships now; absent, it does.
+      state: order.state === undefined ? undefined : isRecord(order.state) ? asIs<OrderInput['state']>({ platform: 'canonical', ...(pick(order.state, STATE_KEYS) as JsonObject) }) : asIs<OrderInput['state']>(shallow(order.state)),
+      version: asIs<number | undefined>(shallow(order.version)),
     });
   },
 };

@@ -196,6 +196,11 @@ export interface IngestOptions {
   source?: OrderSourceKind;
   /** The source's own event id (e.g. `X-Shopify-Webhook-Id`), kept for deduplication. */
   eventId?: string;
+  /**
+   * The order replaces the one accepted under its id (`dropship enqueue --replace`). A
+   * canonical payload may say so itself with `"replace": true`.
+   */
+  replace?: boolean;
 }
 
 /** `lines[2].quantity`, `customer.email`, `lines[0].properties["Gift note"]`. */
@@ -232,6 +237,8 @@ function problems(error: z.ZodError): string[] {
  * - `EUNKNOWN_SOURCE` when the source is unknown or cannot be detected;
  * - `EINVALID_ORDER` listing every problem as `path: reason` (paths are canonical:
  *   `lines[2].quantity: must be a whole number`), with no values from the input.
+ * A canonical payload's `"replace": true` (or `options.replace`) marks the event as replacing
+ * the order accepted before under the same id.
  */
 export function ingestOrder(payload: unknown, options: IngestOptions = {}): OrderEvent {
   const source = options.source !== undefined ? sourceByKind(options.source) : detectSource(payload);
@@ -243,12 +250,21 @@ export function ingestOrder(payload: unknown, options: IngestOptions = {}): Orde
         : [`order: matches none of the known shapes (${ORDER_SOURCE_KINDS.join(', ')}); name the source explicitly`],
     );
   }
-  const input = scrubOrderInput(source.toOrderInput(payload), { source: source.kind });
+  const mapped = source.toOrderInput(payload);
+  // A store's version is a time the adapter turned into milliseconds (13 digits, which pass
+  // the Luhn check one time in ten): it is not free text and is never scrubbed. A canonical
+  // order's version is what the client sent, and is scrubbed like the rest.
+  const { version, ...rest } = mapped;
+  const scrubbed = scrubOrderInput(source.kind === 'canonical' ? mapped : rest, { source: source.kind });
+  const input = source.kind === 'canonical' || version === undefined ? scrubbed : { ...scrubbed, version };
   const result = Order.safeParse(input);
-  if (!result.success) throw new DropshipError('EINVALID_ORDER', problems(result.error));
+  // `replace` is the request's, not the order's: only the canonical JSON carries it.
+  const replace = source.kind === 'canonical' && typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>).replace : undefined;
+  const replaceProblem = replace !== undefined && typeof replace !== 'boolean' ? ['replace: must be true or false'] : [];
+  if (!result.success || replaceProblem.length > 0) throw new DropshipError('EINVALID_ORDER', [...(result.success ? [] : problems(result.error)), ...replaceProblem]);
   const eventSource: OrderEventSource = { kind: source.kind };
   if (options.eventId !== undefined) eventSource.eventId = redactCardNumbers(options.eventId);
-  return { source: eventSource, order: result.data };
+  return { source: eventSource, order: result.data, ...(options.replace === true || replace === true ? { replace: true as const } : {}) };
 }
 
 /**

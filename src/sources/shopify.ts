@@ -44,6 +44,11 @@ import {
  * - Shopify has no "contact data only for fulfilment" flag: a customer tag
  *   `contact-restricted`, or a note attribute `contact-restricted` with a yes value, sets
  *   `customer.contactRestricted`.
+ * - `state` carries what `fulfil` in store.yaml decides on: `financial_status`, whether
+ *   `cancelled_at` is set, `test`. `version` is `updated_at` (a later `orders/updated`
+ *   replaces an earlier one, never the other way round).
+ * - A line that needs no shipping (`requires_shipping: false`, `gift_card: true`) or has
+ *   nothing left (`current_quantity: 0`) maps with `requiresShipping: false` or not at all.
  * - `payment.brand`/`last4` come from `payment_details` (older API versions) when present;
  *   newer payloads only name the gateway, which is not a card brand, so `payment` is absent.
  */
@@ -146,16 +151,16 @@ function weight(grams: unknown): number | undefined {
 
 function lines(order: JsonObject): OrderInput['lines'] {
   const mapped: OrderInput['lines'] = [];
+  const removed: OrderInput['lines'] = [];
   list(order.line_items).forEach((item, index) => {
     if (!isRecord(item)) {
       mapped.push(asIs(shallow(item)));
       return;
     }
-    // `current_quantity` (API 2023-01+) reflects order edits; a fully removed line has 0.
-    const quantity = typeof item.current_quantity === 'number' ? item.current_quantity : item.quantity;
-    if (quantity === 0) return;
+    // `current_quantity` (API 2023-01+) reflects order edits and refunds; a fully removed line has 0.
+    const left = typeof item.current_quantity === 'number' ? item.current_quantity : item.quantity;
     const priceSet = record(record(item.price_set).shop_money);
-    mapped.push(
+    const line = (quantity: unknown, requiresShipping: boolean) =>
       compact({
         id: String(index + 1),
         sku: optionalText(item.sku) ?? '',
@@ -165,10 +170,23 @@ function lines(order: JsonObject): OrderInput['lines'] {
         unitPrice: money(item.price ?? priceSet.amount),
         weight: weight(item.grams),
         properties: properties(item.properties),
-      }),
-    );
+        // Gift cards (even physical ones: Shopify sends their codes by email) and digital
+        // products never ship; `requires_shipping` absent (old payloads) means it does.
+        requiresShipping: requiresShipping && item.requires_shipping !== false && item.gift_card !== true,
+      });
+    if (left === 0) removed.push(line(item.quantity, false));
+    else mapped.push(line(left, true));
   });
-  return mapped;
+  // Removed lines are left out; an order whose every line was removed keeps them as lines
+  // that do not ship (with what was ordered), so it is recorded as having nothing to ship
+  // instead of being refused as an order without lines.
+  return mapped.length > 0 ? mapped : removed;
+}
+
+/** Milliseconds since 1970 of an ISO 8601 time with an offset, or undefined. */
+function versionOf(value: unknown): number | undefined {
+  const at = typeof value === 'string' && /(Z|[+-]\d{2}:?\d{2})$/i.test(value.trim()) ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(at) && at >= 0 ? at : undefined;
 }
 
 /** Shopify order webhooks, recognised by `line_items` plus `order_number` or `admin_graphql_api_id`. */
@@ -199,6 +217,13 @@ export const shopifySource: OrderSource = {
       billTo: completeOrNothing(address(order.billing_address)),
       payment: payment(order),
       lines: lines(order),
+      state: compact({
+        platform: 'shopify' as const,
+        financialStatus: optionalText(order.financial_status),
+        cancelled: optionalText(order.cancelled_at) !== undefined,
+        test: order.test === true,
+      }),
+      version: versionOf(order.updated_at),
     });
   },
 

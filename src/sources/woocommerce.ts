@@ -42,6 +42,8 @@ import {
  *   plugins store them), keys compared ignoring case, separators and a leading underscore:
  *   "gift_message"/"gift_note" (several joined by newlines) and "contact_restricted" with
  *   a yes value.
+ * - `state` is the order `status` (which `fulfil` in store.yaml decides on); `version` is
+ *   `date_modified_gmt`, so a later `order.updated` replaces an earlier one, never the reverse.
  * - Line `meta_data` becomes line properties: hidden meta (key starting with `_`, e.g.
  *   `_reduced_stock`) and non-text values are skipped; the name is `display_key` and the
  *   value `display_value` as plain text (what the customer saw), else `key` and `value`.
@@ -67,6 +69,15 @@ function address(value: unknown): AddressInput | undefined {
       phone: optionalText(value.phone),
     }),
   );
+}
+
+/** `date_modified_gmt` (UTC without an offset), else `date_modified` if it has one, as ms since 1970. */
+function version(order: JsonObject): number | undefined {
+  const gmt = optionalText(order.date_modified_gmt);
+  const local = optionalText(order.date_modified);
+  const iso = gmt !== undefined ? (NO_OFFSET.test(gmt) ? `${gmt}Z` : gmt) : local !== undefined && HAS_OFFSET.test(local) ? local : undefined;
+  const at = iso !== undefined ? Date.parse(iso) : Number.NaN;
+  return Number.isFinite(at) && at >= 0 ? at : undefined;
 }
 
 function placedAt(order: JsonObject): string {
@@ -164,6 +175,8 @@ export const woocommerceSource: OrderSource = {
       shipTo: address(order.shipping),
       billTo: completeOrNothing(address(order.billing)),
       lines: lines(order),
+      state: optionalText(order.status) !== undefined ? { platform: 'woocommerce' as const, status: asIs<string>(optionalText(order.status)) } : undefined,
+      version: version(order),
     });
   },
 

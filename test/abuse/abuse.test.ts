@@ -113,7 +113,9 @@ function planAccepted(payload: unknown, source: OrderEventSource['kind'] | undef
   } catch (err) {
     return { plan: { orderId: event.order.id, status: 'held', reasons: [] }, problems: [`${prefix}: planning throws ${(err as Error).name}: ${(err as Error).message}`], answer: 'accepted, planning throws', answered: 'unexpected', orderId: event.order.id };
   }
-  if (plan.status === 'held') {
+  // Held, waiting and skipped orders are all "not planned, with reasons": the corpus says
+  // which reasons it expects (#13 added waiting and skipped, e.g. NOTHING_TO_SHIP).
+  if (plan.status === 'held' || (expect.answer === 'held' && plan.status !== 'planned')) {
     const codes = plan.reasons.map((r) => r.code);
     for (const r of plan.reasons) {
       if (r.message.trim() === '') problems.push(`${prefix}: held without a reason`);
@@ -122,7 +124,12 @@ function planAccepted(payload: unknown, source: OrderEventSource['kind'] | undef
     if (expect.answer === 'held' && [...new Set(codes)].sort().join() !== [...expect.reasons].sort().join()) {
       problems.push(`${prefix}: held for ${codes.join(', ')}, expected ${expect.reasons.join(', ')}`);
     }
-    return { plan, problems, answer: `held ${[...new Set(codes)].join('+')}`, answered: 'held', orderId: event.order.id };
+    return { plan, problems, answer: `${plan.status} ${[...new Set(codes)].join('+')}`, answered: 'held', orderId: event.order.id };
+  }
+  if (plan.status !== 'planned') {
+    // The corpus holds ready orders only: waiting or skipped would be a wrong answer.
+    const codes = [...new Set(plan.reasons.map((r) => r.code))].join('+');
+    return { plan, problems: [`${prefix}: ${plan.status} (${codes}) instead of planned`], answer: `${plan.status} ${codes}`, answered: 'unexpected', orderId: event.order.id };
   }
   for (const d of plan.deliveries) {
     const lines = linesOf(plan, d);
@@ -234,7 +241,7 @@ function consequences(config: Config): string[] {
     lines: [...orderPayload().lines, ...config.suppliers.map((s, i) => ({ id: `s${i}`, sku: s.skus[0]!.replace(/\*/g, 'X'), name: 'Thing', quantity: 1, unitPrice: '1.00' }))],
   });
   const plan = planOrder(order, config);
-  if (plan.status === 'held') return [...problems, `an order whose method falls back to shipping.default is held: ${plan.reasons.map((r) => r.message).join('; ')}`];
+  if (plan.status !== 'planned') return [...problems, `an order whose method falls back to shipping.default is ${plan.status}: ${plan.reasons.map((r) => r.message).join('; ')}`];
   for (const d of plan.deliveries) {
     const supplier = config.suppliers.find((s) => s.id === d.recipient);
     const delimiter = (supplier?.formatOptions as { delimiter?: string } | undefined)?.delimiter;

@@ -5,7 +5,7 @@ import { heldOrder, unrecoverable } from '../../src/errors/unrecoverable';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CODES = Object.keys(CATALOGUE) as Code[];
-const RETRY_CLASSES: readonly RetryClass[] = ['permanent', 'retry', 'retry-after', 'hold'];
+const RETRY_CLASSES: readonly RetryClass[] = ['permanent', 'retry', 'retry-after', 'hold', 'wait', 'skip'];
 
 /** Every TypeScript file of the production tree, with its text. */
 function productionSources(): Array<{ file: string; text: string }> {
@@ -39,8 +39,9 @@ describe('the error catalogue', () => {
     if (entry.status !== undefined) {
       expect(Number.isInteger(entry.status) && entry.status >= 400 && entry.status <= 599).toBe(true);
     }
-    if (entry.retry === 'hold') {
-      // A hold is for an operator: what they read, and what to do. It never reaches an API client.
+    if (entry.retry === 'hold' || entry.retry === 'wait' || entry.retry === 'skip') {
+      // A hold (or why an order waits or was skipped) is for an operator: what they read, and
+      // what to do. It never reaches an API client as an error.
       expect(code).not.toMatch(/^E/);
       expect(entry.status).toBeUndefined();
       expect(entry.action).toEqual(expect.stringMatching(/^[A-Z].{20,}/));

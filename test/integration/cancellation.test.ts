@@ -208,12 +208,14 @@ describe('cancellation entry points', () => {
     }
   });
 
-  it('WooCommerce order.updated cancels when the status became cancelled, and ignores other updates', async () => {
+  it('WooCommerce order.updated cancels when the status became cancelled, and takes other updates as the order', async () => {
     const h = await start();
     try {
+      // Since #13 an update that is not a cancellation is a version of the order (it may be
+      // the one that releases a pending order): accepted like order.created, no longer ignored.
       const other = await h.postWoo({ ...woo, status: 'processing' }, 'wc-1', undefined, 'order.updated');
-      expect(other.statusCode).toBe(200);
-      expect(other.json()).toEqual({ ignored: 'order.updated (not a cancellation)' });
+      expect(other.statusCode).toBe(202);
+      expect(other.json()).toEqual({ orderId: String(woo.number ?? woo.id), duplicate: false });
       const cancelled = await h.postWoo({ ...woo, status: 'cancelled' }, 'wc-2', undefined, 'order.updated');
       expect(cancelled.statusCode).toBe(202);
       expect(cancelled.json()).toMatchObject({ orderId: String(woo.number ?? woo.id), cancelled: true });

@@ -240,6 +240,8 @@ function checkLines(s: Scenario, plan: OrderPlan): void {
     return;
   }
   if (holds.length > 0) fail(`planned, but expected to be held for ${JSON.stringify(holds)}`);
+  // The scenarios' orders carry no store state and every line ships: never waiting or skipped.
+  if (plan.status !== 'planned') return fail(`${plan.status} for ${plan.reasons.map((r) => r.code).join(', ')}, expected planned`);
 
   const method = resolvedMethod(s) ?? fail('planned without a shipping method');
   const seen = new Map<string, number>();

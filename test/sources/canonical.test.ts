@@ -57,8 +57,9 @@ describe('canonical order JSON', () => {
             unitPrice: '12.5',
             weight: 250,
             properties: { Engraving: 'For Ada' },
+            requiresShipping: true,
           },
-          { id: '2', sku: 'BUTTER-42', name: 'Cultured Butter', quantity: 2, unitPrice: '4.25', properties: {} },
+          { id: '2', sku: 'BUTTER-42', name: 'Cultured Butter', quantity: 2, unitPrice: '4.25', properties: {}, requiresShipping: true },
         ],
       },
     });
@@ -85,7 +86,7 @@ describe('canonical order JSON', () => {
       currency: 'USD',
       shippingMethod: 'default',
       customer: { contactRestricted: false },
-      lines: [{ id: '1', sku: '', name: 'Thing', quantity: 1, unitPrice: '3', properties: {} }],
+      lines: [{ id: '1', sku: '', name: 'Thing', quantity: 1, unitPrice: '3', properties: {}, requiresShipping: true }],
     });
   });
 

@@ -26,7 +26,9 @@ const SAMPLES = {
 const CANONICAL_KEYS = new Set([
   'id', 'placedAt', 'currency', 'shippingMethod', 'giftMessage', 'notes', 'customer', 'shipTo', 'billTo', 'payment', 'lines',
   'name', 'email', 'phone', 'contactRestricted', 'company', 'line1', 'line2', 'city', 'region', 'postalCode', 'country',
-  'brand', 'last4', 'sku', 'quantity', 'unitPrice', 'weight', 'properties',
+  'brand', 'last4', 'sku', 'quantity', 'unitPrice', 'weight', 'properties', 'requiresShipping',
+  // The store's state of the order and its version (#13: which orders ship, corrections).
+  'state', 'platform', 'financialStatus', 'cancelled', 'test', 'status', 'version',
 ]);
 
 /** Every key of the mapped input, outside line properties (whose names are the store's). */

@@ -74,10 +74,14 @@ describe('Shopify orders/create (current API shape)', () => {
             unitPrice: '12.50',
             weight: 200,
             properties: { Engraving: 'For Grace', 'Gift note': 'Use card [redacted] for the deposit' },
+            requiresShipping: true,
           },
-          { id: '2', sku: '', name: 'Crème fraîche 250 ml', quantity: 1, unitPrice: '8.00', properties: {} },
-          { id: '4', sku: 'BUTTER-42', name: 'Cultured Butter', quantity: 3, unitPrice: '10.00', weight: 250, properties: {} },
+          { id: '2', sku: '', name: 'Crème fraîche 250 ml', quantity: 1, unitPrice: '8.00', properties: {}, requiresShipping: true },
+          { id: '4', sku: 'BUTTER-42', name: 'Cultured Butter', quantity: 3, unitPrice: '10.00', weight: 250, properties: {}, requiresShipping: true },
         ],
+        // What store.yaml `fulfil` decides on, and `updated_at` as the version.
+        state: { platform: 'shopify', financialStatus: 'paid', cancelled: false, test: false },
+        version: Date.parse('2024-05-01T10:15:03-04:00'),
       },
     });
   });
@@ -117,11 +121,22 @@ describe('Shopify orders/create (current API shape)', () => {
     expect(ingestOrder({ ...payload, shipping_lines: [] }, { source: 'shopify' }).order.shippingMethod).toBe('default');
   });
 
-  it('rejects an order whose lines were all removed', () => {
+  it('keeps the lines of an order whose lines were all removed, as lines that do not ship', () => {
+    // Before #13 such an order was refused (no lines); it is an order with nothing to ship,
+    // which is recorded as skipped (NOTHING_TO_SHIP), not an invalid payload.
     const removed = (payload.line_items as Json[]).map((l) => ({ ...l, current_quantity: 0 }));
-    expect(problemsOf(() => ingestOrder({ ...payload, line_items: removed }, { source: 'shopify' }))).toEqual([
-      'lines: an order needs at least one line',
+    const lines = ingestOrder({ ...payload, line_items: removed }, { source: 'shopify' }).order.lines;
+    expect(lines.map((l) => [l.id, l.quantity, l.requiresShipping])).toEqual([
+      ['1', 2, false],
+      ['2', 1, false],
+      ['3', 1, false],
+      ['4', 3, false],
     ]);
+  });
+
+  it('takes updated_at as the version even when its milliseconds pass the Luhn check (it is a time, not a card)', () => {
+    // 2024-05-03T13:20:00Z is 1714742400000 ms, a Luhn-valid 13-digit number.
+    expect(ingestOrder({ ...payload, updated_at: '2024-05-03T09:20:00-04:00' }, { source: 'shopify' }).order.version).toBe(1714742400000);
   });
 
   it('rejects an order id that is a card number, without quoting it', () => {
@@ -161,9 +176,12 @@ describe('Shopify orders/create (older API shape)', () => {
       },
       payment: { brand: 'Visa', last4: '1111' },
       lines: [
-        { id: '1', sku: 'SOCK-L', name: 'Wool Socks - Large', quantity: 1, unitPrice: '19.00', weight: 150, properties: {} },
-        { id: '2', sku: '', name: 'Gift Card', quantity: 1, unitPrice: '50.00', properties: { Recipient: 'Cy Example' } },
+        { id: '1', sku: 'SOCK-L', name: 'Wool Socks - Large', quantity: 1, unitPrice: '19.00', weight: 150, properties: {}, requiresShipping: true },
+        // gift_card: true never ships.
+        { id: '2', sku: '', name: 'Gift Card', quantity: 1, unitPrice: '50.00', properties: { Recipient: 'Cy Example' }, requiresShipping: false },
       ],
+      state: { platform: 'shopify', financialStatus: 'authorized', cancelled: false, test: true },
+      version: Date.parse('2019-03-12T16:09:55-04:00'),
     });
   });
 
@@ -184,7 +202,9 @@ describe('Shopify digital-only order (no shipping address, no customer, no order
       currency: 'JPY',
       shippingMethod: 'default',
       customer: { name: '山田 テスト', email: 'zoe@example.com', contactRestricted: true },
-      lines: [{ id: '1', sku: '', name: 'E-book: Café Stories – Vol. 2', quantity: 1, unitPrice: '1500', properties: {} }],
+      // requires_shipping: false never ships.
+      lines: [{ id: '1', sku: '', name: 'E-book: Café Stories – Vol. 2', quantity: 1, unitPrice: '1500', properties: {}, requiresShipping: false }],
+      state: { platform: 'shopify', cancelled: false, test: false },
     });
   });
 

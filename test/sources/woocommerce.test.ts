@@ -60,10 +60,14 @@ describe('WooCommerce order webhook (REST API v3 order)', () => {
             quantity: 2,
             unitPrice: '10.00',
             properties: { Size: 'Large', Engraving: 'Tak [redacted]' },
+            requiresShipping: true,
           },
           // price is total ÷ quantity as a float: six decimals at most.
-          { id: '316', sku: '', name: 'Honning 500 g', quantity: 3, unitPrice: '8.333333', properties: {} },
+          { id: '316', sku: '', name: 'Honning 500 g', quantity: 3, unitPrice: '8.333333', properties: {}, requiresShipping: true },
         ],
+        // `status`, which store.yaml `fulfil` decides on; `date_modified_gmt` as the version.
+        state: { platform: 'woocommerce', status: 'processing' },
+        version: Date.parse('2024-05-02T13:30:05Z'),
       },
     });
   });

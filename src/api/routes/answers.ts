@@ -7,7 +7,11 @@ import { sendError } from '../access';
 
 /** How the order and webhook routes answer once a request is let in. */
 export interface OrderAnswers {
-  /** Parses, scrubs and validates an order body from `source` and queues it: 202 `{ orderId, duplicate }`. */
+  /**
+   * Parses, scrubs and validates an order body from `source` and queues it: 202 `{ orderId,
+   * duplicate }`, with `replaced: true` when it replaced a version accepted before, and
+   * `ignored` (why) when it is older than the version accepted before.
+   */
   accept(reply: FastifyReply, raw: Buffer, source: OrderEventSource): Promise<FastifyReply>;
   /**
    * Queues a cancellation: 202 `{ orderId, cancelled, duplicate }`; 200 `{ ignored }` when the
@@ -23,7 +27,12 @@ export function orderAnswers(submit: (event: OrderEvent) => Promise<IntakeResult
       const payload = parseJsonBody(raw);
       const event = ingestOrder(payload, { source: source.kind, ...(source.eventId ? { eventId: source.eventId } : {}) });
       const result = await submit(event);
-      return reply.code(202).send({ orderId: result.orderId, duplicate: result.duplicate });
+      return reply.code(202).send({
+        orderId: result.orderId,
+        duplicate: result.duplicate,
+        ...(result.replaced ? { replaced: true } : {}),
+        ...(result.ignored !== undefined ? { ignored: result.ignored } : {}),
+      });
     },
     async cancel(reply, event, ignored) {
       if (event === undefined) return reply.code(200).send({ ignored });

@@ -43,10 +43,16 @@ function unconfigured(secretName: string): DropshipError {
 }
 
 /**
+ * Shopify topics whose body is the Order resource to take: a new order, and the events that
+ * may release a waiting one or correct a held one (`updated_at` says which version is newer).
+ */
+const SHOPIFY_ORDER_TOPICS = new Set(['orders/create', 'orders/updated', 'orders/paid']);
+
+/**
  * The store webhooks, each signed with its secret over the exact body: Shopify's
- * `orders/create` and `orders/cancelled`, WooCommerce's `order.created` and `order.updated`
- * (a cancellation when it sets the status to cancelled). Other topics are answered 200 and
- * ignored.
+ * `orders/create`, `orders/updated`, `orders/paid` and `orders/cancelled`; WooCommerce's
+ * `order.created` and `order.updated` (a cancellation when it sets the status to cancelled,
+ * otherwise a newer version of the order). Other topics are answered 200 and ignored.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { answers, env, limited, webhookMaxAgeMs }) => {
   app.post('/webhooks/shopify', limited('shopify'), async (request: RawRequest, reply) => {
@@ -64,7 +70,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     if (topic === 'orders/cancelled') {
       return answers.cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), topic);
     }
-    if (topic && topic !== 'orders/create') return reply.code(200).send({ ignored: topic });
+    if (topic && !SHOPIFY_ORDER_TOPICS.has(topic)) return reply.code(200).send({ ignored: topic });
     return answers.accept(reply, request.body, { kind: 'shopify', ...(eventId ? { eventId } : {}) });
   });
 
@@ -78,11 +84,12 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     }
     const topic = header(request, 'x-wc-webhook-topic');
     const eventId = header(request, 'x-wc-webhook-delivery-id');
-    // An update that sets the status to cancelled cancels the order; other updates are ignored.
+    // An update that sets the status to cancelled cancels the order; any other update is a
+    // newer version of it (paid now, or corrected), taken like a new order.
     if (topic === 'order.updated') {
-      return answers.cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'woocommerce', ...(eventId ? { eventId } : {}) }), `${topic} (not a cancellation)`);
-    }
-    if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
+      const cancellation = ingestCancellation(parseJsonBody(request.body), { source: 'woocommerce', ...(eventId ? { eventId } : {}) });
+      if (cancellation !== undefined) return answers.cancel(reply, cancellation, topic);
+    } else if (topic && topic !== 'order.created') return reply.code(200).send({ ignored: topic });
     return answers.accept(reply, request.body, { kind: 'woocommerce', ...(eventId ? { eventId } : {}) });
   });
 };

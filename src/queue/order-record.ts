@@ -1,0 +1,187 @@
+import type { Redis } from 'ioredis';
+import type { OrderReason } from '../errors';
+import { markerKeys } from './names';
+
+/**
+ * The record of one order in Redis: which version of it was accepted last, and what became
+ * of it. It is what makes a corrected order replace a held or waiting one, an older version
+ * be ignored, and a change after the order went out be held instead of sent:
+ *
+ * - intake accepts a version only if it is newer than the record's ({@link acceptVersion},
+ *   one script: two events racing cannot both win) and stores its sealed data here;
+ * - the order worker plans whatever version the record holds when it runs, and writes the
+ *   outcome only if that is still the record's version ({@link commitOutcome}); if a newer
+ *   one came in meanwhile, the job runs again for it.
+ *
+ * Nothing personal is in clear: the order is sealed with the data cipher (and removed once
+ * planned or skipped), the fingerprint of what was planned is sealed too, and reasons name
+ * statuses, SKUs and field paths only.
+ */
+
+/** What became of the version an order's record holds. */
+export type OrderStage = 'queued' | 'waiting' | 'held' | 'skipped' | 'planned';
+
+/** An order's record as read back. */
+export interface OrderRecord {
+  /** The version accepted last (ms since 1970 of the store's change, or a count). */
+  version: string;
+  stage: OrderStage;
+  reasons: OrderReason[];
+  /** The sealed order of `version`, while it is not yet planned or skipped. */
+  data?: string;
+  /** The version whose deliveries were planned (and may have gone out), once one was. */
+  planned?: string;
+  /** Sealed fingerprint (`OrderFingerprint`) of what was planned. */
+  fingerprint?: string;
+  /** When the stage was last written (ISO 8601). */
+  at?: string;
+}
+
+/** How intake's version compared with the record's. */
+export type VersionVerdict =
+  /** No record: the order is new. */
+  | 'new'
+  /** Newer than the record's: it replaces it. */
+  | 'newer'
+  /** The same version again (a webhook retry, a re-post): a duplicate. */
+  | 'same'
+  /** Older than the record's: ignored. */
+  | 'older';
+
+// KEYS: record, the order's seen marker (orders accepted before records existed), its job.
+// ARGV: version ('' when the event has none), replace ('1'), sealed data, ttl ms, now.
+// A version-less event replaces only when it says so (`replace`) or the order is waiting
+// (POST /orders again is how a canonical order is released); it then counts as the next one.
+const ACCEPT = `
+local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
+local version, stage = current[1], current[2]
+if not version then
+  if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 'same' end
+  local v = ARGV[1] ~= '' and ARGV[1] or '0'
+  redis.call('HSET', KEYS[1], 'version', v, 'stage', 'queued', 'reasons', '[]', 'data', ARGV[3], 'at', ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return 'new'
+end
+local v
+if ARGV[1] ~= '' then
+  local given, held = tonumber(ARGV[1]), tonumber(version)
+  if given < held then return 'older' end
+  if given == held and ARGV[2] ~= '1' then return 'same' end
+  if given == held then v = tostring(held + 1) else v = ARGV[1] end
+elseif ARGV[2] == '1' or stage == 'waiting' then
+  v = tostring(tonumber(version) + 1)
+else
+  return 'same'
+end
+redis.call('HSET', KEYS[1], 'version', v, 'stage', 'queued', 'reasons', '[]', 'data', ARGV[3], 'at', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 'newer'
+`;
+
+// KEYS: record. ARGV: version planned, stage, reasons JSON, planned version ('' to leave),
+// sealed fingerprint, drop data ('1'), ttl ms, now. 0 when the record moved on.
+const COMMIT = `
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then
+  if ARGV[1] ~= '0' then return 0 end
+  redis.call('HSET', KEYS[1], 'version', '0')
+elseif version ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'stage', ARGV[2], 'reasons', ARGV[3], 'at', ARGV[8])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'planned', ARGV[4], 'fingerprint', ARGV[5]) end
+if ARGV[6] == '1' then redis.call('HDEL', KEYS[1], 'data') end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+return 1
+`;
+
+/**
+ * Accepts a version of an order into its record if it is newer than the one there (or there
+ * is none), storing its sealed data. `replace` (POST /orders `"replace": true`) makes it
+ * newer than the record's; without a version it counts as the next one.
+ */
+export async function acceptVersion(
+  redis: Redis,
+  prefix: string,
+  orderId: string,
+  jobKey: string,
+  offer: { version?: number; replace: boolean; sealed: string; ttlMs: number },
+): Promise<VersionVerdict> {
+  const verdict = await redis.eval(
+    ACCEPT,
+    3,
+    markerKeys.order(prefix, orderId),
+    markerKeys.orderSeen(prefix, orderId),
+    jobKey,
+    offer.version === undefined ? '' : String(offer.version),
+    offer.replace ? '1' : '0',
+    offer.sealed,
+    String(offer.ttlMs),
+    new Date().toISOString(),
+  );
+  return verdict as VersionVerdict;
+}
+
+/** Reads an order's record; undefined when there is none (never accepted, or expired). */
+export async function readRecord(redis: Redis, prefix: string, orderId: string): Promise<OrderRecord | undefined> {
+  const raw = await redis.hgetall(markerKeys.order(prefix, orderId));
+  if (raw.version === undefined) return undefined;
+  return {
+    version: raw.version,
+    stage: (raw.stage ?? 'queued') as OrderStage,
+    reasons: raw.reasons ? (JSON.parse(raw.reasons) as OrderReason[]) : [],
+    ...(raw.data !== undefined ? { data: raw.data } : {}),
+    ...(raw.planned !== undefined ? { planned: raw.planned } : {}),
+    ...(raw.fingerprint !== undefined ? { fingerprint: raw.fingerprint } : {}),
+    ...(raw.at !== undefined ? { at: raw.at } : {}),
+  };
+}
+
+/** What the worker writes about the version it planned. */
+export interface Outcome {
+  stage: Exclude<OrderStage, 'queued'>;
+  reasons: readonly OrderReason[];
+  /** Deliveries were planned: the sealed fingerprint of what they carry. */
+  planned?: { fingerprint: string };
+  /** The sealed order is not needed again (skipped, or its deliveries are queued). */
+  dropData?: boolean;
+}
+
+/**
+ * Writes what became of `version` of an order, only if it is still the record's version
+ * (a record without one, an order queued before records existed, counts as version "0").
+ * Returns false when a newer version came in meanwhile: the caller plans again. A waiting
+ * order is listed in the waiting index, anything else taken off it.
+ */
+export async function commitOutcome(redis: Redis, prefix: string, orderId: string, version: string, outcome: Outcome, ttlMs: number): Promise<boolean> {
+  const now = new Date();
+  const done = await redis.eval(
+    COMMIT,
+    1,
+    markerKeys.order(prefix, orderId),
+    version,
+    outcome.stage,
+    JSON.stringify(outcome.reasons),
+    outcome.planned ? version : '',
+    outcome.planned?.fingerprint ?? '',
+    outcome.dropData ? '1' : '0',
+    String(ttlMs),
+    now.toISOString(),
+  );
+  if (done !== 1) return false;
+  // A separate key (its own slot on a cluster): a listing for operators, not a decision.
+  if (outcome.stage === 'waiting') await redis.zadd(markerKeys.waitingOrders(prefix), now.getTime(), orderId);
+  else await redis.zrem(markerKeys.waitingOrders(prefix), orderId);
+  return true;
+}
+
+// KEYS: record. ARGV: version. Drops the sealed order once the version's deliveries are queued.
+const DROP_DATA = `
+if redis.call('HGET', KEYS[1], 'version') == ARGV[1] then redis.call('HDEL', KEYS[1], 'data') end
+return 1
+`;
+
+/** Removes the sealed order of `version` from its record once nothing needs it again. */
+export async function dropData(redis: Redis, prefix: string, orderId: string, version: string): Promise<void> {
+  await redis.eval(DROP_DATA, 1, markerKeys.order(prefix, orderId), version);
+}
