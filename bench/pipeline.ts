@@ -149,6 +149,11 @@ export async function pipelineBench(): Promise<BenchOutput> {
       const shape: number[] = [];
       const pipeCpu: number[] = [];
       const baseCpu: number[] = [];
+      // Redis's own counters (INFO commandstats, used_cpu_*), per delivery.
+      const pipeCommands: number[] = [];
+      const baseCommands: number[] = [];
+      const pipeRedisUs: number[] = [];
+      const baseRedisUs: number[] = [];
       for (let r = 0; r < REPS; r++) {
         const b = await baselineRound(url, `base${r}`, payloads[r]!, totalConcurrency);
         await admin.flushall();
@@ -164,6 +169,10 @@ export async function pipelineBench(): Promise<BenchOutput> {
         base.push(b.perSecond);
         pipeCpu.push((p.cpuMs * 1000) / (ORDERS * DELIVERIES_PER_ORDER));
         baseCpu.push((b.cpuMs * 1000) / payloads[r]!.length);
+        pipeCommands.push(p.redis.totalCalls / (ORDERS * DELIVERIES_PER_ORDER));
+        baseCommands.push(b.redis.totalCalls / payloads[r]!.length);
+        pipeRedisUs.push((p.redis.cpuSeconds * 1e6) / (ORDERS * DELIVERIES_PER_ORDER));
+        baseRedisUs.push((b.redis.cpuSeconds * 1e6) / payloads[r]!.length);
       }
       const out = result(median(pipe), median(base), 'deliveries/s');
       log(`[pipeline] median ${out.value} vs bare BullMQ ${out.baseline} deliveries/s: ratio ${out.ratio} (higher is better)`);
@@ -173,7 +182,11 @@ export async function pipelineBench(): Promise<BenchOutput> {
           `That is the pipeline's ceiling with BullMQ as it uses it; the work it does per delivery takes the rest.`,
       );
       log(`[pipeline] median node CPU per delivery: pipeline ${Math.round(median(pipeCpu))} µs, bare BullMQ ${Math.round(median(baseCpu))} µs (the steadier signal when the machine is shared)`);
-      return { pipeline: out, pipeline_shape: ceiling };
+      // Lower is better for these two: the ratio is the pipeline's cost over a bare job's.
+      const commands = result(median(pipeCommands), median(baseCommands), 'redis commands/delivery');
+      const redisUs = result(median(pipeRedisUs), median(baseRedisUs), 'redis CPU µs/delivery');
+      log(`[pipeline] Redis per delivery: ${commands.value} commands and ${redisUs.value} µs of its CPU, against ${commands.baseline} and ${redisUs.baseline} for a bare BullMQ job (ratios ${commands.ratio}, ${redisUs.ratio}; lower is better)`);
+      return { pipeline: out, pipeline_shape: ceiling, pipeline_redis_commands: commands, pipeline_redis_us: redisUs };
     } finally {
       await admin.quit();
     }

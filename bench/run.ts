@@ -34,14 +34,13 @@ function selected(argv: string[]): string[] {
     else if (arg.startsWith('--only=')) names.push(...arg.slice('--only='.length).split(','));
     else throw new Error(`unknown argument ${arg} (usage: npm run bench -- [--only ${Object.keys(BENCHES).join('|')}])`);
   }
+  // A figure names its bench: latency_p99 is an entry of `latency`, pipeline_redis_us of `pipeline`.
+  const benchOf = (n: string): string | undefined => (n in BENCHES ? n : Object.keys(BENCHES).find((k) => n.startsWith(`${k}_`)));
   const wanted = names.map((n) => n.trim()).filter(Boolean);
   for (const n of wanted) {
-    // latency_p50 / latency_p99 are the entries of `latency`.
-    if (!(n in BENCHES) && !(n.replace(/_p\d+$/, '') in BENCHES)) {
-      throw new Error(`unknown benchmark "${n}" (known: ${Object.keys(BENCHES).join(', ')})`);
-    }
+    if (benchOf(n) === undefined) throw new Error(`unknown benchmark "${n}" (known: ${Object.keys(BENCHES).join(', ')})`);
   }
-  return wanted.length > 0 ? [...new Set(wanted.map((n) => (n in BENCHES ? n : n.replace(/_p\d+$/, ''))))] : Object.keys(BENCHES);
+  return wanted.length > 0 ? [...new Set(wanted.map((n) => benchOf(n)!))] : Object.keys(BENCHES);
 }
 
 async function main(): Promise<void> {

@@ -1,27 +1,23 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Queue, type Job, type Worker } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../src/api/server';
+import type { Job, Worker } from 'bullmq';
+import { startServices, type Services } from '../src/app/start';
+import { ProgressBar } from '../src/cli/progress';
 import type { Config } from '../src/config/config';
 import { checkSupplierKeys } from '../src/config/keys';
 import { loadConfig } from '../src/config/load';
 import type { OrderEventSource } from '../src/core/order';
 import { planOrder } from '../src/planning/plan';
-import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../src/queue/embedded-redis';
-import { PipelineMetrics } from '../src/telemetry/metrics';
-import { Pipeline } from '../src/app/pipeline';
-import { deliveryQueueName, ORDERS_QUEUE } from '../src/queue/names';
+import { REDIS_MISSING_HINT, redisServerAvailable } from '../src/queue/embedded-redis';
+import { ORDERS_QUEUE } from '../src/queue/names';
+import { dataCipherFromEnv } from '../src/queue/sealing';
 import { ingestOrder, parseJsonBody } from '../src/sources/ingest';
-import { createTransport, deliveryTargets, type TransportFactory } from '../src/transports/factory';
+import { createTransport, type TransportFactory } from '../src/transports/factory';
 import { OutboxTransport } from '../src/transports/outbox';
 import { SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
 import { readInboxes, type RecipientInbox } from './inbox';
 import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
-import { ProgressLine } from './progress';
-import { dataCipherFromEnv } from '../src/queue/sealing';
 
 /**
  * `npm run demo`: the real pipeline with its real transports, on this machine only. Starts
@@ -45,25 +41,23 @@ const SHOWCASE_ORDER = '1001';
 const BODY_LINES = 18;
 
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);
-const progress = new ProgressLine();
+/** Deliveries landed of those planned; made once every order's deliveries are known. */
+let progress: ProgressBar | undefined;
 
 /** What is running, so that every way out stops it. */
-const running: { env?: DemoEnvironment; redis?: EmbeddedRedis; pipeline?: Pipeline; api?: FastifyInstance; queues: Queue[] } = { queues: [] };
+const running: { env?: DemoEnvironment; services?: Services } = {};
 let stopping: Promise<void> | undefined;
 
 function shutdown(): Promise<void> {
   stopping ??= (async () => {
-    await running.api?.close().catch(() => undefined);
-    await Promise.allSettled(running.queues.map((q) => q.close()));
-    await running.pipeline?.stop().catch(() => undefined);
-    await running.redis?.stop().catch(() => undefined);
+    await running.services?.close().catch(() => undefined);
     await running.env?.stop();
   })();
   return stopping;
 }
 
 async function exit(code: number): Promise<never> {
-  progress.clear();
+  progress?.clear();
   await shutdown();
   if (running.env) say(`Stopped. Removed ${running.env.dir} and stopped every server the demo started.`);
   process.exit(code);
@@ -74,7 +68,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (interrupted) process.exit(130); // a second Ctrl-C: the exit hooks still kill redis-server and sshd
     interrupted = true;
-    progress.clear();
+    progress?.clear();
     say(`\n${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping (finishing deliveries in flight)...`);
     void exit(0);
   });
@@ -108,6 +102,12 @@ class DeliveryWatch {
 
   expect(ids: readonly string[]): void {
     for (const id of ids) this.expected.add(id);
+    this.changed();
+  }
+
+  /** No longer waits for these (their order was refused, or was a duplicate). */
+  unexpect(ids: readonly string[]): void {
+    for (const id of ids) this.expected.delete(id);
     this.changed();
   }
 
@@ -168,23 +168,20 @@ async function post(base: string, order: DemoOrder): Promise<{ status: number; o
   return { status: response.status, ...answer };
 }
 
-/** The deliveries the pipeline will make for an accepted order (the same pure plan its worker runs). */
+/**
+ * The deliveries the pipeline will make for an order once accepted (the same pure plan its
+ * worker runs); none for a body the API will refuse.
+ */
 function plannedDeliveries(order: DemoOrder, config: Config): { ids: string[]; held?: string } {
-  const event = ingestOrder(parseJsonBody(order.body), { source: SOURCES[order.endpoint] });
+  let event: ReturnType<typeof ingestOrder>;
+  try {
+    event = ingestOrder(parseJsonBody(order.body), { source: SOURCES[order.endpoint] });
+  } catch {
+    return { ids: [] };
+  }
   const plan = planOrder(event.order, config);
   if (plan.status !== 'planned') return { ids: [], held: plan.reasons.map((r) => r.message).join('; ') };
   return { ids: plan.deliveries.map((d) => d.deliveryId) };
-}
-
-/** The API on `port`, or on a free port when that one is taken. */
-async function listen(api: FastifyInstance, port: number): Promise<number> {
-  try {
-    await api.listen({ port, host: '127.0.0.1' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    await api.listen({ port: 0, host: '127.0.0.1' });
-  }
-  return (api.server.address() as AddressInfo).port;
 }
 
 /** JSON laid out for reading: a value that fits on one line stays on one line. */
@@ -252,35 +249,26 @@ async function main(): Promise<void> {
       ? new OutboxTransport({ dir: env.outboxDir }, { instanceId: target.recipient, configDir: env.dir })
       : createTransport(config, target, process.env, runtime);
 
-  const redis = await EmbeddedRedis.start({ dir: path.join(env.dir, 'redis'), appendOnly: false });
-  running.redis = redis;
-  const queueNames = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
-  const metricsQueues: Queue[] = [];
-  const metrics = new PipelineMetrics({ queues: metricsQueues, keys });
-  const cipher = dataCipherFromEnv(env.env);
-  const pipeline = await Pipeline.start({ config, redisUrl: redis.url, transports, metrics, cipher });
-  running.pipeline = pipeline;
-  const queue = (name: string): Queue => {
-    const q = new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix });
-    running.queues.push(q);
-    return q;
-  };
-  metricsQueues.push(...queueNames.map(queue));
-  const api = buildApi({
-    submit: (event) => pipeline.intake.submit(event),
-    ready: async () => void (await pipeline.redis.ping()),
-    metrics: metrics.registry,
-    rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },
-    dashboard: { queues: queueNames.map(queue), auth: { token: dashboardToken } },
-  });
-  running.api = api;
+  // The same wiring as `dropship start`: an embedded Redis (no append-only file: the demo's
+  // data goes with its temp dir), the workers, the API, the dashboard and /metrics. No logger:
+  // the demo's output is its report.
   const wantedPort = Number(process.env.PORT ?? 3000);
-  const port = await listen(api, wantedPort);
+  const services = await startServices({
+    config,
+    redis: { embedded: { dataDir: env.dir, appendOnly: false } },
+    transports,
+    cipher: dataCipherFromEnv(env.env),
+    listen: { port: wantedPort, host: '127.0.0.1', anyPortIfTaken: true },
+    dashboard: { auth: { token: dashboardToken } },
+    keys,
+  });
+  running.services = services;
+  const { pipeline, port } = services;
   const base = `http://127.0.0.1:${port}`;
 
   const sshd = env.sshd;
   say('Running locally:');
-  say(`  redis         embedded redis-server on ${redis.url}`);
+  say(`  redis         embedded redis-server on ${services.redisUrl}`);
   say(sshd ? `  sftp          OpenSSH sshd on ${sshd.host}:${sshd.port}, host key ${sshd.hostKey.fingerprint}, key-only login` : `  sftp          (none: ${env.fallbacks.get(SUPPLIERS.sftp)})`);
   say(env.smtp ? `  smtp          SMTP server on ${env.smtp.host}:${env.smtp.port}, STARTTLS with a generated CA, login required` : `  smtp          (none: ${env.fallbacks.get(SUPPLIERS.email)})`);
   say(env.https ? `  https         HTTPS server on ${env.https.url}, generated CA, checks Standard Webhooks signatures` : `  https         (none: ${env.fallbacks.get(SUPPLIERS.https)})`);
@@ -305,47 +293,64 @@ async function main(): Promise<void> {
   const watch = new DeliveryWatch();
   watch.watch(pipeline.workers.filter((w) => w.name !== ORDERS_QUEUE));
   const note = (): string => [watch.retries > 0 ? `${watch.retries} retries` : '', watch.failed.size > 0 ? `${watch.failed.size} failed` : ''].filter(Boolean).join(', ');
+  const orders = [...sampleOrders(), ...generatedOrders(GENERATED_ORDERS)];
+  // Every order's deliveries are planned before the first one is sent, so the bar's total is
+  // right from its first frame; an order the API refuses takes its own out again.
+  const plans = orders.map((order) => plannedDeliveries(order, config));
+  watch.expect(plans.flatMap((plan) => plan.ids));
+  const bar = new ProgressBar({ total: watch.expected.size, label: 'deliveries landed' });
+  progress = bar;
   let reporting = true;
   watch.onChange = (landedId) => {
     if (reporting) {
-      progress.update(watch.done, watch.expected.size, note());
+      bar.total = watch.expected.size;
+      bar.update(watch.done, note());
       return;
     }
     if (landedId !== undefined && !watch.expected.has(landedId)) say(`  landed: ${landedId} → ${watch.landed.get(landedId) ?? ''}`);
   };
 
-  const orders = [...sampleOrders(), ...generatedOrders(GENERATED_ORDERS)];
   say(`Sending ${orders.length} orders through ${base}:`);
-  const accepted: string[] = [];
+  bar.start(note());
   const generated: string[] = [];
-  for (const order of orders) {
+  const dropped = new Set<number>();
+  /** Stops waiting for the deliveries of order `i`, but for those another order still brings. */
+  const drop = (i: number): void => {
+    dropped.add(i);
+    const wanted = (id: string): boolean => plans.some((p, j) => !dropped.has(j) && p.ids.includes(id));
+    watch.unexpect((plans[i]?.ids ?? []).filter((id) => !wanted(id)));
+  };
+  for (const [i, order] of orders.entries()) {
+    const plan = plans[i] ?? { ids: [] };
     const answer = await post(base, order);
     let outcome: string;
     if (answer.status !== 202) {
+      drop(i);
       outcome = `${answer.status} ${(answer.problems ?? []).join('; ')}`;
     } else if (answer.duplicate) {
+      // The order accepted first with this id makes the deliveries, not this one.
+      drop(i);
       outcome = `202 order ${answer.orderId}: a duplicate of an order already accepted, so it is not delivered again`;
     } else {
-      const plan = plannedDeliveries(order, config);
-      watch.expect(plan.ids);
-      accepted.push(answer.orderId ?? '');
       outcome = plan.held ? `202 order ${answer.orderId}: held (${plan.held})` : `202 order ${answer.orderId}: ${plan.ids.length} ${plan.ids.length === 1 ? 'delivery' : 'deliveries'}`;
     }
     if (order.label === 'generated') {
       generated.push(answer.status === 202 ? (answer.orderId ?? '') : `(${outcome})`);
     } else {
-      progress.clear();
+      bar.clear();
       say(`  ${order.label.padEnd(32)} POST ${order.endpoint.padEnd(22)} ${outcome}`);
+      bar.update(watch.done, note());
     }
   }
   if (generated.length > 0) {
-    progress.clear();
+    bar.clear();
     say(`  ${`${generated.length} generated orders`.padEnd(32)} POST ${'/orders'.padEnd(22)} 202: ${generated[0]} … ${generated[generated.length - 1]}`);
   }
   say();
 
   const settled = await watch.settle(DELIVERY_TIMEOUT_MS);
-  progress.finish(watch.done, watch.expected.size, note());
+  bar.total = watch.expected.size;
+  bar.finish(watch.done, note());
   reporting = false;
   let ok = settled && watch.failed.size === 0;
   if (!settled) say(`Not every delivery landed within ${DELIVERY_TIMEOUT_MS / 1000} s: ${[...watch.expected].filter((id) => !watch.landed.has(id) && !watch.failed.has(id)).join(', ')}`);
@@ -386,7 +391,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: unknown) => {
-  progress.clear();
+  progress?.clear();
   process.stderr.write(`demo failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   await exit(1);
 });

@@ -1,28 +1,29 @@
 #!/usr/bin/env node
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { Queue } from 'bullmq';
+import type { Logger } from 'pino';
 import { type DashboardAuth, dashboardAuthFromEnv } from '../api/dashboard';
-import { buildApi } from '../api/server';
-import { CANCEL_REASONS, type CancelEvent, type CancelReason, type OrderEvent } from '../core/order';
+import { CANCEL_REASONS, type CancelReason } from '../core/order';
 import type { Config } from '../config/config';
 import { loadConfig } from '../config/load';
-import { EmbeddedRedis, REDIS_MISSING_HINT, redisServerAvailable } from '../queue/embedded-redis';
+import { REDIS_MISSING_HINT, redisServerAvailable } from '../queue/embedded-redis';
+import { DataDirLock, DataDirLockedError } from '../queue/data-dir-lock';
 import { DropshipError } from '../errors';
 import { createLogger } from '../telemetry/log';
-import { Pipeline } from '../app/pipeline';
+import { pipelineQueueNames, type Role, type Services, startServices } from '../app/start';
 import { previewOrder } from '../planning/preview';
 import { createOrderProducer } from '../app/producer';
-import { ORDERS_QUEUE, deliveryQueueName } from '../queue/names';
-import { createRedis, displayRedisUrl, evictionPolicyWarning, RedisRefusedError, waitForRedis } from '../queue/redis';
+import { ORDERS_QUEUE } from '../queue/names';
+import { createRedis, displayRedisUrl, RedisRefusedError } from '../queue/redis';
 import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
 import { parseDuration } from '../core/duration';
-import { PipelineMetrics } from '../telemetry/metrics';
-import { Operations } from '../ops/operations';
+import { Operations, type Progress } from '../ops/operations';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
+import { ProgressBar } from './progress';
+import { formatTable } from './table';
 
 /** Exit code for bad input or configuration (docs/cli.md: preview exits 2 on bad input). */
 const EXIT_BAD_INPUT = 2;
@@ -30,7 +31,7 @@ const EXIT_BAD_INPUT = 2;
 class CliError extends Error {}
 
 function fail(err: unknown): never {
-  if (err instanceof DropshipError || err instanceof CliError) {
+  if (err instanceof DropshipError || err instanceof CliError || err instanceof DataDirLockedError) {
     process.stderr.write(`dropship: ${err.message}\n`);
     process.exit(EXIT_BAD_INPUT);
   }
@@ -117,21 +118,41 @@ async function withOperations(opts: { config: string; dataDir: string }, fn: (op
   }
 }
 
-/** Progress of a long operation on stderr: a line rewritten in place on a terminal. */
-function progress(what: string): (done: number, total: number) => void {
+/**
+ * Progress of a long operation as a bar on stderr, drawn in place on a terminal; elsewhere
+ * its final state only. The operation has found all its work by its first report, so the
+ * bar is made then with the whole total and never grows.
+ */
+function progress(label: string): Progress {
+  let bar: ProgressBar | undefined;
   return (done, total) => {
-    if (process.stderr.isTTY) process.stderr.write(`\r${what}: ${done}/${total}${done === total ? '\n' : ''}`);
-    else if (done === total && total > 0) process.stderr.write(`${what}: ${done}/${total}\n`);
+    if (total === 0) return; // nothing to do: no bar, rather than an empty one left on the line
+    bar ??= new ProgressBar({ total, label });
+    if (done >= total) bar.finish(done);
+    else bar.update(done);
   };
 }
 
-/** Every queue the configuration runs: orders, then one per recipient. */
-function queueNames(config: Config): string[] {
-  return [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
+/** This program's version, from the package.json above it (two levels up from source, three from dist/). */
+function packageVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'dropship-pipeline' && typeof pkg.version === 'string') return pkg.version;
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
+
+/** One JSON document on stdout, for machines (`--json`). */
+function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
 }
 
 const program = new Command('dropship')
   .description('Order fulfillment and drop-ship pipeline')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT));
 
@@ -155,26 +176,39 @@ program
 
 program
   .command('enqueue')
-  .description('submit an order payload (or a JSON array of them) to the running pipeline')
-  .argument('<file>')
+  .description('submit order payloads (each file one payload or a JSON array of them) to the running pipeline; one JSON line per order')
+  .argument('<file...>')
   .addOption(configOption())
   .addOption(sourceOption())
   .addOption(dataDirOption())
-  .action(async (file: string, opts: { config: string; source?: 'canonical' | 'shopify' | 'woocommerce'; dataDir: string }) => {
+  .action(async (files: string[], opts: { config: string; source?: 'canonical' | 'shopify' | 'woocommerce'; dataDir: string }) => {
+    let bar: ProgressBar | undefined;
     try {
-      const payload = readPayload(file);
+      // Every file is read before the first order goes out: a typo in the last file name
+      // stops the run before anything is submitted, and the bar knows its total.
+      const payloads = files.flatMap((file) => {
+        const payload = readPayload(file);
+        return Array.isArray(payload) ? (payload as unknown[]) : [payload];
+      });
       const config = loadConfig(opts.config);
       const redisUrl = redisUrlFor(opts.dataDir);
       const producer = createOrderProducer({ redisUrl, config, prefix: process.env.QUEUE_PREFIX ?? 'dropship', cipher: cipherFor(opts.dataDir) });
+      // A bar only for a person watching many orders go: stdout stays JSON lines either way.
+      if (payloads.length > 1 && process.stderr.isTTY) bar = new ProgressBar({ total: payloads.length, label: 'orders submitted' });
+      bar?.start();
       try {
-        for (const one of Array.isArray(payload) ? payload : [payload]) {
+        for (const [i, one] of payloads.entries()) {
           const result = await producer.submit(one, opts.source ? { source: opts.source } : {});
+          bar?.clear();
           process.stdout.write(JSON.stringify(result) + '\n');
+          if (i + 1 < payloads.length) bar?.update(i + 1);
+          else bar?.finish(i + 1);
         }
       } finally {
         await producer.close();
       }
     } catch (err) {
+      bar?.clear();
       fail(err);
     }
   });
@@ -218,10 +252,10 @@ program
         if (orderId) {
           const status = await ops.orderStatus(orderId);
           if (status.state === 'unknown') throw new CliError(`no order ${orderId} is known`);
-          if (opts.json) return void process.stdout.write(JSON.stringify(status) + '\n');
+          if (opts.json) return printJson(status);
           console.log(`order ${status.orderId}: ${status.state}${status.heldReason ? ` (${status.heldReason})` : ''}; ${status.disclosures} disclosures recorded`);
           if (status.cancelled) console.log(`cancelled${status.cancelled.at ? ` at ${status.cancelled.at}` : ''}${status.cancelled.reason ? ` (${status.cancelled.reason})` : ''}`);
-          if (status.deliveries.length > 0) console.table(status.deliveries);
+          if (status.deliveries.length > 0) process.stdout.write(formatTable(status.deliveries, ['deliveryId', 'queue', 'state', 'attempts', 'skipped', 'failedReason']));
           for (const t of status.tracking) {
             const notes = [t.voidedAt ? `voided ${t.voidedAt}` : '', t.lostAttemptAt ? `an attempt at ${t.lostAttemptAt} got no answer: check ${t.carrier} for a second label` : ''].filter(Boolean);
             console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
@@ -229,7 +263,7 @@ program
           return;
         }
         const queues: Array<Record<string, string | number>> = [];
-        for (const name of queueNames(config)) {
+        for (const name of pipelineQueueNames(config)) {
           queues.push({ queue: name, ...(await ops.queue(name).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed')) });
         }
         const held = (await ops.queue(ORDERS_QUEUE).getFailed(0, 99)).map((job) => ({ orderId: (job.id ?? '').replace(/^order\+/, ''), reason: job.failedReason }));
@@ -242,9 +276,9 @@ program
           .map((q) => ({ recipient: String(q.queue).replace(/^(po|carrier)-/, ''), failed: Number(q.failed), retrying: Number(q.delayed) }));
         const unconfirmedLabels = await ops.unconfirmedLabels();
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ queues, failing, held, expiringKeys: keys, unusableKeys, unconfirmedLabels }) + '\n');
+          printJson({ queues, failing, held, expiringKeys: keys, unusableKeys, unconfirmedLabels });
         } else {
-          console.table(queues);
+          process.stdout.write(formatTable(queues, ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed']));
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
           for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
           for (const u of unconfirmedLabels) {
@@ -270,10 +304,13 @@ program
     try {
       await withOperations(opts, async (ops) => {
         const records = await ops.disclosures(orderId);
-        if (opts.json) return void process.stdout.write(JSON.stringify(records) + '\n');
+        if (opts.json) return printJson(records);
         if (records.length === 0) return void console.log(`nothing has been disclosed about order ${orderId} (or its records are past retention)`);
-        console.table(
-          records.map((r) => ({ deliveredAt: r.deliveredAt, recipient: r.recipient, kind: r.kind, transport: r.transport, format: r.format, fields: r.fields.join(' '), sha256: r.sha256.slice(0, 16), deliveryId: r.deliveryId })),
+        // The field list last: it is the long column, and nothing after it needs aligning.
+        process.stdout.write(
+          formatTable(
+            records.map((r) => ({ deliveredAt: r.deliveredAt, deliveryId: r.deliveryId, recipient: r.recipient, kind: r.kind, transport: r.transport, format: r.format, sha256: r.sha256.slice(0, 16), fields: r.fields.join(' ') })),
+          ),
         );
       });
     } catch (err) {
@@ -296,15 +333,15 @@ program
         if (opts.ack || opts.ackAll) {
           const removed = await ops.acknowledgeLabels(opts.ackAll ? 'all' : (opts.ack ?? []));
           const unknown = (opts.ack ?? []).filter((id) => !removed.includes(id));
-          if (opts.json) return void process.stdout.write(JSON.stringify({ acknowledged: removed, unknown }) + '\n');
+          if (opts.json) return printJson({ acknowledged: removed, unknown });
           console.log(`acknowledged ${removed.length}${removed.length > 0 ? `: ${removed.join(', ')}` : ''}`);
           if (unknown.length > 0) throw new CliError(`not on the list: ${unknown.join(', ')}`);
           return;
         }
         const labels = await ops.unconfirmedLabels();
-        if (opts.json) return void process.stdout.write(JSON.stringify(labels) + '\n');
+        if (opts.json) return printJson(labels);
         if (labels.length === 0) return void console.log('no label is waiting to be checked');
-        console.table(labels.map((l) => ({ deliveryId: l.deliveryId, carrier: l.carrier, shipmentId: l.shipmentId, lostAttemptAt: l.lostAttemptAt, boughtAgainAt: l.at })));
+        process.stdout.write(formatTable(labels.map((l) => ({ deliveryId: l.deliveryId, carrier: l.carrier, shipmentId: l.shipmentId, lostAttemptAt: l.lostAttemptAt, boughtAgainAt: l.at }))));
         console.log('Each attempt above got no answer, and the label was bought again: the carrier may hold a second one. Void it in the carrier account, then: dropship labels --ack DELIVERY_ID');
       });
     } catch (err) {
@@ -327,7 +364,7 @@ program
       if (chosen.length !== 1) throw new CliError('name exactly one of --delivery, --supplier, --order or --held');
       await withOperations(opts, async (ops) => {
         const target = opts.delivery ? { delivery: opts.delivery } : opts.supplier ? { recipient: opts.supplier } : opts.order ? { order: opts.order } : { held: true as const };
-        const retried = await ops.replay(target, progress('replay'));
+        const retried = await ops.replay(target, progress('failed jobs looked at'));
         console.log(`replayed ${retried.length}${retried.length > 0 ? `: ${retried.join(', ')}` : ' (nothing failed there)'}`);
       });
     } catch (err) {
@@ -347,7 +384,7 @@ program
       const ms = parseDuration(opts.olderThan);
       if (ms === undefined) throw new CliError(`--older-than: "${opts.olderThan}" is not a duration such as 30d`);
       await withOperations(opts, async (ops) => {
-        const jobs = await ops.purgeFailed(ms, progress('purge'));
+        const jobs = await ops.purgeFailed(ms, progress('queues cleaned'));
         const orders = opts.disclosures ? await ops.ledger.purge(ms) : 0;
         console.log(`purged ${jobs} failed jobs${opts.disclosures ? ` and the disclosure records of ${orders} orders` : ''} older than ${opts.olderThan}`);
       });
@@ -361,18 +398,25 @@ program
   .description("check each recipient's reachability and credentials (connect, authenticate, TLS, host key) without sending an order")
   .argument('[recipient]', 'one supplier id (or ups / fedex); default: all')
   .addOption(configOption())
-  .action(async (recipient: string | undefined, opts: { config: string }) => {
+  .option('--json', 'print one JSON document: {ok, keys, recipients: [{recipient, kind, ok, error?}]}')
+  .action(async (recipient: string | undefined, opts: { config: string; json?: boolean }) => {
     try {
       const config = loadConfig(opts.config);
       const targets = deliveryTargets(config).filter((t) => !recipient || t.recipient === recipient);
       if (targets.length === 0) throw new CliError(`no supplier or carrier "${recipient}" is configured`);
-      let failed = 0;
+      // Lines as each check ends for a person (a slow receiver shows which one it is);
+      // the JSON document once every check is done.
+      const say = (line: string): void => {
+        if (!opts.json) process.stdout.write(`${line}\n`);
+      };
+      let keys: { ok: true } | { ok: false; problems: readonly string[] } = { ok: true };
       try {
         await checkSupplierKeys(config);
       } catch (err) {
-        failed++;
-        process.stdout.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        keys = { ok: false, problems: err instanceof DropshipError && err.problems.length > 0 ? err.problems : [err instanceof Error ? err.message : String(err)] };
+        say(err instanceof Error ? err.message : String(err));
       }
+      const recipients: Array<{ recipient: string; kind: string; ok: boolean; error?: string }> = [];
       for (const target of targets) {
         const label = `${target.kind === 'carrier' ? 'carrier' : 'supplier'} ${target.recipient}`;
         try {
@@ -382,13 +426,17 @@ program
           } finally {
             await transport.close();
           }
-          process.stdout.write(`ok    ${label}\n`);
+          recipients.push({ recipient: target.recipient, kind: target.kind, ok: true });
+          say(`ok    ${label}`);
         } catch (err) {
-          failed++;
-          process.stdout.write(`FAIL  ${label}: ${err instanceof Error ? err.message : String(err)}\n`);
+          const error = err instanceof Error ? err.message : String(err);
+          recipients.push({ recipient: target.recipient, kind: target.kind, ok: false, error });
+          say(`FAIL  ${label}: ${error}`);
         }
       }
-      process.exitCode = failed > 0 ? 1 : 0;
+      const ok = keys.ok && recipients.every((r) => r.ok);
+      if (opts.json) printJson({ ok, keys, recipients });
+      process.exitCode = ok ? 0 : 1;
     } catch (err) {
       fail(err);
     }
@@ -411,8 +459,25 @@ program
   .addOption(new Option('--port <port>', 'API port').default(process.env.PORT ?? '3000'))
   .addOption(new Option('--host <host>', 'API address').default(process.env.HOST ?? '127.0.0.1'))
   .addOption(new Option('--role <role>', 'what this process runs').choices(['all', 'api', 'workers', 'dashboard']).default(process.env.ROLE ?? 'all'))
-  .action(async (opts: { config: string; dataDir: string; dryRun?: boolean; outbox: string; port: string; host: string; role: 'all' | 'api' | 'workers' | 'dashboard' }) => {
-    const log = createLogger();
+  .action(async (opts: { config: string; dataDir: string; dryRun?: boolean; outbox: string; port: string; host: string; role: Role }) => {
+    let log: Logger;
+    try {
+      log = createLogger();
+    } catch (err) {
+      fail(new CliError(err instanceof Error ? err.message : String(err)));
+    }
+    // With no REDIS_URL this process runs its own redis-server on the data folder. The folder
+    // is locked before anything else happens in it: a second start on it stops here, leaving
+    // the first's redis-server and redis.url alone.
+    const embedded = !process.env.REDIS_URL;
+    let lock: DataDirLock | undefined;
+    if (embedded) {
+      try {
+        lock = DataDirLock.acquire(opts.dataDir);
+      } catch (err) {
+        fail(err);
+      }
+    }
     let config: Config;
     try {
       config = loadConfig(opts.config);
@@ -462,72 +527,36 @@ program
     } catch (err) {
       fail(err);
     }
-    let embedded: EmbeddedRedis | undefined;
-    let redisUrl = process.env.REDIS_URL;
-    if (!redisUrl) {
-      if (!redisServerAvailable()) fail(new CliError(REDIS_MISSING_HINT));
-      embedded = await EmbeddedRedis.start({ dir: path.join(opts.dataDir, 'redis') });
-      redisUrl = embedded.url;
-      mkdirSync(opts.dataDir, { recursive: true });
-      writeFileSync(path.join(opts.dataDir, 'redis.url'), redisUrl + '\n');
+    if (embedded && !redisServerAvailable()) fail(new CliError(REDIS_MISSING_HINT));
+    let services: Services;
+    try {
+      services = await startServices({
+        config,
+        redis: lock ? { embedded: { dataDir: opts.dataDir, lock } } : { url: process.env.REDIS_URL ?? '' },
+        role: opts.role,
+        transports,
+        cipher,
+        listen: { port: Number(opts.port), host: opts.host },
+        ...(dashboardAuth ? { dashboard: { auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask } } : {}),
+        keys,
+        unusableKeys,
+        logger: log,
+        prefix: process.env.QUEUE_PREFIX ?? 'dropship',
+        ...lockTimings,
+      });
+    } catch (err) {
+      fail(err instanceof RedisRefusedError ? new CliError(err.message) : err);
     }
-    if (!embedded) {
-      // Wrong credentials end the start with one line; a Redis not up yet is waited for.
-      try {
-        await waitForRedis(redisUrl, (reason) => log.warn({ redis: displayRedisUrl(redisUrl!) }, `waiting for Redis: ${reason}`));
-      } catch (err) {
-        fail(err instanceof RedisRefusedError ? new CliError(err.message) : err);
-      }
-    }
-    const metricsQueues: Queue[] = [];
-    const metrics = new PipelineMetrics({ queues: metricsQueues, keys, unusableKeys });
-    const pipeline = await Pipeline.start({
-      ...lockTimings,
-      metrics,
-      logger: log,
-      config,
-      redisUrl,
-      prefix: process.env.QUEUE_PREFIX ?? 'dropship',
-      transports,
-      cipher,
-      workers: opts.role === 'all' || opts.role === 'workers',
-    });
-    metricsQueues.push(...queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })));
-    const warning = await evictionPolicyWarning(pipeline.redis);
-    if (warning) log.warn(warning);
-    const dashboardQueues = dashboardAuth && opts.role !== 'workers' ? queueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix })) : [];
-    if (!dashboardAuth && opts.role !== 'workers') log.info('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD (or DASHBOARD_TOKEN) to serve it at /admin/queues');
-    const api = buildApi({
-            logger: log,
-            ...(opts.role === 'all' || opts.role === 'api'
-              ? { submit: (e: OrderEvent) => pipeline.intake.submit(e), cancel: (e: CancelEvent) => pipeline.intake.cancel(e) }
-              : {}),
-            ready: () => pipeline.ready(),
-            metrics: metrics.registry,
-            rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },
-            trustProxy: config.store.api.trustProxy,
-            webhookMaxAgeMs: config.store.api.webhookMaxAgeMs,
-            ...(dashboardAuth
-              ? { dashboard: { queues: dashboardQueues, auth: dashboardAuth, readOnly: process.env.DASHBOARD_READ_ONLY === 'true', unmask, cipher } }
-              : {}),
-          });
-    await api.listen({ port: Number(opts.port), host: opts.host });
     log.info(
-      { role: opts.role, redis: embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
-      `dropship started on http://${opts.host}:${opts.port}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
+      { role: opts.role, redis: services.embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
+      `dropship started on http://${opts.host}:${services.port}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
     );
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'draining: finishing jobs in flight');
-      await api.close();
-      await Promise.all([...dashboardQueues, ...metricsQueues].map((q) => q.close()));
-      await pipeline.stop();
-      if (embedded) {
-        await embedded.stop();
-        rmSync(path.join(opts.dataDir, 'redis.url'), { force: true });
-      }
+      await services.close();
       log.info('stopped');
       process.exit(0);
     };

@@ -107,6 +107,54 @@ export class EmbeddedRedis {
   }
 }
 
+/**
+ * Shuts down a redis-server still answering at `url` with its data in `dir`: one left behind
+ * by a start that was killed (SIGKILL, out of memory) before it could stop it. A new server on
+ * the same append-only file beside it would lose writes. A server whose data directory is
+ * not `dir` is left alone (the port may belong to someone else by now). SHUTDOWN flushes the
+ * append-only file first. Returns true when one was shut down.
+ */
+export async function shutDownOrphanedServer(url: string, dir: string): Promise<boolean> {
+  let port: number;
+  try {
+    port = Number(new URL(url).port);
+  } catch {
+    return false;
+  }
+  // Plain RESP over a socket, like `ping`: an ioredis client would keep this process alive
+  // on its connect timer after a refused connection, the usual case here.
+  const reply = await exchange(port, '*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n', (text) => /^\*2\r\n\$3\r\ndir\r\n\$\d+\r\n.*\r\n/s.test(text) || text.startsWith('-'));
+  const answered = reply === undefined ? undefined : /^\*2\r\n\$3\r\ndir\r\n\$\d+\r\n(.*)\r\n/s.exec(reply)?.[1];
+  if (answered === undefined || answered !== path.resolve(dir)) return false;
+  // The server closes the connection as it exits, without a reply.
+  await exchange(port, 'SHUTDOWN\r\n', () => false);
+  const deadline = Date.now() + 10_000;
+  while ((await ping(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return true;
+}
+
+/** Sends `request` to a server on loopback; resolves with what came back once `complete` says so, or the connection ends. */
+function exchange(port: number, request: string, complete: (text: string) => boolean): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const done = (value: string | undefined): void => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setTimeout(2000);
+    socket.once('connect', () => socket.write(request));
+    socket.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (complete(text)) done(text);
+    });
+    socket.once('end', () => done(text));
+    socket.once('close', () => done(text === '' ? undefined : text));
+    socket.once('error', () => done(undefined));
+    socket.once('timeout', () => done(undefined));
+  });
+}
+
 function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/queue/embedded-redis';
+import { freePort, shutDownOrphanedServer } from '../../src/queue/embedded-redis';
 import { FIXTURE_CONFIG_DIR, orderPayload, TEST_CARDS } from '../support/orders';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
@@ -78,6 +78,25 @@ describe('dropship preview', () => {
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ orderId: '1001', deliveries: [], held: [{ code: 'NO_SHIP_TO', message: 'the order has no shipping address' }] });
     expect(r.stderr).toBe('dropship: order 1001 would be held: the order has no shipping address\n');
+  });
+});
+
+describe('dropship', () => {
+  it('prints its version from package.json', () => {
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(dropship([flag])).toEqual({ status: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('verify --json prints one JSON document, and exits 1 when a check failed', () => {
+    const one = dropship(['verify', 'creamery', '--json', '--config', FIXTURE_CONFIG_DIR]);
+    expect([one.status, one.stderr, JSON.parse(one.stdout)]).toEqual([0, '', { ok: true, keys: { ok: true }, recipients: [{ recipient: 'creamery', kind: 'dropship', ok: true }] }]);
+    const all = dropship(['verify', '--json', '--config', FIXTURE_CONFIG_DIR]);
+    expect(all.status).toBe(1);
+    expect(all.stdout.trim().split('\n')).toHaveLength(1);
+    const report = JSON.parse(all.stdout) as { ok: boolean; recipients: Array<{ recipient: string; ok: boolean; error?: string }> };
+    expect(report.ok).toBe(false);
+    expect(report.recipients.map((r) => [r.recipient, r.ok])).toEqual([['fedex', false], ['ups', false], ['creamery', true], ['oliveco', true]]);
+    expect(report.recipients[1]?.error).toMatch(/^carriers\.ups: clientIdEnv or clientIdFile is required/);
   });
 });
 
@@ -178,12 +197,17 @@ describe('dropship start', () => {
       expect(statSync(path.join(dataDir, 'data.key')).mode & 0o777).toBe(0o600);
       const res = await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orderPayload({ id: '5001' })) });
       expect(res.status).toBe(202);
-      const enq = dropship(['enqueue', file('o2.json', JSON.stringify([orderPayload({ id: '5002' }), orderPayload({ id: '5001' })])), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      // Several files at once, one of them an array: every order on its own JSON line, in order.
+      const enq = dropship(['enqueue', file('o2.json', JSON.stringify([orderPayload({ id: '5002' }), orderPayload({ id: '5001' })])), file('o2b.json', JSON.stringify(orderPayload({ id: '5002' }))), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect(enq.stderr).toBe('');
       expect(enq.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
         { orderId: '5002', duplicate: false },
         { orderId: '5001', duplicate: true },
+        { orderId: '5002', duplicate: true },
       ]);
+      // A file that cannot be read stops the run before any order of the others is submitted.
+      const partly = dropship(['enqueue', file('o2c.json', JSON.stringify(orderPayload({ id: '5099' }))), 'missing.json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect([partly.status, partly.stdout, partly.stderr]).toEqual([2, '', 'dropship: cannot read missing.json (ENOENT)\n']);
       // Files being written are hidden `.part` files until renamed into place: not counted.
       const files = () => ['ups', 'creamery', 'oliveco'].flatMap((r) => (existsSync(path.join(outbox, r)) ? readdirSync(path.join(outbox, r)).filter((f) => !f.startsWith('.')).map((f) => `${r}/${f}`) : []));
       await waitFor('payloads in the outbox', () => files().length === 8, 20_000);
@@ -219,11 +243,27 @@ describe('dropship start', () => {
       expect(status.failing).toEqual([{ recipient: 'oliveco', failed: 1, retrying: 0 }]);
       const text = dropship(['status', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout;
       expect(text).toContain('failing: oliveco: 1 failed, 0 waiting to be retried');
+      // The queue table: a header and aligned columns, without console.table's index column,
+      // quotes or box.
+      const lines = text.split('\n');
+      expect(lines[0]).toMatch(/^queue +waiting +active +delayed +completed +failed$/);
+      expect(lines[1]).toMatch(/^orders +0 +0 +0 +\d+ +1$/);
+      expect(lines.find((l) => l.startsWith('po-creamery '))).toMatch(/^po-creamery +0 +0 +0 +\d+ +0$/);
+      expect(lines[1]?.length).toBe(lines[0]?.length);
+      expect(text).not.toMatch(/\(index\)|'|│|┌/);
+      expect(JSON.parse(dropship(['status', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout).queues).toEqual(expect.arrayContaining([expect.objectContaining({ queue: 'po-creamery' })]));
 
       const disclosures = JSON.parse(dropship(['disclosures', '5001', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
       expect(disclosures.map((d: { recipient: string; deliveryId: string }) => d.deliveryId).sort()).toEqual(['5001+creamery+carrier', '5001+creamery+po', '5001+oliveco+po', '5001+warehouse+carrier']);
       const table = dropship(['disclosures', '5001', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect(table.stdout).toMatch(/recipient.*kind.*transport.*fields/);
+      expect(table.stdout).not.toMatch(/\(index\)|'|│|┌/);
+      expect(table.stdout.split('\n').filter(Boolean)).toEqual([
+        expect.stringMatching(/^deliveredAt +deliveryId +recipient +kind +transport +format +sha256 +fields$/),
+        ...Array.from({ length: 4 }, () => expect.stringMatching(/^\S+Z +5001\+\S+ +(ups|creamery|oliveco) +(carrier|dropship) +outbox +\S+ +[0-9a-f]{16} +\S/)),
+      ]);
+      const oneText = dropship(['status', '5001', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout;
+      expect(oneText.split('\n').slice(1, 3)).toEqual([expect.stringMatching(/^deliveryId +queue +state +attempts +skipped +failedReason$/), expect.stringMatching(/^5001\+creamery\+carrier +carrier-ups +completed +1$/)]);
       const one = JSON.parse(dropship(['status', '5001', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout);
       expect(one).toEqual(expect.objectContaining({ orderId: '5001', state: 'completed', disclosures: 4 }));
 
@@ -251,5 +291,88 @@ describe('dropship start', () => {
     expect(log).toContain('stopped');
     expect(existsSync(path.join(dataDir, 'redis.url'))).toBe(false);
     expect(existsSync(path.join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
+  }, 90_000);
+});
+
+describe('dropship start on a data folder another start holds', () => {
+  /** `dropship start --dry-run` on an embedded Redis in `dataDir`, its stdout and stderr collected. */
+  function startEmbedded(dataDir: string, port: number) {
+    const child = spawn(TSX, [CLI, 'start', '--dry-run', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir, '--outbox', path.join(dataDir, 'outbox'), '--port', String(port)], {
+      cwd: tmp,
+      env: { ...process.env, REDIS_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, log: () => log, exited };
+  }
+
+  const post = (port: number, id: string) =>
+    fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orderPayload({ id })) });
+
+  it('stops at once with exit code 2, leaving the first running, its redis-server and its redis.url alone', async () => {
+    const dataDir = path.join(tmp, 'var-held');
+    const port = await freePort();
+    const first = startEmbedded(dataDir, port);
+    try {
+      await waitFor('the first start', () => first.log().includes('dropship started'), 30_000);
+      const redisUrl = readFileSync(path.join(dataDir, 'redis.url'), 'utf8');
+      const lockFile = path.join(dataDir, 'dropship.lock');
+      const pid = readFileSync(lockFile, 'utf8').trim();
+
+      const second = dropship(['start', '--dry-run', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir, '--port', String(await freePort())]);
+      expect([second.status, second.stdout, second.stderr]).toEqual([
+        2,
+        '',
+        `dropship: the data folder ${dataDir} is in use by another "dropship start" (pid ${pid}): stop that one first, or give this one its own --data-dir (if no dropship is running, remove ${lockFile})\n`,
+      ]);
+      expect(readFileSync(path.join(dataDir, 'redis.url'), 'utf8')).toBe(redisUrl);
+      expect(readFileSync(lockFile, 'utf8').trim()).toBe(pid);
+
+      // The first still serves: it takes an order, delivers it, and the CLI finds its Redis.
+      expect((await post(port, '6101')).status).toBe(202);
+      await waitFor('order 6101 delivered', () => JSON.parse(dropship(['status', '6101', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout || '{}').state === 'completed', 30_000);
+    } finally {
+      first.child.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+    expect(readdirSync(dataDir).sort()).toEqual(['data.key', 'outbox', 'redis']);
+  }, 90_000);
+
+  it('takes over from a start that was killed, first shutting down the redis-server it left running', async () => {
+    const dataDir = path.join(tmp, 'var-killed');
+    const port = await freePort();
+    const first = startEmbedded(dataDir, port);
+    let orphan = '';
+    try {
+      await waitFor('the first start', () => first.log().includes('dropship started'), 30_000);
+      orphan = readFileSync(path.join(dataDir, 'redis.url'), 'utf8').trim();
+      expect((await post(port, '6201')).status).toBe(202);
+      const delivered = () => JSON.parse(dropship(['status', '6201', '--json', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout || '{}') as { state?: string; disclosures?: number };
+      await waitFor('order 6201 delivered', () => delivered().state === 'completed', 30_000);
+      // SIGKILL: no exit hook runs, so the lock, redis.url and redis-server stay behind.
+      process.kill(Number(readFileSync(path.join(dataDir, 'dropship.lock'), 'utf8')), 'SIGKILL');
+      await first.exited;
+      expect(existsSync(path.join(dataDir, 'dropship.lock'))).toBe(true);
+
+      const next = startEmbedded(dataDir, port);
+      try {
+        await waitFor('the next start', () => next.log().includes('dropship started'), 30_000);
+        expect(next.log()).toContain(`shut down the redis-server an earlier start on ${dataDir} left running (its data flushed) before starting a new one`);
+        expect(readFileSync(path.join(dataDir, 'redis.url'), 'utf8').trim()).not.toBe(orphan);
+        await expect(fetch(`http://127.0.0.1:${new URL(orphan).port}`).catch((err: Error) => (err.cause as { code?: string } | undefined)?.code)).resolves.toBe('ECONNREFUSED');
+        // What the killed start did is still there, on the one server now running.
+        expect(delivered()).toEqual(expect.objectContaining({ state: 'completed', disclosures: 4 }));
+      } finally {
+        next.child.kill('SIGTERM');
+      }
+      expect(await next.exited).toBe(0);
+    } finally {
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+      // Should the test fail before the next start, leave no redis-server running.
+      if (orphan !== '') await shutDownOrphanedServer(orphan, path.join(dataDir, 'redis'));
+    }
   }, 90_000);
 });

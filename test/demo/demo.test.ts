@@ -81,9 +81,10 @@ describe('npm run demo', () => {
     const output = run.output();
     expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('Every delivery landed and every check passed.') });
 
-    // The three examples (the Shopify one is order 1001 again, so it is deduplicated) and three generated orders.
+    // The three examples, each an order of its own, and three generated orders.
     expect(output).toMatch(/canonical-order\.json +POST \/orders +202 order 1001: 6 deliveries/);
-    expect(output).toMatch(/shopify-orders-create\.json +POST \/webhooks\/shopify +202 order 1001: a duplicate/);
+    expect(output).toMatch(/shopify-orders-create\.json +POST \/webhooks\/shopify +202 order 1002: 3 deliveries/);
+    expect(output).not.toContain('a duplicate');
     expect(output).toMatch(/woocommerce-order-created\.json +POST \/webhooks\/woocommerce +202 order 727: 1 delivery/);
     expect(output).toMatch(/3 generated orders +POST \/orders +202: D1001 … D1003/);
     const [, landed, total] = /\] (\d+)\/(\d+) deliveries landed/.exec(output) ?? [];

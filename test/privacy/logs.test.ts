@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/telemetry/log';
+import { createLogger, defaultLogFormat } from '../../src/telemetry/log';
 import { DeliveryError } from '../../src/transports/transport';
 import { containsAnyOf, cardLikeNumbers } from '../support/card-scan';
 import { fixtureConfig, orderPayload, TEST_CARDS } from '../support/orders';
@@ -50,5 +50,34 @@ describe('logs after a realistic run', () => {
     for (const secret of ['Ada Example', '12 Sample Street', 'Apt 4', '97205', 'ada@example.com', '503 555 0199', '5035550199', 'Happy birthday', 'side door', '203.0.113.9', 'LeakyAgent', '04/30', SHOPIFY_SECRET]) {
       expect([secret, text.includes(secret)]).toEqual([secret, false]);
     }
+  });
+});
+
+describe('log format', () => {
+  it('is pretty for a person at a terminal and JSON lines for everything else, unless LOG_FORMAT says', () => {
+    expect(defaultLogFormat({}, true)).toBe('pretty');
+    expect(defaultLogFormat({}, false)).toBe('json');
+    expect(defaultLogFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(defaultLogFormat({ LOG_FORMAT: 'Pretty' }, false)).toBe('pretty');
+    expect(() => defaultLogFormat({ LOG_FORMAT: 'xml' }, true)).toThrow('LOG_FORMAT must be "json" or "pretty", not "xml"');
+  });
+
+  it('pretty lines are pino-pretty\'s, and redacted as the JSON lines are', async () => {
+    let text = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        text += chunk.toString();
+        done();
+      },
+    });
+    const logger = createLogger({ format: 'pretty', destination: sink, redact: [] });
+    logger.warn({ queue: 'po-creamery', customer: { email: 'ada@example.com' }, auth: { password: 'hunter2-secret' } }, 'delivery retried');
+    logger.flush();
+    await waitFor('the pretty line', () => text.includes('delivery retried'));
+    expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: delivery retried\n/);
+    expect(text).toContain('queue: "po-creamery"');
+    expect(text).toContain('[redacted]');
+    for (const secret of ['ada@example.com', 'hunter2-secret']) expect(text).not.toContain(secret);
+    expect(() => JSON.parse(text.split('\n')[0] ?? '')).toThrow();
   });
 });
