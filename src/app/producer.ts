@@ -18,9 +18,11 @@ export interface ProducerOptions {
 export interface OrderProducer {
   /**
    * Scrubs, validates and enqueues one order payload. Throws `DropshipError` listing every
-   * problem when it is not a valid order; resolves with `duplicate: true` for a repeat.
+   * problem when it is not a valid order; resolves with `duplicate: true` for a repeat (and
+   * `ignored` for an older version). With `replace`, it replaces the order accepted before
+   * under its id (`dropship enqueue --replace`), as a newer version does.
    */
-  submit(payload: unknown, options?: { source?: 'canonical' | 'shopify' | 'woocommerce'; eventId?: string }): Promise<IntakeResult>;
+  submit(payload: unknown, options?: { source?: 'canonical' | 'shopify' | 'woocommerce'; eventId?: string; replace?: boolean }): Promise<IntakeResult>;
   /**
    * Cancels an order: voids its labels not yet used and sends each supplier that already
    * has its purchase order a cancellation; deliveries not yet made are not made. Throws

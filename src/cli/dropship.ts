@@ -168,7 +168,9 @@ program
       const config = loadConfig(opts.config);
       const result = previewOrder(payload, config, opts.source);
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-      if (result.held) process.stderr.write(`dropship: order ${result.orderId} would be held: ${result.held.map((h) => h.message).join('; ')}\n`);
+      // Exit 0 for all four statuses (the JSON says which); a person also reads why on stderr.
+      const verb = { planned: '', waiting: 'would wait', held: 'would be held', skipped: 'would be skipped' }[result.status];
+      if (result.reasons && verb) process.stderr.write(`dropship: order ${result.orderId} ${verb}: ${result.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}\n`);
     } catch (err) {
       fail(err);
     }
@@ -181,7 +183,8 @@ program
   .addOption(configOption())
   .addOption(sourceOption())
   .addOption(dataDirOption())
-  .action(async (files: string[], opts: { config: string; source?: 'canonical' | 'shopify' | 'woocommerce'; dataDir: string }) => {
+  .option('--replace', 'each order replaces the one accepted before under its id (a corrected held or waiting order is planned again)')
+  .action(async (files: string[], opts: { config: string; source?: 'canonical' | 'shopify' | 'woocommerce'; dataDir: string; replace?: boolean }) => {
     let bar: ProgressBar | undefined;
     try {
       // Every file is read before the first order goes out: a typo in the last file name
@@ -198,7 +201,7 @@ program
       bar?.start();
       try {
         for (const [i, one] of payloads.entries()) {
-          const result = await producer.submit(one, opts.source ? { source: opts.source } : {});
+          const result = await producer.submit(one, { ...(opts.source ? { source: opts.source } : {}), ...(opts.replace ? { replace: true } : {}) });
           bar?.clear();
           process.stdout.write(JSON.stringify(result) + '\n');
           if (i + 1 < payloads.length) bar?.update(i + 1);
@@ -260,6 +263,9 @@ program
             const notes = [t.voidedAt ? `voided ${t.voidedAt}` : '', t.lostAttemptAt ? `an attempt at ${t.lostAttemptAt} got no answer: check ${t.carrier} for a second label` : ''].filter(Boolean);
             console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
           }
+          // What became of the version accepted last, and why it waits, is held or was skipped.
+          if (status.stage) console.log(`stage: ${status.stage}${status.version !== undefined ? ` (version ${status.version})` : ''}${status.stageAt ? ` since ${status.stageAt}` : ''}`);
+          for (const r of status.reasons ?? []) console.log(`${status.stage ?? 'reason'}: ${r.code} ${r.message}. ${r.action}`);
           return;
         }
         const queues: Array<Record<string, string | number>> = [];
@@ -275,12 +281,14 @@ program
           .filter((q) => q.queue !== ORDERS_QUEUE && (Number(q.failed) > 0 || Number(q.delayed) > 0))
           .map((q) => ({ recipient: String(q.queue).replace(/^(po|carrier)-/, ''), failed: Number(q.failed), retrying: Number(q.delayed) }));
         const unconfirmedLabels = await ops.unconfirmedLabels();
+        const waiting = (await ops.waitingOrders()).map((w) => ({ orderId: w.orderId, since: w.since, reasons: w.reasons.map((r) => ({ code: r.code, message: r.message })) }));
         if (opts.json) {
-          printJson({ queues, failing, held, expiringKeys: keys, unusableKeys, unconfirmedLabels });
+          printJson({ queues, failing, held, waiting, expiringKeys: keys, unusableKeys, unconfirmedLabels });
         } else {
           process.stdout.write(formatTable(queues, ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed']));
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
           for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
+          for (const w of waiting) console.log(`waiting: order ${w.orderId} since ${w.since}: ${w.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}`);
           for (const u of unconfirmedLabels) {
             console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);
           }

@@ -73,11 +73,27 @@ describe('dropship preview', () => {
     expect(badConfig.stderr).toContain('is not a directory');
   });
 
-  it('reports a held order on stderr and still prints the JSON', () => {
+  it('reports a held order on stderr and still prints the JSON, exit 0', () => {
     const r = dropship(['preview', file('noaddr.json', JSON.stringify({ ...orderPayload(), shipTo: undefined })), '--config', FIXTURE_CONFIG_DIR]);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ orderId: '1001', deliveries: [], held: [{ code: 'NO_SHIP_TO', message: 'the order has no shipping address' }] });
-    expect(r.stderr).toBe('dropship: order 1001 would be held: the order has no shipping address\n');
+    // #13: `status` and `reasons` beside deliveries; `held` is kept for scripts that read it.
+    const reasons = [{ code: 'NO_SHIP_TO', message: 'the order has no shipping address' }];
+    expect(JSON.parse(r.stdout)).toEqual({ orderId: '1001', status: 'held', reasons, deliveries: [], held: reasons });
+    expect(r.stderr).toBe('dropship: order 1001 would be held: NO_SHIP_TO the order has no shipping address\n');
+  });
+
+  it('prints a waiting and a skipped order with their reasons, exit 0', () => {
+    const fixture = (name: string) => readFileSync(path.join(__dirname, '..', 'fixtures', 'sources', name), 'utf8');
+    const waiting = dropship(['preview', file('pending.json', fixture('shopify-order-pending.json')), '--config', FIXTURE_CONFIG_DIR]);
+    expect([waiting.status, JSON.parse(waiting.stdout)]).toEqual([
+      0,
+      { orderId: '1003', status: 'waiting', reasons: [{ code: 'NOT_PAID', message: 'financial_status "pending" is not one of fulfil.shopify.financialStatuses (paid, partially_refunded, authorized)' }], deliveries: [] },
+    ]);
+    expect(waiting.stderr).toMatch(/^dropship: order 1003 would wait: NOT_PAID financial_status "pending"/);
+    const skipped = dropship(['preview', file('cancelled.json', fixture('shopify-order-cancelled.json')), '--config', FIXTURE_CONFIG_DIR]);
+    expect(skipped.status).toBe(0);
+    expect(JSON.parse(skipped.stdout)).toMatchObject({ orderId: '1004', status: 'skipped', reasons: [{ code: 'CANCELLED' }, { code: 'REFUNDED' }], deliveries: [] });
+    expect(JSON.parse(dropship(['preview', file('ok.json', JSON.stringify(orderPayload())), '--config', FIXTURE_CONFIG_DIR]).stdout)).toMatchObject({ status: 'planned' });
   });
 });
 
@@ -282,6 +298,13 @@ describe('dropship start', () => {
 
       const replay = dropship(['replay', '--held', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect([replay.status, replay.stdout.trim()]).toEqual([0, 'replayed 1: order+5003']);
+      // The held order corrected: enqueue --replace plans the corrected version.
+      const again = dropship(['enqueue', file('o3b.json', JSON.stringify(orderPayload({ id: '5003' }))), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect(JSON.parse(again.stdout)).toEqual({ orderId: '5003', duplicate: true });
+      const fixed = dropship(['enqueue', '--replace', file('o3c.json', JSON.stringify(orderPayload({ id: '5003' }))), '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
+      expect([fixed.status, fixed.stderr, JSON.parse(fixed.stdout)]).toEqual([0, '', { orderId: '5003', duplicate: false, replaced: true }]);
+      await waitFor('the corrected order in the outbox', () => existsSync(path.join(outbox, 'creamery', '5003-creamery.csv')), 20_000);
+      expect(dropship(['status', '5003', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout).toMatch(/^stage: planned \(version 1\)/m);
       const bad = dropship(['replay', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
       expect([bad.status, bad.stderr.trim()]).toEqual([2, 'dropship: name exactly one of --delivery, --supplier, --order or --held']);
     } finally {
