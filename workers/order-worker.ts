@@ -11,7 +11,7 @@ import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { CANCEL_JOB, deliveryJobName, deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
-import { commitOutcome, dropData, type Outcome, readRecord } from '../src/queue/order-record';
+import { commitOutcome, dropData, type Outcome, readForPlanning, readRecord } from '../src/queue/order-record';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
@@ -134,13 +134,20 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         const event = job.data as CancelEvent;
         const now = new Date().toISOString();
         await cancellations.markCancelled(event, now);
+        // An order waiting (or held, or queued) is done with: it will never be planned.
+        const record = await readRecord(records, prefix, event.orderId);
+        if (record !== undefined && record.stage !== 'planned' && record.stage !== 'skipped') {
+          const reasons = [{ code: 'CANCELLED' as const, message: `the order was cancelled${event.reason ? ` (${event.reason})` : ''} before it was planned` }];
+          // A newer version accepted meanwhile is planned by its own run, which finds the cancellation.
+          await commitOutcome(records, prefix, event.orderId, record.version, { stage: 'skipped', reasons, dropData: true }, config.store.retention.dedupeMs);
+        }
         return { deliveries: [], cancelled: true, undo: await cancellations.undoDelivered(event.orderId, now) };
       }
       const orderId = (job.data as OrderJobData).orderId;
       const ttl = config.store.retention.dedupeMs;
       // The newest version accepted is in the order's record; an order queued before records
       // existed (or whose data was dropped once planned) has its own copy in the job.
-      const record = await readRecord(records, prefix, orderId);
+      const { record, cancelled: cancelledBefore } = await readForPlanning(records, prefix, orderId);
       const version = record?.version ?? '0';
       const order = openJobData<OrderEvent>(cipher, record?.data !== undefined ? { sealed: record.data } : job.data, 'order').order;
       const commit = async (outcome: Outcome) => {
@@ -163,6 +170,12 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         throw heldOrder(reasons);
       }
       const seen = (id: string) => records.set(markerKeys.orderSeen(prefix, id), '1', 'PX', ttl);
+      if (cancelledBefore && record?.planned === undefined) {
+        // Cancelled before it was ever planned (while it waited, or before it arrived): never planned.
+        await commit({ stage: 'skipped', reasons: [{ code: 'CANCELLED', message: 'the order was cancelled before it was planned' }], dropData: true });
+        await seen(orderId);
+        return { deliveries: [], cancelled: true };
+      }
       // Waiting and skipped orders are decided before anything is allocated for them.
       const ships = whatShips(order, fulfilOf(config.store));
       if (ships.status === 'waiting') {

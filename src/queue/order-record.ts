@@ -79,9 +79,11 @@ return 'newer'
 `;
 
 // KEYS: record. ARGV: version planned, stage, reasons JSON, planned version ('' to leave),
-// sealed fingerprint, drop data ('1'), ttl ms, now. 0 when the record moved on.
+// sealed fingerprint, drop data ('1'), ttl ms, now. 0 when the record moved on, else the
+// stage it had before.
 const COMMIT = `
 local version = redis.call('HGET', KEYS[1], 'version')
+local before = redis.call('HGET', KEYS[1], 'stage') or 'queued'
 if not version then
   if ARGV[1] ~= '0' then return 0 end
   redis.call('HSET', KEYS[1], 'version', '0')
@@ -92,7 +94,7 @@ redis.call('HSET', KEYS[1], 'stage', ARGV[2], 'reasons', ARGV[3], 'at', ARGV[8])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'planned', ARGV[4], 'fingerprint', ARGV[5]) end
 if ARGV[6] == '1' then redis.call('HDEL', KEYS[1], 'data') end
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-return 1
+return before
 `;
 
 /**
@@ -124,7 +126,19 @@ export async function acceptVersion(
 
 /** Reads an order's record; undefined when there is none (never accepted, or expired). */
 export async function readRecord(redis: Redis, prefix: string, orderId: string): Promise<OrderRecord | undefined> {
-  const raw = await redis.hgetall(markerKeys.order(prefix, orderId));
+  return parseRecord(await redis.hgetall(markerKeys.order(prefix, orderId)));
+}
+
+/** The record and whether the order was cancelled, in one round trip: what the order worker starts from. */
+export async function readForPlanning(redis: Redis, prefix: string, orderId: string): Promise<{ record: OrderRecord | undefined; cancelled: boolean }> {
+  const [[, raw], [, cancelled]] = (await redis.pipeline().hgetall(markerKeys.order(prefix, orderId)).exists(markerKeys.cancelled(prefix, orderId)).exec()) as [
+    [Error | null, Record<string, string>],
+    [Error | null, number],
+  ];
+  return { record: parseRecord(raw ?? {}), cancelled: cancelled === 1 };
+}
+
+function parseRecord(raw: Record<string, string>): OrderRecord | undefined {
   if (raw.version === undefined) return undefined;
   return {
     version: raw.version,
@@ -168,10 +182,10 @@ export async function commitOutcome(redis: Redis, prefix: string, orderId: strin
     String(ttlMs),
     now.toISOString(),
   );
-  if (done !== 1) return false;
+  if (done === 0) return false;
   // A separate key (its own slot on a cluster): a listing for operators, not a decision.
   if (outcome.stage === 'waiting') await redis.zadd(markerKeys.waitingOrders(prefix), now.getTime(), orderId);
-  else await redis.zrem(markerKeys.waitingOrders(prefix), orderId);
+  else if (done === 'waiting') await redis.zrem(markerKeys.waitingOrders(prefix), orderId);
   return true;
 }
 

@@ -106,6 +106,21 @@ describe('an order that is not ready waits, and starts once when an event makes 
     });
   });
 
+  it('a waiting order that is cancelled is skipped, leaves the waiting list, and a later payment sends nothing', async () => {
+    await withPipeline(async (h, ops) => {
+      await h.postShopify(pending, 'wh-x1');
+      await waitFor('waiting', async () => (await ops.orderStatus('1003')).stage === 'waiting');
+      await h.postShopify({ ...pending, cancelled_at: '2024-05-03T09:10:00-04:00', cancel_reason: 'customer' }, 'wh-x2', undefined, 'orders/cancelled');
+      await waitFor('skipped', async () => (await ops.orderStatus('1003')).stage === 'skipped');
+      expect((await ops.orderStatus('1003')).reasons?.map((r) => [r.code, r.message])).toEqual([['CANCELLED', 'the order was cancelled (customer) before it was planned']]);
+      expect(await ops.waitingOrders()).toEqual([]);
+      await h.postShopify(paidLater, 'wh-x3', undefined, 'orders/paid');
+      await settle();
+      expect(h.delivered()).toEqual([]);
+      expect((await ops.orderStatus('1003')).reasons?.map((r) => [r.code, r.message])).toEqual([['CANCELLED', 'the order was cancelled before it was planned']]);
+    });
+  });
+
   it('a cancelled order is skipped with its reason and never sends anything', async () => {
     await withPipeline(async (h, ops) => {
       await h.postShopify(fixture('shopify-order-cancelled.json'), 'wh-c1');
