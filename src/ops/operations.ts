@@ -136,15 +136,16 @@ export class Operations {
         ...(skipped ? { skipped } : {}),
       });
     }
+    // An order waiting longer than completed jobs are kept has a record but no job: it is known.
+    const record = await readRecord(this.redis, this.prefix, orderId);
     const state = orderJob
       ? await orderJob.getState()
-      : ids.size > 0 || (await this.redis.exists(markerKeys.orderSeen(this.prefix, orderId)))
+      : ids.size > 0 || record !== undefined || (await this.redis.exists(markerKeys.orderSeen(this.prefix, orderId)))
         ? 'gone'
         : cancelledRaw
           ? 'cancelled before it arrived'
           : 'unknown';
     const cancelled = cancelledRaw ? (JSON.parse(cancelledRaw) as { at?: string; reason?: string }) : undefined;
-    const record = await readRecord(this.redis, this.prefix, orderId);
     return {
       orderId,
       state,

@@ -68,6 +68,9 @@ describe('an order that is not ready waits, and starts once when an event makes 
       expect((await ops.waitingOrders()).map((w) => [w.orderId, w.reasons.map((r) => r.code)])).toEqual([['1003', ['NOT_PAID']]]);
       await settle();
       expect(h.delivered()).toEqual([]);
+      // Still known once its job is gone (completed jobs are kept only for retention.completedJobs).
+      await h.pipeline.intake.queue.remove('order+1003');
+      expect(await ops.orderStatus('1003')).toMatchObject({ state: 'gone', stage: 'waiting' });
 
       // The payment event: a newer version, which replaces the waiting one and plans it.
       expect((await h.postShopify(paidLater, 'wh-p2', undefined, 'orders/paid')).json()).toEqual({ orderId: '1003', duplicate: false, replaced: true });
@@ -204,6 +207,11 @@ describe('correcting a held or waiting order', () => {
       expect(JSON.stringify(status)).not.toContain('99 Other Road');
       await settle();
       expect(sent(h)).toEqual(before);
+      // What was planned is kept as a sealed fingerprint, the held version sealed: neither
+      // address is in Redis in clear.
+      const dump = (await redis.dump()).join('\n');
+      expect(dump).toContain(':order:1001');
+      for (const clear of ['99 Other Road', '12 Example Lane']) expect(dump).not.toContain(clear);
     });
   });
 });
