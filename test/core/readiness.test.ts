@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, FulfilConfig } from '../../src/config/config';
@@ -151,6 +152,34 @@ describe('lines: only what needs shipping and has quantity left ever reaches a p
     ['an order of skipSkus lines only', orderPayload({ id: 'c-4', lines: [{ id: 'l1', sku: 'SVC-1', name: 'Service', quantity: 1, unitPrice: '5' }] }), 'no line of the order ships (1 line: fulfil.skipSkus)'],
   ])('%s is skipped as NOTHING_TO_SHIP, not held', (_, payload, message) => {
     expect(decide(payload, withFulfil({ skipSkus: ['SVC-*'] }))).toEqual({ status: 'skipped', reasons: [{ code: 'NOTHING_TO_SHIP', message }] });
+  });
+});
+
+describe('property: a line that does not ship is in no payload', () => {
+  it('for any mix of shipping, non-shipping and skipSkus lines, only the shipping lines reach shipments and bodies', () => {
+    const base = orderPayload().lines;
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('ships', 'no-shipping', 'skip-sku'), { minLength: base.length, maxLength: base.length }), (kinds) => {
+        const lines = base.map((l, i) => ({
+          ...l,
+          // Each line gets a marker SKU and name, so a body can be searched for it.
+          sku: kinds[i] === 'skip-sku' ? `SVC-${i}` : l.sku,
+          name: `${l.name} #${i}`,
+          ...(kinds[i] === 'no-shipping' ? { requiresShipping: false } : {}),
+        }));
+        const plan = planOrder(ingestOrder(orderPayload({ id: 'p-1', lines })).order, withFulfil({ skipSkus: ['SVC-*'] }));
+        const shipping = lines.filter((_, i) => kinds[i] === 'ships');
+        if (shipping.length === 0) return plan.status === 'skipped' && plan.reasons[0]?.code === 'NOTHING_TO_SHIP';
+        if (plan.status !== 'planned') return false;
+        const shipped = plan.shipments.flatMap((sh) => sh.lines.map((l) => l.id)).sort();
+        const bodies = plan.deliveries.map((d) => d.body).join('\n');
+        return (
+          JSON.stringify(shipped) === JSON.stringify(shipping.map((l) => l.id).sort()) &&
+          lines.every((l, i) => kinds[i] === 'ships' || (!bodies.includes(l.name) && !(l.sku?.startsWith('SVC-') === true && bodies.includes(l.sku))))
+        );
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 

@@ -50,7 +50,7 @@ const settle = () => new Promise((r) => setTimeout(r, 400));
 
 const pending = fixture('shopify-order-pending.json');
 /** The same order once paid: Shopify sends orders/paid (and orders/updated) with a later updated_at. */
-const paidLater = { ...pending, financial_status: 'paid', updated_at: '2024-05-03T09:20:00-04:00' };
+const paidLater: Json = { ...pending, financial_status: 'paid', updated_at: '2024-05-03T09:20:00-04:00' };
 
 describe('an order that is not ready waits, and starts once when an event makes it ready', () => {
   it('a pending Shopify order waits, shows in status and the waiting list; orders/paid plans it once', async () => {
@@ -94,6 +94,31 @@ describe('an order that is not ready waits, and starts once when an event makes 
       await waitFor('delivered', () => h.delivered().length === expected(paidLater).length);
       await settle();
       expect(sent(h)).toEqual(expected(paidLater));
+    });
+  });
+
+  it('two different newer versions racing: one of them is sent, whole and once; never a mix', async () => {
+    await withPipeline(async (h, ops) => {
+      await h.postShopify(pending, 'wh-v1');
+      await waitFor('waiting', async () => (await ops.orderStatus('1003')).stage === 'waiting');
+      const v3 = { ...paidLater, updated_at: '2024-05-03T09:30:00-04:00', shipping_address: { ...(paidLater.shipping_address as Json), address2: 'Back door' } };
+      await Promise.all([h.postShopify(paidLater, 'wh-v2', undefined, 'orders/paid'), h.postShopify(v3, 'wh-v3', undefined, 'orders/updated')]);
+      await waitFor('settled', async () => {
+        const stage = (await ops.orderStatus('1003')).stage;
+        return stage === 'held' || (stage === 'planned' && h.delivered().length > 0);
+      });
+      await waitFor('delivered', () => h.delivered().length === expected(paidLater).length);
+      await settle();
+      const status = await ops.orderStatus('1003');
+      if (status.stage === 'planned') {
+        // v3 was accepted before any worker planned v2: v3 alone went out.
+        expect(sent(h)).toEqual(expected(v3));
+      } else {
+        // v2 was planned first: it went out, and v3's change is held for an operator.
+        expect(sent(h)).toEqual(expected(paidLater));
+        expect(status.holds?.map((r) => r.code)).toEqual(['CHANGED_AFTER_SENT']);
+        expect(status.reasons?.[0]?.message).toMatch(/changed: shipTo\.line2$/);
+      }
     });
   });
 
