@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { Order } from '../src/core/order';
+import { CANONICAL_STATUSES, Order } from '../src/core/order';
 
 /**
  * `npm run schemas`: writes the JSON schemas that are generated from code into `schemas/`.
@@ -24,6 +24,17 @@ export const CANONICAL_ORDER_SCHEMA_ID = 'https://dropship-pipeline.dev/schemas/
  */
 export function canonicalOrderSchema(): Record<string, unknown> {
   const { $schema, ...generated } = z.toJSONSchema(Order, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  // What a client sends for `state` is the canonical form only (the adapter adds its platform;
+  // the Shopify and WooCommerce forms come from their webhooks), and `replace` is a request flag
+  // beside the order's fields (docs/canonical-order.md, "Correcting an order").
+  const canonicalState = z.toJSONSchema(
+    z.object({ status: z.enum(CANONICAL_STATUSES).default('ready'), test: z.boolean().default(false) }).strict(),
+    { io: 'input', target: 'draft-2020-12' },
+  ) as Record<string, unknown>;
+  delete canonicalState.$schema;
+  const properties = generated.properties as Record<string, unknown>;
+  properties.state = { ...canonicalState, description: 'Whether the store has released the order for shipping (store.yaml fulfil). Absent: ready.' };
+  properties.replace = { type: 'boolean', description: 'This order replaces the one accepted before under its id (a corrected held or waiting order). Not part of the order.' };
   return {
     $schema,
     $id: CANONICAL_ORDER_SCHEMA_ID,

@@ -41,6 +41,16 @@ describe('the canonical order schema', () => {
     expect(() => ingestOrder(order, { source: 'canonical' })).not.toThrow();
   });
 
+  it('accepts a correction with state, version and replace, as the service does, and refuses a state it does not know', () => {
+    const order = { ...(read(VALID[0]!) as Record<string, unknown>), state: { status: 'waiting', test: false }, version: 3, replace: true };
+    expect(validate(order) ? [] : validate.errors).toEqual([]);
+    expect(ingestOrder(order, { source: 'canonical' })).toMatchObject({ replace: true, order: { state: { platform: 'canonical', status: 'waiting' }, version: 3 } });
+    const unknown = { ...order, state: { status: 'shipped' } };
+    expect(validate(unknown)).toBe(false);
+    expect(() => ingestOrder(unknown, { source: 'canonical' })).toThrow(DropshipError);
+    expect(() => ingestOrder({ ...order, replace: 'yes' }, { source: 'canonical' })).toThrow(/replace: must be true or false/);
+  });
+
   it('refuses the invalid fixture for the reasons the service gives', () => {
     const order = read(INVALID);
     expect(validate(order)).toBe(false);
