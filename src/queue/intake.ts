@@ -72,7 +72,9 @@ export class OrderIntake {
     });
     if (verdict === 'same') return { orderId, duplicate: true };
     if (verdict === 'older') return { orderId, duplicate: true, ignored: 'an older version of the order than the one already accepted' };
-    await this.run(jobId, data);
+    // A new order has no job yet (the record script found none): add it without looking.
+    if (verdict === 'new') await this.queue.add(ORDER_JOB, data, this.jobOptions(jobId, 5));
+    else await this.run(jobId, data);
     // Set only once the job is safely queued: a crash before this line means the source's
     // retry is accepted again, and the record then calls it the same version.
     if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
