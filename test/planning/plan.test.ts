@@ -36,6 +36,18 @@ describe('splitting an order', () => {
     ]);
   });
 
+  it('matches SKUs as opaque strings: "/", spaces, dots and "#" are ordinary characters', () => {
+    // Before, picomatch read "/" as a path separator: "VC-*" missed "VC-12/500G" and the line went to the warehouse.
+    const skus = ['VC-12/500G', 'VC-AGED 2 YR', 'VC-.5KG', 'VC-#7', 'OLV-1L/BTL.GLASS', 'vc-lower', 'XVC-1'];
+    const o = order({ lines: skus.map((sku, i) => ({ id: `l${i + 1}`, sku, name: 'Item', quantity: 1, unitPrice: '1.00' })) });
+    const shipments = splitOrder(o, fixtureConfig()).shipments ?? [];
+    expect(shipments.map((s) => [s.origin.id, s.lines.map((l) => l.sku)])).toEqual([
+      ['creamery', ['VC-12/500G', 'VC-AGED 2 YR', 'VC-.5KG', 'VC-#7']],
+      ['oliveco', ['OLV-1L/BTL.GLASS']],
+      ['warehouse', ['vc-lower', 'XVC-1']], // case-sensitive, anchored to the whole SKU
+    ]);
+  });
+
   it('uses the shipping-method map to pick the carrier', () => {
     const shipments = splitOrder(order({ shippingMethod: 'express' }), fixtureConfig()).shipments ?? [];
     expect(shipments.map((s) => [s.carrier, s.service])).toEqual(Array(3).fill(['fedex', 'PRIORITY_OVERNIGHT']));
