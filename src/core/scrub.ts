@@ -59,8 +59,10 @@ const WITH_EXTENSION = /^(.*?)(?:;ext=|[\s,;]*(?:extension|extn|ext|x|#)[\s.:=]*
  */
 function phoneLooksLikeCard(value: unknown): boolean {
   if (typeof value !== 'string' && typeof value !== 'number') return false;
-  const phone = asciiDigits(String(value));
-  const number = WITH_EXTENSION.exec(phone)?.[1] ?? phone;
+  const phone = asciiDigits(String(value).trim());
+  // Phones are at most 40 characters once validated; the bound keeps the lazy match linear-cheap
+  // if this ever sees a longer value.
+  const number = (phone.length <= 64 ? WITH_EXTENSION.exec(phone)?.[1] : undefined) ?? phone;
   return containsCardNumber(number.replace(/\D/g, ''));
 }
 
