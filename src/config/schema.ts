@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration';
 import { Address } from '../core/order';
+import { skuPatternProblem } from '../core/sku-pattern';
 
 /** Address a parcel leaves from: carriers need a phone for the shipper. */
 export const ShipFromSchema = Address.extend({
@@ -107,11 +108,20 @@ export const StoreFileSchema = z
 export type StoreFile = z.infer<typeof StoreFileSchema>;
 
 /** `config/suppliers/<id>.yaml`; `delivery` and `formatOptions` are checked by their plug-ins. */
+/**
+ * A SKU pattern (`src/core/sku-pattern.ts`): `*` and `?` wildcards, everything else literal.
+ * Exported for other SKU lists in configuration, which take the same patterns.
+ */
+export const SkuPattern = z.string().trim().superRefine((pattern, ctx) => {
+  const problem = skuPatternProblem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const SupplierFileSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and "-"'),
     name: z.string().trim().min(1),
-    skus: z.array(z.string().trim().min(1, 'a SKU pattern must not be empty')).min(1, 'must list at least one SKU pattern'),
+    skus: z.array(SkuPattern).min(1, 'must list at least one SKU pattern'),
     shipFrom: ShipFromSchema,
     labels: z.enum(['retailer', 'supplier']).default('retailer'),
     fields: z.array(z.string()).min(1, 'must name at least one field'),

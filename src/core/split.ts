@@ -1,7 +1,7 @@
-import picomatch from 'picomatch';
 import type { Config, SupplierConfig } from '../config/config';
 import type { HoldReason } from '../errors';
 import type { Order, OrderLine } from './order';
+import { compileSkuPatterns } from './sku-pattern';
 import type { Shipment, ShipmentOrigin, ShipFrom } from './shipment';
 
 /** Why an order cannot go out as it is; each code, its meaning and what to do: the error catalogue. */
@@ -14,10 +14,10 @@ const matchers = new WeakMap<SupplierConfig, (sku: string) => boolean>();
 function claims(supplier: SupplierConfig, sku: string): boolean {
   let match = matchers.get(supplier);
   if (!match) {
-    match = picomatch(supplier.skus, { nocase: false, dot: true });
+    match = compileSkuPatterns(supplier.skus);
     matchers.set(supplier, match);
   }
-  return sku !== '' && match(sku);
+  return match(sku);
 }
 
 function describeLine(line: OrderLine, index: number): string {

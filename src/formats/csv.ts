@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
+import { redactCardNumbers } from '../core/card-data';
 import type { FieldPath } from '../core/field-paths';
 import type { BatchItem, DropShipOrder, PurchaseOrderFormat } from './format';
 
@@ -40,7 +41,9 @@ const COLUMNS: readonly Column[] = [
   column('quantity', 'lines.quantity', (_po, l) => l.quantity),
   column('unit_price', 'lines.unitPrice', (_po, l) => l.unitPrice),
   column('weight_grams', 'lines.weight', (_po, l) => l.weight),
-  column('properties', 'lines.properties', (_po, l) => (l.properties ? Object.entries(l.properties).map(([k, v]) => `${k}: ${v}`).join('; ') : undefined)),
+  // Names and values were scrubbed one by one; joined, the end of one and the start of the
+  // next could read as one card number ("Ref 4111 1111: 1111 1111"), so the join is scrubbed too.
+  column('properties', 'lines.properties', (_po, l) => (l.properties ? redactCardNumbers(Object.entries(l.properties).map(([k, v]) => `${k}: ${v}`).join('; ')) : undefined)),
   column('gift_message', 'order.giftMessage', (po) => po.order.giftMessage),
   column('notes', 'order.notes', (po) => po.order.notes),
   column('shipment_id', 'shipment.id', (po) => po.shipment.id),

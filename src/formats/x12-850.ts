@@ -126,16 +126,21 @@ const TRANSLITERATIONS: Record<string, string> = {
 const BASIC = /[^A-Z0-9 !"&'()*+,\-./:;?=]/g;
 const NOT_PRINTABLE_ASCII = /[^\x20-\x7E]/g;
 
-/** Text written in the receiver's character set, without delimiters, on one line. */
-export function x12Text(value: string, charset: X12Options['charset'], delimiters: readonly string[]): string {
+/** A value in the receiver's character set, without delimiters, on one line; nothing redacted. */
+function x12Chars(value: string, charset: X12Options['charset'], delimiters: readonly string[]): string {
   let text = cleanText(value);
   if (charset !== 'utf8') {
     text = Array.from(text.normalize('NFKD').replace(/\p{M}/gu, ''), (ch) => TRANSLITERATIONS[ch] ?? ch).join('');
     text = charset === 'basic' ? text.toUpperCase().replace(BASIC, '') : text.replace(NOT_PRINTABLE_ASCII, '');
   }
   for (const d of delimiters) text = text.split(d).join(' ');
+  return cleanText(text);
+}
+
+/** Free text written in the receiver's character set, without delimiters, on one line. */
+export function x12Text(value: string, charset: X12Options['charset'], delimiters: readonly string[]): string {
   // Delimiters turned into spaces can join digits into a card number the scrubber did not see.
-  return redactCardNumbers(cleanText(text));
+  return redactCardNumbers(x12Chars(value, charset, delimiters));
 }
 
 /** Decimal string as X12 type R wants it: no leading zeros, no trailing fractional zeros. */
@@ -201,9 +206,14 @@ class Writer {
     return value === undefined ? [] : wrapLines(this.safeText(value), width);
   }
 
+  /**
+   * Codes and identifiers go out exactly as given or not at all, so they are never redacted:
+   * a Luhn-valid EAN-13 SKU or tracking number is not card data, and an unchanged value had
+   * no delimiter that folding could have turned into a space joining digits.
+   */
   private sameAfterSafe(value: string): string | undefined {
     const clean = cleanText(value);
-    const safe = this.safeText(clean);
+    const safe = x12Chars(clean, this.o.charset, this.safe);
     const expected = this.o.charset === 'basic' ? clean.toUpperCase() : clean;
     return safe === expected && safe !== '' ? safe : undefined;
   }

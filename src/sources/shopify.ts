@@ -35,9 +35,11 @@ import {
  * Decisions:
  * - `order.id` is the shop-facing `order_number` (1001, what staff and customers quote; `name`
  *   adds a configurable "#" prefix that the id pattern would reject), else the numeric `id`.
- * - Line ids are the 1-based position in `line_items`, not Shopify's line item id: those are
- *   13-14 digit numbers, and about one in four would pass the Luhn check and be redacted as a
- *   card number. Removed lines keep their position, so ids stay stable.
+ * - Line ids are the 1-based position in `line_items`, not Shopify's line item id. (The reason
+ *   was that about one in four of those 13-14 digit numbers passes the Luhn check somewhere
+ *   and was redacted; identifiers are no longer scrubbed, but positions are what orders
+ *   already carry.) Removed
+ *   lines keep their position, so ids stay stable.
  * - The gift message is the note attribute named "gift_message" or "gift_note" in any case
  *   or spelling ("Gift Message", "gift-note"); several are joined by newlines. Other note
  *   attributes (often tracking or marketing data) are not copied.

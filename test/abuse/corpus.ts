@@ -7,6 +7,7 @@ import { xmlSafe } from '../../src/formats/cxml';
 import { xpath, xpathNumber } from '../formats/xmllint';
 import { orderPayload, TEST_CARDS } from '../support/orders';
 import { EVERY_FORMAT_LINES } from './abuse-config';
+import { LUHN_VALID_IDENTIFIERS } from './judge';
 
 /**
  * The hostile and broken inputs, as data: one row per input, naming the entry point, the
@@ -46,6 +47,12 @@ export type Expectation =
 // Payload builders
 
 const [VISA, MASTERCARD, AMEX, DISCOVER] = TEST_CARDS as [string, string, string, string];
+/**
+ * Identifiers that pass the Luhn check: an order number (a marketplace's, or a platform's
+ * numeric id), cancelled orders' numbers, and an EAN-13 barcode SKU. Scrubbing never touches
+ * identifiers, so these go out unchanged; the card judges know them (`LUHN_VALID_IDENTIFIERS`).
+ */
+const [LUHN_ORDER_ID, LUHN_CANCEL_ID, LUHN_SHOPIFY_NUMBER, LUHN_WOO_NUMBER, LUHN_CLI_ORDER_ID, EAN13_SKU] = LUHN_VALID_IDENTIFIERS as unknown as [string, string, string, string, string, string];
 
 /** A canonical order with one line for every format (see `EVERY_FORMAT_LINES`). */
 export function canonical(id: string, patch: (o: Json) => void = () => {}): Json {
@@ -316,12 +323,13 @@ function ordersCases(): ApiCase[] {
       shipTo(o).line2 = `Unit ${AMEX}`;
       lines(o)[5]!.properties = { Note: `pay with ${DISCOVER}`, card_number: VISA, cvv: '123' };
     }), accepted()),
-    c('card number as the order id', canonical(cid(), (o) => (o.id = VISA)), badOrder(/^id: /)),
+    // Before, ids and SKUs were scrubbed too, so a Luhn-valid order id was refused and an EAN-13 SKU rewritten.
+    c('an order id that passes the Luhn check (a marketplace order number)', canonical(cid(), (o) => (o.id = LUHN_ORDER_ID)), accepted((a) => (a.order.id === LUHN_ORDER_ID ? [] : [`the order id became ${JSON.stringify(a.order.id)}`]))),
     c('card number as the currency', canonical(cid(), (o) => (o.currency = VISA)), badOrder(/^currency: /)),
     c('card number in a property name', canonical(cid(), (o) => (lines(o)[5]!.properties = { [`card ${VISA}`]: 'x' })), accepted((a) => (a.order.lines[5]?.properties['card [redacted]'] === 'x' ? [] : ['the property name was not redacted']))),
     c('card number as the phone', canonical(cid(), (o) => Object.assign(shipTo(o), { phone: `(${VISA.slice(0, 4)}) ${VISA.slice(4)}` })), accepted((a) => (a.order.shipTo?.phone === undefined ? [] : ['the card-number phone was kept']))),
     c('card number as the email local part', canonical(cid(), (o) => (customer(o).email = `${VISA}@example.com`)), badOrder(/^customer\.email: /)),
-    c('card number as a SKU', canonical(cid(), (o) => (lines(o)[5]!.sku = VISA)), accepted()),
+    c('a Luhn-valid EAN-13 barcode as a SKU', canonical(cid(), (o) => (lines(o)[5]!.sku = EAN13_SKU)), accepted((a) => (a.order.lines[5]?.sku === EAN13_SKU ? [] : [`the SKU became ${JSON.stringify(a.order.lines[5]?.sku)}`]))),
     c('card number in a postal code', canonical(cid(), (o) => (shipTo(o).postalCode = AMEX)), accepted()),
     c('card data in fields the order does not have', canonical(cid(), (o) => Object.assign(o, { card: { number: VISA, cvv: '123', expiry: '12/30' }, payment: { brand: 'visa', last4: '1111', number: VISA } })), accepted()),
     c('card number glued to other digits', canonical(cid(), (o) => (o.notes = `ref 99${VISA}99`)), accepted()),
@@ -445,7 +453,7 @@ function cancelCases(): ApiCase[] {
     ...['..%2F..%2Fetc%2Fpasswd', '%24(reboot)', 'x%00', 'x%0D%0ABcc%3A%20spy', '%EF%BC%91%EF%BC%90', 'a'.repeat(65)].map((id) =>
       c(`order id ${JSON.stringify(decodeURIComponent(id).slice(0, 24))} in the path`, id, none, badOrder(/^order\.id: must be 1-64 letters, digits/)),
     ),
-    c('a card number as the order id in the path', VISA, none, badOrder(/^order\.id: /)),
+    c('an order id that passes the Luhn check in the path', LUHN_CANCEL_ID, none, accepted()),
     c('a card number as a field name', 'abuse-cancel-1', { [VISA]: 'x' }, badOrder(/^cancellation: unknown field/)),
     c('orderId in the body', 'abuse-cancel-2', { orderId: 'abuse-api-001' }, badOrder(/^orderId: goes in the path, not the body$/)),
     c('body is an array', 'abuse-cancel-3', [], badOrder(/must be a JSON object/)),
@@ -457,9 +465,9 @@ function cancelCases(): ApiCase[] {
     c('reason with CRLF, markup and a card number', 'abuse-cancel-9', { reason: `</Reason>\r\nBcc: x ${VISA}` }, accepted()),
     c('no body', 'abuse-cancel-10', none, accepted()),
     { name: 'Shopify orders/cancelled: order_number "../x"', route: '/webhooks/shopify', body: shopify(7900, (o) => (o.order_number = '../x')), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
-    { name: 'Shopify orders/cancelled: a card number as order_number', route: '/webhooks/shopify', body: shopify(7901, (o) => (o.order_number = VISA)), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
+    { name: 'Shopify orders/cancelled: an order_number that passes the Luhn check', route: '/webhooks/shopify', body: shopify(7901, (o) => (o.order_number = LUHN_SHOPIFY_NUMBER)), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: accepted() },
     { name: 'WooCommerce order.updated to cancelled: number "$(reboot)"', route: '/webhooks/woocommerce', body: woo(8900, (o) => Object.assign(o, { status: 'cancelled', number: '$(reboot)' })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: badOrder(/^order\.id: /) },
-    { name: 'WooCommerce order.updated to cancelled: a card number as number', route: '/webhooks/woocommerce', body: woo(8901, (o) => Object.assign(o, { status: 'cancelled', number: MASTERCARD })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: badOrder(/^order\.id: /) },
+    { name: 'WooCommerce order.updated to cancelled: a number that passes the Luhn check', route: '/webhooks/woocommerce', body: woo(8901, (o) => Object.assign(o, { status: 'cancelled', number: LUHN_WOO_NUMBER })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: accepted() },
   ];
 }
 
@@ -531,6 +539,6 @@ export function cliCases(api: readonly ApiCase[]): CliCase[] {
     { name: 'held order (a line two suppliers claim)', command: 'preview', file: json(canonical('c4', (o) => Object.assign(lines(o)[3]!, { sku: 'BOTH-1' }))), expect: { answer: 'held', reasons: ['AMBIGUOUS_LINE'] } },
     { name: 'FILE is /etc/passwd', command: 'preview', file: { path: '/etc/passwd' }, expect: { answer: 'rejected', stderr: /^dropship: FILE: The body is not valid JSON:\n {2}- body: unexpected character at line 1, column 1\n$/, notInStderr: ['root:', '/bin/'] } },
     { name: `a JSON array of ${items.length} hostile orders`, command: 'enqueue', file: { content: `[${items.map((i) => i.json).join(',\n')}]` }, expect: { answer: 'batch', items } },
-    { name: 'card number as the order id', command: 'enqueue', file: json(canonical(VISA)), expect: { answer: 'rejected', stderr: /^dropship: The order is invalid:\n {2}- id: must be 1-64/, notInStderr: [VISA] } },
+    { name: 'an order id that passes the Luhn check', command: 'enqueue', file: json(canonical(LUHN_CLI_ORDER_ID)), expect: { answer: 'accepted' } },
   ];
 }

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { planOrder } from '../../src/planning/plan';
+import { literalSkuPattern } from '../../src/core/sku-pattern';
 import { splitOrder } from '../../src/core/split';
 import { fixtureConfig, order } from '../support/orders';
 
@@ -34,6 +36,36 @@ describe('splitting an order', () => {
     expect(splitOrder(order(), config).held).toEqual([
       { code: 'AMBIGUOUS_LINE', message: 'line 2 (SKU "VC-CHEVRE") is claimed by suppliers creamery and oliveco' },
     ]);
+  });
+
+  it('matches SKUs as opaque strings: "/", spaces, dots and "#" are ordinary characters', () => {
+    // Before, picomatch read "/" as a path separator: "VC-*" missed "VC-12/500G" and the line went to the warehouse.
+    const skus = ['VC-12/500G', 'VC-AGED 2 YR', 'VC-.5KG', 'VC-#7', 'OLV-1L/BTL.GLASS', 'vc-lower', 'XVC-1'];
+    const o = order({ lines: skus.map((sku, i) => ({ id: `l${i + 1}`, sku, name: 'Item', quantity: 1, unitPrice: '1.00' })) });
+    const shipments = splitOrder(o, fixtureConfig()).shipments ?? [];
+    expect(shipments.map((s) => [s.origin.id, s.lines.map((l) => l.sku)])).toEqual([
+      ['creamery', ['VC-12/500G', 'VC-AGED 2 YR', 'VC-.5KG', 'VC-#7']],
+      ['oliveco', ['OLV-1L/BTL.GLASS']],
+      ['warehouse', ['vc-lower', 'XVC-1']], // case-sensitive, anchored to the whole SKU
+    ]);
+  });
+
+  it('routes any SKU to the supplier whose "P*" pattern it starts with, else to the warehouse (property)', () => {
+    const base = fixtureConfig();
+    const skuPart = fc
+      .array(fc.oneof(fc.constantFrom('/', ' ', '.', '#', '*', '?', '[', '{', '-', 'A', 'é'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), { minLength: 1, maxLength: 8 })
+      .map((parts) => parts.join('').trim())
+      .filter((p) => p !== '');
+    fc.assert(
+      fc.property(skuPart, skuPart, fc.boolean(), (prefix, rest, claimed) => {
+        const sku = claimed ? `${prefix}${rest}` : rest;
+        fc.pre(claimed || !sku.startsWith(prefix));
+        const config = { ...base, suppliers: base.suppliers.map((s) => (s.id === 'creamery' ? { ...s, skus: [`${literalSkuPattern(prefix)}*`] } : { ...s, skus: ['\\!NONE'] })) };
+        const o = order({ lines: [{ id: 'l1', sku, name: 'Item', quantity: 1, unitPrice: '1.00' }] });
+        const origin = splitOrder(o, config).shipments?.[0]?.origin.id;
+        return origin === (claimed ? 'creamery' : 'warehouse');
+      }),
+    );
   });
 
   it('uses the shipping-method map to pick the carrier', () => {

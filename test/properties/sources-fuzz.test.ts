@@ -5,7 +5,7 @@ import { planOrder } from '../../src/planning/plan';
 import { DropshipError } from '../../src/errors';
 import { ingestOrder } from '../../src/sources/ingest';
 import { EVERY_FORMAT_LINES, writeAbuseConfig, type AbuseConfig } from '../abuse/abuse-config';
-import { cardLikeNumbers, containsAnyOf } from '../support/card-scan';
+import { cardLikeNumbers, containsAnyOf, withoutIdentifiers } from '../support/card-scan';
 import { cardArb, type PlantedCard } from './arbitraries';
 
 /**
@@ -117,13 +117,16 @@ describe.each(['shopify', 'woocommerce', 'canonical'] as const)('fuzzing the %s 
           expect(containsAnyOf(said, cards)).toBe(false);
           return;
         }
-        const stored = JSON.stringify(event);
+        // Identifiers are never scrubbed: a card planted in the order id, a line id or a SKU
+        // stays there (that is the contract), so the scan skips exactly those values.
+        const identifiers = [event.order.id, ...event.order.lines.flatMap((l) => [l.id, l.sku])];
+        const stored = withoutIdentifiers(JSON.stringify(event), identifiers);
         expect(cardLikeNumbers(stored)).toEqual([]);
         expect(containsAnyOf(stored, cards)).toBe(false);
         const plan = planOrder(event.order, abuse.config, { now });
         if (plan.status !== 'planned') return;
         for (const d of plan.deliveries) {
-          for (const text of [d.body, d.filename, d.deliveryId]) {
+          for (const text of [d.body, d.filename, d.deliveryId].map((t) => withoutIdentifiers(t, identifiers))) {
             expect([d.deliveryId, cardLikeNumbers(text)]).toEqual([d.deliveryId, []]);
             expect(containsAnyOf(text, cards)).toBe(false);
           }
