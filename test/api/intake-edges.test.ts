@@ -77,16 +77,23 @@ describe('Shopify: deduplicated on X-Shopify-Event-Id, X-Shopify-Webhook-Id stil
   it('the same event id under another webhook id (a second subscription) is a duplicate, whatever the body', async () => {
     const first = await h.postShopify(shopifyOrder(9811), 'wh-9811-a', undefined, 'orders/create', { 'x-shopify-event-id': 'ev-9811' });
     expect(first.json()).toEqual({ orderId: '9811', duplicate: false });
-    expect(await h.pipeline.redis.exists(markerKeys.eventSeen(h.pipeline.prefix, 'shopify', 'ev-9811'))).toBe(1);
+    expect(await h.pipeline.redis.exists(markerKeys.eventSeen(h.pipeline.prefix, 'shopify', 'orders/create:ev-9811'))).toBe(1);
     const again = await h.postShopify(shopifyOrder(9812), 'wh-9811-b', undefined, 'orders/create', { 'x-shopify-event-id': 'ev-9811' });
     expect(again.json()).toEqual({ orderId: '9812', duplicate: true });
     expect(await h.pipeline.intake.queue.getJob('order+9812')).toBeUndefined();
   });
 
+  it('an event id is remembered per topic: a cancellation under the same id is not taken for the order', async () => {
+    const created = await h.postShopify(shopifyOrder(9815), 'wh-9815-a', undefined, 'orders/create', { 'x-shopify-event-id': 'ev-9815' });
+    expect(created.json()).toEqual({ orderId: '9815', duplicate: false });
+    const cancelled = await h.postShopify(shopifyOrder(9815, { cancelled_at: '2026-12-01T10:00:00-05:00' }), 'wh-9815-b', undefined, 'orders/cancelled', { 'x-shopify-event-id': 'ev-9815' });
+    expect(cancelled.json()).toEqual({ orderId: '9815', cancelled: true, duplicate: false });
+  });
+
   it('without an event id, the webhook id is remembered as before', async () => {
     const first = await h.postShopify(shopifyOrder(9821), 'wh-9821');
     expect(first.json()).toEqual({ orderId: '9821', duplicate: false });
-    expect(await h.pipeline.redis.exists(markerKeys.eventSeen(h.pipeline.prefix, 'shopify', 'wh-9821'))).toBe(1);
+    expect(await h.pipeline.redis.exists(markerKeys.eventSeen(h.pipeline.prefix, 'shopify', 'orders/create:wh-9821'))).toBe(1);
     const again = await h.postShopify(shopifyOrder(9822), 'wh-9821');
     expect(again.json()).toEqual({ orderId: '9822', duplicate: true });
   });

@@ -63,8 +63,11 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     const topic = header(request, 'x-shopify-topic');
     // Shopify's guidance: the event id is the same on every webhook about one event (a retry,
     // or one per subscription); the webhook id only on retries of one webhook, and it is all
-    // that older senders (and replays saved before event ids existed) carry.
-    const eventId = header(request, 'x-shopify-event-id') ?? header(request, 'x-shopify-webhook-id');
+    // that older senders (and replays saved before event ids existed) carry. It is remembered
+    // per topic: should one event be told of under two topics (an order created already paid),
+    // the first must not hide the second.
+    const id = header(request, 'x-shopify-event-id') ?? header(request, 'x-shopify-webhook-id');
+    const eventId = id === undefined ? undefined : `${topic ?? 'orders/create'}:${id}`;
     if (topic === 'orders/cancelled') {
       // The topic is not signed: only a body with `cancelled_at` cancels anything.
       return answers.cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), `${topic} (not a cancellation: the order has no cancelled_at)`);
