@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { redactCardNumbers } from '../core/card-data';
-import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, Order, type OrderEvent, type OrderEventSource } from '../core/order';
+import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, ORDER_ID_RULE, Order, type OrderEvent, type OrderEventSource } from '../core/order';
 import { scrubOrderInput } from '../core/scrub';
 import { limitText } from '../core/text-limits';
 import { DropshipError } from '../errors';
@@ -195,7 +195,7 @@ export interface IngestOptions {
    * @defaultValue detected from the payload's shape (`detectSource`)
    */
   source?: OrderSourceKind;
-  /** The source's own event id (e.g. `X-Shopify-Webhook-Id`), kept for deduplication. */
+  /** The source's own event id (e.g. `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`), kept for deduplication. */
   eventId?: string;
 }
 
@@ -289,7 +289,7 @@ export function ingestCancellation(payload: unknown, options: { source: OrderSou
   // An order id is an identifier, never scrubbed (as for orders): a marketplace order number
   // that passes the Luhn check must still cancel its order.
   const orderId = given;
-  if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) problems.push('order.id: must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) problems.push(`order.id: ${ORDER_ID_RULE}`);
   let reason: CancelReason | undefined;
   if (found.reason !== undefined && found.reason !== null) {
     if (typeof found.reason !== 'string') problems.push('reason: must be a string');

@@ -173,20 +173,34 @@ function lines(order: JsonObject): OrderInput['lines'] {
   return mapped;
 }
 
-/** Shopify order webhooks, recognised by `line_items` plus `order_number` or `admin_graphql_api_id`. */
+/**
+ * The Order resource itself: a webhook body is the resource, while the REST Admin API
+ * (`GET /orders/{id}.json`, what an operator saves to replay or preview an order) wraps it
+ * as `{ "order": { ... } }`. A body with `line_items` of its own is the resource, whatever
+ * else it holds.
+ */
+function unwrap(payload: unknown): unknown {
+  return isRecord(payload) && !('line_items' in payload) && isRecord(payload.order) ? payload.order : payload;
+}
+
+/**
+ * Shopify orders, recognised by `line_items` plus `order_number` or `admin_graphql_api_id`:
+ * a webhook body, or the REST Admin API's `{ "order": { ... } }`.
+ */
 export const shopifySource: OrderSource = {
   kind: 'shopify',
 
   detect(payload: unknown): boolean {
+    const order = unwrap(payload);
     return (
-      isRecord(payload) &&
-      Array.isArray(payload.line_items) &&
-      ('order_number' in payload || 'admin_graphql_api_id' in payload)
+      isRecord(order) &&
+      Array.isArray(order.line_items) &&
+      ('order_number' in order || 'admin_graphql_api_id' in order)
     );
   },
 
   toOrderInput(payload: unknown): OrderInput {
-    const order = requireObject(payload, 'a Shopify order');
+    const order = requireObject(unwrap(payload), 'a Shopify order');
     requireArrays(order, ['line_items']);
     const attributes = noteAttributes(order);
     return compact({
@@ -204,9 +218,15 @@ export const shopifySource: OrderSource = {
     });
   },
 
-  /** An `orders/cancelled` payload: the Order resource with `cancelled_at` and `cancel_reason`. */
+  /**
+   * An `orders/cancelled` payload: the Order resource with `cancelled_at` and `cancel_reason`.
+   * The topic header is not covered by the webhook's signature, so the body alone decides: an
+   * order without `cancelled_at` (a signed `orders/create` body sent as `orders/cancelled`)
+   * cancels nothing.
+   */
   cancellation(payload: unknown) {
-    const order = requireObject(payload, 'a Shopify order');
+    const order = requireObject(unwrap(payload), 'a Shopify order');
+    if (optionalText(order.cancelled_at) === undefined) return undefined;
     const reason = optionalText(order.cancel_reason);
     return { orderId: text(order.order_number) ?? text(order.id), ...(reason !== undefined ? { reason } : {}) };
   },

@@ -296,10 +296,12 @@ function ordersCases(): ApiCase[] {
     c('a line two suppliers claim', canonical(cid(), (o) => (lines(o)[3]!.sku = 'BOTH-1')), held('AMBIGUOUS_LINE')),
     c('no ship-to address', canonical(cid(), (o) => delete o.shipTo), held('NO_SHIP_TO')),
     // Order ids that become file names
-    ...['../../etc/passwd', 'a/b', '..', '.hidden', 'a\\b', '$(rm -rf ~)', '`reboot`', 'x\u0000.csv', '1001;rm -rf /', '%2e%2e%2fetc', 'CON<>:"|?*', '１００１', 'a'.repeat(65), ' ', 'x\r\nBcc: spy@evil.example'].map((id) =>
+    ...['../../etc/passwd', 'a/b', '..', '.hidden', 'a\\b', '$(rm -rf ~)', '`reboot`', 'x\u0000.csv', '1001;rm -rf /', '%2e%2e%2fetc', 'CON<>:"|?*', '１００１', 'a'.repeat(65), ' ', 'a..b', '1001.', 'x\r\nBcc: spy@evil.example'].map((id) =>
       c(`order id ${JSON.stringify(id.length > 20 ? `${id.slice(0, 20)}…` : id)}`, canonical(cid(), (o) => (o.id = id)), badOrder(/^id: must be 1-64 letters, digits/)),
     ),
-    c('order id with dots inside ("a..b")', canonical('abuse..api..dots'), accepted()),
+    // Single dots inside are fine; ".." (in the list above) is refused at intake, since every
+    // transport's file-name check refuses it at delivery, after a label may have been bought.
+    c('order id with dots inside ("a.b")', canonical('abuse.api.dots'), accepted()),
     c('order id with surrounding whitespace and a line break', canonical(' abuse-api-trim\n'), accepted((a) => (a.order.id === 'abuse-api-trim' ? [] : [`order id kept as ${JSON.stringify(a.order.id)}`]))),
     c('order id named like a device ("CON")', canonical('CON'), accepted()),
     // Header injection in email fields
@@ -464,8 +466,8 @@ function cancelCases(): ApiCase[] {
     c('a client that is not on loopback, without a token', 'abuse-cancel-8', none, rejected(401, 'EUNAUTHORIZED'), { remoteAddress: '203.0.113.9' }),
     c('reason with CRLF, markup and a card number', 'abuse-cancel-9', { reason: `</Reason>\r\nBcc: x ${VISA}` }, accepted()),
     c('no body', 'abuse-cancel-10', none, accepted()),
-    { name: 'Shopify orders/cancelled: order_number "../x"', route: '/webhooks/shopify', body: shopify(7900, (o) => (o.order_number = '../x')), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
-    { name: 'Shopify orders/cancelled: an order_number that passes the Luhn check', route: '/webhooks/shopify', body: shopify(7901, (o) => (o.order_number = LUHN_SHOPIFY_NUMBER)), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: accepted() },
+    { name: 'Shopify orders/cancelled: order_number "../x"', route: '/webhooks/shopify', body: shopify(7900, (o) => Object.assign(o, { order_number: '../x', cancelled_at: '2026-11-21T10:00:00-05:00' })), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
+    { name: 'Shopify orders/cancelled: an order_number that passes the Luhn check', route: '/webhooks/shopify', body: shopify(7901, (o) => Object.assign(o, { order_number: LUHN_SHOPIFY_NUMBER, cancelled_at: '2026-11-21T10:00:00-05:00' })), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: accepted() },
     { name: 'WooCommerce order.updated to cancelled: number "$(reboot)"', route: '/webhooks/woocommerce', body: woo(8900, (o) => Object.assign(o, { status: 'cancelled', number: '$(reboot)' })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: badOrder(/^order\.id: /) },
     { name: 'WooCommerce order.updated to cancelled: a number that passes the Luhn check', route: '/webhooks/woocommerce', body: woo(8901, (o) => Object.assign(o, { status: 'cancelled', number: LUHN_WOO_NUMBER })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: accepted() },
   ];

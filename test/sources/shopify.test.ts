@@ -235,3 +235,38 @@ describe('Shopify payload problems', () => {
     expect(problemsOf(() => shopifySource.toOrderInput({ order_number: 1 }))).toEqual(['line_items: must be an array']);
   });
 });
+
+describe('the REST Admin API envelope { "order": { ... } }', () => {
+  const payload = fixture('shopify-order-create.json');
+
+  it('is read as the order inside it, as `GET /orders/{id}.json` returns it', () => {
+    expect(shopifySource.detect({ order: payload })).toBe(true);
+    expect(ingestOrder({ order: payload })).toStrictEqual(ingestOrder(payload, { source: 'shopify' }));
+    expect(ingestOrder({ order: payload }, { source: 'shopify' })).toStrictEqual(ingestOrder(payload, { source: 'shopify' }));
+  });
+
+  it('names a cancellation in it, as in a webhook body', () => {
+    const cancelled = { ...payload, cancelled_at: '2024-05-04T09:00:00-04:00', cancel_reason: 'customer' };
+    expect(shopifySource.cancellation?.({ order: cancelled })).toEqual({ orderId: '1001', reason: 'customer' });
+  });
+
+  it('is not mistaken for an order when the object beside it is not one', () => {
+    expect(shopifySource.detect({ order: { id: 1 } })).toBe(false);
+    expect(shopifySource.detect({ order: 'x' })).toBe(false);
+  });
+});
+
+describe('Shopify cancellations: the body decides, not the (unsigned) topic', () => {
+  const payload = fixture('shopify-order-create.json');
+
+  it('an order with cancelled_at is cancelled, with its reason', () => {
+    expect(shopifySource.cancellation?.({ ...payload, cancelled_at: '2024-05-04T09:00:00-04:00', cancel_reason: 'fraud' })).toEqual({ orderId: '1001', reason: 'fraud' });
+  });
+
+  it('an order without cancelled_at (null, empty or missing) cancels nothing', () => {
+    expect(shopifySource.cancellation?.({ ...payload, cancelled_at: null, cancel_reason: null })).toBeUndefined();
+    expect(shopifySource.cancellation?.({ ...payload, cancelled_at: '' })).toBeUndefined();
+    const { cancelled_at: _gone, ...without } = { ...payload, cancelled_at: null };
+    expect(shopifySource.cancellation?.(without)).toBeUndefined();
+  });
+});
