@@ -145,6 +145,9 @@ const NO_SPELLING = '\uFFFD';
 export function x12Text(value: string, charset: X12Options['charset'], delimiters: readonly string[], transliterate = false): string | undefined {
   let text = cleanText(value);
   if (charset !== 'utf8') {
+    // Invisible formatting (zero-width space and joiner, soft hyphen, direction marks,
+    // variation selectors) carries nothing a reader sees: dropping it changes no value.
+    text = cleanText(text.replace(/[\p{Cf}\uFE00-\uFE0F]/gu, ''));
     if (transliterate) text = cleanText(toAscii(text, { unknown: NO_SPELLING }));
     if (charset === 'basic') text = text.toUpperCase();
     if (text.includes(NO_SPELLING) || (charset === 'basic' ? NOT_BASIC : NOT_PRINTABLE_ASCII).test(text)) return undefined;

@@ -222,6 +222,11 @@ describe('X12 850 sanitising', () => {
     ]);
   });
 
+  it('drops invisible formatting (zero-width space, soft hyphen, direction marks): it changes no value a reader sees', () => {
+    const doc = readX12(render(po('Ann\u200BBee\u00AD Smith\u200E'), options({ transliterate: false })));
+    expect(el(doc, 'N1', 2)).toBe('AnnBee Smith');
+  });
+
   it('basic: upper case, and only the basic character set; other punctuation holds', () => {
     const edi = render(po('Zoë 4 home (x) 50 ok?'), options({ charset: 'basic' }));
     expect(el(readX12(edi), 'N1', 2)).toBe('ZOE 4 HOME (X) 50 OK?');
