@@ -72,8 +72,3 @@ export function regionCode(country: string, region: string | undefined): string 
   if (region === undefined) return undefined;
   return BY_COUNTRY.get(country.trim().toUpperCase())?.get(key(region));
 }
-
-/** Whether subdivision codes are known for `country` (so an unknown region is a wrong one). */
-export function hasRegionCodes(country: string): boolean {
-  return (BY_COUNTRY.get(country.trim().toUpperCase())?.size ?? 0) > 0;
-}
