@@ -1,4 +1,4 @@
-import { planOrder } from '../../src/planning/plan';
+import { attachLabel, planOrder } from '../../src/planning/plan';
 import { splitOrder } from '../../src/core/split';
 import { fixtureConfig, order } from '../support/orders';
 import type { Config, SupplierConfig } from '../../src/config/config';
@@ -152,6 +152,20 @@ describe('a purchase order that cannot be written faithfully holds the order at 
     expect(message).toMatch(/^purchase order 1001\+creamery cannot be written as x12-850: /);
     for (const field of ['shipTo.name', 'shipTo.line1', 'shipTo.city']) expect(message).toContain(`${field} has characters X12 charset "extended" cannot carry`);
     expect(message).not.toMatch(/Зоя|Москва|Ada/);
+  });
+
+  it('a tracking number X12 cannot write unchanged (a delimiter in it) is left out of the PO, and its fields do not claim it', () => {
+    const config = x12();
+    const plan = planOrder(order(), config, worker);
+    if (plan.status !== 'planned') throw new Error(JSON.stringify(plan));
+    const waiting = plan.deliveries.find((d) => d.deliveryId === '1001+creamery+po')!;
+    const creamery = config.suppliers.find((s) => s.id === 'creamery')!;
+    const good = attachLabel(waiting, creamery, { trackingNumber: '1Z999AA10123456784' });
+    expect(good.body).toContain('REF*CN*1Z999AA10123456784~');
+    expect(good.fields).toContain('shipment.trackingNumber');
+    const odd = attachLabel(waiting, creamery, { trackingNumber: '1Z*999' });
+    expect(odd.body).not.toContain('REF*CN');
+    expect(odd.fields).not.toContain('shipment.trackingNumber');
   });
 
   it('with transliterate: true, the same address goes out in ASCII, and fields drop what was left out (a region with no two-letter code)', () => {
