@@ -299,9 +299,11 @@ function hasShipTo(po: DropShipOrder): boolean {
 function shipToLoop(w: Writer, po: DropShipOrder, o: X12Options): void {
   const s = po.shipTo;
   // N102 is required with N101 "ST": the consignee, never the buyer standing in for it.
+  const reported = w.problems.length;
   const name = w.text(s.name, 60, 'shipTo.name', 'N102');
   const company = w.text(s.company, 60, 'shipTo.company', s.name === undefined ? 'N102' : 'N201');
-  if (name === undefined && company === undefined && s.name === undefined && s.company === undefined) {
+  // Neither written, and not for a reason already given (a character set, a length).
+  if (name === undefined && company === undefined && w.problems.length === reported) {
     w.problems.push('shipTo.name and shipTo.company are both withheld or empty, but X12 N1*ST needs the consignee (the customer\'s name is not sent in its place)');
   }
   w.segment('N1', 'ST', name ?? company);

@@ -273,6 +273,10 @@ describe('X12 850 sanitising', () => {
     expect(x12Format.check?.({ ...WITHHELD, shipTo: nameless, customer: { name: 'Bea Buyer' } }, options()).problems).toEqual([
       "shipTo.name and shipTo.company are both withheld or empty, but X12 N1*ST needs the consignee (the customer's name is not sent in its place)",
     ]);
+    // A name of control characters only is no name either.
+    expect(x12Format.check?.({ ...WITHHELD, shipTo: { ...nameless, name: '\u0001\u0002' }, customer: { name: 'Bea Buyer' } }, options()).problems).toEqual([
+      "shipTo.name and shipTo.company are both withheld or empty, but X12 N1*ST needs the consignee (the customer's name is not sent in its place)",
+    ]);
     const company = readX12(render({ ...WITHHELD, shipTo: { ...nameless, company: 'Acme Ltd' }, customer: { name: 'Bea Buyer' } }));
     expect([el(company, 'N1', 1), el(company, 'N1', 2), el(company, 'PER', 2)]).toEqual(['ST', 'Acme Ltd', 'Bea Buyer']);
     const contactOnly = readX12(render({ ...WITHHELD, shipTo: {}, customer: { name: 'Bea Buyer', email: 'bea@example.com' } }));
