@@ -67,7 +67,7 @@ const DEFAULT_STOCK = { Height: '6', Width: '4' } as const;
 /**
  * Countries whose StateProvinceCode UPS requires, as a valid code (ups-Shipping.json,
  * `ShipTo_Address.StateProvinceCode`: "Required for US, Canada, and Vietnam (VN)"; for
- * Ireland it "must contain the county"). Puerto Rico is a US state code for UPS.
+ * Ireland it "must contain the county"). Codes, not names: the field takes at most 5.
  */
 const REGION_REQUIRED = new Set(['US', 'CA', 'VN', 'IE']);
 
