@@ -132,6 +132,23 @@ const CsvOptions = z
       .default('iso'),
     /** `needed`: quote only values that need it (RFC 4180); `always`: every value. @defaultValue "needed" */
     quote: z.enum(['needed', 'always']).default('needed'),
+    /**
+     * Spreadsheet formula neutralisation (a cell starting with = + - @ tab or CR gets a
+     * leading `'`), on for every column by default. `off` lists the columns, by field path or
+     * column name, that a machine importer reads as data ("+1 802 555 0100", "-SKU-1"): those
+     * cells are written as they are. Only for a supplier that never opens the file in a
+     * spreadsheet program. @defaultValue `{ off: [] }`
+     */
+    formulaGuard: z
+      .object({
+        off: z.array(z.string()).superRefine((refs, ctx) => {
+          refs.forEach((ref, i) => {
+            if (!BY_NAME.has(ref)) ctx.addIssue({ code: 'custom', path: [i], message: `"${ref}" is not a CSV column (a field path such as shipTo.phone, or a column name such as ship_to_phone)` });
+          });
+        }),
+      })
+      .strict()
+      .default({ off: [] }),
   })
   .strict();
 export type CsvOptions = z.infer<typeof CsvOptions>;
@@ -144,13 +161,15 @@ export function csvColumnFields(columns: NonNullable<CsvOptions['columns']>): Fi
   });
 }
 
-function cell(value: unknown): string {
-  return value === undefined ? '' : neutraliseFormula(String(value));
+function cell(value: unknown, guard = true): string {
+  if (value === undefined) return '';
+  return guard ? neutraliseFormula(String(value)) : String(value);
 }
 
 function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
-  // Options written before `columns`, `dateFormat` and `quote` existed mean the defaults.
-  const o: CsvOptions = { ...options, dateFormat: options.dateFormat ?? 'iso', quote: options.quote ?? 'needed' };
+  // Options written before `columns`, `dateFormat`, `quote` and `formulaGuard` existed mean the defaults.
+  const o: CsvOptions = { ...options, dateFormat: options.dateFormat ?? 'iso', quote: options.quote ?? 'needed', formulaGuard: options.formulaGuard ?? { off: [] } };
+  const unguarded = new Set(o.formulaGuard.off.map((ref) => BY_NAME.get(ref)));
   let selected: Array<{ header: string; column: Column }>;
   if (o.columns) {
     selected = o.columns.flatMap((spec) => {
@@ -165,7 +184,9 @@ function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
   }
   // Keys are positions, so two columns may share a header or a field.
   const keys = selected.map((_, i) => String(i));
-  const rows: Row[] = pos.flatMap((po) => po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o))]))));
+  const rows: Row[] = pos.flatMap((po) =>
+    po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o), !unguarded.has(s.column))]))),
+  );
   return stringify(rows, {
     header: o.header,
     columns: selected.map((s, i) => ({ key: keys[i] ?? String(i), header: s.header })),

@@ -62,6 +62,11 @@ export function canonical(id: string, patch: (o: Json) => void = () => {}): Json
 }
 
 const shipTo = (o: Json) => o.shipTo as Json;
+/**
+ * Keeps only the line of `orchard` (cXML, its own labels): no carrier request is built, so a
+ * ship-to name longer than a carrier takes reaches the cXML document instead of holding the order.
+ */
+const orchardOnly = (o: Json) => (o.lines = (o.lines as Json[]).filter((l) => String(l.sku).startsWith('ORCH-')));
 const lines = (o: Json) => o.lines as Json[];
 const customer = (o: Json) => o.customer as Json;
 
@@ -258,24 +263,29 @@ function ordersCases(): ApiCase[] {
     // Unicode tricks in names
     c('RTL override in every text field', everywhere(cid(), 'Ada \u202Egpj.exe\u202C Example'), accepted()),
     c('zero-width characters in every text field', everywhere(cid(), 'A\u200Bd\u200Ca\u200D \uFEFFExample\u2060'), accepted()),
-    c('combining characters (150 on one letter)', everywhere(cid(), `Z${'\u0301\u0308'.repeat(45)}oe`), accepted()),
+    // Held: too long for UPS's 35-character name once composed, and no ASCII spelling for X12 (not cut or dropped).
+    c('combining characters (150 on one letter)', everywhere(cid(), `Z${'\u0301\u0308'.repeat(45)}oe`), held('UNSHIPPABLE')),
     c('NUL inside every text field', everywhere(cid(), 'Ada\u0000Example'), accepted()),
-    c('lone surrogates in every text field', everywhere(cid(), 'Ada \uD800 Ex\uDFFFample'), accepted()),
+    // Held: a lone surrogate becomes U+FFFD, which the ASCII X12 supplier cannot write.
+    c('lone surrogates in every text field', everywhere(cid(), 'Ada \uD800 Ex\uDFFFample'), held('UNSHIPPABLE')),
     c('C0/C1 controls, DEL, line and paragraph separators', everywhere(cid(), 'Ada\u0007\u001B[31m\u007F\u0085\u2028\u2029Example'), accepted()),
-    c('emoji with ZWJ sequences and flags', everywhere(cid(), 'Ada 👩‍👩‍👧‍👦 🏳️‍🌈 🇺🇸 Example'), accepted()),
+    // Held: emoji have no ASCII spelling for the X12 supplier.
+    c('emoji with ZWJ sequences and flags', everywhere(cid(), 'Ada 👩‍👩‍👧‍👦 🏳️‍🌈 🇺🇸 Example'), held('UNSHIPPABLE')),
     c('ship-to name of control characters only', canonical(cid(), (o) => (shipTo(o).name = '\u0001\u0002\u0003')), held('UNSHIPPABLE')),
     // CSV formula injection
     ...FORMULAS.map((f) => c(`CSV formula ${JSON.stringify(f)} in every text field`, everywhere(cid(), f), accepted())),
     c('CSV formula after a line break inside a name', everywhere(cid(), "Ada\n=cmd|' /C calc'!A0"), accepted()),
-    c('CSV formula with quotes after a line break inside a name', everywhere(cid(), 'Ada\n=HYPERLINK("http://evil.example","x")'), accepted()),
+    // Held: 41 characters is more than a UPS name or city takes (never cut).
+    c('CSV formula with quotes after a line break inside a name', everywhere(cid(), 'Ada\n=HYPERLINK("http://evil.example","x")'), held('UNSHIPPABLE')),
+    c('CSV formula with quotes after a line break inside a short name', everywhere(cid(), 'Ada\n=HYPERLINK("http://ev.il")'), accepted()),
     c('CSV formula after a CR inside a name', everywhere(cid(), 'Ada\r@SUM(1+1)'), accepted()),
     c('CSV formula after a CRLF inside a name', everywhere(cid(), "Ada\r\n=cmd|' /C calc'!A0"), accepted()),
     c('CSV formula in a property name and value', canonical(cid(), (o) => (lines(o)[5]!.properties = { '=cmd': "@x", '+y': '-z' })), accepted()),
     c('CSV delimiter and quotes in names', everywhere(cid(), 'Ada, "the" Example;\tx'), accepted()),
     // XML / cXML injection
-    ((name) => c('XML element injection in the ship-to name', canonical(cid(), (o) => (shipTo(o).name = name)), accepted(xmlReadsBack(name, "count(//Extrinsic[@name='evil'])"))))('</DeliverTo><Extrinsic name="evil">x</Extrinsic><DeliverTo>'),
-    ((name) => c('XML entity and DOCTYPE injection', canonical(cid(), (o) => (shipTo(o).name = name)), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))('&xxe; &amp; &#x26; <!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
-    ((name) => c('CDATA end and processing instruction', canonical(cid(), (o) => (shipTo(o).name = name)), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))(']]><![CDATA[x]]><?xml-stylesheet href="http://evil.example/x"?>'),
+    ((name) => c('XML element injection in the ship-to name', canonical(cid(), (o) => ((shipTo(o).name = name), orchardOnly(o))), accepted(xmlReadsBack(name, "count(//Extrinsic[@name='evil'])"))))('</DeliverTo><Extrinsic name="evil">x</Extrinsic><DeliverTo>'),
+    ((name) => c('XML entity and DOCTYPE injection', canonical(cid(), (o) => ((shipTo(o).name = name), orchardOnly(o))), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))('&xxe; &amp; &#x26; <!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
+    ((name) => c('CDATA end and processing instruction', canonical(cid(), (o) => ((shipTo(o).name = name), orchardOnly(o))), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))(']]><![CDATA[x]]><?xml-stylesheet href="http://evil.example/x"?>'),
     c('XML attribute injection through a property name', canonical(cid(), (o) => (lines(o)[4]!.properties = { 'a" evil="1': '<b>', "x'><y": '&' })), accepted((a) => {
       const doc = cxmlOf(a);
       return [
@@ -308,7 +318,9 @@ function ordersCases(): ApiCase[] {
     c('email with CRLF and a Bcc header', canonical(cid(), (o) => (customer(o).email = 'ada@example.com\r\nBcc: spy@evil.example')), badOrder(/^customer\.email: must be an email address$/)),
     c('email with LF and a Subject header', canonical(cid(), (o) => (customer(o).email = 'ada@example.com\nSubject: free')), badOrder(/^customer\.email: /)),
     c('email with a display name and angle brackets', canonical(cid(), (o) => (customer(o).email = 'Ada <ada@example.com>, spy@evil.example')), badOrder(/^customer\.email: /)),
-    c('CRLF header lines in every name', everywhere(cid(), 'Ada\r\nBcc: spy@evil.example\r\nSubject: x'), accepted()),
+    // Held: 36 characters is more than a UPS name or city takes (never cut).
+    c('CRLF header lines in every name', everywhere(cid(), 'Ada\r\nBcc: spy@evil.example\r\nSubject: x'), held('UNSHIPPABLE')),
+    c('CRLF header lines in every short name', everywhere(cid(), 'Ada\r\nBcc: spy@ev.il\r\nSubject: x'), accepted()),
     // Prototype pollution keys
     c('__proto__ and constructor at the top level', raw(JSON.stringify(canonical(cid())).replace(/^\{/, '{"__proto__":{"polluted":"yes","isAdmin":true},"constructor":{"prototype":{"polluted":"yes"}},')), accepted((a) => [...notPolluted(), ...('polluted' in a.order ? ['the order carries "polluted"'] : [])])),
     c('__proto__ inside customer sets no flag', raw(JSON.stringify(canonical(cid())).replace('"customer":{', '"customer":{"__proto__":{"contactRestricted":true},')), accepted((a) => [...notPolluted(), ...(a.order.customer.contactRestricted ? ['contactRestricted came from __proto__'] : [])])),
@@ -332,7 +344,8 @@ function ordersCases(): ApiCase[] {
     c('card number as the phone', canonical(cid(), (o) => Object.assign(shipTo(o), { phone: `(${VISA.slice(0, 4)}) ${VISA.slice(4)}` })), accepted((a) => (a.order.shipTo?.phone === undefined ? [] : ['the card-number phone was kept']))),
     c('card number as the email local part', canonical(cid(), (o) => (customer(o).email = `${VISA}@example.com`)), badOrder(/^customer\.email: /)),
     c('a Luhn-valid EAN-13 barcode as a SKU', canonical(cid(), (o) => (lines(o)[5]!.sku = EAN13_SKU)), accepted((a) => (a.order.lines[5]?.sku === EAN13_SKU ? [] : [`the SKU became ${JSON.stringify(a.order.lines[5]?.sku)}`]))),
-    c('card number in a postal code', canonical(cid(), (o) => (shipTo(o).postalCode = AMEX)), accepted()),
+    // Held: once the card number is scrubbed, the US postal code is not the 5 or 9 digits UPS requires.
+    c('card number in a postal code', canonical(cid(), (o) => (shipTo(o).postalCode = AMEX)), held('UNSHIPPABLE')),
     c('card data in fields the order does not have', canonical(cid(), (o) => Object.assign(o, { card: { number: VISA, cvv: '123', expiry: '12/30' }, payment: { brand: 'visa', last4: '1111', number: VISA } })), accepted()),
     c('card number glued to other digits', canonical(cid(), (o) => (o.notes = `ref 99${VISA}99`)), accepted()),
     c('card number split by NUL characters', everywhere(cid(), `card ${VISA.replace(/(\d{4})(?=\d)/g, '$1\u0000')}`), accepted()),
@@ -392,7 +405,9 @@ function shopifyCases(): ApiCase[] {
     c('every line removed (current_quantity 0)', s((o) => (o.line_items as Json[]).forEach((l) => (l.current_quantity = 0))), badOrder(/^lines: an order needs at least one line$/)),
     c('hostile names, notes and properties', s((o) => {
       const evil = "=cmd|' /C calc'!A0\n</Name><Extrinsic>x</Extrinsic>*~^>\u202E\u0000";
-      Object.assign(o.shipping_address as Json, { name: evil, first_name: evil, address1: evil, city: evil });
+      // Ship-to values within UPS's limits (30-character city, 3 address lines): longer ones hold the order, never cut.
+      const evilShort = "=cmd|' /C'!A0\n</N><E>*~^>\u202E\u0000";
+      Object.assign(o.shipping_address as Json, { name: evilShort, first_name: evilShort, address1: evilShort, city: evilShort });
       o.note = evil;
       o.note_attributes = [{ name: 'gift_message', value: evil }, { name: '__proto__', value: 'x' }];
       (o.line_items as Json[]).forEach((l) => Object.assign(l, { name: evil, properties: [{ name: '__proto__', value: 'p' }, { name: 'constructor', value: evil }, { name: '_private', value: 'hidden' }] }));
@@ -510,6 +525,11 @@ function batchItems(api: readonly ApiCase[]): BatchItem[] {
   return api.flatMap((c) => {
     if (c.expect.answer !== 'accepted' && c.expect.answer !== 'held') return [];
     if (c.route === '/orders/{id}/cancel') return [];
+    // A webhook that cancels an order is judged as a cancellation; enqueue would take its
+    // body as an order to ship.
+    const topic = c.headers?.['x-shopify-topic'];
+    const status = (c.body as { status?: unknown } | undefined)?.status;
+    if (topic === 'orders/cancelled' || (c.route === '/webhooks/woocommerce' && status === 'cancelled')) return [];
     const bytes = bodyBytes(c.body);
     if (bytes[0] === 0xef) return []; // a byte order mark is only allowed at the start of a file
     return [{ name: `${c.route} ${c.name}`, json: bytes.toString('utf8'), expect: c.expect }];
@@ -520,8 +540,11 @@ export function cliCases(api: readonly ApiCase[]): CliCase[] {
   const json = (value: unknown) => ({ content: JSON.stringify(value) });
   const hostile = (id: string) =>
     canonical(id, (o) => {
-      Object.assign(shipTo(o), { name: "Ada\n=HYPERLINK(\"http://evil.example\")", company: '</DeliverTo><Extrinsic name="evil">x</Extrinsic>', line1: '1 Road*~^>:', city: 'Ex\u202Eample\u0000' });
-      o.notes = `Card ${VISA.replace(/(\d{4})/g, '$1 ').trim()} ]]> &xxe; \uD800`;
+      // Within UPS's 35-character names (longer ones hold the order, never cut).
+      Object.assign(shipTo(o), { name: 'Ada\n=HYPERLINK("http://ev.il")', company: '</DeliverTo><Extrinsic name="e">', line1: '1 Road*~^>:', city: 'Ex\u202Eample\u0000' });
+      o.notes = `Card ${VISA.replace(/(\d{4})/g, '$1 ').trim()} ]]> &xxe;`;
+      // A lone surrogate on the cXML line: the ASCII X12 supplier would hold the order for it.
+      lines(o)[4]!.properties = { Note: 'x \uD800' };
       lines(o)[5]!.properties = { '=cmd': '@x', constructor: 'c' };
     });
   const items = batchItems(api);
