@@ -1,4 +1,5 @@
-import { reasonsInWords } from '../../src/ops/console-queries';
+import { ConsoleQueries, reasonsInWords } from '../../src/ops/console-queries';
+import { formatTimeline } from '../../src/cli/timeline';
 import { CONSOLE_CSP } from '../../src/console/plugin';
 import { CATALOGUE } from '../../src/errors';
 import { ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
@@ -119,6 +120,31 @@ describe('the operator console', () => {
     expect(held).toContain(`What to do: ${CATALOGUE.UNKNOWN_SHIPPING_METHOD.action}`);
     expect(held).toContain('No delivery has failed.');
     expect(held).not.toContain('Order 1001');
+  });
+
+  it('prints each shipment\'s stages for `dropship status ORDER_ID`, and a held order\'s reasons with what to do', async () => {
+    const queries = new ConsoleQueries(server.ops);
+    const sent = formatTimeline((await queries.timeline('1001'))!);
+    const at = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z';
+    expect(sent).toMatch(
+      new RegExp(
+        [
+          'shipment 1001\\+creamery',
+          `  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+creamery+carrier')}`,
+          `  creamery \\(supplier\\): planned → sent ${at} via recording \\(csv\\)`,
+          'shipment 1001\\+oliveco',
+          `  oliveco \\(supplier\\): planned → sent ${at} via recording \\(json\\)`,
+          'shipment 1001\\+warehouse',
+          `  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+warehouse+carrier')}`,
+          '',
+        ].join('\\n'),
+      ),
+    );
+    const held = formatTimeline((await queries.timeline('1002'))!);
+    expect(held).toBe(
+      `held: ${CATALOGUE.UNKNOWN_SHIPPING_METHOD.message} (UNKNOWN_SHIPPING_METHOD); shipping method "pigeon-post" is not in store.yaml shipping.methods and no shipping.default is set; what to do: ${CATALOGUE.UNKNOWN_SHIPPING_METHOD.action}\n`,
+    );
+    for (const value of PERSONAL) expect(sent + held).not.toContain(value);
   });
 
   it("puts any failed job's reason in the catalogue's words, a code its parser does not split out included", () => {
