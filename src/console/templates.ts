@@ -149,7 +149,7 @@ export const SUPPLIERS = `<% layout('@layout', it) %>
 <tr>
   <td><%= r.recipient %> <span class="muted">(<%= r.kind === 'carrier' ? 'carrier' : 'supplier' %>)</span></td>
   <td><%= r.transport %></td>
-  <td><% if (r.lastDeliveryAt) { %><time><%= r.lastDeliveryAt %></time><% } else { %>none kept<% } %></td>
+  <td><% if (r.lastDeliveryAt) { %><time><%= r.lastDeliveryAt %></time><% } else { %>none yet<% } %></td>
   <td class="<%= r.failures > 0 ? 'bad' : '' %>"><%= r.failures %></td>
   <td><%= r.pending %></td>
   <td><% if (r.keyProblem) { %><span class="bad">unusable: <%= r.keyProblem %></span><% } else if (r.key) { %><% if (r.key.expiresAt) { %>expires <time><%= r.key.expiresAt %></time> (<span class="<%= r.key.daysUntilExpiry !== null && r.key.daysUntilExpiry <= it.warnDays ? 'bad' : '' %>"><%= r.key.daysUntilExpiry %> days</span>)<% } else { %>never expires<% } %><% } else { %>—<% } %></td>

@@ -104,7 +104,7 @@ export interface RecipientSummary {
   kind: 'carrier' | 'dropship';
   queue: string;
   transport: string;
-  /** When its last delivery completed (ISO 8601), while the job is kept. */
+  /** When it last had a payload (ISO 8601), from the disclosure ledger. */
   lastDeliveryAt?: string;
   failures: number;
   /** Waiting, delayed or being sent now. */
@@ -315,12 +315,13 @@ export class ConsoleQueries {
   /** Every supplier and carrier: its last delivery, failures, pending work and PGP key. */
   async recipients(): Promise<RecipientSummary[]> {
     const config = this.ops.store.config;
+    const lastDelivered = await this.ops.ledger.lastByRecipient();
     return Promise.all(
       deliveryTargets(config).map(async (t): Promise<RecipientSummary> => {
         const queue = deliveryQueueName(t.kind, t.recipient);
         const q = this.ops.queue(queue);
-        const [last, counts] = await Promise.all([q.getCompleted(0, 0), q.getJobCounts('failed', 'waiting', 'delayed', 'active', 'waiting-children')]);
-        const lastDeliveryAt = iso(last[0]?.finishedOn);
+        const counts = await q.getJobCounts('failed', 'waiting', 'delayed', 'active', 'waiting-children');
+        const lastDeliveryAt = lastDelivered[`${t.kind}:${t.recipient}`];
         const supplier = t.kind === 'dropship' ? config.suppliers.find((s) => s.id === t.recipient) : undefined;
         const key = this.options.keys?.find((k) => k.supplierId === t.recipient);
         const keyProblem = this.options.unusableKeys?.find((k) => k.supplierId === t.recipient)?.problem;
