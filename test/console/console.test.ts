@@ -3,7 +3,9 @@ import { formatTimeline } from '../../src/cli/timeline';
 import { CONSOLE_CSP } from '../../src/console/plugin';
 import { CATALOGUE } from '../../src/errors';
 import { ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
-import { PipelineHarness } from '../support/pipeline';
+import { DeliveryError } from '../../src/transports/transport';
+import { orderPayload } from '../support/orders';
+import type { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
 import { AUTH, type ConsoleServer, noDefaultMethodConfig, PERSONAL, seedOrders, serveConsole, startHarness, trackingNumberOf } from './support';
@@ -22,9 +24,10 @@ let unmasked: ConsoleServer;
 
 const SAME_ORIGIN = { origin: 'http://localhost:80', host: 'localhost:80' };
 const get = (s: ConsoleServer, url: string) => s.app.inject({ url, headers: { authorization: AUTH } });
-/** The page's text as a person reads it: tags dropped, entities decoded, spaces collapsed. */
+/** The page's text as a person reads it: inline tags dropped, block tags as spaces, entities decoded, spaces collapsed. */
 const text = (html: string) =>
   html
+    .replace(/<\/?(?:span|strong|a|time|em|code)\b[^>]*>/g, '')
     .replace(/<[^>]+>/g, ' ')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
@@ -171,6 +174,24 @@ describe('the operator console', () => {
     expect(t).toContain('Labels possibly bought twice None: every label was bought with an answer.');
   });
 
+  it("shows each supplier's PGP key expiry, flagged within 30 days, and a key that cannot be used", async () => {
+    const keyed = await serveConsole(harness, noDefaultMethodConfig(), {
+      keys: {
+        keys: [{ supplierId: 'creamery', fingerprint: 'a'.repeat(40), expiresAt: '2027-01-01T00:00:00.000Z', daysUntilExpiry: 12 }],
+        unusableKeys: [{ supplierId: 'oliveco', problem: 'suppliers/oliveco.yaml: pgp.publicKeyFile: the key expired on 2026-11-01' }],
+      },
+    });
+    try {
+      const res = await get(keyed, '/console/suppliers');
+      const t = text(res.body);
+      expect(t).toMatch(/creamery \(supplier\) outbox \S+ 0 0 expires 2027-01-01T00:00:00\.000Z \(12 days\) not recorded yet/);
+      expect(res.body).toContain('<span class="bad">12 days</span>');
+      expect(t).toMatch(/oliveco \(supplier\) outbox \S+ 0 0 unusable: suppliers\/oliveco\.yaml: pgp\.publicKeyFile: the key expired on 2026-11-01 not recorded yet/);
+    } finally {
+      await keyed.close();
+    }
+  });
+
   it('shows no personal data on any page unless unmasked with the key', async () => {
     expect(PERSONAL.length).toBeGreaterThanOrEqual(6);
     for (const url of ['/console', '/console?order=1001', '/console/orders/1001', '/console/orders/1002', '/console/held', '/console/suppliers', '/console/replay?order=1002']) {
@@ -227,6 +248,42 @@ describe('the operator console', () => {
     expect((await get(readOnly, '/console/replay?order=1002')).statusCode).toBe(403);
     const res = await readOnly.app.inject({ method: 'POST', url: '/console/replay', payload: 'order=1002', headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN } });
     expect(res.statusCode).toBe(403);
+  });
+
+  it('lists a failed delivery with its reason and what to do, and replays it from its order page', async () => {
+    harness.recorder('oliveco').then(DeliveryError.permanent('EREJECTED', 'HTTP 400 from oliveco: unknown sku OLV-EVOO'));
+    expect((await harness.postOrder(orderPayload({ id: '1003' }))).statusCode).toBe(202);
+    const oliveco = server.ops.queue('po-oliveco');
+    await waitFor('the oliveco purchase order of 1003 to fail', async () => (await (await oliveco.getJob('1003+oliveco+po'))?.getState()) === 'failed');
+
+    const held = text((await get(server, '/console/held')).body);
+    expect(held).toMatch(
+      new RegExp(
+        `Failed deliveries oliveco: order 1003 1003\\+oliveco\\+po Failed \\S+ after 1 attempt ${CATALOGUE.EREJECTED.message} EREJECTED HTTP 400 from oliveco: unknown sku OLV-EVOO What to do: ${CATALOGUE.EREJECTED.action.replace(/[()]/g, '\\$&')} Replay…`,
+      ),
+    );
+    const order = text((await get(server, '/console/orders/1003')).body);
+    // Not sent: the transport it is configured for (the supplier file says outbox).
+    expect(order).toMatch(/oliveco \(supplier\) outbox json failed \S+ — customer\.email/);
+    expect(order).toContain(`${CATALOGUE.EREJECTED.message} EREJECTED HTTP 400 from oliveco: unknown sku OLV-EVOO What to do: ${CATALOGUE.EREJECTED.action} Replay this delivery…`);
+    expect((await get(server, '/console/orders/1003')).body).toContain('href="/console/replay?delivery=1003%2Boliveco%2Bpo"');
+
+    const confirm = text((await get(server, '/console/replay?delivery=1003%2Boliveco%2Bpo')).body);
+    expect(confirm).toContain('Replay delivery 1003+oliveco+po?');
+    expect(confirm).toContain('The delivery is sent again, to the same recipient, with the payload already built');
+    const res = await server.app.inject({
+      method: 'POST',
+      url: '/console/replay',
+      payload: 'delivery=1003%2Boliveco%2Bpo',
+      headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(text(res.body)).toContain('Replayed Delivery 1003+oliveco+po is queued again to be sent. Its page shows where it goes next. Back to order 1003');
+    await waitFor('the replayed purchase order to land', () => harness.recorder('oliveco').delivered.some((d) => d.orderId === '1003'));
+    await waitFor('its page to show it sent', async () => /oliveco \(supplier\) recording json sent/.test(text((await get(server, '/console/orders/1003')).body)));
+    expect(text((await get(server, '/console/held')).body)).toContain('No delivery has failed.');
+    // A second replay finds nothing failed.
+    expect((await get(server, '/console/replay?delivery=1003%2Boliveco%2Bpo')).statusCode).toBe(409);
   });
 });
 

@@ -3,6 +3,8 @@ import { buildApi } from '../../src/api/server';
 import type { Config } from '../../src/config/config';
 import { Queue } from 'bullmq';
 import { ConsoleQueries } from '../../src/ops/console-queries';
+
+type ConsoleQueriesOptions = ConstructorParameters<typeof ConsoleQueries>[1];
 import { Operations } from '../../src/ops/operations';
 import { pipelineQueueNames } from '../../src/app/start';
 import { ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
@@ -84,7 +86,11 @@ export interface ConsoleServer {
 }
 
 /** The API with the dashboard and the console, over the harness's Redis (as `dropship start` wires it). */
-export async function serveConsole(harness: PipelineHarness, config: Config, options: { readOnly?: boolean; unmask?: boolean; cipher?: DataCipher } = {}): Promise<ConsoleServer> {
+export async function serveConsole(
+  harness: PipelineHarness,
+  config: Config,
+  options: { readOnly?: boolean; unmask?: boolean; cipher?: DataCipher; keys?: ConsoleQueriesOptions } = {},
+): Promise<ConsoleServer> {
   const ops = new Operations(harness.pipeline.redis, harness.pipeline.prefix, config);
   const queues = pipelineQueueNames(config).map((name) => new Queue(name, { connection: harness.pipeline.redis, prefix: harness.pipeline.prefix }));
   const app = buildApi({
@@ -95,7 +101,7 @@ export async function serveConsole(harness: PipelineHarness, config: Config, opt
       readOnly: options.readOnly ?? false,
       unmask: options.unmask ?? false,
       cipher: options.cipher ?? TEST_CIPHER,
-      console: { queries: new ConsoleQueries(ops) },
+      console: { queries: new ConsoleQueries(ops, options.keys ?? {}) },
     },
   });
   await app.ready();
