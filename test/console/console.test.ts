@@ -3,8 +3,9 @@ import { formatTimeline } from '../../src/cli/timeline';
 import { CONSOLE_CSP } from '../../src/console/plugin';
 import { CATALOGUE } from '../../src/errors';
 import { ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
+import { buildApi } from '../../src/api/server';
 import { DeliveryError } from '../../src/transports/transport';
-import { orderPayload } from '../support/orders';
+import { fixtureConfig, orderPayload } from '../support/orders';
 import type { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
@@ -62,6 +63,24 @@ describe('the operator console', () => {
       expect([url, wrong.statusCode]).toEqual([url, 401]);
     }
     expect((await server.app.inject({ method: 'POST', url: '/console/replay', payload: 'order=1002', headers: { 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN } })).statusCode).toBe(401);
+  });
+
+  it("counts every request against the dashboard's rate limit before authentication", async () => {
+    const limited = buildApi({
+      ready: async () => undefined,
+      rateLimit: { redis: harness.pipeline.redis, prefix: 'console-rl', limits: { ...fixtureConfig().store.api.rateLimits, dashboard: { max: 2, windowMs: 60_000 } } },
+      dashboard: { queues: [], auth: { user: 'ops', password: 'correct horse battery' }, console: { queries: new ConsoleQueries(server.ops) } },
+    });
+    try {
+      const guess = await limited.inject({ url: '/console', headers: { authorization: `Basic ${Buffer.from('ops:wrong guess').toString('base64')}` } });
+      expect(guess.statusCode).toBe(401);
+      expect((await limited.inject({ url: '/console/held', headers: { authorization: AUTH } })).statusCode).toBe(200);
+      const locked = await limited.inject({ url: '/console/orders/1001', headers: { authorization: AUTH } });
+      expect(locked.statusCode).toBe(429);
+      expect(locked.body).not.toContain('1001');
+    } finally {
+      await limited.close();
+    }
   });
 
   it('sends a strict Content-Security-Policy with every page: nothing but its own stylesheet', async () => {
