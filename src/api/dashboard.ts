@@ -168,7 +168,8 @@ function reasoned(job: Job): Job {
 }
 
 /**
- * Mounts bull-board at `basePath`, behind HTTP Basic authentication. Requests that change
+ * Mounts bull-board at `basePath` and, with `options.console`, the operator console at
+ * `consolePath`, both behind HTTP Basic authentication. Requests that change
  * state must come from the dashboard's own origin (Origin/Referer check): browsers send
  * Basic credentials automatically, so without it another site could press the buttons.
  * `limit` (from `registerRateLimits`) counts every request before authentication, so
@@ -221,59 +222,57 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
 
 /** bull-board itself, in its own scope (its writes allow-listed, its looser CSP). */
 async function registerBoard(scope: FastifyInstance, options: DashboardOptions, basePath: string): Promise<void> {
-  {
-    scope.addHook('onRequest', async (request, reply) => {
-      if (request.method === 'GET' || request.method === 'HEAD') return;
-      const path = request.url.slice(basePath.length).split('?')[0] ?? '';
-      if (!ALLOWED_WRITES.some((re) => re.test(path))) {
-        return refuse(reply, 'EFORBIDDEN');
-      }
-    });
+  scope.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    const path = request.url.slice(basePath.length).split('?')[0] ?? '';
+    if (!ALLOWED_WRITES.some((re) => re.test(path))) {
+      return refuse(reply, 'EFORBIDDEN');
+    }
+  });
 
-    // The board is served from here and talks only to here: no third-party fonts or scripts
-    // (bull-board's page would fetch a font from Google on every visit), no framing.
-    scope.addHook('onSend', async (_request, reply) => {
-      reply.header(
-        'content-security-policy',
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-      );
-      reply.header('referrer-policy', 'no-referrer');
-      reply.header('x-content-type-options', 'nosniff');
-    });
+  // The board is served from here and talks only to here: no third-party fonts or scripts
+  // (bull-board's page would fetch a font from Google on every visit), no framing.
+  scope.addHook('onSend', async (_request, reply) => {
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    );
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-content-type-options', 'nosniff');
+  });
 
-    const serverAdapter = new FastifyAdapter();
-    serverAdapter.setBasePath(basePath);
-    const adapters = options.queues.map((q) => {
-      // Read-only, always: the server refuses cleaning, removing, editing and adding jobs (each
-      // could lose an order kept for replay or send a supplier something the pipeline did not
-      // build), and bull-board has no per-button switch, so a writable board would offer buttons
-      // that only answer 403. Replay is the console's one action, behind a confirmation.
-      const adapter = new ReasonedAdapter(q, { readOnlyMode: true, allowRetries: false, description: describe(q.name) });
-      const cipher = options.cipher;
-      if (options.unmask && cipher) {
-        // Order jobs hold a sealed order; delivery jobs a sealed payload; results a sealed answer.
-        adapter.setFormatter('data', (data: unknown) => unmaskJobData(data, cipher, q.name === ORDERS_QUEUE ? 'order' : 'delivery'));
-        adapter.setFormatter('returnValue', (value: unknown) => unmaskJobData(value, cipher, 'result'));
-      } else {
-        adapter.setFormatter('data', maskJobData);
-        adapter.setFormatter('returnValue', maskJobData);
-      }
-      return adapter;
-    });
-    createBullBoard({
-      queues: adapters,
-      serverAdapter,
-      options: {
-        uiConfig: {
-          boardTitle: 'dropship',
-          // No link out to bull-board's site (the CSP and a closed network would refuse it anyway).
-          hideDocsLink: true,
-          ...(options.console ? { miscLinks: [{ text: 'Operator console', url: options.consolePath ?? '/console' }] } : {}),
-        },
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(basePath);
+  const adapters = options.queues.map((q) => {
+    // Read-only, always: the server refuses cleaning, removing, editing and adding jobs (each
+    // could lose an order kept for replay or send a supplier something the pipeline did not
+    // build), and bull-board has no per-button switch, so a writable board would offer buttons
+    // that only answer 403. Replay is the console's one action, behind a confirmation.
+    const adapter = new ReasonedAdapter(q, { readOnlyMode: true, allowRetries: false, description: describe(q.name) });
+    const cipher = options.cipher;
+    if (options.unmask && cipher) {
+      // Order jobs hold a sealed order; delivery jobs a sealed payload; results a sealed answer.
+      adapter.setFormatter('data', (data: unknown) => unmaskJobData(data, cipher, q.name === ORDERS_QUEUE ? 'order' : 'delivery'));
+      adapter.setFormatter('returnValue', (value: unknown) => unmaskJobData(value, cipher, 'result'));
+    } else {
+      adapter.setFormatter('data', maskJobData);
+      adapter.setFormatter('returnValue', maskJobData);
+    }
+    return adapter;
+  });
+  createBullBoard({
+    queues: adapters,
+    serverAdapter,
+    options: {
+      uiConfig: {
+        boardTitle: 'dropship',
+        // No link out to bull-board's site (the CSP and a closed network would refuse it anyway).
+        hideDocsLink: true,
+        ...(options.console ? { miscLinks: [{ text: 'Operator console', url: options.consolePath ?? '/console' }] } : {}),
       },
-    });
-    await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
-  }
+    },
+  });
+  await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
 }
 
 /** A queue's description on the board: what its jobs are. */

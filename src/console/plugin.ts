@@ -2,7 +2,7 @@ import { Eta } from 'eta';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KEY_EXPIRY_WARNING_DAYS } from '../config/keys';
 import { isSealed, type DataCipher } from '../queue/sealing';
-import { type ConsoleQueries, reasonsInWords, type ReasonInWords } from '../ops/console-queries';
+import type { ConsoleQueries, ReasonInWords } from '../ops/console-queries';
 import { STYLE, TEMPLATES } from './templates';
 
 /** What the console needs: its queries, and how much it may do and show. */
@@ -195,4 +195,3 @@ async function customerOf(options: ConsoleOptions, orderId: string): Promise<Arr
   }
 }
 
-export { reasonsInWords };
