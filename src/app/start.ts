@@ -52,7 +52,7 @@ export interface StartOptions {
   listen: { port: number; host: string; anyPortIfTaken?: boolean };
   /** The dashboard at /admin/queues, for every role but `workers`; off without it. */
   dashboard?: { auth: DashboardAuth; readOnly?: boolean; unmask?: boolean };
-  /** Supplier PGP keys as checked at start-up, for `/metrics`. */
+  /** Supplier PGP keys as checked at start-up, for `/metrics` and the console's suppliers page. */
   keys?: SupplierKeyStatus[];
   unusableKeys?: UnusableSupplierKey[];
   /** Logs requests, job outcomes and start-up warnings; none without it. */

@@ -161,7 +161,13 @@ interface DeliveryIds {
 export class ConsoleQueries {
   constructor(
     private readonly ops: Operations,
-    private readonly options: { keys?: readonly SupplierKeyStatus[]; unusableKeys?: readonly UnusableSupplierKey[] } = {},
+    private readonly options: {
+      /** Supplier PGP keys as checked at start-up; their days to expiry are counted again on each read. */
+      keys?: readonly SupplierKeyStatus[];
+      unusableKeys?: readonly UnusableSupplierKey[];
+      /** The clock, in ms. @defaultValue Date.now */
+      now?: () => number;
+    } = {},
   ) {}
 
   /** Whether anything is known about the order: its job, its plan, its disclosures, or its seen marker. */
@@ -316,6 +322,7 @@ export class ConsoleQueries {
   async recipients(): Promise<RecipientSummary[]> {
     const config = this.ops.store.config;
     const lastDelivered = await this.ops.ledger.lastByRecipient();
+    const now = this.options.now?.() ?? Date.now();
     return Promise.all(
       deliveryTargets(config).map(async (t): Promise<RecipientSummary> => {
         const queue = deliveryQueueName(t.kind, t.recipient);
@@ -333,7 +340,7 @@ export class ConsoleQueries {
           ...(lastDeliveryAt ? { lastDeliveryAt } : {}),
           failures: counts.failed ?? 0,
           pending: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0) + (counts['waiting-children'] ?? 0),
-          ...(key ? { key: { fingerprint: key.fingerprint, expiresAt: key.expiresAt, daysUntilExpiry: key.daysUntilExpiry } } : {}),
+          ...(key ? { key: { fingerprint: key.fingerprint, expiresAt: key.expiresAt, daysUntilExpiry: daysUntil(key.expiresAt, now) } } : {}),
           ...(keyProblem ? { keyProblem } : {}),
         };
       }),
@@ -354,6 +361,11 @@ export class ConsoleQueries {
   async orderJobData(orderId: string): Promise<unknown> {
     return (await this.ops.queue(ORDERS_QUEUE).getJob(orderJobId(orderId)))?.data;
   }
+}
+
+/** Whole days from `now` to `expiresAt` (as the key check counts them), or null for a key that never expires. */
+function daysUntil(expiresAt: string | null, now: number): number | null {
+  return expiresAt === null ? null : Math.floor((Date.parse(expiresAt) - now) / 86_400_000);
 }
 
 /** A delivery id is `<shipmentId>+po` or `<shipmentId>+carrier`: its shipment, when the plan is gone. */

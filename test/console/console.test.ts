@@ -196,8 +196,10 @@ describe('the operator console', () => {
   it("shows each supplier's PGP key expiry, flagged within 30 days, and a key that cannot be used", async () => {
     const keyed = await serveConsole(harness, noDefaultMethodConfig(), {
       keys: {
-        keys: [{ supplierId: 'creamery', fingerprint: 'a'.repeat(40), expiresAt: '2027-01-01T00:00:00.000Z', daysUntilExpiry: 12 }],
+        // Checked at start-up with 30 days left; read on 20 December, 12 days are left.
+        keys: [{ supplierId: 'creamery', fingerprint: 'a'.repeat(40), expiresAt: '2027-01-01T00:00:00.000Z', daysUntilExpiry: 30 }],
         unusableKeys: [{ supplierId: 'oliveco', problem: 'suppliers/oliveco.yaml: pgp.publicKeyFile: the key expired on 2026-11-01' }],
+        now: () => Date.parse('2026-12-20T00:00:00.000Z'),
       },
     });
     try {
