@@ -381,6 +381,7 @@ async function main(): Promise<void> {
 
   say(`API        ${base}   POST /orders, /webhooks/shopify, /webhooks/woocommerce; GET /healthz, /metrics`);
   say(`Dashboard  ${base}/admin/queues   user: any name, password (DASHBOARD_TOKEN): ${dashboardToken}`);
+  say(`Console    ${base}/console   orders, held orders, suppliers, replay (the same credentials)`);
   say(`Payloads   ${sshd ? `${path.join(sshd.root, SFTP_REMOTE_DIR)} (SFTP drop), ` : ''}${env.outboxDir} (outbox, if any)`);
   if (EXIT_AFTER_DELIVERY) {
     say(ok ? 'Every delivery landed and every check passed.' : 'Some deliveries or checks failed (see above).');

@@ -4,9 +4,11 @@ import type { RateLimitOptions } from '@fastify/rate-limit';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { consolePlugin } from '../console/plugin';
 import { CATALOGUE, DropshipError } from '../errors';
+import { type ConsoleQueries, reasonsInWords } from '../ops/console-queries';
 import { ORDERS_QUEUE } from '../queue/names';
 import { type DataCipher, isSealed, type SealPurpose } from '../queue/sealing';
 
@@ -16,7 +18,10 @@ export type DashboardAuth = { user: string; password: string } | { token: string
 export interface DashboardOptions {
   queues: Queue[];
   auth: DashboardAuth;
-  /** No retry, promote, clean or remove buttons. @defaultValue false */
+  /**
+   * No replay in the console. (The queue board is always read-only: replay is the console's
+   * one action.) @defaultValue false
+   */
   readOnly?: boolean;
   /**
    * Show job data opened (addresses in payload bodies); needs `cipher`. Masked, sealed data
@@ -27,6 +32,10 @@ export interface DashboardOptions {
   cipher?: DataCipher;
   /** @defaultValue "/admin/queues" */
   basePath?: string;
+  /** Serves the operator console at `consolePath`, with these queries; off without them. */
+  console?: { queries: ConsoleQueries };
+  /** @defaultValue "/console" */
+  consolePath?: string;
 }
 
 /**
@@ -124,7 +133,43 @@ function maskPlain(data: object): Record<string, unknown> {
 }
 
 /**
- * Mounts bull-board at `basePath`, behind HTTP Basic authentication. Requests that change
+ * A failed job's reason as the board shows it: the catalogue's words (what went wrong, this
+ * case, what to do) instead of the raw `CODE: detail` or `held: …` string.
+ */
+export function failedReasonInWords(failedReason: string): string {
+  const reasons = reasonsInWords(failedReason);
+  const held = failedReason.startsWith('held: ');
+  const text = reasons
+    .map((r) => [r.message + (r.code ? ` (${r.code})` : ''), r.detail, r.action ? `What to do: ${r.action}` : undefined].filter(Boolean).join('. '))
+    .join(' | ');
+  return held ? `Held: ${text}` : text;
+}
+
+/**
+ * bull-board's BullMQ adapter, showing a failed job's reason in words and no stack trace: the
+ * trace points into the pipeline's own code, which tells an operator nothing they can act on
+ * (and the board has no formatter for it). Only the copy the board renders is changed.
+ */
+class ReasonedAdapter extends BullMQAdapter {
+  override async getJob(id: string): Promise<Job | undefined> {
+    const job = await super.getJob(id);
+    return job ? reasoned(job) : undefined;
+  }
+
+  override async getJobs(...args: Parameters<BullMQAdapter['getJobs']>): Promise<Job[]> {
+    return (await super.getJobs(...args)).map(reasoned);
+  }
+}
+
+function reasoned(job: Job): Job {
+  job.stacktrace = [];
+  if (job.failedReason) job.failedReason = failedReasonInWords(job.failedReason);
+  return job;
+}
+
+/**
+ * Mounts bull-board at `basePath` and, with `options.console`, the operator console at
+ * `consolePath`, both behind HTTP Basic authentication. Requests that change
  * state must come from the dashboard's own origin (Origin/Referer check): browsers send
  * Basic credentials automatically, so without it another site could press the buttons.
  * `limit` (from `registerRateLimits`) counts every request before authentication, so
@@ -132,6 +177,7 @@ function maskPlain(data: object): Record<string, unknown> {
  */
 export function registerDashboard(app: FastifyInstance, options: DashboardOptions, limit?: RateLimitOptions): void {
   const basePath = options.basePath ?? '/admin/queues';
+  const consolePath = options.consolePath ?? '/console';
   const auth = options.auth;
   void app.register(async (scope) => {
     await scope.register(fastifyBasicAuth, {
@@ -157,39 +203,82 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
         fromHere = false;
       }
       if (!fromHere) return refuse(reply, 'ECSRF');
-      const path = request.url.slice(basePath.length).split('?')[0] ?? '';
-      if (!ALLOWED_WRITES.some((re) => re.test(path))) {
-        return refuse(reply, 'EFORBIDDEN');
-      }
     });
 
-    // The board is served from here and talks only to here: no third-party fonts or scripts
-    // (bull-board's page would fetch a font from Google on every visit), no framing.
-    scope.addHook('onSend', async (_request, reply) => {
-      reply.header(
-        'content-security-policy',
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-      );
-      reply.header('referrer-policy', 'no-referrer');
-      reply.header('x-content-type-options', 'nosniff');
-    });
-
-    const serverAdapter = new FastifyAdapter();
-    serverAdapter.setBasePath(basePath);
-    const adapters = options.queues.map((q) => {
-      const adapter = new BullMQAdapter(q, { readOnlyMode: options.readOnly ?? false, allowRetries: !(options.readOnly ?? false) });
-      const cipher = options.cipher;
-      if (options.unmask && cipher) {
-        // Order jobs hold a sealed order; delivery jobs a sealed payload; results a sealed answer.
-        adapter.setFormatter('data', (data: unknown) => unmaskJobData(data, cipher, q.name === ORDERS_QUEUE ? 'order' : 'delivery'));
-        adapter.setFormatter('returnValue', (value: unknown) => unmaskJobData(value, cipher, 'result'));
-      } else {
-        adapter.setFormatter('data', maskJobData);
-        adapter.setFormatter('returnValue', maskJobData);
-      }
-      return adapter;
-    });
-    createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'dropship' } } });
-    await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
+    if (options.console) {
+      const queries = options.console.queries;
+      await scope.register(consolePlugin, {
+        prefix: consolePath,
+        queries,
+        boardPath: basePath,
+        readOnly: options.readOnly ?? false,
+        unmask: options.unmask ?? false,
+        ...(options.cipher ? { cipher: options.cipher } : {}),
+      });
+    }
+    await scope.register(async (board) => registerBoard(board, options, basePath));
   });
+}
+
+/** bull-board itself, in its own scope (its writes allow-listed, its looser CSP). */
+async function registerBoard(scope: FastifyInstance, options: DashboardOptions, basePath: string): Promise<void> {
+  scope.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    const path = request.url.slice(basePath.length).split('?')[0] ?? '';
+    if (!ALLOWED_WRITES.some((re) => re.test(path))) {
+      return refuse(reply, 'EFORBIDDEN');
+    }
+  });
+
+  // The board is served from here and talks only to here: no third-party fonts or scripts
+  // (bull-board's page would fetch a font from Google on every visit), no framing.
+  scope.addHook('onSend', async (_request, reply) => {
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    );
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(basePath);
+  const adapters = options.queues.map((q) => {
+    // Read-only, always: the server refuses cleaning, removing, editing and adding jobs (each
+    // could lose an order kept for replay or send a supplier something the pipeline did not
+    // build), and bull-board has no per-button switch, so a writable board would offer buttons
+    // that only answer 403. Replay is the console's one action, behind a confirmation.
+    const adapter = new ReasonedAdapter(q, { readOnlyMode: true, allowRetries: false, description: describe(q.name) });
+    const cipher = options.cipher;
+    if (options.unmask && cipher) {
+      // Order jobs hold a sealed order; delivery jobs a sealed payload; results a sealed answer.
+      adapter.setFormatter('data', (data: unknown) => unmaskJobData(data, cipher, q.name === ORDERS_QUEUE ? 'order' : 'delivery'));
+      adapter.setFormatter('returnValue', (value: unknown) => unmaskJobData(value, cipher, 'result'));
+    } else {
+      adapter.setFormatter('data', maskJobData);
+      adapter.setFormatter('returnValue', maskJobData);
+    }
+    return adapter;
+  });
+  createBullBoard({
+    queues: adapters,
+    serverAdapter,
+    options: {
+      uiConfig: {
+        boardTitle: 'dropship',
+        // No link out to bull-board's site (the CSP and a closed network would refuse it anyway).
+        hideDocsLink: true,
+        ...(options.console ? { miscLinks: [{ text: 'Operator console', url: options.consolePath ?? '/console' }] } : {}),
+      },
+    },
+  });
+  await scope.register(serverAdapter.registerPlugin(), { prefix: basePath });
+}
+
+/** A queue's description on the board: what its jobs are. */
+function describe(name: string): string {
+  if (name === ORDERS_QUEUE) return 'Orders to plan (a failed order is held: its reason says why and what to do)';
+  if (name.startsWith('carrier-')) return `Label requests to ${name.slice('carrier-'.length)}`;
+  if (name.startsWith('po-')) return `Purchase orders to ${name.slice('po-'.length)}`;
+  return name;
 }

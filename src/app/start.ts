@@ -9,6 +9,8 @@ import { buildApi } from '../api/server';
 import type { Config } from '../config/config';
 import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 import type { CancelEvent, OrderEvent } from '../core/order';
+import { ConsoleQueries } from '../ops/console-queries';
+import { Operations } from '../ops/operations';
 import { DataDirLock } from '../queue/data-dir-lock';
 import { EmbeddedRedis, shutDownOrphanedServer } from '../queue/embedded-redis';
 import { deliveryQueueName, ORDERS_QUEUE } from '../queue/names';
@@ -50,7 +52,7 @@ export interface StartOptions {
   listen: { port: number; host: string; anyPortIfTaken?: boolean };
   /** The dashboard at /admin/queues, for every role but `workers`; off without it. */
   dashboard?: { auth: DashboardAuth; readOnly?: boolean; unmask?: boolean };
-  /** Supplier PGP keys as checked at start-up, for `/metrics`. */
+  /** Supplier PGP keys as checked at start-up, for `/metrics` and the console's suppliers page. */
   keys?: SupplierKeyStatus[];
   unusableKeys?: UnusableSupplierKey[];
   /** Logs requests, job outcomes and start-up warnings; none without it. */
@@ -154,6 +156,9 @@ export async function startServices(options: StartOptions): Promise<Services> {
     metricsQueues.push(...queues());
     const dashboardQueues = options.dashboard && role !== 'workers' ? queues() : [];
     undo.push(async () => void (await Promise.all([...dashboardQueues, ...metricsQueues].map((q) => q.close()))));
+    // The operator console reads through the same operations as the CLI, on the pipeline's connection.
+    const consoleOps = options.dashboard && role !== 'workers' ? new Operations(pipeline.redis, pipeline.prefix, config) : undefined;
+    if (consoleOps) undo.push(() => consoleOps.close());
 
     const warning = await evictionPolicyWarning(pipeline.redis);
     if (warning) log?.warn(warning);
@@ -179,6 +184,9 @@ export async function startServices(options: StartOptions): Promise<Services> {
               readOnly: options.dashboard.readOnly ?? false,
               unmask: options.dashboard.unmask ?? false,
               cipher: options.cipher,
+              ...(consoleOps
+                ? { console: { queries: new ConsoleQueries(consoleOps, { keys: options.keys ?? [], ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}) }) } }
+                : {}),
             },
           }
         : {}),

@@ -1,4 +1,5 @@
 import { type FieldPath, sortedFields } from '../core/field-paths';
+import { regionCode } from '../core/regions';
 import { cleanText, codePointLength } from '../core/text';
 
 /**
@@ -24,6 +25,28 @@ export function fitCode(
   if (compact === 'never') return undefined;
   const compacted = clean.replace(/[\s-]/gu, '');
   return fits(compacted) ? compacted : undefined;
+}
+
+/**
+ * A value that must not be cut (a name, a city): cleaned, and `problems` gets a sentence
+ * naming `where` (never the value) when it is longer than `max` code points. A carrier that
+ * cuts a name or city delivers to somebody else's address, so the order is held instead.
+ */
+export function fitWhole(text: string | undefined, max: number, where: string, problems: string[]): string {
+  const clean = cleanText(text);
+  if (codePointLength(clean) > max) problems.push(`${where} is ${codePointLength(clean)} characters; the carrier takes at most ${max}`);
+  return clean;
+}
+
+/**
+ * A state or province as a carrier's code: its ISO 3166-2 subdivision code when the region
+ * is a name or abbreviation the country has ("California" → "CA", "Bayern" → "BY"),
+ * otherwise the value itself when it already fits as a code, otherwise undefined.
+ */
+export function fitRegion(country: string, region: string | undefined, max: number): string | undefined {
+  const code = regionCode(country, region);
+  if (code !== undefined && codePointLength(code) <= max) return code;
+  return fitCode(region, max, 'never');
 }
 
 /** Countries whose numbers carriers want as 10 national digits, without the leading "1". */

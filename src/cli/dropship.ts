@@ -20,9 +20,11 @@ import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } f
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
 import { parseDuration } from '../core/duration';
+import { ConsoleQueries } from '../ops/console-queries';
 import { Operations, type Progress } from '../ops/operations';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 import { ProgressBar } from './progress';
+import { formatTimeline } from './timeline';
 import { formatTable } from './table';
 
 /** Exit code for bad input or configuration (docs/cli.md: preview exits 2 on bad input). */
@@ -255,7 +257,8 @@ program
         if (orderId) {
           const status = await ops.orderStatus(orderId);
           if (status.state === 'unknown') throw new CliError(`no order ${orderId} is known`);
-          if (opts.json) return printJson(status);
+          const timeline = await new ConsoleQueries(ops).timeline(orderId);
+          if (opts.json) return printJson({ ...status, shipments: timeline?.shipments ?? [] });
           console.log(`order ${status.orderId}: ${status.state}${status.heldReason ? ` (${status.heldReason})` : ''}; ${status.disclosures} disclosures recorded`);
           if (status.cancelled) console.log(`cancelled${status.cancelled.at ? ` at ${status.cancelled.at}` : ''}${status.cancelled.reason ? ` (${status.cancelled.reason})` : ''}`);
           if (status.deliveries.length > 0) process.stdout.write(formatTable(status.deliveries, ['deliveryId', 'queue', 'state', 'attempts', 'skipped', 'failedReason']));
@@ -263,6 +266,8 @@ program
             const notes = [t.voidedAt ? `voided ${t.voidedAt}` : '', t.lostAttemptAt ? `an attempt at ${t.lostAttemptAt} got no answer: check ${t.carrier} for a second label` : ''].filter(Boolean);
             console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
           }
+          // Each shipment's stages, and a held order's reasons in words with what to do.
+          if (timeline) process.stdout.write(formatTimeline(timeline));
           // What became of the version accepted last, and why it waits, is held or was skipped.
           if (status.stage) console.log(`stage: ${status.stage}${status.version !== undefined ? ` (version ${status.version})` : ''}${status.stageAt ? ` since ${status.stageAt}` : ''}`);
           for (const r of status.reasons ?? []) console.log(`${status.stage ?? 'reason'}: ${r.code} ${r.message}. ${r.action}`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration';
 import { Address } from '../core/order';
+import { skuPatternProblem } from '../core/sku-pattern';
 
 /** Address a parcel leaves from: carriers need a phone for the shipper. */
 export const ShipFromSchema = Address.extend({
@@ -36,6 +37,15 @@ const ProxyAddress = z
     'must be an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal or uniquelocal',
   );
 
+/**
+ * A SKU pattern (`src/core/sku-pattern.ts`): `*` and `?` wildcards, everything else literal.
+ * Exported for other SKU lists in configuration, which take the same patterns.
+ */
+export const SkuPattern = z.string().trim().superRefine((pattern, ctx) => {
+  const problem = skuPatternProblem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /** A store status as the platform spells it ("paid", "on-hold", "partially_refunded"). */
 const StatusName = z
   .string()
@@ -51,7 +61,7 @@ const FulfilSchema = z
       .prefault({}),
     woocommerce: z.object({ statuses: z.array(StatusName).max(20).default(['processing']) }).strict().prefault({}),
     testOrders: z.boolean().default(false),
-    skipSkus: z.array(z.string().trim().min(1, 'a SKU pattern must not be empty')).max(1000).default([]),
+    skipSkus: z.array(SkuPattern).max(1000).default([]),
   })
   .strict()
   .prefault({});
@@ -136,7 +146,7 @@ export const SupplierFileSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits and "-"'),
     name: z.string().trim().min(1),
-    skus: z.array(z.string().trim().min(1, 'a SKU pattern must not be empty')).min(1, 'must list at least one SKU pattern'),
+    skus: z.array(SkuPattern).min(1, 'must list at least one SKU pattern'),
     shipFrom: ShipFromSchema,
     labels: z.enum(['retailer', 'supplier']).default('retailer'),
     fields: z.array(z.string()).min(1, 'must name at least one field'),

@@ -95,13 +95,20 @@ export const OrderState = z.discriminatedUnion('platform', [
 ]);
 export type OrderState = z.infer<typeof OrderState>;
 
-export const ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/**
+ * An order id: it becomes part of job ids, Redis keys and the suppliers' file names
+ * (`{orderId}-{supplierId}.csv`), so it is refused at intake if any file name made from it
+ * could be refused at delivery, after a label was bought: no `/`, `\`, control or other
+ * characters, no leading `.` (a hidden file), no `..` (a traversal, and what the transports'
+ * file-name check refuses) and no trailing `.` (`{orderId}.{ext}` would hold `..`).
+ */
+export const ORDER_ID = /^(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9_-])?$/;
+
+/** What {@link ORDER_ID} asks for, as every refusal of an order id says it (never quoting the id). */
+export const ORDER_ID_RULE = 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, not ending with "." and without ".."';
 
 export const Order = z.object({
-  id: z
-    .string()
-    .trim()
-    .regex(ORDER_ID, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+  id: z.string().trim().regex(ORDER_ID, ORDER_ID_RULE),
   placedAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
   currency: z
     .string()
@@ -148,7 +155,7 @@ export type OrderInput = z.input<typeof Order>;
 /** Where an order event came from: enough to deduplicate it, nothing personal. */
 export interface OrderEventSource {
   kind: 'canonical' | 'shopify' | 'woocommerce';
-  /** The source's own event id (e.g. `X-Shopify-Webhook-Id`), used for deduplication. */
+  /** The source's own event id (e.g. `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`), used for deduplication. */
   eventId?: string;
 }
 

@@ -1,7 +1,7 @@
 import { DEFAULT_FULFIL, type FulfilConfig, type StoreConfig } from '../config/config';
 import type { OrderReason, SkipCode, WaitCode } from '../errors';
 import type { Order, OrderLine } from './order';
-import { skuMatcher } from './split';
+import { compileSkuPatterns } from './sku-pattern';
 
 /**
  * Which orders and lines ship (store.yaml `fulfil`), decided from the order alone. Pure: the
@@ -75,6 +75,9 @@ export function readiness(order: Order, fulfil: FulfilConfig = DEFAULT_FULFIL): 
   return { status: 'ready' };
 }
 
+/** Compiled once per configuration's list (configurations are frozen once loaded). */
+const skipMatchers = new WeakMap<readonly string[], (sku: string) => boolean>();
+
 /** A line that does not ship, and why. */
 export interface LeftOutLine {
   line: OrderLine;
@@ -87,7 +90,11 @@ export interface LeftOutLine {
  * never reach a shipment, a purchase order or a carrier request.
  */
 export function shippingLines(order: Order, fulfil: FulfilConfig = DEFAULT_FULFIL): { lines: OrderLine[]; leftOut: LeftOutLine[] } {
-  const skip = skuMatcher(fulfil.skipSkus);
+  let skip = skipMatchers.get(fulfil.skipSkus);
+  if (!skip) {
+    skip = compileSkuPatterns(fulfil.skipSkus);
+    skipMatchers.set(fulfil.skipSkus, skip);
+  }
   const lines: OrderLine[] = [];
   const leftOut: LeftOutLine[] = [];
   for (const line of order.lines) {

@@ -1,7 +1,7 @@
-import picomatch from 'picomatch';
 import type { Config, SupplierConfig } from '../config/config';
 import type { HoldReason } from '../errors';
 import type { Order, OrderLine } from './order';
+import { compileSkuPatterns } from './sku-pattern';
 import type { Shipment, ShipmentOrigin, ShipFrom } from './shipment';
 
 /** Why an order cannot go out as it is; each code, its meaning and what to do: the error catalogue. */
@@ -9,23 +9,12 @@ export type { HoldReason };
 
 export type SplitResult = { shipments: Shipment[]; held?: undefined } | { held: HoldReason[]; shipments?: undefined };
 
-/**
- * Whether a SKU matches any of `patterns` (a supplier's `skus`, store.yaml `fulfil.skipSkus`):
- * the one SKU matcher, so every list of SKU patterns means the same thing. An empty SKU
- * matches nothing.
- */
-export function skuMatcher(patterns: readonly string[]): (sku: string) => boolean {
-  if (patterns.length === 0) return () => false;
-  const match = picomatch([...patterns], { nocase: false, dot: true });
-  return (sku) => sku !== '' && match(sku);
-}
-
 const matchers = new WeakMap<SupplierConfig, (sku: string) => boolean>();
 
 function claims(supplier: SupplierConfig, sku: string): boolean {
   let match = matchers.get(supplier);
   if (!match) {
-    match = skuMatcher(supplier.skus);
+    match = compileSkuPatterns(supplier.skus);
     matchers.set(supplier, match);
   }
   return match(sku);

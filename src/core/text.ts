@@ -105,18 +105,19 @@ export function wrapLines(text: string | undefined, width: number): string[] {
  * Street address lines within a carrier's `maxLines` × `width`: line1 and line2 are
  * wrapped separately (line2 keeps starting a new line, as on a label), and when together
  * they need more lines than allowed, line2 still keeps at least one.
- * Reports which of the two inputs made it into the result.
+ * Reports which of the two inputs made it into the result, and whether all of both did
+ * (`complete`): a caller that must not cut an address holds it when it is not.
  */
 export function fitAddressLines(
   line1: string | undefined,
   line2: string | undefined,
   width: number,
   maxLines: number,
-): { lines: string[]; hasLine1: boolean; hasLine2: boolean } {
+): { lines: string[]; hasLine1: boolean; hasLine2: boolean; complete: boolean } {
   const first = wrapLines(line1, width);
   const second = wrapLines(line2, width);
   const firstCount = Math.min(first.length, second.length > 0 ? maxLines - 1 : maxLines);
   const kept1 = first.slice(0, firstCount);
   const kept2 = second.slice(0, maxLines - kept1.length);
-  return { lines: [...kept1, ...kept2], hasLine1: kept1.length > 0, hasLine2: kept2.length > 0 };
+  return { lines: [...kept1, ...kept2], hasLine1: kept1.length > 0, hasLine2: kept2.length > 0, complete: kept1.length === first.length && kept2.length === second.length };
 }

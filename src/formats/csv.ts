@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
+import { redactCardNumbers } from '../core/card-data';
 import type { FieldPath } from '../core/field-paths';
 import type { BatchItem, DropShipOrder, PurchaseOrderFormat } from './format';
 
@@ -40,7 +41,9 @@ const COLUMNS: readonly Column[] = [
   column('quantity', 'lines.quantity', (_po, l) => l.quantity),
   column('unit_price', 'lines.unitPrice', (_po, l) => l.unitPrice),
   column('weight_grams', 'lines.weight', (_po, l) => l.weight),
-  column('properties', 'lines.properties', (_po, l) => (l.properties ? Object.entries(l.properties).map(([k, v]) => `${k}: ${v}`).join('; ') : undefined)),
+  // Names and values were scrubbed one by one; joined, the end of one and the start of the
+  // next could read as one card number ("Ref 4111 1111: 1111 1111"), so the join is scrubbed too.
+  column('properties', 'lines.properties', (_po, l) => (l.properties ? redactCardNumbers(Object.entries(l.properties).map(([k, v]) => `${k}: ${v}`).join('; ')) : undefined)),
   column('gift_message', 'order.giftMessage', (po) => po.order.giftMessage),
   column('notes', 'order.notes', (po) => po.order.notes),
   column('shipment_id', 'shipment.id', (po) => po.shipment.id),
@@ -129,6 +132,23 @@ const CsvOptions = z
       .default('iso'),
     /** `needed`: quote only values that need it (RFC 4180); `always`: every value. @defaultValue "needed" */
     quote: z.enum(['needed', 'always']).default('needed'),
+    /**
+     * Spreadsheet formula neutralisation (a cell starting with = + - @ tab or CR gets a
+     * leading `'`), on for every column by default. `off` lists the columns, by field path or
+     * column name, that a machine importer reads as data ("+1 802 555 0100", "-SKU-1"): those
+     * cells are written as they are. Only for a supplier that never opens the file in a
+     * spreadsheet program. @defaultValue `{ off: [] }`
+     */
+    formulaGuard: z
+      .object({
+        off: z.array(z.string()).superRefine((refs, ctx) => {
+          refs.forEach((ref, i) => {
+            if (!BY_NAME.has(ref)) ctx.addIssue({ code: 'custom', path: [i], message: `"${ref}" is not a CSV column (a field path such as shipTo.phone, or a column name such as ship_to_phone)` });
+          });
+        }),
+      })
+      .strict()
+      .default({ off: [] }),
   })
   .strict();
 export type CsvOptions = z.infer<typeof CsvOptions>;
@@ -141,13 +161,15 @@ export function csvColumnFields(columns: NonNullable<CsvOptions['columns']>): Fi
   });
 }
 
-function cell(value: unknown): string {
-  return value === undefined ? '' : neutraliseFormula(String(value));
+function cell(value: unknown, guard = true): string {
+  if (value === undefined) return '';
+  return guard ? neutraliseFormula(String(value)) : String(value);
 }
 
 function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
-  // Options written before `columns`, `dateFormat` and `quote` existed mean the defaults.
-  const o: CsvOptions = { ...options, dateFormat: options.dateFormat ?? 'iso', quote: options.quote ?? 'needed' };
+  // Options written before `columns`, `dateFormat`, `quote` and `formulaGuard` existed mean the defaults.
+  const o: CsvOptions = { ...options, dateFormat: options.dateFormat ?? 'iso', quote: options.quote ?? 'needed', formulaGuard: options.formulaGuard ?? { off: [] } };
+  const unguarded = new Set(o.formulaGuard.off.map((ref) => BY_NAME.get(ref)));
   let selected: Array<{ header: string; column: Column }>;
   if (o.columns) {
     selected = o.columns.flatMap((spec) => {
@@ -162,7 +184,9 @@ function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
   }
   // Keys are positions, so two columns may share a header or a field.
   const keys = selected.map((_, i) => String(i));
-  const rows: Row[] = pos.flatMap((po) => po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o))]))));
+  const rows: Row[] = pos.flatMap((po) =>
+    po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o), !unguarded.has(s.column))]))),
+  );
   return stringify(rows, {
     header: o.header,
     columns: selected.map((s, i) => ({ key: keys[i] ?? String(i), header: s.header })),

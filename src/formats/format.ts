@@ -67,6 +67,18 @@ export interface BatchContext {
   controlNumber?: number;
 }
 
+/**
+ * What a format finds when it writes a view, before anything is rendered or queued: the
+ * values it cannot carry faithfully (the order is held with them), and the fields it leaves
+ * out (so the delivery's `fields` does not claim them).
+ */
+export interface PayloadCheck {
+  /** Why the view cannot be written as it is, naming fields and elements, never values. */
+  problems: string[];
+  /** Fields of the view the document will not carry (a code that cannot be sent unchanged). */
+  unsent: FieldPath[];
+}
+
 /** A purchase order, or the cancellation of one. */
 export type DocumentPurpose = 'order' | 'cancellation';
 
@@ -82,7 +94,16 @@ export interface PurchaseOrderFormat<Options = unknown> {
   /** Fields a supplier's allow-list must name for this format to make a usable document. */
   readonly requiredFields?: readonly FieldPath[];
   /**
-   * The document for `po`. With `context.purpose` "cancellation", `po` is the
+   * Checks `po` as `render` would write it, without a tracking number or control number
+   * (which never make a document unwritable). Planning calls it for every purchase order, so
+   * an order that cannot be written is held before any label is bought or anything is
+   * queued, even when the body is rendered later (after the label, or in a batch).
+   * Formats without it can write every view.
+   */
+  check?(po: DropShipOrder, options: Options): PayloadCheck;
+  /**
+   * The document for `po`. Throws `DropshipError` (`EINVALID_ORDER`) with the problems
+   * {@link PurchaseOrderFormat.check} reports, rather than write anything unfaithful. With `context.purpose` "cancellation", `po` is the
    * {@link cancellationView} of the order sent before, and the document cancels it in the
    * format's own terms (cXML `type="delete"`, X12 BEG01 `01`, ...).
    */

@@ -1,25 +1,36 @@
 import { z } from 'zod';
-import { cleanText, codePointLength, fitAddressLines, truncate, wrapLines } from '../core/text';
+import { transliterate as toAscii } from 'transliteration';
+import type { FieldPath } from '../core/field-paths';
+import { regionCode } from '../core/regions';
+import { cleanText, codePointLength, fitAddressLines, wrapLines } from '../core/text';
 import { redactCardNumbers } from '../core/card-data';
 import { DropshipError } from '../errors';
-import type { BatchContext, BatchItem, DropShipOrder, PurchaseOrderFormat, RenderContext } from './format';
+import type { BatchContext, BatchItem, DropShipOrder, PayloadCheck, PurchaseOrderFormat, RenderContext } from './format';
 
 /**
  * ANSI X12 850 Purchase Order, drop-ship (`BEG*00*DS`), in one interchange (ISA/IEA)
  * holding one functional group (GS/GE) holding one transaction set (ST/SE).
  *
- * X12 has no escape mechanism, so every value is made safe before it is written, in this
- * order: control characters and line breaks become spaces; characters outside the chosen
- * character set are transliterated ("Zoë" → "Zoe", "ß" → "ss") or, when there is no
- * ASCII spelling, dropped; delimiter characters become spaces; whitespace is collapsed.
- * Then each kind of value is fitted to its element's maximum length:
- * - free text (names, street lines, city, descriptions, messages) is cut at a character
- *   boundary (street lines are first wrapped into a second N3 element and segment);
- * - codes (state, postal code, country, phone, e-mail, tracking number) are left out when
- *   making them safe changed them or they are too long: a shortened code names something else;
- * - the purchase order's own identifiers (order id → BEG03, SKU → PO107) that cannot be
- *   sent unchanged make `render` throw a `DropshipError` (`EINVALID_ORDER`) naming the
- *   element: a PO for the wrong item is worse than none.
+ * A value is written faithfully or the purchase order is not written at all: `check` (and
+ * `render`, which throws a `DropshipError` `EINVALID_ORDER` with the same problems) names
+ * every value the document cannot carry, and planning holds the order with them.
+ * - Text (names, street lines, city, descriptions, messages): control characters and line
+ *   breaks become spaces, whitespace is collapsed, and delimiter characters become spaces
+ *   (X12 has no escape). A character outside the receiver's character set is a problem,
+ *   unless `transliterate` is on and it has a standard ASCII spelling ("Zoë" → "Zoe",
+ *   "Straße" → "Strasse", "Москва" → "Moskva"). Street lines wrap into two N3 segments of
+ *   two elements, descriptions into more PID segments and messages into more MSG segments;
+ *   a name, company or city longer than its element is a problem, never cut.
+ * - The consignee (N1*ST) is the ship-to name, or its company: never the buyer's name. A
+ *   ship-to without either is a problem. Without any ship-to, the customer's contact goes in
+ *   the header PER.
+ * - Codes (state, postal code, country, phone, e-mail, currency, tracking number) are left
+ *   out when they cannot be sent unchanged (a shortened code names something else), and
+ *   `check` reports their fields as unsent. A state or province name is written as its
+ *   ISO 3166-2 code ("California" → "CA") when it has one of two letters.
+ * - The purchase order's own identifiers (order id → BEG03, SKU → PO107) are written exactly
+ *   as given, whitespace included (so "A 1" and "A  1" stay two items), or they are a
+ *   problem: a PO for the wrong item is worse than none.
  * Lengths are counted in characters (code points).
  */
 
@@ -88,6 +99,12 @@ const X12Options = z
      * ASCII), `utf8` (any character; only if the partner agreed). @defaultValue "extended"
      */
     charset: z.enum(['basic', 'extended', 'utf8']).default('extended'),
+    /**
+     * Write characters the charset cannot carry in their standard ASCII transliteration
+     * ("Zoë" → "Zoe", "東京" → "Dong Jing") instead of holding the order. Only when the
+     * supplier agreed that its copy of a name or address may be spelt so. @defaultValue false
+     */
+    transliterate: z.boolean().default(false),
     /** PO103 unit of measure. @defaultValue "EA" */
     unitOfMeasure: z.string().regex(/^[A-Z0-9]{2}$/, 'must be a two-character X12 unit code such as "EA"').default('EA'),
   })
@@ -114,28 +131,37 @@ export type X12Options = z.infer<typeof X12Options>;
 // ---------------------------------------------------------------------------------------
 // Making values safe
 
-/** Letters NFKD does not decompose into ASCII, and common typographic punctuation. */
-const TRANSLITERATIONS: Record<string, string> = {
-  ß: 'ss', ẞ: 'SS', Æ: 'AE', æ: 'ae', Ø: 'O', ø: 'o', Œ: 'OE', œ: 'oe', Đ: 'D', đ: 'd', Ð: 'D', ð: 'd',
-  Ł: 'L', ł: 'l', Þ: 'TH', þ: 'th', ı: 'i', Ħ: 'H', ħ: 'h', ŋ: 'ng', Ŋ: 'NG', ĸ: 'q',
-  '\u2018': "'", '\u2019': "'", '\u201A': "'", '\u201B': "'", '\u2032': "'",
-  '\u201C': '"', '\u201D': '"', '\u201E': '"', '\u201F': '"', '\u2033': '"', '«': '"', '»': '"',
-  '\u2010': '-', '\u2011': '-', '\u2012': '-', '\u2013': '-', '\u2014': '-', '\u2015': '-', '\u2212': '-',
-  '\u2044': '/', '\u2022': '-', '·': '.', '×': 'x', '€': 'EUR', '£': 'GBP', '¥': 'JPY', '©': '(C)', '®': '(R)', '™': 'TM', '°': ' ',
-};
-const BASIC = /[^A-Z0-9 !"&'()*+,\-./:;?=]/g;
-const NOT_PRINTABLE_ASCII = /[^\x20-\x7E]/g;
+const NOT_BASIC = /[^A-Z0-9 !"&'()*+,\-./:;?=]/;
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7E]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** What the transliteration library writes for a character it has no spelling for. */
+const NO_SPELLING = '\uFFFD';
 
-/** Text written in the receiver's character set, without delimiters, on one line. */
-export function x12Text(value: string, charset: X12Options['charset'], delimiters: readonly string[]): string {
+/**
+ * A value written in the receiver's character set, without delimiters, on one line; nothing
+ * redacted (codes and identifiers go out as given). Undefined when a character cannot be
+ * carried (with `transliterate`: has no ASCII spelling either). The basic character set is
+ * upper case, so upper-casing is not a change of value.
+ */
+function x12Chars(value: string, charset: X12Options['charset'], delimiters: readonly string[], transliterate = false): string | undefined {
   let text = cleanText(value);
   if (charset !== 'utf8') {
-    text = Array.from(text.normalize('NFKD').replace(/\p{M}/gu, ''), (ch) => TRANSLITERATIONS[ch] ?? ch).join('');
-    text = charset === 'basic' ? text.toUpperCase().replace(BASIC, '') : text.replace(NOT_PRINTABLE_ASCII, '');
+    // Invisible formatting (zero-width space and joiner, soft hyphen, direction marks,
+    // variation selectors) carries nothing a reader sees: dropping it changes no value.
+    text = cleanText(text.replace(/[\p{Cf}\uFE00-\uFE0F]/gu, ''));
+    if (transliterate) text = cleanText(toAscii(text, { unknown: NO_SPELLING }));
+    if (charset === 'basic') text = text.toUpperCase();
+    if (text.includes(NO_SPELLING) || (charset === 'basic' ? NOT_BASIC : NOT_PRINTABLE_ASCII).test(text)) return undefined;
   }
   for (const d of delimiters) text = text.split(d).join(' ');
+  return cleanText(text);
+}
+
+/** Free text written in the receiver's character set, as {@link x12Chars}, card numbers redacted. */
+export function x12Text(value: string, charset: X12Options['charset'], delimiters: readonly string[], transliterate = false): string | undefined {
+  const text = x12Chars(value, charset, delimiters, transliterate);
   // Delimiters turned into spaces can join digits into a card number the scrubber did not see.
-  return redactCardNumbers(cleanText(text));
+  return text === undefined ? undefined : redactCardNumbers(text);
 }
 
 /** Decimal string as X12 type R wants it: no leading zeros, no trailing fractional zeros. */
@@ -169,6 +195,10 @@ const LIMITS = {
 
 class Writer {
   readonly segments: string[] = [];
+  /** Values the document cannot carry faithfully: the PO must not be sent. */
+  readonly problems: string[] = [];
+  /** Fields left out (codes that cannot be sent unchanged). */
+  readonly unsent = new Set<FieldPath>();
   private readonly safe: readonly string[];
 
   constructor(
@@ -186,86 +216,125 @@ class Writer {
     this.segments.push([tag, ...values].join(this.o.delimiters.element) + this.terminator);
   }
 
-  /** `value` in the receiver's character set, without delimiters. */
-  safeText(value: string): string {
-    return x12Text(value, this.o.charset, this.safe);
-  }
-
-  text(value: string | undefined, max: number): string | undefined {
+  /** `value` in the receiver's character set, without delimiters; a problem naming `where` when it cannot be. */
+  safeText(value: string | undefined, where: string): string | undefined {
     if (value === undefined) return undefined;
-    const t = truncate(this.safeText(value), max);
-    return t === '' ? undefined : t;
+    const text = x12Text(value, this.o.charset, this.safe, this.o.transliterate);
+    if (text === undefined) {
+      this.problems.push(
+        this.o.transliterate
+          ? `${where} has characters X12 charset "${this.o.charset}" cannot carry and that have no ASCII transliteration`
+          : `${where} has characters X12 charset "${this.o.charset}" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)`,
+      );
+    }
+    return text === '' ? undefined : text;
   }
 
-  lines(value: string | undefined, width: number): string[] {
-    return value === undefined ? [] : wrapLines(this.safeText(value), width);
+  /** Free text within `max` characters of `element`, or a problem: a name is never cut. */
+  text(value: string | undefined, max: number, where: string, element: string): string | undefined {
+    const text = this.safeText(value, where);
+    if (text !== undefined && codePointLength(text) > max) {
+      this.problems.push(`${where} is ${codePointLength(text)} characters; X12 ${element} takes at most ${max}`);
+      return undefined;
+    }
+    return text;
   }
 
-  private sameAfterSafe(value: string): string | undefined {
+  /** Free text wrapped into lines of `width` (as many segments as it takes). */
+  lines(value: string | undefined, width: number, where: string): string[] {
+    const text = this.safeText(value, where);
+    return text === undefined ? [] : wrapLines(text, width);
+  }
+
+  /**
+   * A code: as given, or left out (and reported unsent) when it cannot be sent unchanged within
+   * `min`..`max`. Never redacted: a Luhn-valid tracking number is not card data, and an
+   * unchanged value had no delimiter that folding could have turned into a space joining digits.
+   */
+  code(value: string | undefined, min: number, max: number, where: FieldPath): string | undefined {
+    if (value === undefined) return undefined;
     const clean = cleanText(value);
-    const safe = this.safeText(clean);
+    const safe = x12Chars(clean, this.o.charset, this.safe);
     const expected = this.o.charset === 'basic' ? clean.toUpperCase() : clean;
-    return safe === expected && safe !== '' ? safe : undefined;
+    if (safe === expected && safe !== '' && codePointLength(safe) >= min && codePointLength(safe) <= max) return safe;
+    this.unsent.add(where);
+    return undefined;
   }
 
-  /** A code: as given, or undefined when it cannot be sent unchanged within `min`..`max`. */
-  code(value: string | undefined, min: number, max: number): string | undefined {
-    if (value === undefined) return undefined;
-    const safe = this.sameAfterSafe(value);
-    return safe !== undefined && codePointLength(safe) >= min && codePointLength(safe) <= max ? safe : undefined;
+  /**
+   * An identifier the PO cannot do without, exactly as given (whitespace included: "A 1" and
+   * "A  1" are two items), or a problem naming `where` and `element`.
+   */
+  identifier(value: string | undefined, max: number, where: string, element: string): string | undefined {
+    if (value === undefined) {
+      this.problems.push(`${where} is withheld, but X12 ${element} needs it`);
+      return undefined;
+    }
+    const written = this.o.charset === 'basic' ? value.toUpperCase() : value;
+    const outsideCharset = this.o.charset === 'basic' ? NOT_BASIC : this.o.charset === 'extended' ? NOT_PRINTABLE_ASCII : LONE_SURROGATE;
+    if (
+      written.trim() === '' ||
+      written !== written.trim() ||
+      /[^\P{White_Space} ]|\p{Cc}/u.test(written) ||
+      outsideCharset.test(written) ||
+      this.safe.some((d) => written.includes(d))
+    ) {
+      this.problems.push(`${where} has characters X12 ${element} cannot carry with charset "${this.o.charset}" and these delimiters (choose other delimiters or charset)`);
+      return undefined;
+    }
+    if (codePointLength(written) > max) {
+      this.problems.push(`${where} is ${codePointLength(written)} characters; X12 ${element} takes at most ${max}`);
+      return undefined;
+    }
+    return written;
   }
+}
 
-  /** An identifier the PO cannot do without: as given, or a render error naming `where`. */
-  identifier(value: string | undefined, max: number, where: string, element: string): string {
-    if (value === undefined) throw new DropshipError('EINVALID_ORDER', [`${where} is withheld, but X12 ${element} needs it`]);
-    const safe = this.sameAfterSafe(value);
-    if (safe === undefined) {
-      throw new DropshipError('EINVALID_ORDER', [
-        `${where} has characters X12 ${element} cannot carry with charset "${this.o.charset}" and these delimiters (choose other delimiters or charset)`,
-      ]);
-    }
-    if (codePointLength(safe) > max) {
-      throw new DropshipError('EINVALID_ORDER', [`${where} is ${codePointLength(safe)} characters; X12 ${element} takes at most ${max}`]);
-    }
-    return safe;
-  }
+/** Contact (PER*IC): the customer's name, the ship-to's phone (or the customer's) and e-mail. */
+function contact(w: Writer, po: DropShipOrder, o: X12Options): void {
+  const phone = po.shipTo.phone !== undefined ? w.code(po.shipTo.phone, 1, LIMITS[o.version].PER04, 'shipTo.phone') : w.code(po.customer.phone, 1, LIMITS[o.version].PER04, 'customer.phone');
+  const email = w.code(po.customer.email, 1, LIMITS[o.version].PER04, 'customer.email');
+  const name = w.text(po.customer.name, 60, 'customer.name', 'PER02');
+  if (phone === undefined && email === undefined && name === undefined) return;
+  const comms: Array<string | undefined> = [];
+  if (phone !== undefined) comms.push('TE', phone);
+  if (email !== undefined) comms.push('EM', email);
+  w.segment('PER', 'IC', name, ...comms);
+}
+
+function hasShipTo(po: DropShipOrder): boolean {
+  const s = po.shipTo;
+  return [s.name, s.company, s.line1, s.line2, s.city, s.region, s.postalCode, s.country].some((v) => v !== undefined);
 }
 
 function shipToLoop(w: Writer, po: DropShipOrder, o: X12Options): void {
   const s = po.shipTo;
-  const c = po.customer;
-  const phone = w.code(s.phone ?? c.phone, 1, LIMITS[o.version].PER04);
-  const email = w.code(c.email, 1, LIMITS[o.version].PER04);
-  const contactName = w.text(c.name, 60);
-  const hasAddress = [s.name, s.company, s.line1, s.line2, s.city, s.region, s.postalCode, s.country].some((v) => v !== undefined);
-  if (!hasAddress && phone === undefined && email === undefined && contactName === undefined) return;
-
-  // N102 is required with N101 "ST"; a ship-to without any name is a misconfigured allow-list.
-  w.segment('N1', 'ST', w.text(s.name, 60) ?? w.text(s.company, 60) ?? contactName ?? 'RECIPIENT');
-  if (s.name !== undefined && s.company !== undefined) w.segment('N2', w.text(s.company, 60));
-  // Up to two N3 segments of two 55-character lines: long streets wrap instead of being cut.
-  const street = fitAddressLines(
-    s.line1 === undefined ? undefined : w.safeText(s.line1),
-    s.line2 === undefined ? undefined : w.safeText(s.line2),
-    55,
-    4,
-  ).lines;
-  for (let i = 0; i < street.length; i += 2) w.segment('N3', street[i], street[i + 1]);
-  const city = w.text(s.city, 30);
-  const region = w.code(s.region, 2, 2);
-  const postal = w.code(s.postalCode, 3, 15);
-  const country = w.code(s.country, 2, 3);
-  if ([city, region, postal, country].some((v) => v !== undefined)) w.segment('N4', city, region, postal, country);
-  if (phone !== undefined || email !== undefined || contactName !== undefined) {
-    const comms: Array<string | undefined> = [];
-    if (phone !== undefined) comms.push('TE', phone);
-    if (email !== undefined) comms.push('EM', email);
-    w.segment('PER', 'IC', contactName, ...comms);
+  // N102 is required with N101 "ST": the consignee, never the buyer standing in for it.
+  const reported = w.problems.length;
+  const name = w.text(s.name, 60, 'shipTo.name', 'N102');
+  const company = w.text(s.company, 60, 'shipTo.company', s.name === undefined ? 'N102' : 'N201');
+  // Neither written, and not for a reason already given (a character set, a length).
+  if (name === undefined && company === undefined && w.problems.length === reported) {
+    w.problems.push('shipTo.name and shipTo.company are both withheld or empty, but X12 N1*ST needs the consignee (the customer\'s name is not sent in its place)');
   }
+  w.segment('N1', 'ST', name ?? company);
+  if (name !== undefined && company !== undefined) w.segment('N2', company);
+  // Up to two N3 segments of two 55-character lines: long streets wrap instead of being cut.
+  const street = fitAddressLines(w.safeText(s.line1, 'shipTo.line1'), w.safeText(s.line2, 'shipTo.line2'), 55, 4);
+  if (!street.complete) w.problems.push('shipTo.line1 and shipTo.line2 need more than the 4 lines of 55 characters X12 N3 takes');
+  for (let i = 0; i < street.lines.length; i += 2) w.segment('N3', street.lines[i], street.lines[i + 1]);
+  const city = w.text(s.city, 30, 'shipTo.city', 'N401');
+  // N402 is a two-letter code: a state or province name is written as its ISO 3166-2 code.
+  const subdivision = s.country !== undefined ? regionCode(s.country, s.region) : undefined;
+  const region = w.code(subdivision !== undefined && subdivision.length === 2 ? subdivision : s.region, 2, 2, 'shipTo.region');
+  const postal = w.code(s.postalCode, 3, 15, 'shipTo.postalCode');
+  const country = w.code(s.country, 2, 3, 'shipTo.country');
+  if ([city, region, postal, country].some((v) => v !== undefined)) w.segment('N4', city, region, postal, country);
+  contact(w, po, o);
 }
 
-function messages(w: Writer, label: string, text: string | undefined): void {
-  const lines = w.lines(text, 264);
+function messages(w: Writer, label: string, text: string | undefined, where: string): void {
+  const lines = w.lines(text, 264, where);
   if (lines.length === 0) return;
   w.segment('N9', 'L1', label);
   for (const line of lines) w.segment('MSG', line);
@@ -277,15 +346,23 @@ function transactionSet(w: Writer, po: DropShipOrder, o: X12Options, context: Re
   w.segment('ST', '850', control);
   // BEG01 transaction set purpose: 00 original, 01 cancellation (of the PO with this BEG03).
   w.segment('BEG', context.purpose === 'cancellation' ? '01' : '00', 'DS', w.identifier(order.id, 22, 'order.id', 'BEG03 (purchase order number)'), undefined, `${date.yyyy}${date.mm}${date.dd}`);
-  const currency = w.code(order.currency, 3, 3);
+  const currency = w.code(order.currency, 3, 3, 'order.currency');
   if (currency !== undefined) w.segment('CUR', 'BY', currency);
-  const tracking = w.code(po.shipment.trackingNumber, 1, LIMITS[o.version].REF02);
+  const tracking = w.code(po.shipment.trackingNumber, 1, LIMITS[o.version].REF02, 'shipment.trackingNumber');
   if (tracking !== undefined) w.segment('REF', 'CN', tracking);
-  const routing = w.text([po.shipment.carrier, po.shipment.service].filter((v) => v !== undefined).join(' ') || undefined, 35);
+  // Without a ship-to loop, the customer's contact is the purchase order's own (header PER).
+  if (!hasShipTo(po)) contact(w, po, o);
+  // Routing is a code ("ups 03", "fedex PRIORITY_OVERNIGHT"): sent unchanged or left out.
+  const routingText = [po.shipment.carrier, po.shipment.service].filter((v) => v !== undefined).join(' ');
+  const routing = routingText === '' ? undefined : w.code(routingText, 1, 35, 'shipment.service');
+  if (routing === undefined && routingText !== '') {
+    if (po.shipment.carrier !== undefined) w.unsent.add('shipment.carrier');
+    if (po.shipment.service === undefined) w.unsent.delete('shipment.service');
+  }
   if (routing !== undefined) w.segment('TD5', undefined, undefined, undefined, 'ZZ', routing);
-  messages(w, 'GIFT MESSAGE', order.giftMessage);
-  messages(w, 'NOTES', order.notes);
-  shipToLoop(w, po, o);
+  messages(w, 'GIFT MESSAGE', order.giftMessage, 'order.giftMessage');
+  messages(w, 'NOTES', order.notes, 'order.notes');
+  if (hasShipTo(po)) shipToLoop(w, po, o);
 
   let allPriced = true;
   let total = 0n;
@@ -293,9 +370,7 @@ function transactionSet(w: Writer, po: DropShipOrder, o: X12Options, context: Re
   po.lines.forEach((line, i) => {
     const where = `lines[${i}]`;
     const price = line.unitPrice === undefined ? undefined : decimalR(line.unitPrice);
-    if (price !== undefined && price.replace('.', '').length > 17) {
-      throw new DropshipError('EINVALID_ORDER', [`${where}.unitPrice has more than the 17 digits X12 PO104 takes`]);
-    }
+    if (price !== undefined && price.replace('.', '').length > 17) w.problems.push(`${where}.unitPrice has more than the 17 digits X12 PO104 takes`);
     const sku = line.sku === undefined ? undefined : w.identifier(line.sku, 48, `${where}.sku`, 'PO107 (SKU)');
     w.segment(
       'PO1',
@@ -307,12 +382,11 @@ function transactionSet(w: Writer, po: DropShipOrder, o: X12Options, context: Re
       sku === undefined ? undefined : 'SK',
       sku,
     );
-    const description = w.text(line.name, 80);
-    if (description !== undefined) w.segment('PID', 'F', undefined, undefined, undefined, description);
+    // A long description continues in further PID segments rather than being cut.
+    for (const description of w.lines(line.name, 80, `${where}.name`)) w.segment('PID', 'F', undefined, undefined, undefined, description);
     if (line.weight !== undefined) w.segment('PO4', '1', undefined, undefined, undefined, 'G', weightR(line.weight), 'GR');
     for (const [key, value] of Object.entries(line.properties ?? {})) {
-      const message = w.text(`${key}: ${value}`, 264);
-      if (message !== undefined) w.segment('MSG', message);
+      for (const message of w.lines(`${key}: ${value}`, 264, `${where}.properties`)) w.segment('MSG', message);
     }
     if (price === undefined || line.quantity === undefined) {
       allPriced = false;
@@ -332,6 +406,14 @@ function transactionSet(w: Writer, po: DropShipOrder, o: X12Options, context: Re
   // SE01 counts the segments from ST to SE, both included.
   const count = w.segments.length + 1;
   w.segment('SE', String(count), control);
+}
+
+/** The problems and unsent fields of one purchase order, from writing its transaction set. */
+function checkView(po: DropShipOrder, options: X12Options): PayloadCheck {
+  const w = new Writer(options, '');
+  // The date and control number never make a document unwritable; any valid ones do.
+  transactionSet(w, po, options, { deliveryId: 'check', createdAt: '2000-01-01T00:00:00Z' }, '0001');
+  return { problems: w.problems, unsent: [...w.unsent].sort() };
 }
 
 /** The interchange (ISA/GS ... GE/IEA) around one transaction set per purchase order. */
@@ -383,6 +465,9 @@ function interchange(items: readonly BatchItem[], options: X12Options, context: 
   items.forEach((item, i) => {
     const transaction = new Writer(o, terminator);
     transactionSet(transaction, item.po, o, item.context, items.length === 1 ? control9 : String(i + 1).padStart(4, '0'));
+    if (transaction.problems.length > 0) {
+      throw new DropshipError('EINVALID_ORDER', items.length === 1 ? transaction.problems : transaction.problems.map((p) => `purchase order ${i + 1}: ${p}`));
+    }
     group.segments.push(...transaction.segments);
   });
   group.segment('GE', String(items.length), String(controlNumber));
@@ -397,6 +482,7 @@ export const x12Format: PurchaseOrderFormat<X12Options> = {
   optionsSchema: X12Options,
   needsControlNumber: true,
   requiredFields: ['order.id', 'lines.sku', 'lines.quantity'],
+  check: checkView,
   render(po: DropShipOrder, options: X12Options, context: RenderContext): string {
     return interchange([{ po, context }], options, { createdAt: context.createdAt, ...(context.controlNumber !== undefined ? { controlNumber: context.controlNumber } : {}) });
   },

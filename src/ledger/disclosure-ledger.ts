@@ -45,6 +45,11 @@ export class DisclosureLedger {
     return `${this.options.prefix}:disclosures-index`;
   }
 
+  /** `<kind>:<recipient>` → when it last had a payload: one small hash, read by the console's suppliers page. */
+  private get lastKey(): string {
+    return `${this.options.prefix}:disclosures-last`;
+  }
+
   async record(d: Disclosure): Promise<void> {
     await this.recordIn(this.redis.multi(), d).exec();
   }
@@ -54,7 +59,16 @@ export class DisclosureLedger {
     return multi
       .hset(this.key(d.orderId), d.deliveryId, JSON.stringify(d))
       .pexpire(this.key(d.orderId), this.options.retentionMs)
-      .zadd(this.indexKey, Date.parse(d.deliveredAt), d.orderId);
+      .zadd(this.indexKey, Date.parse(d.deliveredAt), d.orderId)
+      .hset(this.lastKey, `${d.kind}:${d.recipient}`, d.deliveredAt);
+  }
+
+  /**
+   * When each recipient last had a payload (ISO 8601), by `<kind>:<recipient>` (`dropship:creamery`,
+   * `carrier:ups`), kept beyond the retention of jobs and records: it names only recipients and times.
+   */
+  async lastByRecipient(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.lastKey);
   }
 
   /** Every disclosure about one order, oldest first. */

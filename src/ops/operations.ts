@@ -76,6 +76,11 @@ export class Operations {
     this.ledger = new DisclosureLedger(redis, { prefix, retentionMs: config.store.retention.disclosuresMs });
   }
 
+  /** The Redis connection, key prefix and configuration these operations use (for the console's queries). */
+  get store(): { redis: Redis; prefix: string; config: Config } {
+    return { redis: this.redis, prefix: this.prefix, config: this.config };
+  }
+
   queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {

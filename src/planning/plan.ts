@@ -94,7 +94,12 @@ export interface PlanContext {
 function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfig, context: PlanContext): { delivery: PlannedDelivery; view: DropShipOrder } {
   const format = formatById(supplier.format);
   if (!format) throw new Error(`format ${supplier.format} is not registered (config was not loaded through loadConfig)`);
-  const { po, fields } = dropShipOrder(order, shipment, supplier);
+  const { po, fields: viewed } = dropShipOrder(order, shipment, supplier);
+  // Every check that can hold the order runs here, before a label is bought or anything is
+  // queued: a body rendered later (after the label, or in a batch) must not fail then.
+  const checked = format.check?.(po, supplier.formatOptions);
+  if (checked && checked.problems.length > 0) throw new DropshipError('EINVALID_ORDER', checked.problems);
+  const fields = checked ? viewed.filter((f) => !checked.unsent.includes(f)) : viewed;
   const deliveryId = `${shipment.id}+po`;
   const controlNumber = context.controlNumbers?.[supplier.id];
   const createdAt = context.now ?? order.placedAt;
@@ -195,7 +200,11 @@ export function labelledView(delivery: PlannedDelivery, supplier: SupplierConfig
     shipment.label = bought.label;
     fields.add('shipment.label');
   }
-  return { view: { ...waiting.view, shipment }, fields: [...fields].sort() };
+  const view = { ...waiting.view, shipment };
+  // A tracking number the format cannot write unchanged is left out of the document; the
+  // fields must not claim it. (Nothing in a label can make the document unwritable.)
+  for (const f of formatById(supplier.format)?.check?.(view, supplier.formatOptions).unsent ?? []) fields.delete(f);
+  return { view, fields: [...fields].sort() };
 }
 
 /**

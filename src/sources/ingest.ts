@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { z } from 'zod';
 import { redactCardNumbers } from '../core/card-data';
-import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, Order, type OrderEvent, type OrderEventSource } from '../core/order';
+import { CANCEL_REASONS, type CancelEvent, type CancelReason, ORDER_ID, ORDER_ID_RULE, Order, type OrderEvent, type OrderEventSource } from '../core/order';
 import { scrubOrderInput } from '../core/scrub';
+import { limitText } from '../core/text-limits';
 import { DropshipError } from '../errors';
 import { detectSource, ORDER_SOURCE_KINDS, sourceByKind, type OrderSourceKind } from './index';
 
@@ -194,7 +195,7 @@ export interface IngestOptions {
    * @defaultValue detected from the payload's shape (`detectSource`)
    */
   source?: OrderSourceKind;
-  /** The source's own event id (e.g. `X-Shopify-Webhook-Id`), kept for deduplication. */
+  /** The source's own event id (e.g. `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`), kept for deduplication. */
   eventId?: string;
   /**
    * The order replaces the one accepted under its id (`dropship enqueue --replace`). A
@@ -208,7 +209,7 @@ function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else if (typeof segment === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(segment)) {
+    else if (typeof segment === 'string' && segment.length <= 40 && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(segment)) {
       out += out === '' ? segment : `.${segment}`;
     } else if (typeof segment === 'string' && segment.length <= 40) out += `[${JSON.stringify(segment)}]`;
     else out += '[…]'; // an over-long property name is input, not a useful path
@@ -232,11 +233,13 @@ function problems(error: z.ZodError): string[] {
  * Turns a parsed order payload into a scrubbed, validated order event.
  *
  * Picks the adapter named by `options.source` or, without one, the one whose shape the
- * payload has; maps the payload to the canonical order input; scrubs card data
+ * payload has; maps the payload to the canonical order input; finds text longer than its
+ * field allows (`limitText`, before any scanning); scrubs card data from free text
  * (`scrubOrderInput`); validates it. Throws `DropshipError` with code:
  * - `EUNKNOWN_SOURCE` when the source is unknown or cannot be detected;
  * - `EINVALID_ORDER` listing every problem as `path: reason` (paths are canonical:
- *   `lines[2].quantity: must be a whole number`), with no values from the input.
+ *   `lines[2].quantity: must be a whole number`), with no values from the input; text over
+ *   its length limit is reported first, and never read.
  * A canonical payload's `"replace": true` (or `options.replace`) marks the event as replacing
  * the order accepted before under the same id.
  */
@@ -250,18 +253,26 @@ export function ingestOrder(payload: unknown, options: IngestOptions = {}): Orde
         : [`order: matches none of the known shapes (${ORDER_SOURCE_KINDS.join(', ')}); name the source explicitly`],
     );
   }
-  const mapped = source.toOrderInput(payload);
+  // Lengths first: a 1 MB note is refused by its length, never read by the card scanner,
+  // which sees the rest of the order with the over-long text emptied.
+  const limited = limitText(source.toOrderInput(payload));
   // A store's version is a time the adapter turned into milliseconds (13 digits, which pass
   // the Luhn check one time in ten): it is not free text and is never scrubbed. A canonical
   // order's version is what the client sent, and is scrubbed like the rest.
-  const { version, ...rest } = mapped;
-  const scrubbed = scrubOrderInput(source.kind === 'canonical' ? mapped : rest, { source: source.kind });
+  const { version, ...rest } = limited.input;
+  const scrubbed = scrubOrderInput(source.kind === 'canonical' ? limited.input : rest, { source: source.kind });
   const input = source.kind === 'canonical' || version === undefined ? scrubbed : { ...scrubbed, version };
   const result = Order.safeParse(input);
   // `replace` is the request's, not the order's: only the canonical JSON carries it.
   const replace = source.kind === 'canonical' && typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>).replace : undefined;
   const replaceProblem = replace !== undefined && typeof replace !== 'boolean' ? ['replace: must be true or false'] : [];
-  if (!result.success || replaceProblem.length > 0) throw new DropshipError('EINVALID_ORDER', [...(result.success ? [] : problems(result.error)), ...replaceProblem]);
+  if (limited.overLong.length > 0 || !result.success || replaceProblem.length > 0) {
+    const tooLong = limited.overLong.map((t) => ({ path: formatPath(t.path), problem: `${formatPath(t.path)}: must be at most ${t.max} characters` }));
+    const emptied = new Set(tooLong.map((t) => t.path));
+    // An emptied field may also be "empty" to validation: its length is the problem to report.
+    const others = result.success ? [] : problems(result.error).filter((p) => !emptied.has(p.slice(0, p.indexOf(': '))));
+    throw new DropshipError('EINVALID_ORDER', [...tooLong.map((t) => t.problem), ...others, ...replaceProblem]);
+  }
   const eventSource: OrderEventSource = { kind: source.kind };
   if (options.eventId !== undefined) eventSource.eventId = redactCardNumbers(options.eventId);
   return { source: eventSource, order: result.data, ...(options.replace === true || replace === true ? { replace: true as const } : {}) };
@@ -290,9 +301,10 @@ export function ingestCancellation(payload: unknown, options: { source: OrderSou
   }
   const problems: string[] = [];
   const given = typeof found.orderId === 'number' && Number.isSafeInteger(found.orderId) ? String(found.orderId) : found.orderId;
-  // As for orders: a card number as the id is redacted, and the redacted id fails the pattern.
-  const orderId = typeof given === 'string' ? redactCardNumbers(given) : given;
-  if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) problems.push('order.id: must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  // An order id is an identifier, never scrubbed (as for orders): a marketplace order number
+  // that passes the Luhn check must still cancel its order.
+  const orderId = given;
+  if (typeof orderId !== 'string' || !ORDER_ID.test(orderId)) problems.push(`order.id: ${ORDER_ID_RULE}`);
   let reason: CancelReason | undefined;
   if (found.reason !== undefined && found.reason !== null) {
     if (typeof found.reason !== 'string') problems.push('reason: must be a string');

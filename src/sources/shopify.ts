@@ -35,9 +35,11 @@ import {
  * Decisions:
  * - `order.id` is the shop-facing `order_number` (1001, what staff and customers quote; `name`
  *   adds a configurable "#" prefix that the id pattern would reject), else the numeric `id`.
- * - Line ids are the 1-based position in `line_items`, not Shopify's line item id: those are
- *   13-14 digit numbers, and about one in four would pass the Luhn check and be redacted as a
- *   card number. Removed lines keep their position, so ids stay stable.
+ * - Line ids are the 1-based position in `line_items`, not Shopify's line item id. (The reason
+ *   was that about one in four of those 13-14 digit numbers passes the Luhn check somewhere
+ *   and was redacted; identifiers are no longer scrubbed, but positions are what orders
+ *   already carry.) Removed
+ *   lines keep their position, so ids stay stable.
  * - The gift message is the note attribute named "gift_message" or "gift_note" in any case
  *   or spelling ("Gift Message", "gift-note"); several are joined by newlines. Other note
  *   attributes (often tracking or marketing data) are not copied.
@@ -189,20 +191,34 @@ function versionOf(value: unknown): number | undefined {
   return Number.isFinite(at) && at >= 0 ? at : undefined;
 }
 
-/** Shopify order webhooks, recognised by `line_items` plus `order_number` or `admin_graphql_api_id`. */
+/**
+ * The Order resource itself: a webhook body is the resource, while the REST Admin API
+ * (`GET /orders/{id}.json`, what an operator saves to replay or preview an order) wraps it
+ * as `{ "order": { ... } }`. A body with `line_items` of its own is the resource, whatever
+ * else it holds.
+ */
+function unwrap(payload: unknown): unknown {
+  return isRecord(payload) && !('line_items' in payload) && isRecord(payload.order) ? payload.order : payload;
+}
+
+/**
+ * Shopify orders, recognised by `line_items` plus `order_number` or `admin_graphql_api_id`:
+ * a webhook body, or the REST Admin API's `{ "order": { ... } }`.
+ */
 export const shopifySource: OrderSource = {
   kind: 'shopify',
 
   detect(payload: unknown): boolean {
+    const order = unwrap(payload);
     return (
-      isRecord(payload) &&
-      Array.isArray(payload.line_items) &&
-      ('order_number' in payload || 'admin_graphql_api_id' in payload)
+      isRecord(order) &&
+      Array.isArray(order.line_items) &&
+      ('order_number' in order || 'admin_graphql_api_id' in order)
     );
   },
 
   toOrderInput(payload: unknown): OrderInput {
-    const order = requireObject(payload, 'a Shopify order');
+    const order = requireObject(unwrap(payload), 'a Shopify order');
     requireArrays(order, ['line_items']);
     const attributes = noteAttributes(order);
     return compact({
@@ -227,9 +243,15 @@ export const shopifySource: OrderSource = {
     });
   },
 
-  /** An `orders/cancelled` payload: the Order resource with `cancelled_at` and `cancel_reason`. */
+  /**
+   * An `orders/cancelled` payload: the Order resource with `cancelled_at` and `cancel_reason`.
+   * The topic header is not covered by the webhook's signature, so the body alone decides: an
+   * order without `cancelled_at` (a signed `orders/create` body sent as `orders/cancelled`)
+   * cancels nothing.
+   */
   cancellation(payload: unknown) {
-    const order = requireObject(payload, 'a Shopify order');
+    const order = requireObject(unwrap(payload), 'a Shopify order');
+    if (optionalText(order.cancelled_at) === undefined) return undefined;
     const reason = optionalText(order.cancel_reason);
     return { orderId: text(order.order_number) ?? text(order.id), ...(reason !== undefined ? { reason } : {}) };
   },

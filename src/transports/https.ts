@@ -26,7 +26,10 @@ export const PAYLOAD_TYPE_HEADER = 'x-dropship-payload-type';
 /** How the receiver knows the request is ours (`delivery.auth`). */
 const authSchema = z
   .object({
-    /** Name of the env var holding a Standard Webhooks secret (`whsec_<base64>`, or raw text). */
+    /**
+     * Name of the env var holding a Standard Webhooks secret: `whsec_` and the standard base64
+     * of at least 24 random bytes (checked when the transport is created).
+     */
     hmacSecretEnv: envVarName('auth.hmacSecretEnv').optional(),
     /** Name of the env var holding a bearer token. */
     bearerTokenEnv: envVarName('auth.bearerTokenEnv').optional(),
@@ -83,6 +86,35 @@ export const httpsOptionsSchema = z
 /** Validated HTTPS options (durations in milliseconds). */
 export type HttpsOptions = z.output<typeof httpsOptionsSchema>;
 
+/** Fewest key bytes a Standard Webhooks secret may have (the specification: 24 to 64). */
+const MIN_SECRET_BYTES = 24;
+
+/**
+ * Why `secret` is not a Standard Webhooks secret, if it is not: `whsec_` then the standard
+ * (not URL-safe) padded base64 of at least 24 bytes. The receivers' official libraries
+ * base64-decode whatever follows the prefix (or the whole text, without one): a secret in any
+ * other form signs nothing they accept, so every delivery would be refused. Names no part of
+ * the value.
+ */
+export function standardWebhookSecretProblem(secret: string): string | undefined {
+  const problem = `must be "whsec_" followed by the standard base64 of at least ${MIN_SECRET_BYTES} random bytes (for example "whsec_" and the output of \`openssl rand -base64 32\`)`;
+  if (!secret.startsWith('whsec_')) return problem;
+  const encoded = secret.slice('whsec_'.length);
+  if (encoded.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) return problem;
+  const bytes = Buffer.from(encoded, 'base64').length;
+  return bytes < MIN_SECRET_BYTES ? `${problem}; it holds ${bytes}` : undefined;
+}
+
+/**
+ * The `webhook-id` of a delivery: its id, with `%` and `.` percent-encoded. The signed content
+ * is `id.timestamp.body`, so the Standard Webhooks libraries refuse an id with a dot in it,
+ * and delivery ids hold order ids, which may have dots. The encoding is one-to-one and the same
+ * on every attempt, so a receiver still recognises a retry; ids without either are unchanged.
+ */
+export function webhookId(deliveryId: string): string {
+  return deliveryId.replace(/[%.]/g, (c) => (c === '%' ? '%25' : '%2E'));
+}
+
 /**
  * The Standard Webhooks `webhook-signature` value: `v1,<base64 HMAC-SHA256 of id.timestamp.body>`.
  * A `whsec_` secret is base64-decoded first, as the specification says; any other secret is
@@ -91,6 +123,18 @@ export type HttpsOptions = z.output<typeof httpsOptionsSchema>;
 export function standardWebhookSignature(secret: string, id: string, timestamp: number, body: string): string {
   const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
   return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
+/**
+ * What nginx (`ssl_verify_client on`) answers, after the handshake, to a request without an
+ * acceptable client certificate: its internal 495 or 496, sent as 400 with an HTML page whose
+ * title names the reason. A proxy that passes 495/496 through is read the same way. Any other
+ * 400 is the receiver's own and stays `EREJECTED`.
+ */
+function clientCertRefused(status: number, text: string): 'missing' | 'refused' | undefined {
+  if (status === 496 || (status === 400 && text.includes('No required SSL certificate was sent'))) return 'missing';
+  if (status === 495 || (status === 400 && text.includes('The SSL certificate error'))) return 'refused';
+  return undefined;
 }
 
 /** The local port of the socket an undici `SocketError` is about. */
@@ -145,7 +189,14 @@ class HttpsTransport implements Transport {
       return value;
     };
     const { auth } = options;
-    if (auth?.hmacSecretEnv !== undefined) this.secrets.hmacSecret = readEnv('auth.hmacSecretEnv', auth.hmacSecretEnv);
+    if (auth?.hmacSecretEnv !== undefined) {
+      const secret = readEnv('auth.hmacSecretEnv', auth.hmacSecretEnv);
+      const problem = standardWebhookSecretProblem(secret);
+      if (problem !== undefined) {
+        throw DeliveryError.permanent('ECONFIG', `https ${context.instanceId}: the secret in environment variable ${auth.hmacSecretEnv} (auth.hmacSecretEnv) ${problem}; the receiver's Standard Webhooks library would refuse every delivery signed with it`);
+      }
+      this.secrets.hmacSecret = secret;
+    }
     if (auth?.bearerTokenEnv !== undefined) this.secrets.bearerToken = readEnv('auth.bearerTokenEnv', auth.bearerTokenEnv);
     const tls = {
       minVersion: 'TLSv1.2' as const,
@@ -186,10 +237,11 @@ class HttpsTransport implements Transport {
       throw DeliveryError.permanent('EPAYLOAD', 'deliveryId must be visible ASCII to serve as webhook-id and Idempotency-Key');
     }
     const timestamp = Math.floor(Date.now() / 1000);
+    const id = webhookId(payload.deliveryId);
     const headers: Record<string, string> = {
       'content-type': payload.contentType,
       'idempotency-key': payload.deliveryId,
-      'webhook-id': payload.deliveryId,
+      'webhook-id': id,
       'webhook-timestamp': String(timestamp),
     };
     let body = payload.body;
@@ -202,7 +254,7 @@ class HttpsTransport implements Transport {
       headers[PAYLOAD_TYPE_HEADER] = payload.contentType;
     }
     if (this.secrets.hmacSecret !== undefined) {
-      headers['webhook-signature'] = standardWebhookSignature(this.secrets.hmacSecret, payload.deliveryId, timestamp, body);
+      headers['webhook-signature'] = standardWebhookSignature(this.secrets.hmacSecret, id, timestamp, body);
     }
     if (this.secrets.bearerToken !== undefined) headers.authorization = `Bearer ${this.secrets.bearerToken}`;
 
@@ -227,6 +279,13 @@ class HttpsTransport implements Transport {
     if (this.secrets.bearerToken !== undefined && (status === 401 || status === 403)) {
       throw DeliveryError.permanent('EAUTH', `${this.where} refused the bearer token (${status})`);
     }
+    if (status === 400 || status === 495 || status === 496) {
+      // An answer to HEAD has no page to read: ask again with GET (no payload) to tell a
+      // refused client certificate from a receiver that merely dislikes HEAD.
+      const page = await this.request('GET', headers, undefined, undefined);
+      const refused = this.clientCertRefusal(page.status, page.text);
+      if (refused !== undefined) throw refused;
+    }
   }
 
   async close(): Promise<void> {
@@ -236,7 +295,7 @@ class HttpsTransport implements Transport {
   }
 
   private async request(
-    method: 'POST' | 'PUT' | 'HEAD',
+    method: 'POST' | 'PUT' | 'HEAD' | 'GET',
     headers: Record<string, string>,
     body: string | undefined,
     signal: AbortSignal | undefined,
@@ -286,8 +345,29 @@ class HttpsTransport implements Transport {
     return redactSecrets(text, [this.secrets.bearerToken, this.secrets.hmacSecret, ...extra]);
   }
 
+  /**
+   * A client certificate refused after the handshake (see {@link clientCertRefused}), as a
+   * permanent `EAUTH` in one line: the reason, never the HTML page around it.
+   */
+  private clientCertRefusal(status: number, text: string): DeliveryError | undefined {
+    const refused = clientCertRefused(status, text);
+    if (refused === undefined) return undefined;
+    const presented = this.options.auth?.clientCertFile !== undefined;
+    if (refused === 'missing') {
+      return DeliveryError.permanent(
+        'EAUTH',
+        presented
+          ? `${this.where} did not accept our client certificate (answered ${status}: no required SSL certificate was sent)`
+          : `${this.where} requires a client certificate (answered ${status}: no required SSL certificate was sent); set auth.clientCertFile and auth.clientKeyFile`,
+      );
+    }
+    return DeliveryError.permanent('EAUTH', `${this.where} refused our client certificate (answered ${status}: the SSL certificate error)`);
+  }
+
   /** Status code to retry decision; the excerpt of the answer never repeats our secrets. */
   private refusal(status: number, headers: Record<string, string | string[] | undefined>, text: string, payloadSecrets?: readonly string[]): DeliveryError {
+    const refusedCert = this.clientCertRefusal(status, text);
+    if (refusedCert !== undefined) return refusedCert;
     // Redacted before it is cut: a secret cut in two would no longer be recognised.
     const excerpt = this.withoutSecrets(text.replace(/\s+/g, ' ').trim(), payloadSecrets).slice(0, 200);
     const what = `${this.where} answered ${status}${excerpt === '' ? '' : `: ${excerpt}`}`;
@@ -323,7 +403,7 @@ function responseFields(text: string): Record<string, string> {
 /**
  * HTTPS delivery (undici): keep-alive pool per receiver, certificates verified (custom CA
  * allowed), optional mutual TLS, Standard Webhooks signature or bearer token, `Idempotency-Key`
- * and `webhook-id` set to the delivery id. 2xx delivered; 408, 429, 5xx and network errors
+ * set to the delivery id and `webhook-id` to its dot-free form ({@link webhookId}). 2xx delivered; 408, 429, 5xx and network errors
  * retried (honouring Retry-After); other answers refused for good.
  */
 export const httpsTransport: TransportKind<HttpsOptions> = {

@@ -575,6 +575,9 @@ describe('the judges used above', () => {
       expect(cardProblems([`card ${spelled} here`], 'x')).toHaveLength(1);
     }
     expect(cardProblems(['sha256 1eb45f0ced513895496845481775333d3d3c697809d7a81a4cd0edbf76078779', 'phone +1 503 555 0199'], 'x')).toEqual([]);
+    // Only the corpus's own Luhn-valid identifiers are skipped, not any Luhn-valid number.
+    expect(cardProblems(['sku 4006381333924, order 7334567890123409+creamery'], 'x')).toEqual([]);
+    expect(cardProblems(['sku 4006381333932'], 'x')).toHaveLength(1);
   });
 
   it('see stack traces and internal paths in answers', () => {

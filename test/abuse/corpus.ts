@@ -8,6 +8,7 @@ import { xmlSafe } from '../../src/formats/cxml';
 import { xpath, xpathNumber } from '../formats/xmllint';
 import { orderPayload, TEST_CARDS } from '../support/orders';
 import { EVERY_FORMAT_LINES } from './abuse-config';
+import { LUHN_VALID_IDENTIFIERS } from './judge';
 
 /**
  * The hostile and broken inputs, as data: one row per input, naming the entry point, the
@@ -48,6 +49,12 @@ export type Expectation =
 // Payload builders
 
 const [VISA, MASTERCARD, AMEX, DISCOVER] = TEST_CARDS as [string, string, string, string];
+/**
+ * Identifiers that pass the Luhn check: an order number (a marketplace's, or a platform's
+ * numeric id), cancelled orders' numbers, and an EAN-13 barcode SKU. Scrubbing never touches
+ * identifiers, so these go out unchanged; the card judges know them (`LUHN_VALID_IDENTIFIERS`).
+ */
+const [LUHN_ORDER_ID, LUHN_CANCEL_ID, LUHN_SHOPIFY_NUMBER, LUHN_WOO_NUMBER, LUHN_CLI_ORDER_ID, EAN13_SKU] = LUHN_VALID_IDENTIFIERS as unknown as [string, string, string, string, string, string];
 
 /** A canonical order with one line for every format (see `EVERY_FORMAT_LINES`). */
 export function canonical(id: string, patch: (o: Json) => void = () => {}): Json {
@@ -57,6 +64,11 @@ export function canonical(id: string, patch: (o: Json) => void = () => {}): Json
 }
 
 const shipTo = (o: Json) => o.shipTo as Json;
+/**
+ * Keeps only the line of `orchard` (cXML, its own labels): no carrier request is built, so a
+ * ship-to name longer than a carrier takes reaches the cXML document instead of holding the order.
+ */
+const orchardOnly = (o: Json) => (o.lines = (o.lines as Json[]).filter((l) => String(l.sku).startsWith('ORCH-')));
 const lines = (o: Json) => o.lines as Json[];
 const customer = (o: Json) => o.customer as Json;
 
@@ -253,24 +265,29 @@ function ordersCases(): ApiCase[] {
     // Unicode tricks in names
     c('RTL override in every text field', everywhere(cid(), 'Ada \u202Egpj.exe\u202C Example'), accepted()),
     c('zero-width characters in every text field', everywhere(cid(), 'A\u200Bd\u200Ca\u200D \uFEFFExample\u2060'), accepted()),
-    c('combining characters (150 on one letter)', everywhere(cid(), `Z${'\u0301\u0308'.repeat(45)}oe`), accepted()),
+    // Held: too long for UPS's 35-character name once composed, and no ASCII spelling for X12 (not cut or dropped).
+    c('combining characters (150 on one letter)', everywhere(cid(), `Z${'\u0301\u0308'.repeat(45)}oe`), held('UNSHIPPABLE')),
     c('NUL inside every text field', everywhere(cid(), 'Ada\u0000Example'), accepted()),
-    c('lone surrogates in every text field', everywhere(cid(), 'Ada \uD800 Ex\uDFFFample'), accepted()),
+    // Held: a lone surrogate becomes U+FFFD, which the ASCII X12 supplier cannot write.
+    c('lone surrogates in every text field', everywhere(cid(), 'Ada \uD800 Ex\uDFFFample'), held('UNSHIPPABLE')),
     c('C0/C1 controls, DEL, line and paragraph separators', everywhere(cid(), 'Ada\u0007\u001B[31m\u007F\u0085\u2028\u2029Example'), accepted()),
-    c('emoji with ZWJ sequences and flags', everywhere(cid(), 'Ada 👩‍👩‍👧‍👦 🏳️‍🌈 🇺🇸 Example'), accepted()),
+    // Held: emoji have no ASCII spelling for the X12 supplier.
+    c('emoji with ZWJ sequences and flags', everywhere(cid(), 'Ada 👩‍👩‍👧‍👦 🏳️‍🌈 🇺🇸 Example'), held('UNSHIPPABLE')),
     c('ship-to name of control characters only', canonical(cid(), (o) => (shipTo(o).name = '\u0001\u0002\u0003')), held('UNSHIPPABLE')),
     // CSV formula injection
     ...FORMULAS.map((f) => c(`CSV formula ${JSON.stringify(f)} in every text field`, everywhere(cid(), f), accepted())),
     c('CSV formula after a line break inside a name', everywhere(cid(), "Ada\n=cmd|' /C calc'!A0"), accepted()),
-    c('CSV formula with quotes after a line break inside a name', everywhere(cid(), 'Ada\n=HYPERLINK("http://evil.example","x")'), accepted()),
+    // Held: 41 characters is more than a UPS name or city takes (never cut).
+    c('CSV formula with quotes after a line break inside a name', everywhere(cid(), 'Ada\n=HYPERLINK("http://evil.example","x")'), held('UNSHIPPABLE')),
+    c('CSV formula with quotes after a line break inside a short name', everywhere(cid(), 'Ada\n=HYPERLINK("http://ev.il")'), accepted()),
     c('CSV formula after a CR inside a name', everywhere(cid(), 'Ada\r@SUM(1+1)'), accepted()),
     c('CSV formula after a CRLF inside a name', everywhere(cid(), "Ada\r\n=cmd|' /C calc'!A0"), accepted()),
     c('CSV formula in a property name and value', canonical(cid(), (o) => (lines(o)[5]!.properties = { '=cmd': "@x", '+y': '-z' })), accepted()),
     c('CSV delimiter and quotes in names', everywhere(cid(), 'Ada, "the" Example;\tx'), accepted()),
     // XML / cXML injection
-    ((name) => c('XML element injection in the ship-to name', canonical(cid(), (o) => (shipTo(o).name = name)), accepted(xmlReadsBack(name, "count(//Extrinsic[@name='evil'])"))))('</DeliverTo><Extrinsic name="evil">x</Extrinsic><DeliverTo>'),
-    ((name) => c('XML entity and DOCTYPE injection', canonical(cid(), (o) => (shipTo(o).name = name)), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))('&xxe; &amp; &#x26; <!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
-    ((name) => c('CDATA end and processing instruction', canonical(cid(), (o) => (shipTo(o).name = name)), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))(']]><![CDATA[x]]><?xml-stylesheet href="http://evil.example/x"?>'),
+    ((name) => c('XML element injection in the ship-to name', canonical(cid(), (o) => ((shipTo(o).name = name), orchardOnly(o))), accepted(xmlReadsBack(name, "count(//Extrinsic[@name='evil'])"))))('</DeliverTo><Extrinsic name="evil">x</Extrinsic><DeliverTo>'),
+    ((name) => c('XML entity and DOCTYPE injection', canonical(cid(), (o) => ((shipTo(o).name = name), orchardOnly(o))), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))('&xxe; &amp; &#x26; <!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
+    ((name) => c('CDATA end and processing instruction', canonical(cid(), (o) => ((shipTo(o).name = name), orchardOnly(o))), accepted(xmlReadsBack(name, 'count(//Extrinsic)'))))(']]><![CDATA[x]]><?xml-stylesheet href="http://evil.example/x"?>'),
     c('XML attribute injection through a property name', canonical(cid(), (o) => (lines(o)[4]!.properties = { 'a" evil="1': '<b>', "x'><y": '&' })), accepted((a) => {
       const doc = cxmlOf(a);
       return [
@@ -291,17 +308,21 @@ function ordersCases(): ApiCase[] {
     c('a line two suppliers claim', canonical(cid(), (o) => (lines(o)[3]!.sku = 'BOTH-1')), held('AMBIGUOUS_LINE')),
     c('no ship-to address', canonical(cid(), (o) => delete o.shipTo), held('NO_SHIP_TO')),
     // Order ids that become file names
-    ...['../../etc/passwd', 'a/b', '..', '.hidden', 'a\\b', '$(rm -rf ~)', '`reboot`', 'x\u0000.csv', '1001;rm -rf /', '%2e%2e%2fetc', 'CON<>:"|?*', '１００１', 'a'.repeat(65), ' ', 'x\r\nBcc: spy@evil.example'].map((id) =>
+    ...['../../etc/passwd', 'a/b', '..', '.hidden', 'a\\b', '$(rm -rf ~)', '`reboot`', 'x\u0000.csv', '1001;rm -rf /', '%2e%2e%2fetc', 'CON<>:"|?*', '１００１', 'a'.repeat(65), ' ', 'a..b', '1001.', 'x\r\nBcc: spy@evil.example'].map((id) =>
       c(`order id ${JSON.stringify(id.length > 20 ? `${id.slice(0, 20)}…` : id)}`, canonical(cid(), (o) => (o.id = id)), badOrder(/^id: must be 1-64 letters, digits/)),
     ),
-    c('order id with dots inside ("a..b")', canonical('abuse..api..dots'), accepted()),
+    // Single dots inside are fine; ".." (in the list above) is refused at intake, since every
+    // transport's file-name check refuses it at delivery, after a label may have been bought.
+    c('order id with dots inside ("a.b")', canonical('abuse.api.dots'), accepted()),
     c('order id with surrounding whitespace and a line break', canonical(' abuse-api-trim\n'), accepted((a) => (a.order.id === 'abuse-api-trim' ? [] : [`order id kept as ${JSON.stringify(a.order.id)}`]))),
     c('order id named like a device ("CON")', canonical('CON'), accepted()),
     // Header injection in email fields
     c('email with CRLF and a Bcc header', canonical(cid(), (o) => (customer(o).email = 'ada@example.com\r\nBcc: spy@evil.example')), badOrder(/^customer\.email: must be an email address$/)),
     c('email with LF and a Subject header', canonical(cid(), (o) => (customer(o).email = 'ada@example.com\nSubject: free')), badOrder(/^customer\.email: /)),
     c('email with a display name and angle brackets', canonical(cid(), (o) => (customer(o).email = 'Ada <ada@example.com>, spy@evil.example')), badOrder(/^customer\.email: /)),
-    c('CRLF header lines in every name', everywhere(cid(), 'Ada\r\nBcc: spy@evil.example\r\nSubject: x'), accepted()),
+    // Held: 36 characters is more than a UPS name or city takes (never cut).
+    c('CRLF header lines in every name', everywhere(cid(), 'Ada\r\nBcc: spy@evil.example\r\nSubject: x'), held('UNSHIPPABLE')),
+    c('CRLF header lines in every short name', everywhere(cid(), 'Ada\r\nBcc: spy@ev.il\r\nSubject: x'), accepted()),
     // Prototype pollution keys
     c('__proto__ and constructor at the top level', raw(JSON.stringify(canonical(cid())).replace(/^\{/, '{"__proto__":{"polluted":"yes","isAdmin":true},"constructor":{"prototype":{"polluted":"yes"}},')), accepted((a) => [...notPolluted(), ...('polluted' in a.order ? ['the order carries "polluted"'] : [])])),
     c('__proto__ inside customer sets no flag', raw(JSON.stringify(canonical(cid())).replace('"customer":{', '"customer":{"__proto__":{"contactRestricted":true},')), accepted((a) => [...notPolluted(), ...(a.order.customer.contactRestricted ? ['contactRestricted came from __proto__'] : [])])),
@@ -318,13 +339,15 @@ function ordersCases(): ApiCase[] {
       shipTo(o).line2 = `Unit ${AMEX}`;
       lines(o)[5]!.properties = { Note: `pay with ${DISCOVER}`, card_number: VISA, cvv: '123' };
     }), accepted()),
-    c('card number as the order id', canonical(cid(), (o) => (o.id = VISA)), badOrder(/^id: /)),
+    // Before, ids and SKUs were scrubbed too, so a Luhn-valid order id was refused and an EAN-13 SKU rewritten.
+    c('an order id that passes the Luhn check (a marketplace order number)', canonical(cid(), (o) => (o.id = LUHN_ORDER_ID)), accepted((a) => (a.order.id === LUHN_ORDER_ID ? [] : [`the order id became ${JSON.stringify(a.order.id)}`]))),
     c('card number as the currency', canonical(cid(), (o) => (o.currency = VISA)), badOrder(/^currency: /)),
     c('card number in a property name', canonical(cid(), (o) => (lines(o)[5]!.properties = { [`card ${VISA}`]: 'x' })), accepted((a) => (a.order.lines[5]?.properties['card [redacted]'] === 'x' ? [] : ['the property name was not redacted']))),
     c('card number as the phone', canonical(cid(), (o) => Object.assign(shipTo(o), { phone: `(${VISA.slice(0, 4)}) ${VISA.slice(4)}` })), accepted((a) => (a.order.shipTo?.phone === undefined ? [] : ['the card-number phone was kept']))),
     c('card number as the email local part', canonical(cid(), (o) => (customer(o).email = `${VISA}@example.com`)), badOrder(/^customer\.email: /)),
-    c('card number as a SKU', canonical(cid(), (o) => (lines(o)[5]!.sku = VISA)), accepted()),
-    c('card number in a postal code', canonical(cid(), (o) => (shipTo(o).postalCode = AMEX)), accepted()),
+    c('a Luhn-valid EAN-13 barcode as a SKU', canonical(cid(), (o) => (lines(o)[5]!.sku = EAN13_SKU)), accepted((a) => (a.order.lines[5]?.sku === EAN13_SKU ? [] : [`the SKU became ${JSON.stringify(a.order.lines[5]?.sku)}`]))),
+    // Held: once the card number is scrubbed, the US postal code is not the 5 or 9 digits UPS requires.
+    c('card number in a postal code', canonical(cid(), (o) => (shipTo(o).postalCode = AMEX)), held('UNSHIPPABLE')),
     c('card data in fields the order does not have', canonical(cid(), (o) => Object.assign(o, { card: { number: VISA, cvv: '123', expiry: '12/30' }, payment: { brand: 'visa', last4: '1111', number: VISA } })), accepted()),
     c('card number glued to other digits', canonical(cid(), (o) => (o.notes = `ref 99${VISA}99`)), accepted()),
     c('card number split by NUL characters', everywhere(cid(), `card ${VISA.replace(/(\d{4})(?=\d)/g, '$1\u0000')}`), accepted()),
@@ -385,7 +408,9 @@ function shopifyCases(): ApiCase[] {
     c('every line removed (current_quantity 0)', s((o) => (o.line_items as Json[]).forEach((l) => (l.current_quantity = 0))), held('NOTHING_TO_SHIP')),
     c('hostile names, notes and properties', s((o) => {
       const evil = "=cmd|' /C calc'!A0\n</Name><Extrinsic>x</Extrinsic>*~^>\u202E\u0000";
-      Object.assign(o.shipping_address as Json, { name: evil, first_name: evil, address1: evil, city: evil });
+      // Ship-to values within UPS's limits (30-character city, 3 address lines): longer ones hold the order, never cut.
+      const evilShort = "=cmd|' /C'!A0\n</N><E>*~^>\u202E\u0000";
+      Object.assign(o.shipping_address as Json, { name: evilShort, first_name: evilShort, address1: evilShort, city: evilShort });
       o.note = evil;
       o.note_attributes = [{ name: 'gift_message', value: evil }, { name: '__proto__', value: 'x' }];
       (o.line_items as Json[]).forEach((l) => Object.assign(l, { name: evil, properties: [{ name: '__proto__', value: 'p' }, { name: 'constructor', value: evil }, { name: '_private', value: 'hidden' }] }));
@@ -448,7 +473,7 @@ function cancelCases(): ApiCase[] {
     ...['..%2F..%2Fetc%2Fpasswd', '%24(reboot)', 'x%00', 'x%0D%0ABcc%3A%20spy', '%EF%BC%91%EF%BC%90', 'a'.repeat(65)].map((id) =>
       c(`order id ${JSON.stringify(decodeURIComponent(id).slice(0, 24))} in the path`, id, none, badOrder(/^order\.id: must be 1-64 letters, digits/)),
     ),
-    c('a card number as the order id in the path', VISA, none, badOrder(/^order\.id: /)),
+    c('an order id that passes the Luhn check in the path', LUHN_CANCEL_ID, none, accepted()),
     c('a card number as a field name', 'abuse-cancel-1', { [VISA]: 'x' }, badOrder(/^cancellation: unknown field/)),
     c('orderId in the body', 'abuse-cancel-2', { orderId: 'abuse-api-001' }, badOrder(/^orderId: goes in the path, not the body$/)),
     c('body is an array', 'abuse-cancel-3', [], badOrder(/must be a JSON object/)),
@@ -459,10 +484,10 @@ function cancelCases(): ApiCase[] {
     c('a client that is not on loopback, without a token', 'abuse-cancel-8', none, rejected(401, 'EUNAUTHORIZED'), { remoteAddress: '203.0.113.9' }),
     c('reason with CRLF, markup and a card number', 'abuse-cancel-9', { reason: `</Reason>\r\nBcc: x ${VISA}` }, accepted()),
     c('no body', 'abuse-cancel-10', none, accepted()),
-    { name: 'Shopify orders/cancelled: order_number "../x"', route: '/webhooks/shopify', body: shopify(7900, (o) => (o.order_number = '../x')), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
-    { name: 'Shopify orders/cancelled: a card number as order_number', route: '/webhooks/shopify', body: shopify(7901, (o) => (o.order_number = VISA)), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
+    { name: 'Shopify orders/cancelled: order_number "../x"', route: '/webhooks/shopify', body: shopify(7900, (o) => Object.assign(o, { order_number: '../x', cancelled_at: '2026-11-21T10:00:00-05:00' })), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: badOrder(/^order\.id: /) },
+    { name: 'Shopify orders/cancelled: an order_number that passes the Luhn check', route: '/webhooks/shopify', body: shopify(7901, (o) => Object.assign(o, { order_number: LUHN_SHOPIFY_NUMBER, cancelled_at: '2026-11-21T10:00:00-05:00' })), headers: { 'x-shopify-topic': 'orders/cancelled' }, expect: accepted() },
     { name: 'WooCommerce order.updated to cancelled: number "$(reboot)"', route: '/webhooks/woocommerce', body: woo(8900, (o) => Object.assign(o, { status: 'cancelled', number: '$(reboot)' })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: badOrder(/^order\.id: /) },
-    { name: 'WooCommerce order.updated to cancelled: a card number as number', route: '/webhooks/woocommerce', body: woo(8901, (o) => Object.assign(o, { status: 'cancelled', number: MASTERCARD })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: badOrder(/^order\.id: /) },
+    { name: 'WooCommerce order.updated to cancelled: a number that passes the Luhn check', route: '/webhooks/woocommerce', body: woo(8901, (o) => Object.assign(o, { status: 'cancelled', number: LUHN_WOO_NUMBER })), headers: { 'x-wc-webhook-topic': 'order.updated' }, expect: accepted() },
   ];
 }
 
@@ -503,6 +528,11 @@ function batchItems(api: readonly ApiCase[]): BatchItem[] {
   return api.flatMap((c) => {
     if (c.expect.answer !== 'accepted' && c.expect.answer !== 'held') return [];
     if (c.route === '/orders/{id}/cancel') return [];
+    // A webhook that cancels an order is judged as a cancellation; enqueue would take its
+    // body as an order to ship.
+    const topic = c.headers?.['x-shopify-topic'];
+    const status = (c.body as { status?: unknown } | undefined)?.status;
+    if (topic === 'orders/cancelled' || (c.route === '/webhooks/woocommerce' && status === 'cancelled')) return [];
     const bytes = bodyBytes(c.body);
     if (bytes[0] === 0xef) return []; // a byte order mark is only allowed at the start of a file
     return [{ name: `${c.route} ${c.name}`, json: bytes.toString('utf8'), expect: c.expect }];
@@ -513,8 +543,11 @@ export function cliCases(api: readonly ApiCase[]): CliCase[] {
   const json = (value: unknown) => ({ content: JSON.stringify(value) });
   const hostile = (id: string) =>
     canonical(id, (o) => {
-      Object.assign(shipTo(o), { name: "Ada\n=HYPERLINK(\"http://evil.example\")", company: '</DeliverTo><Extrinsic name="evil">x</Extrinsic>', line1: '1 Road*~^>:', city: 'Ex\u202Eample\u0000' });
-      o.notes = `Card ${VISA.replace(/(\d{4})/g, '$1 ').trim()} ]]> &xxe; \uD800`;
+      // Within UPS's 35-character names (longer ones hold the order, never cut).
+      Object.assign(shipTo(o), { name: 'Ada\n=HYPERLINK("http://ev.il")', company: '</DeliverTo><Extrinsic name="e">', line1: '1 Road*~^>:', city: 'Ex\u202Eample\u0000' });
+      o.notes = `Card ${VISA.replace(/(\d{4})/g, '$1 ').trim()} ]]> &xxe;`;
+      // A lone surrogate on the cXML line: the ASCII X12 supplier would hold the order for it.
+      lines(o)[4]!.properties = { Note: 'x \uD800' };
       lines(o)[5]!.properties = { '=cmd': '@x', constructor: 'c' };
     });
   const items = batchItems(api);
@@ -534,6 +567,6 @@ export function cliCases(api: readonly ApiCase[]): CliCase[] {
     { name: 'held order (a line two suppliers claim)', command: 'preview', file: json(canonical('c4', (o) => Object.assign(lines(o)[3]!, { sku: 'BOTH-1' }))), expect: { answer: 'held', reasons: ['AMBIGUOUS_LINE'] } },
     { name: 'FILE is /etc/passwd', command: 'preview', file: { path: '/etc/passwd' }, expect: { answer: 'rejected', stderr: /^dropship: FILE: The body is not valid JSON:\n {2}- body: unexpected character at line 1, column 1\n$/, notInStderr: ['root:', '/bin/'] } },
     { name: `a JSON array of ${items.length} hostile orders`, command: 'enqueue', file: { content: `[${items.map((i) => i.json).join(',\n')}]` }, expect: { answer: 'batch', items } },
-    { name: 'card number as the order id', command: 'enqueue', file: json(canonical(VISA)), expect: { answer: 'rejected', stderr: /^dropship: The order is invalid:\n {2}- id: must be 1-64/, notInStderr: [VISA] } },
+    { name: 'an order id that passes the Luhn check', command: 'enqueue', file: json(canonical(LUHN_CLI_ORDER_ID)), expect: { answer: 'accepted' } },
   ];
 }

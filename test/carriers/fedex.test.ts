@@ -7,6 +7,7 @@ import { componentValidator, requestBodyValidator } from '../../testkit/openapi'
 import {
   CARRIER_FIELDS,
   SHIP_TOS,
+  TOO_LONG,
   allStrings,
   arbitraryShipment,
   cpLength,
@@ -157,24 +158,48 @@ describe('fedexCarrier.build', () => {
     },
   );
 
-  it('wraps and truncates long values to the FedEx limits', () => {
-    const { request, fields } = build({ ...domesticShipment('fedex', 'INTERNATIONAL_PRIORITY'), shipTo: SHIP_TOS['long address exceeding every limit']! });
+  it('wraps long street lines into the three street lines, by word; nothing is cut', () => {
+    const { request, fields } = build({ ...domesticShipment('fedex', 'INTERNATIONAL_PRIORITY'), shipTo: SHIP_TOS['long street wrapped into three lines']! });
     const [recipient] = request.requestedShipment.recipients;
     expect(recipient).toEqual({
       contact: {
-        personName: 'Maximiliane Anneliese Theodora Wolkenstein-Trostburg von Example',
-        companyName: 'Example Interdisciplinary Research',
+        personName: 'Maximiliane Theodora Wolkenstein',
+        companyName: 'Example Research Cooperative',
         phoneNumber: '442079460958',
       },
       address: {
         streetLines: ['Building 7, Innovation Campus, 1234', 'Extraordinarily Long Boulevard Name', 'Suite 5500, Attention Receiving'],
-        city: 'Llanfairpwllgwyngyllgogerychwyrndro',
+        city: 'Llanfairpwllgwyngyll',
         countryCode: 'GB',
       },
     });
     expect(fields).not.toContain('shipTo.region');
     expect(fields).not.toContain('shipTo.postalCode');
     expect(fields).toContain('shipTo.line2');
+  });
+
+  it('refuses (the order is held) a street that needs more than three lines, and a name, company or city it would have to cut', () => {
+    expect(() => build({ ...domesticShipment('fedex', 'INTERNATIONAL_PRIORITY'), shipTo: TOO_LONG })).toThrow(
+      expect.objectContaining({
+        code: 'EINVALID_ORDER',
+        problems: [
+          'shipTo.line1 and line2 need more than the 3 street lines of 35 characters FedEx takes',
+          'shipTo.city is 58 characters; the carrier takes at most 35',
+          'shipTo.company is 66 characters; the carrier takes at most 35',
+        ],
+      }),
+    );
+  });
+
+  it.each([
+    ['US', 'California', 'CA'],
+    ['CA', 'Québec', 'QC'],
+    ['DE', 'Bayern', 'BY'],
+  ])('sends the state or province of %s %p as its two-letter ISO 3166-2 code %p', (country, region, code) => {
+    const base = domesticShipment('fedex', 'FEDEX_GROUND');
+    const { request, fields } = build({ ...base, shipTo: { ...base.shipTo, country, region } });
+    expect(request.requestedShipment.recipients[0]?.address.stateOrProvinceCode).toBe(code);
+    expect(fields).toContain('shipTo.region');
   });
 
   it('declares the package weight in the configured unit and totalWeight in pounds, rounded up to 0.1', () => {
@@ -221,7 +246,8 @@ describe('fedexCarrier.build', () => {
     );
   });
 
-  it('property: any valid shipment gives a schema-valid request whose fields are all present in the input', () => {
+  it('property: any valid shipment gives a schema-valid request whose fields are all present in the input, or is refused naming ship-to fields', () => {
+    let builtCount = 0;
     const optionsArb = fc.record({
       labelImageType: fc.constantFrom('PDF', 'PNG', 'ZPLII', 'EPL2'),
       weightUnit: fc.constantFrom('LB', 'KG'),
@@ -229,7 +255,18 @@ describe('fedexCarrier.build', () => {
     });
     fc.assert(
       fc.property(arbitraryShipment('fedex', SERVICES), optionsArb, (shipment, rawOptions) => {
-        const { request, fields } = build(shipment, options(rawOptions));
+        let built: ReturnType<typeof build>;
+        try {
+          built = build(shipment, options(rawOptions));
+        } catch (err) {
+          // Or refused, naming ship-to fields only: the order is held, nothing is cut.
+          expect(err).toBeInstanceOf(DropshipError);
+          expect((err as DropshipError).code).toBe('EINVALID_ORDER');
+          for (const p of (err as DropshipError).problems) expect(p).toMatch(/^shipTo\.(name|company|line1|city) /);
+          return;
+        }
+        builtCount += 1;
+        const { request, fields } = built;
         expect(validateShipment(request)).toEqual([]);
         expect(limitProblems(request)).toEqual([]);
 
@@ -250,6 +287,8 @@ describe('fedexCarrier.build', () => {
       }),
       { numRuns: 300 },
     );
+    // Most generated ship-tos fit: the property checks requests, not only refusals.
+    expect(builtCount).toBeGreaterThan(100);
   });
 });
 

@@ -7,6 +7,7 @@ import { requestBodyValidator } from '../../testkit/openapi';
 import {
   CARRIER_FIELDS,
   SHIP_TOS,
+  TOO_LONG,
   allStrings,
   arbitraryShipment,
   cpLength,
@@ -136,18 +137,18 @@ describe('upsCarrier.build', () => {
     expect(fields).not.toContain('shipTo.company');
   });
 
-  it('wraps and truncates long values to the UPS limits, by word where it can', () => {
-    const { request, fields } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['long address exceeding every limit']! });
+  it('wraps long street lines into the three address lines UPS allows, by word; nothing is cut', () => {
+    const { request, fields } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['long street wrapped into three lines']! });
     const { ShipTo } = request.ShipmentRequest.Shipment;
-    expect(ShipTo.Name).toBe('Example Interdisciplinary Research');
-    expect(ShipTo.AttentionName).toBe('Maximiliane Anneliese Theodora Wolk');
+    expect(ShipTo.Name).toBe('Example Research Cooperative');
+    expect(ShipTo.AttentionName).toBe('Maximiliane Theodora Wolkenstein');
     expect(ShipTo.Address.AddressLine).toEqual([
       'Building 7, Innovation Campus, 1234',
       'Extraordinarily Long Boulevard Name',
       'Suite 5500, Attention Receiving',
     ]);
-    expect(ShipTo.Address.City).toBe('Llanfairpwllgwyngyllgogerychwy');
-    // A shortened region or postal code names another place: left out, and not reported.
+    expect(ShipTo.Address.City).toBe('Llanfairpwllgwyngyll');
+    // A region that names no subdivision, or a postal code too long, is left out, and not reported.
     expect(ShipTo.Address.StateProvinceCode).toBeUndefined();
     expect(ShipTo.Address.PostalCode).toBeUndefined();
     expect(ShipTo.Phone).toEqual({ Number: '442079460958' });
@@ -157,7 +158,7 @@ describe('upsCarrier.build', () => {
   });
 
   it('gives line1 all three lines when there is no line2', () => {
-    const shipTo = { ...SHIP_TOS['long address exceeding every limit']!, line2: '   ' };
+    const shipTo = { ...SHIP_TOS['long street wrapped into three lines']!, line1: 'Building 7, Innovation Campus, 1234 Extraordinarily Long Boulevard Name Northeast Extension', line2: '   ' };
     const { request, fields } = build({ ...domesticShipment('ups', '03'), shipTo });
     expect(request.ShipmentRequest.Shipment.ShipTo.Address.AddressLine).toEqual([
       'Building 7, Innovation Campus, 1234',
@@ -167,13 +168,67 @@ describe('upsCarrier.build', () => {
     expect(fields).not.toContain('shipTo.line2');
   });
 
-  it('never cuts inside a character: surrogate pairs, combining marks, flags', () => {
-    const { request } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['astral and combining characters at the cut']! });
+  it('refuses (the order is held) a street that needs more than three lines, and a name, company or city it would have to cut', () => {
+    expect(() => build({ ...domesticShipment('ups', '03'), shipTo: TOO_LONG })).toThrow(
+      expect.objectContaining({
+        code: 'EINVALID_ORDER',
+        problems: [
+          'shipTo.line1 and line2 need more than the 3 address lines of 35 characters UPS takes',
+          'shipTo.city is 58 characters; the carrier takes at most 30',
+          'shipTo.name is 64 characters; the carrier takes at most 35',
+          'shipTo.company is 66 characters; the carrier takes at most 35',
+        ],
+      }),
+    );
+  });
+
+  it('never cuts inside a character: surrogate pairs, combining marks, flags count as what they are', () => {
+    const { request } = build({ ...domesticShipment('ups', '03'), shipTo: SHIP_TOS['astral and combining characters at the edge']! });
     const { ShipTo } = request.ShipmentRequest.Shipment;
-    expect(ShipTo.Name).toBe(`${'a'.repeat(34)}😀`);
+    expect(ShipTo.Name).toBe(`${'a'.repeat(33)}😀😀`);
     expect(ShipTo.Address.AddressLine).toEqual(['b'.repeat(34), 'q\u0301 more words here']);
-    expect(ShipTo.Address.City).toBe('c'.repeat(29));
+    expect(ShipTo.Address.City).toBe(`${'c'.repeat(28)}🇺🇸`);
     expect(ShipTo.Address.StateProvinceCode).toBe('VT');
+  });
+
+  it.each([
+    ['US', 'California', 'CA'],
+    ['US', 'calif.', 'CA'],
+    ['US', 'US-NY', 'NY'],
+    ['CA', 'Québec', 'QC'],
+    ['CA', 'ontario', 'ON'],
+    ['MX', 'Nuevo León', 'NLE'],
+    ['AU', 'New South Wales', 'NSW'],
+    ['DE', 'Bayern', 'BY'],
+    ['IE', 'Cork', 'CO'],
+  ])('sends the state or province of %s %p as its ISO 3166-2 code %p', (country, region, code) => {
+    const base = domesticShipment('ups', '03');
+    const postalCode = { US: '05401', CA: 'H2X 1Y4' }[country] ?? '12345';
+    const { request, fields } = build({ ...base, shipTo: { ...base.shipTo, country, region, postalCode } });
+    expect(request.ShipmentRequest.Shipment.ShipTo.Address.StateProvinceCode).toBe(code);
+    expect(fields).toContain('shipTo.region');
+  });
+
+  it.each([
+    [{ region: undefined }, 'shipTo.region is missing; UPS requires a state or province code for US'],
+    [{ region: 'Narnia' }, 'shipTo.region is not a US state, province or county UPS knows (ISO 3166-2)'],
+    [{ postalCode: undefined }, 'shipTo.postalCode is missing; UPS requires one for US'],
+    [{ postalCode: '0540' }, 'shipTo.postalCode is not of the form UPS requires for US (5 or 9 digits)'],
+    [{ country: 'CA', region: 'QC', postalCode: '12345' }, 'shipTo.postalCode is not of the form UPS requires for CA (A#A#A#)'],
+    [{ country: 'CA', region: 'Bayern', postalCode: 'H2X 1Y4' }, 'shipTo.region is not a CA state, province or county UPS knows (ISO 3166-2)'],
+  ])('refuses (the order is held) a ship-to %p: %s', (change, problem) => {
+    const base = domesticShipment('ups', '03');
+    expect(() => build({ ...base, shipTo: { ...base.shipTo, ...change } })).toThrow(expect.objectContaining({ code: 'EINVALID_ORDER', problems: [problem] }));
+  });
+
+  it("gives an international ship-to without a phone the shipper's (UPS requires one), without claiming shipTo.phone", () => {
+    const base = domesticShipment('ups', '07');
+    const { request, fields } = build({ ...base, shipTo: SHIP_TOS['international FR, contact-restricted (no phone)']! });
+    expect(request.ShipmentRequest.Shipment.ShipTo.Phone).toEqual({ Number: '8025550100' });
+    expect(fields).not.toContain('shipTo.phone');
+    expect(() => build({ ...base, shipper: { ...base.shipper, phone: 'ask the desk' }, shipTo: SHIP_TOS['international FR, contact-restricted (no phone)']! })).toThrow(
+      expect.objectContaining({ code: 'EINVALID_ORDER', problems: ["shipTo.phone is missing, and so is the shipper's; UPS requires a phone for an international shipment"] }),
+    );
   });
 
   it('sends ShipTo.Phone only when the ship-to has a usable phone', () => {
@@ -194,6 +249,8 @@ describe('upsCarrier.build', () => {
     expect(ShipTo).toEqual({
       Name: 'Kai Example',
       AttentionName: 'Kai Example',
+      // International (the shipper is in the US): UPS requires a phone, so the shipper's goes.
+      Phone: { Number: '8025550100' },
       Address: { AddressLine: ['1 Example Way'], City: 'Hong Kong', CountryCode: 'HK' },
     });
     expect(fields).toEqual(['lines.weight', 'shipTo.city', 'shipTo.country', 'shipTo.line1', 'shipTo.name', 'shipment.service']);
@@ -260,7 +317,8 @@ describe('upsCarrier.build', () => {
     );
   });
 
-  it('property: any valid shipment gives a schema-valid request whose fields are all present in the input', () => {
+  it('property: any valid shipment gives a schema-valid request whose fields are all present in the input, or is refused naming ship-to fields', () => {
+    let builtCount = 0;
     const optionsArb = fc.record({
       shipperNumber: fc.constantFrom('A1B2C3', '123456', 'zz99zz'),
       labelFormat: fc.constantFrom('GIF', 'ZPL', 'EPL', 'SPL'),
@@ -268,7 +326,18 @@ describe('upsCarrier.build', () => {
     });
     fc.assert(
       fc.property(arbitraryShipment('ups', SERVICES), optionsArb, (shipment, rawOptions) => {
-        const { request, fields } = build(shipment, options(rawOptions));
+        let built: ReturnType<typeof build>;
+        try {
+          built = build(shipment, options(rawOptions));
+        } catch (err) {
+          // Or refused, naming ship-to fields and the weight only: the order is held, nothing is cut.
+          expect(err).toBeInstanceOf(DropshipError);
+          expect((err as DropshipError).code).toBe('EINVALID_ORDER');
+          for (const p of (err as DropshipError).problems) expect(p).toMatch(/^(shipTo\.(name|company|line1|city|region|postalCode|phone) |weight )/);
+          return;
+        }
+        builtCount += 1;
+        const { request, fields } = built;
         expect(validateShipRequest(request)).toEqual([]);
         expect(limitProblems(request)).toEqual([]);
 
@@ -281,13 +350,18 @@ describe('upsCarrier.build', () => {
           }
         }
         const { Address, Phone } = request.ShipmentRequest.Shipment.ShipTo;
-        expect(fields.includes('shipTo.phone')).toBe(Phone !== undefined);
+        // A phone not claimed is the shipper's, sent because UPS requires one internationally.
+        if (fields.includes('shipTo.phone')) expect(Phone).toBeDefined();
+        else if (Phone !== undefined) expect(Phone).toEqual(request.ShipmentRequest.Shipment.Shipper.Phone);
+        if (Address.CountryCode !== request.ShipmentRequest.Shipment.Shipper.Address.CountryCode) expect(Phone).toBeDefined();
         expect(fields.includes('shipTo.region')).toBe(Address.StateProvinceCode !== undefined);
         expect(fields.includes('shipTo.postalCode')).toBe(Address.PostalCode !== undefined);
         expect(fields.includes('shipTo.line1')).toBe(true);
       }),
       { numRuns: 300 },
     );
+    // Most generated ship-tos fit: the property checks requests, not only refusals.
+    expect(builtCount).toBeGreaterThan(100);
   });
 });
 

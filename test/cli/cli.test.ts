@@ -53,6 +53,14 @@ describe('dropship preview', () => {
     for (const card of TEST_CARDS) expect(r.stdout.replace(/[ -]/g, '')).not.toContain(card);
   });
 
+  it('reads a Shopify order saved from the Admin API, { "order": { ... } }, as the order inside', () => {
+    const shopify = JSON.parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'sources', 'shopify-order-create.json'), 'utf8')) as unknown;
+    const bare = dropship(['preview', file('bare.json', JSON.stringify(shopify)), '--config', FIXTURE_CONFIG_DIR]);
+    const wrapped = dropship(['preview', file('wrapped.json', JSON.stringify({ order: shopify })), '--config', FIXTURE_CONFIG_DIR]);
+    expect([wrapped.status, wrapped.stderr]).toEqual([0, '']);
+    expect(JSON.parse(wrapped.stdout)).toEqual(JSON.parse(bare.stdout));
+  });
+
   it('exits 2 naming what is wrong: unreadable file, bad JSON, invalid order, bad config', () => {
     const missing = dropship(['preview', 'nope.json', '--config', FIXTURE_CONFIG_DIR]);
     expect([missing.status, missing.stderr]).toEqual([2, 'dropship: cannot read nope.json (ENOENT)\n']);

@@ -64,6 +64,17 @@ describe('loading configuration', () => {
     ]);
   });
 
+  it('refuses SKU patterns using glob syntax that SKU patterns do not have, naming the file and the path', () => {
+    const problems = problemsOf(
+      withConfig({ 'suppliers/bad.yaml': supplier('fields: [order.id]\ndelivery: { transport: outbox, dir: /tmp/x }').replace('["BAD-*"]', '["BAD-*", "BAD-{A,B}", "BAD-[0-9]*", "!BAD-X"]') }),
+    );
+    expect(problems).toEqual([
+      'suppliers/bad.yaml: skus[1]: uses braces "{a,b}", which SKU patterns do not support: list each pattern, or write "\\{" for a literal brace',
+      'suppliers/bad.yaml: skus[2]: uses a character class "[...]", which SKU patterns do not support: list each pattern, or write "\\[" for a literal bracket',
+      'suppliers/bad.yaml: skus[3]: starts with "!": negated patterns are not supported (write "\\!" for a SKU starting with "!")',
+    ]);
+  });
+
   it('reports every problem in every file at once', () => {
     const problems = problemsOf(
       withConfig({

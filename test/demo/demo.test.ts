@@ -121,6 +121,7 @@ describe('npm run demo', () => {
     expect(output).toContain('✓ no billing or payment field went to anyone');
     expect(cardLikeNumbers(output)).toEqual([]);
     expect(output).toMatch(/Dashboard {2}http:\/\/127\.0\.0\.1:\d+\/admin\/queues {3}user: any name, password \(DASHBOARD_TOKEN\): \S{20,}/);
+    expect(output).toMatch(/Console {4}http:\/\/127\.0\.0\.1:\d+\/console {3}orders, held orders, suppliers, replay \(the same credentials\)/);
 
     await expectCleanedUp(output);
   });
@@ -144,6 +145,11 @@ describe('npm run demo', () => {
       expect(posted.status).toBe(202);
       await waitFor('order 9001 to land everywhere', () => (run.output().match(/landed: 9001\+/g) ?? []).length === 6, 30_000);
       expect(run.output()).toMatch(/landed: 9001\+vermont-creamery\+po → sftp:\/\/127\.0\.0\.1:\d+\/inbound\/orders\/9001-vermont-creamery\.csv/);
+      // The console follows it too, behind the same credentials.
+      const consolePage = await fetch(`${base}/console/orders/9001`, { headers: { authorization: `Basic ${Buffer.from(`demo:${token}`).toString('base64')}` } });
+      expect(consolePage.status).toBe(200);
+      expect(await consolePage.text()).toMatch(/vermont-creamery <span class="muted">\(supplier\)<\/span><\/td>\s*<td>sftp<\/td>\s*<td>csv<\/td>\s*<td class="stage-sent">sent/);
+      expect((await fetch(`${base}/console/orders/9001`)).status).toBe(401);
 
       run.child.kill('SIGINT');
       expect(await run.exited).toBe(0);

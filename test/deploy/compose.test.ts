@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -59,9 +60,16 @@ function dockerCompose(args: string[], vars: Record<string, string>) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A value for every required variable: dummies, except a data key the processes can use. */
-const requiredValues = (): Record<string, string> =>
-  Object.fromEntries([...REQUIRED.keys()].map((name) => [name, name === 'DROPSHIP_DATA_KEY' ? generateDataKey() : `dummy-value-of-${name}`]));
+/**
+ * A value for every required variable: dummies, except values whose form the processes check
+ * at start-up: a data key, and a Standard Webhooks secret (`whsec_` + base64 of 24+ bytes).
+ */
+const requiredValue = (name: string): string => {
+  if (name === 'DROPSHIP_DATA_KEY') return generateDataKey();
+  if (name.endsWith('_WEBHOOK_SECRET')) return `whsec_${randomBytes(32).toString('base64')}`;
+  return `dummy-value-of-${name}`;
+};
+const requiredValues = (): Record<string, string> => Object.fromEntries([...REQUIRED.keys()].map((name) => [name, requiredValue(name)]));
 
 describe('docker-compose.yml', () => {
   const cli = readFileSync(CLI, 'utf8');

@@ -6,7 +6,6 @@ import { buildApi } from '../../src/api/server';
 import { createRedis } from '../../src/queue/redis';
 import { orderPayload } from '../support/orders';
 import { TestRedis } from '../support/redis';
-import { waitFor } from '../support/wait';
 import { artifactPath, launchChromium, onlyOrigin } from './support/browser';
 import { type Counted, type SeededQueues, seedQueues } from './support/seed';
 
@@ -211,7 +210,7 @@ describe('the queue dashboard in Chromium', () => {
 
     // Why it failed, then what it carries: ids, recipient and field names, never the address.
     await page.getByRole('tab', { name: 'Error', selected: true }).waitFor();
-    await page.getByRole('tabpanel').getByText('EREJECTED: creamery answered HTTP 400').waitFor();
+    await page.getByRole('tabpanel').getByText('The receiver refused the payload (EREJECTED). creamery answered HTTP 400', { exact: false }).waitFor();
     await page.getByRole('tab', { name: 'Data' }).click();
     const data = page.getByRole('tabpanel', { name: 'Data' });
     await data.getByText(`"${rejected.deliveryId}"`).first().waitFor();
@@ -234,37 +233,26 @@ describe('the queue dashboard in Chromium', () => {
     await expectNoPersonalData(page, apiBodies);
   });
 
-  it('retries the rejected purchase order from its page: it leaves the failed state', async () => {
+  it('shows the rejected purchase order read-only: its reason in words, no stack trace, no button the server refuses', async () => {
+    // The board offered clean, remove and edit buttons that the server then refused with 403:
+    // every queue is read-only now, and replay is the operator console's one action.
     const { rejected } = queues();
     const queue = queueNamed('po-creamery');
-    expect(await (await queue.getJob(rejected.deliveryId))?.getState()).toBe('failed');
     const page = await signedIn(origin);
     await page.goto(`${origin}${BASE}/queue/po-creamery/${encodeURIComponent(rejected.deliveryId)}?status=failed`);
-
-    // The job's actions are bare icons: the operator hovers to learn which one retries.
-    const retry = page.locator('main button:has(svg.lucide-refresh-cw)');
-    await retry.hover();
-    await page.getByText('Retry', { exact: true }).waitFor();
-    await retry.click();
-    const confirm = page.getByRole('alertdialog');
-    await confirm.getByText('Are you sure that you want to retry this job?').waitFor();
-    const [put] = await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().endsWith(`/${encodeURIComponent(rejected.deliveryId)}/retry`)),
-      confirm.getByRole('button', { name: 'Confirm' }).click(),
-    ]);
-    expect(put.status()).toBe(204);
-
-    // BullMQ agrees: the job is waiting for a worker again, nothing is failed in the queue.
-    await waitFor('the retried job to leave the failed state', async () => (await (await queue.getJob(rejected.deliveryId))?.getState()) !== 'failed', 5_000);
-    expect(await (await queue.getJob(rejected.deliveryId))?.getState()).toBe('waiting');
-    expect(await queue.getFailedCount()).toBe(0);
-
-    // And so does the page: no retry left on the job, and the queue's failed list is empty.
-    await retry.waitFor({ state: 'detached' });
-    await page.getByRole('tab', { name: 'Data', selected: true }).waitFor();
-    await page.screenshot({ path: artifactPath('dashboard-after-retry.png'), animations: 'disabled' });
+    await page.getByRole('tab', { name: 'Error', selected: true }).waitFor();
+    const error = await page.getByRole('tabpanel').innerText();
+    expect(error).toContain('The receiver refused the payload (EREJECTED). creamery answered HTTP 400 (unknown SKU)');
+    expect(error).toContain("What to do: Read the receiver's answer in the detail");
+    expect(error).not.toMatch(/\bat .*\.(ts|js):\d+/);
+    const main = page.locator('main');
+    expect(await main.locator('button:has(svg.lucide-refresh-cw), button:has(svg.lucide-trash-2), button:has(svg.lucide-pencil), button:has(svg.lucide-copy)').count()).toBe(0);
+    expect(await main.getByRole('button', { name: /Retry all|Clean all|Promote all|Add job|Empty|Obliterate|Pause/ }).count()).toBe(0);
+    await page.screenshot({ path: artifactPath('dashboard-failed-job-read-only.png'), animations: 'disabled' });
     await page.goto(`${origin}${BASE}/queue/po-creamery?status=failed`);
-    await page.getByText(/No failed jobs in this queue/i).waitFor();
+    await page.getByRole('link', { name: rejected.deliveryId, exact: true }).waitFor();
+    expect(await main.getByRole('button', { name: /Retry all|Clean all/ }).count()).toBe(0);
+    expect(await (await queue.getJob(rejected.deliveryId))?.getState()).toBe('failed');
   });
 
   it('in read-only mode shows no retry action and refuses one sent from the page', async () => {

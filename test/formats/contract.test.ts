@@ -72,6 +72,21 @@ describe.each(formatIds())('purchase-order format %s', (id) => {
     for (const marker of ['QSHIPNAM', 'QLINEONE', '97205', 'VC-CHEVRE']) expect(body).toContain(marker);
   });
 
+  it('check (when it has one) agrees with render: render refuses exactly the views check finds problems in', () => {
+    if (!format.check) return;
+    const o = format.optionsSchema.parse(copy(OPTIONS[id]));
+    const { po } = dropShipOrder(ORDER, SHIPMENT, { id: 'creamery', fields: [...ALL_DISCLOSABLE] });
+    expect(format.check(copy(po), o)).toEqual({ problems: [], unsent: [] });
+    expect(() => format.render(copy(po), o, CONTEXT)).not.toThrow();
+    const broken = { ...po, shipTo: { ...po.shipTo, city: 'x'.repeat(200) }, lines: po.lines.map((l) => ({ ...l, sku: ` ${l.sku ?? ''}` })) };
+    const { problems } = format.check(copy(broken), o);
+    if (problems.length === 0) {
+      expect(() => format.render(copy(broken), o, CONTEXT)).not.toThrow();
+    } else {
+      expect(() => format.render(copy(broken), o, CONTEXT)).toThrow(expect.objectContaining({ code: 'EINVALID_ORDER', problems }));
+    }
+  });
+
   it('renders the same view identically every time, and leaves the view untouched', () => {
     const { po } = dropShipOrder(ORDER, SHIPMENT, { id: 'creamery', fields: [...ALL_DISCLOSABLE] });
     const before = JSON.stringify(po);

@@ -69,6 +69,29 @@ describe('CSV purchase orders', () => {
       expect(body).toBe('sku;name\n\'=1+1;"a;b"\n');
     });
 
+    it('keeps neutralising every column by default, and writes the columns a supplier lists in formulaGuard.off as they are', () => {
+      const view: DropShipOrder = { ...po([{ sku: '-SKU-1', name: '=HYPERLINK("x")' }]), shipTo: { phone: '+1 802 555 0100' } };
+      const columns = ['sku', 'name', 'shipTo.phone'];
+      expect(csvFormat.render(view, options({ lineEnding: 'lf', columns }), CONTEXT)).toBe('sku,name,ship_to_phone\n\'-SKU-1,"\'=HYPERLINK(""x"")",\'+1 802 555 0100\n');
+      // A machine importer reads SKUs and phones as data; the free-text name stays guarded.
+      const machine = options({ lineEnding: 'lf', columns, formulaGuard: { off: ['lines.sku', 'ship_to_phone'] } });
+      expect(csvFormat.render(view, machine, CONTEXT)).toBe('sku,name,ship_to_phone\n-SKU-1,"\'=HYPERLINK(""x"")",+1 802 555 0100\n');
+      // The same in the default layout and in batches.
+      expect(csvFormat.render(view, options({ lineEnding: 'lf', formulaGuard: { off: ['sku'] } }), CONTEXT)).toBe(
+        'order_id,ship_to_phone,sku,name\n7,\'+1 802 555 0100,-SKU-1,"\'=HYPERLINK(""x"")"\n',
+      );
+      expect(csvFormat.renderBatch?.([{ po: view, context: CONTEXT }], machine, { batchId: 'b', createdAt: CONTEXT.createdAt })).toBe(
+        'sku,name,ship_to_phone\n-SKU-1,"\'=HYPERLINK(""x"")",+1 802 555 0100\n',
+      );
+    });
+
+    it('rejects a formulaGuard column that is not a CSV column', () => {
+      const r = csvFormat.optionsSchema.safeParse({ formulaGuard: { off: ['sku', 'payment.cardNumber'] } });
+      expect(r.success).toBe(false);
+      expect(r.error?.issues.map((i) => i.path.join('.'))).toEqual(['formulaGuard.off.1']);
+      expect(csvFormat.optionsSchema.parse({}).formulaGuard).toEqual({ off: [] });
+    });
+
     it('rejects unknown columns, naming them', () => {
       const r = csvFormat.optionsSchema.safeParse({ columns: ['order.id', 'billTo.line1', { field: 'card', header: 'Card' }] });
       expect(r.success).toBe(false);

@@ -60,8 +60,18 @@ export const WITHHELD: DropShipOrder = {
   ],
 };
 
+/**
+ * `FULL` as an X12 supplier can take it with `transliterate: true`: every value has an ASCII
+ * spelling (no emoji) and the city fits N401's 30 characters. The rest is as awkward.
+ */
+export const X12_FULL: DropShipOrder = {
+  ...FULL,
+  shipTo: { ...FULL.shipTo, city: 'Garmisch-Partenkirchen' },
+  lines: FULL.lines.map((line, i) => (i === 2 ? { ...line, name: '東京 green tea cheese (séries spéciale)' } : line)),
+};
+
 /** The fixed views, by the name their golden files carry. */
-export const VIEWS: Readonly<Record<string, DropShipOrder>> = { full: FULL, withheld: WITHHELD };
+export const VIEWS: Readonly<Record<string, DropShipOrder>> = { full: FULL, withheld: WITHHELD, 'x12-full': X12_FULL };
 
 /** A deep copy, so a test can tell a format does not depend on object identity or mutate. */
 export function copy<T>(value: T): T {
@@ -92,4 +102,6 @@ export const X12_OPTIONS = {
   sender: { qualifier: 'ZZ', id: 'TESTLARDER' },
   receiver: { qualifier: '01', id: '123456789', applicationCode: 'CREAMERYPO' },
   usage: 'test',
+  // The test supplier agreed to ASCII spellings; tests of the default (hold) say so.
+  transliterate: true,
 };

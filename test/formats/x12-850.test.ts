@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { DropshipError } from '../../src/errors';
 import type { DropShipOrder, RenderContext } from '../../src/formats/format';
 import { type X12Options, x12Format, x12Text } from '../../src/formats/x12-850';
-import { CONTEXT, FULL, WITHHELD, X12_OPTIONS, copy } from './po-fixtures';
+import { CONTEXT, FULL, WITHHELD, X12_FULL, X12_OPTIONS, copy } from './po-fixtures';
 import { checkEnvelope, el, loadNodeX12, parseWithNodeX12, readX12 } from './x12-reader';
 import { SPECS_DIR } from '../../testkit/specs';
 
@@ -13,7 +13,8 @@ const SAMPLES = {
   vics4010: readFileSync(path.join(SPECS_DIR, 'x12-850-4010-vics-sample.edi'), 'utf8'),
 };
 
-const options = (overrides: Record<string, unknown> = {}): X12Options => x12Format.optionsSchema.parse({ ...X12_OPTIONS, ...overrides });
+/** The test supplier's options; with `transliterate: true` unless a test says otherwise, so `X12_FULL` can be written. */
+const options = (overrides: Record<string, unknown> = {}): X12Options => x12Format.optionsSchema.parse({ ...X12_OPTIONS, transliterate: true, ...overrides });
 
 /** Every document this file renders, checked again as a whole in `afterAll`. */
 const rendered: string[] = [];
@@ -51,7 +52,7 @@ describe('the vendored samples in specs/ (checks the checks)', () => {
 
 describe('X12 850 envelopes', () => {
   it('pads ISA fields to their widths and takes ids and qualifiers from formatOptions', () => {
-    const doc = readX12(render(FULL));
+    const doc = readX12(render(X12_FULL));
     const isa = doc.segments[0]?.elements ?? [];
     expect(isa.slice(0, 8)).toEqual(['00', '          ', '00', '          ', 'ZZ', 'TESTLARDER     ', '01', '123456789      ']);
     expect(isa.slice(10)).toEqual(['^', '00501', '000000042', '0', 'T', '>']);
@@ -59,7 +60,7 @@ describe('X12 850 envelopes', () => {
   });
 
   it('dates ISA09/ISA10 and GS04/GS05 from context.createdAt, BEG05 from the order date, as written', () => {
-    const doc = readX12(render(FULL, options(), { ...CONTEXT, createdAt: '2027-01-02T03:04:59+01:00' }));
+    const doc = readX12(render(X12_FULL, options(), { ...CONTEXT, createdAt: '2027-01-02T03:04:59+01:00' }));
     expect(doc.segments[0]?.elements.slice(8, 10)).toEqual(['270102', '0304']);
     expect([el(doc, 'GS', 4), el(doc, 'GS', 5)]).toEqual(['20270102', '0304']);
     expect(el(doc, 'BEG', 5)).toBe('20261120');
@@ -87,23 +88,23 @@ describe('X12 850 envelopes', () => {
   });
 
   it('writes 004010 when asked: ISA11 "U", ISA12 00401, GS08 004010 or the configured variant', () => {
-    const doc = readX12(render(FULL, options({ version: '004010' })));
+    const doc = readX12(render(X12_FULL, options({ version: '004010' })));
     expect(doc.segments[0]?.elements.slice(10, 12)).toEqual(['U', '00401']);
     expect(el(doc, 'GS', 8)).toBe('004010');
-    expect(el(readX12(render(FULL, options({ version: '004010', groupVersionCode: '004010VICS' }))), 'GS', 8)).toBe('004010VICS');
+    expect(el(readX12(render(X12_FULL, options({ version: '004010', groupVersionCode: '004010VICS' }))), 'GS', 8)).toBe('004010VICS');
     // "^" is no delimiter in 004010, so it stays in text.
     expect(el(doc, 'MSG', 1, 1)).toContain('^bell^');
   });
 
   it('counts segments for SE01 from ST to SE inclusive', () => {
-    const doc = readX12(render(FULL));
+    const doc = readX12(render(X12_FULL));
     const tags = doc.segments.map((s) => s.tag);
     expect(el(doc, 'SE', 1)).toBe(String(tags.indexOf('SE') - tags.indexOf('ST') + 1));
     expect(el(doc, 'SE', 1)).toBe('28');
   });
 
   it('honours configured delimiters and line breaks', () => {
-    const edi = render(FULL, options({ delimiters: { element: '|', segment: '\u001C', component: '\\', repetition: '`' }, lineBreak: 'none' }));
+    const edi = render(X12_FULL, options({ delimiters: { element: '|', segment: '\u001C', component: '\\', repetition: '`' }, lineBreak: 'none' }));
     const doc = readX12(edi);
     expect([doc.element, doc.segment, doc.component, doc.isa11]).toEqual(['|', '\u001C', '\\', '`']);
     expect(edi).not.toContain('\n');
@@ -114,14 +115,14 @@ describe('X12 850 envelopes', () => {
 
 describe('X12 850 content', () => {
   it('carries the order: BEG*00*DS with the PO number, ship-to in N1/N2/N3/N4, contact in PER, one PO1 + PID per line, CTT, AMT', () => {
-    const doc = readX12(render(FULL));
+    const doc = readX12(render(X12_FULL));
     expect(doc.segments.find((s) => s.tag === 'BEG')?.elements).toEqual(['00', 'DS', '1001', '', '20261120']);
     expect(el(doc, 'CUR', 2)).toBe('EUR');
     expect(el(doc, 'REF', 2)).toBe('1Z999AA10123456784');
     expect(el(doc, 'TD5', 5)).toBe('ups 11');
     expect(el(doc, 'N1', 2)).toBe('Zoe Angstrom-Lodz');
     expect(el(doc, 'N2', 1)).toBe('Strasse & Sohne GmbH <Lieferung');
-    expect(doc.segments.find((s) => s.tag === 'N4')?.elements).toEqual(['Garmisch-Partenkirchen im scho', 'BY', '82467', 'DE']);
+    expect(doc.segments.find((s) => s.tag === 'N4')?.elements).toEqual(['Garmisch-Partenkirchen', 'BY', '82467', 'DE']);
     expect(doc.segments.find((s) => s.tag === 'PER')?.elements).toEqual(['IC', 'Zoe Angstrom-Lodz', 'TE', '+49 8821 555 0199', 'EM', 'zoe.angstrom@example.com']);
     const po1 = doc.segments.filter((s) => s.tag === 'PO1').map((s) => s.elements);
     expect(po1).toEqual([
@@ -130,9 +131,10 @@ describe('X12 850 content', () => {
       ['3', '1', 'EA', '24.5', '', 'SK', 'VC-TEA/1'],
     ]);
     expect(doc.segments.filter((s) => s.tag === 'PID').map((s) => s.elements[4])).toEqual([
-      'Chevre log - 200 g "frais"',
+      // ">" is this interchange's component separator, so it becomes a space (X12 has no escape).
+      'Chevre log -- 200 g <<frais',
       'Cultured butter, salted; "Normandy style" 250g <limited & rare seasonal others',
-      'green tea cheese (series speciale)',
+      'Dong Jing green tea cheese (series speciale)',
     ]);
     expect(doc.segments.filter((s) => s.tag === 'PO4').map((s) => s.elements)).toEqual([
       ['1', '', '', '', 'G', '250', 'GR'],
@@ -142,12 +144,12 @@ describe('X12 850 content', () => {
   });
 
   it('wraps a long street into a second N3 instead of losing it, each line at most 55 characters', () => {
-    const doc = readX12(render(FULL));
+    const doc = readX12(render(X12_FULL));
     const lines = doc.segments.filter((s) => s.tag === 'N3').flatMap((s) => s.elements);
     expect(lines.length).toBeGreaterThan(2);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(55);
-    const safe = (v: string) => x12Text(v, 'extended', ['*', '~', '>', '^']);
-    expect(lines.join(' ')).toBe(`${safe(FULL.shipTo.line1 ?? '')} ${safe(FULL.shipTo.line2 ?? '')}`);
+    const safe = (v: string) => x12Text(v, 'extended', ['*', '~', '>', '^'], true);
+    expect(lines.join(' ')).toBe(`${safe(X12_FULL.shipTo.line1 ?? '')} ${safe(X12_FULL.shipTo.line2 ?? '')}`);
   });
 
   it('sends no price, no AMT and no contact when the allow-list withholds them', () => {
@@ -191,16 +193,49 @@ describe('X12 850 sanitising', () => {
     expect(doc.segments.filter((s) => s.tag === 'ST')).toHaveLength(1);
   });
 
-  it('extended (default): transliterates to printable ASCII and drops what has no ASCII spelling', () => {
-    const doc = readX12(render(po('Zoë Ångström Łódź Straße Œuvre “quoted” — 東京 😀 ½ kg')));
-    expect(el(doc, 'N1', 2)).toBe('Zoe Angstrom Lodz Strasse OEuvre "quoted" - 1/2 kg');
+  it('extended (default): a value with characters outside printable ASCII holds the order, naming the field and not the value', () => {
+    const strict = options({ transliterate: false });
+    const view = { ...po('Зоя Иванова', { city: 'Москва' }), customer: { name: 'Ivan Buyer' } };
+    expect(x12Format.check?.(copy(view), strict).problems).toEqual([
+      'shipTo.name has characters X12 charset "extended" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)',
+      'shipTo.city has characters X12 charset "extended" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)',
+      'lines[0].name has characters X12 charset "extended" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)',
+    ]);
+    // render refuses too: the buyer's name never stands in for the consignee, and no city is dropped.
+    expect(() => x12Format.render(copy(view), strict, CONTEXT)).toThrow(DropshipError);
+    try {
+      x12Format.render(copy(view), strict, CONTEXT);
+    } catch (err) {
+      expect(String(err)).not.toMatch(/Зоя|Москва|Ivan/);
+    }
+    // Accents are characters too: without transliteration, "Zoë" is not "Zoe".
+    expect(x12Format.check?.(copy(po('Zoë')), strict).problems).toHaveLength(2);
   });
 
-  it('basic: upper case, and only the basic character set', () => {
-    const edi = render(po('Zoë #4 @home [x] 50% ok?'), options({ charset: 'basic' }));
-    expect(el(readX12(edi), 'N1', 2)).toBe('ZOE 4 HOME X 50 OK?');
+  it('with transliterate: true, writes the standard ASCII spelling of every script; what has none (an emoji) still holds', () => {
+    const doc = readX12(render(po('Zoë Łódź Straße Œuvre “quoted” — 東京 ½ kg', { city: 'Москва' })));
+    expect(el(doc, 'N1', 2)).toBe('Zoe Lodz Strasse OEuvre "quoted" -- Dong Jing 1/2 kg');
+    expect(el(doc, 'N4', 1)).toBe('Moskva');
+    expect(x12Format.check?.(copy(po('Gift 😀')), options()).problems).toEqual([
+      'shipTo.name has characters X12 charset "extended" cannot carry and that have no ASCII transliteration',
+      'lines[0].name has characters X12 charset "extended" cannot carry and that have no ASCII transliteration',
+    ]);
+  });
+
+  it('drops invisible formatting (zero-width space, soft hyphen, direction marks): it changes no value a reader sees', () => {
+    const doc = readX12(render(po('Ann\u200BBee\u00AD Smith\u200E'), options({ transliterate: false })));
+    expect(el(doc, 'N1', 2)).toBe('AnnBee Smith');
+  });
+
+  it('basic: upper case, and only the basic character set; other punctuation holds', () => {
+    const edi = render(po('Zoë 4 home (x) 50 ok?'), options({ charset: 'basic' }));
+    expect(el(readX12(edi), 'N1', 2)).toBe('ZOE 4 HOME (X) 50 OK?');
     const body = edi.replace(/[*~>^\n]/g, '');
     expect(body).toMatch(/^[A-Z0-9 !"&'()+,\-./:;?=]*$/);
+    expect(x12Format.check?.(copy(po('Apt #4 @home')), options({ charset: 'basic' })).problems).toEqual([
+      'shipTo.name has characters X12 charset "basic" cannot carry and that have no ASCII transliteration',
+      'lines[0].name has characters X12 charset "basic" cannot carry and that have no ASCII transliteration',
+    ]);
   });
 
   it('utf8: keeps every character but controls and delimiters', () => {
@@ -208,28 +243,57 @@ describe('X12 850 sanitising', () => {
     expect(el(doc, 'N1', 2)).toBe('Zoë 東京 😀 x');
   });
 
-  it('cuts free text to the element maximum at a character boundary, never inside a character', () => {
-    // Lengths count characters: an emoji is one (two UTF-16 units), and is kept whole or not at all.
+  it('never cuts: a name or city longer than its element holds; a long description continues in more PID segments', () => {
     const name = `${'x'.repeat(79)}😀😀tail`;
-    const doc = readX12(render(po(name), options({ charset: 'utf8' })));
-    expect(el(doc, 'PID', 5)).toBe(`${'x'.repeat(79)}😀`);
-    expect(el(doc, 'N1', 2)).toBe('x'.repeat(60));
-    const accented = readX12(render(po(`${'x'.repeat(79)}e\u0301`), options({ charset: 'utf8' })));
+    expect(x12Format.check?.(copy(po(name)), options({ charset: 'utf8' })).problems).toEqual(['shipTo.name is 85 characters; X12 N102 takes at most 60']);
+    const city = 'Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch';
+    expect(x12Format.check?.(copy(po('A', { city })), options()).problems).toEqual([`shipTo.city is ${city.length} characters; X12 N401 takes at most 30`]);
+    // Lengths count characters: an emoji is one (two UTF-16 units), and is kept whole.
+    const doc = readX12(render({ ...po('A'), lines: [{ sku: 'A-1', name, quantity: 1 }] }, options({ charset: 'utf8' })));
+    expect(doc.segments.filter((s) => s.tag === 'PID').map((s) => s.elements[4])).toEqual([`${'x'.repeat(79)}😀`, '😀tail']);
     // "e" + combining accent is one character after NFC, and fits exactly.
+    const accented = readX12(render({ ...po('A'), lines: [{ sku: 'A-1', name: `${'x'.repeat(79)}e\u0301`, quantity: 1 }] }, options({ charset: 'utf8' })));
     expect(el(accented, 'PID', 5)).toBe(`${'x'.repeat(79)}é`);
-    const city = readX12(render(po('A', { city: 'Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch' })));
-    expect(el(city, 'N4', 1)).toBe('Llanfairpwllgwyngyllgogerychwy');
   });
 
-  it('leaves out codes that cannot be sent unchanged (a shortened code names something else)', () => {
-    const doc = readX12(
-      render({
-        ...po('A', { region: 'Oregon', postalCode: '1234567890123456', country: 'US', phone: '555*0100' }),
-        customer: { email: 'ann~bee@example.com' },
-      }),
-    );
-    expect(doc.segments.find((s) => s.tag === 'N4')?.elements).toEqual(['Portland', '', '', 'US']);
+  it('writes a state or province name as its two-letter ISO 3166-2 code, and leaves out (unsent) codes that cannot be sent unchanged', () => {
+    const view: DropShipOrder = {
+      ...po('A', { region: 'Oregon', postalCode: '1234567890123456', country: 'US', phone: '555*0100' }),
+      customer: { email: 'ann~bee@example.com' },
+    };
+    const doc = readX12(render(view));
+    expect(doc.segments.find((s) => s.tag === 'N4')?.elements).toEqual(['Portland', 'OR', '', 'US']);
     expect(doc.segments.map((s) => s.tag)).not.toContain('PER');
+    expect(x12Format.check?.(copy(view), options())).toEqual({ problems: [], unsent: ['customer.email', 'shipTo.phone', 'shipTo.postalCode'] });
+    expect(x12Format.check?.(copy(po('A', { region: 'Nowhere Land' })), options()).unsent).toEqual(['shipTo.region']);
+  });
+
+  it('never lets the buyer stand in for the consignee: a ship-to without name or company holds; without any ship-to, the contact goes in the header', () => {
+    const { name: _name, ...nameless } = WITHHELD.shipTo;
+    expect(x12Format.check?.({ ...WITHHELD, shipTo: nameless, customer: { name: 'Bea Buyer' } }, options()).problems).toEqual([
+      "shipTo.name and shipTo.company are both withheld or empty, but X12 N1*ST needs the consignee (the customer's name is not sent in its place)",
+    ]);
+    // A name of control characters only is no name either.
+    expect(x12Format.check?.({ ...WITHHELD, shipTo: { ...nameless, name: '\u0001\u0002' }, customer: { name: 'Bea Buyer' } }, options()).problems).toEqual([
+      "shipTo.name and shipTo.company are both withheld or empty, but X12 N1*ST needs the consignee (the customer's name is not sent in its place)",
+    ]);
+    const company = readX12(render({ ...WITHHELD, shipTo: { ...nameless, company: 'Acme Ltd' }, customer: { name: 'Bea Buyer' } }));
+    expect([el(company, 'N1', 1), el(company, 'N1', 2), el(company, 'PER', 2)]).toEqual(['ST', 'Acme Ltd', 'Bea Buyer']);
+    const contactOnly = readX12(render({ ...WITHHELD, shipTo: {}, customer: { name: 'Bea Buyer', email: 'bea@example.com' } }));
+    const tags = contactOnly.segments.map((s) => s.tag);
+    expect(tags).not.toContain('N1');
+    expect(tags.indexOf('PER')).toBeLessThan(tags.indexOf('PO1'));
+    expect(contactOnly.segments.find((s) => s.tag === 'PER')?.elements).toEqual(['IC', 'Bea Buyer', 'EM', 'bea@example.com']);
+  });
+
+  it('writes identifiers exactly as given: SKUs that differ only in whitespace stay two items; edge whitespace holds', () => {
+    const doc = readX12(render({ ...WITHHELD, lines: [{ sku: 'A 1', quantity: 1 }, { sku: 'A  1', quantity: 2 }] }));
+    expect(doc.segments.filter((s) => s.tag === 'PO1').map((s) => s.elements[6])).toEqual(['A 1', 'A  1']);
+    const problems = x12Format.check?.({ ...WITHHELD, lines: [{ sku: 'A1 ', quantity: 1 }, { sku: 'A\t1', quantity: 1 }, { sku: 'A1', quantity: 1 }] }, options()).problems;
+    expect(problems).toEqual([
+      'lines[0].sku has characters X12 PO107 (SKU) cannot carry with charset "extended" and these delimiters (choose other delimiters or charset)',
+      'lines[1].sku has characters X12 PO107 (SKU) cannot carry with charset "extended" and these delimiters (choose other delimiters or charset)',
+    ]);
   });
 
   it('refuses to render a PO whose order id or SKU cannot be sent unchanged, naming the element and not the value', () => {
@@ -296,12 +360,19 @@ describe('X12 850 documents cannot be broken', () => {
     fc.assert(
       fc.property(text, text, text, text, text, fc.constantFrom('basic', 'extended', 'utf8') as fc.Arbitrary<X12Options['charset']>, (name, street, city, description, message, charset) => {
         const po: DropShipOrder = {
-          ...FULL,
-          order: { ...FULL.order, giftMessage: message },
-          shipTo: { ...FULL.shipTo, name, line1: street, city },
+          ...X12_FULL,
+          order: { ...X12_FULL.order, giftMessage: message },
+          shipTo: { ...X12_FULL.shipTo, name, line1: street, city },
           lines: [{ sku: 'SKU-1', name: description, quantity: 2, unitPrice: '1.5', properties: { [message.slice(0, 10)]: name } }],
         };
-        const edi = render(po, options({ charset }));
+        const o = options({ charset });
+        const checked = x12Format.check?.(copy(po), o);
+        if (checked && checked.problems.length > 0) {
+          // Held, not written: render refuses with the same problems.
+          expect(() => x12Format.render(copy(po), o, CONTEXT)).toThrow(DropshipError);
+          return;
+        }
+        const edi = render(po, o);
         const doc = readX12(edi);
         checkEnvelope(doc);
         expect(doc.segments.filter((s) => s.tag === 'PO1')).toHaveLength(1);
@@ -321,6 +392,19 @@ describe('X12 850 documents cannot be broken', () => {
       { numRuns: 150 },
     );
   });
+
+  it('writes every value that fits, whatever delimiters and control characters it holds', () => {
+    const writable = fc.string({ unit: fc.constantFrom('a', 'B', '7', ' ', '-', '*', '~', '>', '^', '|', '\n', '\t', '\u0000'), maxLength: 30 });
+    fc.assert(
+      fc.property(writable, writable, writable, (name, street, city) => {
+        const po: DropShipOrder = { ...WITHHELD, shipTo: { ...WITHHELD.shipTo, name: `N ${name}`, line1: `1 ${street}`, city: `C ${city}` } };
+        const doc = readX12(render(po));
+        checkEnvelope(doc);
+        expect(el(doc, 'N1', 2)).toBe(x12Text(`N ${name}`, 'extended', ['*', '~', '>', '^']));
+      }),
+      { numRuns: 80 },
+    );
+  });
 });
 
 const nodeX12 = loadNodeX12();
@@ -332,7 +416,7 @@ const nodeX12 = loadNodeX12();
 
   it('parses every rendered document strictly and reads back what the order says', () => {
     if (!nodeX12) return;
-    const doc = render(FULL);
+    const doc = render(X12_FULL);
     const { interchange, segments } = parseWithNodeX12(nodeX12, doc);
     expect(interchange.functionalGroups).toHaveLength(1);
     expect(interchange.functionalGroups[0]?.transactions).toHaveLength(1);

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import type { Config, SupplierConfig } from '../../src/config/config';
 import { JSON_BATCH_SCHEMA } from '../../src/formats/json';
 import { x12Format } from '../../src/formats/x12-850';
+import { Operations } from '../../src/ops/operations';
 import { DeliveryError } from '../../src/transports/transport';
 import { X12_OPTIONS } from '../formats/po-fixtures';
 import { checkEnvelope, el, readX12 } from '../formats/x12-reader';
@@ -151,6 +152,27 @@ describe('batched purchase orders', () => {
       }
       expect(docs.map((d) => Number(el(d, 'ISA', 13))).sort()).toEqual([1, 2]);
       expect(docs.flatMap((d) => d.segments.filter((s) => s.tag === 'BEG').map((s) => s.elements[2])).sort()).toEqual(['9401', '9402', '9403', '9404']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('X12: an order whose SKU X12 cannot carry is held at planning and never joins a batch; the others go out', async () => {
+    const x12 = (s: SupplierConfig): SupplierConfig => ({ ...s, format: 'x12-850', formatOptions: x12Format.optionsSchema.parse(X12_OPTIONS), delivery: { ...s.delivery, batchFilename: '{batchId}.edi' } });
+    const h = await PipelineHarness.start(batchingConfig({ everyMs: 3_600_000, maxOrders: 2 }, x12), redis.url, { prefix: `b${++n}` });
+    const ops = new Operations(h.pipeline.redis, h.pipeline.prefix, batchingConfig({ everyMs: 3_600_000, maxOrders: 2 }, x12));
+    try {
+      const olive = orderPayload().lines[3]!;
+      await h.postOrder(oliveOrder('9501'));
+      await h.postOrder(orderPayload({ id: '9502', lines: [{ ...olive, sku: 'OLV-A~B' }] }));
+      await h.postOrder(oliveOrder('9503'));
+      await waitFor('held', async () => (await ops.queue('orders').getFailedCount()) === 1);
+      expect((await ops.orderStatus('9502')).holds).toEqual([
+        expect.objectContaining({ code: 'UNSHIPPABLE', message: expect.stringMatching(/^purchase order 9502\+oliveco cannot be written as x12-850: lines\[0\]\.sku has characters X12 PO107/) }),
+      ]);
+      await waitFor('one interchange of the two others', () => h.recorder('oliveco').delivered.length === 1);
+      const doc = readX12(h.recorder('oliveco').delivered[0]!.body);
+      expect(doc.segments.filter((s) => s.tag === 'BEG').map((s) => s.elements[2])).toEqual(['9501', '9503']);
     } finally {
       await h.stop();
     }

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import type { Config } from '../../src/config/config';
 import { loadConfig } from '../../src/config/load';
 import { previewOrder } from '../../src/planning/preview';
+import { x12Format } from '../../src/formats/x12-850';
 import { CXML_OPTIONS, X12_OPTIONS } from '../formats/po-fixtures';
 import { FIXTURE_CONFIG_DIR, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
@@ -73,6 +74,35 @@ describe('X12 and cXML suppliers through the pipeline', () => {
     } finally {
       await h.stop();
     }
+  });
+
+  it('preview: a non-Latin address to an X12 basic-charset supplier is held with the fields it cannot write; with transliterate: true it goes out in ASCII', () => {
+    const mill = (o: Record<string, unknown>): Config => ({
+      ...config,
+      suppliers: config.suppliers.map((s) => (s.id === 'mill' ? { ...s, formatOptions: x12Format.optionsSchema.parse({ ...X12_OPTIONS, charset: 'basic', ...o }) } : s)),
+    });
+    const payload = orderPayload({
+      id: 'F7',
+      lines: [lines[0]!],
+      shipTo: { name: 'Зоя Иванова', line1: 'ул. Тверская 7', city: 'Москва', postalCode: '125009', country: 'RU' },
+    });
+    const held = previewOrder(payload, mill({ transliterate: false }));
+    expect(held.deliveries).toEqual([]);
+    expect(held.held).toEqual([
+      {
+        code: 'UNSHIPPABLE',
+        message: [
+          'purchase order F7+mill cannot be written as x12-850: shipTo.name has characters X12 charset "basic" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)',
+          'shipTo.line1 has characters X12 charset "basic" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)',
+          'shipTo.city has characters X12 charset "basic" cannot carry (formatOptions.transliterate: true writes them in ASCII where a standard spelling exists)',
+        ].join('; '),
+      },
+    ]);
+    const sent = previewOrder(payload, mill({ transliterate: true }));
+    const edi = sent.deliveries.find((d) => d.recipient === 'mill')?.body ?? '';
+    expect(edi).toContain('N1*ST*ZOYA IVANOVA~');
+    expect(edi).toContain('N3*UL. TVERSKAYA 7~');
+    expect(edi).toContain('N4*MOSKVA**125009*RU~');
   });
 
   it('holds the order of a supplier whose format cannot carry the order id', () => {

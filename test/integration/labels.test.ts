@@ -2,6 +2,9 @@ import { Queue } from 'bullmq';
 import { deliveryQueueName, markerKeys } from '../../src/queue/names';
 import { Operations } from '../../src/ops/operations';
 import { DeliveryError } from '../../src/transports/transport';
+import type { Config } from '../../src/config/config';
+import { x12Format } from '../../src/formats/x12-850';
+import { X12_OPTIONS } from '../formats/po-fixtures';
 import { fixtureConfig, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
@@ -65,6 +68,32 @@ describe('labels bought by the retailer travel with the purchase order', () => {
       expect(h.recorder('creamery').delivered[0]!.body).toContain('1Z6002CREAMERYCARRIER');
       await carrierQ.close();
       await poQ.close();
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('a purchase order that cannot be written holds the order before its label is bought', () => {
+  it('an order id too long for X12 BEG03, to an X12 supplier whose label the store buys: held UNSHIPPABLE, no label bought, nothing queued', async () => {
+    const base = fixtureConfig();
+    const config: Config = {
+      ...base,
+      suppliers: base.suppliers.map((s) => (s.id === 'creamery' ? { ...s, format: 'x12-850', formatOptions: x12Format.optionsSchema.parse(X12_OPTIONS) } : s)),
+    };
+    const h = await PipelineHarness.start(config, redis.url, { prefix: `l${++n}` });
+    const ops = new Operations(h.pipeline.redis, h.pipeline.prefix, config);
+    try {
+      const orderId = `X${'1'.repeat(30)}`;
+      await h.postOrder(orderPayload({ id: orderId, lines: [orderPayload().lines[1]!] }));
+      await waitFor('held', async () => (await ops.queue('orders').getFailedCount()) === 1);
+      const status = await ops.orderStatus(orderId);
+      expect(status.holds).toEqual([
+        expect.objectContaining({ code: 'UNSHIPPABLE', message: `purchase order ${orderId}+creamery cannot be written as x12-850: order.id is 31 characters; X12 BEG03 (purchase order number) takes at most 22` }),
+      ]);
+      expect(h.recorder('ups').delivered).toEqual([]);
+      expect(h.recorder('creamery').delivered).toEqual([]);
+      expect(await ops.queue('po-creamery').count()).toBe(0);
     } finally {
       await h.stop();
     }

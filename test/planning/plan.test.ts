@@ -1,6 +1,11 @@
-import { planOrder } from '../../src/planning/plan';
+import fc from 'fast-check';
+import { attachLabel, planOrder } from '../../src/planning/plan';
+import { literalSkuPattern } from '../../src/core/sku-pattern';
 import { splitOrder } from '../../src/core/split';
 import { fixtureConfig, order } from '../support/orders';
+import type { Config, SupplierConfig } from '../../src/config/config';
+import { x12Format } from '../../src/formats/x12-850';
+import { X12_OPTIONS } from '../formats/po-fixtures';
 
 describe('splitting an order', () => {
   it('makes one shipment per origin: the warehouse and each supplier whose SKUs claim lines', () => {
@@ -34,6 +39,36 @@ describe('splitting an order', () => {
     expect(splitOrder(order(), config).held).toEqual([
       { code: 'AMBIGUOUS_LINE', message: 'line 2 (SKU "VC-CHEVRE") is claimed by suppliers creamery and oliveco' },
     ]);
+  });
+
+  it('matches SKUs as opaque strings: "/", spaces, dots and "#" are ordinary characters', () => {
+    // Before, picomatch read "/" as a path separator: "VC-*" missed "VC-12/500G" and the line went to the warehouse.
+    const skus = ['VC-12/500G', 'VC-AGED 2 YR', 'VC-.5KG', 'VC-#7', 'OLV-1L/BTL.GLASS', 'vc-lower', 'XVC-1'];
+    const o = order({ lines: skus.map((sku, i) => ({ id: `l${i + 1}`, sku, name: 'Item', quantity: 1, unitPrice: '1.00' })) });
+    const shipments = splitOrder(o, fixtureConfig()).shipments ?? [];
+    expect(shipments.map((s) => [s.origin.id, s.lines.map((l) => l.sku)])).toEqual([
+      ['creamery', ['VC-12/500G', 'VC-AGED 2 YR', 'VC-.5KG', 'VC-#7']],
+      ['oliveco', ['OLV-1L/BTL.GLASS']],
+      ['warehouse', ['vc-lower', 'XVC-1']], // case-sensitive, anchored to the whole SKU
+    ]);
+  });
+
+  it('routes any SKU to the supplier whose "P*" pattern it starts with, else to the warehouse (property)', () => {
+    const base = fixtureConfig();
+    const skuPart = fc
+      .array(fc.oneof(fc.constantFrom('/', ' ', '.', '#', '*', '?', '[', '{', '-', 'A', 'é'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), { minLength: 1, maxLength: 8 })
+      .map((parts) => parts.join('').trim())
+      .filter((p) => p !== '');
+    fc.assert(
+      fc.property(skuPart, skuPart, fc.boolean(), (prefix, rest, claimed) => {
+        const sku = claimed ? `${prefix}${rest}` : rest;
+        fc.pre(claimed || !sku.startsWith(prefix));
+        const config = { ...base, suppliers: base.suppliers.map((s) => (s.id === 'creamery' ? { ...s, skus: [`${literalSkuPattern(prefix)}*`] } : { ...s, skus: ['\\!NONE'] })) };
+        const o = order({ lines: [{ id: 'l1', sku, name: 'Item', quantity: 1, unitPrice: '1.00' }] });
+        const origin = splitOrder(o, config).shipments?.[0]?.origin.id;
+        return origin === (claimed ? 'creamery' : 'warehouse');
+      }),
+    );
   });
 
   it('uses the shipping-method map to pick the carrier', () => {
@@ -112,5 +147,67 @@ describe('shipping methods named like built-in object members', () => {
   it.each(['toString', 'constructor', '__proto__', 'valueOf'])('falls back to the default for %s', (method) => {
     const shipments = splitOrder(order({ shippingMethod: method }), fixtureConfig()).shipments ?? [];
     expect(shipments.map((s) => [s.carrier, s.service])).toEqual(Array(3).fill(['ups', '03']));
+  });
+});
+
+describe('a purchase order that cannot be written faithfully holds the order at planning, before any label is bought or anything is queued', () => {
+  // `creamery` buys its labels from the store (`labels: retailer`): its PO waits for the label.
+  const x12 = (over: Partial<SupplierConfig> = {}, formatOptions: Record<string, unknown> = X12_OPTIONS): Config => {
+    const base = fixtureConfig();
+    return {
+      ...base,
+      suppliers: base.suppliers.map((s) => (s.id === 'creamery' ? { ...s, format: 'x12-850', formatOptions: x12Format.optionsSchema.parse(formatOptions), ...over } : s)),
+    };
+  };
+  const worker = { deferLabelledBodies: true, controlNumbers: { creamery: 7 } };
+  const longId = `X${'1'.repeat(30)}`;
+  const tooLong = order({ id: longId });
+
+  it.each([
+    ['waits for its label (labels: retailer)', {}],
+    ['is collected into a batch', { labels: 'supplier' as const, batch: { everyMs: 60_000, maxOrders: 50 } }],
+    ['waits for its label and is then batched', { batch: { everyMs: 60_000, maxOrders: 50 } }],
+  ])('an X12 order id too long for BEG03, for a supplier whose PO %s: held, no carrier request planned', (_name, over) => {
+    const plan = planOrder(tooLong, x12(over), worker);
+    expect(plan).toEqual({
+      orderId: tooLong.id,
+      status: 'held',
+      reasons: [{ code: 'UNSHIPPABLE', message: `purchase order ${longId}+creamery cannot be written as x12-850: order.id is 31 characters; X12 BEG03 (purchase order number) takes at most 22` }],
+    });
+  });
+
+  it('a non-Latin address to an X12 supplier without transliteration: held, naming the fields (the buyer never stands in, no city is dropped)', () => {
+    const russian = order({ shipTo: { name: 'Зоя Иванова', line1: 'ул. Тверская 7', city: 'Москва', postalCode: '125009', country: 'RU' } });
+    const plan = planOrder(russian, x12({}, { ...X12_OPTIONS, transliterate: false }), worker);
+    expect(plan.status).toBe('held');
+    const message = plan.status === 'held' ? (plan.reasons[0]?.message ?? '') : '';
+    expect(message).toMatch(/^purchase order 1001\+creamery cannot be written as x12-850: /);
+    for (const field of ['shipTo.name', 'shipTo.line1', 'shipTo.city']) expect(message).toContain(`${field} has characters X12 charset "extended" cannot carry`);
+    expect(message).not.toMatch(/Зоя|Москва|Ada/);
+  });
+
+  it('a tracking number X12 cannot write unchanged (a delimiter in it) is left out of the PO, and its fields do not claim it', () => {
+    const config = x12();
+    const plan = planOrder(order(), config, worker);
+    if (plan.status !== 'planned') throw new Error(JSON.stringify(plan));
+    const waiting = plan.deliveries.find((d) => d.deliveryId === '1001+creamery+po')!;
+    const creamery = config.suppliers.find((s) => s.id === 'creamery')!;
+    const good = attachLabel(waiting, creamery, { trackingNumber: '1Z999AA10123456784' });
+    expect(good.body).toContain('REF*CN*1Z999AA10123456784~');
+    expect(good.fields).toContain('shipment.trackingNumber');
+    const odd = attachLabel(waiting, creamery, { trackingNumber: '1Z*999' });
+    expect(odd.body).not.toContain('REF*CN');
+    expect(odd.fields).not.toContain('shipment.trackingNumber');
+  });
+
+  it('with transliterate: true, the same address goes out in ASCII, and fields drop what was left out (a region with no two-letter code)', () => {
+    const russian = order({ shipTo: { name: 'Зоя Иванова', line1: 'ул. Тверская 7', city: 'Москва', region: 'Moskovskaya oblast', postalCode: '125009', country: 'RU' } });
+    const plan = planOrder(russian, x12({ labels: 'supplier' }), {});
+    if (plan.status !== 'planned') throw new Error(JSON.stringify(plan));
+    const po = plan.deliveries.find((d) => d.deliveryId === '1001+creamery+po')!;
+    expect(po.body).toContain('N1*ST*Zoya Ivanova~');
+    expect(po.body).toContain('N4*Moskva**125009*RU~');
+    expect(po.fields).not.toContain('shipTo.region');
+    expect(po.fields).toContain('shipTo.city');
   });
 });

@@ -5,7 +5,7 @@ import { planOrder } from '../../src/planning/plan';
 import { DropshipError } from '../../src/errors';
 import { ingestOrder } from '../../src/sources/ingest';
 import { EVERY_FORMAT_LINES, writeAbuseConfig, type AbuseConfig } from '../abuse/abuse-config';
-import { cardLikeNumbers, containsAnyOf } from '../support/card-scan';
+import { cardLikeNumbers, containsAnyOf, withoutIdentifiers } from '../support/card-scan';
 import { cardArb, type PlantedCard } from './arbitraries';
 
 /**
@@ -34,6 +34,10 @@ function base(source: Source): Record<string, Json> {
     const order = fixture('woocommerce-order-created.json');
     const template = (order.line_items as Array<Record<string, Json>>)[0]!;
     order.line_items = EVERY_FORMAT_LINES.map((l, i) => ({ ...template, id: 2000 + i, sku: l.sku, name: l.name, quantity: l.quantity, price: Number(l.unitPrice), total: String(Number(l.unitPrice) * l.quantity) }));
+    // The sample's gift message ends in an emoji, which the abuse configuration's X12 supplier
+    // (ASCII, transliterated) cannot write: that order is held (test/formats/x12-850.test.ts).
+    // Without it, the sample plans a delivery for every format.
+    order.meta_data = (order.meta_data as Array<Record<string, Json>>).map((m) => (m.key === 'gift_message' ? { ...m, value: 'Til lykke!' } : m));
     return order;
   }
   return { ...fixture('canonical-order.json'), lines: EVERY_FORMAT_LINES.map((l) => ({ ...l })) as unknown as Json };
@@ -117,13 +121,16 @@ describe.each(['shopify', 'woocommerce', 'canonical'] as const)('fuzzing the %s 
           expect(containsAnyOf(said, cards)).toBe(false);
           return;
         }
-        const stored = JSON.stringify(event);
+        // Identifiers are never scrubbed: a card planted in the order id, a line id or a SKU
+        // stays there (that is the contract), so the scan skips exactly those values.
+        const identifiers = [event.order.id, ...event.order.lines.flatMap((l) => [l.id, l.sku])];
+        const stored = withoutIdentifiers(JSON.stringify(event), identifiers);
         expect(cardLikeNumbers(stored)).toEqual([]);
         expect(containsAnyOf(stored, cards)).toBe(false);
         const plan = planOrder(event.order, abuse.config, { now });
         if (plan.status !== 'planned') return;
         for (const d of plan.deliveries) {
-          for (const text of [d.body, d.filename, d.deliveryId]) {
+          for (const text of [d.body, d.filename, d.deliveryId].map((t) => withoutIdentifiers(t, identifiers))) {
             expect([d.deliveryId, cardLikeNumbers(text)]).toEqual([d.deliveryId, []]);
             expect(containsAnyOf(text, cards)).toBe(false);
           }

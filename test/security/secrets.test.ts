@@ -65,7 +65,8 @@ const SECRETS = {
   SEC_SMTP_WRONG_PASSWORD: generatedSecret('smtpwrongpw'),
   // The Standard Webhooks form: whsec_ and base64.
   SEC_HOOK_SECRET: `whsec_${randomBytes(30).toString('base64')}`,
-  SEC_HOOK_WRONG_SECRET: generatedSecret('hookwrong'),
+  // Well-formed (a malformed secret is refused at start-up), but not the receiver's.
+  SEC_HOOK_WRONG_SECRET: `whsec_${randomBytes(30).toString('base64')}`,
   SEC_CX_BEARER: generatedSecret('bearer'),
   SEC_CX_SHARED_SECRET: generatedSecret('cxmlshared'),
   SEC_SFTP_PASSPHRASE: generatedSecret('sftppassphrase'),

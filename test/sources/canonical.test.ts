@@ -100,7 +100,7 @@ describe('canonical order JSON', () => {
   it('lists every problem as path: reason, quoting no value', () => {
     const problems = problemsOf(() => ingestOrder(fixture('canonical-order-invalid.json')));
     expect(problems).toEqual([
-      'id: must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+      'id: must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, not ending with "." and without ".."',
       'placedAt: must be an ISO 8601 date-time',
       'currency: must be an ISO 4217 currency code such as "USD"',
       'customer.email: must be an email address',

@@ -27,20 +27,18 @@ describe('scrubOrderInput', () => {
     expect(output.lines[0]).not.toBe(input.lines[0]);
   });
 
-  it('redacts card-like numbers in every string, ids included, and never mutates its input', () => {
+  it('redacts card-like numbers in free text, and never mutates its input', () => {
+    // Before, ids and SKUs were scrubbed as well; they are identifiers now (see the next test).
     const input = deepFreeze<OrderInput>({
       ...base,
-      id: '4111111111111111',
       giftMessage: 'Happy birthday! 4111 1111 1111 1111',
       notes: 'Use 5555-5555-5555-4444 please',
-      shipTo: { ...base.shipTo!, line2: 'Door 378282246310005' },
+      customer: { ...base.customer, name: 'Ada 4111111111111111' },
+      shipTo: { ...base.shipTo!, company: 'Co 4111111111111111', line2: 'Door 378282246310005', city: 'City 6011111111111117' },
       lines: [
         {
-          id: '4242424242424242',
-          sku: 'SKU-4242424242424242',
-          name: 'Cheddar',
-          quantity: 1,
-          unitPrice: '12.50',
+          ...base.lines[0]!,
+          name: 'Cheddar 4111.1111.1111.1111',
           properties: { Engraving: 'card 4111-1111-1111-1111', 'Ref 4111111111111111': 'x' },
         },
       ],
@@ -48,22 +46,40 @@ describe('scrubOrderInput', () => {
     const copy = structuredClone(input);
     expect(scrubOrderInput(input)).toStrictEqual({
       ...base,
-      id: '[redacted]',
       giftMessage: 'Happy birthday! [redacted]',
       notes: 'Use [redacted] please',
-      shipTo: { ...base.shipTo!, line2: 'Door [redacted]' },
-      lines: [
-        {
-          id: '[redacted]',
-          sku: 'SKU-[redacted]',
-          name: 'Cheddar',
-          quantity: 1,
-          unitPrice: '12.50',
-          properties: { Engraving: 'card [redacted]', 'Ref [redacted]': 'x' },
-        },
-      ],
+      customer: { ...base.customer, name: 'Ada [redacted]' },
+      shipTo: { ...base.shipTo!, company: 'Co [redacted]', line2: 'Door [redacted]', city: 'City [redacted]' },
+      lines: [{ ...base.lines[0]!, name: 'Cheddar [redacted]', properties: { Engraving: 'card [redacted]', 'Ref [redacted]': 'x' } }],
     });
     expect(input).toStrictEqual(copy);
+  });
+
+  it('never touches identifiers: order id, line ids and SKUs go out as they came, Luhn-valid or not', () => {
+    const input = deepFreeze<OrderInput>({
+      ...base,
+      id: '4111111111111111', // a marketplace order number may pass the Luhn check
+      lines: [
+        { ...base.lines[0]!, id: '4242424242424242', sku: '4006381333924' }, // an EAN-13 barcode that is also Luhn-valid
+        { ...base.lines[0]!, id: '2', sku: 'SKU-4242424242424242' },
+        { ...base.lines[0]!, id: '3', sku: '5012345678924 / 500 G' },
+      ],
+    });
+    expect(scrubOrderInput(input)).toStrictEqual(input);
+  });
+
+  it('keeps a phone number with an extension, even when all its digits together pass the Luhn check', () => {
+    // 1 802 555 0100 and 1004: the 15 digits together pass the Luhn check; the number alone does not.
+    for (const phone of ['+1 802 555 0100 ext. 1004', '+1 802 555 0100 x1004', '+1-802-555-0100;ext=1004', '(802) 555-0100 #1004', '+1 802 555 0100 extension 1004']) {
+      const output = scrubOrderInput({ ...base, customer: { phone }, shipTo: { ...base.shipTo!, phone } });
+      expect([output.customer?.phone, output.shipTo?.phone]).toEqual([phone, phone]);
+    }
+  });
+
+  it('still drops a phone field holding a card number, with or without an "extension"', () => {
+    for (const phone of ['4111 1111 1111 1111 x12', '4111-1111-1111-1111', '+1 802 555 0100 x 4111 1111 1111 1111', '٤١١١ ١١١١ ١١١١ ١١١١']) {
+      expect(scrubOrderInput({ ...base, customer: { phone } }).customer).not.toHaveProperty('phone');
+    }
   });
 
   it('redacts a card number sent as a JSON number', () => {

@@ -33,3 +33,24 @@ export function containsAnyOf(text: string, cards: readonly string[]): boolean {
   const digitsOnly = text.replace(/(\d)[ -](?=\d)/g, '$1');
   return cards.some((c) => digitsOnly.includes(c));
 }
+
+/**
+ * `text` without the given identifiers, in every spelling a payload gives them (as is, JSON-,
+ * XML- and CSV-escaped, upper-cased for X12's basic character set, whitespace folded).
+ * Identifiers (order id, line ids, SKUs) are never scrubbed, so one that passes the Luhn check
+ * goes out unchanged; a scan for card data skips exactly those values, and only those that
+ * hold a card-like number (a short id such as "1" is never removed).
+ */
+export function withoutIdentifiers(text: string, identifiers: readonly string[]): string {
+  let out = text;
+  for (const id of identifiers) {
+    if (cardLikeNumbers(id).length === 0) continue;
+    const folded = id.normalize('NFC').replace(/\s+/gu, ' ').trim();
+    const spellings = new Set([id, folded, folded.toUpperCase(), JSON.stringify(id).slice(1, -1), folded.replace(/"/g, '""')]);
+    spellings.add(folded.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;'));
+    spellings.add(folded.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+    // Longest first, so a spelling that contains another is removed whole.
+    for (const s of [...spellings].sort((a, b) => b.length - a.length)) if (s !== '') out = out.split(s).join('#');
+  }
+  return out;
+}

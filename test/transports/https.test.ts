@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as openpgp from 'openpgp';
 import { basename, dirname } from 'node:path';
-import { httpsTransport, PAYLOAD_TYPE_HEADER, PGP_CONTENT_TYPE, standardWebhookSignature } from '../../src/transports/https';
+import { Webhook } from 'standardwebhooks';
+import { httpsTransport, PAYLOAD_TYPE_HEADER, PGP_CONTENT_TYPE, standardWebhookSignature, webhookId } from '../../src/transports/https';
 import { parseRetryAfter } from '../../src/transports/http';
 import { DeliveryError, type Transport, type TransportContext } from '../../src/transports/transport';
 import { freePort } from '../../src/queue/embedded-redis';
@@ -15,20 +16,26 @@ const BEARER_TOKEN = `tok_${randomBytes(16).toString('hex')}`;
 
 let server: HttpsReceiver;
 let mtls: HttpsReceiver;
+let nginx: HttpsReceiver;
 let clientCert: LocalCert;
 
 beforeAll(async () => {
-  [server, mtls] = await Promise.all([startHttpsReceiver({ webhookSecret: WEBHOOK_SECRET }), startHttpsReceiver({ requireClientCert: true })]);
+  [server, mtls, nginx] = await Promise.all([
+    startHttpsReceiver({ webhookSecret: WEBHOOK_SECRET }),
+    startHttpsReceiver({ requireClientCert: true }),
+    startHttpsReceiver({ clientCertLikeNginx: true }),
+  ]);
   clientCert = await mtls.ca.issue('store-client', 'client');
 });
 
 afterAll(async () => {
-  await Promise.all([server?.stop(), mtls?.stop()]);
+  await Promise.all([server?.stop(), mtls?.stop(), nginx?.stop()]);
 });
 
 beforeEach(() => {
   server.reset();
   mtls.reset();
+  nginx?.reset();
 });
 
 const env = { VC_WEBHOOK_SECRET: WEBHOOK_SECRET, VC_TOKEN: BEARER_TOKEN };
@@ -73,7 +80,7 @@ transportContract('https', () => ({
   context: () => context(),
   received: async (payload) =>
     server.requests
-      .filter((r) => r.headers['webhook-id'] === payload.deliveryId && r.status !== undefined && r.status < 300)
+      .filter((r) => r.headers['webhook-id'] === webhookId(payload.deliveryId) && r.status !== undefined && r.status < 300)
       .map((r) => r.body),
   breakReceiver: async () => {
     server.script({ status: 503, body: 'maintenance' });
@@ -111,6 +118,63 @@ describe('https options', () => {
 
   it('refuses to start when a named secret is missing, naming the variable only', () => {
     expect(() => create(baseOptions(), context({ env: {} }))).toThrow(/VC_WEBHOOK_SECRET/);
+  });
+});
+
+describe('Standard Webhooks, checked with the official standardwebhooks library', () => {
+  const SECRET_RULE = 'must be "whsec_" followed by the standard base64 of at least 24 random bytes (for example "whsec_" and the output of `openssl rand -base64 32`)';
+  const LIBRARY = "the receiver's Standard Webhooks library would refuse every delivery signed with it";
+
+  it.each([
+    ['plain text', 'correct horse battery staple, not base64', SECRET_RULE],
+    ['base64 without the whsec_ prefix', randomBytes(32).toString('base64'), SECRET_RULE],
+    ['URL-safe base64', `whsec_${Buffer.from('>>>?>>>?'.repeat(4)).toString('base64url')}`, SECRET_RULE],
+    ['base64 without its padding', `whsec_${randomBytes(25).toString('base64').replace(/=+$/, '')}`, SECRET_RULE],
+    ['16 bytes', `whsec_${randomBytes(16).toString('base64')}`, `${SECRET_RULE}; it holds 16`],
+  ])('refuses a secret that is %s when the transport is created, naming the variable, not the value', (_, secret, problem) => {
+    let thrown: unknown;
+    try {
+      create(baseOptions(), context({ env: { VC_WEBHOOK_SECRET: secret } }));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(DeliveryError);
+    expect(thrown).toMatchObject({
+      code: 'ECONFIG',
+      permanent: true,
+      message: `https vermont-creamery: the secret in environment variable VC_WEBHOOK_SECRET (auth.hmacSecretEnv) ${problem}; ${LIBRARY}`,
+    });
+    expectNoSecrets(thrown as Error, [secret]);
+  });
+
+  it('takes whsec_ with 24 bytes or more', () => {
+    for (const bytes of [24, 32, 64]) {
+      expect(() => create(baseOptions(), context({ env: { VC_WEBHOOK_SECRET: `whsec_${randomBytes(bytes).toString('base64')}` } }))).not.toThrow();
+    }
+  });
+
+  it('signs deliveries the official library accepts, a delivery id with dots included', async () => {
+    const transport = create(baseOptions());
+    const payload = makePayload('official', { deliveryId: 'A-1.5+vermont.creamery+po' });
+    await transport.deliver(payload);
+    await transport.deliver(payload);
+    const sent = server.requests.filter((r) => r.headers['idempotency-key'] === payload.deliveryId);
+    expect(sent).toHaveLength(2);
+    for (const request of sent) {
+      // The webhook id is the delivery id without dots, the same on every attempt.
+      expect(request.headers['webhook-id']).toBe('A-1%2E5+vermont%2Ecreamery+po');
+      const headers = Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((h) => [h, String(request.headers[h])]));
+      // Throws WebhookVerificationError unless the signature matches (the body is CSV, not JSON).
+      expect(() => new Webhook(WEBHOOK_SECRET).verify(request.body, headers, { jsonParse: false })).not.toThrow();
+      expect(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(request.body, headers, { jsonParse: false })).toThrow('No matching signature found');
+    }
+  });
+
+  it('encodes webhook ids one-to-one, without dots', () => {
+    expect(webhookId('1001+vermont-creamery+po')).toBe('1001+vermont-creamery+po');
+    expect(webhookId('a.b')).toBe('a%2Eb');
+    expect(webhookId('a%2Eb')).toBe('a%252Eb');
+    expect(webhookId('a.b')).not.toBe(webhookId('a%2Eb'));
   });
 });
 
@@ -215,6 +279,44 @@ describe('https delivery against a TLS server', () => {
     expect(error.code).toBe('EAUTH');
     expect(error.message).toContain('client certificate');
     expect(mtls.requests).toHaveLength(0);
+  });
+
+  describe('a client certificate refused after the handshake, as nginx does (ssl_verify_client on)', () => {
+    const nginxOptions = (auth?: Record<string, unknown>) => ({ url: `${nginx.url}/orders`, caFile: nginx.ca.caFile, ...(auth ? { auth } : {}) });
+
+    it('without a certificate: a permanent EAUTH in one line, the HTML left out, and verify() fails', async () => {
+      const transport = create(nginxOptions());
+      const error = await rejection(transport.deliver(makePayload('nginx-none')));
+      expect(error).toMatchObject({ code: 'EAUTH', permanent: true });
+      expect(error.message).toBe(`${nginx.url}/orders requires a client certificate (answered 400: no required SSL certificate was sent); set auth.clientCertFile and auth.clientKeyFile`);
+      await expect(transport.verify()).rejects.toMatchObject({ code: 'EAUTH', message: error.message });
+    });
+
+    it('with a certificate its CA did not issue: refused, EAUTH, and verify() fails', async () => {
+      const stranger = await mtls.ca.issue('stranger', 'client');
+      const transport = create(nginxOptions({ clientCertFile: stranger.certFile, clientKeyFile: stranger.keyFile }));
+      const error = await rejection(transport.deliver(makePayload('nginx-stranger')));
+      expect(error).toMatchObject({ code: 'EAUTH', permanent: true });
+      expect(error.message).toBe(`${nginx.url}/orders refused our client certificate (answered 400: the SSL certificate error)`);
+      expect(error.message).not.toMatch(/[<>\n]/);
+      await expect(transport.verify()).rejects.toMatchObject({ code: 'EAUTH', message: error.message });
+    });
+
+    it('with its own certificate: delivered and verified', async () => {
+      const own = await nginx.ca.issue('store-client', 'client');
+      const transport = create(nginxOptions({ clientCertFile: own.certFile, clientKeyFile: own.keyFile }));
+      await transport.verify();
+      await transport.deliver(makePayload('nginx-own'));
+      expect(nginx.requests.filter((r) => r.method === 'POST').map((r) => [r.clientCert, r.status])).toEqual([['store-client', 200]]);
+    });
+
+    it('any other 400 stays the receiver\'s own refusal (EREJECTED), and verify() passes on it', async () => {
+      const transport = create(baseOptions());
+      server.script({ status: 400, body: '<html><title>400 Bad Request</title>missing field</html>' });
+      expect(await rejection(transport.deliver(makePayload('plain-400')))).toMatchObject({ code: 'EREJECTED', permanent: true });
+      server.script({ status: 400 }, { status: 400, body: 'HEAD not supported' });
+      await transport.verify();
+    });
   });
 
   it('refuses a server certificate from a CA it does not trust', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { sftpTransport, type SftpOptions } from '../../src/transports/sftp';
@@ -116,6 +116,22 @@ describe('sftp options', () => {
     expect(messages(baseOptions({ privateKeyFile: undefined, privateKeyEnv: '-----BEGIN OPENSSH' }))).toContain('NAME of an environment variable');
   });
 
+  it('takes fileMode as an octal string, 0640 by default', () => {
+    expect((sftpTransport.optionsSchema.parse(baseOptions()) as SftpOptions).fileMode).toBe(0o640);
+    expect((sftpTransport.optionsSchema.parse(baseOptions({ fileMode: '0600' })) as SftpOptions).fileMode).toBe(0o600);
+    expect((sftpTransport.optionsSchema.parse(baseOptions({ fileMode: '644' })) as SftpOptions).fileMode).toBe(0o644);
+  });
+
+  it.each([
+    [640, 'fileMode must be an octal mode in quotes, such as "0640" (unquoted, YAML reads 0640 as the decimal number 640)'],
+    ['rw-r-----', 'fileMode must be an octal mode such as "0640" (three octal digits, with an optional leading 0)'],
+    ['0890', 'fileMode must be an octal mode such as "0640" (three octal digits, with an optional leading 0)'],
+    ['4640', 'fileMode must be an octal mode such as "0640" (three octal digits, with an optional leading 0)'],
+    ['0666', 'fileMode must not let others write the file (the last digit must be 0, 4 or 5)'],
+  ])('refuses fileMode %j', (mode, message) => {
+    expect(parse(baseOptions({ fileMode: mode })).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([`fileMode: ${message}`]);
+  });
+
   it('refuses a filename template with a directory in it', () => {
     expect(messages(baseOptions({ filename: '../{orderId}.csv' }))).toContain('plain file name');
   });
@@ -157,6 +173,15 @@ describe('sftp delivery against OpenSSH', () => {
     await transport.deliver(payload);
     await transport.deliver(payload);
     expect(readFileSync(inbound(payload.filename), 'utf8')).toBe(payload.body);
+  });
+
+  it('creates files 0640, not ssh2\'s 0666, unless fileMode says otherwise', async () => {
+    const payload = makePayload('mode');
+    await create(baseOptions()).deliver(payload);
+    expect((statSync(inbound(payload.filename)).mode & 0o7777).toString(8)).toBe('640');
+    const strict = makePayload('mode-0600');
+    await create(baseOptions({ fileMode: '0600' })).deliver(strict);
+    expect((statSync(inbound(strict.filename)).mode & 0o7777).toString(8)).toBe('600');
   });
 
   it('logs in with a passphrase-protected key held in the environment', async () => {
@@ -230,6 +255,52 @@ describe('sftp delivery against OpenSSH', () => {
     expect(error.message).toContain('permission denied');
     expect(error.message).toContain('inbound');
     expect(existsSync(inbound(payload.filename))).toBe(false);
+  });
+
+  describe('a part file left by an interrupted upload, on a server that forbids overwriting it', () => {
+    // The unprivileged port's sessions run as nobody: a leftover part file owned by root and
+    // 0444 cannot be opened for writing, as ProFTPD's `AllowOverwrite off` refuses it.
+    const folder = (name: string, mode: number): string => {
+      const dir = join(sshd.root, name);
+      mkdirSync(dir);
+      chmodSync(dir, mode);
+      return dir;
+    };
+    const leave = (dir: string, payload: DeliveryPayload): string => {
+      const part = join(dir, `.${payload.filename}.${payload.deliveryId.replace(/[^A-Za-z0-9_-]/g, '_')}.part`);
+      writeFileSync(part, 'half an upl');
+      chmodSync(part, 0o444);
+      return part;
+    };
+
+    it('is removed and the upload made again, so the retry delivers instead of failing on "permission denied"', async () => {
+      const dir = folder('no-overwrite', 0o777);
+      const payload = makePayload('leftover');
+      const part = leave(dir, payload);
+      await create(baseOptions({ port: sshd.unprivilegedPort, remoteDir: 'no-overwrite' })).deliver(payload);
+      expect(readFileSync(join(dir, payload.filename), 'utf8')).toBe(payload.body);
+      expect(existsSync(part)).toBe(false);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.part'))).toEqual([]);
+      expect((statSync(join(dir, payload.filename)).mode & 0o7777).toString(8)).toBe('640');
+    });
+
+    it('is written around under a fresh part name when it cannot be removed either (a sticky folder)', async () => {
+      const dir = folder('no-overwrite-sticky', 0o1777);
+      const payload = makePayload('stuck');
+      const part = leave(dir, payload);
+      await create(baseOptions({ port: sshd.unprivilegedPort, remoteDir: 'no-overwrite-sticky' })).deliver(payload);
+      expect(readFileSync(join(dir, payload.filename), 'utf8')).toBe(payload.body);
+      // Only the leftover remains, untouched; the supplier's file is whole.
+      expect(readdirSync(dir).filter((f) => f.endsWith('.part'))).toEqual([part.slice(dir.length + 1)]);
+      expect(readFileSync(part, 'utf8')).toBe('half an upl');
+    });
+
+    it('still reports a folder this login may not write to as permission denied', async () => {
+      folder('closed', 0o755);
+      const error = await rejection(create(baseOptions({ port: sshd.unprivilegedPort, remoteDir: 'closed' })).deliver(makePayload('closed')));
+      expect(error).toMatchObject({ code: 'EREJECTED', permanent: true });
+      expect(error.message).toContain('permission denied writing to closed');
+    });
   });
 
   it('refuses a payload filename that is not a plain name', async () => {

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { constants, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -129,6 +129,28 @@ export interface HttpsReceiverOptions {
   requireClientCert?: boolean;
   /** Verify `webhook-*` headers with this Standard Webhooks secret; answer 401 when they do not match. */
   webhookSecret?: string;
+  /**
+   * Behave as nginx with `ssl_verify_client on`: ask for a client certificate, finish the
+   * handshake whatever is presented, then answer a request without a valid one with 400 and
+   * nginx's own HTML page ("No required SSL certificate was sent", or "The SSL certificate
+   * error" for one the CA did not issue).
+   */
+  clientCertLikeNginx?: boolean;
+}
+
+/** nginx's error page for its internal 495 and 496, which it sends as 400 (ngx_http_special_response.c). */
+export function nginxClientCertPage(reason: 'No required SSL certificate was sent' | 'The SSL certificate error'): string {
+  return [
+    '<html>',
+    `<head><title>400 ${reason}</title></head>`,
+    '<body>',
+    '<center><h1>400 Bad Request</h1></center>',
+    `<center>${reason}</center>`,
+    '<hr><center>nginx</center>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\r\n');
 }
 
 /** The Standard Webhooks check, written from the spec independently of the transport. */
@@ -164,6 +186,10 @@ export async function startHttpsReceiver(options: HttpsReceiverOptions = {}): Pr
         ca: ca.caPem,
         requestCert: options.requireClientCert === true,
         rejectUnauthorized: options.requireClientCert === true,
+        // nginx asks for the certificate but judges it only once a request has arrived.
+        // Node reports a resumed session as authorized whatever was presented at first, where
+        // nginx keeps its verdict in the session: without tickets, each connection is judged.
+        ...(options.clientCertLikeNginx === true ? { requestCert: true, secureOptions: constants.SSL_OP_NO_TICKET } : {}),
       },
       (req, res) => {
         const chunks: Buffer[] = [];
@@ -178,8 +204,14 @@ export async function startHttpsReceiver(options: HttpsReceiverOptions = {}): Pr
             received.signatureValid = verifyStandardWebhook(options.webhookSecret, req.headers, body);
           }
           requests.push(received);
-          const answer: ScriptedResponse =
-            received.signatureValid === false
+          const refusedCert = options.clientCertLikeNginx === true && !socket.authorized;
+          const answer: ScriptedResponse = refusedCert
+            ? {
+                status: 400,
+                headers: { server: 'nginx', 'content-type': 'text/html' },
+                body: nginxClientCertPage(socket.getPeerCertificate().subject === undefined ? 'No required SSL certificate was sent' : 'The SSL certificate error'),
+              }
+            : received.signatureValid === false
               ? { status: 401, body: 'bad signature' }
               : (queue.shift() ?? { status: 200, headers: { 'content-type': 'application/json' }, body: '{"accepted":true}' });
           received.status = answer.status;

@@ -1,8 +1,8 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../src/queue/embedded-redis';
 
@@ -19,6 +19,13 @@ export function findSshd(env: NodeJS.ProcessEnv = process.env): string | undefin
   const configured = env.SSHD_PATH;
   if (configured !== undefined && configured !== '') return existsSync(configured) ? configured : undefined;
   return SSHD_CANDIDATES.find((candidate) => existsSync(candidate));
+}
+
+/** OpenSSH's stand-alone SFTP server, beside sshd or in the usual libexec folders. */
+function findSftpServer(sshd: string): string | undefined {
+  const prefix = dirname(dirname(sshd));
+  return [join(prefix, 'lib', 'openssh', 'sftp-server'), join(prefix, 'libexec', 'sftp-server'), join(prefix, 'libexec', 'openssh', 'sftp-server'), '/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server']
+    .find((candidate) => existsSync(candidate));
 }
 
 export const SSHD_MISSING_HINT = 'OpenSSH sshd was not found (Debian/Ubuntu: apt-get install openssh-server; or set SSHD_PATH)';
@@ -39,12 +46,21 @@ export interface SshKeyPair {
  * loopback only, a generated host key, key-only login as the current user, `internal-sftp`
  * starting in {@link LocalSshd.root}. {@link LocalSshd.readOnlyPort} serves the same tree
  * read-only (`internal-sftp -R`), the only dependable way to get "permission denied" when
- * running as root.
+ * running as root. {@link LocalSshd.unprivilegedPort} serves it to sessions without root's
+ * privileges, so that file modes and ownership apply as on a real supplier's server.
  */
 export interface LocalSshd {
   readonly host: string;
   readonly port: number;
   readonly readOnlyPort: number;
+  /**
+   * A port whose SFTP sessions run as an unprivileged user (`nobody` under `setpriv` when this
+   * process is root; otherwise every port already is): a file it does not own and may not
+   * write cannot be overwritten, as on a server that forbids overwriting. Only folders the
+   * test opens up (`chmod 0777`, or `1777` so nothing of another owner can be removed) are
+   * writable there.
+   */
+  readonly unprivilegedPort: number;
   readonly username: string;
   /** Directory the SFTP session starts in; relative remote paths resolve here. */
   readonly root: string;
@@ -159,12 +175,22 @@ async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
     // Not root: sshd then runs unprivileged and does not need it.
   }
 
-  const [hostKey, clientKey, port, readOnlyPort] = await Promise.all([
+  const [hostKey, clientKey, port, readOnlyPort, unprivilegedPort] = await Promise.all([
     keyPair(dir, 'ssh_host_ed25519_key'),
     keyPair(dir, 'client_key'),
     freePort(),
     freePort(),
+    freePort(),
   ]);
+  // As root, the unprivileged port runs OpenSSH's sftp-server as nobody: it must be able to
+  // pass through the temp folder (its keys stay 0600) into the tree.
+  const asRoot = process.getuid?.() === 0;
+  const sftpServer = findSftpServer(sshd);
+  const unprivileged = asRoot && sftpServer !== undefined && spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).error === undefined
+    ? `setpriv --reuid=nobody --regid=nogroup --clear-groups ${sftpServer} -d ${root}`
+    : `internal-sftp -d ${root}`;
+  chmodSync(dir, 0o711);
+  chmodSync(root, 0o755);
   const authorizedKeys = join(dir, 'authorized_keys');
   writeFileSync(authorizedKeys, `${clientKey.publicKey}\n`);
   const username = userInfo().username;
@@ -174,6 +200,7 @@ async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
     [
       `Port ${port}`,
       `Port ${readOnlyPort}`,
+      `Port ${unprivilegedPort}`,
       'ListenAddress 127.0.0.1',
       `HostKey ${hostKey.privateKeyFile}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
@@ -191,6 +218,8 @@ async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
       `ForceCommand internal-sftp -d ${root}`,
       `Match LocalPort ${readOnlyPort}`,
       `  ForceCommand internal-sftp -R -d ${root}`,
+      `Match LocalPort ${unprivilegedPort}`,
+      `  ForceCommand ${unprivileged}`,
       '',
     ].join('\n'),
   );
@@ -209,6 +238,7 @@ async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
     const deadline = Date.now() + 5000;
     await waitForPort(port, deadline, child, log);
     await waitForPort(readOnlyPort, deadline, child, log);
+    await waitForPort(unprivilegedPort, deadline, child, log);
   };
 
   const kill = (): void => {
@@ -244,6 +274,7 @@ async function launchSshd(sshd: string, dir: string): Promise<LocalSshd> {
     host: '127.0.0.1',
     port,
     readOnlyPort,
+    unprivilegedPort,
     username,
     root,
     hostKey,

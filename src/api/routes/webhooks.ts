@@ -50,9 +50,10 @@ const SHOPIFY_ORDER_TOPICS = new Set(['orders/create', 'orders/updated', 'orders
 
 /**
  * The store webhooks, each signed with its secret over the exact body: Shopify's
- * `orders/create`, `orders/updated`, `orders/paid` and `orders/cancelled`; WooCommerce's
- * `order.created` and `order.updated` (a cancellation when it sets the status to cancelled,
- * otherwise a newer version of the order). Other topics are answered 200 and ignored.
+ * `orders/create`, `orders/updated`, `orders/paid` and `orders/cancelled` (deduplicated on
+ * `X-Shopify-Event-Id`, else `X-Shopify-Webhook-Id`); WooCommerce's `order.created` and
+ * `order.updated` (a cancellation when it sets the status to cancelled, otherwise a newer
+ * version of the order). Other topics are answered 200 and ignored.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (app, { answers, env, limited, webhookMaxAgeMs }) => {
   app.post('/webhooks/shopify', limited('shopify'), async (request: RawRequest, reply) => {
@@ -66,9 +67,16 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (ap
     const stale = staleWebhook(header(request, 'x-shopify-triggered-at'), webhookMaxAgeMs, Date.now());
     if (stale) throw new DropshipError('ESTALE_WEBHOOK', [stale]);
     const topic = header(request, 'x-shopify-topic');
-    const eventId = header(request, 'x-shopify-webhook-id') ?? header(request, 'x-shopify-event-id');
+    // Shopify's guidance: the event id is the same on every webhook about one event (a retry,
+    // or one per subscription); the webhook id only on retries of one webhook, and it is all
+    // that older senders (and replays saved before event ids existed) carry. It is remembered
+    // per topic: should one event be told of under two topics (an order created already paid),
+    // the first must not hide the second.
+    const id = header(request, 'x-shopify-event-id') ?? header(request, 'x-shopify-webhook-id');
+    const eventId = id === undefined ? undefined : `${topic ?? 'orders/create'}:${id}`;
     if (topic === 'orders/cancelled') {
-      return answers.cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), topic);
+      // The topic is not signed: only a body with `cancelled_at` cancels anything.
+      return answers.cancel(reply, ingestCancellation(parseJsonBody(request.body), { source: 'shopify', ...(eventId ? { eventId } : {}) }), `${topic} (not a cancellation: the order has no cancelled_at)`);
     }
     if (topic && !SHOPIFY_ORDER_TOPICS.has(topic)) return reply.code(200).send({ ignored: topic });
     return answers.accept(reply, request.body, { kind: 'shopify', ...(eventId ? { eventId } : {}) });

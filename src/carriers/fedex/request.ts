@@ -2,7 +2,7 @@ import { DropshipError } from '../../errors';
 import type { ShipFrom } from '../../core/shipment';
 import type { CarrierRequestBuilder, CarrierShipment } from '../carrier';
 import { fitAddressLines, truncate } from '../../core/text';
-import { carrierFields, fitCode, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
+import { carrierFields, fitCode, fitRegion, fitWhole, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
 import { fedexOptionsSchema, type FedexOptions } from './options';
 
 /**
@@ -65,9 +65,12 @@ export interface FedexShipRequest {
 
 function fedexAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
   const country = party.country.trim().toUpperCase();
+  const problems: string[] = [];
   const street = fitAddressLines(party.line1, party.line2, FEDEX_LIMITS.streetLine, FEDEX_LIMITS.streetLines);
-  const city = truncate(party.city, FEDEX_LIMITS.city);
-  const region = fitCode(party.region, FEDEX_LIMITS.stateOrProvinceCode, 'never');
+  if (!street.complete) problems.push(`line1 and line2 need more than the ${FEDEX_LIMITS.streetLines} street lines of ${FEDEX_LIMITS.streetLine} characters FedEx takes`);
+  const city = fitWhole(party.city, FEDEX_LIMITS.city, 'city', problems);
+  // A state or province name is sent as its two-letter ISO 3166-2 code ("Ontario" → "ON").
+  const region = fitRegion(country, party.region, FEDEX_LIMITS.stateOrProvinceCode);
   const postalCode = fitCode(party.postalCode, FEDEX_LIMITS.postalCode, 'when-long');
   const address: FedexAddress = {
     streetLines: street.lines,
@@ -76,7 +79,6 @@ function fedexAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
     ...(postalCode !== undefined && { postalCode }),
     countryCode: country,
   };
-  const problems: string[] = [];
   if (street.lines.length === 0) problems.push('line1 has no printable characters');
   if (city === '') problems.push('city has no printable characters');
   if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
@@ -116,13 +118,13 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
 
   const to = fedexAddress(shipTo);
   orderProblems.push(...to.problems.map((p) => `shipTo.${p}`));
-  const name = truncate(shipTo.name, FEDEX_LIMITS.personName);
+  const name = fitWhole(shipTo.name, FEDEX_LIMITS.personName, 'shipTo.name', orderProblems);
   if (name === '') orderProblems.push('shipTo.name has no printable characters');
+  const company = fitWhole(shipTo.company, FEDEX_LIMITS.companyName, 'shipTo.company', orderProblems);
   if (!Number.isFinite(shipment.weightGrams) || shipment.weightGrams < 0) {
     orderProblems.push('weight must be a non-negative number of grams');
   }
   if (orderProblems.length > 0) throw new DropshipError('EINVALID_ORDER', orderProblems);
-  const company = truncate(shipTo.company, FEDEX_LIMITS.companyName);
 
   // The schema requires recipients[].contact.phoneNumber. shipTo.phone is absent when the
   // order has none or the customer is contact-restricted (privacy promise 6); FedEx then
@@ -167,10 +169,12 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
  * recipient, one package with its weight, the service, paid by the sender's account.
  * Nothing else about the order reaches FedEx (privacy promise 3).
  *
- * Limits: personName 70, companyName 35, street lines 35 × 3 (line1 and line2 wrapped at
- * word boundaries, line2 keeping at least one line), city 35, cut by code point between
- * graphemes; state/province (2) and postal code (10) are left out rather than shortened;
- * phones are sent as 10–15 digits. The recipient phone falls back to the shipper's.
+ * Nothing of the recipient is cut: street lines wrap into 3 lines of 35 (line1 and line2 at
+ * word boundaries, line2 keeping at least one line), and a street that needs more, a
+ * personName over 70, a companyName over 35 or a city over 35 is refused (the order is
+ * held). A state or province name is sent as its two-letter ISO 3166-2 code; a region or
+ * postal code (10) that is not a code is left out rather than shortened, and not reported in
+ * `fields`. Phones are sent as 10–15 digits; the recipient phone falls back to the shipper's.
  *
  * @throws DropshipError `ECONFIG` for an unusable service type or shipper (address, phone),
  *   `EINVALID_ORDER` for a ship-to or weight FedEx cannot take.

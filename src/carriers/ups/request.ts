@@ -1,8 +1,9 @@
 import { DropshipError } from '../../errors';
 import type { ShipFrom } from '../../core/shipment';
 import type { CarrierRequestBuilder, CarrierShipment } from '../carrier';
-import { fitAddressLines, truncate } from '../../core/text';
-import { carrierFields, fitCode, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
+import { regionCode } from '../../core/regions';
+import { cleanText, codePointLength, fitAddressLines, truncate } from '../../core/text';
+import { carrierFields, fitCode, fitRegion, fitWhole, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
 import { upsOptionsSchema, type UpsOptions } from './options';
 
 /**
@@ -63,15 +64,52 @@ export interface UpsShipRequest {
 
 const DEFAULT_STOCK = { Height: '6', Width: '4' } as const;
 
-/** The address part of a party, fitted to UPS limits, and what of it survived. */
-function upsAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
+/**
+ * Countries whose StateProvinceCode UPS requires, as a valid code (ups-Shipping.json,
+ * `ShipTo_Address.StateProvinceCode`: "Required for US, Canada, and Vietnam (VN)"; for
+ * Ireland it "must contain the county"). Codes, not names: the field takes at most 5.
+ */
+const REGION_REQUIRED = new Set(['US', 'CA', 'VN', 'IE']);
+
+/**
+ * Postal codes UPS requires, with their form (`ShipTo_Address.PostalCode`: "If the ShipTo
+ * country or territory is US or Puerto Rico, 5 or 9 digits are required", CA "A#A#A#").
+ */
+const POSTAL_FORMS: Readonly<Record<string, { form: RegExp; says: string }>> = {
+  US: { form: /^\d{5}(?:\d{4})?$/, says: '5 or 9 digits' },
+  PR: { form: /^\d{5}(?:\d{4})?$/, says: '5 or 9 digits' },
+  CA: { form: /^[A-Z]\d[A-Z]\d[A-Z]\d$/, says: 'A#A#A#' },
+};
+
+/**
+ * The address part of a party, fitted to UPS limits without cutting anything, and what of it
+ * was sent. `shipTo` adds UPS's per-country rules for the consignee (state and postal code).
+ */
+function upsAddress(party: CarrierShipment['shipTo'] | ShipFrom, role: 'shipper' | 'shipTo') {
   const country = party.country.trim().toUpperCase();
+  const problems: string[] = [];
   const street = fitAddressLines(party.line1, party.line2, UPS_LIMITS.addressLine, UPS_LIMITS.addressLines);
-  const city = truncate(party.city, UPS_LIMITS.city);
-  // A region longer than 5 is a name, not a code; cutting it would name another region.
-  const region = fitCode(party.region, UPS_LIMITS.stateProvinceCode, 'never');
+  if (!street.complete) problems.push(`line1 and line2 need more than the ${UPS_LIMITS.addressLines} address lines of ${UPS_LIMITS.addressLine} characters UPS takes`);
+  const city = fitWhole(party.city, UPS_LIMITS.city, 'city', problems);
+  let region: string | undefined;
+  if (role === 'shipTo' && REGION_REQUIRED.has(country)) {
+    // A wrong or missing state makes UPS refuse the shipment or misroute it: hold instead.
+    const code = regionCode(country, party.region);
+    region = code === undefined ? undefined : country === 'VN' ? `VN-${code}` : code;
+    if (region === undefined || codePointLength(region) > UPS_LIMITS.stateProvinceCode) {
+      region = undefined;
+      problems.push(cleanText(party.region) === '' ? `region is missing; UPS requires a state or province code for ${country}` : `region is not a ${country} state, province or county UPS knows (ISO 3166-2)`);
+    }
+  } else {
+    // A region longer than 5 that names no known subdivision is left out, and not claimed.
+    region = fitRegion(country, party.region, UPS_LIMITS.stateProvinceCode);
+  }
   // UPS wants postal codes as bare alphanumerics ("A1A1A1", 9-digit ZIP+4).
   const postalCode = fitCode(party.postalCode, UPS_LIMITS.postalCode, 'always');
+  const postalForm = role === 'shipTo' ? POSTAL_FORMS[country] : undefined;
+  if (postalForm !== undefined && (postalCode === undefined || !postalForm.form.test(postalCode))) {
+    problems.push(cleanText(party.postalCode) === '' ? `postalCode is missing; UPS requires one for ${country}` : `postalCode is not of the form UPS requires for ${country} (${postalForm.says})`);
+  }
   const address: UpsAddress = {
     AddressLine: street.lines,
     City: city,
@@ -79,7 +117,6 @@ function upsAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
     ...(postalCode !== undefined && { PostalCode: postalCode }),
     CountryCode: country,
   };
-  const problems: string[] = [];
   if (street.lines.length === 0) problems.push('line1 has no printable characters');
   if (city === '') problems.push('city has no printable characters');
   if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
@@ -108,17 +145,25 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
   if (!/^[0-9A-Za-z]{2}$/.test(shipment.service)) {
     configProblems.push('shipment.service: a UPS service code is two letters or digits, such as "03" (Ground)');
   }
-  const from = upsAddress(shipper);
+  const from = upsAddress(shipper, 'shipper');
   configProblems.push(...from.problems.map((p) => `shipper ${p}`));
   const shipperName = truncate(shipper.company, UPS_LIMITS.name) || truncate(shipper.name, UPS_LIMITS.name);
   if (shipperName === '') configProblems.push('shipper name has no printable characters');
   if (configProblems.length > 0) throw new DropshipError('ECONFIG', configProblems);
 
-  const to = upsAddress(shipTo);
+  const to = upsAddress(shipTo, 'shipTo');
   orderProblems.push(...to.problems.map((p) => `shipTo.${p}`));
-  const personName = truncate(shipTo.name, UPS_LIMITS.attentionName);
-  const company = truncate(shipTo.company, UPS_LIMITS.name);
+  const personName = fitWhole(shipTo.name, UPS_LIMITS.attentionName, 'shipTo.name', orderProblems);
+  const company = fitWhole(shipTo.company, UPS_LIMITS.name, 'shipTo.company', orderProblems);
   if (personName === '') orderProblems.push('shipTo.name has no printable characters');
+  const shipperPhone = upsPhone(parsePhone(shipper.phone, from.address.CountryCode, UPS_LIMITS.phoneExtension));
+  const ownPhone = upsPhone(parsePhone(shipTo.phone, to.address.CountryCode, UPS_LIMITS.phoneExtension));
+  // UPS requires ShipTo.Phone when the ship-to's country is not the shipper's. Without the
+  // customer's own (none, or contact-restricted), the shipper's number goes, as for FedEx:
+  // store data that reaches a person who can help.
+  const international = to.address.CountryCode !== from.address.CountryCode;
+  const shipToPhone = ownPhone ?? (international ? shipperPhone : undefined);
+  if (international && shipToPhone === undefined) orderProblems.push("shipTo.phone is missing, and so is the shipper's; UPS requires a phone for an international shipment");
   let weight: string | undefined;
   if (!Number.isFinite(shipment.weightGrams) || shipment.weightGrams < 0) {
     orderProblems.push('weight must be a non-negative number of grams');
@@ -128,8 +173,6 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
   }
   if (orderProblems.length > 0 || weight === undefined) throw new DropshipError('EINVALID_ORDER', orderProblems);
 
-  const shipperPhone = upsPhone(parsePhone(shipper.phone, from.address.CountryCode, UPS_LIMITS.phoneExtension));
-  const shipToPhone = upsPhone(parsePhone(shipTo.phone, to.address.CountryCode, UPS_LIMITS.phoneExtension));
   const stock = options.labelStockSize ?? DEFAULT_STOCK;
 
   const request: UpsShipRequest = {
@@ -146,7 +189,7 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
         },
         ShipTo: {
           // UPS's Name is the consignee's company; the person goes in AttentionName.
-          Name: company || truncate(shipTo.name, UPS_LIMITS.name),
+          Name: company || personName,
           AttentionName: personName,
           ...(shipToPhone && { Phone: shipToPhone }),
           Address: to.address,
@@ -178,7 +221,8 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
     line2: to.street.hasLine2,
     region: to.region !== undefined,
     postalCode: to.postalCode !== undefined,
-    phone: shipToPhone !== undefined,
+    // The shipper's number stands in for the phone; it is not the customer's.
+    phone: ownPhone !== undefined,
   });
   return { body: JSON.stringify(request), fields };
 }
@@ -188,10 +232,13 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
  * with its weight, the service, billed to the shipper's account. Nothing else about the
  * order reaches UPS (privacy promise 3).
  *
- * Limits: names 35, address lines 35 × 3 (line1 and line2 wrapped at word boundaries,
- * line2 keeping at least one line), city 30, cut by code point between graphemes;
- * state/province (5) and postal code (9, spaces and hyphens removed) are left out rather
- * than shortened; phones are sent as digits and left out when not a usable number.
+ * Nothing is cut: street lines wrap into the 3 address lines of 35 (line1 and line2 at word
+ * boundaries, line2 keeping at least one line), and a street that needs more, a name or
+ * company over 35 or a city over 30 is refused (the order is held). A state or province
+ * name is sent as its ISO 3166-2 code ("California" → "CA"); for US, CA, VN and IE a valid
+ * code is required, and for US/PR and CA a postal code of the form UPS documents. Elsewhere
+ * a region or postal code that is not a code is left out, and not reported in `fields`.
+ * An international ship-to gets the shipper's phone when it has none of its own.
  *
  * @throws DropshipError `ECONFIG` for an unusable service code or shipper address,
  *   `EINVALID_ORDER` for a ship-to or weight UPS cannot take.

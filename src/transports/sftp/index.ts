@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { utils as sshUtils } from 'ssh2';
@@ -23,6 +24,17 @@ import { ConnectionPool } from './pool';
  */
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/**
+ * A file mode as an octal string ("0640"): a YAML number would be read as decimal (YAML 1.2
+ * reads `0640` as 640), so only a string is taken. Others may never write the file, and the
+ * setuid, setgid and sticky bits have no place on a purchase order.
+ */
+const fileMode = z
+  .string({ error: 'fileMode must be an octal mode in quotes, such as "0640" (unquoted, YAML reads 0640 as the decimal number 640)' })
+  .regex(/^0?[0-7]{3}$/, { error: 'fileMode must be an octal mode such as "0640" (three octal digits, with an optional leading 0)' })
+  .transform((mode) => Number.parseInt(mode, 8))
+  .refine((mode) => (mode & 0o002) === 0, { error: 'fileMode must not let others write the file (the last digit must be 0, 4 or 5)' });
 
 const hostKeyPin = z.string().regex(FINGERPRINT, {
   error: 'hostKey must be "SHA256:<43 base64 characters>" exactly as `ssh-keygen -lf <key>.pub` prints it',
@@ -73,6 +85,13 @@ export const sftpOptionsSchema = z
         error: 'filename must be a plain file name template without "/", "\\" or ".."',
       })
       .optional(),
+    /**
+     * Mode of the uploaded files, octal, in quotes ("0640"). ssh2 alone would create them 0666
+     * (before the server's umask); the mode is set on the open file, so the server's umask
+     * does not change it.
+     * @defaultValue "0640"
+     */
+    fileMode: fileMode.default(0o640),
     /**
      * SSH keep-alive interval; three unanswered keep-alives drop the connection.
      * @defaultValue 10s
@@ -171,6 +190,12 @@ function isConnectionError(error: ErrorLike): boolean {
   return typeof error.code !== 'number' && !/No such file|Permission denied/i.test(error.message);
 }
 
+/** SSH_FX_PERMISSION_DENIED (3), or the message ssh2-sftp-client wraps it in. */
+function isPermissionDenied(error: unknown): boolean {
+  const { code, message } = describe(error);
+  return code === 3 || /Permission denied/i.test(message);
+}
+
 class SftpTransport implements Transport {
   readonly kind = 'sftp';
   readonly instanceId: string;
@@ -216,15 +241,15 @@ class SftpTransport implements Transport {
     const data = Buffer.from(content, 'utf8');
 
     await this.withConnection(signal, async (client, connection) => {
-      await client.put(data, partPath);
+      const written = await this.upload(client, data, partPath);
       // ssh2 drops a refused write (no space, quota, EIO) and put still resolves: only the size
       // the server kept tells a whole upload from an empty or cut-off file.
-      const kept = (await client.stat(partPath)).size;
+      const kept = (await client.stat(written)).size;
       if (kept !== data.length) {
-        await client.delete(partPath, true).catch(() => undefined);
+        await client.delete(written, true).catch(() => undefined);
         throw DeliveryError.permanent('EREJECTED', `${this.where} stored ${kept} of ${data.length} bytes of ${name}: no space left on the server, or a quota exceeded`);
       }
-      await this.rename(client, connection, partPath, remotePath);
+      await this.rename(client, connection, written, remotePath);
     });
     return {
       location: `sftp://${this.where}${remotePath.startsWith('/') ? '' : '/'}${remotePath}`,
@@ -250,7 +275,42 @@ class SftpTransport implements Transport {
     return `of ${this.instanceId} (pgp.publicKeyFile)`;
   }
 
-  /** Atomic replace: posix-rename where offered, else delete-then-rename. */
+  /**
+   * Writes `data` to the part file, created with `fileMode`, and returns the path written.
+   * A part file left by an interrupted upload is normally overwritten; a server that forbids
+   * overwriting (ProFTPD's `AllowOverwrite off`) answers "permission denied" instead, on every
+   * retry. Then the leftover is removed and the upload made again; if it cannot be removed
+   * either, the upload goes to a fresh part name (the leftover stays, and is named in no file
+   * the supplier reads). A directory this login may not write to fails all three, and that
+   * first refusal is what is reported.
+   */
+  private async upload(client: SftpClient, data: Buffer, partPath: string): Promise<string> {
+    const options = { writeStreamOptions: { mode: this.options.fileMode } };
+    try {
+      await client.put(data, partPath, options);
+      return partPath;
+    } catch (refused) {
+      if (!isPermissionDenied(refused)) throw refused;
+      const leftover = await client.exists(partPath).catch(() => false);
+      if (leftover === false) throw refused;
+      const removed = await client.delete(partPath).then(
+        () => true,
+        () => false,
+      );
+      const target = removed ? partPath : partPath.replace(/\.part$/, `.${randomBytes(4).toString('hex')}.part`);
+      try {
+        await client.put(data, target, options);
+      } catch {
+        throw refused;
+      }
+      return target;
+    }
+  }
+
+  /**
+   * Replace as atomic as the server allows: posix-rename where offered; else delete-then-rename,
+   * which leaves a moment without the file when one is replaced (a redelivery).
+   */
   private async rename(client: SftpClient, connection: Connection, from: string, to: string): Promise<void> {
     if (connection.posixRename !== false) {
       try {
@@ -352,8 +412,10 @@ class SftpTransport implements Transport {
 
 /**
  * SFTP delivery (ssh2-sftp-client): pinned host key, key-only login, atomic upload
- * (`.<name>.<deliveryId>.part` then rename), pooled keep-alive connections, optional PGP
- * encryption to the supplier key (armored, `.pgp` suffix).
+ * (`.<name>.<deliveryId>.part` then rename; a leftover part file the server will not let us
+ * overwrite is removed, or written around), files created with `fileMode` (0640 by default),
+ * pooled keep-alive connections, optional PGP encryption to the supplier key (armored, `.pgp`
+ * suffix).
  */
 export const sftpTransport: TransportKind<SftpOptions> = {
   kind: 'sftp',

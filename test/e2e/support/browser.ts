@@ -58,6 +58,15 @@ export async function onlyOrigin(context: BrowserContext, origin: string): Promi
   return refused;
 }
 
+/** Screenshots of the operator console's pages: under `.ci/out/screenshots/` (CI artefacts). */
+export const SCREENSHOTS_DIR = path.join(__dirname, '..', '..', '..', '.ci', 'out', 'screenshots');
+
+/** Where the console screenshot named `name` goes (the folder is created). */
+export function screenshotPath(name: string): string {
+  mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+  return path.join(SCREENSHOTS_DIR, name);
+}
+
 /** Where a screenshot named `name` goes (the folder is created). */
 export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });

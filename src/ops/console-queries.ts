@@ -1,0 +1,396 @@
+import type { Job } from 'bullmq';
+import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
+import { CATALOGUE, isCode, readFailure, type Code } from '../errors';
+import type { Disclosure } from '../ledger/disclosure-ledger';
+import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
+import { deliveryTargets } from '../transports/factory';
+import type { Operations } from './operations';
+
+/**
+ * What the operator console (`/console`) reads: one order's timeline, the held orders and
+ * failed deliveries, the suppliers and carriers. Every query reads a bounded number of keys
+ * (an order's own keys and its deliveries' jobs, one page of a failed set, one entry per
+ * queue): nothing here scans Redis, so a store with a million orders answers as fast as one
+ * with ten. Kept apart from `Operations` (used by the CLI) and built on it.
+ */
+
+/** A reason in the catalogue's words: what went wrong and what an operator does about it. */
+export interface ReasonInWords {
+  /** The catalogue code, or undefined for a reason written otherwise (BullMQ's own, an unexpected error). */
+  code?: string;
+  /** The catalogue's message for the code; the raw reason when no code is known. */
+  message: string;
+  /** This case: which line, which method, the receiver's answer (never personal data). */
+  detail?: string;
+  /** What to do about it (the catalogue's `action`), when the catalogue has one. */
+  action?: string;
+}
+
+/** Where one delivery of an order is: the stages that exist today. */
+export type DeliveryStage = 'planned' | 'waiting for its label' | 'retrying' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown';
+
+export interface TimelineDelivery {
+  deliveryId: string;
+  shipmentId: string;
+  recipient: string;
+  kind: 'carrier' | 'dropship';
+  queue: string;
+  transport?: string;
+  format?: string;
+  /** Canonical field paths the payload carries (or carried, once sent). */
+  fields: string[];
+  stage: DeliveryStage;
+  /** When it reached its stage (ISO 8601), when known. */
+  at?: string;
+  attempts: number;
+  trackingNumber?: string;
+  /** Why it failed (or is being retried), in words. */
+  reason?: ReasonInWords;
+  /** Why it completed without sending (`cancelled`, `delivered before`). */
+  skipped?: string;
+  /** Kept for replay: a failed delivery can be replayed from the console. */
+  replayable: boolean;
+}
+
+export interface OrderTimeline {
+  orderId: string;
+  /** The order's stage: received (waiting to be planned), held, failed, planned, cancelled, or unknown. */
+  stage: string;
+  /** When the order was received and when it reached its stage, when known. */
+  receivedAt?: string;
+  at?: string;
+  /** Why it is held or failed, each reason in the catalogue's words. */
+  reasons: ReasonInWords[];
+  /** Kept for replay (held or failed). */
+  replayable: boolean;
+  cancelled?: { at?: string; reason?: string };
+  shipments: Array<{ shipmentId: string; deliveries: TimelineDelivery[] }>;
+  disclosures: Disclosure[];
+  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string }>;
+}
+
+export interface HeldEntry {
+  orderId: string;
+  /** `order` to plan, or `cancellation`. */
+  what: 'order' | 'cancellation';
+  failedAt?: string;
+  attempts: number;
+  reasons: ReasonInWords[];
+}
+
+export interface FailedDelivery {
+  deliveryId: string;
+  orderId: string;
+  queue: string;
+  recipient: string;
+  failedAt?: string;
+  attempts: number;
+  reason: ReasonInWords;
+}
+
+export interface HeldPage {
+  held: HeldEntry[];
+  /** Every failed job of the orders queue (held orders and failed cancellations). */
+  heldTotal: number;
+  page: number;
+  pageSize: number;
+  /** Failed deliveries, at most `pageSize` per queue, with each queue's total. */
+  failedDeliveries: FailedDelivery[];
+  failedTotals: Array<{ queue: string; total: number }>;
+}
+
+export interface RecipientSummary {
+  recipient: string;
+  kind: 'carrier' | 'dropship';
+  queue: string;
+  transport: string;
+  /** When it last had a payload (ISO 8601), from the disclosure ledger. */
+  lastDeliveryAt?: string;
+  failures: number;
+  /** Waiting, delayed or being sent now. */
+  pending: number;
+  key?: { fingerprint: string; expiresAt: string | null; daysUntilExpiry: number | null };
+  keyProblem?: string;
+}
+
+/** Reasons of a failed job in words; a code the catalogue has always shows its words. */
+export function reasonsInWords(failedReason: string | undefined): ReasonInWords[] {
+  if (!failedReason) return [];
+  const failure = readFailure(failedReason);
+  if (failure?.kind === 'held') {
+    return failure.reasons.map((r) => words(r.code, r.message));
+  }
+  if (failure?.kind === 'error') return [words(failure.code, failure.detail)];
+  // A reason written by a newer worker (a code this reader's parser does not split out), or
+  // BullMQ's own: a leading catalogue code still gets its words; anything else shows as is.
+  const m = /^(?:held: )?([A-Z][A-Z_]*)(?:[: ]\s*([\s\S]*))?$/.exec(failedReason);
+  const code = m?.[1];
+  if (code !== undefined && isCode(code)) return [words(code, m?.[2] ?? '')];
+  return [{ message: failedReason }];
+}
+
+function words(code: Code, detail: string): ReasonInWords {
+  const entry: { message: string; action?: string } = CATALOGUE[code];
+  const trimmed = detail.trim();
+  return {
+    code,
+    message: entry.message,
+    ...(trimmed && trimmed !== entry.message ? { detail: trimmed } : {}),
+    ...(entry.action ? { action: entry.action } : {}),
+  };
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms ? new Date(ms).toISOString() : undefined);
+
+/** The order id of an orders-queue job id (`order+1001`, `cancel+1001`). */
+function orderIdOf(jobId: string): { orderId: string; what: 'order' | 'cancellation' } {
+  if (jobId.startsWith('cancel+')) return { orderId: jobId.slice('cancel+'.length), what: 'cancellation' };
+  return { orderId: jobId.startsWith('order+') ? jobId.slice('order+'.length) : jobId, what: 'order' };
+}
+
+/** Clear ids a delivery job carries (the payload itself is sealed). */
+interface DeliveryIds {
+  shipmentId?: string;
+  recipient?: string;
+  kind?: 'carrier' | 'dropship';
+  transport?: string;
+  format?: string;
+  fields?: string[];
+}
+
+export class ConsoleQueries {
+  constructor(
+    private readonly ops: Operations,
+    private readonly options: {
+      /** Supplier PGP keys as checked at start-up; their days to expiry are counted again on each read. */
+      keys?: readonly SupplierKeyStatus[];
+      unusableKeys?: readonly UnusableSupplierKey[];
+      /** The clock, in ms. @defaultValue Date.now */
+      now?: () => number;
+    } = {},
+  ) {}
+
+  /** Whether anything is known about the order: its job, its plan, its disclosures, or its seen marker. */
+  async exists(orderId: string): Promise<boolean> {
+    const { redis, prefix } = this.ops.store;
+    const n = await redis.exists(
+      `${prefix}:${ORDERS_QUEUE}:${orderJobId(orderId)}`,
+      markerKeys.manifest(prefix, orderId),
+      markerKeys.orderSeen(prefix, orderId),
+      markerKeys.cancelled(prefix, orderId),
+      `${prefix}:disclosures:${orderId}`,
+    );
+    return n > 0;
+  }
+
+  /** One order's timeline: a fixed number of keys, plus one job per delivery of the order. */
+  async timeline(orderId: string): Promise<OrderTimeline | undefined> {
+    const { redis, prefix } = this.ops.store;
+    const orders = this.ops.queue(ORDERS_QUEUE);
+    const [orderJob, cancelJob, disclosures, trackingRaw, [cancelledRaw, manifestRaw, seen]] = await Promise.all([
+      orders.getJob(orderJobId(orderId)),
+      orders.getJob(cancelJobId(orderId)),
+      this.ops.ledger.forOrder(orderId),
+      redis.hgetall(markerKeys.tracking(prefix, orderId)),
+      redis.mget(markerKeys.cancelled(prefix, orderId), markerKeys.manifest(prefix, orderId), markerKeys.orderSeen(prefix, orderId)),
+    ]);
+    if (!orderJob && !cancelJob && !manifestRaw && !seen && !cancelledRaw && disclosures.length === 0) return undefined;
+
+    // Every delivery of the order, with the queue that holds it: from the plan, the ledger and
+    // the order job's result, so each is one lookup in a known queue.
+    const planned = new Map<string, { shipmentId: string; recipient: string; kind: 'carrier' | 'dropship' }>();
+    if (manifestRaw) {
+      for (const d of (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string; shipmentId: string; recipient: string; kind: 'carrier' | 'dropship' }> }).deliveries) {
+        planned.set(d.deliveryId, d);
+      }
+    }
+    for (const d of disclosures) if (!planned.has(d.deliveryId)) planned.set(d.deliveryId, { shipmentId: shipmentOf(d.deliveryId), recipient: d.recipient, kind: d.kind });
+    const tracking = Object.entries(trackingRaw).map(([shipmentId, v]) => {
+      const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string };
+      return { shipmentId, carrier: t.carrier, trackingNumber: t.trackingNumber, ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}) };
+    });
+
+    const deliveries = await Promise.all(
+      [...planned.entries()].map(async ([deliveryId, p]): Promise<TimelineDelivery> => {
+        const queue = deliveryQueueName(p.kind, p.recipient);
+        const job = await this.ops.queue(queue).getJob(deliveryId);
+        const disclosed = disclosures.find((d) => d.deliveryId === deliveryId);
+        const ids = (job?.data ?? {}) as DeliveryIds;
+        const state = job ? await job.getState() : undefined;
+        const skipped = (job?.returnvalue as { skipped?: string } | null | undefined)?.skipped;
+        const stage = stageOf(state, job, Boolean(disclosed), skipped);
+        const reasons = reasonsInWords(job?.failedReason);
+        const track = p.kind === 'carrier' ? tracking.find((t) => t.shipmentId === p.shipmentId && !t.voidedAt) : undefined;
+        const transport = disclosed?.transport ?? ids.transport;
+        const format = disclosed?.format ?? ids.format;
+        const at = disclosed?.deliveredAt ?? iso(job?.finishedOn ?? job?.processedOn ?? job?.timestamp);
+        return {
+          deliveryId,
+          shipmentId: p.shipmentId,
+          recipient: p.recipient,
+          kind: p.kind,
+          queue,
+          ...(transport ? { transport } : {}),
+          ...(format ? { format } : {}),
+          fields: disclosed?.fields ?? ids.fields ?? [],
+          stage,
+          ...(at ? { at } : {}),
+          attempts: job?.attemptsMade ?? 0,
+          ...(track ? { trackingNumber: track.trackingNumber } : {}),
+          ...(reasons[0] && (stage === 'failed' || stage === 'retrying') ? { reason: reasons[0] } : {}),
+          ...(skipped ? { skipped } : {}),
+          replayable: state === 'failed',
+        };
+      }),
+    );
+    const shipments = new Map<string, TimelineDelivery[]>();
+    for (const d of deliveries.sort((a, b) => a.deliveryId.localeCompare(b.deliveryId))) {
+      shipments.set(d.shipmentId, [...(shipments.get(d.shipmentId) ?? []), d]);
+    }
+
+    const orderState = orderJob ? await orderJob.getState() : undefined;
+    const cancelled = cancelledRaw ? (JSON.parse(cancelledRaw) as { at?: string; reason?: string }) : undefined;
+    const reasons = orderState === 'failed' ? reasonsInWords(orderJob?.failedReason) : [];
+    const held = orderJob?.failedReason?.startsWith('held: ') ?? false;
+    const stage =
+      orderState === 'failed'
+        ? held
+          ? 'held'
+          : 'failed'
+        : cancelled
+          ? 'cancelled'
+          : orderState === 'completed' || planned.size > 0
+            ? 'planned'
+            : orderState === 'waiting' || orderState === 'delayed' || orderState === 'active' || orderState === 'prioritized'
+              ? 'received'
+              : (orderState ?? (seen ? 'planned' : 'unknown'));
+    const receivedAt = iso(orderJob?.timestamp);
+    const at = cancelled?.at ?? iso(orderJob?.finishedOn);
+    return {
+      orderId,
+      stage,
+      ...(receivedAt ? { receivedAt } : {}),
+      ...(at ? { at } : {}),
+      reasons,
+      replayable: orderState === 'failed',
+      ...(cancelled ? { cancelled } : {}),
+      shipments: [...shipments.entries()].map(([shipmentId, ds]) => ({ shipmentId, deliveries: ds })),
+      disclosures,
+      tracking,
+    };
+  }
+
+  /**
+   * Held orders (one page of the orders queue's failed set, newest first) and failed
+   * deliveries (the newest `pageSize` of each recipient's queue, with its total).
+   */
+  async held(page = 1, pageSize = 50): Promise<HeldPage> {
+    const orders = this.ops.queue(ORDERS_QUEUE);
+    const start = (Math.max(1, page) - 1) * pageSize;
+    const [jobs, heldTotal] = await Promise.all([orders.getFailed(start, start + pageSize - 1), orders.getFailedCount()]);
+    const held: HeldEntry[] = jobs.map((job) => {
+      const failedAt = iso(job.finishedOn);
+      return { ...orderIdOf(job.id ?? ''), ...(failedAt ? { failedAt } : {}), attempts: job.attemptsMade, reasons: reasonsInWords(job.failedReason) };
+    });
+    const queues = this.ops.deliveryQueueNames();
+    const perQueue = await Promise.all(
+      queues.map(async (queue) => {
+        const q = this.ops.queue(queue);
+        const [failed, total] = await Promise.all([q.getFailed(0, pageSize - 1), q.getFailedCount()]);
+        return { queue, total, failed };
+      }),
+    );
+    const failedDeliveries = perQueue.flatMap(({ queue, failed }) =>
+      failed.map((job): FailedDelivery => {
+        const data = (job.data ?? {}) as DeliveryIds & { orderId?: string };
+        const failedAt = iso(job.finishedOn);
+        return {
+          deliveryId: job.id ?? '',
+          orderId: data.orderId ?? (job.id ?? '').split('+')[0] ?? '',
+          queue,
+          recipient: data.recipient ?? queue.replace(/^(po|carrier)-/, ''),
+          ...(failedAt ? { failedAt } : {}),
+          attempts: job.attemptsMade,
+          reason: reasonsInWords(job.failedReason)[0] ?? { message: 'failed' },
+        };
+      }),
+    );
+    return { held, heldTotal, page: Math.max(1, page), pageSize, failedDeliveries, failedTotals: perQueue.map(({ queue, total }) => ({ queue, total })) };
+  }
+
+  /** Every supplier and carrier: its last delivery, failures, pending work and PGP key. */
+  async recipients(): Promise<RecipientSummary[]> {
+    const config = this.ops.store.config;
+    const lastDelivered = await this.ops.ledger.lastByRecipient();
+    const now = this.options.now?.() ?? Date.now();
+    return Promise.all(
+      deliveryTargets(config).map(async (t): Promise<RecipientSummary> => {
+        const queue = deliveryQueueName(t.kind, t.recipient);
+        const q = this.ops.queue(queue);
+        const counts = await q.getJobCounts('failed', 'waiting', 'delayed', 'active', 'waiting-children');
+        const lastDeliveryAt = lastDelivered[`${t.kind}:${t.recipient}`];
+        const supplier = t.kind === 'dropship' ? config.suppliers.find((s) => s.id === t.recipient) : undefined;
+        const key = this.options.keys?.find((k) => k.supplierId === t.recipient);
+        const keyProblem = this.options.unusableKeys?.find((k) => k.supplierId === t.recipient)?.problem;
+        return {
+          recipient: t.recipient,
+          kind: t.kind,
+          queue,
+          transport: supplier ? supplier.delivery.transport : 'https',
+          ...(lastDeliveryAt ? { lastDeliveryAt } : {}),
+          failures: counts.failed ?? 0,
+          pending: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0) + (counts['waiting-children'] ?? 0),
+          ...(key ? { key: { fingerprint: key.fingerprint, expiresAt: key.expiresAt, daysUntilExpiry: daysUntil(key.expiresAt, now) } } : {}),
+          ...(keyProblem ? { keyProblem } : {}),
+        };
+      }),
+    );
+  }
+
+  /** Labels that may have been bought twice (`Operations.unconfirmedLabels`). */
+  unconfirmedLabels(): Promise<Array<UnconfirmedLabel & { deliveryId: string }>> {
+    return this.ops.unconfirmedLabels();
+  }
+
+  /** Replays a held or failed order, or a failed delivery; returns the job ids retried. */
+  replay(target: { order: string } | { delivery: string }): Promise<string[]> {
+    return this.ops.replay(target);
+  }
+
+  /** The order job's data (sealed), for the unmasked console. */
+  async orderJobData(orderId: string): Promise<unknown> {
+    return (await this.ops.queue(ORDERS_QUEUE).getJob(orderJobId(orderId)))?.data;
+  }
+}
+
+/** Whole days from `now` to `expiresAt` (as the key check counts them), or null for a key that never expires. */
+function daysUntil(expiresAt: string | null, now: number): number | null {
+  return expiresAt === null ? null : Math.floor((Date.parse(expiresAt) - now) / 86_400_000);
+}
+
+/** A delivery id is `<shipmentId>+po` or `<shipmentId>+carrier`: its shipment, when the plan is gone. */
+function shipmentOf(deliveryId: string): string {
+  const cut = deliveryId.lastIndexOf('+');
+  return cut > 0 ? deliveryId.slice(0, cut) : deliveryId;
+}
+
+function stageOf(state: string | undefined, job: Job | undefined, disclosed: boolean, skipped: string | undefined): DeliveryStage {
+  if (skipped) return 'skipped';
+  if (disclosed || state === 'completed') return 'sent';
+  switch (state) {
+    case 'failed':
+      return 'failed';
+    case 'waiting-children':
+      return 'waiting for its label';
+    case 'active':
+      return 'sending';
+    case 'delayed':
+      return (job?.attemptsMade ?? 0) > 0 ? 'retrying' : 'planned';
+    case 'waiting':
+    case 'prioritized':
+    case 'waiting-children-retry':
+      return 'planned';
+    default:
+      return 'unknown';
+  }
+}
