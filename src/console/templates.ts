@@ -127,6 +127,15 @@ export const HELD = `<% layout('@layout', it) %>
 <% if (it.h.page > 1) { %><a href="<%= it.base %>/held?page=<%= it.h.page - 1 %>">Newer</a><% } %>
 <% if (it.h.page * it.h.pageSize < it.h.heldTotal) { %><a href="<%= it.base %>/held?page=<%= it.h.page + 1 %>">Older</a><% } %></p>
 <% } %>
+<h2>Orders waiting for the store (<%= it.h.waiting.length %>)</h2>
+<% if (it.h.waiting.length === 0) { %><p>No order is waiting.</p><% } %>
+<% for (const e of it.h.waiting) { %>
+<section class="held">
+<h3><a href="<%= it.base %>/orders/<%= it.url(e.orderId) %>">Order <%= e.orderId %></a></h3>
+<p class="muted">Waiting since <time><%= e.since %></time></p>
+<%~ include('@reasons', { reasons: e.reasons }) %>
+</section>
+<% } %>
 <h2>Failed deliveries</h2>
 <% if (it.h.failedDeliveries.length === 0) { %><p>No delivery has failed.</p><% } %>
 <% for (const d of it.h.failedDeliveries) { %>

@@ -3,6 +3,7 @@ import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 import { CATALOGUE, isCode, readFailure, type Code } from '../errors';
 import type { Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
+import { readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
 import type { Operations } from './operations';
 
@@ -54,7 +55,7 @@ export interface TimelineDelivery {
 
 export interface OrderTimeline {
   orderId: string;
-  /** The order's stage: received (waiting to be planned), held, failed, planned, cancelled, or unknown. */
+  /** The order's stage: received (waiting to be planned), waiting (for the store to release it), skipped (never ships), held, failed, planned, cancelled, or unknown. */
   stage: string;
   /** When the order was received and when it reached its stage, when known. */
   receivedAt?: string;
@@ -78,6 +79,13 @@ export interface HeldEntry {
   reasons: ReasonInWords[];
 }
 
+/** An order waiting for the store to release it (not paid yet): it starts on its own. */
+export interface WaitingEntry {
+  orderId: string;
+  since: string;
+  reasons: ReasonInWords[];
+}
+
 export interface FailedDelivery {
   deliveryId: string;
   orderId: string;
@@ -94,6 +102,8 @@ export interface HeldPage {
   heldTotal: number;
   page: number;
   pageSize: number;
+  /** Orders waiting for the store to release them, the oldest `pageSize`. */
+  waiting: WaitingEntry[];
   /** Failed deliveries, at most `pageSize` per queue, with each queue's total. */
   failedDeliveries: FailedDelivery[];
   failedTotals: Array<{ queue: string; total: number }>;
@@ -178,6 +188,7 @@ export class ConsoleQueries {
       markerKeys.manifest(prefix, orderId),
       markerKeys.orderSeen(prefix, orderId),
       markerKeys.cancelled(prefix, orderId),
+      markerKeys.order(prefix, orderId),
       `${prefix}:disclosures:${orderId}`,
     );
     return n > 0;
@@ -187,14 +198,15 @@ export class ConsoleQueries {
   async timeline(orderId: string): Promise<OrderTimeline | undefined> {
     const { redis, prefix } = this.ops.store;
     const orders = this.ops.queue(ORDERS_QUEUE);
-    const [orderJob, cancelJob, disclosures, trackingRaw, [cancelledRaw, manifestRaw, seen]] = await Promise.all([
+    const [orderJob, cancelJob, disclosures, trackingRaw, [cancelledRaw, manifestRaw, seen], record] = await Promise.all([
       orders.getJob(orderJobId(orderId)),
       orders.getJob(cancelJobId(orderId)),
       this.ops.ledger.forOrder(orderId),
       redis.hgetall(markerKeys.tracking(prefix, orderId)),
       redis.mget(markerKeys.cancelled(prefix, orderId), markerKeys.manifest(prefix, orderId), markerKeys.orderSeen(prefix, orderId)),
+      readRecord(redis, prefix, orderId),
     ]);
-    if (!orderJob && !cancelJob && !manifestRaw && !seen && !cancelledRaw && disclosures.length === 0) return undefined;
+    if (!orderJob && !cancelJob && !manifestRaw && !seen && !cancelledRaw && !record && disclosures.length === 0) return undefined;
 
     // Every delivery of the order, with the queue that holds it: from the plan, the ledger and
     // the order job's result, so each is one lookup in a known queue.
@@ -250,10 +262,14 @@ export class ConsoleQueries {
 
     const orderState = orderJob ? await orderJob.getState() : undefined;
     const cancelled = cancelledRaw ? (JSON.parse(cancelledRaw) as { at?: string; reason?: string }) : undefined;
-    const reasons = orderState === 'failed' ? reasonsInWords(orderJob?.failedReason) : [];
+    // Not ready to ship (waiting for the store) or never to ship (skipped): the order's record
+    // says so and why; its job completed without planning anything.
+    const decided = orderState !== 'failed' && (record?.stage === 'waiting' || record?.stage === 'skipped') && planned.size === 0 ? record : undefined;
+    const reasons = orderState === 'failed' ? reasonsInWords(orderJob?.failedReason) : decided ? decided.reasons.map((r) => words(r.code, r.message)) : [];
     const held = orderJob?.failedReason?.startsWith('held: ') ?? false;
-    const stage =
-      orderState === 'failed'
+    const stage = decided
+      ? decided.stage
+      : orderState === 'failed'
         ? held
           ? 'held'
           : 'failed'
@@ -285,6 +301,7 @@ export class ConsoleQueries {
    * deliveries (the newest `pageSize` of each recipient's queue, with its total).
    */
   async held(page = 1, pageSize = 50): Promise<HeldPage> {
+    const waiting: WaitingEntry[] = (await this.ops.waitingOrders(pageSize)).map((w) => ({ orderId: w.orderId, since: w.since, reasons: w.reasons.map((r) => words(r.code as Code, r.message)) }));
     const orders = this.ops.queue(ORDERS_QUEUE);
     const start = (Math.max(1, page) - 1) * pageSize;
     const [jobs, heldTotal] = await Promise.all([orders.getFailed(start, start + pageSize - 1), orders.getFailedCount()]);
@@ -315,7 +332,7 @@ export class ConsoleQueries {
         };
       }),
     );
-    return { held, heldTotal, page: Math.max(1, page), pageSize, failedDeliveries, failedTotals: perQueue.map(({ queue, total }) => ({ queue, total })) };
+    return { held, heldTotal, page: Math.max(1, page), pageSize, waiting, failedDeliveries, failedTotals: perQueue.map(({ queue, total }) => ({ queue, total })) };
   }
 
   /** Every supplier and carrier: its last delivery, failures, pending work and PGP key. */

@@ -181,11 +181,12 @@ export class Operations {
   }
 
   /**
-   * Orders waiting for the store to release them (not paid yet), oldest first, each with its
-   * reasons: they start on their own when a later event makes them ready.
+   * Orders waiting for the store to release them (not paid yet), the oldest `limit`, each with
+   * its reasons: they start on their own when a later event makes them ready.
    */
-  async waitingOrders(): Promise<Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }>> {
-    const entries = await this.redis.zrange(markerKeys.waitingOrders(this.prefix), '0', '-1', 'WITHSCORES');
+  async waitingOrders(limit = 100): Promise<Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }>> {
+    // Bounded like the held list: one command for the page, one per order listed.
+    const entries = await this.redis.zrange(markerKeys.waitingOrders(this.prefix), '0', String(Math.max(0, limit - 1)), 'WITHSCORES');
     const out: Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }> = [];
     for (let i = 0; i + 1 < entries.length; i += 2) {
       const orderId = entries[i] ?? '';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config/config';
+import { ConsoleQueries } from '../../src/ops/console-queries';
 import { Operations } from '../../src/ops/operations';
 import { previewOrder } from '../../src/planning/preview';
 import { fixtureConfig, orderPayload } from '../support/orders';
@@ -66,6 +67,10 @@ describe('an order that is not ready waits, and starts once when an event makes 
         },
       ]);
       expect((await ops.waitingOrders()).map((w) => [w.orderId, w.reasons.map((r) => r.code)])).toEqual([['1003', ['NOT_PAID']]]);
+      // The console: the order's timeline says waiting and why; the held page lists it.
+      const queries = new ConsoleQueries(ops);
+      expect(await queries.timeline('1003')).toMatchObject({ stage: 'waiting', reasons: [{ code: 'NOT_PAID', message: 'The order is not paid yet', detail: expect.stringMatching(/^financial_status "pending"/) }] });
+      expect((await queries.held()).waiting.map((w) => w.orderId)).toEqual(['1003']);
       await settle();
       expect(h.delivered()).toEqual([]);
       // Still known once its job is gone (completed jobs are kept only for retention.completedJobs).
@@ -154,6 +159,7 @@ describe('an order that is not ready waits, and starts once when an event makes 
       await h.postShopify(fixture('shopify-order-cancelled.json'), 'wh-c1');
       await waitFor('skipped', async () => (await ops.orderStatus('1004')).stage === 'skipped');
       expect((await ops.orderStatus('1004')).reasons?.map((r) => r.code)).toEqual(['CANCELLED', 'REFUNDED']);
+      expect(await new ConsoleQueries(ops).timeline('1004')).toMatchObject({ stage: 'skipped', reasons: [{ code: 'CANCELLED' }, { code: 'REFUNDED' }] });
       await settle();
       expect(h.delivered()).toEqual([]);
     });
