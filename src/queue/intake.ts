@@ -18,8 +18,13 @@ export interface IntakeResult {
   replaced?: true;
 }
 
-/** How long intake waits for a running order job to finish before it gives up starting it again. */
-const ACTIVE_WAIT_MS = 30_000;
+/**
+ * How long intake waits for a running order job to finish before it gives up starting it
+ * again. Planning takes milliseconds; a job running longer is stuck on a dead worker and runs
+ * again when BullMQ finds it stalled, reading the newest version then. Short, because a
+ * webhook's sender waits for the answer (Shopify gives up after 5 s).
+ */
+const ACTIVE_WAIT_MS = 3_000;
 
 /**
  * The one way orders enter the queues (API, CLI and in-process producers all use it).
