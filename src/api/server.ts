@@ -3,6 +3,7 @@ import type { CancelEvent, OrderEvent } from '../core/order';
 import { DropshipError } from '../errors';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { OrderTimeline } from '../ops/console-queries';
 import type { IntakeResult } from '../queue/intake';
 import { type RouteLimits, sendError } from './access';
 import { type DashboardOptions, registerDashboard } from './dashboard';
@@ -20,6 +21,11 @@ export interface ApiOptions {
   submit?: (event: OrderEvent) => Promise<IntakeResult>;
   /** Accepts an order's cancellation (`OrderIntake.cancel`); without it, cancellations are refused with 503. */
   cancel?: (event: CancelEvent) => Promise<IntakeResult>;
+  /**
+   * An order's timeline (stages per shipment, recipients, reasons, tracking; no personal data),
+   * served at `GET /orders/:id` with the order routes; undefined when nothing is known of it.
+   */
+  timeline?: (orderId: string) => Promise<OrderTimeline | undefined>;
   /** Serves the queue dashboard at `/admin/queues`. */
   dashboard?: DashboardOptions;
   /** Served at `/metrics`: behind `METRICS_TOKEN` as a bearer token, or to loopback callers only without one. */
@@ -122,7 +128,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   if (options.metrics) void app.register(metricsRoutes, { metrics: options.metrics, env, limited });
   if (options.submit) {
     const answers = orderAnswers(options.submit, options.cancel);
-    void app.register(orderRoutes, { answers, env, limited });
+    void app.register(orderRoutes, { answers, env, limited, ...(options.timeline ? { timeline: options.timeline } : {}) });
     void app.register(webhookRoutes, { answers, env, limited, webhookMaxAgeMs: options.webhookMaxAgeMs ?? 86_400_000 });
   }
   return app;

@@ -157,8 +157,14 @@ export async function startServices(options: StartOptions): Promise<Services> {
     const dashboardQueues = options.dashboard && role !== 'workers' ? queues() : [];
     undo.push(async () => void (await Promise.all([...dashboardQueues, ...metricsQueues].map((q) => q.close()))));
     // The operator console reads through the same operations as the CLI, on the pipeline's connection.
-    const consoleOps = options.dashboard && role !== 'workers' ? new Operations(pipeline.redis, pipeline.prefix, config) : undefined;
+    // The console and GET /orders/:id read through the same operations as the CLI, on the
+    // pipeline's connection.
+    const takesOrders = role === 'all' || role === 'api';
+    const consoleOps = (options.dashboard && role !== 'workers') || takesOrders ? new Operations(pipeline.redis, pipeline.prefix, config) : undefined;
     if (consoleOps) undo.push(() => consoleOps.close());
+    const consoleQueries = consoleOps
+      ? new ConsoleQueries(consoleOps, { keys: options.keys ?? [], ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}) })
+      : undefined;
 
     const warning = await evictionPolicyWarning(pipeline.redis);
     if (warning) log?.warn(warning);
@@ -168,9 +174,10 @@ export async function startServices(options: StartOptions): Promise<Services> {
       ...(log ? { logger: log } : {}),
       // Only a process that takes orders answers the order routes; the others serve health,
       // metrics and the dashboard.
-      ...(role === 'all' || role === 'api'
+      ...(takesOrders
         ? { submit: (e: OrderEvent) => pipeline.intake.submit(e), cancel: (e: CancelEvent) => pipeline.intake.cancel(e) }
         : {}),
+      ...(takesOrders && consoleQueries ? { timeline: (orderId: string) => consoleQueries.timeline(orderId) } : {}),
       ready: () => pipeline.ready(),
       metrics: metrics.registry,
       rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },
@@ -184,9 +191,7 @@ export async function startServices(options: StartOptions): Promise<Services> {
               readOnly: options.dashboard.readOnly ?? false,
               unmask: options.dashboard.unmask ?? false,
               cipher: options.cipher,
-              ...(consoleOps
-                ? { console: { queries: new ConsoleQueries(consoleOps, { keys: options.keys ?? [], ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}) }) } }
-                : {}),
+              ...(consoleQueries && role !== 'workers' ? { console: { queries: consoleQueries } } : {}),
             },
           }
         : {}),

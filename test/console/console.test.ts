@@ -326,3 +326,49 @@ describe('the queue board, tidied', () => {
     for (const value of PERSONAL) expect(res.body).not.toContain(value);
   });
 });
+
+describe('GET /orders/:id: an order\'s timeline for API clients', () => {
+  const TOKEN = 'timeline-token-0123456789';
+  const api = () =>
+    buildApi({
+      ready: async () => undefined,
+      submit: async (e) => ({ orderId: e.order.id, duplicate: false }),
+      timeline: (id) => new ConsoleQueries(server.ops).timeline(id),
+      env: { API_TOKEN: TOKEN },
+    });
+  const bearer = { authorization: `Bearer ${TOKEN}` };
+
+  it('shows each shipment\'s deliveries with stage, recipient and tracking, and no personal data', async () => {
+    const app = api();
+    const res = await app.inject({ url: '/orders/1001', headers: bearer });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ orderId: string; stage: string; shipments: Array<{ deliveries: Array<{ recipient: string; stage: string; trackingNumber?: string }> }> }>();
+    expect(body).toMatchObject({ orderId: '1001', stage: 'planned' });
+    const deliveries = body.shipments.flatMap((s) => s.deliveries);
+    expect(deliveries.length).toBeGreaterThan(0);
+    expect(deliveries.every((d) => d.stage === 'sent')).toBe(true);
+    expect(deliveries.filter((d) => d.trackingNumber !== undefined).map((d) => d.recipient)).toContain('ups');
+    for (const value of PERSONAL) expect(res.body).not.toContain(value);
+  });
+
+  it('gives a held order its reasons in words, with what to do', async () => {
+    const app = api();
+    const res = await app.inject({ url: '/orders/1002', headers: bearer });
+    await app.close();
+    const body = res.json<{ stage: string; reasons: Array<{ code?: string; action?: string }> }>();
+    expect(body.stage).toBe('held');
+    expect(body.reasons).toEqual([expect.objectContaining({ code: 'UNKNOWN_SHIPPING_METHOD', action: CATALOGUE.UNKNOWN_SHIPPING_METHOD.action })]);
+  });
+
+  it('answers 404 for an unknown order, 400 for an id no order can have, 401 without the token', async () => {
+    const app = api();
+    const unknown = await app.inject({ url: '/orders/no-such-order', headers: bearer });
+    const bad = await app.inject({ url: '/orders/a..b', headers: bearer });
+    const anonymous = await app.inject({ url: '/orders/1001' });
+    await app.close();
+    expect([unknown.statusCode, unknown.json<{ error: string }>().error]).toEqual([404, 'ENOT_FOUND']);
+    expect([bad.statusCode, bad.json<{ error: string }>().error]).toEqual([400, 'EINVALID_ORDER']);
+    expect(anonymous.statusCode).toBe(401);
+  });
+});
