@@ -85,6 +85,9 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsoleOpti
     const query = (request.query.order ?? '').trim();
     if (query === '') return page(reply, '@search', { title: 'Find an order', query: '', notFound: false });
     if (!badId(query) && (await options.queries.exists(query))) return reply.redirect(`${base}/orders/${encodeURIComponent(query)}`, 303);
+    // Then the store's name for an order (what staff and customers quote: "#1001").
+    const named = badId(query) ? undefined : await options.queries.orderIdByName(query);
+    if (named !== undefined) return reply.redirect(`${base}/orders/${encodeURIComponent(named)}`, 303);
     return page(reply, '@search', { title: 'Find an order', query, notFound: true }, 404);
   });
 

@@ -109,6 +109,11 @@ export const ORDER_ID_RULE = 'must be 1-64 letters, digits, ".", "_" or "-", sta
 
 export const Order = z.object({
   id: z.string().trim().regex(ORDER_ID, ORDER_ID_RULE),
+  /**
+   * The store's name for the order where it differs from the id (Shopify `name`, "#1001" or
+   * with the store's own prefix and suffix): what staff search for. Never sent to anyone.
+   */
+  name: text(64).optional(),
   placedAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
   currency: z
     .string()

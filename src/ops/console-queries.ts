@@ -194,6 +194,17 @@ export class ConsoleQueries {
     return n > 0;
   }
 
+  /**
+   * The id of the order the store calls `name` (Shopify's "#1001", or with the store's own
+   * prefix), as recorded when the order came in; "1001" also finds "#1001". One or two keys.
+   */
+  async orderIdByName(name: string): Promise<string | undefined> {
+    const { redis, prefix } = this.ops.store;
+    const candidates = name.startsWith('#') ? [name] : [name, `#${name}`];
+    const found = await redis.mget(...candidates.map((n) => markerKeys.orderName(prefix, n)));
+    return found.find((id): id is string => id !== null);
+  }
+
   /** One order's timeline: a fixed number of keys, plus one job per delivery of the order. */
   async timeline(orderId: string): Promise<OrderTimeline | undefined> {
     const { redis, prefix } = this.ops.store;

@@ -72,6 +72,7 @@ export class OrderIntake {
       ...(order.version !== undefined ? { version: order.version } : {}),
       replace: event.replace === true,
       sealed: data.sealed,
+      ...(order.name !== undefined ? { name: order.name } : {}),
       // As long as the markers: a version must be recognised as long as its order is.
       ttlMs: this.options.dedupeMs,
     });

@@ -44,6 +44,8 @@ export const BATCH_JOB = 'batch';
  */
 export const markerKeys = {
   orderSeen: (prefix: string, orderId: string) => `${prefix}:seen:order:${orderId}`,
+  /** The store's name for an order (Shopify's "#1001") → its id, for operators who search by name. */
+  orderName: (prefix: string, name: string) => `${prefix}:order-name:${name}`,
   /**
    * The order's record (a hash, see `OrderRecord` in src/queue/order-record.ts): the version
    * accepted last, what became of it (queued, waiting, held, skipped, planned) and why, the

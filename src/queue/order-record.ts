@@ -48,8 +48,9 @@ export type VersionVerdict =
   /** Older than the record's: ignored. */
   | 'older';
 
-// KEYS: record, the order's seen marker (orders accepted before records existed), its job.
-// ARGV: version ('' when the event has none), replace ('1'), sealed data, ttl ms, now.
+// KEYS: record, the order's seen marker (orders accepted before records existed), its job,
+// and (when the order has one) the key of the store's name for it.
+// ARGV: version ('' when the event has none), replace ('1'), sealed data, ttl ms, now, the order id.
 // A version-less event replaces only when it says so (`replace`) or the order is waiting
 // (POST /orders again is how a canonical order is released); it then counts as the next one.
 const ACCEPT = `
@@ -60,6 +61,7 @@ if not version then
   local v = ARGV[1] ~= '' and ARGV[1] or '0'
   redis.call('HSET', KEYS[1], 'version', v, 'stage', 'queued', 'reasons', '[]', 'data', ARGV[3], 'at', ARGV[5])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  if KEYS[4] then redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4]) end
   return 'new'
 end
 local v
@@ -75,6 +77,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'version', v, 'stage', 'queued', 'reasons', '[]', 'data', ARGV[3], 'at', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if KEYS[4] then redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4]) end
 return 'newer'
 `;
 
@@ -107,19 +110,23 @@ export async function acceptVersion(
   prefix: string,
   orderId: string,
   jobKey: string,
-  offer: { version?: number; replace: boolean; sealed: string; ttlMs: number },
+  offer: { version?: number; replace: boolean; sealed: string; ttlMs: number; name?: string },
 ): Promise<VersionVerdict> {
+  // The store's name for the order, when it has one, is found again as long as the order is.
+  const nameKey = offer.name === undefined || offer.name === orderId ? [] : [markerKeys.orderName(prefix, offer.name)];
   const verdict = await redis.eval(
     ACCEPT,
-    3,
+    3 + nameKey.length,
     markerKeys.order(prefix, orderId),
     markerKeys.orderSeen(prefix, orderId),
     jobKey,
+    ...nameKey,
     offer.version === undefined ? '' : String(offer.version),
     offer.replace ? '1' : '0',
     offer.sealed,
     String(offer.ttlMs),
     new Date().toISOString(),
+    orderId,
   );
   return verdict as VersionVerdict;
 }

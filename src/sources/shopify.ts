@@ -223,6 +223,7 @@ export const shopifySource: OrderSource = {
     const attributes = noteAttributes(order);
     return compact({
       id: asIs<string>(text(order.order_number) ?? text(order.id)),
+      name: optionalText(order.name),
       placedAt: asIs<string>(optionalText(order.processed_at) ?? shallow(order.created_at)),
       currency: asIs<string>(shallow(order.currency)),
       shippingMethod: shippingMethod(order),

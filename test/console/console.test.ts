@@ -5,6 +5,10 @@ import { CATALOGUE } from '../../src/errors';
 import { ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
 import { buildApi } from '../../src/api/server';
 import { DeliveryError } from '../../src/transports/transport';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ingestOrder } from '../../src/sources/ingest';
+import { markerKeys } from '../../src/queue/names';
 import { fixtureConfig, orderPayload } from '../support/orders';
 import type { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
@@ -370,5 +374,23 @@ describe('GET /orders/:id: an order\'s timeline for API clients', () => {
     expect([unknown.statusCode, unknown.json<{ error: string }>().error]).toEqual([404, 'ENOT_FOUND']);
     expect([bad.statusCode, bad.json<{ error: string }>().error]).toEqual([400, 'EINVALID_ORDER']);
     expect(anonymous.statusCode).toBe(401);
+  });
+});
+
+describe('finding an order by the store\'s name for it', () => {
+  it('finds a Shopify order by its name ("#A-77", or "A-77" without the "#"), as long as the order is kept', async () => {
+    const shopify = JSON.parse(readFileSync(path.join(__dirname, '../fixtures/sources/shopify-order-create.json'), 'utf8')) as Record<string, unknown>;
+    const event = ingestOrder({ ...shopify, order_number: 3001, name: '#A-77' }, { source: 'shopify' });
+    expect((await harness.pipeline.intake.submit(event)).duplicate).toBe(false);
+    for (const query of ['#A-77', 'A-77', '3001']) {
+      const res = await get(server, `/console?order=${encodeURIComponent(query)}`);
+      expect([query, res.statusCode, res.headers.location]).toEqual([query, 303, '/console/orders/3001']);
+    }
+    const unknown = await get(server, `/console?order=${encodeURIComponent('#A-78')}`);
+    expect(unknown.statusCode).toBe(404);
+    // The name is kept as long as the order's own record, and says nothing but the id.
+    const key = markerKeys.orderName(harness.pipeline.prefix, '#A-77');
+    expect(await harness.pipeline.redis.get(key)).toBe('3001');
+    expect(await harness.pipeline.redis.pttl(key)).toBeGreaterThan(0);
   });
 });

@@ -39,6 +39,7 @@ describe('Shopify orders/create (current API shape)', () => {
       source: { kind: 'shopify', eventId: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' },
       order: {
         id: '1001',
+        name: '#1001',
         placedAt: '2024-05-01T10:15:00-04:00',
         currency: 'USD',
         shippingMethod: 'Standard',
@@ -160,6 +161,7 @@ describe('Shopify orders/create (older API shape)', () => {
   it('maps price strings, payment_details brand and last four, a customer tag, a gift_message note attribute', () => {
     expect(ingestOrder(payload).order).toStrictEqual({
       id: '1002',
+      name: '#1002',
       // No processed_at in this payload: created_at is the order date.
       placedAt: '2019-03-12T16:09:54-04:00',
       currency: 'CAD',
