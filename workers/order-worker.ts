@@ -11,7 +11,7 @@ import { formatById } from '../src/formats';
 import { planOrder, type PlannedDelivery } from '../src/planning/plan';
 import { CANCEL_JOB, deliveryJobName, deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
-import { commitOutcome, dropData, type Outcome, readForPlanning, readRecord } from '../src/queue/order-record';
+import { commitOutcome, type Outcome, readForPlanning, readRecord, settlePlanned } from '../src/queue/order-record';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
@@ -210,8 +210,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         .set(markerKeys.manifest(prefix, plan.orderId), JSON.stringify(plan.manifest), 'PX', config.store.retention.dedupeMs)
         .exec()) as [[Error | null, string | null], [Error | null, (string | null)[]]];
       if (cancelled !== null) {
-        await seen(orderId);
-        await dropData(records, prefix, orderId, version);
+        await settlePlanned(records, prefix, orderId, version, ttl);
         return { deliveries: [], cancelled: true };
       }
       const pending = plan.deliveries.filter((_, i) => delivered[i] === null);
@@ -225,8 +224,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
           ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts)),
         ]);
       }
-      await seen(orderId);
-      await dropData(records, prefix, orderId, version);
+      await settlePlanned(records, prefix, orderId, version, ttl);
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
     // A job whose worker died twice in a row runs again rather than failing for good.

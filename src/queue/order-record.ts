@@ -196,13 +196,19 @@ export async function commitOutcome(redis: Redis, prefix: string, orderId: strin
   return true;
 }
 
-// KEYS: record. ARGV: version. Drops the sealed order once the version's deliveries are queued.
-const DROP_DATA = `
+// KEYS: record, the order's seen marker. ARGV: version, marker ttl ms. Marks the order seen
+// and drops the sealed order once the version's deliveries are queued.
+const SETTLE = `
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 if redis.call('HGET', KEYS[1], 'version') == ARGV[1] then redis.call('HDEL', KEYS[1], 'data') end
 return 1
 `;
 
-/** Removes the sealed order of `version` from its record once nothing needs it again. */
-export async function dropData(redis: Redis, prefix: string, orderId: string, version: string): Promise<void> {
-  await redis.eval(DROP_DATA, 1, markerKeys.order(prefix, orderId), version);
+/**
+ * Once a planned version's deliveries are queued (or its order was cancelled meanwhile): marks
+ * the order seen, and removes the sealed order of `version` from its record, since nothing
+ * needs it again. One command.
+ */
+export async function settlePlanned(redis: Redis, prefix: string, orderId: string, version: string, ttlMs: number): Promise<void> {
+  await redis.eval(SETTLE, 2, markerKeys.order(prefix, orderId), markerKeys.orderSeen(prefix, orderId), version, String(ttlMs));
 }
