@@ -78,6 +78,11 @@ export function checkCredentialSources(
   }
 }
 
+/** A zod error message for a carrier option: "is required (WHAT)" when absent, else "must be WHAT". */
+export function expected(what: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? `is required (${what})` : `must be ${what}`);
+}
+
 /** Runs a refinement even when other keys have problems, so every problem is reported at once. */
 export const WHEN_MAPPING = {
   when: (payload: { value: unknown }): boolean => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value),

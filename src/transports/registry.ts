@@ -8,7 +8,7 @@ import type { TransportKind } from './transport';
 
 const KINDS = new Map<string, TransportKind>();
 
-/** Adds a transport kind to the registry (each transport file's kind is registered here). */
+/** Adds a transport kind to the registry (each transport's kind, a file or a folder, is registered here). */
 export function registerTransportKind<O>(kind: TransportKind<O>): void {
   KINDS.set(kind.kind, kind as TransportKind);
 }

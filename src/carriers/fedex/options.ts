@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from '../client-options';
+import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources, expected } from '../client-options';
 
 /**
  * The `carriers.fedex` options of `config/store.yaml`, shared by the FedEx request builder
@@ -33,11 +33,6 @@ const PICKUP_TYPES = ['CONTACT_FEDEX_TO_SCHEDULE', 'DROPOFF_AT_FEDEX_LOCATION', 
 
 const OPTION_KEYS =
   'accountNumber, labelImageType, labelStockType, pickupType, packagingType, weightUnit, labelResponseOptions';
-
-/** Message for a missing value versus a value of the wrong kind. */
-function expected(what: string) {
-  return (issue: { input?: unknown }) => (issue.input === undefined ? `is required (${what})` : `must be ${what}`);
-}
 
 /**
  * Options of the FedEx request builder (`fedexCarrier`, request.ts) and the FedEx API client

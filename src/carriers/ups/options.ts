@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from '../client-options';
+import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources, expected } from '../client-options';
 
 /**
  * The `carriers.ups` options of `config/store.yaml`, shared by the UPS request builder
@@ -9,11 +9,6 @@ import { CARRIER_CLIENT_FIELDS, WHEN_MAPPING, checkCredentialSources } from '../
 
 const LABEL_FORMATS = ['GIF', 'ZPL', 'EPL', 'SPL'] as const;
 const OPTION_KEYS = 'shipperNumber, labelFormat, weightUnit, requestOption, labelStockSize';
-
-/** Message for a missing value versus a value of the wrong kind. */
-function expected(what: string) {
-  return (issue: { input?: unknown }) => (issue.input === undefined ? `is required (${what})` : `must be ${what}`);
-}
 
 /**
  * Options of the UPS request builder (`upsCarrier`, request.ts) and the UPS API client
