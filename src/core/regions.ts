@@ -53,6 +53,8 @@ const BY_COUNTRY: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map(
   allCountries.map(([, country, regions]) => {
     const keys = new Map<string, string>();
     for (const [name, code] of regions) {
+      // Some subdivisions in the data have no code: nothing to send for them.
+      if (code === '') continue;
       keys.set(key(name), code);
       keys.set(key(code), code);
       keys.set(key(`${country}-${code}`), code);
@@ -69,6 +71,6 @@ const BY_COUNTRY: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map(
  * subdivision.
  */
 export function regionCode(country: string, region: string | undefined): string | undefined {
-  if (region === undefined) return undefined;
+  if (region === undefined || key(region) === '') return undefined;
   return BY_COUNTRY.get(country.trim().toUpperCase())?.get(key(region));
 }

@@ -43,4 +43,11 @@ describe('state and province names as ISO 3166-2 subdivision codes', () => {
     expect(regionCode('US', undefined)).toBeUndefined();
     expect(regionCode('XX', 'California')).toBeUndefined();
   });
+
+  it('never answers an empty code: a blank region, or one the data lists without a code, is no region', () => {
+    // North Macedonia's regions had an empty code in the data, so "" became the code "" (found by
+    // the FedEx property test: stateOrProvinceCode "" sent, and shipTo.region claimed).
+    for (const blank of ['', '  ', '-']) expect(regionCode('MK', blank)).toBeUndefined();
+    for (const country of ['MK', 'US', 'DE', 'GB']) expect(regionCode(country, '')).toBeUndefined();
+  });
 });
