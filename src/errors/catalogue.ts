@@ -52,6 +52,20 @@ export const CATALOGUE = {
   EUNAVAILABLE: { status: 503, retry: 'retry-after', message: 'The queue store is unavailable; try again shortly' },
   EINTERNAL: { status: 500, retry: 'retry', message: 'Internal error' },
 
+  // Supplier confirmations (acknowledgements and shipments) and what the store is told.
+  EINVALID_CONFIRMATION: { status: 400, retry: 'permanent', message: 'The confirmation is invalid' },
+  ECONFIRMATION_CONFLICT: {
+    status: 409,
+    retry: 'permanent',
+    message: 'The confirmation contradicts what was sent or already confirmed',
+    action: "Ask the supplier what it shipped; the purchase order's timeline (dropship status ORDER_ID) shows what was sent and confirmed",
+  },
+  ESTORE_REJECTED: {
+    retry: 'permanent',
+    message: 'The store refused the fulfillment',
+    action: "Read the store's answer in the detail (a line already fulfilled elsewhere, a closed order), fix it in the store, then replay the fulfillment",
+  },
+
   // Both sides: the API's own limit (answered 429), or a receiver's (a delivery waits for it).
   ERATE_LIMITED: { status: 429, retry: 'retry-after', message: 'Too many requests; try again after Retry-After seconds' },
 

@@ -1,7 +1,7 @@
 import type { ErrorCode } from './catalogue';
 
 /** The codes a transport fails a delivery with (their meaning and usual retry class: the catalogue). */
-export type DeliveryErrorCode = Extract<ErrorCode, 'ECONNECTION' | 'ETIMEDOUT' | 'EAUTH' | 'EHOSTKEY' | 'ETLS' | 'EREJECTED' | 'ERATE_LIMITED' | 'EREMOTE' | 'ECONFIG' | 'EPAYLOAD'>;
+export type DeliveryErrorCode = Extract<ErrorCode, 'ECONNECTION' | 'ETIMEDOUT' | 'EAUTH' | 'EHOSTKEY' | 'ETLS' | 'EREJECTED' | 'ERATE_LIMITED' | 'EREMOTE' | 'ECONFIG' | 'EPAYLOAD' | 'ESTORE_REJECTED'>;
 
 /**
  * A delivery failure, classified for the retry decision:
