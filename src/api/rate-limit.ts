@@ -20,6 +20,7 @@ const ENTRY_NAMES: Record<RateLimitedEntry, string> = {
   shopify: 'the Shopify webhook',
   woocommerce: 'the WooCommerce webhook',
   dashboard: 'the dashboard and /metrics',
+  suppliers: "the suppliers' confirmation API",
 };
 
 /**

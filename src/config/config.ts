@@ -30,6 +30,20 @@ export interface SupplierConfig {
   retry: { attempts: number; backoffMs: number };
   /** Purchase orders collected and sent as one file per interval, or once `maxOrders` are in. */
   batch?: { everyMs: number; maxOrders: number };
+  /** How the supplier tells us what it accepted and shipped (absent: it does not). */
+  confirmations?: SupplierConfirmations;
+}
+
+/** A supplier's `confirmations` block, validated. */
+export interface SupplierConfirmations {
+  /** `POST /suppliers/{id}/…` with this supplier's own secret (an env var name). */
+  https?: { auth: { hmacSecretEnv?: string; bearerTokenEnv?: string } };
+  /** Files fetched from this folder of its SFTP server (the delivery's login) every `everyMs`. */
+  sftp?: { remoteDir: string; everyMs: number; format: 'csv' | 'json' | 'x12-856' | 'x12-855' | 'cxml' };
+  /** The CSV inbound format's options (its columns), parsed by that format. */
+  csv?: unknown;
+  /** A purchase order neither acknowledged nor shipped this long after it was sent is overdue. */
+  expectWithinMs: number;
 }
 
 /** Requests one client address may make to one entry point in one window. */
@@ -42,7 +56,7 @@ export interface RateLimit {
  * The API's entry points, each with its own limit: `orders` is `POST /orders` and
  * `POST /orders/:id/cancel`; `dashboard` is `/admin/queues` and `/metrics`.
  */
-export type RateLimitedEntry = 'orders' | 'shopify' | 'woocommerce' | 'dashboard';
+export type RateLimitedEntry = 'orders' | 'shopify' | 'woocommerce' | 'dashboard' | 'suppliers';
 
 export interface ApiConfig {
   rateLimits: Record<RateLimitedEntry, RateLimit>;

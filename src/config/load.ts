@@ -124,6 +124,7 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
         shopify: { max: s.api.rateLimits.shopify.max, windowMs: s.api.rateLimits.shopify.per },
         woocommerce: { max: s.api.rateLimits.woocommerce.max, windowMs: s.api.rateLimits.woocommerce.per },
         dashboard: { max: s.api.rateLimits.dashboard.max, windowMs: s.api.rateLimits.dashboard.per },
+        suppliers: { max: s.api.rateLimits.suppliers.max, windowMs: s.api.rateLimits.suppliers.per },
       },
       trustProxy: s.api.trustProxy,
       webhookMaxAgeMs: s.api.webhookMaxAge,
@@ -208,6 +209,13 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
       }
     }
   }
+  const c = s.confirmations;
+  if (c?.sftp && transport !== 'sftp') {
+    problems.add(file, 'confirmations.sftp', `fetches files over the delivery's SFTP login, but delivery.transport is ${transport}`);
+  }
+  if (c?.sftp?.format === 'csv' && c.csv === undefined) {
+    problems.add(file, 'confirmations.csv', 'must name the columns of the CSV files the supplier sends (confirmations.csv.columns)');
+  }
   if (problems.list.length > before) return undefined;
   return {
     file,
@@ -225,6 +233,16 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
       : {}),
     retry: { attempts: s.retry.attempts, backoffMs: s.retry.backoff },
     ...(s.batch ? { batch: { everyMs: s.batch.every, maxOrders: s.batch.maxOrders } } : {}),
+    ...(c
+      ? {
+          confirmations: {
+            ...(c.https ? { https: { auth: { ...c.https.auth } } } : {}),
+            ...(c.sftp ? { sftp: { remoteDir: c.sftp.remoteDir, everyMs: c.sftp.every, format: c.sftp.format } } : {}),
+            ...(c.csv !== undefined ? { csv: c.csv } : {}),
+            expectWithinMs: c.expectWithin,
+          },
+        }
+      : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration';
 import { Address } from '../core/order';
 import { skuPatternProblem } from '../core/sku-pattern';
+import { envVarName } from './option-schemas';
 
 /** Address a parcel leaves from: carriers need a phone for the shipper. */
 export const ShipFromSchema = Address.extend({
@@ -115,10 +116,10 @@ export const StoreFileSchema = z
          * Per entry point, per client address, counted in Redis across every API process.
          * WooCommerce gets more: all of a store's webhooks (order.updated too) come from its
          * one server, and it disables a webhook after five failed deliveries in a row.
-         * @defaultValue 600 per minute for orders and shopify, 1200 for woocommerce, 300 for dashboard
+         * @defaultValue 600 per minute for orders, shopify and suppliers (confirmations), 1200 for woocommerce, 300 for dashboard
          */
         rateLimits: z
-          .object({ orders: RateLimit(600), shopify: RateLimit(600), woocommerce: RateLimit(1200), dashboard: RateLimit(300) })
+          .object({ orders: RateLimit(600), shopify: RateLimit(600), woocommerce: RateLimit(1200), dashboard: RateLimit(300), suppliers: RateLimit(600) })
           .strict()
           .prefault({}),
         /** Reverse proxies whose `X-Forwarded-For` is believed. @defaultValue [] (none) */
@@ -140,6 +141,41 @@ export const StoreFileSchema = z
   })
   .strict();
 export type StoreFile = z.infer<typeof StoreFileSchema>;
+
+/** The inbound formats a supplier's SFTP folder may hold (src/formats/inbound). */
+export const CONFIRMATION_FILE_FORMATS = ['csv', 'json', 'x12-856', 'x12-855', 'cxml'] as const;
+
+/**
+ * A supplier's `confirmations`: how it tells us what it accepted and shipped. Over our HTTPS
+ * API (with its own secret), and/or as files in a folder of its SFTP server (the delivery's
+ * login) fetched on a schedule.
+ */
+const ConfirmationsSchema = z
+  .object({
+    https: z
+      .object({
+        auth: z
+          .object({ hmacSecretEnv: envVarName('auth.hmacSecretEnv').optional(), bearerTokenEnv: envVarName('auth.bearerTokenEnv').optional() })
+          .strict()
+          .refine((a) => (a.hmacSecretEnv === undefined) !== (a.bearerTokenEnv === undefined), 'needs exactly one of hmacSecretEnv or bearerTokenEnv'),
+      })
+      .strict()
+      .optional(),
+    sftp: z
+      .object({
+        remoteDir: z.string().trim().min(1).regex(/^[^\\\p{Cc}]+$/u, 'must be a folder path without "\\" or control characters'),
+        every: Duration.refine((ms) => ms >= 10_000 && ms <= 86_400_000, 'must be between 10s and 1d').default(300_000),
+        format: z.enum(CONFIRMATION_FILE_FORMATS, { error: `must be one of ${CONFIRMATION_FILE_FORMATS.join(', ')}` }),
+      })
+      .strict()
+      .optional(),
+    /** Options of the CSV inbound format (its column names), checked by that format. */
+    csv: z.unknown().optional(),
+    /** A purchase order neither acknowledged nor shipped this long after it was sent is overdue. @defaultValue "48h" */
+    expectWithin: Duration.refine((ms) => ms >= 60_000, 'must be at least 1m').default(48 * 3_600_000),
+  })
+  .strict()
+  .refine((c) => c.https !== undefined || c.sftp !== undefined, 'needs https, sftp or both');
 
 /** `config/suppliers/<id>.yaml`; `delivery` and `formatOptions` are checked by their plug-ins. */
 export const SupplierFileSchema = z
@@ -176,6 +212,7 @@ export const SupplierFileSchema = z
       })
       .strict()
       .default({ attempts: 10, backoff: 30_000 }),
+    confirmations: ConfirmationsSchema.optional(),
   })
   .strict();
 export type SupplierFile = z.infer<typeof SupplierFileSchema>;

@@ -35,9 +35,21 @@ export const Address = z.object({
 });
 export type Address = z.infer<typeof Address>;
 
+/**
+ * The store platform's own id of an order or line (Shopify `id`, WooCommerce `id`): what the
+ * store is told about when a shipment is fulfilled. An identifier: never scrubbed, never sent
+ * to a supplier or carrier.
+ */
+export const StoreId = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/, 'must be 1-100 letters, digits, ".", "_", ":", "/" or "-"');
+
 export const OrderLine = z.object({
   /** Stable id of the line within its order (source line id, or its 1-based position). */
   id: required(64),
+  /** The store platform's id of the line item (Shopify `line_items[].id`), for fulfillments. */
+  storeLineId: StoreId.optional(),
   /** May be empty: real stores have lines without SKUs; no supplier pattern claims those. */
   sku: text(100).default(''),
   name: required(500),
@@ -114,6 +126,8 @@ export const Order = z.object({
    * with the store's own prefix and suffix): what staff search for. Never sent to anyone.
    */
   name: text(64).optional(),
+  /** The store platform's own id of the order (Shopify `id`, WooCommerce `id`), for fulfillments. */
+  storeId: StoreId.optional(),
   placedAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
   currency: z
     .string()

@@ -26,11 +26,11 @@ export interface ScrubOptions {
 type Path = readonly (string | number)[];
 
 /** Canonical paths of the identifiers scrubbing never touches. */
-export const IDENTIFIER_PATHS = ['order.id', 'lines.id', 'lines.sku'] as const;
+export const IDENTIFIER_PATHS = ['order.id', 'order.storeId', 'lines.id', 'lines.storeLineId', 'lines.sku'] as const;
 
 function isIdentifier(path: Path): boolean {
-  if (path.length === 1) return path[0] === 'id';
-  return path.length === 3 && path[0] === 'lines' && typeof path[1] === 'number' && (path[2] === 'id' || path[2] === 'sku');
+  if (path.length === 1) return path[0] === 'id' || path[0] === 'storeId';
+  return path.length === 3 && path[0] === 'lines' && typeof path[1] === 'number' && (path[2] === 'id' || path[2] === 'storeLineId' || path[2] === 'sku');
 }
 
 /** Fields holding a phone number: `customer.phone`, `shipTo.phone`, `billTo.phone`. */

@@ -49,6 +49,30 @@ export interface OrderManifest {
   deliveries: Array<{ deliveryId: string; shipmentId: string; recipient: string; kind: 'carrier' | 'dropship' }>;
   /** Purchase-order delivery id → the view its cancellation renders. */
   cancellations: Record<string, DropShipOrder>;
+  /**
+   * Each shipment with who ships it and its lines (ids, SKUs, quantities): what a supplier's
+   * confirmation is checked against and what the store is told shipped. Absent in manifests
+   * written before confirmations existed.
+   */
+  shipments?: ManifestShipment[];
+  /** The store platform's own id of the order (Shopify `id`), when the source gave it. */
+  storeOrderId?: string;
+}
+
+/** One shipment of a planned order, as closing the loop needs it (no customer data). */
+export interface ManifestShipment {
+  shipmentId: string;
+  origin: 'warehouse' | 'supplier';
+  /** The supplier's id, or the warehouse's. */
+  shipper: string;
+  carrier: string;
+  /** The carrier delivery that buys its label, when the store buys one. */
+  labelDeliveryId?: string;
+  /** The purchase order's delivery id, for a supplier's shipment. */
+  purchaseOrderId?: string;
+  /** The interchange control number the purchase order went out under (X12), when it has its own. */
+  controlNumber?: number;
+  lines: Array<{ lineId: string; sku: string; quantity: number; storeLineId?: string }>;
 }
 
 export type OrderPlan =
@@ -255,8 +279,26 @@ export function planOrder(whole: Order, config: Config, context: PlanContext = {
     orderId: order.id,
     deliveries: deliveries.map((d) => ({ deliveryId: d.deliveryId, shipmentId: d.shipmentId, recipient: d.recipient, kind: d.kind })),
     cancellations,
+    shipments: split.shipments.map((shipment) => manifestShipment(shipment, deliveries, context.controlNumbers)),
+    ...(order.storeId !== undefined ? { storeOrderId: order.storeId } : {}),
   };
   return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries, manifest };
+}
+
+function manifestShipment(shipment: Shipment, deliveries: readonly PlannedDelivery[], controlNumbers: PlanContext['controlNumbers']): ManifestShipment {
+  const label = deliveries.find((d) => d.shipmentId === shipment.id && d.kind === 'carrier');
+  const po = deliveries.find((d) => d.shipmentId === shipment.id && d.kind === 'dropship');
+  const controlNumber = shipment.origin.kind === 'supplier' ? controlNumbers?.[shipment.origin.id] : undefined;
+  return {
+    shipmentId: shipment.id,
+    origin: shipment.origin.kind,
+    shipper: shipment.origin.id,
+    carrier: shipment.carrier,
+    ...(label ? { labelDeliveryId: label.deliveryId } : {}),
+    ...(po ? { purchaseOrderId: po.deliveryId } : {}),
+    ...(po && controlNumber !== undefined ? { controlNumber } : {}),
+    lines: shipment.lines.map((l) => ({ lineId: l.id, sku: l.sku, quantity: l.quantity, ...(l.storeLineId !== undefined ? { storeLineId: l.storeLineId } : {}) })),
+  };
 }
 
 /** Delivery id of the cancellation of a purchase order. */

@@ -34,6 +34,19 @@ export function deliveryJobName(kind: 'carrier' | 'dropship'): string {
 /** Job name on a carrier's queue: a bought label to void (its order was cancelled). */
 export const VOID_JOB = 'void';
 
+/** Queue of fulfillments to tell the store about (one job per shipment confirmed or label bought). */
+export const FULFILLMENTS_QUEUE = 'fulfillments';
+export const FULFIL_JOB = 'fulfil';
+
+/** Queue of scheduled pickups of suppliers' confirmation files (one scheduler per supplier). */
+export const PICKUPS_QUEUE = 'confirmation-pickups';
+export const PICKUP_JOB = 'pickup';
+
+/** Job id of a fulfillment: the shipment and the number of the confirmation it tells of. */
+export function fulfillmentJobId(shipmentId: string, seq: number): string {
+  return `fulfil+${shipmentId}+${seq}`;
+}
+
 /** Job names on a batching supplier's queue: the timer's cut, and a cut batch to deliver. */
 export const CUT_JOB = 'cut';
 export const BATCH_JOB = 'batch';
@@ -77,6 +90,21 @@ export const markerKeys = {
   labelAttempt: (prefix: string, deliveryId: string) => `${prefix}:label-attempt:${deliveryId}`,
   /** Labels that may have been bought twice: delivery id → `UnconfirmedLabel`, for an operator to check. */
   unconfirmedLabels: (prefix: string) => `${prefix}:labels:unconfirmed`,
+  /**
+   * What came back about an order (a hash, see src/loop/record.ts): quantities shipped per
+   * line, each supplier's latest acknowledgement, the confirmations seen (for exactly once),
+   * the timeline's events, the fulfillments the store acknowledged. Ids, SKUs, carriers and
+   * tracking numbers only.
+   */
+  loop: (prefix: string, orderId: string) => `${prefix}:loop:${orderId}`,
+  /** A supplier's purchase orders sent and not yet acknowledged or shipped (score: sent at, ms). */
+  unconfirmed: (prefix: string, supplierId: string) => `${prefix}:po:unconfirmed:${supplierId}`,
+  /** A supplier's purchase orders it rejected or backordered, for an operator (score: at, ms; member: order id). */
+  attention: (prefix: string, supplierId: string, status: 'rejected' | 'backordered') => `${prefix}:po:${status}:${supplierId}`,
+  /** A supplier's confirmation file claimed by a worker (value: the worker's token), and its recent failures. */
+  pickupClaim: (prefix: string, supplierId: string, file: string) => `${prefix}:pickup:claim:${supplierId}:${file}`,
+  pickupSeen: (prefix: string, supplierId: string, sha256: string) => `${prefix}:pickup:seen:${supplierId}:${sha256}`,
+  pickupFailures: (prefix: string, supplierId: string) => `${prefix}:pickup:failed:${supplierId}`,
 };
 
 /** A label bought after an attempt whose answer was lost: the carrier may hold a second one. */

@@ -217,6 +217,11 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? 'order' : out;
 }
 
+/** A zod error's issues as `path: reason`, never quoting a value. */
+export function zodProblems(error: z.ZodError): string[] {
+  return problems(error);
+}
+
 function problems(error: z.ZodError): string[] {
   // Messages come from the schema's own texts and zod's type/size messages, none of which
   // quote the value; paths name canonical fields (property names are already scrubbed).

@@ -165,6 +165,7 @@ function lines(order: JsonObject): OrderInput['lines'] {
     const line = (quantity: unknown, requiresShipping: boolean) =>
       compact({
         id: String(index + 1),
+        storeLineId: optionalText(item.id),
         sku: optionalText(item.sku) ?? '',
         // Product titles are stored HTML-escaped ("Salt &amp; Pepper").
         name: decodeHTML(text(item.name) ?? text(item.title) ?? ''),
@@ -224,6 +225,7 @@ export const shopifySource: OrderSource = {
     return compact({
       id: asIs<string>(text(order.order_number) ?? text(order.id)),
       name: optionalText(order.name),
+      storeId: optionalText(order.id),
       placedAt: asIs<string>(optionalText(order.processed_at) ?? shallow(order.created_at)),
       currency: asIs<string>(shallow(order.currency)),
       shippingMethod: shippingMethod(order),

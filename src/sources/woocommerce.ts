@@ -130,6 +130,7 @@ function lines(order: JsonObject): OrderInput['lines'] {
     if (!isRecord(item)) return asIs(shallow(item));
     return compact({
       id: optionalText(item.id) ?? String(index + 1),
+      storeLineId: optionalText(item.id),
       sku: optionalText(item.sku) ?? '',
       // Product names are stored HTML-escaped ("Salt &amp; Pepper", "Tea &#8211; Green").
       name: decodeHTML(text(item.name) ?? ''),
@@ -161,6 +162,7 @@ export const woocommerceSource: OrderSource = {
     const gift = orderMetaText(orderMeta, GIFT_MESSAGE_KEYS);
     return compact({
       id: asIs<string>(optionalText(order.number) ?? text(order.id)),
+      storeId: optionalText(order.id),
       placedAt: placedAt(order),
       currency: asIs<string>(shallow(order.currency)),
       shippingMethod: optionalText(record(list(order.shipping_lines)[0]).method_id),

@@ -42,7 +42,7 @@ function api(limits: Partial<Record<RateLimitedEntry, RateLimit>>, options: { pr
     cancel: async (event) => ({ orderId: event.orderId, duplicate: false }),
     ready: async () => undefined,
     env: { API_TOKEN: TOKEN, SHOPIFY_WEBHOOK_SECRET: 'shopify-secret', WOOCOMMERCE_WEBHOOK_SECRET: 'woo-secret' },
-    rateLimit: { redis: connection, prefix, limits: { orders: GENEROUS, shopify: GENEROUS, woocommerce: GENEROUS, dashboard: GENEROUS, ...limits } },
+    rateLimit: { redis: connection, prefix, limits: { orders: GENEROUS, shopify: GENEROUS, woocommerce: GENEROUS, dashboard: GENEROUS, suppliers: GENEROUS, ...limits } },
     ...rest,
   });
   apps.push(app);
@@ -202,7 +202,7 @@ describe('/metrics', () => {
       rateLimit: {
         redis: connection,
         prefix: `rl${++n}`,
-        limits: { orders: GENEROUS, shopify: { max: 1, windowMs: 60_000 }, woocommerce: GENEROUS, dashboard: GENEROUS },
+        limits: { orders: GENEROUS, shopify: { max: 1, windowMs: 60_000 }, woocommerce: GENEROUS, dashboard: GENEROUS, suppliers: GENEROUS },
         onLimited: (source) => metrics.rateLimited(source),
       },
     });

@@ -159,13 +159,14 @@ describe('the order id on allow-lists', () => {
 describe('api: rate limits and trusted proxies (store.yaml)', () => {
   const STORE = 'store: { name: X }\nshipping: { methods: { std: { carrier: ups, service: "03" } } }\ncarriers: { ups: { shipperNumber: "A1B2C3" } }\n';
 
-  it('defaults to 600 requests a minute per client for orders and Shopify, 1200 for WooCommerce, 300 for the dashboard, no proxy', () => {
+  it('defaults to 600 requests a minute per client for orders, Shopify and supplier confirmations, 1200 for WooCommerce, 300 for the dashboard, no proxy', () => {
     expect(loadConfig(FIXTURE_CONFIG_DIR).store.api).toEqual({
       rateLimits: {
         orders: { max: 600, windowMs: 60_000 },
         shopify: { max: 600, windowMs: 60_000 },
         woocommerce: { max: 1200, windowMs: 60_000 },
         dashboard: { max: 300, windowMs: 60_000 },
+        suppliers: { max: 600, windowMs: 60_000 },
       },
       trustProxy: [],
       webhookMaxAgeMs: 86_400_000,
@@ -181,6 +182,7 @@ describe('api: rate limits and trusted proxies (store.yaml)', () => {
         shopify: { max: 1200, windowMs: 30_000 },
         woocommerce: { max: 1200, windowMs: 60_000 },
         dashboard: { max: 60, windowMs: 60_000 },
+        suppliers: { max: 600, windowMs: 60_000 },
       });
       expect(api.trustProxy).toEqual(['10.0.0.0/8', '::1', 'loopback']);
       expect(api.webhookMaxAgeMs).toBe(6 * 3_600_000);

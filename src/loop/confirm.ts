@@ -1,0 +1,210 @@
+import { createHash } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config';
+import { allocateShipment, checkAcknowledgedLines, type Confirmation, type ConfirmationOrigin, normaliseCarrier, type SentLine } from '../core/confirmation';
+import type { ManifestShipment, OrderManifest } from '../planning/plan';
+import { markerKeys } from '../queue/names';
+import { enqueueFulfillment, type FulfillmentJobData, type FulfillmentJobResult } from './fulfillments';
+import type { LoopEvent, LoopStore } from './record';
+
+/**
+ * Takes a supplier's confirmation (from the API, a file on its SFTP server, cXML) into the
+ * order's loop: checks that the supplier was sent a purchase order for the order, that the
+ * lines it names were on it and that no more ships than was sent; records it once; and, for
+ * a shipment, queues the fulfillment the store is told of. The same confirmation again
+ * changes nothing (and queues nothing new).
+ */
+
+/** What became of a confirmation. */
+export type ConfirmOutcome =
+  /** Recorded (`duplicate`: it had been, as event `n`). */
+  | { status: 'recorded'; n: number; duplicate: boolean; fulfillment?: string }
+  /** No purchase order of this supplier for this order was sent: the same answer whether or not the order exists. */
+  | { status: 'not-found' }
+  /** It contradicts what was sent or already confirmed; recorded as refused. */
+  | { status: 'conflict'; problems: string[] };
+
+export interface ConfirmDeps {
+  redis: Redis;
+  prefix: string;
+  config: Config;
+  loop: LoopStore;
+  /** The fulfillments queue, when a store platform is configured (`store.platform`). */
+  fulfillments?: Queue<FulfillmentJobData, FulfillmentJobResult>;
+  now?: () => Date;
+}
+
+/** A stable digest of what a confirmation says: the same content again is the same confirmation. */
+export function confirmationDigest(supplierId: string, confirmation: Confirmation): string {
+  const sortedLines = confirmation.lines ? [...confirmation.lines].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : a.quantity - b.quantity)) : null;
+  const canonical =
+    confirmation.kind === 'shipment'
+      ? [supplierId, 'shipment', confirmation.orderId, confirmation.carrier.trim().toLowerCase(), [...confirmation.trackingNumbers].sort(), sortedLines]
+      : [supplierId, 'acknowledgement', confirmation.orderId, confirmation.status, sortedLines, confirmation.reason ?? null];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 32);
+}
+
+/** Every line of the order that ships, with what was sent: the caps no line may ship beyond. */
+function capsOf(manifest: OrderManifest): Record<string, number> {
+  const caps: Record<string, number> = {};
+  for (const s of manifest.shipments ?? []) for (const l of s.lines) caps[l.lineId] = (caps[l.lineId] ?? 0) + l.quantity;
+  return caps;
+}
+
+export class ConfirmationIntake {
+  constructor(private readonly deps: ConfirmDeps) {}
+
+  private now(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+
+  /** The supplier's shipment of the order, if it was sent its purchase order. */
+  async sentShipment(supplierId: string, orderId: string): Promise<{ manifest: OrderManifest; shipment: ManifestShipment } | undefined> {
+    const { redis, prefix } = this.deps;
+    const raw = await redis.get(markerKeys.manifest(prefix, orderId));
+    if (!raw) return undefined;
+    const manifest = JSON.parse(raw) as OrderManifest;
+    const shipment = manifest.shipments?.find((s) => s.origin === 'supplier' && s.shipper === supplierId && s.purchaseOrderId !== undefined);
+    if (!shipment?.purchaseOrderId) return undefined;
+    // Planned is not sent: a supplier cannot confirm a purchase order it has not received.
+    if ((await redis.exists(markerKeys.delivered(prefix, shipment.purchaseOrderId))) === 0) return undefined;
+    return { manifest, shipment };
+  }
+
+  async confirm(supplierId: string, confirmation: Confirmation, origin: ConfirmationOrigin & { controlNumber?: number }): Promise<ConfirmOutcome> {
+    const found = await this.sentShipment(supplierId, confirmation.orderId);
+    if (!found) return { status: 'not-found' };
+    const { manifest, shipment } = found;
+    const at = this.now();
+    const refuse = async (problems: string[]): Promise<ConfirmOutcome> => {
+      await this.deps.loop.refused(manifest.orderId, {
+        kind: 'refused',
+        at,
+        supplierId,
+        what: confirmation.kind,
+        problems,
+        channel: origin.channel,
+        ...(origin.reference ? { reference: origin.reference } : {}),
+      });
+      return { status: 'conflict', problems };
+    };
+    if (origin.controlNumber !== undefined && shipment.controlNumber !== undefined && origin.controlNumber !== shipment.controlNumber) {
+      return refuse([`it answers interchange ${origin.controlNumber}, but the purchase order went out as interchange ${shipment.controlNumber}`]);
+    }
+    const sent: SentLine[] = shipment.lines.map((l) => ({ lineId: l.lineId, sku: l.sku, quantity: l.quantity }));
+    const digest = confirmationDigest(supplierId, confirmation);
+    const caps = capsOf(manifest);
+    const ref = origin.reference ? { reference: origin.reference } : {};
+
+    if (confirmation.kind === 'acknowledgement') {
+      const contradictions = checkAcknowledgedLines(sent, confirmation.lines);
+      const loop = await this.deps.loop.read(manifest.orderId);
+      if (confirmation.status === 'rejected' && shipment.lines.some((l) => (loop.shipped[l.lineId] ?? 0) > 0)) {
+        contradictions.push({ code: 'OVER_QUANTITY', message: 'the purchase order is rejected, but some of it was confirmed as shipped' });
+      }
+      if (contradictions.length > 0) return refuse(contradictions.map((c) => c.message));
+      const event: LoopEvent = {
+        kind: 'acknowledged',
+        at,
+        supplierId,
+        shipmentId: shipment.shipmentId,
+        status: confirmation.status,
+        ...(confirmation.reason ? { reason: confirmation.reason } : {}),
+        ...(confirmation.lines ? { lines: confirmation.lines } : {}),
+        channel: origin.channel,
+        ...ref,
+      };
+      const applied = await this.deps.loop.apply(manifest.orderId, {
+        digest,
+        increments: {},
+        caps,
+        event,
+        ack: { supplierId, status: confirmation.status, at, ...(confirmation.reason ? { reason: confirmation.reason } : {}) },
+      });
+      if (applied.result === 'conflict') throw new Error('an acknowledgement ships nothing and cannot conflict');
+      if (applied.result === 'applied') await this.markAnswered(supplierId, manifest.orderId, confirmation.status, at);
+      return { status: 'recorded', n: applied.n, duplicate: applied.result === 'duplicate' };
+    }
+
+    // A shipment: take its units from what is left, under the script's guard; another
+    // confirmation taking the same units first makes this one re-read and try again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const loop = await this.deps.loop.read(manifest.orderId);
+      const before = loop.seen[digest];
+      if (before !== undefined) {
+        // Seen before (a re-sent file, a repeated POST): nothing changes; its fulfillment is
+        // queued again under the same id, in case the first time stopped before it was.
+        const event = loop.events.find((e) => e.n === before);
+        const fulfillment = event?.kind === 'shipped' ? await this.fulfil(manifest, shipment, before, event, isComplete(loop.shipped, caps)) : undefined;
+        return { status: 'recorded', n: before, duplicate: true, ...(fulfillment ? { fulfillment } : {}) };
+      }
+      const allocation = allocateShipment(sent, loop.shipped, confirmation.lines);
+      if (!allocation.ok) return refuse(allocation.contradictions.map((c) => c.message));
+      const carrier = normaliseCarrier(confirmation.carrier, confirmation.trackingNumbers[0]);
+      const event: LoopEvent = {
+        kind: 'shipped',
+        at,
+        shipper: supplierId,
+        shipmentId: shipment.shipmentId,
+        carrier: carrier.company,
+        trackingNumbers: confirmation.trackingNumbers,
+        ...(carrier.trackingUrl ? { trackingUrl: carrier.trackingUrl } : {}),
+        lines: allocation.quantities,
+        ...(confirmation.shippedAt ? { shippedAt: confirmation.shippedAt } : {}),
+        channel: origin.channel,
+        ...ref,
+      };
+      const applied = await this.deps.loop.apply(manifest.orderId, { digest, increments: allocation.quantities, caps, event });
+      if (applied.result === 'conflict') continue;
+      if (applied.result === 'applied') await this.markAnswered(supplierId, manifest.orderId, 'shipped', at);
+      const fulfillment = await this.fulfil(manifest, shipment, applied.n, event, applied.complete);
+      return { status: 'recorded', n: applied.n, duplicate: applied.result === 'duplicate', ...(fulfillment ? { fulfillment } : {}) };
+    }
+    return refuse(['other confirmations of the same lines kept arriving at the same time; send it again']);
+  }
+
+  /** The purchase order is answered: no longer overdue; a rejection or backorder needs an operator. */
+  private async markAnswered(supplierId: string, orderId: string, status: string, at: string): Promise<void> {
+    const { redis, prefix } = this.deps;
+    const multi = redis.multi().zrem(markerKeys.unconfirmed(prefix, supplierId), orderId);
+    for (const s of ['rejected', 'backordered'] as const) {
+      if (s === status) multi.zadd(markerKeys.attention(prefix, supplierId, s), Date.parse(at), orderId);
+      else multi.zrem(markerKeys.attention(prefix, supplierId, s), orderId);
+    }
+    await multi.exec();
+  }
+
+  /** Queues the store's fulfillment of a shipped event (when a store platform is configured and the order has the store's ids). */
+  async fulfil(manifest: OrderManifest, shipment: ManifestShipment, n: number, event: Extract<LoopEvent, { kind: 'shipped' }>, complete: boolean): Promise<string | undefined> {
+    const queue = this.deps.fulfillments;
+    if (!queue || manifest.storeOrderId === undefined) return undefined;
+    const byId = new Map(shipment.lines.map((l) => [l.lineId, l]));
+    const lines = Object.entries(event.lines).flatMap(([lineId, quantity]) => {
+      const storeLineId = byId.get(lineId)?.storeLineId;
+      return storeLineId !== undefined ? [{ storeLineId, quantity }] : [];
+    });
+    if (lines.length === 0) return undefined;
+    return enqueueFulfillment(
+      queue,
+      {
+        orderId: manifest.orderId,
+        shipmentId: shipment.shipmentId,
+        event: n,
+        shipper: event.shipper,
+        storeOrderId: manifest.storeOrderId,
+        lines,
+        tracking: { company: event.carrier, numbers: event.trackingNumbers, ...(event.trackingUrl ? { url: event.trackingUrl } : {}) },
+        orderComplete: complete,
+      },
+      FULFILLMENT_RETRY,
+    );
+  }
+}
+
+/** A store that is down is retried for about a day (exponential from 10 s, capped by attempts). */
+const FULFILLMENT_RETRY = { attempts: 14, backoffMs: 10_000 };
+
+function isComplete(shipped: Record<string, number>, caps: Record<string, number>): boolean {
+  return Object.entries(caps).every(([line, cap]) => (shipped[line] ?? 0) >= cap);
+}
