@@ -41,6 +41,12 @@ export interface DeliveryWorkerDeps {
   stalledIntervalMs?: number;
   /** Where send-time secrets (e.g. a cXML shared secret) are read. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * What closing the loop does once a delivery landed (awaits a supplier's confirmation, or
+   * tells the store a label shipped: `ConfirmationIntake.afterDelivery`). Idempotent: a job
+   * run again after landing calls it again.
+   */
+  afterDelivery?: (d: Pick<PlannedDelivery, 'deliveryId' | 'orderId' | 'shipmentId' | 'recipient' | 'kind' | 'purpose'>, trackingNumber: string | undefined) => Promise<void>;
 }
 
 export interface DeliveryJobResult {
@@ -238,6 +244,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     const meanwhile = (results?.[results.length - 1]?.[1] ?? []) as (string | null)[];
     for (const [i, e] of entries.entries()) {
       if (meanwhile[i]) await cancellations.undoDelivered(e.orderId, deliveredAt, [e.deliveryId]);
+      else await deps.afterDelivery?.({ deliveryId: e.deliveryId, orderId: e.orderId, shipmentId: e.shipmentId, recipient: supplier.id, kind: 'dropship' }, undefined);
     }
     return { location: receipt.location, orders: entries.length };
   };
@@ -380,6 +387,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       .exec();
     const cancelledMeanwhile = results?.[results.length - 1]?.[1];
     if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
+    // If this fails, the job is retried: it finds the delivered marker and runs it again.
+    if (!cancelledMeanwhile) await deps.afterDelivery?.(d, trackingNumber);
     return { location: receipt.location, ...(receipt.response ? { sealed: cipher.seal(receipt.response, 'result') } : {}) };
   };
 
@@ -404,7 +413,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       // One round trip, whatever the job: has it landed, and was its order cancelled.
       const [landed, cancelled] = await records.mget(markerKeys.delivered(prefix, job.data.deliveryId), markerKeys.cancelled(prefix, job.data.orderId));
       // Run again after landing (its worker died before BullMQ heard of it): never twice.
-      if (landed !== null) return { location: 'delivered before', skipped: 'delivered before' };
+      if (landed !== null) {
+        // What follows a landing may not have run (it failed, or the worker died first); it is idempotent.
+        if (deps.afterDelivery && cancelled === null && job.name !== VOID_JOB && job.name !== BATCH_JOB) {
+          const planned = openJobData<PlannedDelivery>(cipher, job.data, 'delivery');
+          const tracked = planned.kind === 'carrier' ? await records.hget(markerKeys.tracking(prefix, planned.orderId), planned.shipmentId) : null;
+          await deps.afterDelivery(planned, tracked ? (JSON.parse(tracked) as TrackingRecord).trackingNumber : undefined);
+        }
+        return { location: 'delivered before', skipped: 'delivered before' };
+      }
       if (job.name === VOID_JOB) return voidLabel(job.data as LabelVoid, signal);
       if (job.name === BATCH_JOB) return deliverBatch(job.data as BatchJob, signal);
       return deliverPlanned(job, cancelled !== null, signal);

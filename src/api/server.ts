@@ -12,6 +12,7 @@ import { orderAnswers } from './routes/answers';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { orderRoutes } from './routes/orders';
+import { supplierRoutes, type SupplierRoutesOptions } from './routes/suppliers';
 import { webhookRoutes } from './routes/webhooks';
 
 export { staleWebhook } from './routes/webhooks';
@@ -26,6 +27,11 @@ export interface ApiOptions {
    * served at `GET /orders/:id` with the order routes; undefined when nothing is known of it.
    */
   timeline?: (orderId: string) => Promise<OrderTimeline | undefined>;
+  /**
+   * Suppliers' confirmations (`POST /suppliers/:id/shipments`, `/acknowledgements`, `/cxml`),
+   * served for the suppliers whose `confirmations.https` is set.
+   */
+  confirmations?: Pick<SupplierRoutesOptions, 'suppliers' | 'confirm' | 'cxml'>;
   /** Serves the queue dashboard at `/admin/queues`. */
   dashboard?: DashboardOptions;
   /** Served at `/metrics`: behind `METRICS_TOKEN` as a bearer token, or to loopback callers only without one. */
@@ -130,6 +136,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const answers = orderAnswers(options.submit, options.cancel);
     void app.register(orderRoutes, { answers, env, limited, ...(options.timeline ? { timeline: options.timeline } : {}) });
     void app.register(webhookRoutes, { answers, env, limited, webhookMaxAgeMs: options.webhookMaxAgeMs ?? 86_400_000 });
+  }
+  if (options.confirmations && options.confirmations.suppliers.some((s) => s.confirmations?.https)) {
+    void app.register(supplierRoutes, { ...options.confirmations, env, limited });
   }
   return app;
 }

@@ -3,10 +3,15 @@ import type { Redis } from 'ioredis';
 import { Batches } from '../../workers/batches';
 import { Cancellations } from '../../workers/cancellation';
 import { createDeliveryWorker } from '../../workers/delivery-worker';
+import { createFulfillmentWorker } from '../../workers/fulfillment-worker';
 import { createOrderWorker } from '../../workers/order-worker';
+import { ConfirmationIntake } from '../loop/confirm';
+import type { FulfillmentJobData, FulfillmentJobResult } from '../loop/fulfillments';
+import { LoopStore } from '../loop/record';
+import type { StorePlatform } from '../stores/store';
 import type { Config } from '../config/config';
 import { OrderIntake } from '../queue/intake';
-import { deliveryQueueName } from '../queue/names';
+import { deliveryQueueName, FULFILLMENTS_QUEUE } from '../queue/names';
 import { DisclosureLedger } from '../ledger/disclosure-ledger';
 import { createRedis, displayRedisUrl } from '../queue/redis';
 import type { DataCipher } from '../queue/sealing';
@@ -45,6 +50,11 @@ export interface PipelineOptions {
    */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /**
+   * The store platform told what shipped (`store.platform`); absent: none. Its client is
+   * closed with the pipeline.
+   */
+  store?: StorePlatform;
 }
 
 /**
@@ -58,6 +68,9 @@ export class Pipeline {
     readonly redis: Redis,
     readonly prefix: string,
     readonly workers: Worker[],
+    /** Suppliers' confirmations in; the store told what shipped. */
+    readonly confirmations: ConfirmationIntake,
+    readonly loop: LoopStore,
     private readonly transports: Transport[],
     private readonly connections: Redis[],
     private readonly closers: Array<() => Promise<void>>,
@@ -85,6 +98,19 @@ export class Pipeline {
     // Plain connection for the workers' own records; the intake's fails fast by design.
     const records = createRedis(options.redisUrl);
     connections.push(records);
+    const loop = new LoopStore(redis, prefix, config.store.retention.disclosuresMs);
+    const fulfillments = options.store ? new Queue<FulfillmentJobData, FulfillmentJobResult>(FULFILLMENTS_QUEUE, { connection: redis, prefix }) : undefined;
+    if (fulfillments) closers.push(() => fulfillments.close());
+    if (options.store) {
+      const store = options.store;
+      closers.push(() => store.close());
+    }
+    const confirmations = new ConfirmationIntake({ redis, prefix, config, loop, ...(fulfillments ? { fulfillments } : {}) });
+    // The workers' side writes over the plain connection (it waits out a Redis restart).
+    const recordsLoop = new LoopStore(records, prefix, config.store.retention.disclosuresMs);
+    const workerFulfillments = options.store ? new Queue<FulfillmentJobData, FulfillmentJobResult>(FULFILLMENTS_QUEUE, { connection: records, prefix }) : undefined;
+    if (workerFulfillments) closers.push(() => workerFulfillments.close());
+    const afterDelivery = new ConfirmationIntake({ redis: records, prefix, config, loop: recordsLoop, ...(workerFulfillments ? { fulfillments: workerFulfillments } : {}) });
     if (options.workers ?? true) {
       // Each worker gets its own connection: BullMQ blocks on it while waiting for jobs.
       const connection = () => {
@@ -121,10 +147,16 @@ export class Pipeline {
           cipher,
           concurrency: options.deliveryConcurrency ?? 4,
           ...(options.env ? { env: options.env } : {}),
+          afterDelivery: (d, trackingNumber) => afterDelivery.afterDelivery(d, trackingNumber),
           ...lockTimings,
         });
         options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
         workers.push(worker);
+      }
+      if (options.store) {
+        const fulfiller = createFulfillmentWorker({ connection: connection(), prefix, store: options.store, loop: recordsLoop, ...lockTimings });
+        options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: options.store.id, transport: 'https' });
+        workers.push(fulfiller);
       }
       const log = options.logger;
       for (const w of workers) {
@@ -162,7 +194,7 @@ export class Pipeline {
         await Promise.all(swept.map((q) => q.close()));
       });
     }
-    return new Pipeline(ledger, intake, redis, prefix, workers, transports, connections, closers);
+    return new Pipeline(ledger, intake, redis, prefix, workers, confirmations, loop, transports, connections, closers);
   }
 
   /** Resolves when Redis answers and every worker of this process is running; rejects with why not. */

@@ -178,6 +178,9 @@ export async function startServices(options: StartOptions): Promise<Services> {
         ? { submit: (e: OrderEvent) => pipeline.intake.submit(e), cancel: (e: CancelEvent) => pipeline.intake.cancel(e) }
         : {}),
       ...(takesOrders && consoleQueries ? { timeline: (orderId: string) => consoleQueries.timeline(orderId) } : {}),
+      ...(takesOrders
+        ? { confirmations: { suppliers: config.suppliers, confirm: (supplierId, confirmation, origin) => pipeline.confirmations.confirm(supplierId, confirmation, origin) } }
+        : {}),
       ready: () => pipeline.ready(),
       metrics: metrics.registry,
       rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => metrics.rateLimited(source) },

@@ -164,6 +164,56 @@ export class ConfirmationIntake {
     return refuse(['other confirmations of the same lines kept arriving at the same time; send it again']);
   }
 
+  /**
+   * After a delivery landed: a purchase order to a supplier that confirms is awaited (overdue
+   * after `expectWithin`); a label the store bought for its own warehouse, or for a supplier
+   * that never confirms, is what shipped, and the store is told (when a platform is
+   * configured). Nothing to do, and no Redis command, otherwise.
+   */
+  async afterDelivery(d: { deliveryId: string; orderId: string; shipmentId: string; recipient: string; kind: 'carrier' | 'dropship'; purpose?: string }, trackingNumber: string | undefined): Promise<void> {
+    if (d.purpose === 'cancellation') return;
+    const { redis, prefix, config } = this.deps;
+    const supplier = d.kind === 'dropship' ? config.suppliers.find((s) => s.id === d.recipient) : undefined;
+    if (supplier?.confirmations) {
+      await redis.zadd(markerKeys.unconfirmed(prefix, supplier.id), 'NX', Date.now(), d.orderId);
+      return;
+    }
+    if (!this.deps.fulfillments) return;
+    const raw = await redis.get(markerKeys.manifest(prefix, d.orderId));
+    if (!raw) return;
+    const manifest = JSON.parse(raw) as OrderManifest;
+    const shipment = manifest.shipments?.find((s) => s.shipmentId === d.shipmentId);
+    if (!shipment) return;
+    let tracking = trackingNumber;
+    if (d.kind === 'carrier') {
+      // A supplier's label ships when the supplier has its purchase order, not before.
+      if (shipment.origin !== 'warehouse') return;
+    } else {
+      // A supplier that never confirms, shipping on the store's label: it shipped once it has the order.
+      if (shipment.labelDeliveryId === undefined) return;
+      const recorded = await redis.hget(markerKeys.tracking(prefix, d.orderId), d.shipmentId);
+      tracking = recorded ? (JSON.parse(recorded) as { trackingNumber?: string }).trackingNumber : undefined;
+    }
+    if (!tracking) return;
+    const carrier = normaliseCarrier(shipment.carrier, tracking);
+    const lines = Object.fromEntries(shipment.lines.map((l) => [l.lineId, l.quantity]));
+    const event: Extract<LoopEvent, { kind: 'shipped' }> = {
+      kind: 'shipped',
+      at: this.now(),
+      shipper: shipment.shipper,
+      shipmentId: shipment.shipmentId,
+      carrier: carrier.company,
+      trackingNumbers: [tracking],
+      ...(carrier.trackingUrl ? { trackingUrl: carrier.trackingUrl } : {}),
+      lines,
+      channel: 'label',
+    };
+    const applied = await this.deps.loop.apply(manifest.orderId, { digest: `label:${shipment.shipmentId}:${tracking}`, increments: lines, caps: capsOf(manifest), event });
+    // A conflict means a supplier already confirmed these lines: they are told of already.
+    if (applied.result === 'conflict') return;
+    await this.fulfil(manifest, shipment, applied.n, event, applied.complete);
+  }
+
   /** The purchase order is answered: no longer overdue; a rejection or backorder needs an operator. */
   private async markAnswered(supplierId: string, orderId: string, status: string, at: string): Promise<void> {
     const { redis, prefix } = this.deps;

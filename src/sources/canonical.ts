@@ -12,7 +12,7 @@ import { asIs, compact, isRecord, requireObject, shallow, type JsonObject } from
 const ADDRESS_KEYS = ['name', 'company', 'line1', 'line2', 'city', 'region', 'postalCode', 'country', 'phone'];
 const CUSTOMER_KEYS = ['name', 'email', 'phone', 'contactRestricted'];
 const PAYMENT_KEYS = ['brand', 'last4'];
-const LINE_KEYS = ['id', 'sku', 'name', 'quantity', 'unitPrice', 'weight', 'requiresShipping'];
+const LINE_KEYS = ['id', 'storeLineId', 'sku', 'name', 'quantity', 'unitPrice', 'weight', 'requiresShipping'];
 const STATE_KEYS = ['status', 'test'];
 
 /** The named keys of an object, each value shallow; a non-object goes to validation as-is. */
@@ -44,6 +44,7 @@ export const canonicalSource: OrderSource = {
     const order = requireObject(payload, 'a canonical order');
     return compact({
       id: asIs<string>(shallow(order.id)),
+      storeId: asIs<string | undefined>(shallow(order.storeId)),
       placedAt: asIs<string>(shallow(order.placedAt)),
       currency: asIs<string>(shallow(order.currency)),
       shippingMethod: asIs<string | undefined>(shallow(order.shippingMethod)),

@@ -205,7 +205,7 @@ export interface IngestOptions {
 }
 
 /** `lines[2].quantity`, `customer.email`, `lines[0].properties["Gift note"]`. */
-function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[], root = 'order'): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
@@ -214,18 +214,18 @@ function formatPath(path: readonly PropertyKey[]): string {
     } else if (typeof segment === 'string' && segment.length <= 40) out += `[${JSON.stringify(segment)}]`;
     else out += '[…]'; // an over-long property name is input, not a useful path
   }
-  return out === '' ? 'order' : out;
+  return out === '' ? root : out;
 }
 
-/** A zod error's issues as `path: reason`, never quoting a value. */
-export function zodProblems(error: z.ZodError): string[] {
-  return problems(error);
+/** A zod error's issues as `path: reason`, never quoting a value; `root` names the whole body. */
+export function zodProblems(error: z.ZodError, root?: string): string[] {
+  return problems(error, root);
 }
 
-function problems(error: z.ZodError): string[] {
+function problems(error: z.ZodError, root?: string): string[] {
   // Messages come from the schema's own texts and zod's type/size messages, none of which
   // quote the value; paths name canonical fields (property names are already scrubbed).
-  const issues = error.issues.map((issue) => ({ path: formatPath(issue.path), issue }));
+  const issues = error.issues.map((issue) => ({ path: formatPath(issue.path, root), issue }));
   // A value of the wrong type can also fail checks meant for the right one (an array has a
   // length, so `[]` is also "empty"): the type problem alone says what is wrong.
   const wrongType = new Set(issues.filter((i) => i.issue.code === 'invalid_type').map((i) => i.path));

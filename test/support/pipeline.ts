@@ -26,7 +26,7 @@ export class PipelineHarness {
   static async start(
     config: Config,
     redisUrl: string,
-    options: { prefix: string; custom?: (t: TransportTarget) => Transport | undefined } & Partial<PipelineOptions>,
+    options: { prefix: string; custom?: (t: TransportTarget) => Transport | undefined; apiEnv?: NodeJS.ProcessEnv } & Partial<PipelineOptions>,
   ): Promise<PipelineHarness> {
     const recorders = new Map<string, RecordingTransport>();
     const pipeline = await Pipeline.start({
@@ -47,7 +47,8 @@ export class PipelineHarness {
       submit: (e) => pipeline.intake.submit(e),
       cancel: (e) => pipeline.intake.cancel(e),
       ready: () => pipeline.ready(),
-      env: { SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET, WOOCOMMERCE_WEBHOOK_SECRET: WOO_SECRET },
+      env: { SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET, WOOCOMMERCE_WEBHOOK_SECRET: WOO_SECRET, ...options.apiEnv },
+      confirmations: { suppliers: config.suppliers, confirm: (supplierId, confirmation, origin) => pipeline.confirmations.confirm(supplierId, confirmation, origin) },
       // The limits of the configuration, as `dropship start` applies them.
       rateLimit: { redis: pipeline.redis, prefix: pipeline.prefix, limits: config.store.api.rateLimits, onLimited: (source) => options.metrics?.rateLimited(source) },
       trustProxy: config.store.api.trustProxy,

@@ -81,7 +81,7 @@ export const supplierRoutes: FastifyPluginAsync<SupplierRoutesOptions> = async (
     const supplier = authenticate(request, reply);
     if (!supplier) return reply;
     const parsed = (kind === 'shipment' ? ShipmentConfirmationInput : AcknowledgementInput).safeParse(parseJsonBody(request.body));
-    if (!parsed.success) throw new DropshipError('EINVALID_CONFIRMATION', zodProblems(parsed.error));
+    if (!parsed.success) throw new DropshipError('EINVALID_CONFIRMATION', zodProblems(parsed.error, 'confirmation'));
     const confirmation = { kind, ...parsed.data } as Confirmation;
     return answer(reply, await options.confirm(supplier.id, confirmation, { channel: 'api' }));
   };

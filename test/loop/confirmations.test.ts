@@ -1,0 +1,241 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Config } from '../../src/config/config';
+import { parseLoop } from '../../src/loop/record';
+import { markerKeys } from '../../src/queue/names';
+import type { FulfillmentRequest, StorePlatform } from '../../src/stores/store';
+import { fixtureConfig, orderPayload } from '../support/orders';
+import { PipelineHarness } from '../support/pipeline';
+import { TestRedis } from '../support/redis';
+import { waitFor } from '../support/wait';
+
+/**
+ * Suppliers' confirmations through the real API, queues and Redis: a supplier confirms only
+ * purchase orders it was sent, partial shipments add up, more than was sent is refused, the
+ * same confirmation twice changes nothing, and each shipment becomes one fulfillment job
+ * that the store platform is asked to create once.
+ */
+
+const TOKEN = 'creamery-confirm-token';
+const HMAC_SECRET = `whsec_${randomBytes(24).toString('base64')}`;
+
+/** The fixture configuration with confirmations: the creamery by bearer token, the olive co by Standard Webhooks HMAC. */
+function configWithConfirmations(): Config {
+  const config = structuredClone(fixtureConfig());
+  for (const s of config.suppliers) {
+    if (s.id === 'creamery') s.confirmations = { https: { auth: { bearerTokenEnv: 'CREAMERY_CONFIRM_TOKEN' } }, expectWithinMs: 48 * 3_600_000 };
+    if (s.id === 'oliveco') s.confirmations = { https: { auth: { hmacSecretEnv: 'OLIVECO_CONFIRM_SECRET' } }, expectWithinMs: 48 * 3_600_000 };
+  }
+  return config;
+}
+
+/** A store platform that records what it is asked, as the fulfillment worker calls it. */
+class RecordingStore implements StorePlatform {
+  readonly id = 'shopify' as const;
+  readonly requests: FulfillmentRequest[] = [];
+  async fulfil(request: FulfillmentRequest) {
+    this.requests.push(request);
+    return { storeFulfillmentId: `gid://shopify/Fulfillment/${this.requests.length}` };
+  }
+  async close() {}
+}
+
+let redis: TestRedis;
+let n = 0;
+beforeAll(async () => {
+  redis = await TestRedis.start();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+async function start(store = new RecordingStore()) {
+  const h = await PipelineHarness.start(configWithConfirmations(), redis.url, {
+    prefix: `lp${++n}`,
+    store,
+    apiEnv: { CREAMERY_CONFIRM_TOKEN: TOKEN, OLIVECO_CONFIRM_SECRET: HMAC_SECRET },
+  });
+  h.recorder('ups').respond = (p) => ({ carrier: 'ups', trackingNumber: `1Z${p.deliveryId.replace(/\W/g, '').toUpperCase()}`, label: 'R0lGODlh' });
+  return { h, store };
+}
+
+function post(h: PipelineHarness, supplier: string, what: 'shipments' | 'acknowledgements', body: unknown, token = TOKEN) {
+  return h.api.inject({ method: 'POST', url: `/suppliers/${supplier}/${what}`, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+}
+
+function postSigned(h: PipelineHarness, supplier: string, what: 'shipments' | 'acknowledgements', body: unknown, secret = HMAC_SECRET, at = Math.floor(Date.now() / 1000)) {
+  const raw = JSON.stringify(body);
+  const id = `msg_${randomBytes(6).toString('hex')}`;
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const signature = `v1,${createHmac('sha256', key).update(`${id}.${at}.${raw}`).digest('base64')}`;
+  return h.api.inject({
+    method: 'POST',
+    url: `/suppliers/${supplier}/${what}`,
+    payload: raw,
+    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(at), 'webhook-signature': signature },
+  });
+}
+
+/** Orders with the store's ids, as a Shopify source gives them. */
+function storeOrder(id: string) {
+  const payload = orderPayload({ id, storeId: `45078946${id}` });
+  return { ...payload, lines: payload.lines.map((l, i) => ({ ...l, storeLineId: `8660${id}${i}` })) };
+}
+
+async function loopOf(h: PipelineHarness, orderId: string) {
+  return parseLoop(await h.pipeline.redis.hgetall(markerKeys.loop(h.pipeline.prefix, orderId)));
+}
+
+describe('supplier confirmations over HTTPS', () => {
+  it('takes partial shipments that add up, refuses more than was sent, and tells the store once per shipment', async () => {
+    const { h, store } = await start();
+    try {
+      expect((await h.postOrder(storeOrder('9101'))).statusCode).toBe(202);
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === 1 && h.recorder('oliveco').delivered.length === 1);
+      // The creamery was sent VC-CHEVRE ×1 and BUTTER-42 ×3.
+      const first = await post(h, 'creamery', 'shipments', { orderId: '9101', carrier: 'UPSN', trackingNumbers: ['1Z 999 AA1 01 2345 6784'], lines: [{ sku: 'BUTTER-42', quantity: 2 }] });
+      expect(first.statusCode).toBe(202);
+      expect(first.json()).toMatchObject({ status: 'recorded', duplicate: false });
+
+      // The same confirmation again: recorded before, nothing changes.
+      const again = await post(h, 'creamery', 'shipments', { orderId: '9101', carrier: 'UPSN', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 2 }] });
+      expect(again.statusCode).toBe(202);
+      expect(again.json()).toEqual({ status: 'recorded', event: first.json().event, duplicate: true });
+
+      // Two more butters than are left: refused, and recorded as refused.
+      const over = await post(h, 'creamery', 'shipments', { orderId: '9101', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456785'], lines: [{ sku: 'BUTTER-42', quantity: 3 }] });
+      expect(over.statusCode).toBe(409);
+      expect(over.json()).toEqual({ error: 'ECONFIRMATION_CONFLICT', message: expect.any(String), problems: ['SKU "BUTTER-42": 3 confirmed, only 1 left of 3 sent'] });
+
+      // A SKU it was not sent (the olive co's): refused too.
+      const foreign = await post(h, 'creamery', 'shipments', { orderId: '9101', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456786'], lines: [{ sku: 'OLV-EVOO', quantity: 1 }] });
+      expect(foreign.statusCode).toBe(409);
+
+      // The rest, without lines: everything left ships.
+      const rest = await post(h, 'creamery', 'shipments', { orderId: '9101', carrier: 'fedex', trackingNumbers: ['794644790138'] });
+      expect(rest.statusCode).toBe(202);
+
+      const loop = await loopOf(h, '9101');
+      const lineOf = (sku: string) => storeOrder('9101').lines.find((l) => l.sku === sku)!.id;
+      // The warehouse's jam shipped on the label the store bought.
+      expect(loop.shipped).toEqual({ [lineOf('BUTTER-42')]: 3, [lineOf('VC-CHEVRE')]: 1, [lineOf('LARDER-JAM')]: 2 });
+      expect(loop.events.filter((e) => e.kind !== 'shipped' || e.shipper === 'creamery').map((e) => e.kind)).toEqual(['shipped', 'refused', 'refused', 'shipped']);
+
+      await waitFor('three fulfillments', () => store.requests.length === 3);
+      const byTracking = new Map(store.requests.map((r) => [r.tracking.numbers[0], r]));
+      expect(byTracking.get('1Z999AA10123456784')).toEqual({
+        fulfillmentId: expect.stringMatching(/^fulfil\+9101\+creamery\+\d+$/),
+        orderId: '9101',
+        storeOrderId: '450789469101',
+        lines: [{ storeLineId: '866091012', quantity: 2 }],
+        tracking: { company: 'UPS', numbers: ['1Z999AA10123456784'], url: 'https://www.ups.com/track?tracknum=1Z999AA10123456784' },
+        orderComplete: false,
+      });
+      // Only the olive co.'s line (it ships on its own account and has not confirmed) is left.
+      expect(store.requests.map((r) => r.orderComplete)).toEqual([false, false, false]);
+      expect(byTracking.get('794644790138')).toMatchObject({ lines: expect.arrayContaining([{ storeLineId: '866091011', quantity: 1 }, { storeLineId: '866091012', quantity: 1 }]), tracking: { company: 'FedEx' } });
+      await waitFor('fulfillments recorded', async () => (await loopOf(h, '9101')).events.filter((e) => e.fulfilled).length === 3);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('answers an unknown order and another supplier’s order alike (404), and refuses a wrong token or signature (401)', async () => {
+    const { h } = await start();
+    try {
+      await h.postOrder(storeOrder('9102'));
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === 1 && h.recorder('oliveco').delivered.length === 1);
+      const unknown = await post(h, 'creamery', 'shipments', { orderId: 'no-such-order', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'] });
+      // An order the creamery had no part in: 9103 has olive lines only.
+      await h.postOrder({ ...storeOrder('9103'), lines: storeOrder('9103').lines.filter((l) => l.sku?.startsWith('OLV')) });
+      await waitFor('olive order delivered', () => h.recorder('oliveco').delivered.length === 2);
+      const foreign = await post(h, 'creamery', 'shipments', { orderId: '9103', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'] });
+      expect(unknown.statusCode).toBe(404);
+      expect(foreign.statusCode).toBe(404);
+      expect(foreign.json()).toEqual(unknown.json());
+
+      expect((await post(h, 'creamery', 'shipments', { orderId: '9102', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'] }, 'wrong-token')).statusCode).toBe(401);
+      // The olive co. signs with Standard Webhooks: a good signature passes, a stale or forged one does not.
+      expect((await postSigned(h, 'oliveco', 'acknowledgements', { orderId: '9102', status: 'accepted' })).statusCode).toBe(202);
+      expect((await postSigned(h, 'oliveco', 'acknowledgements', { orderId: '9102', status: 'accepted' }, HMAC_SECRET, Math.floor(Date.now() / 1000) - 3600)).statusCode).toBe(401);
+      expect((await postSigned(h, 'oliveco', 'acknowledgements', { orderId: '9102', status: 'accepted' }, `whsec_${randomBytes(24).toString('base64')}`)).statusCode).toBe(401);
+      // The bearer token of one supplier is not another's.
+      expect((await post(h, 'oliveco', 'acknowledgements', { orderId: '9102', status: 'accepted' })).statusCode).toBe(401);
+      // A supplier without confirmations configured has no such route.
+      expect((await post(h, 'nobody', 'shipments', { orderId: '9102', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'] })).statusCode).toBe(401);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('lists every problem of a bad body (400) and never echoes its values', async () => {
+    const { h } = await start();
+    try {
+      const bad = await post(h, 'creamery', 'shipments', { orderId: '../etc', carrier: '', trackingNumbers: ['4111 1111 1111 1111 !'], lines: [{ sku: 'X', quantity: 0 }], extra: 1 });
+      expect(bad.statusCode).toBe(400);
+      const body = bad.json() as { error: string; problems: string[] };
+      expect(body.error).toBe('EINVALID_CONFIRMATION');
+      expect(body.problems.map((p) => p.split(':')[0]).sort()).toEqual(['confirmation', 'carrier', 'lines[0].quantity', 'orderId', 'trackingNumbers[0]'].sort());
+      expect(bad.body).not.toContain('4111');
+      const ack = await post(h, 'creamery', 'acknowledgements', { orderId: '9104', status: 'maybe' });
+      expect(ack.statusCode).toBe(400);
+      expect(ack.json().problems).toEqual([expect.stringMatching(/^status: must be one of accepted, rejected, backordered/)]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('records acknowledgements: a rejection or backorder needs an operator, and a rejection after shipping is refused', async () => {
+    const { h } = await start();
+    try {
+      await h.postOrder(storeOrder('9105'));
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === 1);
+      const prefix = h.pipeline.prefix;
+      await waitFor('awaited', async () => (await h.pipeline.redis.zscore(markerKeys.unconfirmed(prefix, 'creamery'), '9105')) !== null);
+      const back = await post(h, 'creamery', 'acknowledgements', { orderId: '9105', status: 'backordered', lines: [{ sku: 'VC-CHEVRE', quantity: 1 }], reason: 'Out of chèvre until Friday; card 4111 1111 1111 1111' });
+      expect(back.statusCode).toBe(202);
+      expect(await h.pipeline.redis.zscore(markerKeys.unconfirmed(prefix, 'creamery'), '9105')).toBeNull();
+      expect(await h.pipeline.redis.zscore(markerKeys.attention(prefix, 'creamery', 'backordered'), '9105')).not.toBeNull();
+      const loop = await loopOf(h, '9105');
+      expect(loop.acks.creamery).toMatchObject({ status: 'backordered', reason: 'Out of chèvre until Friday; card [redacted]' });
+
+      expect((await post(h, 'creamery', 'shipments', { orderId: '9105', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 1 }] })).statusCode).toBe(202);
+      const reject = await post(h, 'creamery', 'acknowledgements', { orderId: '9105', status: 'rejected' });
+      expect(reject.statusCode).toBe(409);
+      const accept = await post(h, 'creamery', 'acknowledgements', { orderId: '9105', status: 'accepted' });
+      expect(accept.statusCode).toBe(202);
+      expect(await h.pipeline.redis.zscore(markerKeys.attention(prefix, 'creamery', 'backordered'), '9105')).toBeNull();
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('takes concurrent shipments of the same units once: what was sent is never exceeded', async () => {
+    const { h } = await start();
+    try {
+      await h.postOrder(storeOrder('9106'));
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === 1);
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => post(h, 'creamery', 'shipments', { orderId: '9106', carrier: 'UPS', trackingNumbers: [`1Z999AA1012345678${i}`], lines: [{ sku: 'BUTTER-42', quantity: 1 }] })),
+      );
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([202, 202, 202, 409, 409, 409]);
+      const loop = await loopOf(h, '9106');
+      expect(loop.shipped.l3).toBe(3);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('tells the store of the warehouse’s shipment once its label is bought', async () => {
+    const { h, store } = await start();
+    try {
+      await h.postOrder(storeOrder('9107'));
+      await waitFor('warehouse fulfillment', () => store.requests.some((r) => r.fulfillmentId.startsWith('fulfil+9107+warehouse+')));
+      const warehouse = store.requests.find((r) => r.fulfillmentId.startsWith('fulfil+9107+warehouse+'))!;
+      expect(warehouse).toMatchObject({ orderId: '9107', lines: [{ storeLineId: '866091070', quantity: 2 }], tracking: { company: 'UPS', numbers: ['1Z9107WAREHOUSECARRIER'] } });
+      // The creamery buys on the store's label but confirms itself: nothing for it until it does.
+      expect(store.requests.filter((r) => r.fulfillmentId.includes('creamery'))).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
