@@ -94,9 +94,14 @@ export function readTransactionSets(text: string, expected: string, problems: st
     const segments: X12Segment[] = [];
     let consumed = 106;
     let ended = false;
-    for (const piece of pieces) {
-      consumed += piece.length + terminator.length;
+    for (const [n, piece] of pieces.entries()) {
       const body = piece.replace(/^[\r\n]+/, '');
+      if (n === pieces.length - 1) {
+        // What follows the last terminator is not a segment: text there means the file was cut.
+        if (body.trim() !== '') problems.push(`segment ${position + 1}: has no segment terminator (the file is cut short)`);
+        break;
+      }
+      consumed += piece.length + terminator.length;
       if (body.trim() === '') continue;
       const [tag = '', ...elements] = body.split(elementSep);
       const segment = { tag: tag.trim(), elements, position: ++position };
@@ -105,11 +110,6 @@ export function readTransactionSets(text: string, expected: string, problems: st
         ended = true;
         break;
       }
-    }
-    // A last piece without its terminator is not a segment: the file was cut.
-    if (!ended && pieces.length > 0 && (pieces[pieces.length - 1] ?? '').trim() !== '') {
-      const last = segments[segments.length - 1];
-      if (last) problems.push(`${at(last)}: has no segment terminator (the file is cut short)`);
     }
     sets.push(...interchange(isa, segments, expected, component, problems));
     if (!ended) {
