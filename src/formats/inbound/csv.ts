@@ -78,6 +78,16 @@ function dateTime(value: string): string {
   return /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
 }
 
+/** "row 6: trackingNumbers.0 must be ..." → "row 6, column "Tracking #" (trackingNumber): must be ...". */
+function columnOf(problem: string, columns: CsvConfirmationOptions['columns']): string {
+  const m = /^(row \d+): (orderId|carrier|trackingNumbers\.\d+|shippedAt|status|reason|lines\.\d+\.(?:sku|quantity)) (.*)$/s.exec(problem);
+  if (!m) return problem;
+  const field = m[2] as string;
+  const key: Key = field.startsWith('trackingNumbers') ? 'trackingNumber' : field.startsWith('lines') ? (field.endsWith('sku') ? 'sku' : 'quantity') : (field as Key);
+  const where = field.startsWith('lines') ? ` (line ${Number(field.split('.')[1]) + 1} of the rows from it)` : '';
+  return `${m[1]}${where}, column ${JSON.stringify(columns[key])} (${key}): ${m[3]}`;
+}
+
 export const csvConfirmationFormat: ConfirmationFormat<CsvConfirmationOptions> = {
   id: 'csv',
   parseOptions(raw) {
@@ -125,7 +135,8 @@ export const csvConfirmationFormat: ConfirmationFormat<CsvConfirmationOptions> =
       if (orderId === undefined) problems.push(`${where('orderId')}: is empty`);
       const statusCell = cell('status');
       const status = statusCell?.toLowerCase();
-      if (status !== undefined && !(STATUSES as readonly string[]).includes(status)) problems.push(`${where('status')}: must be one of ${STATUSES.join(', ')}`);
+      const badStatus = status !== undefined && !(STATUSES as readonly string[]).includes(status);
+      if (badStatus) problems.push(`${where('status')}: must be one of ${STATUSES.join(', ')}`);
       const kind = status === undefined ? 'shipment' : 'acknowledgement';
       const carrier = cell('carrier');
       const trackingNumber = cell('trackingNumber');
@@ -142,7 +153,7 @@ export const csvConfirmationFormat: ConfirmationFormat<CsvConfirmationOptions> =
         if (quantity === undefined) problems.push(`${where('quantity')}: ${quantityCell === undefined ? 'is empty while the SKU is given' : 'must be a whole number'}`);
         if (sku !== undefined && quantity !== undefined) line = { sku, quantity };
       }
-      if (orderId === undefined || (kind === 'shipment' && (carrier === undefined || trackingNumber === undefined))) return;
+      if (orderId === undefined || badStatus || (kind === 'shipment' && (carrier === undefined || trackingNumber === undefined))) return;
       const reason = cell('reason');
       const key = kind === 'shipment' ? JSON.stringify(['s', orderId, carrier, trackingNumber]) : JSON.stringify(['a', orderId, status, reason ?? '']);
       let group = groups.get(key);
@@ -180,7 +191,7 @@ export const csvConfirmationFormat: ConfirmationFormat<CsvConfirmationOptions> =
           ? checkConfirmation('shipment', { orderId: group.orderId, carrier: group.carrier, trackingNumbers: [group.trackingNumber], ...lines, ...(group.shippedAt !== undefined ? { shippedAt: group.shippedAt } : {}) }, where)
           : checkConfirmation('acknowledgement', { orderId: group.orderId, status: group.status, ...lines, ...(group.reason !== undefined ? { reason: group.reason } : {}) }, where);
       if (checked.ok) confirmations.push({ confirmation: checked.confirmation, reference: where });
-      else problems.push(...checked.problems.map((p) => p.replace(/^(row \d+): trackingNumbers\.0 /, `$1: ${options.columns.trackingNumber} (trackingNumber) `)));
+      else problems.push(...checked.problems.map((p) => columnOf(p, options.columns)));
     }
     if (problems.length > 0) throw new DropshipError('EINVALID_CONFIRMATION', problems);
     return { confirmations };
