@@ -1,7 +1,7 @@
 import type { AcknowledgementStatus, ConfirmedLine } from '../../core/confirmation';
 import { DropshipError } from '../../errors';
 import { checkConfirmation, type ConfirmationFormat, type ReadConfirmation } from './format';
-import { at, defaultX12Options, element, parseX12Options, readTransactionSets, skuOf, x12Quantity, type X12InboundOptions, type X12TransactionSet } from './x12-envelope';
+import { at, controlNumberOf, defaultX12Options, element, parseX12Options, readTransactionSets, skuOf, x12Quantity, type X12InboundOptions, type X12TransactionSet } from './x12-envelope';
 
 /**
  * ANSI X12 855 Purchase Order Acknowledgment, 004010 and 005010, read into acknowledgements.
@@ -16,6 +16,8 @@ import { at, defaultX12Options, element, parseX12Options, readTransactionSets, s
  *   or PO102 when ACK02 is absent or 0). Accepted: AC, AR, DR, IA, IC, IE, IP, IQ, IS, SP;
  *   backordered: BP, IB; rejected: ID, IR, R1-R8. On-hold codes (IF, IH, IW) are not an
  *   answer yet: the line is left out. A PO1 without ACK takes BAK02's answer.
+ * - With `controlNumberRef`, the header REF of that qualifier: the control number of our 850
+ *   it answers.
  * - Lines that disagree make one acknowledgement per status, each with its lines, in the
  *   order the statuses first occur; an 855 without PO1 is one acknowledgement of the whole order.
  */
@@ -115,11 +117,14 @@ function readSet(set: X12TransactionSet, options: X12InboundOptions, problems: s
     }
   }
   if (orderId === undefined || header === undefined) return [];
+  // Header REFs: those before the first PO1.
+  const firstLine = segments.findIndex((s) => s.tag === 'PO1');
+  const controlNumber = controlNumberOf(firstLine < 0 ? segments : segments.slice(0, firstLine), options, where, problems);
   const inputs = sawLine ? [...groups].map(([status, lines]) => ({ orderId, status, lines })) : [{ orderId, status: header }];
   const out: ReadConfirmation[] = [];
   for (const input of inputs) {
     const checked = checkConfirmation('acknowledgement', input, `${where} (${input.status})`);
-    if (checked.ok) out.push({ confirmation: checked.confirmation, reference });
+    if (checked.ok) out.push({ confirmation: checked.confirmation, reference, ...(controlNumber !== undefined ? { controlNumber } : {}) });
     else problems.push(...checked.problems);
   }
   return out;

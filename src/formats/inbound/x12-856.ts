@@ -1,7 +1,7 @@
 import type { ConfirmedLine } from '../../core/confirmation';
 import { DropshipError } from '../../errors';
 import { checkConfirmation, type ConfirmationFormat, type ReadConfirmation } from './format';
-import { at, defaultX12Options, element, parseX12Options, readTransactionSets, skuOf, x12DateTime, x12Quantity, type X12InboundOptions, type X12Segment, type X12TransactionSet } from './x12-envelope';
+import { at, controlNumberOf, defaultX12Options, element, parseX12Options, readTransactionSets, skuOf, x12DateTime, x12Quantity, type X12InboundOptions, type X12Segment, type X12TransactionSet } from './x12-envelope';
 
 /**
  * ANSI X12 856 Ship Notice/Manifest (ASN), 004010 and 005010, read into shipment
@@ -19,6 +19,8 @@ import { at, defaultX12Options, element, parseX12Options, readTransactionSets, s
  * - LIN: the SKU, the product ID whose qualifier comes first in `skuQualifiers` (SK, BP, VP
  *   by default); SN102: the quantity shipped. An order level without items covers every line.
  * - DTM*011 (shipped) at the shipment or order level: `shippedAt` (UTC unless DTM04 names a zone).
+ * - With `controlNumberRef`, the REF of that qualifier (order, else shipment level): the
+ *   control number of our 850 it answers.
  */
 
 interface Level {
@@ -155,7 +157,8 @@ function readSet(set: X12TransactionSet, options: X12InboundOptions, problems: s
       problems.push(...checked.problems);
       continue;
     }
-    out.push({ confirmation: checked.confirmation, ...(reference !== undefined ? { reference } : {}) });
+    const controlNumber = controlNumberOf([...order.segments, ...above.flatMap((l) => l.segments), ...header], options, orderWhere, problems);
+    out.push({ confirmation: checked.confirmation, ...(reference !== undefined ? { reference } : {}), ...(controlNumber !== undefined ? { controlNumber } : {}) });
   }
   return out;
 }

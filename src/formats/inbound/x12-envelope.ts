@@ -246,6 +246,12 @@ export const X12InboundOptions = z
       .min(1, 'must name at least one qualifier')
       .max(10)
       .default([...DEFAULT_SKU_QUALIFIERS]),
+    /**
+     * The REF qualifier under which this supplier repeats the interchange control number
+     * (ISA13) of our 850 that it answers, when it does (no standard element carries it):
+     * the 855's header REF, the 856's shipment or order level REF. Unset: not read.
+     */
+    controlNumberRef: z.string().regex(/^[A-Z0-9]{2,3}$/, 'must be a REF01 reference qualifier such as "ZZ"').optional(),
   })
   .strict();
 export type X12InboundOptions = z.infer<typeof X12InboundOptions>;
@@ -278,4 +284,20 @@ export function skuOf(segment: X12Segment, from: number, qualifiers: readonly st
 /** The options when the supplier's block gives none. */
 export function defaultX12Options(): X12InboundOptions {
   return { skuQualifiers: [...DEFAULT_SKU_QUALIFIERS] };
+}
+
+/**
+ * The control number of our 850 the document names under `options.controlNumberRef`, from
+ * the first REF with that qualifier in `segments`; a problem when it is not 1-999999999.
+ */
+export function controlNumberOf(segments: readonly X12Segment[], options: X12InboundOptions, where: string, problems: string[]): number | undefined {
+  if (options.controlNumberRef === undefined) return undefined;
+  const ref = segments.find((s) => s.tag === 'REF' && element(s, 1) === options.controlNumberRef);
+  const value = element(ref, 2);
+  if (ref === undefined || value === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) {
+    problems.push(`${where}, ${at(ref)}: REF02 under ${options.controlNumberRef} (our 850's control number) must be a number from 1 to 999999999`);
+    return undefined;
+  }
+  return Number(value);
 }

@@ -96,6 +96,19 @@ describe('the X12 855 reader', () => {
     ]);
   });
 
+  it('fills controlNumber from the REF the supplier repeats our 850\'s control number under, when configured', () => {
+    const edi = ack855('005010', 'AD', [{ sku: 'MUG-BLUE', ordered: 2, acks: [['IA', '2']] }]).replace(/(BAK\*[^~]*~\n)/, '$1REF*ZZ*000000042~\n').replace('SE*6*0001', 'SE*7*0001');
+    expect(read(edi).confirmations[0]).not.toHaveProperty('controlNumber');
+    expect(read(edi, { ...DEFAULTS, controlNumberRef: 'ZZ' }).confirmations[0]).toEqual({
+      reference: '0001',
+      controlNumber: 42,
+      confirmation: { kind: 'acknowledgement', orderId: 'order-1001', status: 'accepted', lines: [{ sku: 'MUG-BLUE', quantity: 2 }] },
+    });
+    expect(problemsOf(() => read(edi.replace('REF*ZZ*000000042', 'REF*ZZ*ABC'), { ...DEFAULTS, controlNumberRef: 'ZZ' }))).toEqual([
+      "transaction set 0001, segment 5 (REF): REF02 under ZZ (our 850's control number) must be a number from 1 to 999999999",
+    ]);
+  });
+
   it('reads odd delimiters', () => {
     const edi = ack855('005010', 'AD', [{ sku: 'MUG-BLUE', ordered: 2, acks: [['IA', '2']] }]);
     const odd = edi.replace(/\*/g, '|').replace(/~/g, '!').replace(/\n/g, '\r\n');

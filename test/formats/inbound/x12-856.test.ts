@@ -78,6 +78,14 @@ describe('the X12 856 reader', () => {
     expect(read(edi).confirmations).toEqual([{ confirmation: EXPECTED, reference: 'ASN-1001' }]);
   });
 
+  it('fills controlNumber from the configured REF at the shipment level', () => {
+    const body = asnBody(SHIPMENT);
+    body.splice(2, 0, ['REF', 'ZZ', '7']);
+    const edi = writeX12({ version: '004010', functionalId: 'SH', sets: [{ code: '856', body }] });
+    expect(read(edi, { ...DEFAULTS, controlNumberRef: 'ZZ' }).confirmations).toEqual([{ confirmation: EXPECTED, reference: 'ASN-1001', controlNumber: 7 }]);
+    expect(read(edi).confirmations).toEqual([{ confirmation: EXPECTED, reference: 'ASN-1001' }]);
+  });
+
   it('reads tracking numbers from the packs (MAN*CP), removes spaces and dashes, and keeps each once', () => {
     const edi = writeX12({
       version: '005010',
