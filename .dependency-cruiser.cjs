@@ -47,6 +47,20 @@ module.exports = {
       to: { path: '^src/formats/', pathNot: '^src/formats/($1|format)\\.ts$' },
     },
     {
+      name: 'inbound-formats-stand-alone',
+      comment: 'an inbound format reads one kind of supplier document: it uses the inbound interface (format.ts), the shared X12 envelope reader, src/core, src/errors and npm parsers; never a sibling, an outbound format or any other part of the pipeline',
+      severity: 'error',
+      from: { path: '^src/formats/inbound/([^/]+)\\.ts$', pathNot: '^src/formats/inbound/index\\.ts$' },
+      to: { path: '^(src|workers|testkit)/', pathNot: ['^src/formats/inbound/($1|format|x12-envelope)\\.ts$', '^src/core/', '^src/errors/'] },
+    },
+    {
+      name: 'inbound-formats-registry',
+      comment: 'the inbound registry lists the inbound formats and nothing else of the pipeline',
+      severity: 'error',
+      from: { path: '^src/formats/inbound/index\\.ts$' },
+      to: { path: '^(src|workers|testkit)/', pathNot: ['^src/formats/inbound/', '^src/core/', '^src/errors/'] },
+    },
+    {
       name: 'formats-borrow-from-no-other-kind',
       comment: 'a format renders a view; it takes shared text helpers from src/core, never from carriers, transports or sources',
       severity: 'error',

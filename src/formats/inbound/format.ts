@@ -1,4 +1,4 @@
-import type { Confirmation } from '../../core/confirmation';
+import { AcknowledgementInput, type Confirmation, ShipmentConfirmationInput } from '../../core/confirmation';
 
 /**
  * An inbound format: a document a supplier sends back about purchase orders we sent it
@@ -42,4 +42,18 @@ export interface ConfirmationFormat<O = unknown> {
    * row, element) and never quoting personal data; nothing of it is applied.
    */
   read(text: string, options: O): ReadDocument;
+}
+
+/** The largest document an inbound format reads (characters): a bigger one is refused whole. */
+export const MAX_CONFIRMATION_DOCUMENT_CHARS = 10 * 1024 * 1024;
+
+/**
+ * Checks what a format read against the confirmation shapes, as the API checks a body: the
+ * confirmation (tracking numbers without spaces or dashes, a reason cut and redacted) or
+ * the problems, each prefixed with `where` and naming the field, never quoting its value.
+ */
+export function checkConfirmation(kind: Confirmation['kind'], input: unknown, where: string): { ok: true; confirmation: Confirmation } | { ok: false; problems: string[] } {
+  const parsed = kind === 'shipment' ? ShipmentConfirmationInput.safeParse(input) : AcknowledgementInput.safeParse(input);
+  if (parsed.success) return { ok: true, confirmation: { kind, ...parsed.data } as Confirmation };
+  return { ok: false, problems: parsed.error.issues.map((issue) => `${where}: ${issue.path.length > 0 ? `${issue.path.join('.')} ` : ''}${issue.message}`) };
 }
