@@ -31,7 +31,7 @@ export interface ApiOptions {
    * Suppliers' confirmations (`POST /suppliers/:id/shipments`, `/acknowledgements`, `/cxml`),
    * served for the suppliers whose `confirmations.https` is set.
    */
-  confirmations?: Pick<SupplierRoutesOptions, 'suppliers' | 'confirm' | 'cxml'>;
+  confirmations?: Pick<SupplierRoutesOptions, 'suppliers' | 'confirm'>;
   /** Serves the queue dashboard at `/admin/queues`. */
   dashboard?: DashboardOptions;
   /** Served at `/metrics`: behind `METRICS_TOKEN` as a bearer token, or to loopback callers only without one. */

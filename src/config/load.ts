@@ -9,6 +9,7 @@ import { DropshipError } from '../errors';
 import { formatById, formatIds } from '../formats';
 import { transportKind, transportKinds } from '../transports/registry';
 import type { Config, StoreConfig, SupplierConfig } from './config';
+import { confirmationFormatById } from '../formats/inbound';
 import { StoreFileSchema, SupplierFileSchema } from './schema';
 
 /** Problems found in one configuration, each as `file: path: what is wrong`. */
@@ -213,8 +214,19 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
   if (c?.sftp && transport !== 'sftp') {
     problems.add(file, 'confirmations.sftp', `fetches files over the delivery's SFTP login, but delivery.transport is ${transport}`);
   }
+  let csvOptions: unknown;
   if (c?.sftp?.format === 'csv' && c.csv === undefined) {
     problems.add(file, 'confirmations.csv', 'must name the columns of the CSV files the supplier sends (confirmations.csv.columns)');
+  } else if (c?.csv !== undefined) {
+    const parsedCsv = confirmationFormatById('csv')?.parseOptions?.(c.csv);
+    if (parsedCsv?.ok === false) {
+      // Each problem is `path: message`, its path inside the CSV options (`options` for the whole).
+      for (const p of parsedCsv.problems) {
+        const at = p.indexOf(': ');
+        const where = at > 0 ? p.slice(0, at) : 'options';
+        problems.add(file, where === 'options' ? 'confirmations.csv' : `confirmations.csv.${where}`, at > 0 ? p.slice(at + 2) : p);
+      }
+    } else csvOptions = parsedCsv?.options;
   }
   if (problems.list.length > before) return undefined;
   return {
@@ -238,7 +250,7 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
           confirmations: {
             ...(c.https ? { https: { auth: { ...c.https.auth } } } : {}),
             ...(c.sftp ? { sftp: { remoteDir: c.sftp.remoteDir, everyMs: c.sftp.every, format: c.sftp.format } } : {}),
-            ...(c.csv !== undefined ? { csv: c.csv } : {}),
+            ...(csvOptions !== undefined ? { csv: csvOptions } : {}),
             expectWithinMs: c.expectWithin,
           },
         }

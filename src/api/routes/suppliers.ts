@@ -1,8 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { SupplierConfig } from '../../config/config';
 import { AcknowledgementInput, type Confirmation, type ConfirmationOrigin, ShipmentConfirmationInput } from '../../core/confirmation';
 import { DropshipError } from '../../errors';
+import { cxmlConfirmationFormat, cxmlResponse } from '../../formats/inbound/cxml';
 import type { ConfirmOutcome } from '../../loop/confirm';
 import { parseJsonBody, zodProblems } from '../../sources/ingest';
 import { header, type RouteLimits, sendError } from '../access';
@@ -14,12 +15,6 @@ export interface SupplierRoutesOptions {
   env: NodeJS.ProcessEnv;
   limited: RouteLimits;
   confirm: (supplierId: string, confirmation: Confirmation, origin: ConfirmationOrigin & { controlNumber?: number }) => Promise<ConfirmOutcome>;
-  /** Reads a cXML `ShipNoticeRequest` or `ConfirmationRequest` (throws `EINVALID_CONFIRMATION`). */
-  cxml?: {
-    read: (text: string) => { confirmations: Array<{ confirmation: Confirmation; reference?: string }>; payloadId?: string };
-    /** The cXML `Response` document for a status code and text. */
-    respond: (code: number, text: string) => string;
-  };
   now?: () => number;
 }
 
@@ -89,30 +84,31 @@ export const supplierRoutes: FastifyPluginAsync<SupplierRoutesOptions> = async (
   app.post('/suppliers/:id/shipments', limited('suppliers'), json('shipment'));
   app.post('/suppliers/:id/acknowledgements', limited('suppliers'), json('acknowledgement'));
 
-  const cxml = options.cxml;
-  if (cxml) {
-    // A cXML request is answered with a cXML Response, its Status carrying the HTTP code.
-    app.post('/suppliers/:id/cxml', limited('suppliers'), async (request: FastifyRequest<{ Params: { id: string }; Body: Buffer }>, reply) => {
-      const xml = (code: number, text: string) => reply.code(code === 200 ? 200 : code).type('text/xml; charset=utf-8').send(cxml.respond(code, text));
-      const supplier = authenticate(request, reply);
-      if (!supplier) return reply;
-      let document;
-      try {
-        document = cxml.read(request.body.toString('utf8'));
-      } catch (err) {
-        if (err instanceof DropshipError) return xml(400, [err.message.split('\n')[0], ...err.problems].join('; '));
-        throw err;
-      }
-      const problems: string[] = [];
-      let notFound = 0;
-      for (const { confirmation, reference } of document.confirmations) {
-        const outcome = await options.confirm(supplier.id, confirmation, { channel: 'cxml', ...(reference ? { reference } : {}) });
-        if (outcome.status === 'not-found') notFound++;
-        if (outcome.status === 'conflict') problems.push(...outcome.problems);
-      }
-      if (notFound > 0) return xml(404, NOT_SENT);
-      if (problems.length > 0) return xml(409, problems.join('; '));
-      return xml(200, 'OK');
-    });
-  }
+  // A cXML request is answered with a cXML Response whose Status carries the HTTP code.
+  app.post('/suppliers/:id/cxml', limited('suppliers'), async (request: FastifyRequest<{ Params: { id: string }; Body: Buffer }>, reply) => {
+    const xml = (code: 200 | 400 | 404 | 409, detail?: string) =>
+      reply
+        .code(code)
+        .type('text/xml; charset=utf-8')
+        .send(cxmlResponse(code, { payloadId: `${randomUUID()}@dropship`, timestamp: new Date(now()).toISOString() }, detail));
+    const supplier = authenticate(request, reply);
+    if (!supplier) return reply;
+    let document;
+    try {
+      document = cxmlConfirmationFormat.read(request.body.toString('utf8'), undefined);
+    } catch (err) {
+      if (err instanceof DropshipError) return xml(400, [err.message.split('\n')[0], ...err.problems].join('; '));
+      throw err;
+    }
+    const problems: string[] = [];
+    let notFound = 0;
+    for (const { confirmation, reference } of document.confirmations) {
+      const outcome = await options.confirm(supplier.id, confirmation, { channel: 'cxml', ...(reference ? { reference } : {}) });
+      if (outcome.status === 'not-found') notFound++;
+      if (outcome.status === 'conflict') problems.push(...outcome.problems);
+    }
+    if (notFound > 0) return xml(404, NOT_SENT);
+    if (problems.length > 0) return xml(409, problems.join('; '));
+    return xml(200);
+  });
 };

@@ -234,6 +234,7 @@ export const CXML_STATUS = {
   200: 'OK',
   400: 'Bad Request',
   401: 'Unauthorized',
+  404: 'Not Found',
   409: 'Conflict',
   500: 'Internal Server Error',
 } as const;
