@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration';
 import { Address } from '../core/order';
 import { skuPatternProblem } from '../core/sku-pattern';
+import { shopifyStoreOptionsSchema } from '../stores/shopify/options';
+import { wooCommerceStoreOptionsSchema } from '../stores/woocommerce/options';
 
 /** Address a parcel leaves from: carriers need a phone for the shipper. */
 export const ShipFromSchema = Address.extend({
@@ -69,7 +71,25 @@ const FulfilSchema = z
 /** `config/store.yaml`. */
 export const StoreFileSchema = z
   .object({
-    store: z.object({ name: z.string().trim().min(1) }).strict(),
+    /** The store, and the platform it runs on: where what shipped is told (`src/stores`). */
+    store: z
+      .object({
+        name: z.string().trim().min(1),
+        /** Which platform hears what shipped; `none`: nobody is told. @defaultValue "none" */
+        platform: z.enum(['shopify', 'woocommerce', 'none'], { error: 'must be shopify, woocommerce or none' }).default('none'),
+        shopify: shopifyStoreOptionsSchema.optional(),
+        woocommerce: wooCommerceStoreOptionsSchema.optional(),
+      })
+      .strict()
+      .superRefine((store, ctx) => {
+        for (const platform of ['shopify', 'woocommerce'] as const) {
+          if (store.platform === platform && store[platform] === undefined) {
+            ctx.addIssue({ code: 'custom', path: [platform], message: `is required when platform is ${platform}` });
+          } else if (store.platform !== platform && store[platform] !== undefined) {
+            ctx.addIssue({ code: 'custom', path: [platform], message: `is set, but platform is ${store.platform}: set platform: ${platform}, or remove it` });
+          }
+        }
+      }),
     /** Omit when every line is drop-shipped: unclaimed lines then hold their order. */
     warehouse: z
       .object({
