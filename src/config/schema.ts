@@ -81,15 +81,21 @@ export const StoreFileSchema = z
         woocommerce: wooCommerceStoreOptionsSchema.optional(),
       })
       .strict()
-      .superRefine((store, ctx) => {
-        for (const platform of ['shopify', 'woocommerce'] as const) {
-          if (store.platform === platform && store[platform] === undefined) {
-            ctx.addIssue({ code: 'custom', path: [platform], message: `is required when platform is ${platform}` });
-          } else if (store.platform !== platform && store[platform] !== undefined) {
-            ctx.addIssue({ code: 'custom', path: [platform], message: `is set, but platform is ${store.platform}: set platform: ${platform}, or remove it` });
+      .superRefine(
+        (store, ctx) => {
+          // Runs even when an option is wrong (the value is then the raw input), so every problem is reported at once.
+          const chosen = (store as { platform?: unknown }).platform ?? 'none';
+          if (chosen !== 'shopify' && chosen !== 'woocommerce' && chosen !== 'none') return;
+          for (const platform of ['shopify', 'woocommerce'] as const) {
+            if (chosen === platform && store[platform] === undefined) {
+              ctx.addIssue({ code: 'custom', path: [platform], message: `is required when platform is ${platform}` });
+            } else if (chosen !== platform && store[platform] !== undefined) {
+              ctx.addIssue({ code: 'custom', path: [platform], message: `is set, but platform is ${chosen}: set platform: ${platform}, or remove it` });
+            }
           }
-        }
-      }),
+        },
+        { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+      ),
     /** Omit when every line is drop-shipped: unclaimed lines then hold their order. */
     warehouse: z
       .object({

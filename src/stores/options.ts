@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveDuration } from '../config/option-schemas';
+import { envVarName, positiveDuration } from '../config/option-schemas';
 
 /**
  * Options every store platform's client takes besides its own (`store.shopify`,
@@ -21,6 +21,16 @@ export function httpsUrl(what: string) {
     .refine((value) => !URL.canParse(value) || (new URL(value).username === '' && new URL(value).password === ''), {
       error: 'must not hold a user name or password (name the environment variables instead)',
     });
+}
+
+/**
+ * The NAME of the environment variable holding a secret, refusing what looks like the secret
+ * itself (a Shopify `shpat_…` token, a WooCommerce `ck_…`/`cs_…` key) pasted in its place.
+ */
+export function secretEnvName() {
+  return envVarName().refine((name) => !/^(shp(at|ca|pa|ss)_[0-9a-fA-F]{32}|c[ks]_[0-9a-f]{40})$/.test(name), {
+    error: 'looks like the secret itself: give the NAME of the environment variable that holds it, and keep the secret out of config files',
+  });
 }
 
 export const STORE_CLIENT_FIELDS = {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { envVarName } from '../../config/option-schemas';
-import { httpsUrl, STORE_CLIENT_FIELDS } from '../options';
+import { httpsUrl, secretEnvName, STORE_CLIENT_FIELDS } from '../options';
 
 /**
  * `store.shopify` in `config/store.yaml`: how the pipeline reaches the store's Admin GraphQL
@@ -21,7 +20,7 @@ export const shopifyStoreOptionsSchema = z.strictObject(
       .toLowerCase()
       .regex(/^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$/, 'must be the shop\'s .myshopify.com domain, such as "example.myshopify.com"'),
     /** Name of the environment variable holding the Admin API access token (`shpat_…`). */
-    accessTokenEnv: envVarName(),
+    accessTokenEnv: secretEnvName(),
     /** The Admin API version every request names, such as "2026-07"; pin one Shopify still supports. */
     apiVersion: z
       .string({ error: 'is required (a Shopify API version such as "2026-07")' })

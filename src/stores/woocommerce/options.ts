@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { envVarName } from '../../config/option-schemas';
-import { httpsUrl, STORE_CLIENT_FIELDS } from '../options';
+import { httpsUrl, secretEnvName, STORE_CLIENT_FIELDS } from '../options';
 
 /**
  * `store.woocommerce` in `config/store.yaml`: how the pipeline reaches the store's REST API
@@ -14,9 +13,9 @@ export const wooCommerceStoreOptionsSchema = z.strictObject(
     /** The site's address, as in WordPress Settings → General (a sub-folder included); https only. */
     url: httpsUrl('the site\'s https:// address, such as "https://shop.example.com"'),
     /** Name of the environment variable holding the REST API consumer key (`ck_…`). */
-    consumerKeyEnv: envVarName(),
+    consumerKeyEnv: secretEnvName(),
     /** Name of the environment variable holding the REST API consumer secret (`cs_…`). */
-    consumerSecretEnv: envVarName(),
+    consumerSecretEnv: secretEnvName(),
     /**
      * How tracking reaches the customer: `shipment-tracking` adds a tracking item with the
      * Shipment Tracking extension; `note` adds a customer note to the order.
