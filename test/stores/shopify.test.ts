@@ -308,6 +308,10 @@ describe('Shopify fulfillments', () => {
       'store.shopify.accessTokenEnv: environment variable NOT_SET_HERE (the Admin API access token) is not set',
     );
     expect(createStorePlatform({ dir: '/', store: {} })).toBeUndefined();
+    const unreadable = shopifyStoreOptionsSchema.parse({ shopDomain: 'x.myshopify.com', accessTokenEnv: 'T', apiVersion: '2026-07', caFile: 'no-such-ca.pem' });
+    expect(() => createStorePlatform({ dir: '/nonexistent-config', store: { platform: { id: 'shopify', options: unreadable } } }, { env: { T: 'shpat_x' } })).toThrow(
+      'store.shopify.caFile: /nonexistent-config/no-such-ca.pem cannot be read (ENOENT)',
+    );
   });
 });
 

@@ -197,8 +197,9 @@ describe('WooCommerce client configuration', () => {
     expect(() => client({}, { WOO_KEY: 'ck_x' })).toThrow('store.woocommerce.consumerSecretEnv: environment variable WOO_SECRET (the REST API consumer secret) is not set');
   });
 
-  it('refuses a non-numeric order id for good', async () => {
+  it('refuses a non-numeric order id, and tracking without a carrier, for good', async () => {
     expect(await failure(client().fulfil({ ...request(false), storeOrderId: 'wc_723' }))).toMatchObject({ code: 'EPAYLOAD', permanent: true });
+    expect(await failure(client().fulfil(request(false, { company: ' ', numbers: ['1Z1'] })))).toMatchObject({ code: 'EPAYLOAD', permanent: true });
     expect(standIn.requests).toEqual([]);
   });
 });

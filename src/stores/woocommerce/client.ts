@@ -17,6 +17,7 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  *   `PUT /wp-json/wc/v3/orders/{id}` `{ status: "completed" }` (WooCommerce's Completed Order
  *   email, which shows the tracking items).
  *
+ * A shipment without tracking numbers adds no tracking item (the order may still be completed).
  * Reading before writing makes a retry after a lost answer safe. Lists and answers are asked
  * for with `_fields`, so the store sends back ids, statuses and tracking, not the customer.
  * WooCommerce has no line-level fulfillment: the lines and quantities are not sent.
@@ -70,6 +71,10 @@ export class WooCommerceStore implements StorePlatform {
 
   async fulfil(request: FulfillmentRequest, signal?: AbortSignal): Promise<FulfillmentResult> {
     if (!/^[1-9]\d{0,19}$/.test(request.storeOrderId)) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: storeOrderId is not a WooCommerce order id`);
+    if (this.options.tracking === 'shipment-tracking' && request.tracking.company.trim() === '' && request.tracking.numbers.some((n) => n.trim() !== '')) {
+      // Shipment Tracking takes no item without a provider.
+      throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: a Shipment Tracking item needs the carrier's name`);
+    }
     const order = request.storeOrderId;
     const ids: string[] = [];
     let added = 0;
