@@ -104,7 +104,7 @@ export class StoreHttp {
     if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.name} client has been closed`);
     const prefix = this.base.pathname.replace(/\/+$/, '');
     const path = `${prefix}${call.path}`;
-    // Named without the query: it may hold nothing secret, but keep messages short.
+    // Named without the query, to keep messages short.
     const where = `${this.base.origin}${path.split('?')[0] ?? path}`;
     try {
       const answer = await boundedRequest(

@@ -212,7 +212,14 @@ describe('Shopify fulfillments', () => {
     }));
     standIn.addOrder({ id: ORDER, fulfillmentOrders });
     await store.fulfil(request([{ storeLineId: String(2000 + 11 * 100 + 59), quantity: 1 }]));
-    expect(standIn.requests.map((r) => r.operationName)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentState', 'DropshipFulfillmentOrderLines', 'DropshipFulfillmentCreate']);
+    // Fulfillment orders come 5 a page (3 pages), line items 25 with the order, then 100 a page.
+    expect(standIn.requests.map((r) => r.operationName)).toEqual([
+      'DropshipFulfillmentState',
+      'DropshipFulfillmentState',
+      'DropshipFulfillmentState',
+      'DropshipFulfillmentOrderLines',
+      'DropshipFulfillmentCreate',
+    ]);
     expect(standIn.orders.get(ORDER)!.fulfillments[0]!.lines).toEqual([{ fulfillmentOrderId: 8011, foLineId: 81_159, quantity: 1 }]);
   });
 
@@ -345,5 +352,24 @@ describe('the Shopify stand-in (checks the check)', () => {
     expect(standIn.violations[1]).toContain('Field "carrier" is not defined by type "FulfillmentTrackingInput"');
     expect(standIn.orders.get(ORDER)!.fulfillments).toEqual([]);
     standIn.violations.length = 0;
+  });
+});
+
+describe('query cost', () => {
+  it('keeps every operation under Shopify\'s 1000-point limit for one query', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.orders.get(ORDER)!.fulfillmentOrders[1]!.lines = Array.from({ length: 30 }, (_, j) => ({ id: 9300 + j, lineItemId: 300 + j, remaining: 1 }));
+    await store.fulfil(request([{ storeLineId: '329', quantity: 1 }]));
+    const costs = Object.fromEntries(standIn.requests.map((r) => [r.operationName, r.requestedQueryCost]));
+    expect(Object.keys(costs)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentOrderLines', 'DropshipFulfillmentCreate']);
+    for (const cost of Object.values(costs)) expect(cost).toBeLessThan(1000);
+    expect(costs.DropshipFulfillmentState).toBeGreaterThan(100);
+  });
+
+  it('refuses an operation over the limit, as Shopify does (checks the check)', async () => {
+    const { parse } = await import('graphql');
+    const { requestedQueryCost, shopifyAdminSchema } = await import('../../testkit/receivers/stores');
+    const big = parse('query { order(id: "gid://shopify/Order/1") { fulfillmentOrders(first: 50) { nodes { id lineItems(first: 250) { nodes { id lineItem { id } } } } } } }');
+    expect(requestedQueryCost(shopifyAdminSchema(), big, {})).toBeGreaterThan(1000);
   });
 });

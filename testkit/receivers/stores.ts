@@ -4,7 +4,25 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { buildSchema, execute, GraphQLError, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  buildSchema,
+  execute,
+  getNamedType,
+  getNullableType,
+  GraphQLError,
+  isCompositeType,
+  isListType,
+  isObjectType,
+  isInterfaceType,
+  Kind,
+  parse,
+  validate,
+  type DocumentNode,
+  type GraphQLCompositeType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
 import { createLocalCa, type LocalCa } from './https';
 import { requestBodyValidator } from '../openapi';
 import { SPECS_DIR } from '../specs';
@@ -153,6 +171,8 @@ export interface ShopifyStandInRequest {
   /** The raw body. */
   body: string;
   status: number;
+  /** The operation's requested cost, as Shopify counts it (roughly). */
+  requestedQueryCost?: number;
 }
 
 export interface ShopifyStandIn {
@@ -181,6 +201,54 @@ const gidOf = (kind: string, id: number): string => `gid://shopify/${kind}/${id}
 function idOf(kind: string, gid: unknown): number | undefined {
   const m = typeof gid === 'string' ? new RegExp(`^gid://shopify/${kind}/(\\d+)$`).exec(gid) : null;
   return m ? Number(m[1]) : undefined;
+}
+
+/** Shopify's limit on one query's requested cost. */
+export const SHOPIFY_MAX_QUERY_COST = 1000;
+
+/**
+ * The requested cost of an operation, the way Shopify documents it: scalars and enums cost 0,
+ * an object 1, a connection 2 plus `first` (or `last`) times its node, a list with `first` that
+ * many times its item. Fragments count as their fields; the mutation field itself costs 10.
+ */
+export function requestedQueryCost(schema: GraphQLSchema, document: DocumentNode, variables: Json): number {
+  const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return 0;
+  const root = operation.operation === 'mutation' ? schema.getMutationType() : schema.getQueryType();
+  const number = (value: ValueNode | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    if (value.kind === Kind.INT) return Number(value.value);
+    if (value.kind === Kind.VARIABLE) {
+      const v = variables[value.name.value];
+      return typeof v === 'number' ? v : undefined;
+    }
+    return undefined;
+  };
+  const cost = (set: SelectionSetNode | undefined, type: GraphQLCompositeType): number => {
+    if (set === undefined) return 0;
+    let total = 0;
+    for (const selection of set.selections) {
+      if (selection.kind !== Kind.FIELD) {
+        const inner = selection.kind === Kind.INLINE_FRAGMENT ? selection.selectionSet : undefined;
+        total += cost(inner, type);
+        continue;
+      }
+      if (!isObjectType(type) && !isInterfaceType(type)) continue;
+      const field = type.getFields()[selection.name.value];
+      if (!field) continue;
+      const named = getNamedType(field.type);
+      if (!isCompositeType(named)) continue;
+      const size = number(selection.arguments?.find((a) => a.name.value === 'first' || a.name.value === 'last')?.value) ?? 1;
+      const child = cost(selection.selectionSet, named);
+      if (named.name.endsWith('Connection')) {
+        // The connection's nodes/edges are counted once per requested item: drop their own 1.
+        total += 2 + size * Math.max(child - 1, 0);
+      } else if (isListType(getNullableType(field.type))) total += size * (1 + child);
+      else total += (operation.operation === 'mutation' && type === root ? 10 : 1) + child;
+    }
+    return total;
+  };
+  return root ? cost(operation.selectionSet, root) : 0;
 }
 
 /** A connection over `items` with Shopify's `first`/`after` (cursors are positions). */
@@ -310,7 +378,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
     fulfillmentCreate,
   };
 
-  const cost = (available = 1990) => ({ requestedQueryCost: 10, actualQueryCost: 10, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: available, restoreRate: 100 } });
+  const cost = (requested: number) => ({ requestedQueryCost: requested, actualQueryCost: requested, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 2000 - requested, restoreRate: 100 } });
 
   const handle = (req: IncomingMessage, body: string): Reply => {
     const seen: ShopifyStandInRequest = { query: '', variables: {}, headers: req.headers, path: req.url ?? '', body, status: 0 };
@@ -348,6 +416,17 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
       if (invalid.length > 0) {
         return refuse(200, `operation ${seen.operationName ?? '?'} does not validate against the ${SHOPIFY_STANDIN_API_VERSION} schema: ${invalid.map((e) => e.message).join('; ')}`, invalid.map((e) => ({ message: e.message })));
       }
+      const requested = requestedQueryCost(schema, document, seen.variables);
+      seen.requestedQueryCost = requested;
+      if (requested > SHOPIFY_MAX_QUERY_COST) {
+        violations.push(`operation ${seen.operationName ?? '?'} requests ${requested} points, over Shopify's ${SHOPIFY_MAX_QUERY_COST} for one query`);
+        return {
+          status: 200,
+          body: {
+            errors: [{ message: `Query cost is ${requested}, which exceeds the single query max cost limit (${SHOPIFY_MAX_QUERY_COST}).`, extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: SHOPIFY_MAX_QUERY_COST } }],
+          },
+        };
+      }
       const answer = scripts.shift();
       if (answer !== undefined && 'status' in answer) {
         return { status: answer.status, body: answer.body ?? { errors: answer.status >= 500 ? 'Internal Server Error' : 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.' }, ...(answer.retryAfter === undefined ? {} : { headers: { 'retry-after': answer.retryAfter } }) };
@@ -367,7 +446,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
       if (result.errors && result.errors.length > 0) {
         violations.push(`operation ${seen.operationName ?? '?'} failed against the ${SHOPIFY_STANDIN_API_VERSION} schema: ${result.errors.map((e: GraphQLError) => e.message).join('; ')}`);
       }
-      const out = { ...(result.data === undefined ? {} : { data: result.data }), ...(result.errors ? { errors: result.errors.map((e) => ({ message: e.message })) } : {}), extensions: { cost: cost() } };
+      const out = { ...(result.data === undefined ? {} : { data: result.data }), ...(result.errors ? { errors: result.errors.map((e) => ({ message: e.message })) } : {}), extensions: { cost: cost(requested) } };
       return { status: 200, body: out, ...(answer !== undefined && 'loseAnswer' in answer ? { drop: true } : {}) };
     })();
     seen.status = reply.drop === true ? 0 : reply.status;

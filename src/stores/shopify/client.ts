@@ -26,21 +26,29 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  * taken out of anything quoted.
  */
 
-/** Fulfillment orders read per page, and line items per fulfillment order (keeps the query cost low). */
-const FULFILLMENT_ORDERS_PER_PAGE = 10;
-const LINE_ITEMS_PER_PAGE = 50;
+/**
+ * Page sizes. Shopify refuses a query whose requested cost is over 1000 points, and the
+ * requested cost multiplies down nested lists (a connection costs 2 plus `first` times its
+ * node). The order query asks for about 20 × (1 + 1 + 5) for the fulfillments plus
+ * 2 + 5 × (3 + 2 + 25 × 2) for the fulfillment orders: some 420 points; a page of more line
+ * items about 200. Larger orders are read in more pages.
+ */
+const FULFILLMENTS_READ = 20;
+const TRACKING_NUMBERS_READ = 5;
+const FULFILLMENT_ORDERS_PER_PAGE = 5;
+const LINE_ITEMS_PER_PAGE = 25;
 const MORE_LINE_ITEMS_PER_PAGE = 100;
 /** Pages read at most for one fulfil (an order with more is refused rather than half read). */
-const MAX_PAGES = 20;
+const MAX_PAGES = 40;
 
 const FULFILLMENT_STATE = `query DropshipFulfillmentState($id: ID!, $after: String) {
   order(id: $id) {
     id
-    fulfillments(first: 50) {
+    fulfillments(first: ${FULFILLMENTS_READ}) {
       id
       status
       location { id }
-      trackingInfo(first: 10) { number }
+      trackingInfo(first: ${TRACKING_NUMBERS_READ}) { number }
     }
     fulfillmentOrders(first: ${FULFILLMENT_ORDERS_PER_PAGE}, after: $after) {
       pageInfo { hasNextPage endCursor }
