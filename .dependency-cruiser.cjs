@@ -11,6 +11,9 @@ const PURE = [
   '^src/(core|formats|planning)/',
   '^src/carriers/(carrier|index|field-limits|client-options|json)\\.ts$',
   '^src/carriers/[^/]+/(request|options)\\.ts$',
+  // The store platforms' interface and option schemas (their clients are edges).
+  '^src/stores/(store|options)\\.ts$',
+  '^src/stores/[^/]+/options\\.ts$',
   // The error catalogue and classes (src/core throws them); unrecoverable.ts is the edge part.
   '^src/errors/(catalogue|dropship-error|delivery-error|failure|index)\\.ts$',
 ];
@@ -30,7 +33,10 @@ module.exports = {
       comment: 'the pure core must not import the edges (queues, API, CLI, transports, config loading, workers)',
       severity: 'error',
       from: { path: PURE },
-      to: { path: [EDGES, '^src/carriers/(api-client|oauth-tokens|credentials)\\.ts$', '^src/carriers/[^/]+/client\\.ts$'], dependencyTypesNot: ['type-only'] },
+      to: {
+        path: [EDGES, '^src/carriers/(api-client|oauth-tokens|credentials)\\.ts$', '^src/(carriers|stores)/[^/]+/client\\.ts$', '^src/stores/(http-client|index)\\.ts$'],
+        dependencyTypesNot: ['type-only'],
+      },
     },
     {
       name: 'core-imports-no-plug-ins',
@@ -73,6 +79,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/carriers/([^/]+)/' },
       to: { path: '^src/carriers/[^/]+/', pathNot: '^src/carriers/$1/' },
+    },
+    {
+      name: 'stores-stand-alone',
+      comment: 'a store platform uses the shared store modules (store, options, http-client), never another platform\'s folder',
+      severity: 'error',
+      from: { path: '^src/stores/([^/]+)/' },
+      to: { path: '^src/stores/[^/]+/', pathNot: '^src/stores/$1/' },
+    },
+    {
+      name: 'stores-use-shared-transport-parts',
+      comment: 'store clients use the shared HTTP helpers only, never a transport, a carrier or a queue',
+      severity: 'error',
+      from: { path: '^src/stores/' },
+      to: { path: ['^src/transports/', '^src/carriers/', '^src/queue/'], pathNot: '^src/transports/(transport|http)\\.ts$' },
     },
     {
       name: 'carriers-use-shared-transport-parts',

@@ -6,7 +6,7 @@ import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from './client-
 import { readClientCredentials, type ClientCredentials } from './credentials';
 import { asList, isRecord, stringAt } from './json';
 import { OAuthTokens, tokenGrant, type TokenGrant } from './oauth-tokens';
-import { boundedRequest, errorCodes, NOT_SENT_CODES, parseRetryAfter, TIMEOUT_CODES, TLS_TRUST_CODES } from '../transports/http';
+import { boundedRequest, networkFailure, parseRetryAfter } from '../transports/http';
 import {
   DeliveryError,
   redactSecrets,
@@ -297,22 +297,6 @@ export abstract class CarrierApiClient implements Transport {
       throw networkFailure(where, error);
     }
   }
-}
-
-/** A network failure, classified: untrusted certificates are permanent, the rest retryable. */
-function networkFailure(where: string, error: unknown): DeliveryError {
-  if (error instanceof DeliveryError) return error;
-  const codes = errorCodes(error);
-  const trust = codes.find((c) => TLS_TRUST_CODES.has(c));
-  if (trust !== undefined) return DeliveryError.permanent('ETLS', `${where}: the server certificate is not trusted (${trust})`);
-  const tls = codes.find((c) => c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'));
-  if (tls !== undefined) return DeliveryError.permanent('ETLS', `${where}: TLS failed (${tls})`);
-  // Not reached: the carrier cannot have acted. A timeout or a dropped connection may come
-  // after it did (a label bought, its answer lost).
-  const notSent = codes.some((c) => NOT_SENT_CODES.has(c));
-  if (codes.some((c) => TIMEOUT_CODES.has(c))) return new DeliveryError('ETIMEDOUT', `${where} timed out (${codes[0]})`, { unsure: !notSent });
-  if (notSent) return DeliveryError.retryable('ECONNECTION', `${where} could not be reached (${codes.join(', ')})`);
-  return DeliveryError.unsure('ECONNECTION', `${where} could not be reached (${codes.join(', ') || 'network error'})`);
 }
 
 /** The `{ code, message }` items of a carrier's error list (UPS and FedEx share the item shape). */

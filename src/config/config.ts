@@ -1,5 +1,7 @@
 import type { CarrierId, ShipFrom } from '../core/shipment';
 import type { FieldPath } from '../core/field-paths';
+import type { ShopifyStoreOptions } from '../stores/shopify/options';
+import type { WooCommerceStoreOptions } from '../stores/woocommerce/options';
 
 /** One drop-ship supplier, validated, with its plug-in options already parsed. */
 export interface SupplierConfig {
@@ -87,6 +89,8 @@ export const DEFAULT_FULFIL: FulfilConfig = {
 
 export interface StoreConfig {
   name: string;
+  /** Where what shipped is told (`store.platform`); absent: `none`, nobody is told. */
+  platform?: StorePlatformConfig;
   warehouse?: { id: string; address: ShipFrom };
   shipping: {
     methods: Record<string, { carrier: CarrierId; service: string }>;
@@ -100,6 +104,9 @@ export interface StoreConfig {
   /** Loaded configurations always have it; absent (a configuration built in code): {@link DEFAULT_FULFIL}. */
   fulfil?: FulfilConfig;
 }
+
+/** `store.platform` with that platform's options (`store.shopify`, `store.woocommerce`), as parsed. */
+export type StorePlatformConfig = { id: 'shopify'; options: ShopifyStoreOptions } | { id: 'woocommerce'; options: WooCommerceStoreOptions };
 
 /** The whole validated configuration; frozen once loaded. */
 export interface Config {

@@ -105,6 +105,8 @@ function parseStore(raw: unknown, file: string, problems: Problems): StoreConfig
   }
   return {
     name: s.store.name,
+    ...(s.store.platform === 'shopify' && s.store.shopify !== undefined ? { platform: { id: 'shopify' as const, options: s.store.shopify } } : {}),
+    ...(s.store.platform === 'woocommerce' && s.store.woocommerce !== undefined ? { platform: { id: 'woocommerce' as const, options: s.store.woocommerce } } : {}),
     ...(s.warehouse ? { warehouse: { id: s.warehouse.id, address: s.warehouse.address } } : {}),
     shipping: {
       methods: s.shipping.methods,

@@ -3,6 +3,8 @@ import { parseDuration } from '../core/duration';
 import { Address } from '../core/order';
 import { skuPatternProblem } from '../core/sku-pattern';
 import { envVarName } from './option-schemas';
+import { shopifyStoreOptionsSchema } from '../stores/shopify/options';
+import { wooCommerceStoreOptionsSchema } from '../stores/woocommerce/options';
 
 /** Address a parcel leaves from: carriers need a phone for the shipper. */
 export const ShipFromSchema = Address.extend({
@@ -70,7 +72,31 @@ const FulfilSchema = z
 /** `config/store.yaml`. */
 export const StoreFileSchema = z
   .object({
-    store: z.object({ name: z.string().trim().min(1) }).strict(),
+    /** The store, and the platform it runs on: where what shipped is told (`src/stores`). */
+    store: z
+      .object({
+        name: z.string().trim().min(1),
+        /** Which platform hears what shipped; `none`: nobody is told. @defaultValue "none" */
+        platform: z.enum(['shopify', 'woocommerce', 'none'], { error: 'must be shopify, woocommerce or none' }).default('none'),
+        shopify: shopifyStoreOptionsSchema.optional(),
+        woocommerce: wooCommerceStoreOptionsSchema.optional(),
+      })
+      .strict()
+      .superRefine(
+        (store, ctx) => {
+          // Runs even when an option is wrong (the value is then the raw input), so every problem is reported at once.
+          const chosen = (store as { platform?: unknown }).platform ?? 'none';
+          if (chosen !== 'shopify' && chosen !== 'woocommerce' && chosen !== 'none') return;
+          for (const platform of ['shopify', 'woocommerce'] as const) {
+            if (chosen === platform && store[platform] === undefined) {
+              ctx.addIssue({ code: 'custom', path: [platform], message: `is required when platform is ${platform}` });
+            } else if (chosen !== platform && store[platform] !== undefined) {
+              ctx.addIssue({ code: 'custom', path: [platform], message: `is set, but platform is ${chosen}: set platform: ${platform}, or remove it` });
+            }
+          }
+        },
+        { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+      ),
     /** Omit when every line is drop-shipped: unclaimed lines then hold their order. */
     warehouse: z
       .object({

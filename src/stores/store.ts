@@ -35,6 +35,12 @@ export interface FulfillmentResult {
    * answer was lost): nothing new was created.
    */
   alreadyFulfilled?: boolean;
+  /**
+   * Lines the store took fewer of than asked, because the rest had already been fulfilled
+   * there (by staff, or another shipment): what was asked and what this fulfillment holds
+   * (0: nothing left of that line). Absent when every line was taken as asked.
+   */
+  shortLines?: Array<{ storeLineId: string; requested: number; fulfilled: number }>;
 }
 
 /**

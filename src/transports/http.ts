@@ -90,3 +90,19 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   if (Number.isNaN(ms)) return undefined;
   return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
 }
+
+/** A network failure, classified: untrusted certificates are permanent, the rest retryable. */
+export function networkFailure(where: string, error: unknown): DeliveryError {
+  if (error instanceof DeliveryError) return error;
+  const codes = errorCodes(error);
+  const trust = codes.find((c) => TLS_TRUST_CODES.has(c));
+  if (trust !== undefined) return DeliveryError.permanent('ETLS', `${where}: the server certificate is not trusted (${trust})`);
+  const tls = codes.find((c) => c.startsWith('ERR_SSL_') || c.startsWith('ERR_TLS_'));
+  if (tls !== undefined) return DeliveryError.permanent('ETLS', `${where}: TLS failed (${tls})`);
+  // Not reached: the receiver cannot have acted. A timeout or a dropped connection may come
+  // after it did (a label bought, a fulfillment created, its answer lost).
+  const notSent = codes.some((c) => NOT_SENT_CODES.has(c));
+  if (codes.some((c) => TIMEOUT_CODES.has(c))) return new DeliveryError('ETIMEDOUT', `${where} timed out (${codes[0]})`, { unsure: !notSent });
+  if (notSent) return DeliveryError.retryable('ECONNECTION', `${where} could not be reached (${codes.join(', ')})`);
+  return DeliveryError.unsure('ECONNECTION', `${where} could not be reached (${codes.join(', ') || 'network error'})`);
+}

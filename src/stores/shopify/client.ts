@@ -1,0 +1,365 @@
+import type { ShopifyStoreOptions } from './options';
+import { DeliveryError } from '../../errors';
+import { secretFromEnv, StoreHttp, storeIo, type StoreAnswer, type StoreIo } from '../http-client';
+import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../store';
+
+/**
+ * Tells a Shopify store what shipped, through the Admin GraphQL API (`fulfillmentCreate` on
+ * the order's fulfillment orders), so Shopify marks the lines fulfilled and sends the customer
+ * its shipping confirmation.
+ *
+ * One `fulfil`:
+ * 1. reads the order's fulfillments (their tracking numbers and location) and its fulfillment
+ *    orders with their line items (`remainingQuantity`, the order line they stand for);
+ * 2. matches our lines by `lineItem.id` (`gid://shopify/LineItem/<storeLineId>`) on the open
+ *    fulfillment orders (`OPEN`, `IN_PROGRESS`; closed, cancelled and incomplete ones are
+ *    skipped), taking at most what remains: a line already fulfilled is left out and reported
+ *    in `shortLines`; nothing left at all is `alreadyFulfilled`;
+ * 3. creates one fulfillment per location (Shopify takes fulfillment orders of one location
+ *    per fulfillment) with exactly those lines and quantities, the carrier and the tracking
+ *    numbers, unless a fulfillment with our tracking numbers already exists at that location:
+ *    an earlier attempt whose answer was lost. That check makes a retry safe.
+ *
+ * Sent: the order, fulfillment order and line item ids, quantities, carrier, tracking numbers
+ * and URL, and `notifyCustomer`. Read: ids, statuses, quantities and tracking numbers only
+ * (no names, no addresses). The access token goes in `X-Shopify-Access-Token` only and is
+ * taken out of anything quoted.
+ */
+
+/**
+ * Page sizes. Shopify refuses a query whose requested cost is over 1000 points, and the
+ * requested cost multiplies down nested lists (a connection costs 2 plus `first` times its
+ * node). The order query asks for about 20 × (1 + 1 + 5) for the fulfillments plus
+ * 2 + 5 × (3 + 2 + 25 × 2) for the fulfillment orders: some 420 points; a page of more line
+ * items about 200. Larger orders are read in more pages.
+ */
+const FULFILLMENTS_READ = 20;
+const TRACKING_NUMBERS_READ = 5;
+const FULFILLMENT_ORDERS_PER_PAGE = 5;
+const LINE_ITEMS_PER_PAGE = 25;
+const MORE_LINE_ITEMS_PER_PAGE = 100;
+/** Pages read at most for one fulfil (an order with more is refused rather than half read). */
+const MAX_PAGES = 40;
+
+const FULFILLMENT_STATE = `query DropshipFulfillmentState($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    fulfillments(first: ${FULFILLMENTS_READ}) {
+      id
+      status
+      location { id }
+      trackingInfo(first: ${TRACKING_NUMBERS_READ}) { number }
+    }
+    fulfillmentOrders(first: ${FULFILLMENT_ORDERS_PER_PAGE}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        status
+        assignedLocation { location { id } }
+        lineItems(first: ${LINE_ITEMS_PER_PAGE}) {
+          pageInfo { hasNextPage endCursor }
+          nodes { id remainingQuantity lineItem { id } }
+        }
+      }
+    }
+  }
+}`;
+
+const MORE_LINE_ITEMS = `query DropshipFulfillmentOrderLines($id: ID!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    lineItems(first: ${MORE_LINE_ITEMS_PER_PAGE}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id remainingQuantity lineItem { id } }
+    }
+  }
+}`;
+
+const FULFILLMENT_CREATE = `mutation DropshipFulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}`;
+
+/** Fulfillment order statuses whose lines can be fulfilled. */
+const FULFILLABLE = new Set(['OPEN', 'IN_PROGRESS']);
+/** Statuses that hold lines back until someone acts in Shopify. */
+const HELD = new Set(['ON_HOLD', 'SCHEDULED']);
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+interface FoLine {
+  id: string;
+  remaining: number;
+  lineItemId: string;
+}
+interface FulfillmentOrder {
+  id: string;
+  status: string;
+  locationId: string;
+  lines: FoLine[];
+  moreAfter?: string | undefined;
+}
+interface ExistingFulfillment {
+  id: string;
+  status: string;
+  locationId: string;
+  numbers: string[];
+}
+
+/** A throttled answer's wait: the cost missing from the bucket, at the restore rate. */
+export function throttleWaitMs(cost: unknown): number | undefined {
+  if (!isObject(cost) || !isObject(cost.throttleStatus)) return undefined;
+  const requested = Number(cost.requestedQueryCost);
+  const available = Number(cost.throttleStatus.currentlyAvailable);
+  const restoreRate = Number(cost.throttleStatus.restoreRate);
+  if (![requested, available, restoreRate].every(Number.isFinite) || restoreRate <= 0) return undefined;
+  const missing = Math.max(0, requested - available);
+  // Never less than one restore step: the bucket was short when Shopify looked.
+  return Math.max(Math.ceil((missing / restoreRate) * 1000), Math.ceil(1000 / restoreRate));
+}
+
+/** `123` or `gid://shopify/Kind/123` → the gid; undefined when neither. */
+function gid(kind: 'Order' | 'LineItem', id: string): string | undefined {
+  if (/^[1-9]\d{0,19}$/.test(id)) return `gid://shopify/${kind}/${id}`;
+  return new RegExp(`^gid://shopify/${kind}/[1-9]\\d{0,19}$`).test(id) ? id : undefined;
+}
+
+export interface ShopifyClientContext {
+  configDir: string;
+  env: NodeJS.ProcessEnv;
+  io?: StoreIo;
+}
+
+export class ShopifyStore implements StorePlatform {
+  readonly id = 'shopify' as const;
+  private readonly http: StoreHttp;
+  private readonly token: string;
+  private readonly path: string;
+
+  constructor(
+    private readonly options: ShopifyStoreOptions,
+    context: ShopifyClientContext,
+  ) {
+    this.token = secretFromEnv(context.env, 'store.shopify', 'accessTokenEnv', options.accessTokenEnv, 'Admin API access token');
+    this.http = new StoreHttp({
+      name: 'Shopify',
+      where: 'store.shopify',
+      baseUrl: options.baseUrl ?? `https://${options.shopDomain}`,
+      caFile: options.caFile,
+      timeout: options.timeout,
+      secrets: [this.token],
+      configDir: context.configDir,
+      io: context.io ?? storeIo(),
+    });
+    this.path = `/admin/api/${options.apiVersion}/graphql.json`;
+  }
+
+  async fulfil(request: FulfillmentRequest, signal?: AbortSignal): Promise<FulfillmentResult> {
+    const orderGid = gid('Order', request.storeOrderId);
+    if (orderGid === undefined) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: storeOrderId is not a Shopify order id`);
+    const wanted = request.lines.map((line) => {
+      const lineGid = gid('LineItem', line.storeLineId);
+      if (lineGid === undefined) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: line ${line.storeLineId} is not a Shopify line item id`);
+      if (!Number.isInteger(line.quantity) || line.quantity < 1) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: line ${line.storeLineId} has no positive quantity`);
+      return { ...line, gid: lineGid };
+    });
+    if (wanted.length === 0) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: a fulfillment needs at least one line`);
+    const numbers = request.tracking.numbers.map((n) => n.trim()).filter((n) => n !== '');
+
+    const { fulfillments, fulfillmentOrders } = await this.readOrder(orderGid, request.orderId, signal);
+
+    // Allocate each line's quantity over the open fulfillment order lines that still hold it.
+    const taken = new Map<string, number>();
+    const allocations: Array<{ fo: FulfillmentOrder; foLineId: string; quantity: number }> = [];
+    const shortLines: NonNullable<FulfillmentResult['shortLines']> = [];
+    for (const line of wanted) {
+      const everywhere = fulfillmentOrders.flatMap((fo) => fo.lines.filter((l) => l.lineItemId === line.gid).map((l) => ({ fo, l })));
+      if (everywhere.length === 0) {
+        throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${request.orderId} has no line item ${line.storeLineId} on its fulfillment orders (removed from the order?)`);
+      }
+      let want = line.quantity;
+      for (const { fo, l } of everywhere) {
+        if (want === 0) break;
+        if (!FULFILLABLE.has(fo.status)) continue;
+        const left = l.remaining - (taken.get(l.id) ?? 0);
+        if (left <= 0) continue;
+        const quantity = Math.min(want, left);
+        taken.set(l.id, (taken.get(l.id) ?? 0) + quantity);
+        allocations.push({ fo, foLineId: l.id, quantity });
+        want -= quantity;
+      }
+      if (want > 0) {
+        const held = everywhere.filter(({ fo, l }) => HELD.has(fo.status) && l.remaining > 0);
+        if (held.length > 0) {
+          throw DeliveryError.permanent(
+            'ESTORE_REJECTED',
+            `Shopify order ${request.orderId}: line ${line.storeLineId} is on a fulfillment order that is ${held[0]!.fo.status}; release it in Shopify, then replay`,
+          );
+        }
+        shortLines.push({ storeLineId: line.storeLineId, requested: line.quantity, fulfilled: line.quantity - want });
+      }
+    }
+
+    const short = shortLines.length > 0 ? { shortLines } : {};
+    const ours = (f: ExistingFulfillment): boolean => f.status !== 'CANCELLED' && numbers.some((n) => f.numbers.includes(n));
+    if (allocations.length === 0) {
+      const earlier = numbers.length === 0 ? [] : fulfillments.filter(ours).map((f) => f.id);
+      return { ...(earlier.length > 0 ? { storeFulfillmentId: earlier.join(',') } : {}), alreadyFulfilled: true, ...short };
+    }
+
+    // One fulfillment per location; a location that already has our tracking numbers was done by an earlier attempt.
+    const byLocation = new Map<string, typeof allocations>();
+    for (const a of allocations) byLocation.set(a.fo.locationId, [...(byLocation.get(a.fo.locationId) ?? []), a]);
+    const ids: string[] = [];
+    let created = 0;
+    for (const [locationId, group] of byLocation) {
+      const earlier = fulfillments.find((f) => ours(f) && f.locationId === locationId);
+      if (earlier !== undefined) {
+        ids.push(earlier.id);
+        continue;
+      }
+      ids.push(await this.create(request, numbers, group, signal));
+      created += 1;
+    }
+    return { storeFulfillmentId: ids.join(','), ...(created === 0 ? { alreadyFulfilled: true } : {}), ...short };
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+
+  /** The order's fulfillments and every fulfillment order with all its line items. */
+  private async readOrder(orderGid: string, orderId: string, signal: AbortSignal | undefined): Promise<{ fulfillments: ExistingFulfillment[]; fulfillmentOrders: FulfillmentOrder[] }> {
+    const fulfillmentOrders: FulfillmentOrder[] = [];
+    let fulfillments: ExistingFulfillment[] = [];
+    let after: string | undefined;
+    for (let page = 0; ; page += 1) {
+      if (page >= MAX_PAGES) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${orderId} has more fulfillment orders than this client reads`);
+      const data = await this.graphql('DropshipFulfillmentState', FULFILLMENT_STATE, { id: orderGid, after: after ?? null }, 'order query', signal);
+      const order = data.order;
+      if (!isObject(order)) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify has no order ${orderId} (id ${orderGid.replace(/^gid:\/\/shopify\/Order\//, '')}), or the token may not read it`);
+      if (page === 0) {
+        fulfillments = list(order.fulfillments).filter(isObject).map((f) => ({
+          id: str(f.id) ?? '',
+          status: str(f.status) ?? '',
+          locationId: isObject(f.location) ? (str(f.location.id) ?? '') : '',
+          numbers: list(f.trackingInfo).filter(isObject).map((t) => str(t.number) ?? '').filter((n) => n !== ''),
+        }));
+      }
+      const connection = isObject(order.fulfillmentOrders) ? order.fulfillmentOrders : {};
+      for (const node of list(connection.nodes).filter(isObject)) {
+        const lineItems = isObject(node.lineItems) ? node.lineItems : {};
+        const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
+        fulfillmentOrders.push({
+          id: str(node.id) ?? '',
+          status: str(node.status) ?? '',
+          locationId: isObject(node.assignedLocation) && isObject(node.assignedLocation.location) ? (str(node.assignedLocation.location.id) ?? '') : '',
+          lines: foLines(lineItems.nodes),
+          moreAfter: pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined,
+        });
+      }
+      const pageInfo = isObject(connection.pageInfo) ? connection.pageInfo : {};
+      if (pageInfo.hasNextPage !== true || str(pageInfo.endCursor) === undefined) break;
+      after = str(pageInfo.endCursor);
+    }
+    for (const fo of fulfillmentOrders) {
+      for (let page = 0; fo.moreAfter !== undefined; page += 1) {
+        if (page >= MAX_PAGES) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${orderId} has more line items than this client reads`);
+        const data = await this.graphql('DropshipFulfillmentOrderLines', MORE_LINE_ITEMS, { id: fo.id, after: fo.moreAfter }, 'fulfillment order query', signal);
+        const lineItems = isObject(data.fulfillmentOrder) && isObject(data.fulfillmentOrder.lineItems) ? data.fulfillmentOrder.lineItems : {};
+        fo.lines.push(...foLines(lineItems.nodes));
+        const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
+        fo.moreAfter = pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined;
+      }
+    }
+    return { fulfillments, fulfillmentOrders };
+  }
+
+  /** `fulfillmentCreate` for one location's lines; the new fulfillment's id. */
+  private async create(
+    request: FulfillmentRequest,
+    numbers: string[],
+    group: Array<{ fo: FulfillmentOrder; foLineId: string; quantity: number }>,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const byFo = new Map<string, Array<{ id: string; quantity: number }>>();
+    for (const a of group) byFo.set(a.fo.id, [...(byFo.get(a.fo.id) ?? []), { id: a.foLineId, quantity: a.quantity }]);
+    const company = request.tracking.company.trim();
+    const url = request.tracking.url?.trim();
+    const fulfillment = {
+      lineItemsByFulfillmentOrder: [...byFo].map(([fulfillmentOrderId, fulfillmentOrderLineItems]) => ({ fulfillmentOrderId, fulfillmentOrderLineItems })),
+      trackingInfo: {
+        ...(company === '' ? {} : { company }),
+        numbers,
+        ...(url === undefined || url === '' ? {} : { url }),
+      },
+      notifyCustomer: this.options.notifyCustomer,
+    };
+    const data = await this.graphql('DropshipFulfillmentCreate', FULFILLMENT_CREATE, { fulfillment }, 'fulfillmentCreate', signal);
+    const payload = isObject(data.fulfillmentCreate) ? data.fulfillmentCreate : {};
+    const userErrors = list(payload.userErrors).filter(isObject);
+    if (userErrors.length > 0) {
+      // Shopify's messages name fulfillment orders, lines and statuses, not the customer.
+      const said = userErrors.map((e) => [list(e.field).join('.'), str(e.message) ?? ''].filter((s) => s !== '').join(': ')).join('; ');
+      throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify refused the fulfillment of order ${request.orderId}: ${this.http.quote(said)}`);
+    }
+    const id = isObject(payload.fulfillment) ? str(payload.fulfillment.id) : undefined;
+    // Nothing said and nothing made: the next attempt reads the order again and sees which.
+    if (id === undefined) throw DeliveryError.unsure('EREMOTE', `Shopify fulfillmentCreate for order ${request.orderId} answered without a fulfillment or an error`);
+    return id;
+  }
+
+  /** One GraphQL operation; its `data`, or a classified error. */
+  private async graphql(operationName: string, query: string, variables: Json, what: string, signal: AbortSignal | undefined): Promise<Json> {
+    const answer = await this.http.send(
+      {
+        method: 'POST',
+        path: this.path,
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-shopify-access-token': this.token },
+        body: JSON.stringify({ query, variables, operationName }),
+      },
+      signal,
+    );
+    if (answer.status < 200 || answer.status >= 300) throw this.http.refusal(what, answer, errorText(answer));
+    const body = isObject(answer.json) ? answer.json : undefined;
+    if (body === undefined) throw DeliveryError.retryable('EREMOTE', `Shopify ${what} answered ${answer.status} without a JSON body`);
+    const errors = list(body.errors).filter(isObject);
+    if (errors.length > 0) {
+      const codes = errors.map((e) => (isObject(e.extensions) ? str(e.extensions.code) : undefined));
+      const said = this.http.quote(errors.map((e) => str(e.message) ?? '').join('; '));
+      if (codes.includes('THROTTLED')) {
+        const wait = throttleWaitMs(isObject(body.extensions) ? body.extensions.cost : undefined) ?? 1000;
+        throw DeliveryError.retryAfter('ERATE_LIMITED', `Shopify ${what} was throttled (query cost over what is available); retry in ${wait} ms`, wait);
+      }
+      if (codes.includes('ACCESS_DENIED')) throw DeliveryError.permanent('EAUTH', `Shopify ${what}: access denied (${said}); check the app's access scopes`);
+      if (codes.includes('INTERNAL_SERVER_ERROR') || codes.includes('SERVICE_UNAVAILABLE')) throw DeliveryError.retryable('EREMOTE', `Shopify ${what} failed on Shopify's side: ${said}`);
+      throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify ${what} was refused: ${said}`);
+    }
+    if (!isObject(body.data)) throw DeliveryError.retryable('EREMOTE', `Shopify ${what} answered without data`);
+    return body.data;
+  }
+}
+
+function foLines(nodes: unknown): FoLine[] {
+  return list(nodes)
+    .filter(isObject)
+    .map((n) => ({
+      id: str(n.id) ?? '',
+      remaining: typeof n.remainingQuantity === 'number' ? n.remainingQuantity : 0,
+      lineItemId: isObject(n.lineItem) ? (str(n.lineItem.id) ?? '') : '',
+    }));
+}
+
+/** What an error answer says: `errors` as a string, a list of messages, or an object of lists. */
+function errorText(answer: StoreAnswer): string {
+  const body = isObject(answer.json) ? answer.json : {};
+  const errors = body.errors;
+  if (typeof errors === 'string') return errors;
+  if (Array.isArray(errors)) return errors.map((e) => (isObject(e) ? (str(e.message) ?? '') : String(e))).join('; ');
+  if (isObject(errors)) return Object.entries(errors).map(([k, v]) => `${k}: ${list(v).join(', ')}`).join('; ');
+  return '';
+}

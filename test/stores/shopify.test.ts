@@ -1,0 +1,375 @@
+import { DeliveryError } from '../../src/errors';
+import { createStorePlatform } from '../../src/stores';
+import { shopifyStoreOptionsSchema } from '../../src/stores/shopify/options';
+import { throttleWaitMs } from '../../src/stores/shopify/client';
+import type { FulfillmentRequest, StorePlatform } from '../../src/stores/store';
+import { startShopifyStandIn, type ShopifyStandIn, type StandInFulfillmentOrder } from '../../testkit/receivers/stores';
+
+/**
+ * The Shopify store client against the Shopify stand-in, which validates every operation
+ * against Shopify's published Admin GraphQL schema (specs/shopify-admin-graphql-2026-07.graphql)
+ * and executes it there.
+ */
+
+const ORDER = 450789469;
+const TOKEN_ENV = 'TEST_SHOPIFY_ADMIN_TOKEN';
+
+let standIn: ShopifyStandIn;
+let store: StorePlatform;
+
+beforeAll(async () => {
+  standIn = await startShopifyStandIn();
+  const options = shopifyStoreOptionsSchema.parse({
+    shopDomain: 'test-larder.myshopify.com',
+    accessTokenEnv: TOKEN_ENV,
+    apiVersion: standIn.apiVersion,
+    baseUrl: standIn.url,
+    caFile: standIn.caFile,
+    timeout: '5s',
+  });
+  store = createStorePlatform({ dir: '/', store: { platform: { id: 'shopify', options } } }, { env: { [TOKEN_ENV]: standIn.accessToken } })!;
+}, 60_000);
+
+afterAll(async () => {
+  await store.close();
+  await standIn.stop();
+});
+
+beforeEach(() => standIn.reset());
+afterEach(() => expect(standIn.violations).toEqual([]));
+
+/** Two fulfillment orders at one location, the lines 101 (2), 102 (1) and 103 (3). */
+function twoFulfillmentOrders(): StandInFulfillmentOrder[] {
+  return [
+    { id: 7001, status: 'OPEN', locationId: 55, lines: [{ id: 9101, lineItemId: 101, remaining: 2 }, { id: 9102, lineItemId: 102, remaining: 1 }] },
+    { id: 7002, status: 'OPEN', locationId: 55, lines: [{ id: 9201, lineItemId: 103, remaining: 3 }] },
+  ];
+}
+
+const request = (lines: FulfillmentRequest['lines'], numbers = ['1Z999AA10123456784'], url?: string): FulfillmentRequest => ({
+  fulfillmentId: `1001+S1+1`,
+  orderId: '1001',
+  storeOrderId: String(ORDER),
+  lines,
+  tracking: { company: 'UPS', numbers, ...(url === undefined ? {} : { url }) },
+  orderComplete: false,
+});
+
+/** Every leaf value in a request's variables, and every key, for the "nothing else was sent" checks. */
+function leaves(value: unknown, keys: Set<string>, values: unknown[]): void {
+  if (Array.isArray(value)) value.forEach((v) => leaves(v, keys, values));
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      keys.add(k);
+      leaves(v, keys, values);
+    }
+  } else values.push(value);
+}
+
+function sentOnly(allowed: { keys: string[]; values: unknown[] }): void {
+  const keys = new Set<string>();
+  const values: unknown[] = [];
+  for (const r of standIn.requests) {
+    leaves(r.variables, keys, values);
+    // The body is the query, the variables and the operation name: nothing else rides along.
+    expect(Object.keys(JSON.parse(r.body) as object).sort()).toEqual(['operationName', 'query', 'variables']);
+    expect(r.query).not.toMatch(/customer|address|email|phone|name\b/i);
+  }
+  expect([...keys].filter((k) => !allowed.keys.includes(k))).toEqual([]);
+  expect(values.filter((v) => !allowed.values.includes(v))).toEqual([]);
+}
+
+const READ_KEYS = ['id', 'after'];
+const CREATE_KEYS = ['fulfillment', 'lineItemsByFulfillmentOrder', 'fulfillmentOrderId', 'fulfillmentOrderLineItems', 'id', 'quantity', 'trackingInfo', 'company', 'numbers', 'url', 'notifyCustomer'];
+
+async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DeliveryError);
+  return error as DeliveryError;
+}
+
+describe('Shopify fulfillments', () => {
+  it('fulfils lines that span two fulfillment orders in one fulfillment, with the carrier, tracking and notifyCustomer', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    const result = await store.fulfil(request([{ storeLineId: '101', quantity: 2 }, { storeLineId: '103', quantity: 3 }], ['1Z999AA10123456784'], 'https://www.ups.com/track?tracknum=1Z999AA10123456784'));
+
+    const order = standIn.orders.get(ORDER)!;
+    expect(order.fulfillments).toHaveLength(1);
+    expect(result).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${order.fulfillments[0]!.id}` });
+    expect(order.fulfillments[0]).toMatchObject({
+      company: 'UPS',
+      numbers: ['1Z999AA10123456784'],
+      url: 'https://www.ups.com/track?tracknum=1Z999AA10123456784',
+      notifyCustomer: true,
+      lines: [
+        { fulfillmentOrderId: 7001, foLineId: 9101, quantity: 2 },
+        { fulfillmentOrderId: 7002, foLineId: 9201, quantity: 3 },
+      ],
+    });
+    // Line 102 was not in the shipment: its fulfillment order stays open for it.
+    expect(order.fulfillmentOrders.map((fo) => fo.status)).toEqual(['IN_PROGRESS', 'CLOSED']);
+    expect(standIn.requests.map((r) => [r.operationName, r.status])).toEqual([
+      ['DropshipFulfillmentState', 200],
+      ['DropshipFulfillmentCreate', 200],
+    ]);
+    expect(standIn.requests.every((r) => r.headers['x-shopify-access-token'] === standIn.accessToken)).toBe(true);
+    expect(standIn.requests[1]!.variables).toEqual({
+      fulfillment: {
+        lineItemsByFulfillmentOrder: [
+          { fulfillmentOrderId: 'gid://shopify/FulfillmentOrder/7001', fulfillmentOrderLineItems: [{ id: 'gid://shopify/FulfillmentOrderLineItem/9101', quantity: 2 }] },
+          { fulfillmentOrderId: 'gid://shopify/FulfillmentOrder/7002', fulfillmentOrderLineItems: [{ id: 'gid://shopify/FulfillmentOrderLineItem/9201', quantity: 3 }] },
+        ],
+        trackingInfo: { company: 'UPS', numbers: ['1Z999AA10123456784'], url: 'https://www.ups.com/track?tracknum=1Z999AA10123456784' },
+        notifyCustomer: true,
+      },
+    });
+    sentOnly({
+      keys: [...READ_KEYS, ...CREATE_KEYS],
+      values: [
+        `gid://shopify/Order/${ORDER}`,
+        null,
+        'gid://shopify/FulfillmentOrder/7001',
+        'gid://shopify/FulfillmentOrder/7002',
+        'gid://shopify/FulfillmentOrderLineItem/9101',
+        'gid://shopify/FulfillmentOrderLineItem/9201',
+        2,
+        3,
+        'UPS',
+        '1Z999AA10123456784',
+        'https://www.ups.com/track?tracknum=1Z999AA10123456784',
+        true,
+      ],
+    });
+  });
+
+  it('makes one fulfillment per location when the lines sit at two locations', async () => {
+    const fos = twoFulfillmentOrders();
+    fos[1]!.locationId = 66;
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: fos });
+    const result = await store.fulfil(request([{ storeLineId: '102', quantity: 1 }, { storeLineId: '103', quantity: 1 }]));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made.map((f) => [f.locationId, f.lines])).toEqual([
+      [55, [{ fulfillmentOrderId: 7001, foLineId: 9102, quantity: 1 }]],
+      [66, [{ fulfillmentOrderId: 7002, foLineId: 9201, quantity: 1 }]],
+    ]);
+    expect(result).toEqual({ storeFulfillmentId: made.map((f) => `gid://shopify/Fulfillment/${f.id}`).join(',') });
+  });
+
+  it('fulfils part of a line (fewer than remain), leaving the rest open', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    const result = await store.fulfil(request([{ storeLineId: '103', quantity: 1 }]));
+    expect(result.alreadyFulfilled).toBeUndefined();
+    expect(result.shortLines).toBeUndefined();
+    const fo = standIn.orders.get(ORDER)!.fulfillmentOrders[1]!;
+    expect(fo.lines[0]!.remaining).toBe(2);
+    expect(fo.status).toBe('IN_PROGRESS');
+  });
+
+  it('creates nothing for lines already fulfilled (remaining 0, fulfillment order closed): alreadyFulfilled', async () => {
+    const fos = twoFulfillmentOrders();
+    fos[1] = { ...fos[1]!, status: 'CLOSED', lines: [{ id: 9201, lineItemId: 103, remaining: 0 }] };
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: fos });
+    const result = await store.fulfil(request([{ storeLineId: '103', quantity: 3 }], ['9400111899560000000000']));
+    expect(result).toEqual({ alreadyFulfilled: true, shortLines: [{ storeLineId: '103', requested: 3, fulfilled: 0 }] });
+    expect(standIn.requests.map((r) => r.operationName)).toEqual(['DropshipFulfillmentState']);
+    expect(standIn.orders.get(ORDER)!.fulfillments).toEqual([]);
+  });
+
+  it('fulfils what remains of a line partly fulfilled elsewhere, and says so', async () => {
+    const fos = twoFulfillmentOrders();
+    fos[1]!.lines[0]!.remaining = 1;
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: fos });
+    const result = await store.fulfil(request([{ storeLineId: '101', quantity: 2 }, { storeLineId: '103', quantity: 3 }]));
+    expect(result.shortLines).toEqual([{ storeLineId: '103', requested: 3, fulfilled: 1 }]);
+    expect(result.alreadyFulfilled).toBeUndefined();
+    expect(standIn.orders.get(ORDER)!.fulfillments[0]!.lines).toEqual([
+      { fulfillmentOrderId: 7001, foLineId: 9101, quantity: 2 },
+      { fulfillmentOrderId: 7002, foLineId: 9201, quantity: 1 },
+    ]);
+  });
+
+  it('skips cancelled fulfillment orders and takes the line from the open one', async () => {
+    standIn.addOrder({
+      id: ORDER,
+      fulfillmentOrders: [
+        { id: 7003, status: 'CANCELLED', locationId: 55, lines: [{ id: 9301, lineItemId: 104, remaining: 2 }] },
+        { id: 7004, status: 'OPEN', locationId: 55, lines: [{ id: 9401, lineItemId: 104, remaining: 2 }] },
+      ],
+    });
+    await store.fulfil(request([{ storeLineId: '104', quantity: 2 }]));
+    expect(standIn.orders.get(ORDER)!.fulfillments[0]!.lines).toEqual([{ fulfillmentOrderId: 7004, foLineId: 9401, quantity: 2 }]);
+  });
+
+  it('reads every page of fulfillment orders and of their line items', async () => {
+    const fulfillmentOrders: StandInFulfillmentOrder[] = Array.from({ length: 12 }, (_, i) => ({
+      id: 8000 + i,
+      status: 'OPEN' as const,
+      locationId: 55,
+      lines: Array.from({ length: i === 11 ? 60 : 1 }, (_, j) => ({ id: 80_000 + i * 100 + j, lineItemId: 2000 + i * 100 + j, remaining: 1 })),
+    }));
+    standIn.addOrder({ id: ORDER, fulfillmentOrders });
+    await store.fulfil(request([{ storeLineId: String(2000 + 11 * 100 + 59), quantity: 1 }]));
+    // Fulfillment orders come 5 a page (3 pages), line items 25 with the order, then 100 a page.
+    expect(standIn.requests.map((r) => r.operationName)).toEqual([
+      'DropshipFulfillmentState',
+      'DropshipFulfillmentState',
+      'DropshipFulfillmentState',
+      'DropshipFulfillmentOrderLines',
+      'DropshipFulfillmentCreate',
+    ]);
+    expect(standIn.orders.get(ORDER)!.fulfillments[0]!.lines).toEqual([{ fulfillmentOrderId: 8011, foLineId: 81_159, quantity: 1 }]);
+  });
+
+  it('refuses a line the order does not have, without creating anything', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    const error = await failure(store.fulfil(request([{ storeLineId: '999', quantity: 1 }])));
+    expect(error).toMatchObject({ code: 'ESTORE_REJECTED', permanent: true });
+    expect(standIn.orders.get(ORDER)!.fulfillments).toEqual([]);
+  });
+
+  it('turns userErrors into a permanent ESTORE_REJECTED with Shopify\'s messages, never the token', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.refuseNextCreate({ field: ['fulfillment'], message: `Fulfillment order 7001 has an unfulfillable status= closed. (${standIn.accessToken})` });
+    const error = await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])));
+    expect(error).toMatchObject({ code: 'ESTORE_REJECTED', permanent: true });
+    expect(error.message).toContain('fulfillment: Fulfillment order 7001 has an unfulfillable status= closed.');
+    expect(error.message).not.toContain(standIn.accessToken);
+    expect(error.message).toContain('[redacted]');
+  });
+
+  it('waits out the cost throttle for the time the missing points take to restore', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.script({ throttle: { requestedQueryCost: 752, currentlyAvailable: 666, restoreRate: 50 } });
+    const error = await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])));
+    // (752 - 666) points at 50 a second: 1.72 s.
+    expect(error).toMatchObject({ code: 'ERATE_LIMITED', permanent: false, retryAfterMs: 1720 });
+    expect(standIn.orders.get(ORDER)!.fulfillments).toEqual([]);
+    expect(throttleWaitMs({ requestedQueryCost: 1000, throttleStatus: { currentlyAvailable: 0, restoreRate: 100 } })).toBe(10_000);
+    expect(throttleWaitMs({ requestedQueryCost: 10, throttleStatus: { currentlyAvailable: 50, restoreRate: 100 } })).toBe(10);
+    expect(throttleWaitMs(undefined)).toBeUndefined();
+  });
+
+  it('retries a 429 after its Retry-After, a 5xx with backoff, and refuses a bad token for good', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.script({ status: 429, retryAfter: '2' });
+    expect(await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])))).toMatchObject({ code: 'ERATE_LIMITED', retryAfterMs: 2000, permanent: false });
+    standIn.script({ status: 502 }, { normal: true }, { status: 503 });
+    expect(await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])))).toMatchObject({ code: 'EREMOTE', permanent: false });
+    expect(await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])))).toMatchObject({ code: 'EREMOTE', permanent: false });
+    expect(standIn.orders.get(ORDER)!.fulfillments).toEqual([]);
+    await store.fulfil(request([{ storeLineId: '101', quantity: 1 }]));
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(1);
+
+    const wrong = createStorePlatform(
+      { dir: '/', store: { platform: { id: 'shopify', options: shopifyStoreOptionsSchema.parse({ shopDomain: 'x.myshopify.com', accessTokenEnv: 'T', apiVersion: standIn.apiVersion, baseUrl: standIn.url, caFile: standIn.caFile }) } } },
+      { env: { T: 'shpat_00000000000000000000000000000000' } },
+    )!;
+    try {
+      const error = await failure(wrong.fulfil(request([{ storeLineId: '101', quantity: 1 }])));
+      expect(error).toMatchObject({ code: 'EAUTH', permanent: true });
+      expect(error.message).not.toContain('shpat_0000');
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  it('after a lost answer, the retry finds its fulfillment by tracking number and creates exactly one', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.script({ normal: true }, { loseAnswer: true });
+    const lost = await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])));
+    expect(lost).toMatchObject({ code: 'ECONNECTION', permanent: false, unsure: true });
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(1);
+
+    // Line 101 still has one left, so the retry would fulfil it again without the check.
+    const retry = await store.fulfil(request([{ storeLineId: '101', quantity: 1 }]));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made).toHaveLength(1);
+    expect(retry).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[0]!.id}`, alreadyFulfilled: true });
+    expect(standIn.orders.get(ORDER)!.fulfillmentOrders[0]!.lines[0]!.remaining).toBe(1);
+    expect(standIn.requests.map((r) => r.operationName)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentCreate', 'DropshipFulfillmentState']);
+  });
+
+  it('after a lost answer that took every unit, the retry reports the earlier fulfillment', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.script({ normal: true }, { loseAnswer: true });
+    await failure(store.fulfil(request([{ storeLineId: '103', quantity: 3 }])));
+    const retry = await store.fulfil(request([{ storeLineId: '103', quantity: 3 }]));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made).toHaveLength(1);
+    expect(retry).toMatchObject({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[0]!.id}`, alreadyFulfilled: true });
+  });
+
+  it('refuses an order Shopify does not have, and ids that are not Shopify ids, for good', async () => {
+    expect(await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])))).toMatchObject({ code: 'ESTORE_REJECTED', permanent: true });
+    expect(await failure(store.fulfil({ ...request([{ storeLineId: '101', quantity: 1 }]), storeOrderId: '#1001' }))).toMatchObject({ code: 'EPAYLOAD', permanent: true });
+    expect(await failure(store.fulfil(request([{ storeLineId: 'gid://shopify/Order/5', quantity: 1 }])))).toMatchObject({ code: 'EPAYLOAD' });
+    expect(await failure(store.fulfil(request([{ storeLineId: '101', quantity: 0 }])))).toMatchObject({ code: 'EPAYLOAD' });
+  });
+
+  it('fails at creation, naming the variable, when the token is not set', () => {
+    const options = shopifyStoreOptionsSchema.parse({ shopDomain: 'x.myshopify.com', accessTokenEnv: 'NOT_SET_HERE', apiVersion: '2026-07' });
+    expect(() => createStorePlatform({ dir: '/', store: { platform: { id: 'shopify', options } } }, { env: {} })).toThrow(
+      'store.shopify.accessTokenEnv: environment variable NOT_SET_HERE (the Admin API access token) is not set',
+    );
+    expect(createStorePlatform({ dir: '/', store: {} })).toBeUndefined();
+    const unreadable = shopifyStoreOptionsSchema.parse({ shopDomain: 'x.myshopify.com', accessTokenEnv: 'T', apiVersion: '2026-07', caFile: 'no-such-ca.pem' });
+    expect(() => createStorePlatform({ dir: '/nonexistent-config', store: { platform: { id: 'shopify', options: unreadable } } }, { env: { T: 'shpat_x' } })).toThrow(
+      'store.shopify.caFile: /nonexistent-config/no-such-ca.pem cannot be read (ENOENT)',
+    );
+  });
+});
+
+describe('the Shopify stand-in (checks the check)', () => {
+  async function post(body: unknown): Promise<{ status: number; json: unknown }> {
+    const { Agent, request: send } = await import('undici');
+    const { readFileSync } = await import('node:fs');
+    const agent = new Agent({ connect: { ca: readFileSync(standIn.caFile, 'utf8') } });
+    try {
+      const answer = await send(`${standIn.url}/admin/api/${standIn.apiVersion}/graphql.json`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json', 'x-shopify-access-token': standIn.accessToken },
+        body: JSON.stringify(body),
+      });
+      return { status: answer.statusCode, json: await answer.body.json() };
+    } finally {
+      await agent.close();
+    }
+  }
+
+  it('refuses a field the pinned schema does not have, and variables whose input object does not match', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    await post({ query: `query { order(id: "gid://shopify/Order/${ORDER}") { id customerEmailAddressThatDoesNotExist } }` });
+    await post({
+      query: 'mutation M($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { userErrors { message } } }',
+      variables: { f: { lineItemsByFulfillmentOrder: [{ fulfillmentOrderId: 'gid://shopify/FulfillmentOrder/7001' }], trackingInfo: { carrier: 'UPS' } } },
+    });
+    expect(standIn.violations).toHaveLength(2);
+    expect(standIn.violations[0]).toContain('Cannot query field "customerEmailAddressThatDoesNotExist" on type "Order"');
+    expect(standIn.violations[1]).toContain('Field "carrier" is not defined by type "FulfillmentTrackingInput"');
+    expect(standIn.orders.get(ORDER)!.fulfillments).toEqual([]);
+    standIn.violations.length = 0;
+  });
+});
+
+describe('query cost', () => {
+  it('keeps every operation under Shopify\'s 1000-point limit for one query', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    standIn.orders.get(ORDER)!.fulfillmentOrders[1]!.lines = Array.from({ length: 30 }, (_, j) => ({ id: 9300 + j, lineItemId: 300 + j, remaining: 1 }));
+    await store.fulfil(request([{ storeLineId: '329', quantity: 1 }]));
+    const costs = Object.fromEntries(standIn.requests.map((r) => [r.operationName, r.requestedQueryCost]));
+    expect(Object.keys(costs)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentOrderLines', 'DropshipFulfillmentCreate']);
+    for (const cost of Object.values(costs)) expect(cost).toBeLessThan(1000);
+    expect(costs.DropshipFulfillmentState).toBeGreaterThan(100);
+  });
+
+  it('refuses an operation over the limit, as Shopify does (checks the check)', async () => {
+    const { parse } = await import('graphql');
+    const { requestedQueryCost, shopifyAdminSchema } = await import('../../testkit/receivers/stores');
+    const big = parse('query { order(id: "gid://shopify/Order/1") { fulfillmentOrders(first: 50) { nodes { id lineItems(first: 250) { nodes { id lineItem { id } } } } } } }');
+    expect(requestedQueryCost(shopifyAdminSchema(), big, {})).toBeGreaterThan(1000);
+  });
+});
