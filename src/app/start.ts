@@ -1,3 +1,4 @@
+import { createStorePlatform } from '../stores';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { ConsoleQueries } from '../ops/console-queries';
 import { Operations } from '../ops/operations';
 import { DataDirLock } from '../queue/data-dir-lock';
 import { EmbeddedRedis, shutDownOrphanedServer } from '../queue/embedded-redis';
-import { deliveryQueueName, ORDERS_QUEUE } from '../queue/names';
+import { deliveryQueueName, FULFILLMENTS_QUEUE, ORDERS_QUEUE } from '../queue/names';
 import { displayRedisUrl, evictionPolicyWarning, waitForRedis } from '../queue/redis';
 import type { DataCipher } from '../queue/sealing';
 import { PipelineMetrics } from '../telemetry/metrics';
@@ -80,7 +81,11 @@ export interface Services {
 
 /** Every queue the configuration runs: orders, then one per recipient. */
 export function pipelineQueueNames(config: Config): string[] {
-  return [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
+  return [
+    ORDERS_QUEUE,
+    ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient)),
+    ...(config.store.platform ? [FULFILLMENTS_QUEUE] : []),
+  ];
 }
 
 /** Listens on `port`, or on a free port when that one is taken and `anyPortIfTaken` says so. */
@@ -150,6 +155,11 @@ export async function startServices(options: StartOptions): Promise<Services> {
       transports: options.transports,
       cipher: options.cipher,
       workers: role === 'all' || role === 'workers',
+      // The store platform told what shipped (store.platform); its secrets are checked here, at start.
+      ...(() => {
+        const store = createStorePlatform(config);
+        return store ? { store } : {};
+      })(),
     });
     undo.push(() => pipeline.stop());
     const queues = (): Queue[] => pipelineQueueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix }));
