@@ -11,7 +11,7 @@ import type { Config } from '../config/config';
 import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 import type { CancelEvent, OrderEvent } from '../core/order';
 import { ConsoleQueries } from '../ops/console-queries';
-import { Operations } from '../ops/operations';
+import { type ConfirmationLag, Operations } from '../ops/operations';
 import { DataDirLock } from '../queue/data-dir-lock';
 import { EmbeddedRedis, shutDownOrphanedServer } from '../queue/embedded-redis';
 import { deliveryQueueName, FULFILLMENTS_QUEUE, ORDERS_QUEUE } from '../queue/names';
@@ -143,7 +143,15 @@ export async function startServices(options: StartOptions): Promise<Services> {
     }
 
     const metricsQueues: Queue[] = [];
-    const metrics = new PipelineMetrics({ queues: metricsQueues, keys: options.keys ?? [], ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}) });
+    let lagOf: (() => Promise<ConfirmationLag[]>) | undefined;
+    const metrics = new PipelineMetrics({
+      queues: metricsQueues,
+      keys: options.keys ?? [],
+      ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}),
+      ...(config.suppliers.some((s) => s.confirmations)
+        ? { confirmationLag: async () => ((await lagOf?.()) ?? []).map((l) => ({ ...l, rejected: l.rejectedTotal, backordered: l.backorderedTotal })) }
+        : {}),
+    });
     const pipeline = await Pipeline.start({
       ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
       ...(options.stalledIntervalMs !== undefined ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
@@ -162,6 +170,8 @@ export async function startServices(options: StartOptions): Promise<Services> {
       })(),
     });
     undo.push(() => pipeline.stop());
+    const lagOps = new Operations(pipeline.redis, pipeline.prefix, config);
+    lagOf = () => lagOps.confirmationLag();
     const queues = (): Queue[] => pipelineQueueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix }));
     metricsQueues.push(...queues());
     const dashboardQueues = options.dashboard && role !== 'workers' ? queues() : [];

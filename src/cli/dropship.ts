@@ -287,13 +287,20 @@ program
           .map((q) => ({ recipient: String(q.queue).replace(/^(po|carrier)-/, ''), failed: Number(q.failed), retrying: Number(q.delayed) }));
         const unconfirmedLabels = await ops.unconfirmedLabels();
         const waiting = (await ops.waitingOrders()).map((w) => ({ orderId: w.orderId, since: w.since, reasons: w.reasons.map((r) => ({ code: r.code, message: r.message })) }));
+        const confirmations = await ops.confirmationLag();
         if (opts.json) {
-          printJson({ queues, failing, held, waiting, expiringKeys: keys, unusableKeys, unconfirmedLabels });
+          printJson({ queues, failing, held, waiting, expiringKeys: keys, unusableKeys, unconfirmedLabels, confirmations });
         } else {
           process.stdout.write(formatTable(queues, ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed']));
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
           for (const h of held) console.log(`held: order ${h.orderId}: ${h.reason}`);
           for (const w of waiting) console.log(`waiting: order ${w.orderId} since ${w.since}: ${w.reasons.map((r) => `${r.code} ${r.message}`).join('; ')}`);
+          for (const c of confirmations) {
+            const hours = Math.round(c.expectWithinMs / 3_600_000);
+            if (c.overdue > 0) console.log(`unanswered: ${c.supplierId}: ${c.overdue} purchase order${c.overdue === 1 ? '' : 's'} neither acknowledged nor shipped after ${hours} h (orders ${c.overdueOrders.join(', ')}${c.overdue > c.overdueOrders.length ? ', …' : ''})`);
+            for (const o of c.rejected) console.log(`rejected: order ${o}: ${c.supplierId} rejected its purchase order (dropship status ${o} shows why)`);
+            for (const o of c.backordered) console.log(`backordered: order ${o}: ${c.supplierId} backordered its purchase order (dropship status ${o} shows why)`);
+          }
           for (const u of unconfirmedLabels) {
             console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);
           }

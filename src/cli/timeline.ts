@@ -1,4 +1,4 @@
-import type { OrderTimeline, ReasonInWords, TimelineDelivery } from '../ops/console-queries';
+import type { OrderTimeline, ReasonInWords, ShipmentEvent, TimelineDelivery } from '../ops/console-queries';
 
 /** A reason in one line: the catalogue's message and code, this case, and what to do. */
 export function reasonLine(r: ReasonInWords): string {
@@ -17,10 +17,27 @@ function deliveryLine(d: TimelineDelivery): string {
   return parts.join(', ');
 }
 
+/** What came back about a shipment: `shipped 2026-… by creamery: UPS 1Z… (3 units, sftp)`. */
+export function eventLine(e: ShipmentEvent): string {
+  const when = e.at ? ` ${e.at}` : '';
+  const how = [e.units !== undefined ? `${e.units} unit${e.units === 1 ? '' : 's'}` : '', e.channel ?? '', e.reference ? `ref ${e.reference}` : ''].filter(Boolean).join(', ');
+  switch (e.stage) {
+    case 'shipped':
+      return `shipped${when} by ${e.by}: ${e.carrier ?? 'carrier unknown'} ${(e.trackingNumbers ?? []).join(' ')}${how ? ` (${how})` : ''}`;
+    case 'fulfilled':
+      return `fulfilled in the store${when}${e.alreadyFulfilled ? ' (it had them already)' : ''}${e.storeFulfillmentId ? `: ${e.storeFulfillmentId}` : ''}`;
+    case 'refused':
+      return `refused${when} from ${e.by}: ${e.reason ?? ''}${how ? ` (${how})` : ''}`;
+    default:
+      return `${e.stage}${when} by ${e.by}${e.reason ? `: ${e.reason}` : ''}${how ? ` (${how})` : ''}`;
+  }
+}
+
 /**
- * An order's timeline as `dropship status ORDER_ID` prints it: each shipment and its deliveries'
- * stages (planned → sent, where and when, tracking), or why the order is held and what to do.
- * Only the stages that are recorded today; ids, stages, recipients and reasons, never personal data.
+ * An order's timeline as `dropship status ORDER_ID` prints it: each shipment's stage, its
+ * deliveries (planned → sent, where and when, tracking), then what came back (acknowledged,
+ * shipped with carrier and tracking, fulfilled in the store), or why the order is held and
+ * what to do. Ids, stages, recipients and reasons, never personal data.
  */
 export function formatTimeline(t: OrderTimeline): string {
   const lines: string[] = [];
@@ -28,8 +45,9 @@ export function formatTimeline(t: OrderTimeline): string {
     for (const r of t.reasons) lines.push(`${t.stage}: ${reasonLine(r)}`);
   }
   for (const s of t.shipments) {
-    lines.push(`shipment ${s.shipmentId}`);
+    lines.push(`shipment ${s.shipmentId}: ${s.stage}`);
     for (const d of s.deliveries) lines.push(`  ${deliveryLine(d)}`);
+    for (const e of s.events) lines.push(`  ${eventLine(e)}`);
   }
   return lines.length > 0 ? `${lines.join('\n')}\n` : '';
 }

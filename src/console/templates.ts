@@ -72,7 +72,7 @@ export const ORDER = `<% layout('@layout', it) %>
 <% if (it.t.shipments.length === 0) { %><p>No shipments planned yet.</p><% } %>
 <% for (const s of it.t.shipments) { %>
 <section class="shipment">
-<h3>Shipment <%= s.shipmentId %></h3>
+<h3>Shipment <%= s.shipmentId %> <span class="stage-<%= s.stage.replace(/[^a-z]/g, '-') %>">(<%= s.stage %>)</span></h3>
 <table>
 <thead><tr><th>Recipient</th><th>Transport</th><th>Format</th><th>Stage</th><th>When</th><th>Tracking</th><th>Fields disclosed</th></tr></thead>
 <tbody>
@@ -95,6 +95,13 @@ export const ORDER = `<% layout('@layout', it) %>
 <% } %>
 </tbody>
 </table>
+<% if (s.events.length > 0) { %>
+<ol class="events">
+<% for (const e of s.events) { %>
+<li class="stage-<%= e.stage %>"><strong><%= e.stage === 'fulfilled' ? 'fulfilled in the store' : e.stage %></strong><% if (e.at) { %> <time><%= e.at %></time><% } %> <span class="muted">by <%= e.by %><% if (e.channel) { %> via <%= e.channel %><% } %><% if (e.reference) { %>, ref <%= e.reference %><% } %></span><% if (e.carrier) { %>: <%= e.carrier %><% } %><% if (e.trackingNumbers) { %> <%= e.trackingNumbers.join(' ') %><% } %><% if (e.units !== undefined) { %> (<%= e.units %> units)<% } %><% if (e.storeFulfillmentId) { %> <span class="muted"><%= e.storeFulfillmentId %></span><% } %><% if (e.alreadyFulfilled) { %> <span class="muted">(the store had them already)</span><% } %><% if (e.reason) { %><br><%= e.reason %><% } %></li>
+<% } %>
+</ol>
+<% } %>
 </section>
 <% } %>
 <h2>Disclosures</h2>
@@ -162,7 +169,7 @@ export const SUPPLIERS = `<% layout('@layout', it) %>
   <td class="<%= r.failures > 0 ? 'bad' : '' %>"><%= r.failures %></td>
   <td><%= r.pending %></td>
   <td><% if (r.keyProblem) { %><span class="bad">unusable: <%= r.keyProblem %></span><% } else if (r.key) { %><% if (r.key.expiresAt) { %>expires <time><%= r.key.expiresAt %></time> (<span class="<%= r.key.daysUntilExpiry !== null && r.key.daysUntilExpiry <= it.warnDays ? 'bad' : '' %>"><%= r.key.daysUntilExpiry %> days</span>)<% } else { %>never expires<% } %><% } else { %>—<% } %></td>
-  <td class="muted">not recorded yet</td>
+  <td><% if (!r.confirmations) { %><span class="muted"><%= r.kind === 'carrier' ? '—' : 'not configured' %></span><% } else { const c = r.confirmations; %><%= c.awaiting %> awaiting<% if (c.oldestSentAt) { %>, oldest sent <time><%= c.oldestSentAt %></time><% } %><% if (c.overdue > 0) { %><br><span class="bad"><%= c.overdue %> overdue (over <%= Math.round(c.expectWithinMs / 3600000) %> h): <% for (const o of c.overdueOrders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% if (c.rejected.length > 0) { %><br><span class="bad">rejected: <% for (const o of c.rejected) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% if (c.backordered.length > 0) { %><br><span class="bad">backordered: <% for (const o of c.backordered) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% } %></td>
 </tr>
 <% } %>
 </tbody>

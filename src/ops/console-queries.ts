@@ -3,9 +3,12 @@ import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 import { CATALOGUE, isCode, readFailure, type Code } from '../errors';
 import type { Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
+import { normaliseCarrier } from '../core/confirmation';
+import { type LoopRecord, parseLoop } from '../loop/record';
+import type { ManifestShipment, OrderManifest } from '../planning/plan';
 import { readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
-import type { Operations } from './operations';
+import type { ConfirmationLag, Operations } from './operations';
 
 /**
  * What the operator console (`/console`) reads: one order's timeline, the held orders and
@@ -53,6 +56,34 @@ export interface TimelineDelivery {
   replayable: boolean;
 }
 
+/**
+ * What happened to a shipment after its documents went out: the supplier's answers, what
+ * shipped (carrier, tracking), and the store's fulfillment. Ids, carriers, tracking numbers,
+ * statuses and the supplier's reason only.
+ */
+export interface ShipmentEvent {
+  stage: 'acknowledged' | 'rejected' | 'backordered' | 'shipped' | 'fulfilled' | 'refused';
+  at: string;
+  /** The supplier (or warehouse) it came from. */
+  by: string;
+  carrier?: string;
+  trackingNumbers?: string[];
+  trackingUrl?: string;
+  /** Units shipped in it. */
+  units?: number;
+  /** The supplier's reason (a rejection, a backorder), or why a confirmation was refused. */
+  reason?: string;
+  /** `api`, `sftp`, `cxml`, or `label` (a label the store bought). */
+  channel?: string;
+  reference?: string;
+  /** The store's fulfillment id, or that the store had it already. */
+  storeFulfillmentId?: string;
+  alreadyFulfilled?: boolean;
+}
+
+/** Where a shipment stands, furthest first: fulfilled in the store → shipped → acknowledged (or not) → sent. */
+export type ShipmentStage = 'fulfilled' | 'partly fulfilled' | 'shipped' | 'partly shipped' | 'rejected' | 'backordered' | 'acknowledged' | 'sent' | 'planned';
+
 export interface OrderTimeline {
   orderId: string;
   /** The order's stage: received (waiting to be planned), waiting (for the store to release it), skipped (never ships), held, failed, planned, cancelled, or unknown. */
@@ -65,9 +96,9 @@ export interface OrderTimeline {
   /** Kept for replay (held or failed). */
   replayable: boolean;
   cancelled?: { at?: string; reason?: string };
-  shipments: Array<{ shipmentId: string; deliveries: TimelineDelivery[] }>;
+  shipments: Array<{ shipmentId: string; stage: ShipmentStage; deliveries: TimelineDelivery[]; events: ShipmentEvent[] }>;
   disclosures: Disclosure[];
-  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string }>;
+  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; at?: string; voidedAt?: string }>;
 }
 
 export interface HeldEntry {
@@ -110,6 +141,8 @@ export interface HeldPage {
 }
 
 export interface RecipientSummary {
+  /** A supplier that confirms: its purchase orders awaiting an answer, overdue, rejected or backordered. */
+  confirmations?: ConfirmationLag;
   recipient: string;
   kind: 'carrier' | 'dropship';
   queue: string;
@@ -209,28 +242,28 @@ export class ConsoleQueries {
   async timeline(orderId: string): Promise<OrderTimeline | undefined> {
     const { redis, prefix } = this.ops.store;
     const orders = this.ops.queue(ORDERS_QUEUE);
-    const [orderJob, cancelJob, disclosures, trackingRaw, [cancelledRaw, manifestRaw, seen], record] = await Promise.all([
+    const [orderJob, cancelJob, disclosures, trackingRaw, [cancelledRaw, manifestRaw, seen], record, loopRaw] = await Promise.all([
       orders.getJob(orderJobId(orderId)),
       orders.getJob(cancelJobId(orderId)),
       this.ops.ledger.forOrder(orderId),
       redis.hgetall(markerKeys.tracking(prefix, orderId)),
       redis.mget(markerKeys.cancelled(prefix, orderId), markerKeys.manifest(prefix, orderId), markerKeys.orderSeen(prefix, orderId)),
       readRecord(redis, prefix, orderId),
+      redis.hgetall(markerKeys.loop(prefix, orderId)),
     ]);
     if (!orderJob && !cancelJob && !manifestRaw && !seen && !cancelledRaw && !record && disclosures.length === 0) return undefined;
 
     // Every delivery of the order, with the queue that holds it: from the plan, the ledger and
     // the order job's result, so each is one lookup in a known queue.
     const planned = new Map<string, { shipmentId: string; recipient: string; kind: 'carrier' | 'dropship' }>();
-    if (manifestRaw) {
-      for (const d of (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string; shipmentId: string; recipient: string; kind: 'carrier' | 'dropship' }> }).deliveries) {
-        planned.set(d.deliveryId, d);
-      }
-    }
+    const manifest = manifestRaw ? (JSON.parse(manifestRaw) as OrderManifest) : undefined;
+    for (const d of manifest?.deliveries ?? []) planned.set(d.deliveryId, d);
+    const manifestShipments = manifest?.shipments ?? [];
+    const loop = parseLoop(loopRaw);
     for (const d of disclosures) if (!planned.has(d.deliveryId)) planned.set(d.deliveryId, { shipmentId: shipmentOf(d.deliveryId), recipient: d.recipient, kind: d.kind });
     const tracking = Object.entries(trackingRaw).map(([shipmentId, v]) => {
-      const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string };
-      return { shipmentId, carrier: t.carrier, trackingNumber: t.trackingNumber, ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}) };
+      const t = JSON.parse(v) as { carrier: string; trackingNumber: string; at?: string; voidedAt?: string };
+      return { shipmentId, carrier: t.carrier, trackingNumber: t.trackingNumber, ...(t.at ? { at: t.at } : {}), ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}) };
     });
 
     const deliveries = await Promise.all(
@@ -301,7 +334,11 @@ export class ConsoleQueries {
       reasons,
       replayable: orderState === 'failed',
       ...(cancelled ? { cancelled } : {}),
-      shipments: [...shipments.entries()].map(([shipmentId, ds]) => ({ shipmentId, deliveries: ds })),
+      shipments: [...shipments.entries()].map(([shipmentId, ds]) => {
+        const manifested = manifestShipments.find((m) => m.shipmentId === shipmentId);
+        const events = shipmentEvents(loop, shipmentId, manifested, tracking);
+        return { shipmentId, stage: shipmentStage(ds, events, manifested, loop.shipped), deliveries: ds, events };
+      }),
       disclosures,
       tracking,
     };
@@ -346,11 +383,12 @@ export class ConsoleQueries {
     return { held, heldTotal, page: Math.max(1, page), pageSize, waiting, failedDeliveries, failedTotals: perQueue.map(({ queue, total }) => ({ queue, total })) };
   }
 
-  /** Every supplier and carrier: its last delivery, failures, pending work and PGP key. */
+  /** Every supplier and carrier: its last delivery, failures, pending work, PGP key and confirmation lag. */
   async recipients(): Promise<RecipientSummary[]> {
     const config = this.ops.store.config;
     const lastDelivered = await this.ops.ledger.lastByRecipient();
     const now = this.options.now?.() ?? Date.now();
+    const lag = await this.ops.confirmationLag(now, 5);
     return Promise.all(
       deliveryTargets(config).map(async (t): Promise<RecipientSummary> => {
         const queue = deliveryQueueName(t.kind, t.recipient);
@@ -370,6 +408,7 @@ export class ConsoleQueries {
           pending: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.active ?? 0) + (counts['waiting-children'] ?? 0),
           ...(key ? { key: { fingerprint: key.fingerprint, expiresAt: key.expiresAt, daysUntilExpiry: daysUntil(key.expiresAt, now) } } : {}),
           ...(keyProblem ? { keyProblem } : {}),
+          ...(supplier?.confirmations ? { confirmations: lag.find((l) => l.supplierId === supplier.id)! } : {}),
         };
       }),
     );
@@ -421,4 +460,65 @@ function stageOf(state: string | undefined, job: Job | undefined, disclosed: boo
     default:
       return 'unknown';
   }
+}
+
+/** A shipment's events from the order's loop; a warehouse label with nothing recorded (no store platform) shipped when bought. */
+function shipmentEvents(loop: LoopRecord, shipmentId: string, shipment: ManifestShipment | undefined, tracking: OrderTimeline['tracking']): ShipmentEvent[] {
+  const out: ShipmentEvent[] = [];
+  for (const e of loop.events) {
+    if (e.kind === 'refused') {
+      if (shipment?.origin === 'supplier' && shipment.shipper === e.supplierId) {
+        out.push({ stage: 'refused', at: e.at, by: e.supplierId, reason: `${e.what} refused: ${e.problems.join('; ')}`, channel: e.channel, ...(e.reference ? { reference: e.reference } : {}) });
+      }
+      continue;
+    }
+    if (e.shipmentId !== shipmentId) continue;
+    const ref = e.reference ? { reference: e.reference } : {};
+    if (e.kind === 'acknowledged') {
+      out.push({ stage: e.status === 'accepted' ? 'acknowledged' : e.status, at: e.at, by: e.supplierId, ...(e.reason ? { reason: e.reason } : {}), channel: e.channel, ...ref });
+      continue;
+    }
+    out.push({
+      stage: 'shipped',
+      at: e.shippedAt ?? e.at,
+      by: e.shipper,
+      carrier: e.carrier,
+      trackingNumbers: e.trackingNumbers,
+      ...(e.trackingUrl ? { trackingUrl: e.trackingUrl } : {}),
+      units: Object.values(e.lines).reduce((a, b) => a + b, 0),
+      channel: e.channel,
+      ...ref,
+    });
+    if (e.fulfilled) {
+      out.push({
+        stage: 'fulfilled',
+        at: e.fulfilled.at,
+        by: e.shipper,
+        trackingNumbers: e.trackingNumbers,
+        ...(e.fulfilled.storeFulfillmentId ? { storeFulfillmentId: e.fulfilled.storeFulfillmentId } : {}),
+        ...(e.fulfilled.alreadyFulfilled ? { alreadyFulfilled: true } : {}),
+      });
+    }
+  }
+  if (shipment?.origin === 'warehouse' && !out.some((e) => e.stage === 'shipped')) {
+    const label = tracking.find((t) => t.shipmentId === shipmentId && !t.voidedAt);
+    if (label) out.push({ stage: 'shipped', at: label.at ?? '', by: shipment.shipper, carrier: normaliseCarrier(label.carrier).company, trackingNumbers: [label.trackingNumber], units: shipment.lines.reduce((a, l) => a + l.quantity, 0), channel: 'label' });
+  }
+  return out;
+}
+
+/** The furthest a shipment got. */
+function shipmentStage(deliveries: readonly TimelineDelivery[], events: readonly ShipmentEvent[], shipment: ManifestShipment | undefined, shipped: Record<string, number>): ShipmentStage {
+  const lines = shipment?.lines ?? [];
+  const all = lines.length > 0 && lines.every((l) => (shipped[l.lineId] ?? 0) >= l.quantity);
+  const shippedEvents = events.filter((e) => e.stage === 'shipped');
+  const fulfilled = events.filter((e) => e.stage === 'fulfilled').length;
+  if (shippedEvents.length > 0) {
+    const whole = all || (shipment?.origin === 'warehouse' && shippedEvents.some((e) => e.channel === 'label'));
+    if (fulfilled > 0) return fulfilled === shippedEvents.length && whole ? 'fulfilled' : 'partly fulfilled';
+    return whole ? 'shipped' : 'partly shipped';
+  }
+  const answer = [...events].reverse().find((e) => e.stage === 'acknowledged' || e.stage === 'rejected' || e.stage === 'backordered');
+  if (answer) return answer.stage as ShipmentStage;
+  return deliveries.length > 0 && deliveries.every((d) => d.stage === 'sent') ? 'sent' : 'planned';
 }

@@ -44,6 +44,24 @@ export interface OrderStatus {
   disclosures: number;
 }
 
+/** A confirming supplier's purchase orders not yet answered, and those it turned down. */
+export interface ConfirmationLag {
+  supplierId: string;
+  expectWithinMs: number;
+  /** Sent, neither acknowledged nor shipped yet. */
+  awaiting: number;
+  /** Of those, sent longer than `expectWithinMs` ago; the oldest order ids in `overdueOrders`. */
+  overdue: number;
+  overdueOrders: string[];
+  /** When the oldest unanswered one was sent. */
+  oldestSentAt?: string;
+  /** Orders whose purchase order it rejected or backordered (newest first): for an operator. */
+  rejected: string[];
+  backordered: string[];
+  rejectedTotal: number;
+  backorderedTotal: number;
+}
+
 /** `{ code }` of a failed delivery's reason, when it names one. */
 function codeOf(failedReason: string | undefined): { code?: ErrorCode } {
   const failure = readFailure(failedReason);
@@ -211,6 +229,47 @@ export class Operations {
     return Object.entries(all)
       .map(([deliveryId, v]) => ({ deliveryId, ...(JSON.parse(v) as UnconfirmedLabel) }))
       .sort((a, b) => a.lostAttemptAt.localeCompare(b.lostAttemptAt));
+  }
+
+  /**
+   * For each supplier that confirms (`confirmations`): purchase orders sent and not yet
+   * acknowledged or shipped, those older than its `expectWithin` (overdue, the oldest ids
+   * listed), and those it rejected or backordered, for an operator. Eight reads per supplier.
+   */
+  async confirmationLag(now = Date.now(), list = 20): Promise<ConfirmationLag[]> {
+    return Promise.all(
+      this.config.suppliers
+        .filter((s) => s.confirmations)
+        .map(async (s) => {
+          const awaiting = markerKeys.unconfirmed(this.prefix, s.id);
+          const cutoff = now - s.confirmations!.expectWithinMs;
+          const rejectedKey = markerKeys.attention(this.prefix, s.id, 'rejected');
+          const backorderedKey = markerKeys.attention(this.prefix, s.id, 'backordered');
+          const [count, overdue, oldest, overdueOrders, rejected, backordered, rejectedTotal, backorderedTotal] = await Promise.all([
+            this.redis.zcard(awaiting),
+            this.redis.zcount(awaiting, '-inf', String(cutoff)),
+            this.redis.zrange(awaiting, '0', '0', 'WITHSCORES'),
+            this.redis.zrangebyscore(awaiting, '-inf', String(cutoff), 'LIMIT', 0, list),
+            this.redis.zrevrange(rejectedKey, 0, list - 1),
+            this.redis.zrevrange(backorderedKey, 0, list - 1),
+            this.redis.zcard(rejectedKey),
+            this.redis.zcard(backorderedKey),
+          ]);
+          const oldestAt = oldest[1] !== undefined ? new Date(Number(oldest[1])).toISOString() : undefined;
+          return {
+            supplierId: s.id,
+            expectWithinMs: s.confirmations!.expectWithinMs,
+            awaiting: count,
+            overdue,
+            overdueOrders,
+            ...(oldestAt ? { oldestSentAt: oldestAt } : {}),
+            rejected,
+            backordered,
+            rejectedTotal,
+            backorderedTotal,
+          };
+        }),
+    );
   }
 
   /**

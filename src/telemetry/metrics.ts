@@ -6,6 +6,8 @@ import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 export interface MetricsOptions {
   /** Queues whose depth and oldest waiting job are read at every scrape. */
   queues: Queue[];
+  /** Per confirming supplier: purchase orders awaiting an answer, overdue, rejected, backordered (counts). */
+  confirmationLag?: () => Promise<Array<{ supplierId: string; awaiting: number; overdue: number; rejected: number; backordered: number }>>;
   /** Supplier PGP keys checked at start-up. */
   keys: SupplierKeyStatus[];
   /** Suppliers whose PGP key could not be used at start-up (expired, revoked). */
@@ -73,6 +75,24 @@ export class PipelineMetrics {
         }
       },
     });
+    const lag = options.confirmationLag;
+    if (lag) {
+      new Gauge({
+        name: 'dropship_purchase_orders_unanswered',
+        help: "Purchase orders sent to a supplier that confirms and not yet acknowledged or shipped; state=overdue: past its confirmations.expectWithin, state=rejected|backordered: turned down, for an operator",
+        labelNames: ['supplier', 'state'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const l of await lag()) {
+            this.set({ supplier: l.supplierId, state: 'awaiting' }, l.awaiting);
+            this.set({ supplier: l.supplierId, state: 'overdue' }, l.overdue);
+            this.set({ supplier: l.supplierId, state: 'rejected' }, l.rejected);
+            this.set({ supplier: l.supplierId, state: 'backordered' }, l.backordered);
+          }
+        },
+      });
+    }
     const keys = options.keys;
     const unusable = options.unusableKeys ?? [];
     new Gauge({

@@ -1,6 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../../src/config/config';
+import { formatTimeline } from '../../src/cli/timeline';
 import { parseLoop } from '../../src/loop/record';
+import { ConsoleQueries } from '../../src/ops/console-queries';
+import { Operations } from '../../src/ops/operations';
 import { markerKeys } from '../../src/queue/names';
 import type { FulfillmentRequest, StorePlatform } from '../../src/stores/store';
 import { fixtureConfig, orderPayload } from '../support/orders';
@@ -234,6 +237,48 @@ describe('supplier confirmations over HTTPS', () => {
       expect(warehouse).toMatchObject({ orderId: '9107', lines: [{ storeLineId: '866091070', quantity: 2 }], tracking: { company: 'UPS', numbers: ['1Z9107WAREHOUSECARRIER'] } });
       // The creamery buys on the store's label but confirms itself: nothing for it until it does.
       expect(store.requests.filter((r) => r.fulfillmentId.includes('creamery'))).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('the timeline after the supplier answers', () => {
+  it('shows each shipment acknowledged, shipped with its tracking, and fulfilled in the store; the lag lists the unanswered', async () => {
+    const { h, store } = await start();
+    try {
+      await h.postOrder(storeOrder('9201'));
+      await h.postOrder(storeOrder('9202'));
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === 2 && h.recorder('oliveco').delivered.length === 2);
+      const ops = new Operations(h.pipeline.redis, h.pipeline.prefix, configWithConfirmations());
+      await waitFor('both awaited', async () => (await ops.confirmationLag()).find((l) => l.supplierId === 'creamery')?.awaiting === 2);
+
+      expect((await post(h, 'creamery', 'acknowledgements', { orderId: '9201', status: 'accepted' })).statusCode).toBe(202);
+      expect((await post(h, 'creamery', 'shipments', { orderId: '9201', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'], shippedAt: '2026-12-06T10:00:00Z' })).statusCode).toBe(202);
+      await waitFor('fulfilled', async () => store.requests.filter((r) => r.orderId === '9201').length === 2);
+      await waitFor('fulfilled recorded', async () => (await loopOf(h, '9201')).events.filter((e) => e.fulfilled).length === 2);
+
+      const timeline = (await new ConsoleQueries(ops).timeline('9201'))!;
+      const creamery = timeline.shipments.find((s) => s.shipmentId === '9201+creamery')!;
+      expect(creamery.stage).toBe('fulfilled');
+      expect(creamery.events.map((e) => e.stage)).toEqual(['acknowledged', 'shipped', 'fulfilled']);
+      expect(creamery.events[1]).toMatchObject({ by: 'creamery', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'], units: 4, at: '2026-12-06T10:00:00Z', channel: 'api' });
+      expect(creamery.events[2]).toMatchObject({ storeFulfillmentId: expect.stringMatching(/^gid:\/\/shopify\/Fulfillment\//) });
+      expect(timeline.shipments.find((s) => s.shipmentId === '9201+warehouse')!.stage).toBe('fulfilled');
+      // The olive co. was sent its order and has said nothing.
+      expect(timeline.shipments.find((s) => s.shipmentId === '9201+oliveco')!.stage).toBe('sent');
+
+      const printed = formatTimeline(timeline);
+      expect(printed).toContain('shipment 9201+creamery: fulfilled');
+      expect(printed).toMatch(/ {2}shipped 2026-12-06T10:00:00Z by creamery: UPS 1Z999AA10123456784 \(4 units, api\)/);
+      expect(printed).toMatch(/ {2}fulfilled in the store .*gid:\/\/shopify\/Fulfillment\//);
+      expect(printed).not.toMatch(/Ada|Sample Street|ada@example/);
+
+      // 9202 is still unanswered by both; two days on, it is overdue.
+      const lag = await ops.confirmationLag(Date.now() + 49 * 3_600_000);
+      expect(lag.find((l) => l.supplierId === 'creamery')).toMatchObject({ awaiting: 1, overdue: 1, overdueOrders: ['9202'], rejected: [], backordered: [] });
+      expect(lag.find((l) => l.supplierId === 'oliveco')).toMatchObject({ awaiting: 2, overdue: 2, overdueOrders: ['9201', '9202'] });
+      expect((await ops.confirmationLag()).find((l) => l.supplierId === 'creamery')).toMatchObject({ awaiting: 1, overdue: 0 });
     } finally {
       await h.stop();
     }
