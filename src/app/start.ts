@@ -143,13 +143,13 @@ export async function startServices(options: StartOptions): Promise<Services> {
     }
 
     const metricsQueues: Queue[] = [];
-    let lagOf: (() => Promise<ConfirmationLag[]>) | undefined;
+    const lag: { of?: () => Promise<ConfirmationLag[]> } = {};
     const metrics = new PipelineMetrics({
       queues: metricsQueues,
       keys: options.keys ?? [],
       ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}),
       ...(config.suppliers.some((s) => s.confirmations)
-        ? { confirmationLag: async () => ((await lagOf?.()) ?? []).map((l) => ({ ...l, rejected: l.rejectedTotal, backordered: l.backorderedTotal })) }
+        ? { confirmationLag: async () => ((await lag.of?.()) ?? []).map((l) => ({ ...l, rejected: l.rejectedTotal, backordered: l.backorderedTotal })) }
         : {}),
     });
     const pipeline = await Pipeline.start({
@@ -171,7 +171,7 @@ export async function startServices(options: StartOptions): Promise<Services> {
     });
     undo.push(() => pipeline.stop());
     const lagOps = new Operations(pipeline.redis, pipeline.prefix, config);
-    lagOf = () => lagOps.confirmationLag();
+    lag.of = () => lagOps.confirmationLag();
     const queues = (): Queue[] => pipelineQueueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix }));
     metricsQueues.push(...queues());
     const dashboardQueues = options.dashboard && role !== 'workers' ? queues() : [];
