@@ -155,13 +155,15 @@ describe('the operator console', () => {
     expect(sent).toMatch(
       new RegExp(
         [
-          'shipment 1001\\+creamery',
+          'shipment 1001\\+creamery: sent',
           `  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+creamery+carrier')}`,
           `  creamery \\(supplier\\): planned → sent ${at} via recording \\(csv\\)`,
-          'shipment 1001\\+oliveco',
+          'shipment 1001\\+oliveco: sent',
           `  oliveco \\(supplier\\): planned → sent ${at} via recording \\(json\\)`,
-          'shipment 1001\\+warehouse',
+          'shipment 1001\\+warehouse: shipped',
           `  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+warehouse+carrier')}`,
+          // The warehouse ships on the label the store bought: shipped once it is bought.
+          `  shipped ${at} by warehouse: UPS ${trackingNumberOf('1001+warehouse+carrier')} \\(2 units, label\\)`,
           '',
         ].join('\\n'),
       ),
@@ -189,9 +191,9 @@ describe('the operator console', () => {
     const t = text((await get(server, '/console/suppliers')).body);
     // The last delivery is the ledger's: when the recipient last had a payload.
     const last = (recipient: string) => (server.ops.disclosures('1001').then((ds) => ds.filter((d) => d.recipient === recipient).map((d) => d.deliveredAt).sort().at(-1)));
-    expect(t).toContain(`creamery (supplier) outbox ${await last('creamery')} 0 0 — not recorded yet`);
-    expect(t).toContain(`ups (carrier) https ${await last('ups')} 0 0 — not recorded yet`);
-    expect(t).toContain('fedex (carrier) https none yet 0 0 — not recorded yet');
+    expect(t).toContain(`creamery (supplier) outbox ${await last('creamery')} 0 0 — not configured`);
+    expect(t).toContain(`ups (carrier) https ${await last('ups')} 0 0 — —`);
+    expect(t).toContain('fedex (carrier) https none yet 0 0 — —');
     expect(t).toMatch(/oliveco \(supplier\) \w+ \d{4}-\d\d-\d\dT[\d:.]+Z 0 0/);
     expect(t).toMatch(/ups \(carrier\) https \d{4}-/);
     expect(t).toContain('Labels possibly bought twice None: every label was bought with an answer.');
@@ -209,9 +211,9 @@ describe('the operator console', () => {
     try {
       const res = await get(keyed, '/console/suppliers');
       const t = text(res.body);
-      expect(t).toMatch(/creamery \(supplier\) outbox \S+ 0 0 expires 2027-01-01T00:00:00\.000Z \(12 days\) not recorded yet/);
+      expect(t).toMatch(/creamery \(supplier\) outbox \S+ 0 0 expires 2027-01-01T00:00:00\.000Z \(12 days\) not configured/);
       expect(res.body).toContain('<span class="bad">12 days</span>');
-      expect(t).toMatch(/oliveco \(supplier\) outbox \S+ 0 0 unusable: suppliers\/oliveco\.yaml: pgp\.publicKeyFile: the key expired on 2026-11-01 not recorded yet/);
+      expect(t).toMatch(/oliveco \(supplier\) outbox \S+ 0 0 unusable: suppliers\/oliveco\.yaml: pgp\.publicKeyFile: the key expired on 2026-11-01 not configured/);
     } finally {
       await keyed.close();
     }

@@ -135,7 +135,7 @@ describe('the operator console in Chromium', () => {
     await page.getByRole('link', { name: 'Suppliers and carriers' }).click();
     await page.waitForURL(`${origin}/console/suppliers`);
     const suppliers = await visible(page);
-    expect(suppliers).toMatch(/creamery \(supplier\) outbox \d{4}-\S+ 0 0 — not recorded yet/);
+    expect(suppliers).toMatch(/creamery \(supplier\) outbox \d{4}-\S+ 0 0 — not configured/);
     expect(suppliers).toContain('Labels possibly bought twice None');
     await page.screenshot({ path: screenshotPath('console-suppliers.png'), fullPage: true });
     await noPersonalData(page);

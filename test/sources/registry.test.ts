@@ -29,6 +29,8 @@ const CANONICAL_KEYS = new Set([
   'brand', 'last4', 'sku', 'quantity', 'unitPrice', 'weight', 'properties', 'requiresShipping',
   // The store's state of the order and its version (#13: which orders ship, corrections).
   'state', 'platform', 'financialStatus', 'cancelled', 'test', 'status', 'version',
+  // The store's own ids of the order and its lines (#14: the store is told what shipped).
+  'storeId', 'storeLineId',
 ]);
 
 /** Every key of the mapped input, outside line properties (whose names are the store's). */

@@ -40,6 +40,7 @@ describe('Shopify orders/create (current API shape)', () => {
       order: {
         id: '1001',
         name: '#1001',
+        storeId: '5800000000001',
         placedAt: '2024-05-01T10:15:00-04:00',
         currency: 'USD',
         shippingMethod: 'Standard',
@@ -69,6 +70,7 @@ describe('Shopify orders/create (current API shape)', () => {
         lines: [
           {
             id: '1',
+            storeLineId: '13600000000001',
             sku: 'VC-CHED-200',
             name: 'Salt & Pepper Cheddar - 200 g',
             quantity: 2,
@@ -77,8 +79,8 @@ describe('Shopify orders/create (current API shape)', () => {
             properties: { Engraving: 'For Grace', 'Gift note': 'Use card [redacted] for the deposit' },
             requiresShipping: true,
           },
-          { id: '2', sku: '', name: 'Crème fraîche 250 ml', quantity: 1, unitPrice: '8.00', properties: {}, requiresShipping: true },
-          { id: '4', sku: 'BUTTER-42', name: 'Cultured Butter', quantity: 3, unitPrice: '10.00', weight: 250, properties: {}, requiresShipping: true },
+          { id: '2', storeLineId: '13600000000002', sku: '', name: 'Crème fraîche 250 ml', quantity: 1, unitPrice: '8.00', properties: {}, requiresShipping: true },
+          { id: '4', storeLineId: '13600000000004', sku: 'BUTTER-42', name: 'Cultured Butter', quantity: 3, unitPrice: '10.00', weight: 250, properties: {}, requiresShipping: true },
         ],
         // What store.yaml `fulfil` decides on, and `updated_at` as the version.
         state: { platform: 'shopify', financialStatus: 'paid', cancelled: false, test: false },
@@ -161,6 +163,7 @@ describe('Shopify orders/create (older API shape)', () => {
   it('maps price strings, payment_details brand and last four, a customer tag, a gift_message note attribute', () => {
     expect(ingestOrder(payload).order).toStrictEqual({
       id: '1002',
+      storeId: '450789469',
       name: '#1002',
       // No processed_at in this payload: created_at is the order date.
       placedAt: '2019-03-12T16:09:54-04:00',
@@ -180,9 +183,9 @@ describe('Shopify orders/create (older API shape)', () => {
       },
       payment: { brand: 'Visa', last4: '1111' },
       lines: [
-        { id: '1', sku: 'SOCK-L', name: 'Wool Socks - Large', quantity: 1, unitPrice: '19.00', weight: 150, properties: {}, requiresShipping: true },
+        { id: '1', storeLineId: '466157049', sku: 'SOCK-L', name: 'Wool Socks - Large', quantity: 1, unitPrice: '19.00', weight: 150, properties: {}, requiresShipping: true },
         // gift_card: true never ships.
-        { id: '2', sku: '', name: 'Gift Card', quantity: 1, unitPrice: '50.00', properties: { Recipient: 'Cy Example' }, requiresShipping: false },
+        { id: '2', storeLineId: '518995019', sku: '', name: 'Gift Card', quantity: 1, unitPrice: '50.00', properties: { Recipient: 'Cy Example' }, requiresShipping: false },
       ],
       state: { platform: 'shopify', financialStatus: 'authorized', cancelled: false, test: true },
       version: Date.parse('2019-03-12T16:09:55-04:00'),
@@ -202,12 +205,13 @@ describe('Shopify digital-only order (no shipping address, no customer, no order
   it('leaves shipTo out, drops the partial billing address, and uses the numeric id', () => {
     expect(ingestOrder(payload).order).toStrictEqual({
       id: '5800000000003',
+      storeId: '5800000000003',
       placedAt: '2024-06-10T08:00:00+09:00',
       currency: 'JPY',
       shippingMethod: 'default',
       customer: { name: '山田 テスト', email: 'zoe@example.com', contactRestricted: true },
       // requires_shipping: false never ships.
-      lines: [{ id: '1', sku: '', name: 'E-book: Café Stories – Vol. 2', quantity: 1, unitPrice: '1500', properties: {}, requiresShipping: false }],
+      lines: [{ id: '1', storeLineId: '13600000000031', sku: '', name: 'E-book: Café Stories – Vol. 2', quantity: 1, unitPrice: '1500', properties: {}, requiresShipping: false }],
       state: { platform: 'shopify', cancelled: false, test: false },
     });
   });

@@ -28,6 +28,7 @@ describe('WooCommerce order webhook (REST API v3 order)', () => {
       source: { kind: 'woocommerce' },
       order: {
         id: '727',
+        storeId: '727',
         // date_created_gmt is UTC without an offset.
         placedAt: '2024-05-02T13:30:00Z',
         currency: 'EUR',
@@ -55,6 +56,7 @@ describe('WooCommerce order webhook (REST API v3 order)', () => {
         lines: [
           {
             id: '315',
+            storeLineId: '315',
             sku: 'TEA-GRN',
             name: 'Te – Grøn & Mint',
             quantity: 2,
@@ -63,7 +65,7 @@ describe('WooCommerce order webhook (REST API v3 order)', () => {
             requiresShipping: true,
           },
           // price is total ÷ quantity as a float: six decimals at most.
-          { id: '316', sku: '', name: 'Honning 500 g', quantity: 3, unitPrice: '8.333333', properties: {}, requiresShipping: true },
+          { id: '316', storeLineId: '316', sku: '', name: 'Honning 500 g', quantity: 3, unitPrice: '8.333333', properties: {}, requiresShipping: true },
         ],
         // `status`, which store.yaml `fulfil` decides on; `date_modified_gmt` as the version.
         state: { platform: 'woocommerce', status: 'processing' },
