@@ -19,6 +19,12 @@ export interface TrackingRecord {
   voidedAt?: string;
   /** An earlier attempt to buy this label ended without an answer then: the carrier may hold a second label. */
   lostAttemptAt?: string;
+  /**
+   * After an attempt whose answer was lost, what the carrier said when asked before buying
+   * again: the label it had sold was taken (`reused`), the shipments it held were cancelled
+   * and the label bought again (`cancelled`), or it held none (`none found`).
+   */
+  labelRecovery?: 'reused' | 'cancelled' | 'none found';
 }
 
 /** Suffix of a label void's delivery id. */

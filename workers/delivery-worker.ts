@@ -10,7 +10,7 @@ import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledge
 import { BATCH_JOB, CUT_JOB, deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
-import { type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
+import { type DeliveryPayload, type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import type { BatchJob, Batches } from './batches';
 
@@ -119,6 +119,22 @@ async function attempt(run: () => Promise<DeliveryReceipt>, redact: (text: strin
   }
 }
 
+/** What the transport is handed for a planned delivery. */
+function payloadOf(d: PlannedDelivery, out: Outgoing): DeliveryPayload {
+  return {
+    deliveryId: d.deliveryId,
+    orderId: d.orderId,
+    recipient: d.recipient,
+    kind: d.kind,
+    format: d.format,
+    filename: d.filename,
+    contentType: d.contentType,
+    body: out.body,
+    ...(d.purpose ? { purpose: d.purpose } : {}),
+    ...(out.secrets.length > 0 ? { secrets: out.secrets } : {}),
+  };
+}
+
 /** A delivery queue's job data: a sealed planned delivery, a label void, or a batch. */
 export type DeliveryJobData = SealedData<DeliveryClear> | LabelVoid | BatchJob;
 
@@ -133,11 +149,15 @@ interface Outgoing {
 }
 
 /**
- * The mark of a label being bought (carrier requests only), and the earlier attempt it found:
- * one that ended without an answer, after which the carrier may hold a label no one heard of.
+ * The mark of a label being bought (carrier requests only), and what became of an earlier
+ * attempt that ended without an answer, after which the carrier may hold a label no one
+ * heard of: the carrier gave it back (`recovered`, nothing is bought), said what it did
+ * (`recovery`), or could not be asked and the label bought now is flagged (`lost`).
  */
 interface LabelAttempt {
   key: string;
+  recovered?: DeliveryReceipt;
+  recovery?: NonNullable<TrackingRecord['labelRecovery']>;
   lost?: UnconfirmedLabel;
 }
 
@@ -301,39 +321,42 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   /**
    * Marks a label being bought. A label is bought once per attempt and no carrier takes an
    * idempotency key: an attempt that ended without an answer (worker killed, timeout
-   * mid-request) may have bought one. Its mark, found by the next attempt, flags the label
-   * for an operator to check.
+   * mid-request) may have bought one. Its mark, found by the next attempt, makes this one ask
+   * the carrier first, by the reference the label carries (`recoverLabel`): a label sold then
+   * is taken as it is (UPS) or cancelled (FedEx), and only then is one bought. When the
+   * carrier cannot be asked or cannot answer, the label bought now is flagged for an operator.
    */
-  const markLabelAttempt = async (d: PlannedDelivery): Promise<LabelAttempt> => {
+  const markLabelAttempt = async (d: PlannedDelivery, out: Outgoing, signal: AbortSignal | undefined): Promise<LabelAttempt> => {
     const key = markerKeys.labelAttempt(prefix, d.deliveryId);
     const at = new Date().toISOString();
     const lost = (await records.set(key, JSON.stringify({ at }), 'PX', retention.dedupeMs, 'GET')) as string | null;
     if (lost === null) return { key };
-    const unconfirmed: UnconfirmedLabel = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt: (JSON.parse(lost) as { at: string }).at, at };
-    const listKey = markerKeys.unconfirmedLabels(prefix);
-    await records.multi().hset(listKey, d.deliveryId, JSON.stringify(unconfirmed)).pexpire(listKey, retention.disclosuresMs).exec();
-    return { key, lost: unconfirmed };
+    const lostAttemptAt = (JSON.parse(lost) as { at: string }).at;
+    const flag = async (reason: string): Promise<LabelAttempt> => {
+      const unconfirmed: UnconfirmedLabel = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt, at, reason: out.redact(reason) };
+      const listKey = markerKeys.unconfirmedLabels(prefix);
+      await records.multi().hset(listKey, d.deliveryId, JSON.stringify(unconfirmed)).pexpire(listKey, retention.disclosuresMs).exec();
+      return { key, lost: unconfirmed };
+    };
+    const recover = transport.recoverLabel?.bind(transport);
+    if (!recover) return flag(`the ${transport.kind} transport cannot ask the carrier for a label`);
+    try {
+      const recovery = await recover(payloadOf(d, out), new Date(lostAttemptAt), signal);
+      if (recovery.outcome === 'recovered') return { key, recovered: recovery.receipt, recovery: 'reused' };
+      if (recovery.outcome === 'cancelled') return { key, recovery: 'cancelled' };
+      if (recovery.outcome === 'none') return { key, recovery: 'none found' };
+      return await flag(recovery.reason);
+    } catch (err) {
+      // The carrier could not answer (timeout, 5xx, refusal): buy, and let a person check.
+      return flag(`the carrier could not be asked for the label: ${describe(err)}`);
+    }
   };
 
   /** Hands the payload to the transport; a carrier's sure refusal clears the label mark (nothing was bought). */
   const send = (d: PlannedDelivery, out: Outgoing, label: LabelAttempt | undefined, signal: AbortSignal | undefined): Promise<DeliveryReceipt> =>
     attempt(async () => {
       try {
-        return await transport.deliver(
-          {
-            deliveryId: d.deliveryId,
-            orderId: d.orderId,
-            recipient: d.recipient,
-            kind: d.kind,
-            format: d.format,
-            filename: d.filename,
-            contentType: d.contentType,
-            body: out.body,
-            ...(d.purpose ? { purpose: d.purpose } : {}),
-            ...(out.secrets.length > 0 ? { secrets: out.secrets } : {}),
-          },
-          signal,
-        );
+        return await transport.deliver(payloadOf(d, out), signal);
       } catch (err) {
         // The carrier answered with a refusal, or was never reached: nothing was bought.
         if (label && err instanceof DeliveryError && !err.unsure) await records.del(label.key);
@@ -370,6 +393,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         ...(shipmentNumber ? { shipmentNumber } : {}),
         at: deliveredAt,
         ...(label?.lost ? { lostAttemptAt: label.lost.lostAttemptAt } : {}),
+        ...(label?.recovery ? { labelRecovery: label.recovery } : {}),
       };
       multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
     }
@@ -392,8 +416,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     if (batching) return collectIntoBatch(job, planned, batching);
     const d = await completePayload(job, planned);
     const out = prepareSend(d);
-    const label = d.kind === 'carrier' ? await markLabelAttempt(d) : undefined;
-    const receipt = await send(d, out, label, signal);
+    const label = d.kind === 'carrier' ? await markLabelAttempt(d, out, signal) : undefined;
+    // A label the carrier gave back after a lost answer is the delivery: nothing is bought.
+    const receipt = label?.recovered ?? (await send(d, out, label, signal));
     return finish(d, receipt, label);
   };
 

@@ -72,14 +72,19 @@ export const markerKeys = {
   /**
    * Set while a label is being bought (`{ at }`): found again by a re-run, it means an earlier
    * attempt ended without an answer (its worker died, or the request timed out) and the
-   * carrier may have sold a label no one heard of.
+   * carrier may have sold a label no one heard of: the carrier is asked by the label's
+   * reference before one is bought again.
    */
   labelAttempt: (prefix: string, deliveryId: string) => `${prefix}:label-attempt:${deliveryId}`,
-  /** Labels that may have been bought twice: delivery id → `UnconfirmedLabel`, for an operator to check. */
+  /**
+   * Labels that may have been bought twice (the carrier could not be asked about a lost
+   * attempt's label before one was bought again): delivery id → `UnconfirmedLabel`, for an
+   * operator to check.
+   */
   unconfirmedLabels: (prefix: string) => `${prefix}:labels:unconfirmed`,
 };
 
-/** A label bought after an attempt whose answer was lost: the carrier may hold a second one. */
+/** A label bought after an attempt whose answer was lost, the carrier not asked or not answering: it may hold a second one. */
 export interface UnconfirmedLabel {
   orderId: string;
   shipmentId: string;
@@ -88,4 +93,6 @@ export interface UnconfirmedLabel {
   lostAttemptAt: string;
   /** When the next attempt started. */
   at: string;
+  /** Why the carrier was not asked, or could not answer, whether it sold the label then. */
+  reason?: string;
 }

@@ -3,6 +3,7 @@ import type { CarrierShipment } from '../../src/carriers/carrier';
 import { fedexCarrier, type FedexShipRequest } from '../../src/carriers/fedex/request';
 import type { FedexOptions } from '../../src/carriers/fedex/options';
 import { DropshipError } from '../../src/errors';
+import { labelReference } from '../../src/carriers/reference';
 import { componentValidator, requestBodyValidator } from '../../testkit/openapi';
 import {
   CARRIER_FIELDS,
@@ -81,7 +82,7 @@ describe('fedexCarrier.build', () => {
         totalWeight: 3.4,
         shippingChargesPayment: { paymentType: 'SENDER' },
         labelSpecification: { imageType: 'PDF', labelStockType: 'PAPER_4X6' },
-        requestedPackageLineItems: [{ weight: { units: 'LB', value: 3.4 } }],
+        requestedPackageLineItems: [{ weight: { units: 'LB', value: 3.4 }, customerReferences: [{ customerReferenceType: 'CUSTOMER_REFERENCE', value: labelReference('1001-warehouse+carrier') }] }],
       },
       accountNumber: { value: '123456789' },
     };
@@ -204,7 +205,7 @@ describe('fedexCarrier.build', () => {
 
   it('declares the package weight in the configured unit and totalWeight in pounds, rounded up to 0.1', () => {
     const kg = build({ ...domesticShipment('fedex', 'FEDEX_GROUND'), weightGrams: 1000.5 }, options({ weightUnit: 'KG' }));
-    expect(kg.request.requestedShipment.requestedPackageLineItems).toEqual([{ weight: { units: 'KG', value: 1.1 } }]);
+    expect(kg.request.requestedShipment.requestedPackageLineItems.map((i) => i.weight)).toEqual([{ units: 'KG', value: 1.1 }]);
     expect(kg.request.requestedShipment.totalWeight).toBe(2.3);
     const tiny = build({ ...domesticShipment('fedex', 'FEDEX_GROUND'), weightGrams: 0 });
     expect(tiny.request.requestedShipment.requestedPackageLineItems[0]?.weight.value).toBe(0.1);

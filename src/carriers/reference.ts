@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The reference a label purchase carries, by which the carrier can be asked later whether it
+ * sold the label (UPS Label Recovery, FedEx Track by References). Shared by the request
+ * builders, which put it in the shipment, and the API clients, which read it back from the
+ * body they send; pure.
+ *
+ * It is derived from the delivery id that buys the label (`<shipmentId>+carrier`), which is
+ * the same on every attempt, so every attempt and every later question names the same
+ * reference. It is a digest rather than the id itself:
+ *
+ * - the delivery id holds the order id, and a carrier gets shipping information only
+ *   (privacy promise 3): a digest says nothing about the order, and the ledger's list of what
+ *   a carrier was sent stays ship-to, weight and service;
+ * - it fits every carrier's limit whatever the order id's length: UPS `ReferenceNumber.Value`
+ *   takes 35 characters, FedEx `CUSTOMER_REFERENCE` 30 (Ground; 40 for Express).
+ *
+ * Form: `DS` and the first 24 hex digits of the SHA-256 of the delivery id (26 characters,
+ * letters and digits only, so it is also barcodable and never needs escaping). 96 bits:
+ * two deliveries sharing one by chance is not a concern at any order volume.
+ */
+export const LABEL_REFERENCE_LENGTH = 26;
+
+/** The reference of the label bought by `deliveryId` (the carrier delivery's id). */
+export function labelReference(deliveryId: string): string {
+  return `DS${createHash('sha256').update(deliveryId, 'utf8').digest('hex').slice(0, LABEL_REFERENCE_LENGTH - 2).toUpperCase()}`;
+}
+
+/** The id of the delivery that buys a shipment's label (see `planning/plan.ts`). */
+export function carrierDeliveryId(shipmentId: string): string {
+  return `${shipmentId}+carrier`;
+}
