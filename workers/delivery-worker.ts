@@ -7,7 +7,7 @@ import { unrecoverable } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/planning/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
-import { BATCH_JOB, CUT_JOB, deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
+import { BATCH_JOB, CUT_JOB, deliveryQueueName, type LabelRecoveryOutcome, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
 import { type DeliveryPayload, type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
@@ -157,7 +157,7 @@ interface Outgoing {
 interface LabelAttempt {
   key: string;
   recovered?: DeliveryReceipt;
-  recovery?: NonNullable<TrackingRecord['labelRecovery']>;
+  recovery?: LabelRecoveryOutcome;
   lost?: UnconfirmedLabel;
 }
 

@@ -84,6 +84,13 @@ export const markerKeys = {
   unconfirmedLabels: (prefix: string) => `${prefix}:labels:unconfirmed`,
 };
 
+/**
+ * After a label purchase whose answer was lost, what the carrier said when asked before one
+ * was bought again: the label it had sold was taken as it was (`reused`), the shipments it
+ * held were cancelled and the label bought again (`cancelled`), or it held none (`none found`).
+ */
+export type LabelRecoveryOutcome = 'reused' | 'cancelled' | 'none found';
+
 /** A label bought after an attempt whose answer was lost, the carrier not asked or not answering: it may hold a second one. */
 export interface UnconfirmedLabel {
   orderId: string;
