@@ -212,6 +212,15 @@ describe('fedexCarrier.build', () => {
     expect(tiny.request.requestedShipment.totalWeight).toBe(0.1);
   });
 
+  it("gives the package the label's reference as its CUSTOMER_REFERENCE: one per shipment, the same on every build, within FedEx's 30 (Ground)", () => {
+    const refs = (shipment: CarrierShipment) => build(shipment).request.requestedShipment.requestedPackageLineItems.map((i) => i.customerReferences);
+    const a = refs(domesticShipment('fedex', 'FEDEX_GROUND'));
+    expect(a).toEqual([[{ customerReferenceType: 'CUSTOMER_REFERENCE', value: labelReference('1001-warehouse+carrier') }]]);
+    expect(refs(structuredClone(domesticShipment('fedex', 'FEDEX_GROUND')))).toEqual(a);
+    expect(refs({ ...domesticShipment('fedex', 'FEDEX_GROUND'), shipmentId: '1002-warehouse' })).not.toEqual(a);
+    expect(a[0]?.[0]?.value.length).toBeLessThanOrEqual(30);
+  });
+
   it('is deterministic', () => {
     const shipment = domesticShipment('fedex', 'FEDEX_GROUND');
     expect(fedexCarrier.build(shipment, options()).body).toBe(fedexCarrier.build(structuredClone(shipment), options()).body);
