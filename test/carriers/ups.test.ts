@@ -319,7 +319,9 @@ describe('upsCarrier.build', () => {
     const other = build({ ...domesticShipment('ups', '03'), shipmentId: '1002-warehouse' }).request.ShipmentRequest.Shipment.Package[0]?.ReferenceNumber?.[0]?.Value;
     expect(again).toBe(a);
     expect(other).not.toBe(a);
-    expect(a).toMatch(/^DS[0-9A-F]{24}$/);
+    // Letters only: no run of digits in it can look like a card number.
+    expect(a).toMatch(/^DS[A-P]{24}$/);
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (id) => /^DS[A-P]{24}$/.test(labelReference(id))), { numRuns: 500 });
     expect(a).not.toContain('1001');
   });
 

@@ -129,7 +129,7 @@ describe('a label whose answer was lost is flagged for an operator when the carr
       for (const f of flagged) {
         expect(f).toEqual(expect.objectContaining({ orderId: '6101', carrier: 'ups', shipmentId: f.deliveryId.replace(/\+carrier$/, '') }));
         expect(Date.parse(f.lostAttemptAt)).toBeLessThan(Date.parse(f.at));
-        expect(f.reason).toBe('the hung transport cannot ask the carrier for a label');
+        expect(f.reason).toBe('the recording transport cannot ask the carrier for a label');
       }
       const status = await ops.orderStatus('6101');
       expect(status.tracking.every((t) => t.lostAttemptAt !== undefined)).toBe(true);
