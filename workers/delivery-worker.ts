@@ -10,7 +10,7 @@ import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledge
 import { BATCH_JOB, CUT_JOB, deliveryQueueName, type LabelRecoveryOutcome, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
-import { type DeliveryPayload, type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
+import { type DeliveryPayload, type DeliveryReceipt, type LabelRecovery, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import type { BatchJob, Batches } from './batches';
 
@@ -340,16 +340,20 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     };
     const recover = transport.recoverLabel?.bind(transport);
     if (!recover) return flag(`the ${transport.kind} transport cannot ask the carrier for a label`);
+    let recovery: LabelRecovery;
     try {
-      const recovery = await recover(payloadOf(d, out), new Date(lostAttemptAt), signal);
-      if (recovery.outcome === 'recovered') return { key, recovered: recovery.receipt, recovery: 'reused' };
-      if (recovery.outcome === 'cancelled') return { key, recovery: 'cancelled' };
-      if (recovery.outcome === 'none') return { key, recovery: 'none found' };
-      return await flag(recovery.reason);
+      recovery = await recover(payloadOf(d, out), new Date(lostAttemptAt), signal);
     } catch (err) {
+      // This attempt is being stopped: the next one asks again.
+      if (signal?.aborted) throw err;
       // The carrier could not answer (timeout, 5xx, refusal): buy, and let a person check.
       return flag(`the carrier could not be asked for the label: ${describe(err)}`);
     }
+    if (recovery.outcome === 'unasked') return flag(recovery.reason);
+    // Answered: a flag an earlier attempt left (it could not ask, then died) no longer stands.
+    await records.hdel(markerKeys.unconfirmedLabels(prefix), d.deliveryId);
+    if (recovery.outcome === 'recovered') return { key, recovered: recovery.receipt, recovery: 'reused' };
+    return { key, recovery: recovery.outcome === 'cancelled' ? 'cancelled' : 'none found' };
   };
 
   /** Hands the payload to the transport; a carrier's sure refusal clears the label mark (nothing was bought). */
