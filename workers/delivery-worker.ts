@@ -331,7 +331,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     const at = new Date().toISOString();
     const lost = (await records.set(key, JSON.stringify({ at }), 'PX', retention.dedupeMs, 'GET')) as string | null;
     if (lost === null) return { key };
-    const lostAttemptAt = (JSON.parse(lost) as { at: string }).at;
+    // The first attempt without an answer, however many followed it: the carrier is asked from then.
+    const earlier = JSON.parse(lost) as { at: string; since?: string };
+    const lostAttemptAt = earlier.since ?? earlier.at;
+    await records.set(key, JSON.stringify({ at, since: lostAttemptAt }), 'PX', retention.dedupeMs);
     const flag = async (reason: string): Promise<LabelAttempt> => {
       const unconfirmed: UnconfirmedLabel = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt, at, reason: out.redact(reason) };
       const listKey = markerKeys.unconfirmedLabels(prefix);

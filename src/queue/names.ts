@@ -70,7 +70,8 @@ export const markerKeys = {
   /** The order's `OrderManifest` (ids, recipients, cancellation views; no customer data). */
   manifest: (prefix: string, orderId: string) => `${prefix}:manifest:${orderId}`,
   /**
-   * Set while a label is being bought (`{ at }`): found again by a re-run, it means an earlier
+   * Set while a label is being bought (`{ at, since? }`, `since` the first attempt that got no
+   * answer when there was one): found again by a re-run, it means an earlier
    * attempt ended without an answer (its worker died, or the request timed out) and the
    * carrier may have sold a label no one heard of: the carrier is asked by the label's
    * reference before one is bought again.
