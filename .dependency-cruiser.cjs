@@ -9,7 +9,7 @@ const IO_MODULES = '^(node:)?(fs|fs/promises|net|tls|http|https|http2|dgram|chil
 const IO_PACKAGES = '(^|/)node_modules/(bullmq|ioredis|fastify|undici|ssh2|ssh2-sftp-client|nodemailer|pino|commander|@bull-board|smtp-server|openpgp)/';
 const PURE = [
   '^src/(core|formats|planning)/',
-  '^src/carriers/(carrier|index|field-limits|client-options|json)\\.ts$',
+  '^src/carriers/(carrier|index|field-limits|client-options|json|reference)\\.ts$',
   '^src/carriers/[^/]+/(request|options)\\.ts$',
   // The store platforms' interface and option schemas (their clients are edges).
   '^src/stores/(store|options)\\.ts$',

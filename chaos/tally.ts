@@ -13,7 +13,8 @@ import type { ExpectedDelivery } from './environment';
  * - HTTPS: accepted requests per `Idempotency-Key` (the delivery id).
  * - UPS/FedEx stand-ins: shipments created per transaction id (`transId`, derived from the
  *   delivery id; `x-customer-transaction-id`, the delivery id). A carrier cannot drop a
- *   repeat: each one is a second label bought.
+ *   repeat: each one is a second label bought. A label cancelled since (FedEx, after a lost
+ *   answer) is no longer live: "bought twice" counts deliveries with more than one live label.
  */
 
 /** One delivery as the receivers saw it. */
@@ -57,6 +58,17 @@ export interface TallyFigures {
   undroppableDuplicates: number;
   /** Delivery ids of the carrier requests that arrived more than once. */
   duplicatedCarrierDeliveries: string[];
+  /** Carrier labels as the stand-ins sold them. */
+  labels: {
+    sold: number;
+    /** Voided or cancelled since (FedEx shipments found after a lost answer are cancelled). */
+    cancelled: number;
+    /** Delivery ids holding more than one live (not cancelled) label: labels bought twice. */
+    boughtTwice: string[];
+    /** Questions about a lost answer (UPS Label Recovery, FedEx Track by References), and those UPS answered with the label. */
+    recoveryQuestions: number;
+    recovered: number;
+  };
 }
 
 const header = (value: string | string[] | undefined): string => (Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
@@ -244,6 +256,22 @@ export class ReceiverTally {
       const receiver = key.slice(0, key.indexOf(':'));
       (byRecipient[recipientOfReceiver[receiver] ?? receiver] ??= blank()).unexpected += arrival.count;
     }
+    // Live labels per delivery, from what the stand-ins sold (keyed as the carrier deliveries are).
+    const live = new Map<string, number>();
+    const labels = { sold: 0, cancelled: 0, boughtTwice: [] as string[], recoveryQuestions: 0, recovered: 0 };
+    for (const carrier of ['ups', 'fedex'] as const) {
+      const standIn = this.env.carriers[carrier];
+      if (standIn === undefined) continue;
+      for (const label of standIn.sold) {
+        labels.sold += 1;
+        if (label.voided) labels.cancelled += 1;
+        else live.set(`${carrier}:${label.transactionId ?? ''}`, (live.get(`${carrier}:${label.transactionId ?? ''}`) ?? 0) + 1);
+      }
+      const questions = standIn.requestsTo('recover');
+      labels.recoveryQuestions += questions.length;
+      if (carrier === 'ups') labels.recovered += questions.filter((r) => r.status === 200).length;
+    }
+    for (const d of this.expected.values()) if (d.kind === 'carrier' && (live.get(keyOf(d)) ?? 0) > 1) labels.boughtTwice.push(d.deliveryId);
     const files = this.sftpFiles();
     const wantedFiles = new Map([...this.expected.values()].filter((d) => d.recipient === SUPPLIERS.sftp).map((d) => [d.filename, d] as const));
     let badContent = 0;
@@ -274,6 +302,7 @@ export class ReceiverTally {
       droppableDuplicates: droppable,
       undroppableDuplicates: undroppable,
       duplicatedCarrierDeliveries: duplicatedCarrier.sort(),
+      labels: { ...labels, boughtTwice: labels.boughtTwice.sort() },
     };
   }
 

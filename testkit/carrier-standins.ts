@@ -11,6 +11,8 @@ import { componentValidator, loadSpec, requestBodyValidator, type RequestValidat
 export {
   SAMPLE_LABELS,
   errorBody,
+  misplacedUpsReference,
+  type SoldLabel,
   fedexShipResponse,
   upsShipResponse,
   type Carrier,
@@ -37,11 +39,13 @@ export const SPECS: Record<Carrier, Record<StandInEndpoint, EndpointSpec>> = {
     token: { specFile: 'ups-OAuthClientCredentials.json', pathTemplate: '/security/v1/oauth/token', method: 'post' },
     ship: { specFile: 'ups-Shipping.json', pathTemplate: '/shipments/{version}/ship', method: 'post' },
     void: { specFile: 'ups-Shipping.json', pathTemplate: '/shipments/{version}/void/cancel/{shipmentidentificationnumber}', method: 'delete' },
+    recover: { specFile: 'ups-Shipping.json', pathTemplate: '/labels/{version}/recovery', method: 'post' },
   },
   fedex: {
     token: { specFile: 'fedex-authorization-v1-APIAuthorization-Resource.json', pathTemplate: '/oauth/token', method: 'post' },
     ship: { specFile: 'fedex-ship-v1-Shipment-Resource.json', pathTemplate: '/ship/v1/shipments', method: 'post' },
     void: { specFile: 'fedex-ship-v1-Shipment-Resource.json', pathTemplate: '/ship/v1/shipments/cancel', method: 'put' },
+    recover: { specFile: 'fedex-track-v1-ReferenceNumbers-Resource.json', pathTemplate: '/track/v1/referencenumbers', method: 'post' },
   },
 };
 
@@ -73,6 +77,10 @@ function requestValidator(carrier: Carrier, endpoint: StandInEndpoint): RequestV
   if (endpoint === 'void' && carrier === 'ups') return () => [];
   if (endpoint === 'void') return requestBodyValidator(specFile, method, pathTemplate, { oneOfBranch: 'Full_Schema_Cancel_Shipment' });
   if (endpoint === 'token') return requestBodyValidator(specFile, 'post', pathTemplate, { contentType: 'application/x-www-form-urlencoded' });
+  // Track by References is `oneOf` the full schema and two example-only schemas that match anything.
+  if (endpoint === 'recover' && carrier === 'fedex') return requestBodyValidator(specFile, 'post', pathTemplate, { oneOfBranch: 'Full_Schema_Tracking_References' });
+  // UPS Label Recovery: validated with the load-time corrections of testkit/openapi.ts (SPEC_PATCHES).
+  if (endpoint === 'recover') return requestBodyValidator(specFile, 'post', pathTemplate);
   // FedEx's body is `oneOf` Full_Schema_Ship and sample schemas that match anything: use the full one.
   return requestBodyValidator(specFile, 'post', pathTemplate, carrier === 'fedex' ? { oneOfBranch: 'Full_Schema_Ship' } : {});
 }

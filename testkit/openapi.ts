@@ -40,6 +40,76 @@ addFormats(ajv);
 ajv.addVocabulary(OPENAPI_ANNOTATIONS);
 
 const loaded = new Map<string, { id: string; doc: JsonObject }>();
+
+/** One correction applied to a vendored document as it is loaded (the file itself is never edited). */
+export interface SpecPatch {
+  /** JSON pointer of the schema it changes. */
+  at: string;
+  /** What is wrong in the published document, and the evidence, in a sentence. */
+  why: string;
+  apply(schema: JsonObject): void;
+}
+
+/** Accepts one item where the schema wants an array of them (a carrier's one-item answers). */
+function arrayOrOne(schema: JsonObject, property: string): void {
+  const properties = isObject(schema.properties) ? schema.properties : {};
+  const list = properties[property];
+  if (!isObject(list) || list.type !== 'array' || !isObject(list.items)) throw new Error(`${property} is not an array of items`);
+  properties[property] = { anyOf: [list, list.items] };
+}
+
+/** Lets a format code be 3 letters (GIF, PDF, ZPL, EPL, SPL) where the schema says exactly 4. */
+function threeLetterCode(schema: JsonObject): void {
+  const code = isObject(schema.properties) ? schema.properties.Code : undefined;
+  if (!isObject(code) || code.minLength !== 4) throw new Error('Code is not a 4-character string');
+  code.minLength = 3;
+}
+
+/**
+ * Corrections of the vendored documents, applied in memory at load, each tested
+ * (test/carriers/spec-patches.test.ts: the published schema refuses what the carrier
+ * documents, the patched one accepts it, and nothing else changes). The files in specs/ stay
+ * byte for byte as published (their sha256 is checked).
+ */
+export const SPEC_PATCHES: Readonly<Record<string, readonly SpecPatch[]>> = {
+  'ups-Shipping.json': [
+    {
+      at: '#/components/schemas/LabelRecoveryRequest',
+      why:
+        '`required` names TrackingNumbers (and, in some published versions, is an object instead of an array), yet TrackingNumbers is described as "List of Roadie (1R) tracking numbers" and ReferenceValues as "mandatory for only Roadie shipments"; a recovery by TrackingNumber or by ReferenceValues alone is what the descriptions allow',
+      apply: (schema) => {
+        const required = Array.isArray(schema.required) ? schema.required : isObject(schema.required) ? Object.keys(schema.required) : [];
+        const kept = required.filter((name) => name !== 'TrackingNumbers' && name !== 'ReferenceValues');
+        if (!kept.includes('Request')) throw new Error('LabelRecoveryRequest no longer requires Request');
+        schema.required = kept;
+        // One of the three ways to name the label, as the descriptions say.
+        schema.anyOf = [{ required: ['TrackingNumber'] }, { required: ['MailInnovationsTrackingNumber'] }, { required: ['ReferenceValues'] }];
+      },
+    },
+    {
+      at: '#/components/schemas/LabelRecovery_LabelSpecification_LabelImageFormat',
+      why: 'Code has minLength and maxLength 4, yet its valid values are GIF, PDF, ZPL, EPL and SPL (3 letters)',
+      apply: threeLetterCode,
+    },
+    {
+      at: '#/components/schemas/LabelImage_LabelImageFormat',
+      why: 'Code (in a Label Recovery answer) has minLength and maxLength 4, yet it is "GIF or PDF"',
+      apply: threeLetterCode,
+    },
+    {
+      at: '#/components/schemas/LabelRecoveryResponse',
+      why: 'LabelResults is an array in the schema, but UPS answers one package\'s results as a single object (its own documented examples; the same holds for ShipmentResults.PackageResults before v2403)',
+      apply: (schema) => arrayOrOne(schema, 'LabelResults'),
+    },
+  ],
+};
+
+function resolveOwn(doc: JsonObject, pointer: string): JsonObject {
+  let node: unknown = doc;
+  for (const raw of pointer.replace(/^#\/?/, '').split('/')) node = isObject(node) ? node[raw.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+  if (!isObject(node)) throw new Error(`no schema at ${pointer}`);
+  return node;
+}
 const compiled = new Map<string, ValidateFunction>();
 
 function isObject(value: unknown): value is JsonObject {
@@ -66,6 +136,13 @@ export function loadSpec(specFile: string): { id: string; doc: JsonObject } {
   const parsed: unknown = JSON.parse(readFileSync(path.join(SPECS_DIR, specFile), 'utf8'));
   if (!isObject(parsed) || typeof parsed.openapi !== 'string' || !parsed.openapi.startsWith('3.0')) {
     throw new Error(`${specFile} is not an OpenAPI 3.0 document`);
+  }
+  for (const patch of SPEC_PATCHES[specFile] ?? []) {
+    try {
+      patch.apply(resolveOwn(parsed, patch.at));
+    } catch (error) {
+      throw new Error(`${specFile}: the patch of ${patch.at} no longer applies (${(error as Error).message}); check the document again`, { cause: error });
+    }
   }
   // Vendor formats ajv-formats does not know are documentation only: accept any value.
   for (const format of formatsUsed(parsed)) {

@@ -4,7 +4,7 @@ import type { Config } from '../src/config/config';
 import type { CancelEvent } from '../src/core/order';
 import { cancellationDeliveryId, planCancellation, type OrderManifest } from '../src/planning/plan';
 import { formatById } from '../src/formats';
-import { deliveryJobName, deliveryQueueName, markerKeys, VOID_JOB } from '../src/queue/names';
+import { deliveryJobName, deliveryQueueName, type LabelRecoveryOutcome, markerKeys, VOID_JOB } from '../src/queue/names';
 import { CARRIER_RETRY, deliveryJobOptions, BACKOFF_TYPE } from '../src/queue/retry';
 import { type DataCipher, sealDelivery } from '../src/queue/sealing';
 import type { LabelVoid } from '../src/transports/transport';
@@ -19,6 +19,8 @@ export interface TrackingRecord {
   voidedAt?: string;
   /** An earlier attempt to buy this label ended without an answer then: the carrier may hold a second label. */
   lostAttemptAt?: string;
+  /** After an attempt whose answer was lost, what the carrier said when asked before buying again. */
+  labelRecovery?: LabelRecoveryOutcome;
 }
 
 /** Suffix of a label void's delivery id. */

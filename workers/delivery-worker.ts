@@ -7,10 +7,10 @@ import { unrecoverable } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/planning/plan';
 import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
-import { BATCH_JOB, CUT_JOB, deliveryQueueName, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
+import { BATCH_JOB, CUT_JOB, deliveryQueueName, type LabelRecoveryOutcome, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
-import { type DeliveryReceipt, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
+import { type DeliveryPayload, type DeliveryReceipt, type LabelRecovery, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import type { BatchJob, Batches } from './batches';
 
@@ -125,6 +125,22 @@ async function attempt(run: () => Promise<DeliveryReceipt>, redact: (text: strin
   }
 }
 
+/** What the transport is handed for a planned delivery. */
+function payloadOf(d: PlannedDelivery, out: Outgoing): DeliveryPayload {
+  return {
+    deliveryId: d.deliveryId,
+    orderId: d.orderId,
+    recipient: d.recipient,
+    kind: d.kind,
+    format: d.format,
+    filename: d.filename,
+    contentType: d.contentType,
+    body: out.body,
+    ...(d.purpose ? { purpose: d.purpose } : {}),
+    ...(out.secrets.length > 0 ? { secrets: out.secrets } : {}),
+  };
+}
+
 /** A delivery queue's job data: a sealed planned delivery, a label void, or a batch. */
 export type DeliveryJobData = SealedData<DeliveryClear> | LabelVoid | BatchJob;
 
@@ -139,11 +155,15 @@ interface Outgoing {
 }
 
 /**
- * The mark of a label being bought (carrier requests only), and the earlier attempt it found:
- * one that ended without an answer, after which the carrier may hold a label no one heard of.
+ * The mark of a label being bought (carrier requests only), and what became of an earlier
+ * attempt that ended without an answer, after which the carrier may hold a label no one
+ * heard of: the carrier gave it back (`recovered`, nothing is bought), said what it did
+ * (`recovery`), or could not be asked and the label bought now is flagged (`lost`).
  */
 interface LabelAttempt {
   key: string;
+  recovered?: DeliveryReceipt;
+  recovery?: LabelRecoveryOutcome;
   lost?: UnconfirmedLabel;
 }
 
@@ -308,39 +328,49 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   /**
    * Marks a label being bought. A label is bought once per attempt and no carrier takes an
    * idempotency key: an attempt that ended without an answer (worker killed, timeout
-   * mid-request) may have bought one. Its mark, found by the next attempt, flags the label
-   * for an operator to check.
+   * mid-request) may have bought one. Its mark, found by the next attempt, makes this one ask
+   * the carrier first, by the reference the label carries (`recoverLabel`): a label sold then
+   * is taken as it is (UPS) or cancelled (FedEx), and only then is one bought. When the
+   * carrier cannot be asked or cannot answer, the label bought now is flagged for an operator.
    */
-  const markLabelAttempt = async (d: PlannedDelivery): Promise<LabelAttempt> => {
+  const markLabelAttempt = async (d: PlannedDelivery, out: Outgoing, signal: AbortSignal | undefined): Promise<LabelAttempt> => {
     const key = markerKeys.labelAttempt(prefix, d.deliveryId);
     const at = new Date().toISOString();
     const lost = (await records.set(key, JSON.stringify({ at }), 'PX', retention.dedupeMs, 'GET')) as string | null;
     if (lost === null) return { key };
-    const unconfirmed: UnconfirmedLabel = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt: (JSON.parse(lost) as { at: string }).at, at };
-    const listKey = markerKeys.unconfirmedLabels(prefix);
-    await records.multi().hset(listKey, d.deliveryId, JSON.stringify(unconfirmed)).pexpire(listKey, retention.disclosuresMs).exec();
-    return { key, lost: unconfirmed };
+    // The first attempt without an answer, however many followed it: the carrier is asked from then.
+    const earlier = JSON.parse(lost) as { at: string; since?: string };
+    const lostAttemptAt = earlier.since ?? earlier.at;
+    await records.set(key, JSON.stringify({ at, since: lostAttemptAt }), 'PX', retention.dedupeMs);
+    const flag = async (reason: string): Promise<LabelAttempt> => {
+      const unconfirmed: UnconfirmedLabel = { orderId: d.orderId, shipmentId: d.shipmentId, carrier: d.recipient, lostAttemptAt, at, reason: out.redact(reason) };
+      const listKey = markerKeys.unconfirmedLabels(prefix);
+      await records.multi().hset(listKey, d.deliveryId, JSON.stringify(unconfirmed)).pexpire(listKey, retention.disclosuresMs).exec();
+      return { key, lost: unconfirmed };
+    };
+    const recover = transport.recoverLabel?.bind(transport);
+    if (!recover) return flag(`the ${transport.kind} transport cannot ask the carrier for a label`);
+    let recovery: LabelRecovery;
+    try {
+      recovery = await recover(payloadOf(d, out), new Date(lostAttemptAt), signal);
+    } catch (err) {
+      // This attempt is being stopped: the next one asks again.
+      if (signal?.aborted) throw err;
+      // The carrier could not answer (timeout, 5xx, refusal): buy, and let a person check.
+      return flag(`the carrier could not be asked for the label: ${describe(err)}`);
+    }
+    if (recovery.outcome === 'unasked') return flag(recovery.reason);
+    // Answered: a flag an earlier attempt left (it could not ask, then died) no longer stands.
+    await records.hdel(markerKeys.unconfirmedLabels(prefix), d.deliveryId);
+    if (recovery.outcome === 'recovered') return { key, recovered: recovery.receipt, recovery: 'reused' };
+    return { key, recovery: recovery.outcome === 'cancelled' ? 'cancelled' : 'none found' };
   };
 
   /** Hands the payload to the transport; a carrier's sure refusal clears the label mark (nothing was bought). */
   const send = (d: PlannedDelivery, out: Outgoing, label: LabelAttempt | undefined, signal: AbortSignal | undefined): Promise<DeliveryReceipt> =>
     attempt(async () => {
       try {
-        return await transport.deliver(
-          {
-            deliveryId: d.deliveryId,
-            orderId: d.orderId,
-            recipient: d.recipient,
-            kind: d.kind,
-            format: d.format,
-            filename: d.filename,
-            contentType: d.contentType,
-            body: out.body,
-            ...(d.purpose ? { purpose: d.purpose } : {}),
-            ...(out.secrets.length > 0 ? { secrets: out.secrets } : {}),
-          },
-          signal,
-        );
+        return await transport.deliver(payloadOf(d, out), signal);
       } catch (err) {
         // The carrier answered with a refusal, or was never reached: nothing was bought.
         if (label && err instanceof DeliveryError && !err.unsure) await records.del(label.key);
@@ -377,6 +407,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         ...(shipmentNumber ? { shipmentNumber } : {}),
         at: deliveredAt,
         ...(label?.lost ? { lostAttemptAt: label.lost.lostAttemptAt } : {}),
+        ...(label?.recovery ? { labelRecovery: label.recovery } : {}),
       };
       multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
     }
@@ -401,8 +432,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     if (batching) return collectIntoBatch(job, planned, batching);
     const d = await completePayload(job, planned);
     const out = prepareSend(d);
-    const label = d.kind === 'carrier' ? await markLabelAttempt(d) : undefined;
-    const receipt = await send(d, out, label, signal);
+    const label = d.kind === 'carrier' ? await markLabelAttempt(d, out, signal) : undefined;
+    // A label the carrier gave back after a lost answer is the delivery: nothing is bought.
+    const receipt = label?.recovered ?? (await send(d, out, label, signal));
     return finish(d, receipt, label);
   };
 

@@ -12,7 +12,8 @@ import { ReceiverTally } from '../tally';
  * processes to the real receivers while random worker processes are SIGKILLed at random
  * moments and replaced. Then everything settles and each receiver's view is counted: lost
  * deliveries, duplicate and leftover files on SFTP, messages per Message-ID, requests per
- * Idempotency-Key, labels per carrier transaction.
+ * Idempotency-Key, labels per carrier transaction (live ones: a label cancelled after a lost
+ * answer does not count).
  */
 
 export interface WorkerKillsSize {
@@ -101,21 +102,24 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
     checks.add('0 duplicate files on SFTP', figures.sftp.duplicateFiles === 0, `${figures.sftp.duplicateFiles} extra files for one order`);
     checks.add('no upload debris on SFTP', figures.sftp.leftoverTempFiles === 0 && figures.sftp.badContent === 0, `${figures.sftp.leftoverTempFiles} .part files left, ${figures.sftp.badContent} files with wrong content`);
     checks.add(
-      'duplicates only where the receiver can drop them',
-      figures.undroppableDuplicates === 0,
-      `${figures.droppableDuplicates} droppable by Message-ID/Idempotency-Key; ${figures.undroppableDuplicates} extra carrier labels (no key to drop them by)`,
+      'duplicates only where the receiver can drop them, or the carrier was asked first',
+      figures.undroppableDuplicates <= figures.labels.cancelled,
+      `${figures.droppableDuplicates} droppable by Message-ID/Idempotency-Key; ${figures.undroppableDuplicates} carrier purchases beyond one per delivery: ${figures.labels.cancelled} of their labels cancelled after a lost answer, ${figures.labels.boughtTwice.length} still live`,
     );
-    // No carrier takes an idempotency key: a label whose answer died with its worker is bought
-    // again. Each such label must be flagged for an operator (dropship status) to void.
+    // No carrier takes an idempotency key: after an attempt whose answer died with its worker,
+    // the carrier is asked by the label's reference (UPS gives the label back, FedEx's shipment
+    // is cancelled) before one is bought again. Target: no delivery holds two live labels.
     const client = env.client();
     const flagged = new Set(Object.keys(await client.hgetall(markerKeys.unconfirmedLabels(PREFIX))));
     client.disconnect();
-    const unflagged = figures.duplicatedCarrierDeliveries.filter((id) => !flagged.has(id));
+    const { labels } = figures;
     checks.add(
-      'every extra carrier label flagged for an operator',
-      unflagged.length === 0,
-      `${figures.duplicatedCarrierDeliveries.length} labels bought twice, ${flagged.size} flagged as possibly bought twice${unflagged.length > 0 ? `; not flagged: ${unflagged.slice(0, 5).join(', ')}` : ''}`,
+      '0 labels bought twice',
+      labels.boughtTwice.length === 0,
+      `${labels.boughtTwice.length} deliveries with two live labels${labels.boughtTwice.length > 0 ? ` (${labels.boughtTwice.slice(0, 5).join(', ')})` : ''}; ${labels.recoveryQuestions} lost answers asked about: ${labels.recovered} labels given back by UPS, ${labels.cancelled} FedEx shipments cancelled; ${flagged.size} flagged as possibly bought twice`,
     );
+    const unflagged = labels.boughtTwice.filter((id) => !flagged.has(id));
+    checks.add('every label bought twice flagged for an operator', unflagged.length === 0, unflagged.length > 0 ? `not flagged: ${unflagged.slice(0, 5).join(', ')}` : 'none unflagged');
     checks.add('no worker died by itself', fleet.figures.unexpectedExits.length === 0, fleet.figures.unexpectedExits.join('; ') || 'none');
     checks.add('nothing left in the queues', queues.unfinished === 0 && queues.failed === 0, `${queues.unfinished} unfinished, ${queues.failed} failed`);
 
@@ -135,7 +139,11 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
         sftpRewrites: figures.sftp.rewrites,
         smtpDuplicateMessages: figures.byRecipient['alpine-chocolatier']?.extraCopies ?? 0,
         httpsDuplicateRequests: figures.byRecipient['olive-grove']?.extraCopies ?? 0,
-        carrierDuplicateLabels: figures.undroppableDuplicates,
+        carrierPurchasesBeyondOne: figures.undroppableDuplicates,
+        carrierLabelsBoughtTwice: labels.boughtTwice.length,
+        carrierLostAnswersAsked: labels.recoveryQuestions,
+        carrierLabelsRecovered: labels.recovered,
+        carrierLabelsCancelled: labels.cancelled,
         carrierLabelsFlagged: flagged.size,
         carrierDuplicatesUnflagged: unflagged.length,
         stalledJobsRecovered: countInLogs(env.dir, /stalled \(its worker died\)/),

@@ -12,6 +12,7 @@ import {
   redactSecrets,
   type DeliveryPayload,
   type DeliveryReceipt,
+  type LabelRecovery,
   type LabelVoid,
   type Transport,
   type TransportContext,
@@ -27,11 +28,14 @@ import {
  * client file hands it; {@link carrierIo} at the end of this module is the real one.
  *
  * Idempotency: neither carrier takes an idempotency key. The pipeline's delivered-marker
- * stops a re-run after a success, but a crash (or a lost answer: timeout, 5xx from a
- * gateway) between the label purchase and that marker makes the retry buy a second label.
- * The delivery worker never re-sends a delivery whose marker is set, which closes the window
- * after the marker; the lost-answer window stays (neither carrier can be asked what was bought
- * under a transaction id), and a label bought twice so shows twice in the carrier account.
+ * stops a re-run after a success, but a crash (or a lost answer: timeout, reset) between the
+ * label purchase and that marker leaves the carrier holding a label no one heard of. Every
+ * label purchase carries a reference derived from its delivery id (`reference.ts`), and
+ * before buying again after such an attempt the delivery worker calls {@link
+ * CarrierApiClient.recoverLabel}: UPS gives the label back by that reference (Label
+ * Recovery), FedEx finds the shipment by it (Track by References) and it is cancelled before
+ * the label is bought again. Only when the carrier cannot answer is a label bought a second
+ * time, and the delivery worker flags it for an operator.
  */
 
 /** Answers (labels included) larger than this are cut off and treated as unreadable. */
@@ -148,6 +152,8 @@ export abstract class CarrierApiClient implements Transport {
   protected abstract voidCall(label: LabelVoid, token: string): CarrierCall;
   /** Whether a successful void answer says the label was voided, and what it said otherwise. */
   protected abstract voidOutcome(answer: unknown): { voided: boolean; message?: string };
+  /** Asks the carrier for the label sold under the reference `body` (a parsed payload) carries. */
+  protected abstract recover(payload: DeliveryPayload, body: unknown, since: Date, signal: AbortSignal | undefined): Promise<LabelRecovery>;
 
   async deliver(payload: DeliveryPayload, signal?: AbortSignal): Promise<DeliveryReceipt> {
     if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.api.name} API client has been closed`);
@@ -199,8 +205,27 @@ export abstract class CarrierApiClient implements Transport {
     throw this.refusal('void request', answer);
   }
 
+  /**
+   * Whether the carrier sold a label for `payload` in an attempt whose answer was lost (see
+   * {@link LabelRecovery}); buys nothing. A carrier that cannot answer (network, timeout, 5xx,
+   * 403, 429) throws a `DeliveryError` as a purchase would.
+   */
+  async recoverLabel(payload: DeliveryPayload, since: Date, signal?: AbortSignal): Promise<LabelRecovery> {
+    if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.api.name} API client has been closed`);
+    if (payload.format !== this.api.format) {
+      throw DeliveryError.permanent('EPAYLOAD', `the ${this.api.name} API takes ${this.api.format} payloads, not ${payload.format}`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.body);
+    } catch {
+      throw DeliveryError.permanent('EPAYLOAD', `the ${payload.format} body is not JSON`);
+    }
+    return this.recover(payload, body, since, signal);
+  }
+
   /** Sends a call with a token, and once more with a fresh one if the first is refused (401). */
-  private async authorized(call: (token: string) => CarrierCall, what: string, signal: AbortSignal | undefined): Promise<CarrierAnswer> {
+  protected async authorized(call: (token: string) => CarrierCall, what: string, signal: AbortSignal | undefined): Promise<CarrierAnswer> {
     let token = this.sending(await this.tokens.get(signal));
     let answer = await this.send(call(token), signal);
     if (answer.status === 401) {
@@ -247,7 +272,7 @@ export abstract class CarrierApiClient implements Transport {
   }
 
   /** Status to retry decision; the carrier's code and message are kept, cut to 200 characters. */
-  private refusal(what: string, answer: CarrierAnswer): DeliveryError {
+  protected refusal(what: string, answer: CarrierAnswer): DeliveryError {
     const message = `${this.api.name} ${what} answered ${answer.status}${this.detail(answer)}`;
     const retryAfter = this.io.retryAfter(answer.headers['retry-after']);
     const retry = (code: 'ETIMEDOUT' | 'ERATE_LIMITED' | 'EREMOTE'): DeliveryError =>

@@ -14,7 +14,7 @@ import { createLogger } from '../telemetry/log';
 import { pipelineQueueNames, type Role, type Services, startServices } from '../app/start';
 import { previewOrder } from '../planning/preview';
 import { createOrderProducer } from '../app/producer';
-import { ORDERS_QUEUE } from '../queue/names';
+import { type LabelRecoveryOutcome, ORDERS_QUEUE } from '../queue/names';
 import { createRedis, displayRedisUrl, RedisRefusedError } from '../queue/redis';
 import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
@@ -29,6 +29,13 @@ import { formatTable } from './table';
 
 /** Exit code for bad input or configuration (docs/cli.md: preview exits 2 on bad input). */
 const EXIT_BAD_INPUT = 2;
+
+/** What `status` says of a label whose purchase lost its answer, once the carrier was asked. */
+const LABEL_RECOVERY_NOTES: Record<LabelRecoveryOutcome, string> = {
+  reused: 'it had sold the label, which was taken (nothing bought again)',
+  cancelled: 'it held a shipment without a label, which was cancelled before the label was bought again',
+  'none found': 'it held no label, so one was bought',
+};
 
 class CliError extends Error {}
 
@@ -263,7 +270,11 @@ program
           if (status.cancelled) console.log(`cancelled${status.cancelled.at ? ` at ${status.cancelled.at}` : ''}${status.cancelled.reason ? ` (${status.cancelled.reason})` : ''}`);
           if (status.deliveries.length > 0) process.stdout.write(formatTable(status.deliveries, ['deliveryId', 'queue', 'state', 'attempts', 'skipped', 'failedReason']));
           for (const t of status.tracking) {
-            const notes = [t.voidedAt ? `voided ${t.voidedAt}` : '', t.lostAttemptAt ? `an attempt at ${t.lostAttemptAt} got no answer: check ${t.carrier} for a second label` : ''].filter(Boolean);
+            const notes = [
+              t.voidedAt ? `voided ${t.voidedAt}` : '',
+              t.lostAttemptAt ? `an attempt at ${t.lostAttemptAt} got no answer: check ${t.carrier} for a second label` : '',
+              t.labelRecovery ? `an attempt got no answer; ${t.carrier} was asked: ${LABEL_RECOVERY_NOTES[t.labelRecovery]}` : '',
+            ].filter(Boolean);
             console.log(`tracking: ${t.shipmentId} ${t.carrier} ${t.trackingNumber}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
           }
           // Each shipment's stages, and a held order's reasons in words with what to do.
@@ -302,7 +313,7 @@ program
             for (const o of c.backordered) console.log(`backordered: order ${o}: ${c.supplierId} backordered its purchase order (dropship status ${o} shows why)`);
           }
           for (const u of unconfirmedLabels) {
-            console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);
+            console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer${u.reason ? ` (${u.reason})` : ''}; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);
           }
           for (const u of unusableKeys) console.log(`key: supplier ${u.supplierId} cannot be sent to: ${u.problem}`);
           for (const k of keys) console.log(`key: supplier ${k.supplierId}'s PGP key ${k.fingerprint} expires in ${k.daysUntilExpiry} days (${k.expiresAt})`);
@@ -361,7 +372,7 @@ program
         const labels = await ops.unconfirmedLabels();
         if (opts.json) return printJson(labels);
         if (labels.length === 0) return void console.log('no label is waiting to be checked');
-        process.stdout.write(formatTable(labels.map((l) => ({ deliveryId: l.deliveryId, carrier: l.carrier, shipmentId: l.shipmentId, lostAttemptAt: l.lostAttemptAt, boughtAgainAt: l.at }))));
+        process.stdout.write(formatTable(labels.map((l) => ({ deliveryId: l.deliveryId, carrier: l.carrier, shipmentId: l.shipmentId, lostAttemptAt: l.lostAttemptAt, boughtAgainAt: l.at, reason: l.reason ?? '' }))));
         console.log('Each attempt above got no answer, and the label was bought again: the carrier may hold a second one. Void it in the carrier account, then: dropship labels --ack DELIVERY_ID');
       });
     } catch (err) {

@@ -176,12 +176,12 @@ export const SUPPLIERS = `<% layout('@layout', it) %>
 </table>
 <h2>Labels possibly bought twice</h2>
 <% if (it.labels.length === 0) { %><p>None: every label was bought with an answer.</p><% } else { %>
-<p>An attempt to buy these labels ended without an answer; the carrier may have sold a second one. Check the carrier account around the time of the lost attempt and void the extra label, then acknowledge it (dropship labels --ack).</p>
+<p>An attempt to buy these labels ended without an answer, and the carrier could not be asked about it before the label was bought again; it may have sold a second one. Check the carrier account around the time of the lost attempt and void the extra label, then acknowledge it (dropship labels --ack).</p>
 <table>
-<thead><tr><th>Order</th><th>Shipment</th><th>Carrier</th><th>Lost attempt</th><th>Bought</th></tr></thead>
+<thead><tr><th>Order</th><th>Shipment</th><th>Carrier</th><th>Lost attempt</th><th>Bought</th><th>Why the carrier was not asked</th></tr></thead>
 <tbody>
 <% for (const l of it.labels) { %>
-<tr><td><a href="<%= it.base %>/orders/<%= it.url(l.orderId) %>"><%= l.orderId %></a></td><td><%= l.shipmentId %></td><td><%= l.carrier %></td><td><time><%= l.lostAttemptAt %></time></td><td><time><%= l.at %></time></td></tr>
+<tr><td><a href="<%= it.base %>/orders/<%= it.url(l.orderId) %>"><%= l.orderId %></a></td><td><%= l.shipmentId %></td><td><%= l.carrier %></td><td><time><%= l.lostAttemptAt %></time></td><td><time><%= l.at %></time></td><td><%= l.reason ?? '' %></td></tr>
 <% } %>
 </tbody>
 </table>

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/config';
 import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../errors';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
-import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
+import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
 import { type OrderStage, readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
 
@@ -40,7 +40,7 @@ export interface OrderStatus {
   /** When (and why) the order was cancelled. */
   cancelled?: { at?: string; reason?: string };
   deliveries: DeliveryStatus[];
-  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string }>;
+  tracking: Array<{ shipmentId: string; carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string; labelRecovery?: LabelRecoveryOutcome }>;
   disclosures: number;
 }
 
@@ -185,13 +185,14 @@ export class Operations {
       ...(cancelled ? { cancelled } : {}),
       deliveries,
       tracking: Object.entries(trackingRaw).map(([shipmentId, v]) => {
-        const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string };
+        const t = JSON.parse(v) as { carrier: string; trackingNumber: string; voidedAt?: string; lostAttemptAt?: string; labelRecovery?: LabelRecoveryOutcome };
         return {
           shipmentId,
           carrier: t.carrier,
           trackingNumber: t.trackingNumber,
           ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}),
           ...(t.lostAttemptAt ? { lostAttemptAt: t.lostAttemptAt } : {}),
+          ...(t.labelRecovery ? { labelRecovery: t.labelRecovery } : {}),
         };
       }),
       disclosures: disclosures.length,
@@ -221,8 +222,9 @@ export class Operations {
 
   /**
    * Labels bought after an attempt whose answer was lost (its worker died mid-request, or the
-   * request timed out): the carrier may have sold a second label for the shipment, which
-   * nobody will use. Check the carrier account around `lostAttemptAt` and void the extra one.
+   * request timed out) when the carrier could not be asked about it first (`reason`): the
+   * carrier may have sold a second label for the shipment, which nobody will use. Check the
+   * carrier account around `lostAttemptAt` and void the extra one.
    */
   async unconfirmedLabels(): Promise<Array<UnconfirmedLabel & { deliveryId: string }>> {
     const all = await this.redis.hgetall(markerKeys.unconfirmedLabels(this.prefix));

@@ -1,4 +1,5 @@
 import { carrierById } from '../carriers';
+import { carrierDeliveryId } from '../carriers/reference';
 import type { Config, SupplierConfig } from '../config/config';
 import { DropshipError } from '../errors';
 import { formatById } from '../formats';
@@ -132,7 +133,7 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
   const renderContext = { deliveryId, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) };
   const delivery: PlannedDelivery = {
     ...(supplier.labels === 'retailer'
-      ? { awaitsLabel: { carrierDeliveryId: `${shipment.id}+carrier`, view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
+      ? { awaitsLabel: { carrierDeliveryId: carrierDeliveryId(shipment.id), view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
       : deferred
         ? { collect: { view: po, createdAt } }
         : {}),
@@ -167,7 +168,7 @@ function carrierRequest(order: Order, shipment: Shipment, config: Config): Plann
   const builder = carrierById(shipment.carrier);
   const request = builder.build(carrierShipment(order, shipment, config.store), config.store.carriers[shipment.carrier]);
   return {
-    deliveryId: `${shipment.id}+carrier`,
+    deliveryId: carrierDeliveryId(shipment.id),
     orderId: order.id,
     shipmentId: shipment.id,
     recipient: shipment.carrier,

@@ -83,12 +83,18 @@ export const markerKeys = {
   /** The order's `OrderManifest` (ids, recipients, cancellation views; no customer data). */
   manifest: (prefix: string, orderId: string) => `${prefix}:manifest:${orderId}`,
   /**
-   * Set while a label is being bought (`{ at }`): found again by a re-run, it means an earlier
+   * Set while a label is being bought (`{ at, since? }`, `since` the first attempt that got no
+   * answer when there was one): found again by a re-run, it means an earlier
    * attempt ended without an answer (its worker died, or the request timed out) and the
-   * carrier may have sold a label no one heard of.
+   * carrier may have sold a label no one heard of: the carrier is asked by the label's
+   * reference before one is bought again.
    */
   labelAttempt: (prefix: string, deliveryId: string) => `${prefix}:label-attempt:${deliveryId}`,
-  /** Labels that may have been bought twice: delivery id → `UnconfirmedLabel`, for an operator to check. */
+  /**
+   * Labels that may have been bought twice (the carrier could not be asked about a lost
+   * attempt's label before one was bought again): delivery id → `UnconfirmedLabel`, for an
+   * operator to check.
+   */
   unconfirmedLabels: (prefix: string) => `${prefix}:labels:unconfirmed`,
   /**
    * What came back about an order (a hash, see src/loop/record.ts): quantities shipped per
@@ -107,7 +113,14 @@ export const markerKeys = {
   pickupFailures: (prefix: string, supplierId: string) => `${prefix}:pickup:failed:${supplierId}`,
 };
 
-/** A label bought after an attempt whose answer was lost: the carrier may hold a second one. */
+/**
+ * After a label purchase whose answer was lost, what the carrier said when asked before one
+ * was bought again: the label it had sold was taken as it was (`reused`), the shipments it
+ * held were cancelled and the label bought again (`cancelled`), or it held none (`none found`).
+ */
+export type LabelRecoveryOutcome = 'reused' | 'cancelled' | 'none found';
+
+/** A label bought after an attempt whose answer was lost, the carrier not asked or not answering: it may hold a second one. */
 export interface UnconfirmedLabel {
   orderId: string;
   shipmentId: string;
@@ -116,4 +129,6 @@ export interface UnconfirmedLabel {
   lostAttemptAt: string;
   /** When the next attempt started. */
   at: string;
+  /** Why the carrier was not asked, or could not answer, whether it sold the label then. */
+  reason?: string;
 }

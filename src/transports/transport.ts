@@ -57,6 +57,22 @@ export interface DeliveryReceipt {
   response?: Record<string, string>;
 }
 
+/**
+ * What a carrier said when asked, before a label is bought again after an attempt whose answer
+ * was lost, whether it sold a label under the delivery's reference:
+ * - `recovered`: it did, and gave it back (tracking number, label): use it, buy nothing;
+ * - `none`: it holds no label under the reference: buy;
+ * - `cancelled`: it held shipments whose labels it cannot give back, and cancelled them: buy;
+ * - `unasked`: the carrier could not be asked (the payload carries no reference, e.g. it was
+ *   queued before references were sent): buy, and flag the label for an operator.
+ * A carrier that cannot answer (timeout, 5xx, refusal) throws a `DeliveryError` instead.
+ */
+export type LabelRecovery =
+  | { outcome: 'recovered'; receipt: DeliveryReceipt }
+  | { outcome: 'none' }
+  | { outcome: 'cancelled'; trackingNumbers: string[] }
+  | { outcome: 'unasked'; reason: string };
+
 /** Context every transport instance gets: its supplier, and where to find files and secrets. */
 export interface TransportContext {
   /** The supplier (or carrier) this instance serves: one class, many instances. */
@@ -97,6 +113,13 @@ export interface Transport {
    * label the carrier will no longer void (already used) is a permanent `EREJECTED`.
    */
   voidLabel?(label: LabelVoid, signal?: AbortSignal): Promise<DeliveryReceipt>;
+  /**
+   * Carrier transports only: asks the carrier whether it sold a label for `payload` (a label
+   * purchase whose earlier attempt, started at `since`, ended without an answer), by the
+   * reference the payload carries. Buys nothing. Throws a `DeliveryError` when the carrier
+   * cannot answer.
+   */
+  recoverLabel?(payload: DeliveryPayload, since: Date, signal?: AbortSignal): Promise<LabelRecovery>;
   verify(): Promise<void>;
   close(): Promise<void>;
 }

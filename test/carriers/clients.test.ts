@@ -434,6 +434,121 @@ describe.each(['ups', 'fedex'] as const)('%s API client', (carrier) => {
     });
   });
 
+  describe('a label whose answer was lost (asked for by its reference before buying again)', () => {
+    const recovers = () => h.standIn().requestsTo('recover');
+    const since = () => new Date(Date.now() - 60_000);
+
+    it('the purchase sold the label and dropped the answer: the client sees an unsure failure', async () => {
+      const transport = create();
+      h.standIn().script('ship', { status: 200, lostAnswer: true });
+      const error = await failure(transport.deliver(payload()));
+      expect(error.unsure).toBe(true);
+      expect(error.permanent).toBe(false);
+      expect(h.standIn().sold).toEqual([expect.objectContaining({ answerLost: true, voided: false, reference: expect.stringMatching(/^DS[A-P]{24}$/) })]);
+    });
+
+    if (carrier === 'ups') {
+      it('UPS gives the label back by reference (Label Recovery): the same tracking number and label, nothing bought again', async () => {
+        const transport = create();
+        const delivery = payload();
+        h.standIn().script('ship', { status: 200, lostAnswer: true });
+        await failure(transport.deliver(delivery));
+        const [sold] = h.standIn().sold;
+        const recovery = await transport.recoverLabel!(delivery, since());
+        expect(recovery).toEqual({
+          outcome: 'recovered',
+          receipt: {
+            location: `ups:${sold?.trackingNumber}`,
+            response: { carrier: 'ups', trackingNumber: sold?.trackingNumber, label: SAMPLE_LABELS.GIF, labelFormat: 'GIF', recovered: 'true' },
+          },
+        });
+        expect(h.standIn().sold).toHaveLength(1);
+        const [asked] = recovers();
+        expect(asked?.path).toBe('/api/labels/v1/recovery');
+        expect(asked?.headers.transid).toBe(upsTransId(delivery.deliveryId));
+        expect(JSON.parse(asked?.body ?? '{}')).toEqual({
+          LabelRecoveryRequest: {
+            Request: { TransactionReference: { CustomerContext: upsTransId(delivery.deliveryId) } },
+            LabelSpecification: { LabelImageFormat: { Code: 'GIF' }, LabelStockSize: { Height: '6', Width: '4' } },
+            ReferenceValues: { ReferenceNumber: { Value: sold?.reference }, ShipperNumber: 'A1B2C3' },
+          },
+        });
+      });
+
+      it('reads LabelResults as one object or as a list', async () => {
+        const transport = create();
+        const delivery = payload();
+        const image = { LabelImageFormat: { Code: 'ZPL' }, GraphicImage: SAMPLE_LABELS.ZPL };
+        h.standIn().script(
+          'recover',
+          { status: 200, body: { LabelRecoveryResponse: { Response: { ResponseStatus: { Code: '1', Description: 'Success' } }, LabelResults: { TrackingNumber: '1ZA1B2C30300000011', LabelImage: image } } } },
+          { status: 200, body: { LabelRecoveryResponse: { Response: { ResponseStatus: { Code: '1', Description: 'Success' } }, LabelResults: [{ TrackingNumber: '1ZA1B2C30300000021', LabelImage: image }] } } },
+        );
+        const one = await transport.recoverLabel!(delivery, since());
+        const list = await transport.recoverLabel!(delivery, since());
+        expect(one).toEqual({ outcome: 'recovered', receipt: expect.objectContaining({ response: expect.objectContaining({ trackingNumber: '1ZA1B2C30300000011', label: SAMPLE_LABELS.ZPL, labelFormat: 'ZPL' }) }) });
+        expect(list).toEqual({ outcome: 'recovered', receipt: expect.objectContaining({ response: expect.objectContaining({ trackingNumber: '1ZA1B2C30300000021' }) }) });
+      });
+    } else {
+      it('FedEx finds the shipment by its customer reference and cancels it (its label cannot be had again); the label bought next is the only live one', async () => {
+        const transport = create();
+        const delivery = payload();
+        h.standIn().script('ship', { status: 200, lostAnswer: true });
+        await failure(transport.deliver(delivery));
+        const [lost] = h.standIn().sold;
+        const recovery = await transport.recoverLabel!(delivery, new Date('2026-03-01T23:30:00Z'));
+        expect(recovery).toEqual({ outcome: 'cancelled', trackingNumbers: [lost?.trackingNumber] });
+        expect(h.standIn().voided).toEqual([lost?.trackingNumber]);
+        const [asked] = recovers();
+        expect(asked?.path).toBe('/track/v1/referencenumbers');
+        expect(asked?.headers['x-customer-transaction-id']).toBe(delivery.deliveryId);
+        const query = JSON.parse(asked?.body ?? '{}') as { referencesInformation: Record<string, string> };
+        expect(query.referencesInformation).toEqual(
+          expect.objectContaining({ type: 'CUSTOMER_REFERENCE', value: lost?.reference, accountNumber: '740561073', shipDateBegin: '2026-02-28' }),
+        );
+        expect(query.referencesInformation.shipDateEnd).toBe(query.referencesInformation.shipDateEndDate);
+
+        await transport.deliver(delivery);
+        expect(h.standIn().sold).toHaveLength(2);
+        expect([...h.standIn().liveLabelsByReference().values()].map((l) => l.length)).toEqual([1]);
+        // Asked again later: the cancelled shipment is not cancelled twice, the live one is found.
+        expect(await transport.recoverLabel!(delivery, since())).toEqual({ outcome: 'cancelled', trackingNumbers: [h.standIn().sold[1]?.trackingNumber] });
+      });
+
+      it('a cancellation FedEx refuses is thrown (the worker flags the label it then buys)', async () => {
+        const transport = create();
+        const delivery = payload();
+        await transport.deliver(delivery);
+        h.standIn().script('void', { status: 400, errors: [{ code: 'SHIPMENT.CANCEL.NOTALLOWED', message: 'The shipment was already tendered.' }] });
+        const error = await failure(transport.recoverLabel!(delivery, since()));
+        expect(error).toEqual(expect.objectContaining({ code: 'EREJECTED', permanent: true }));
+      });
+    }
+
+    it('the carrier holds nothing under the reference: buy', async () => {
+      const transport = create();
+      expect(await transport.recoverLabel!(payload(), since())).toEqual({ outcome: 'none' });
+      expect(recovers()).toHaveLength(1);
+      expect(h.standIn().sold).toEqual([]);
+    });
+
+    it('a request queued without a reference cannot be asked about', async () => {
+      const transport = create();
+      // As a payload planned before labels carried references.
+      const body = h.build(h.account).replace(carrier === 'ups' ? /,"ReferenceNumber":\[[^\]]*\]/ : /,"customerReferences":\[[^\]]*\]/, '');
+      expect(body).not.toMatch(/ReferenceNumber|customerReferences/);
+      expect(await transport.recoverLabel!(payload(body), since())).toEqual({ outcome: 'unasked', reason: expect.stringContaining('no') });
+      expect(recovers()).toEqual([]);
+    });
+
+    it('a carrier that cannot answer (5xx, lost answer) is an error, not "none"', async () => {
+      const transport = create();
+      h.standIn().script('recover', { status: 503, errors: [{ code: 'SERVICE.UNAVAILABLE.ERROR', message: 'The service is currently unavailable.' }] }, { status: 200, lostAnswer: true });
+      expect(await failure(transport.recoverLabel!(payload(), since()))).toEqual(expect.objectContaining({ code: 'EREMOTE', permanent: false }));
+      expect(await failure(transport.recoverLabel!(payload(), since()))).toEqual(expect.objectContaining({ code: 'ECONNECTION', unsure: true }));
+    });
+  });
+
   describe('tokens shared through Redis', () => {
     let prefix: string;
     let cache: SharedCache;

@@ -3,6 +3,7 @@ import type { CarrierShipment } from '../../src/carriers/carrier';
 import { fedexCarrier, type FedexShipRequest } from '../../src/carriers/fedex/request';
 import type { FedexOptions } from '../../src/carriers/fedex/options';
 import { DropshipError } from '../../src/errors';
+import { labelReference } from '../../src/carriers/reference';
 import { componentValidator, requestBodyValidator } from '../../testkit/openapi';
 import {
   CARRIER_FIELDS,
@@ -81,7 +82,7 @@ describe('fedexCarrier.build', () => {
         totalWeight: 3.4,
         shippingChargesPayment: { paymentType: 'SENDER' },
         labelSpecification: { imageType: 'PDF', labelStockType: 'PAPER_4X6' },
-        requestedPackageLineItems: [{ weight: { units: 'LB', value: 3.4 } }],
+        requestedPackageLineItems: [{ weight: { units: 'LB', value: 3.4 }, customerReferences: [{ customerReferenceType: 'CUSTOMER_REFERENCE', value: labelReference('1001-warehouse+carrier') }] }],
       },
       accountNumber: { value: '123456789' },
     };
@@ -204,11 +205,20 @@ describe('fedexCarrier.build', () => {
 
   it('declares the package weight in the configured unit and totalWeight in pounds, rounded up to 0.1', () => {
     const kg = build({ ...domesticShipment('fedex', 'FEDEX_GROUND'), weightGrams: 1000.5 }, options({ weightUnit: 'KG' }));
-    expect(kg.request.requestedShipment.requestedPackageLineItems).toEqual([{ weight: { units: 'KG', value: 1.1 } }]);
+    expect(kg.request.requestedShipment.requestedPackageLineItems.map((i) => i.weight)).toEqual([{ units: 'KG', value: 1.1 }]);
     expect(kg.request.requestedShipment.totalWeight).toBe(2.3);
     const tiny = build({ ...domesticShipment('fedex', 'FEDEX_GROUND'), weightGrams: 0 });
     expect(tiny.request.requestedShipment.requestedPackageLineItems[0]?.weight.value).toBe(0.1);
     expect(tiny.request.requestedShipment.totalWeight).toBe(0.1);
+  });
+
+  it("gives the package the label's reference as its CUSTOMER_REFERENCE: one per shipment, the same on every build, within FedEx's 30 (Ground)", () => {
+    const refs = (shipment: CarrierShipment) => build(shipment).request.requestedShipment.requestedPackageLineItems.map((i) => i.customerReferences);
+    const a = refs(domesticShipment('fedex', 'FEDEX_GROUND'));
+    expect(a).toEqual([[{ customerReferenceType: 'CUSTOMER_REFERENCE', value: labelReference('1001-warehouse+carrier') }]]);
+    expect(refs(structuredClone(domesticShipment('fedex', 'FEDEX_GROUND')))).toEqual(a);
+    expect(refs({ ...domesticShipment('fedex', 'FEDEX_GROUND'), shipmentId: '1002-warehouse' })).not.toEqual(a);
+    expect(a[0]?.[0]?.value.length).toBeLessThanOrEqual(30);
   });
 
   it('is deterministic', () => {

@@ -3,6 +3,8 @@ import type { CarrierShipment } from '../../src/carriers/carrier';
 import { upsCarrier, type UpsShipRequest } from '../../src/carriers/ups/request';
 import type { UpsOptions } from '../../src/carriers/ups/options';
 import { DropshipError } from '../../src/errors';
+import { labelReference } from '../../src/carriers/reference';
+import { misplacedUpsReference } from '../../testkit/carrier-standins';
 import { requestBodyValidator } from '../../testkit/openapi';
 import {
   CARRIER_FIELDS,
@@ -86,7 +88,14 @@ describe('upsCarrier.build', () => {
           },
           PaymentInformation: { ShipmentCharge: [{ Type: '01', BillShipper: { AccountNumber: 'A1B2C3' } }] },
           Service: { Code: '03' },
-          Package: [{ Packaging: { Code: '02' }, PackageWeight: { UnitOfMeasurement: { Code: 'LBS' }, Weight: '3.4' } }],
+          // US/US: the reference goes on the package (a shipment-level one is refused).
+          Package: [
+            {
+              Packaging: { Code: '02' },
+              PackageWeight: { UnitOfMeasurement: { Code: 'LBS' }, Weight: '3.4' },
+              ReferenceNumber: [{ Value: labelReference('1001-warehouse+carrier') }],
+            },
+          ],
         },
         LabelSpecification: { LabelImageFormat: { Code: 'GIF' }, LabelStockSize: { Height: '6', Width: '4' } },
       },
@@ -282,6 +291,40 @@ describe('upsCarrier.build', () => {
     }
   });
 
+  it.each([
+    ['US', 'US', 'package'],
+    ['PR', 'PR', 'package'],
+    ['US', 'PR', 'shipment'],
+    ['US', 'CA', 'shipment'],
+    ['DE', 'DE', 'shipment'],
+  ] as const)('puts the label reference from %s to %s on the %s (UPS refuses the other level)', (from, to, level) => {
+    const base = domesticShipment('ups', '11');
+    const shipment: CarrierShipment = {
+      ...base,
+      shipper: { ...base.shipper, country: from, region: from === 'US' ? 'VT' : undefined, postalCode: from === 'DE' ? '50667' : base.shipper.postalCode },
+      shipTo: { ...base.shipTo, country: to, region: to === 'CA' ? 'QC' : to === 'DE' ? undefined : base.shipTo.region, postalCode: to === 'CA' ? 'H2X1Y4' : to === 'DE' ? '50667' : '00901' },
+    };
+    const { request } = build(shipment);
+    const reference = [{ Value: labelReference(`${shipment.shipmentId}+carrier`) }];
+    const { Shipment } = request.ShipmentRequest;
+    expect(Shipment.ReferenceNumber).toEqual(level === 'shipment' ? reference : undefined);
+    expect(Shipment.Package[0]?.ReferenceNumber).toEqual(level === 'package' ? reference : undefined);
+    expect(validateShipRequest(request)).toEqual([]);
+    expect(misplacedUpsReference(request as unknown as Record<string, unknown>)).toBeUndefined();
+  });
+
+  it('gives every shipment its own reference, the same on every build, within UPS limits and telling nothing of the order', () => {
+    const a = build(domesticShipment('ups', '03')).request.ShipmentRequest.Shipment.Package[0]?.ReferenceNumber?.[0]?.Value ?? '';
+    const again = build(structuredClone(domesticShipment('ups', '03'))).request.ShipmentRequest.Shipment.Package[0]?.ReferenceNumber?.[0]?.Value;
+    const other = build({ ...domesticShipment('ups', '03'), shipmentId: '1002-warehouse' }).request.ShipmentRequest.Shipment.Package[0]?.ReferenceNumber?.[0]?.Value;
+    expect(again).toBe(a);
+    expect(other).not.toBe(a);
+    // Letters only: no run of digits in it can look like a card number.
+    expect(a).toMatch(/^DS[A-P]{24}$/);
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (id) => /^DS[A-P]{24}$/.test(labelReference(id))), { numRuns: 500 });
+    expect(a).not.toContain('1001');
+  });
+
   it('is deterministic', () => {
     const shipment = domesticShipment('ups', '03');
     expect(upsCarrier.build(shipment, options()).body).toBe(upsCarrier.build(structuredClone(shipment), options()).body);
@@ -357,6 +400,8 @@ describe('upsCarrier.build', () => {
         expect(fields.includes('shipTo.region')).toBe(Address.StateProvinceCode !== undefined);
         expect(fields.includes('shipTo.postalCode')).toBe(Address.PostalCode !== undefined);
         expect(fields.includes('shipTo.line1')).toBe(true);
+        // The label's reference, where UPS takes it for this origin and destination.
+        expect(misplacedUpsReference(request as unknown as Record<string, unknown>)).toBeUndefined();
       }),
       { numRuns: 300 },
     );

@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import { fedexTransport } from '../../src/carriers/fedex/client';
+import { upsTransport } from '../../src/carriers/ups/client';
 import { deliveryQueueName, markerKeys } from '../../src/queue/names';
 import { Operations } from '../../src/ops/operations';
-import { DeliveryError } from '../../src/transports/transport';
+import { DeliveryError, type Transport, type TransportKind } from '../../src/transports/transport';
+import { startFedexStandIn, startUpsStandIn, type CarrierStandIn } from '../../testkit/carrier-standins';
 import type { Config } from '../../src/config/config';
 import { x12Format } from '../../src/formats/x12-850';
 import { X12_OPTIONS } from '../formats/po-fixtures';
@@ -18,6 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis.stop();
 });
+const redisUrl = () => redis.url;
 
 async function start() {
   const h = await PipelineHarness.start(fixtureConfig(), redis.url, { prefix: `l${++n}` });
@@ -100,7 +107,7 @@ describe('a purchase order that cannot be written holds the order before its lab
   });
 });
 
-describe('a label whose answer was lost is flagged for an operator, not bought silently twice', () => {
+describe('a label whose answer was lost is flagged for an operator when the carrier cannot be asked about it (a transport without label recovery)', () => {
   const config = fixtureConfig();
 
   it('flags the label when the worker buying it died mid-request, and records it with the shipment', async () => {
@@ -122,6 +129,7 @@ describe('a label whose answer was lost is flagged for an operator, not bought s
       for (const f of flagged) {
         expect(f).toEqual(expect.objectContaining({ orderId: '6101', carrier: 'ups', shipmentId: f.deliveryId.replace(/\+carrier$/, '') }));
         expect(Date.parse(f.lostAttemptAt)).toBeLessThan(Date.parse(f.at));
+        expect(f.reason).toBe('the recording transport cannot ask the carrier for a label');
       }
       const status = await ops.orderStatus('6101');
       expect(status.tracking.every((t) => t.lostAttemptAt !== undefined)).toBe(true);
@@ -157,6 +165,112 @@ describe('a label whose answer was lost is flagged for an operator, not bought s
     } finally {
       await ops.close();
       await h.stop();
+    }
+  });
+});
+
+describe('a label whose answer was lost is asked for by its reference before one is bought again', () => {
+  const config = fixtureConfig();
+  const configDir = mkdtempSync(join(tmpdir(), 'dropship-labels-'));
+  afterAll(() => rmSync(configDir, { recursive: true, force: true }));
+
+  /** A real carrier client pointed at `standIn`. */
+  function client(carrier: 'ups' | 'fedex', standIn: CarrierStandIn): Transport {
+    const kind: TransportKind = carrier === 'ups' ? upsTransport : fedexTransport;
+    const options = kind.optionsSchema.parse({ ...(config.store.carriers[carrier] as object), baseUrl: standIn.url, caFile: standIn.caFile, clientIdEnv: 'CLIENT_ID', clientSecretEnv: 'CLIENT_SECRET', timeout: '5s' });
+    return kind.create(options, { instanceId: carrier, configDir, env: { CLIENT_ID: standIn.clientId, CLIENT_SECRET: standIn.clientSecret } });
+  }
+
+  /**
+   * Two labels (warehouse and creamery shipments) bought by a worker that dies before it hears
+   * the answers: the carrier sold both, nobody knows their tracking numbers. Then a second
+   * worker takes the jobs over.
+   */
+  async function lostAnswers(carrier: 'ups' | 'fedex', orderId: string, prepare: (standIn: CarrierStandIn) => void = () => undefined) {
+    const standIn = carrier === 'ups' ? await startUpsStandIn() : await startFedexStandIn();
+    const p = `l${++n}`;
+    const buyer = client(carrier, standIn);
+    // Buys the label, then never returns: its worker is killed while the answer is on its way.
+    const dying: Transport = { kind: carrier, instanceId: carrier, deliver: async (d) => buyer.deliver(d).then(() => new Promise<never>(() => undefined)), verify: async () => {}, close: async () => {} };
+    const first = await PipelineHarness.start(config, redisUrl(), { prefix: p, lockDurationMs: 1000, stalledIntervalMs: 500, custom: (t) => (t.recipient === carrier ? dying : undefined) });
+    await first.postOrder(orderPayload({ id: orderId, shippingMethod: carrier === 'ups' ? 'standard' : 'express' }));
+    await waitFor('both labels sold', () => standIn.sold.length === 2, 20_000);
+    await Promise.all(first.pipeline.workers.map((w) => w.close(true)));
+    await buyer.close();
+    prepare(standIn);
+    const transport = client(carrier, standIn);
+    const second = await PipelineHarness.start(config, redisUrl(), { prefix: p, lockDurationMs: 1000, stalledIntervalMs: 500, custom: (t) => (t.recipient === carrier ? transport : undefined) });
+    const ops = new Operations(second.pipeline.redis, p, config);
+    const stop = async () => {
+      await ops.close();
+      await second.stop();
+      await first.stop().catch(() => undefined);
+      await transport.close();
+      await standIn.stop();
+    };
+    try {
+      await waitFor('creamery PO sent', () => second.recorder('creamery').delivered.length === 1, 30_000);
+      await waitFor('both carrier deliveries landed', async () => Object.keys(await second.pipeline.redis.hgetall(markerKeys.tracking(p, orderId))).length === 2, 30_000);
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { standIn, second, ops, stop, status: () => ops.orderStatus(orderId) };
+  }
+
+  it('UPS: the re-run recovers both labels by reference (Label Recovery) and buys none; nothing is flagged', async () => {
+    const run = await lostAnswers('ups', '6201');
+    try {
+      const { standIn } = run;
+      expect(standIn.violations).toEqual([]);
+      expect(standIn.sold).toHaveLength(2);
+      expect(standIn.requestsTo('ship').map((r) => r.status)).toEqual([200, 200]);
+      expect(standIn.requestsTo('recover').map((r) => r.status)).toEqual([200, 200]);
+      expect([...standIn.liveLabelsByReference().values()].map((l) => l.length)).toEqual([1, 1]);
+      expect(await run.ops.unconfirmedLabels()).toEqual([]);
+      const status = await run.status();
+      expect(status.tracking.map((t) => t.trackingNumber).sort()).toEqual(standIn.sold.map((l) => l.trackingNumber).sort());
+      expect(status.tracking.every((t) => t.labelRecovery === 'reused' && t.lostAttemptAt === undefined)).toBe(true);
+      // The purchase order carries the recovered label's tracking number.
+      const creamery = status.tracking.find((t) => t.shipmentId === '6201+creamery');
+      expect(run.second.recorder('creamery').delivered[0]?.body).toContain(creamery?.trackingNumber);
+      expect(await run.second.pipeline.redis.keys('*:label-attempt:*')).toEqual([]);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it('FedEx: the re-run finds both shipments by customer reference, cancels them and buys again: one live label per shipment; nothing is flagged', async () => {
+    const run = await lostAnswers('fedex', '6202');
+    try {
+      const { standIn } = run;
+      expect(standIn.violations).toEqual([]);
+      const [lostA, lostB] = standIn.sold;
+      expect(standIn.voided.sort()).toEqual([lostA?.trackingNumber, lostB?.trackingNumber].sort());
+      expect(standIn.sold).toHaveLength(4);
+      expect([...standIn.liveLabelsByReference().values()].map((l) => l.length)).toEqual([1, 1]);
+      expect(await run.ops.unconfirmedLabels()).toEqual([]);
+      const status = await run.status();
+      expect(status.tracking.map((t) => t.trackingNumber).sort()).toEqual(standIn.sold.filter((l) => !l.voided).map((l) => l.trackingNumber).sort());
+      expect(status.tracking.every((t) => t.labelRecovery === 'cancelled')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  });
+
+  it('a carrier that cannot answer the question: the label is bought again and flagged, with the reason', async () => {
+    const unavailable = { status: 503, errors: [{ code: 'SERVICE.UNAVAILABLE.ERROR', message: 'The service is currently unavailable.' }] };
+    const run = await lostAnswers('ups', '6203', (standIn) => standIn.script('recover', unavailable, unavailable));
+    try {
+      const { standIn } = run;
+      expect(standIn.violations).toEqual([]);
+      expect(standIn.sold).toHaveLength(4);
+      const flagged = await run.ops.unconfirmedLabels();
+      expect(flagged.map((f) => f.deliveryId).sort()).toEqual(['6203+creamery+carrier', '6203+warehouse+carrier']);
+      for (const f of flagged) expect(f.reason).toMatch(/^the carrier could not be asked for the label: .*503/);
+      expect((await run.status()).tracking.every((t) => t.lostAttemptAt !== undefined && t.labelRecovery === undefined)).toBe(true);
+    } finally {
+      await run.stop();
     }
   });
 });

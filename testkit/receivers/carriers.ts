@@ -6,7 +6,10 @@ import { createLocalCa, type LocalCa } from './https';
 
 /**
  * Local HTTPS servers standing in for the UPS and FedEx APIs (OAuth token endpoint, Create
- * Shipment, and Void / Cancel Shipment), for the demo and the tests. Every request is checked for path, method,
+ * Shipment, Void / Cancel Shipment, and the question about a label whose answer was lost:
+ * UPS Label Recovery, FedEx Track by References), for the demo and the tests. Each sale is
+ * kept with the reference it carried (`sold`), and a scripted `lostAnswer` sells the label
+ * and then drops the connection unanswered, as a purchase whose answer never came back. Every request is checked for path, method,
  * required headers and authentication (HTTP Basic for UPS tokens, form credentials for FedEx
  * tokens, Bearer on shipments); with {@link StandInOptions.checks} (the tests pass checks made
  * from the carriers' published OpenAPI documents) request bodies and every answer, canned or
@@ -15,7 +18,23 @@ import { createLocalCa, type LocalCa } from './https';
  */
 
 export type Carrier = 'ups' | 'fedex';
-export type StandInEndpoint = 'token' | 'ship' | 'void';
+/** `recover`: UPS Label Recovery (`POST /api/labels/{version}/recovery`), FedEx Track by References (`POST /track/v1/referencenumbers`). */
+export type StandInEndpoint = 'token' | 'ship' | 'void' | 'recover';
+
+/** One label the stand-in sold. */
+export interface SoldLabel {
+  trackingNumber: string;
+  /** The reference the shipment carried (UPS `ReferenceNumber`, FedEx `CUSTOMER_REFERENCE`), if any. */
+  reference?: string;
+  /** `transId` (UPS) or `x-customer-transaction-id` (FedEx) of the purchase. */
+  transactionId?: string;
+  /** The label image in the format asked for (given back by Label Recovery). */
+  format: string;
+  /** Voided or cancelled since. */
+  voided: boolean;
+  /** The purchase's answer was dropped (a scripted `lostAnswer`). */
+  answerLost: boolean;
+}
 
 /** A scripted answer for the next request to one endpoint. */
 export interface StandInAnswer {
@@ -28,6 +47,11 @@ export interface StandInAnswer {
   body?: unknown;
   /** Repeat the bearer token the request carried in each error message, as a careless gateway might. */
   echoToken?: boolean;
+  /**
+   * Do what the request asks (a ship request sells its label), then drop the connection
+   * without answering: the answer is lost on its way back. `status` is then ignored.
+   */
+  lostAnswer?: boolean;
 }
 
 /** A request as the stand-in saw it. */
@@ -61,6 +85,10 @@ export interface CarrierStandIn {
   readonly labels: ReadonlySet<string>;
   /** Tracking numbers voided, in order. */
   readonly voided: string[];
+  /** Every label sold, in order, voided ones included. */
+  readonly sold: SoldLabel[];
+  /** Labels sold and not voided, per reference: more than one is a label bought twice. */
+  liveLabelsByReference(): Map<string, SoldLabel[]>;
   /** Delay before each token answer (to let concurrent callers pile up). */
   tokenDelayMs: number;
   /** Requests of one endpoint. */
@@ -79,7 +107,7 @@ export type ConformanceCheck = (data: unknown) => string[];
 
 /** Conformance checks of a stand-in beyond paths, headers and credentials (e.g. from the OpenAPI documents). */
 export interface StandInChecks {
-  /** The check of a request body (the parsed form for `token`, the JSON for `ship` and FedEx `void`). */
+  /** The check of a request body (the parsed form for `token`, the JSON for `ship`, `recover` and FedEx `void`). */
   request(endpoint: StandInEndpoint): ConformanceCheck;
   /** The check of an answer with this status, or undefined when nothing is documented for it. */
   response(endpoint: StandInEndpoint, status: number): ConformanceCheck | undefined;
@@ -195,6 +223,65 @@ export function errorBody(carrier: Carrier, errors: { code: string; message: str
     : { transactionId: randomUUID(), ...(customerTransactionId === undefined ? {} : { customerTransactionId }), errors };
 }
 
+/** The first `ReferenceNumber.Value` of a UPS shipment or its first package. */
+function upsReferences(shipment: Json): { shipment?: string; package?: string } {
+  const first = (list: unknown): string | undefined => {
+    const item: unknown = Array.isArray(list) ? list[0] : undefined;
+    return isObject(item) && typeof item.Value === 'string' ? item.Value : undefined;
+  };
+  const firstPackage: unknown = Array.isArray(shipment.Package) ? shipment.Package[0] : undefined;
+  const atShipment = first(shipment.ReferenceNumber);
+  const atPackage = isObject(firstPackage) ? first(firstPackage.ReferenceNumber) : undefined;
+  return { ...(atShipment === undefined ? {} : { shipment: atShipment }), ...(atPackage === undefined ? {} : { package: atPackage }) };
+}
+
+function countryOf(party: unknown): string {
+  return isObject(party) && isObject(party.Address) ? String(party.Address.CountryCode) : '';
+}
+
+/**
+ * Where ups-Shipping.json allows a reference: `Shipment.ReferenceNumber` "Valid if the
+ * origin/destination pair is not US/US or PR/PR", `Package.ReferenceNumber` "Valid if the
+ * origin/destination pair is US/US or PR/PR". What is wrong, or undefined.
+ */
+export function misplacedUpsReference(request: Json): string | undefined {
+  const shipmentRequest = isObject(request.ShipmentRequest) ? request.ShipmentRequest : {};
+  const shipment = isObject(shipmentRequest.Shipment) ? shipmentRequest.Shipment : {};
+  const pair = `${countryOf(shipment.ShipFrom ?? shipment.Shipper)}/${countryOf(shipment.ShipTo)}`;
+  const domestic = pair === 'US/US' || pair === 'PR/PR';
+  const refs = upsReferences(shipment);
+  if (domestic && refs.shipment !== undefined) return `Shipment.ReferenceNumber is not valid for ${pair} (the spec: "Valid if the origin/destination pair is not US/US or PR/PR")`;
+  if (!domestic && refs.package !== undefined) return `Package.ReferenceNumber is not valid for ${pair} (the spec: "Valid if the origin/destination pair is US/US or PR/PR")`;
+  return undefined;
+}
+
+/** The reference a ship request carries: UPS `ReferenceNumber` (either level), FedEx `CUSTOMER_REFERENCE`. */
+function referenceOf(carrier: Carrier, request: Json): string | undefined {
+  if (carrier === 'ups') {
+    const shipmentRequest = isObject(request.ShipmentRequest) ? request.ShipmentRequest : {};
+    const refs = upsReferences(isObject(shipmentRequest.Shipment) ? shipmentRequest.Shipment : {});
+    return refs.shipment ?? refs.package;
+  }
+  const requested = isObject(request.requestedShipment) ? request.requestedShipment : {};
+  const items = Array.isArray(requested.requestedPackageLineItems) ? (requested.requestedPackageLineItems as unknown[]) : [];
+  for (const item of items) {
+    const references = isObject(item) && Array.isArray(item.customerReferences) ? (item.customerReferences as unknown[]) : [];
+    const found = references.find((r) => isObject(r) && r.customerReferenceType === 'CUSTOMER_REFERENCE');
+    if (isObject(found) && typeof found.value === 'string') return found.value;
+  }
+  return undefined;
+}
+
+/** The label format a ship request asks for. */
+function labelFormatOf(carrier: Carrier, request: Json): string {
+  if (carrier === 'ups') {
+    const spec = isObject(request.ShipmentRequest) && isObject(request.ShipmentRequest.LabelSpecification) ? request.ShipmentRequest.LabelSpecification : {};
+    return isObject(spec.LabelImageFormat) ? String(spec.LabelImageFormat.Code) : 'GIF';
+  }
+  const requested = isObject(request.requestedShipment) ? request.requestedShipment : {};
+  return isObject(requested.labelSpecification) ? String(requested.labelSpecification.imageType ?? 'PDF') : 'PDF';
+}
+
 /** Constant-time comparison of two strings. */
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -215,6 +302,8 @@ interface Reply {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** Drop the connection instead of answering. */
+  lost?: boolean;
 }
 
 /** Starts a stand-in for UPS: OAuth client credentials and the Shipping API. */
@@ -239,14 +328,16 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     token: checks?.request('token') ?? (() => []),
     ship: checks?.request('ship') ?? (() => []),
     void: checks?.request('void') ?? (() => []),
+    recover: checks?.request('recover') ?? (() => []),
   };
   const requests: StandInRequest[] = [];
   const violations: string[] = [];
   const tokens: string[] = [];
   const expired = new Set<string>();
-  const scripts: Record<StandInEndpoint, StandInAnswer[]> = { token: [], ship: [], void: [] };
+  const scripts: Record<StandInEndpoint, StandInAnswer[]> = { token: [], ship: [], void: [], recover: [] };
   const labels = new Set<string>();
   const voided: string[] = [];
+  const sold: SoldLabel[] = [];
   let shipments = 0;
 
   const endpointOf = (method: string, path: string): StandInEndpoint | 'unknown' => {
@@ -256,9 +347,11 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     if (carrier === 'ups') {
       if (path === '/security/v1/oauth/token') return 'token';
       if (/^\/api\/shipments\/[^/]+\/ship$/.test(path)) return 'ship';
+      if (/^\/api\/labels\/[^/]+\/recovery$/.test(path)) return 'recover';
     } else {
       if (path === '/oauth/token') return 'token';
       if (path === '/ship/v1/shipments') return 'ship';
+      if (path === '/track/v1/referencenumbers') return 'recover';
     }
     return 'unknown';
   };
@@ -271,6 +364,7 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
   const scripted = (endpoint: StandInEndpoint, transactionId: string | undefined, token?: string): Reply | undefined => {
     const answer = scripts[endpoint].shift();
     if (answer === undefined) return undefined;
+    if (answer.lostAnswer === true) return { status: 0, body: '', lost: true };
     const errors = (answer.errors ?? []).map((e) => (answer.echoToken === true && token !== undefined ? { ...e, message: `${e.message} (token ${token})` } : e));
     const body = answer.body ?? errorBody(carrier, errors, answer.status === 400 || answer.status === 500 ? transactionId : undefined);
     return { status: answer.status, body, ...(answer.retryAfter === undefined ? {} : { headers: { 'retry-after': answer.retryAfter } }) };
@@ -369,6 +463,7 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     }
     labels.delete(trackingNumber);
     voided.push(trackingNumber);
+    for (const label of sold) if (label.trackingNumber === trackingNumber) label.voided = true;
     return {
       status: 200,
       body:
@@ -414,16 +509,112 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     }
     const problems = validate.ship(request);
     if (problems.length > 0) return violation(`ship: body does not match the spec: ${problems.slice(0, 5).join('; ')}`);
-    if (!tokens.includes(token) || expired.has(token)) return unauthorized();
-    const answer = scripted('ship', transactionId, token);
-    if (answer !== undefined) return answer;
-    shipments += 1;
     const shipped = request as Json;
-    const reply = carrier === 'ups' ? upsShipResponse(shipped, shipments) : fedexShipResponse(shipped, shipments, transactionId);
-    for (const number of JSON.stringify(reply).match(carrier === 'ups' ? /1Z[0-9A-Z]{16}/g : /"trackingNumber":"(\d+)"/g) ?? []) {
-      labels.add(carrier === 'ups' ? number : number.replace(/\D/g, ''));
+    if (carrier === 'ups') {
+      const misplaced = misplacedUpsReference(shipped);
+      if (misplaced !== undefined) {
+        violations.push(`ship: ${misplaced}`);
+        return { status: 400, body: errorBody('ups', [{ code: '120541', message: 'Shipment/ReferenceNumber is not allowed for this shipment' }]) };
+      }
     }
+    if (!tokens.includes(token) || expired.has(token)) return unauthorized();
+    const answer = scripted('ship', transactionId ?? header(headers, 'transid'), token);
+    if (answer !== undefined && answer.lost !== true) return answer;
+    shipments += 1;
+    const reply = carrier === 'ups' ? upsShipResponse(shipped, shipments) : fedexShipResponse(shipped, shipments, transactionId);
+    const reference = referenceOf(carrier, shipped);
+    const format = labelFormatOf(carrier, shipped);
+    for (const number of JSON.stringify(reply).match(carrier === 'ups' ? /1Z[0-9A-Z]{16}/g : /"trackingNumber":"(\d+)"/g) ?? []) {
+      const trackingNumber = carrier === 'ups' ? number : number.replace(/\D/g, '');
+      if (labels.has(trackingNumber)) continue;
+      labels.add(trackingNumber);
+      sold.push({
+        trackingNumber,
+        ...(reference === undefined ? {} : { reference }),
+        ...(header(headers, carrier === 'ups' ? 'transid' : 'x-customer-transaction-id') === undefined ? {} : { transactionId: header(headers, carrier === 'ups' ? 'transid' : 'x-customer-transaction-id') }),
+        format,
+        voided: false,
+        answerLost: answer?.lost === true,
+      });
+    }
+    // Sold, and the answer dropped on its way back.
+    if (answer?.lost === true) return answer;
     return { status: 200, body: reply };
+  };
+
+  /** UPS Label Recovery by reference, FedEx Track by References. */
+  const recoverRequest = (path: string, headers: IncomingHttpHeaders, body: string, seen: StandInRequest): Reply => {
+    const contentType = header(headers, 'content-type') ?? '';
+    if (!contentType.startsWith('application/json')) return violation(`recover: content-type must be application/json, got "${contentType}"`);
+    const transactionId = header(headers, 'x-customer-transaction-id');
+    if (carrier === 'ups') {
+      const version = /^\/api\/labels\/([^/]+)\/recovery$/.exec(path)?.[1] ?? '';
+      // The path parameter's description lists v1, v1701, V1903 and v2603 (Roadie).
+      if (!/^v(1|1701|1707|1903|2603)$/i.test(version)) return violation(`recover: version must be one the spec describes (v1, v1701, v1903, v2603), got "${version}"`);
+      const transId = header(headers, 'transid');
+      if (transId !== undefined && (transId.length === 0 || transId.length > 32)) return violation(`recover: transId must be 1 to 32 characters, got ${transId.length}`);
+    } else {
+      const locale = header(headers, 'x-locale');
+      if (locale !== undefined && !/^[a-z]{2}_[A-Z]{2}$/.test(locale)) return violation(`recover: x-locale must look like en_US, got "${locale}"`);
+    }
+    const bearer = /^Bearer (\S+)$/.exec(header(headers, 'authorization') ?? '');
+    if (bearer === null) return violation('recover: authorization must be "Bearer <token>" (security: OAuth2)');
+    const token = bearer[1] ?? '';
+    seen.token = token;
+    let request: unknown;
+    try {
+      request = JSON.parse(body);
+    } catch {
+      return violation('recover: the body is not JSON');
+    }
+    const problems = validate.recover(request);
+    if (problems.length > 0) return violation(`recover: body does not match the spec: ${problems.slice(0, 5).join('; ')}`);
+    if (!tokens.includes(token) || expired.has(token)) return unauthorized();
+    const answer = scripted('recover', transactionId, token);
+    if (answer !== undefined) return answer;
+    const asked = request as Json;
+    if (carrier === 'ups') {
+      const recovery = isObject(asked.LabelRecoveryRequest) ? asked.LabelRecoveryRequest : {};
+      const values = isObject(recovery.ReferenceValues) ? recovery.ReferenceValues : undefined;
+      const reference = values !== undefined && isObject(values.ReferenceNumber) ? values.ReferenceNumber.Value : undefined;
+      // "Required if ReferenceNumber/Value is populated."
+      if (typeof reference !== 'string' || typeof values?.ShipperNumber !== 'string') return violation('recover: the stand-in recovers labels by ReferenceValues (ReferenceNumber.Value and ShipperNumber)');
+      const spec = isObject(recovery.LabelSpecification) ? recovery.LabelSpecification : {};
+      const format = isObject(spec.LabelImageFormat) ? String(spec.LabelImageFormat.Code) : 'GIF';
+      const found = sold.filter((l) => !l.voided && l.reference === reference && l.trackingNumber.slice(2, 8) === values.ShipperNumber);
+      // UPS publishes no code for "nothing under this reference"; it refuses the request.
+      if (found.length === 0) return { status: 400, body: errorBody('ups', [{ code: 'STANDIN.LABEL.NOTFOUND', message: 'No shipment was found for the reference number.' }]) };
+      const results = found.map((l) => ({ TrackingNumber: l.trackingNumber, LabelImage: { LabelImageFormat: { Code: format }, GraphicImage: SAMPLE_LABELS[format] ?? SAMPLE_LABELS.GIF } }));
+      return {
+        status: 200,
+        body: {
+          LabelRecoveryResponse: {
+            Response: { ResponseStatus: { Code: '1', Description: 'Success' } },
+            ShipmentIdentificationNumber: found[0]?.trackingNumber,
+            // One result as an object, as UPS answers it.
+            LabelResults: results.length === 1 ? results[0] : results,
+          },
+        },
+      };
+    }
+    const info = isObject(asked.referencesInformation) ? asked.referencesInformation : {};
+    const found = sold.filter((l) => l.reference !== undefined && l.reference === info.value);
+    const completeTrackResults =
+      found.length === 0
+        ? [{ trackResults: [{ error: { code: 'TRACKING.REFERENCENUMBER.NOTFOUND', message: 'Reference number cannot be found. Please correct the reference number and try again.' } }] }]
+        : found.map((l) => ({
+            trackingNumber: l.trackingNumber,
+            trackResults: [
+              {
+                trackingNumberInfo: { trackingNumber: l.trackingNumber, carrierCode: 'FDXG' },
+                latestStatusDetail: l.voided ? { code: 'CA', derivedCode: 'CA', statusByLocale: 'Shipment cancelled' } : { code: 'OC', derivedCode: 'IN', statusByLocale: 'Label created' },
+              },
+            ],
+          }));
+    return {
+      status: 200,
+      body: { transactionId: randomUUID(), ...(transactionId === undefined ? {} : { customerTransactionId: transactionId }), output: { completeTrackResults } },
+    };
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: string): void => {
@@ -442,9 +633,16 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
           ? tokenRequest(req.headers, body)
           : endpoint === 'ship'
             ? shipRequest(path, req.headers, body, seen)
-            : voidRequest(path, req.headers, body, seen);
+            : endpoint === 'recover'
+              ? recoverRequest(path, req.headers, body, seen)
+              : voidRequest(path, req.headers, body, seen);
     }
     seen.status = reply.status;
+    if (reply.lost === true) {
+      // Done, and the answer lost on its way back: the client sees the connection drop.
+      res.socket?.destroy();
+      return;
+    }
     if (endpoint !== 'unknown' && typeof reply.body !== 'string') {
       const check = checks?.response(endpoint, reply.status);
       const problems = check?.(reply.body) ?? [];
@@ -480,6 +678,15 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
     tokens,
     labels,
     voided,
+    sold,
+    liveLabelsByReference: () => {
+      const live = new Map<string, SoldLabel[]>();
+      for (const label of sold) {
+        if (label.voided || label.reference === undefined) continue;
+        live.set(label.reference, [...(live.get(label.reference) ?? []), label]);
+      }
+      return live;
+    },
     tokenDelayMs: 0,
     requestsTo: (endpoint) => requests.filter((r) => r.endpoint === endpoint),
     expireTokens: () => {
@@ -496,8 +703,10 @@ export async function startCarrierStandIn(carrier: Carrier, options: StandInOpti
       scripts.token = [];
       scripts.ship = [];
       scripts.void = [];
+      scripts.recover = [];
       labels.clear();
       voided.length = 0;
+      sold.length = 0;
       standIn.tokenDelayMs = 0;
     },
     stop: async () => {

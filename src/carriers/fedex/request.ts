@@ -3,6 +3,7 @@ import type { ShipFrom } from '../../core/shipment';
 import type { CarrierRequestBuilder, CarrierShipment } from '../carrier';
 import { fitAddressLines, truncate } from '../../core/text';
 import { carrierFields, fitCode, fitRegion, fitWhole, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
+import { carrierDeliveryId, labelReference } from '../reference';
 import { fedexOptionsSchema, type FedexOptions } from './options';
 
 /**
@@ -58,7 +59,10 @@ export interface FedexShipRequest {
     totalWeight: number;
     shippingChargesPayment: { paymentType: 'SENDER' };
     labelSpecification: { imageType: FedexOptions['labelImageType']; labelStockType: FedexOptions['labelStockType'] };
-    requestedPackageLineItems: { weight: { units: FedexOptions['weightUnit']; value: number } }[];
+    requestedPackageLineItems: {
+      weight: { units: FedexOptions['weightUnit']; value: number };
+      customerReferences: { customerReferenceType: 'CUSTOMER_REFERENCE'; value: string }[];
+    }[];
   };
   accountNumber: { value: string };
 }
@@ -148,7 +152,15 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
       totalWeight: weightInTenths(shipment.weightGrams, 'lb') / 10,
       shippingChargesPayment: { paymentType: 'SENDER' },
       labelSpecification: { imageType: options.labelImageType, labelStockType: options.labelStockType },
-      requestedPackageLineItems: [{ weight: { units: options.weightUnit, value: packageWeight } }],
+      requestedPackageLineItems: [
+        {
+          weight: { units: options.weightUnit, value: packageWeight },
+          // The label's reference (reference.ts; 26 characters, within CUSTOMER_REFERENCE's
+          // 30 for Ground and 40 for Express), by which Track by References finds the
+          // shipment after a lost answer.
+          customerReferences: [{ customerReferenceType: 'CUSTOMER_REFERENCE', value: labelReference(carrierDeliveryId(shipment.shipmentId)) }],
+        },
+      ],
     },
     accountNumber: { value: options.accountNumber },
   };
@@ -166,8 +178,9 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
 
 /**
  * Builds FedEx Ship API Create Shipment bodies (format `fedex-ship`): shipper, one
- * recipient, one package with its weight, the service, paid by the sender's account.
- * Nothing else about the order reaches FedEx (privacy promise 3).
+ * recipient, one package with its weight and the label's reference (a digest of the delivery
+ * id, `reference.ts`, as the package's `CUSTOMER_REFERENCE`), the service, paid by the
+ * sender's account. Nothing else about the order reaches FedEx (privacy promise 3).
  *
  * Nothing of the recipient is cut: street lines wrap into 3 lines of 35 (line1 and line2 at
  * word boundaries, line2 keeping at least one line), and a street that needs more, a

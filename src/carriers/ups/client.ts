@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { DeliveryPayload, DeliveryReceipt, LabelVoid, TransportContext, TransportKind } from '../../transports/transport';
+import { DeliveryError, type DeliveryPayload, type DeliveryReceipt, type LabelRecovery, type LabelVoid, type TransportContext, type TransportKind } from '../../transports/transport';
 import { CarrierApiClient, carrierIo, problemsOf, type CarrierApi, type CarrierCall, type CarrierIo, type CarrierProblem } from '../api-client';
 import { asList, isRecord, stringAt } from '../json';
 import { upsOptionsSchema, type UpsOptions } from './options';
 
 /**
  * The UPS API client: OAuth client credentials (`ups-OAuthClientCredentials.json`) and the
- * Shipping API's `POST /shipments/{version}/ship` (`ups-Shipping.json`), as transport kind
- * `ups`. It sends the body built by `upsCarrier` unchanged.
+ * Shipping API's `POST /shipments/{version}/ship`, Void Shipment and Label Recovery
+ * (`ups-Shipping.json`), as transport kind `ups`. It sends the body built by `upsCarrier`
+ * unchanged.
  */
 
 /** Base URLs of the UPS environments (the Shipping API lives under `/api`, OAuth at the root). */
@@ -18,6 +19,13 @@ export const UPS_ENVIRONMENTS = {
 
 /** Default `{version}` of the Ship API path. */
 export const UPS_DEFAULT_API_VERSION = 'v2409';
+
+/**
+ * `{version}` of the Label Recovery path (`/labels/{version}/recovery`): "v1 original features
+ * of the application", the spec's default; later versions only add COD turn-in pages, forms
+ * and Roadie labels, which a drop-ship label has none of.
+ */
+export const UPS_LABEL_RECOVERY_VERSION = 'v1';
 
 /** `transactionSrc`: which application is calling (UPS: up to 512 characters). */
 const TRANSACTION_SOURCE = 'dropship';
@@ -83,6 +91,63 @@ class UpsClient extends CarrierApiClient {
     };
   }
 
+  /**
+   * Label Recovery by reference: `POST /api/labels/{version}/recovery` with
+   * `ReferenceValues` (the reference the ship request carried and the shipper number), the
+   * label in the format and stock the ship request asked for. A label is given back with its
+   * tracking number; a refusal (400 or 404 with UPS's error list: UPS publishes no separate
+   * code for "nothing under this reference") means UPS holds no label under it. UPS answers
+   * `LabelResults` as one object for a one-package shipment, though its schema says array.
+   */
+  protected async recover(payload: DeliveryPayload, body: unknown, _since: Date, signal: AbortSignal | undefined): Promise<LabelRecovery> {
+    const request = isRecord(body) ? body.ShipmentRequest : undefined;
+    const shipment = isRecord(request) ? request.Shipment : undefined;
+    const shipper = isRecord(shipment) ? shipment.Shipper : undefined;
+    const firstPackage = isRecord(shipment) ? asList(shipment.Package).find(isRecord) : undefined;
+    const reference =
+      stringAt(isRecord(shipment) ? asList(shipment.ReferenceNumber).find(isRecord) : undefined, 'Value') ??
+      stringAt(firstPackage ? asList(firstPackage.ReferenceNumber).find(isRecord) : undefined, 'Value');
+    const shipperNumber = stringAt(shipper, 'ShipperNumber');
+    if (reference === undefined || shipperNumber === undefined) return { outcome: 'unasked', reason: 'the UPS request carries no reference to recover its label by' };
+    const spec = isRecord(request) && isRecord(request.LabelSpecification) ? request.LabelSpecification : {};
+    const format = stringAt(spec.LabelImageFormat, 'Code') ?? 'GIF';
+    const stock = isRecord(spec.LabelStockSize) ? spec.LabelStockSize : undefined;
+    const recovery = {
+      LabelRecoveryRequest: {
+        Request: { TransactionReference: { CustomerContext: upsTransId(payload.deliveryId) } },
+        LabelSpecification: {
+          LabelImageFormat: { Code: format },
+          ...(stock !== undefined && { LabelStockSize: { Height: String(stock.Height), Width: String(stock.Width) } }),
+        },
+        ReferenceValues: { ReferenceNumber: { Value: reference }, ShipperNumber: shipperNumber },
+      },
+    };
+    const answer = await this.authorized(
+      (token) => ({
+        path: `/api/labels/${UPS_LABEL_RECOVERY_VERSION}/recovery`,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+          transId: upsTransId(payload.deliveryId),
+          transactionSrc: TRANSACTION_SOURCE,
+        },
+        body: JSON.stringify(recovery),
+      }),
+      'label recovery',
+      signal,
+    );
+    if (answer.status === 400 || answer.status === 404) {
+      if (this.problems(answer.json).length > 0) return { outcome: 'none' };
+    }
+    if (answer.status < 200 || answer.status >= 300) throw this.refusal('label recovery', answer);
+    const receipt = recoveredReceipt(answer.json);
+    if (receipt === undefined) {
+      throw DeliveryError.retryable('EREMOTE', `UPS label recovery answered ${answer.status} without a tracking number and label`);
+    }
+    return { outcome: 'recovered', receipt };
+  }
+
   /** `VoidShipmentResponse.SummaryResult.Status`: code `1` is voided. */
   protected voidOutcome(answer: unknown): { voided: boolean; message?: string } {
     const response = isRecord(answer) ? answer.VoidShipmentResponse : undefined;
@@ -127,6 +192,26 @@ class UpsClient extends CarrierApiClient {
   }
 }
 
+/** The receipt of a recovered label: as a purchase's, without charges (Label Recovery gives none). */
+function recoveredReceipt(answer: unknown): DeliveryReceipt | undefined {
+  const response = isRecord(answer) ? answer.LabelRecoveryResponse : undefined;
+  if (!isRecord(response)) return undefined;
+  // One object for one package, though the schema says array (UPS's own examples do it).
+  const results = asList(response.LabelResults).filter(isRecord);
+  const trackingNumbers = results.map((r) => stringAt(r, 'TrackingNumber')).filter((t): t is string => t !== undefined);
+  const trackingNumber = trackingNumbers[0] ?? stringAt(response, 'ShipmentIdentificationNumber');
+  const image = results.map((r) => r.LabelImage).find(isRecord);
+  const graphic = stringAt(image, 'GraphicImage');
+  if (trackingNumber === undefined || graphic === undefined) return undefined;
+  const fields: Record<string, string> = { carrier: 'ups', trackingNumber, label: graphic, recovered: 'true' };
+  const shipmentNumber = stringAt(response, 'ShipmentIdentificationNumber');
+  if (shipmentNumber !== undefined && shipmentNumber !== trackingNumber) fields.shipmentNumber = shipmentNumber;
+  if (trackingNumbers.length > 1) fields.trackingNumbers = trackingNumbers.join(',');
+  const format = isRecord(image) ? stringAt(image.LabelImageFormat, 'Code') : undefined;
+  if (format !== undefined) fields.labelFormat = format.toUpperCase();
+  return { location: `ups:${trackingNumber}`, response: fields };
+}
+
 /**
  * UPS API client as a transport (kind `ups`, options = the `carriers.ups` block of
  * `config/store.yaml`). `deliver` buys a label for a `ups-ship` payload and returns
@@ -136,7 +221,8 @@ class UpsClient extends CarrierApiClient {
  * Retries: 401 once with a fresh token; 408, 429, 5xx and network errors retryable
  * (honouring Retry-After); 400, 403, 404 and other answers permanent, with UPS's error code
  * and message (cut to 200 characters: UPS may quote the address). UPS takes no idempotency
- * key, so a label bought just before a crash is bought again on the retry.
+ * key: after an attempt whose answer was lost, `recoverLabel` gets the label back by the
+ * reference the request carries (Label Recovery) before anything is bought again.
  */
 export const upsTransport: TransportKind<UpsOptions> = {
   kind: 'ups',

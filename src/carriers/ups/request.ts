@@ -4,6 +4,7 @@ import type { CarrierRequestBuilder, CarrierShipment } from '../carrier';
 import { regionCode } from '../../core/regions';
 import { cleanText, codePointLength, fitAddressLines, truncate } from '../../core/text';
 import { carrierFields, fitCode, fitRegion, fitWhole, parsePhone, weightInTenths, type CarrierPhone } from '../field-limits';
+import { carrierDeliveryId, labelReference } from '../reference';
 import { upsOptionsSchema, type UpsOptions } from './options';
 
 /**
@@ -41,6 +42,11 @@ export interface UpsPhone {
   Extension?: string;
 }
 
+/** A `ReferenceNumber` item (shipment-level `Shipment_ReferenceNumber` or `Package_ReferenceNumber`). */
+export interface UpsReferenceNumber {
+  Value: string;
+}
+
 /** The subset of `SHIPRequestWrapper` this builder sends. */
 export interface UpsShipRequest {
   ShipmentRequest: {
@@ -50,9 +56,11 @@ export interface UpsShipRequest {
       ShipTo: { Name: string; AttentionName: string; Phone?: UpsPhone; Address: UpsAddress };
       PaymentInformation: { ShipmentCharge: { Type: '01'; BillShipper: { AccountNumber: string } }[] };
       Service: { Code: string };
+      ReferenceNumber?: UpsReferenceNumber[];
       Package: {
         Packaging: { Code: '02' };
         PackageWeight: { UnitOfMeasurement: { Code: UpsOptions['weightUnit'] }; Weight: string };
+        ReferenceNumber?: UpsReferenceNumber[];
       }[];
     };
     LabelSpecification: {
@@ -63,6 +71,17 @@ export interface UpsShipRequest {
 }
 
 const DEFAULT_STOCK = { Height: '6', Width: '4' } as const;
+
+/**
+ * Where UPS takes a reference for a shipment between two countries: `Shipment.ReferenceNumber`
+ * is "Valid if the origin/destination pair is not US/US or PR/PR", `Package.ReferenceNumber`
+ * "Valid if the origin/destination pair is US/US or PR/PR" (ups-Shipping.json; UPS refuses the
+ * other with 120541 "Shipment/ReferenceNumber is not allowed for this shipment").
+ */
+export function upsReferenceLevel(originCountry: string, destinationCountry: string): 'shipment' | 'package' {
+  const pair = `${originCountry}/${destinationCountry}`;
+  return pair === 'US/US' || pair === 'PR/PR' ? 'package' : 'shipment';
+}
 
 /**
  * Countries whose StateProvinceCode UPS requires, as a valid code (ups-Shipping.json,
@@ -174,6 +193,9 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
   if (orderProblems.length > 0 || weight === undefined) throw new DropshipError('EINVALID_ORDER', orderProblems);
 
   const stock = options.labelStockSize ?? DEFAULT_STOCK;
+  // The label's reference (reference.ts), by which Label Recovery finds it after a lost answer.
+  const reference: UpsReferenceNumber[] = [{ Value: labelReference(carrierDeliveryId(shipment.shipmentId)) }];
+  const referenceLevel = upsReferenceLevel(from.address.CountryCode, to.address.CountryCode);
 
   const request: UpsShipRequest = {
     ShipmentRequest: {
@@ -199,10 +221,12 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
           ShipmentCharge: [{ Type: '01', BillShipper: { AccountNumber: options.shipperNumber } }],
         },
         Service: { Code: shipment.service },
+        ...(referenceLevel === 'shipment' && { ReferenceNumber: reference }),
         Package: [
           {
             Packaging: { Code: '02' },
             PackageWeight: { UnitOfMeasurement: { Code: options.weightUnit }, Weight: weight },
+            ...(referenceLevel === 'package' && { ReferenceNumber: reference }),
           },
         ],
       },
@@ -229,8 +253,10 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
 
 /**
  * Builds UPS Shipping API `ShipmentRequest`s (format `ups-ship`): ship-to, one package
- * with its weight, the service, billed to the shipper's account. Nothing else about the
- * order reaches UPS (privacy promise 3).
+ * with its weight, the service, billed to the shipper's account, and the label's reference
+ * (a digest of the delivery id, `reference.ts`: on the package for US/US and PR/PR, on the
+ * shipment otherwise, as UPS requires). Nothing else about the order reaches UPS (privacy
+ * promise 3).
  *
  * Nothing is cut: street lines wrap into the 3 address lines of 35 (line1 and line2 at word
  * boundaries, line2 keeping at least one line), and a street that needs more, a name or
