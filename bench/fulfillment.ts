@@ -36,7 +36,7 @@ import { perUnit, startWindow, type RedisWindow } from './redis-stats';
  */
 
 const CONFIRMATIONS = Number(process.env.BENCH_FULFILLMENT_CONFIRMATIONS ?? 400);
-const REPS = Number(process.env.BENCH_FULFILLMENT_REPS ?? 5);
+const REPS = Number(process.env.BENCH_FULFILLMENT_REPS ?? 3);
 const WARMUP = 100;
 /** POSTs in flight at once (suppliers confirming concurrently), over this many connections. */
 const POST_CONCURRENCY = 16;
