@@ -3,6 +3,7 @@ import { Pipeline } from '../src/app/pipeline';
 import type { TransportTarget } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
 import type { DeliveryPayload, DeliveryReceipt } from '../src/transports/transport';
+import type { StorePlatform } from '../src/stores/store';
 import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
 
 /** A RecordingTransport that also tells the benchmark about each delivery as it lands. */
@@ -26,6 +27,8 @@ export interface PipelineTuning {
   deliveryConcurrency?: number;
   /** The data cipher (default: AES-256-GCM under a generated key, as in production). */
   cipher?: DataCipher;
+  /** The store platform told what shipped (the `fulfillment` bench); none by default. */
+  store?: StorePlatform;
 }
 
 /** The real pipeline, every recipient a recorder. */

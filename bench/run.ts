@@ -2,6 +2,7 @@ import { carrierBench } from './carrier';
 import type { BenchOutput } from './common';
 import { log } from './common';
 import { emailBench } from './email';
+import { fulfillmentBench } from './fulfillment';
 import { httpsBench } from './https';
 import { latencyBench } from './latency';
 import { pipelineBench } from './pipeline';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<BenchOutput>> = {
   https: httpsBench,
   carrier: carrierBench,
   sealing: sealingBench,
+  fulfillment: fulfillmentBench,
 };
 
 function selected(argv: string[]): string[] {

@@ -12,7 +12,7 @@ import type { OrderInput } from '../src/core/order';
 import { planOrder } from '../src/planning/plan';
 import { EmbeddedRedis, redisServerAvailable, REDIS_MISSING_HINT } from '../src/queue/embedded-redis';
 import { createOrderProducer, type OrderProducer } from '../src/app/producer';
-import { deliveryQueueName, ORDERS_QUEUE } from '../src/queue/names';
+import { deliveryQueueName, FULFILLMENTS_QUEUE, ORDERS_QUEUE } from '../src/queue/names';
 import { ingestOrder } from '../src/sources/ingest';
 import { deliveryTargets } from '../src/transports/factory';
 import { log } from './common';
@@ -144,9 +144,9 @@ export class ChaosEnvironment {
     return new Redis(this.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
   }
 
-  /** Every queue the configuration runs (orders, then one per recipient), on `connection`. */
+  /** Every queue the configuration runs (orders, one per recipient, and fulfillments with a store platform), on `connection`. */
   queues(connection: Redis, config: Config = this.config()): Queue[] {
-    const names = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient))];
+    const names = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient)), ...(config.store.platform ? [FULFILLMENTS_QUEUE] : [])];
     return names.map((n) => new Queue(n, { connection, prefix: PREFIX }));
   }
 

@@ -189,6 +189,11 @@ export interface ShopifyStandIn {
   script(...answers: ShopifyScript[]): void;
   /** `userErrors` for the next `fulfillmentCreate` (nothing is created). */
   refuseNextCreate(...userErrors: Array<{ field?: string[]; message: string }>): void;
+  /**
+   * An outage: every request that passes the checks is answered with this status (a 5xx, with
+   * `Retry-After` when given) and nothing is carried out, until called with `undefined`.
+   */
+  outage(answer: { status: number; retryAfter?: string } | undefined): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -277,6 +282,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
   const violations: string[] = [];
   let scripts: ShopifyScript[] = [];
   let refusals: Array<Array<{ field?: string[]; message: string }>> = [];
+  let down: { status: number; retryAfter?: string } | undefined;
   let nextFulfillmentId = 5_000_000_001;
 
   const orderOfFo = (foId: number): { order: StandInShopifyOrder; fo: StandInFulfillmentOrder } | undefined => {
@@ -427,6 +433,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
           },
         };
       }
+      if (down !== undefined) return { status: down.status, body: { errors: 'Internal Server Error' }, ...(down.retryAfter === undefined ? {} : { headers: { 'retry-after': down.retryAfter } }) };
       const answer = scripts.shift();
       if (answer !== undefined && 'status' in answer) {
         return { status: answer.status, body: answer.body ?? { errors: answer.status >= 500 ? 'Internal Server Error' : 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.' }, ...(answer.retryAfter === undefined ? {} : { headers: { 'retry-after': answer.retryAfter } }) };
@@ -473,12 +480,16 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
     refuseNextCreate: (...userErrors) => {
       refusals.push(userErrors);
     },
+    outage: (answer) => {
+      down = answer;
+    },
     reset: () => {
       requests.length = 0;
       violations.length = 0;
       orders.clear();
       scripts = [];
       refusals = [];
+      down = undefined;
     },
     stop: server.stop,
   };
