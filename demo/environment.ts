@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { stringify } from 'yaml';
 import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../testkit/receivers/carriers';
+import { SHOPIFY_STANDIN_API_VERSION, startShopifyStandIn, type ShopifyStandIn } from '../testkit/receivers/stores';
 import { opensslAvailable, startHttpsReceiver, type HttpsReceiver } from '../testkit/receivers/https';
 import { startSmtpReceiver, type SmtpReceiver } from '../testkit/receivers/smtp';
 import { findSshd, SSHD_MISSING_HINT, startSshd, type LocalSshd } from '../testkit/receivers/sshd';
@@ -34,6 +35,9 @@ export const ENV = {
   upsSecret: 'DEMO_UPS_CLIENT_SECRET',
   fedexId: 'DEMO_FEDEX_CLIENT_ID',
   fedexSecret: 'DEMO_FEDEX_CLIENT_SECRET',
+  creameryConfirmToken: 'DEMO_CREAMERY_CONFIRM_TOKEN',
+  oliveConfirmSecret: 'DEMO_OLIVE_GROVE_CONFIRM_SECRET',
+  shopifyToken: 'DEMO_SHOPIFY_ACCESS_TOKEN',
 } as const;
 
 /** The remote directory of the SFTP supplier, relative to the login directory. */
@@ -56,6 +60,8 @@ export interface DemoEnvironment {
   readonly smtp?: SmtpReceiver;
   readonly https?: HttpsReceiver;
   readonly carriers: Partial<Record<Carrier, CarrierStandIn>>;
+  /** The Shopify store stand-in told what shipped (absent: no platform, nothing is told). */
+  readonly shopify?: ShopifyStandIn;
   /** The store's signing key (public half, to verify signatures). */
   readonly storeKey: DemoPgpKey;
   /** The email supplier's key (private half, to decrypt what it received). */
@@ -103,11 +109,12 @@ interface Receivers {
   smtp?: SmtpReceiver | undefined;
   https?: HttpsReceiver | undefined;
   carriers: Partial<Record<Carrier, CarrierStandIn>>;
+  shopify?: ShopifyStandIn | undefined;
 }
 
 /** `store.yaml` and one file per supplier, each delivering to its local receiver (or the outbox). */
 function writeConfiguration(configDir: string, outboxDir: string, receivers: Receivers): void {
-  const { sshd, smtp, https, carriers } = receivers;
+  const { sshd, smtp, https, carriers, shopify } = receivers;
   if (sshd) mkdirSync(path.join(sshd.root, SFTP_REMOTE_DIR), { recursive: true });
   const outbox = { transport: 'outbox', dir: outboxDir };
   const deliveries: Record<string, Record<string, unknown>> = {
@@ -158,8 +165,13 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
       format: 'json',
     },
   ];
+  // The creamery and the olive grove tell the store what they shipped, over its confirmation API.
+  const confirmations: Record<string, unknown> = {
+    [SUPPLIERS.sftp]: { https: { auth: { bearerTokenEnv: ENV.creameryConfirmToken } }, expectWithin: '48h' },
+    [SUPPLIERS.https]: { https: { auth: { hmacSecretEnv: ENV.oliveConfirmSecret } }, expectWithin: '48h' },
+  };
   for (const s of suppliers) {
-    const doc = { ...s, shipFrom: SHIP_FROM[s.id], delivery: deliveries[s.id], retry: { attempts: 8, backoff: '1s' } };
+    const doc = { ...s, shipFrom: SHIP_FROM[s.id], delivery: deliveries[s.id], retry: { attempts: 8, backoff: '1s' }, ...(confirmations[s.id] ? { confirmations: confirmations[s.id] } : {}) };
     writeFileSync(path.join(configDir, 'suppliers', `${s.id}.yaml`), `# Demo supplier delivering to a local receiver (written by demo/)\n${stringify(doc)}`);
   }
 
@@ -175,7 +187,16 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
     };
   };
   const store = {
-    store: { name: 'The Gourmet Larder (demo)' },
+    store: {
+      name: 'The Gourmet Larder (demo)',
+      // What shipped goes back to the (stand-in) Shopify store, which tells the customer.
+      ...(shopify
+        ? {
+            platform: 'shopify',
+            shopify: { shopDomain: 'gourmet-larder-demo.myshopify.com', accessTokenEnv: ENV.shopifyToken, apiVersion: SHOPIFY_STANDIN_API_VERSION, baseUrl: shopify.url, caFile: shopify.caFile },
+          }
+        : {}),
+    },
     warehouse: {
       id: 'warehouse',
       address: { name: 'The Gourmet Larder', company: 'The Gourmet Larder LLC', line1: '120 Market Street', city: 'Portland', region: 'OR', postalCode: '97204', country: 'US', phone: '+1 503 555 0142' },
@@ -238,12 +259,30 @@ export async function startDemoEnvironment(): Promise<DemoEnvironment> {
     tls ? attempt('the UPS stand-in', ['ups'], fallbacks, () => startCarrierStandIn('ups')) : undefined,
     tls ? attempt('the FedEx stand-in', ['fedex'], fallbacks, () => startCarrierStandIn('fedex')) : undefined,
   ]);
+  const shopify = tls ? await attempt('the Shopify stand-in', ['shopify'], fallbacks, () => startShopifyStandIn()) : undefined;
+  // The Shopify example order (examples/orders/shopify-orders-create.json) as the store holds
+  // it: one fulfillment order with its lines that ship (the removed line has none left).
+  shopify?.addOrder({
+    id: 5800000000001,
+    fulfillmentOrders: [
+      {
+        id: 6900000000001,
+        status: 'OPEN',
+        locationId: 7700000000001,
+        lines: [
+          { id: 6910000000001, lineItemId: 13600000000001, remaining: 2 },
+          { id: 6910000000002, lineItemId: 13600000000002, remaining: 1 },
+          { id: 6910000000004, lineItemId: 13600000000004, remaining: 3 },
+        ],
+      },
+    ],
+  });
   const carriers: Partial<Record<Carrier, CarrierStandIn>> = { ...(ups ? { ups } : {}), ...(fedex ? { fedex } : {}) };
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    await Promise.allSettled([sshd?.stop(), smtp?.stop(), https?.stop(), ups?.stop(), fedex?.stop()]);
+    await Promise.allSettled([sshd?.stop(), smtp?.stop(), https?.stop(), ups?.stop(), fedex?.stop(), shopify?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -257,13 +296,16 @@ export async function startDemoEnvironment(): Promise<DemoEnvironment> {
     const storeKeyFile = secretFile('store-signing-key.asc', storeKey.armoredPrivate);
     secretFile('alpine-chocolatier-private-key.asc', supplierKey.armoredPrivate);
     writeFileSync(path.join(configDir, 'keys', 'alpine-chocolatier.asc'), supplierKey.publicKey);
-    writeConfiguration(configDir, outboxDir, { sshd, smtp, https, carriers });
+    writeConfiguration(configDir, outboxDir, { sshd, smtp, https, carriers, shopify });
     const env: Record<string, string> = {
       [ENV.storeKeyFile]: storeKeyFile,
       [ENV.storePassphrase]: storePassphrase,
       [ENV.smtpUser]: smtpCredentials.user,
       [ENV.smtpPassword]: smtpCredentials.password,
       [ENV.oliveSecret]: oliveSecret,
+      [ENV.creameryConfirmToken]: secret(),
+      [ENV.oliveConfirmSecret]: `whsec_${randomBytes(24).toString('base64')}`,
+      ...(shopify ? { [ENV.shopifyToken]: shopify.accessToken } : {}),
       // The key every process of this demo seals job data with (the demo's Redis is its own).
       [DATA_KEY_ENV]: generateDataKey(),
       ...(ups ? { [ENV.upsId]: ups.clientId, [ENV.upsSecret]: ups.clientSecret } : {}),
@@ -277,6 +319,7 @@ export async function startDemoEnvironment(): Promise<DemoEnvironment> {
       ...(smtp ? { smtp } : {}),
       ...(https ? { https } : {}),
       carriers,
+      ...(shopify ? { shopify } : {}),
       storeKey,
       supplierKey,
       fallbacks,

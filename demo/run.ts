@@ -10,12 +10,15 @@ import { loadConfig } from '../src/config/load';
 import type { OrderEventSource } from '../src/core/order';
 import { planOrder } from '../src/planning/plan';
 import { REDIS_MISSING_HINT, redisServerAvailable } from '../src/queue/embedded-redis';
-import { ORDERS_QUEUE } from '../src/queue/names';
+import { formatTimeline } from '../src/cli/timeline';
+import { ConsoleQueries } from '../src/ops/console-queries';
+import { Operations } from '../src/ops/operations';
+import { markerKeys, ORDERS_QUEUE } from '../src/queue/names';
 import { dataCipherFromEnv } from '../src/queue/sealing';
 import { ingestOrder, parseJsonBody } from '../src/sources/ingest';
 import { createTransport, type TransportFactory } from '../src/transports/factory';
 import { OutboxTransport } from '../src/transports/outbox';
-import { SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
+import { ENV, SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
 import { readInboxes, type RecipientInbox } from './inbox';
 import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
 
@@ -379,6 +382,9 @@ async function main(): Promise<void> {
   }
   say();
 
+  if (!(await closeTheLoop(base, env, services, config))) ok = false;
+  say();
+
   say(`API        ${base}   POST /orders, /webhooks/shopify, /webhooks/woocommerce; GET /healthz, /metrics`);
   say(`Dashboard  ${base}/admin/queues   user: any name, password (DASHBOARD_TOKEN): ${dashboardToken}`);
   say(`Console    ${base}/console   orders, held orders, suppliers, replay (the same credentials)`);
@@ -389,6 +395,76 @@ async function main(): Promise<void> {
   }
   say(`Try:      curl -X POST ${base}/orders -H 'content-type: application/json' -d @examples/orders/canonical-order.json   (change "id" first: 1001 was delivered already)`);
   say('Press Ctrl-C to stop: the servers, the Redis and the temp dir are removed.');
+}
+
+/** The Shopify example order: its number, and Shopify's id for it. */
+const SHOPIFY_ORDER = { orderId: '1002', storeId: 5800000000001 };
+
+/**
+ * Closing the loop: the creamery and the olive grove confirm what they shipped over the
+ * confirmation API (a bearer token, a Standard Webhooks signature), the store stand-in is told
+ * of every shipment of the Shopify order (the warehouse's on its label), and each order's
+ * timeline shows it. True when every check passed.
+ */
+async function closeTheLoop(base: string, env: DemoEnvironment, services: Services, config: Config): Promise<boolean> {
+  const { pipeline } = services;
+  let ok = true;
+  say('Closing the loop: suppliers confirm, the store is told what shipped');
+  const labelOf = async (orderId: string, shipmentId: string): Promise<string | undefined> => {
+    const raw = await pipeline.redis.hget(markerKeys.tracking(pipeline.prefix, orderId), shipmentId);
+    return raw ? (JSON.parse(raw) as { trackingNumber: string }).trackingNumber : undefined;
+  };
+  const confirm = async (supplierId: string, what: 'shipments' | 'acknowledgements', body: unknown): Promise<number> => {
+    const raw = JSON.stringify(body);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (supplierId === SUPPLIERS.sftp) headers.authorization = `Bearer ${env.env[ENV.creameryConfirmToken]}`;
+    else {
+      const id = `msg_${randomUUID()}`;
+      const at = Math.floor(Date.now() / 1000);
+      const key = Buffer.from((env.env[ENV.oliveConfirmSecret] ?? '').slice('whsec_'.length), 'base64');
+      Object.assign(headers, { 'webhook-id': id, 'webhook-timestamp': String(at), 'webhook-signature': `v1,${createHmac('sha256', key).update(`${id}.${at}.${raw}`).digest('base64')}` });
+    }
+    const res = await fetch(`${base}/suppliers/${supplierId}/${what}`, { method: 'POST', headers, body: raw });
+    say(`  ${supplierId.padEnd(20)} POST /suppliers/${supplierId}/${what.padEnd(16)} ${res.status} ${JSON.stringify(body)}`);
+    return res.status;
+  };
+  // The creamery ships order 1002 on the label the store bought for it.
+  const creameryLabel = await labelOf(SHOPIFY_ORDER.orderId, `${SHOPIFY_ORDER.orderId}+${SUPPLIERS.sftp}`);
+  const answers = [
+    await confirm(SUPPLIERS.sftp, 'acknowledgements', { orderId: SHOPIFY_ORDER.orderId, status: 'accepted' }),
+    await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPS', trackingNumbers: [creameryLabel ?? '1Z0000000000000000'], lines: [{ sku: 'VC-CHED-200', quantity: 2 }] }),
+    // The butter went in a second box, on the creamery's own UPS account; sent twice, it counts once.
+    await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPSN', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 3 }] }),
+    await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPSN', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 3 }] }),
+    await confirm(SUPPLIERS.https, 'shipments', { orderId: SHOWCASE_ORDER, carrier: 'FDEG', trackingNumbers: ['794644790138'] }),
+  ];
+  if (answers.some((status) => status !== 202)) {
+    say('    ✗ a confirmation was not recorded');
+    ok = false;
+  }
+  const shopify = env.shopify;
+  if (shopify) {
+    // The warehouse's line (on its own label) and the creamery's two confirmations.
+    const deadline = Date.now() + 30_000;
+    const fulfillments = () => shopify.orders.get(SHOPIFY_ORDER.storeId)?.fulfillments.filter((f) => f.status === 'SUCCESS') ?? [];
+    while (fulfillments().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const made = fulfillments();
+    for (const f of made) say(`  Shopify stand-in: fulfillment ${f.id} ${f.company ?? ''} ${f.numbers.join(' ')} (${f.lines.reduce((n, l) => n + l.quantity, 0)} units, notify customer: ${f.notifyCustomer})`);
+    const left = shopify.orders.get(SHOPIFY_ORDER.storeId)?.fulfillmentOrders.flatMap((fo) => fo.lines).reduce((n, l) => n + l.remaining, 0);
+    if (made.length === 3 && left === 0 && shopify.violations.length === 0) say(`    ✓ Shopify order ${SHOPIFY_ORDER.storeId} is fulfilled: 3 fulfillments, nothing left, every request valid against the Admin schema`);
+    else {
+      say(`    ✗ Shopify order ${SHOPIFY_ORDER.storeId}: ${made.length} fulfillments, ${left} units left, ${shopify.violations.length} invalid requests ${shopify.violations.join('; ')}`);
+      ok = false;
+    }
+  } else say(`  (no Shopify stand-in: ${env.fallbacks.get('shopify') ?? 'not started'}; nothing is told)`);
+  const queries = new ConsoleQueries(new Operations(pipeline.redis, pipeline.prefix, config));
+  for (const orderId of [SHOPIFY_ORDER.orderId, SHOWCASE_ORDER]) {
+    const timeline = await queries.timeline(orderId);
+    say();
+    say(`The timeline of order ${orderId} (dropship status ${orderId}):`);
+    for (const line of timeline ? formatTimeline(timeline).trimEnd().split('\n') : ['unknown']) say(`  ${line}`);
+  }
+  return ok;
 }
 
 main().catch(async (error: unknown) => {

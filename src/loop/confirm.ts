@@ -229,6 +229,9 @@ export class ConfirmationIntake {
   async fulfil(manifest: OrderManifest, shipment: ManifestShipment, n: number, event: Extract<LoopEvent, { kind: 'shipped' }>, complete: boolean): Promise<string | undefined> {
     const queue = this.deps.fulfillments;
     if (!queue || manifest.storeOrderId === undefined) return undefined;
+    // An order from another platform's webhook (a WooCommerce order while Shopify is told) is not the store's to hear of.
+    const platform = this.deps.config.store.platform?.id;
+    if (manifest.storePlatform !== undefined && platform !== undefined && manifest.storePlatform !== platform) return undefined;
     const byId = new Map(shipment.lines.map((l) => [l.lineId, l]));
     const lines = Object.entries(event.lines).flatMap(([lineId, quantity]) => {
       const storeLineId = byId.get(lineId)?.storeLineId;

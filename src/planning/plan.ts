@@ -58,6 +58,8 @@ export interface OrderManifest {
   shipments?: ManifestShipment[];
   /** The store platform's own id of the order (Shopify `id`), when the source gave it. */
   storeOrderId?: string;
+  /** The platform the order came from (its webhook), when it came from one: only that platform is told what shipped. */
+  storePlatform?: 'shopify' | 'woocommerce';
 }
 
 /** One shipment of a planned order, as closing the loop needs it (no customer data). */
@@ -282,6 +284,7 @@ export function planOrder(whole: Order, config: Config, context: PlanContext = {
     cancellations,
     shipments: split.shipments.map((shipment) => manifestShipment(shipment, deliveries, context.controlNumbers)),
     ...(order.storeId !== undefined ? { storeOrderId: order.storeId } : {}),
+    ...(order.state?.platform === 'shopify' || order.state?.platform === 'woocommerce' ? { storePlatform: order.state.platform } : {}),
   };
   return { orderId: order.id, status: 'planned', shipments: split.shipments, deliveries, manifest };
 }
