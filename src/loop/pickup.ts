@@ -296,24 +296,24 @@ export async function verifyConfirmationFolder(supplier: SupplierConfig, configD
     try {
       await folder.files(dir);
     } catch (error) {
-      throw new Error(`confirmation folder ${dir} on ${folder.where} cannot be listed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`confirmation folder ${dir} on ${folder.where} cannot be listed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     const processed = posix.join(dir, PROCESSED_DIR);
     try {
       await folder.ensureDirectory(processed);
     } catch (error) {
-      throw new Error(`${processed} does not exist on ${folder.where} and cannot be made: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`${processed} does not exist on ${folder.where} and cannot be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     const probe = posix.join(processed, `.dropship-verify-${randomBytes(6).toString('hex')}`);
     try {
       await folder.write(probe, 'dropship verify\n');
     } catch (error) {
-      throw new Error(`${processed} on ${folder.where} is not writable (picked-up files are moved there): ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`${processed} on ${folder.where} is not writable (picked-up files are moved there): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     try {
       await folder.remove(probe);
     } catch (error) {
-      throw new Error(`${processed} on ${folder.where} lets files be written but not removed (${probe} is left): ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`${processed} on ${folder.where} lets files be written but not removed (${probe} is left): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   } finally {
     await folder.close();

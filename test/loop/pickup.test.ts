@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -11,7 +13,7 @@ import { PipelineMetrics } from '../../src/telemetry/metrics';
 import { sftpOptionsSchema } from '../../src/transports/sftp';
 import { startSshd, type LocalSshd } from '../../testkit/receivers/sshd';
 import { asnBody, writeX12 } from '../formats/inbound/support';
-import { fixtureConfig, orderPayload } from '../support/orders';
+import { FIXTURE_CONFIG_DIR, fixtureConfig, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
@@ -338,5 +340,41 @@ describe('dropship verify of a confirmation folder', () => {
     await expect(verifyConfirmationFolder(readOnly, sshd.root)).rejects.toThrow(new RegExp(`^${dirs.creamery}/processed does not exist on 127\\.0\\.0\\.1:${sshd.readOnlyPort} and cannot be made`));
     mkdirSync(join(sshd.root, dirs.creamery, 'processed'));
     await expect(verifyConfirmationFolder(readOnly, sshd.root)).rejects.toThrow(new RegExp(`^${dirs.creamery}/processed on 127\\.0\\.0\\.1:${sshd.readOnlyPort} is not writable`));
+  });
+});
+
+describe('dropship verify (the command)', () => {
+  it('checks the confirmation folder of a supplier with confirmations.sftp, after its delivery (its failures: above)', () => {
+    const dirs = folders();
+    const configDir = mkdtempSync(join(tmpdir(), 'dropship-pickup-config-'));
+    try {
+      mkdirSync(join(configDir, 'suppliers'));
+      copyFileSync(join(FIXTURE_CONFIG_DIR, 'store.yaml'), join(configDir, 'store.yaml'));
+      mkdirSync(join(sshd.root, 'out-creamery'), { recursive: true });
+      const supplier = (remoteDir: string) =>
+        readFileSync(join(FIXTURE_CONFIG_DIR, 'suppliers', 'creamery.yaml'), 'utf8')
+          .replace(/^delivery: .*$/m, `delivery: { transport: sftp, host: 127.0.0.1, port: ${sshd.port}, username: ${sshd.username}, privateKeyFile: ${sshd.clientKey.privateKeyFile}, hostKey: "${sshd.hostKey.fingerprint}", remoteDir: out-creamery }`)
+          .concat(`confirmations:\n  sftp: { remoteDir: ${remoteDir}, every: 5m, format: csv }\n  csv: { columns: { orderId: PO Number, sku: SKU, quantity: Qty, carrier: Carrier, trackingNumber: Tracking } }\n`);
+      const verify = () => {
+        const r = spawnSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), [join(__dirname, '..', '..', 'src', 'cli', 'dropship.ts'), 'verify', 'creamery', '--json', '--config', configDir], { encoding: 'utf8', timeout: 60_000 });
+        return { status: r.status, report: JSON.parse(r.stdout) as unknown, stderr: r.stderr };
+      };
+      writeFileSync(join(configDir, 'suppliers', 'creamery.yaml'), supplier(dirs.creamery));
+      expect(verify()).toEqual({
+        status: 0,
+        stderr: '',
+        report: {
+          ok: true,
+          keys: { ok: true },
+          recipients: [
+            { recipient: 'creamery', kind: 'dropship', ok: true },
+            { recipient: 'creamery', kind: 'confirmations', ok: true },
+          ],
+        },
+      });
+      expect(list(dirs.creamery)).toEqual(['processed']);
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
   });
 });
