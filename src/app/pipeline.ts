@@ -162,6 +162,8 @@ export class Pipeline {
       }
       // Suppliers' confirmation files, picked up from their SFTP folders on a schedule.
       const pickups = new Queue(PICKUPS_QUEUE, { connection: records, prefix });
+      // Redis away is the workers' to report; the queue is only used to schedule at start.
+      pickups.on('error', () => undefined);
       closers.push(() => pickups.close());
       await schedulePickups(pickups, config);
       if (config.suppliers.some((s) => s.confirmations?.sftp)) {
