@@ -100,8 +100,8 @@ export function isPickable(name: string): boolean {
 
 /** Deletes the claim only while it is still ours. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-/** Extends (or, with ARGV[3], replaces) the claim only while it is still ours. */
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[3] or ARGV[1], 'PX', ARGV[2]) end return nil`;
+/** Extends the claim only while it is still ours. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 export class ConfirmationPickup {
   private readonly leaseMs: number;
@@ -144,7 +144,7 @@ export class ConfirmationPickup {
     return { supplierId, files: picked };
   }
 
-  /** One file: claimed, read, confirmed, moved; the claim released (or, once done, kept until it expires). */
+  /** One file: claimed, read, confirmed, moved; the claim released. */
   private async pick(supplier: SupplierConfig, folder: PickupFolder, entry: FolderEntry, made: Set<string>): Promise<PickedFile> {
     const { redis, prefix } = this.deps;
     const dir = (supplier.confirmations?.sftp as { remoteDir: string }).remoteDir;
@@ -154,7 +154,6 @@ export class ConfirmationPickup {
     if ((await redis.set(claim, token, 'PX', this.leaseMs, 'NX')) !== 'OK') return { file: entry.name, outcome: 'claimed' };
     const renew = setInterval(() => void redis.eval(RENEW, 1, claim, token, String(this.leaseMs)).catch(() => undefined), Math.max(1000, Math.floor(this.leaseMs / 3)));
     renew.unref();
-    let done = false;
     try {
       const into = async (sub: string): Promise<string> => {
         const target = posix.join(dir, sub);
@@ -167,7 +166,6 @@ export class ConfirmationPickup {
       const fail = async (problems: string[]): Promise<PickedFile> => {
         const failedDir = await into(FAILED_DIR);
         const moved = await folder.moveInto(path, failedDir, entry.name);
-        done = true;
         await folder.write(posix.join(failedDir, `${moved}.reason.txt`), reasonText(entry.name, 'could not be read, and nothing in it was taken', problems));
         const movedTo = `${FAILED_DIR}/${moved}`;
         await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'unreadable', problems, movedTo });
@@ -194,7 +192,6 @@ export class ConfirmationPickup {
       const seen = markerKeys.pickupSeen(prefix, supplier.id, digest);
       if ((await redis.exists(seen)) === 1) {
         const moved = await folder.moveInto(path, await into(PROCESSED_DIR), entry.name);
-        done = true;
         this.deps.metrics?.confirmationFile(supplier.id, 'duplicate');
         this.deps.logger?.info({ supplier: supplier.id, file: entry.name }, `confirmation file ${entry.name} of ${supplier.id} was processed before (same content): moved to ${PROCESSED_DIR}/${moved}`);
         return { file: entry.name, outcome: 'duplicate', movedTo: `${PROCESSED_DIR}/${moved}` };
@@ -223,7 +220,6 @@ export class ConfirmationPickup {
       await redis.set(seen, JSON.stringify({ file: entry.name, at: this.now() }), 'PX', this.deps.config.store.retention.disclosuresMs);
       const processedDir = await into(PROCESSED_DIR);
       const moved = await folder.moveInto(path, processedDir, entry.name);
-      done = true;
       if (refused.length > 0) {
         await folder.write(posix.join(processedDir, `${moved}.reason.txt`), reasonText(entry.name, 'was read; these of its confirmations were refused (the others were taken)', refused));
         this.deps.logger?.warn({ supplier: supplier.id, file: entry.name, refused: refused.length }, `confirmation file ${entry.name} of ${supplier.id}: ${refused.length} confirmation(s) refused`);
@@ -233,8 +229,9 @@ export class ConfirmationPickup {
       return { file: entry.name, outcome: 'processed', movedTo: `${PROCESSED_DIR}/${moved}`, confirmations: document.confirmations.length, refused: refused.length };
     } finally {
       clearInterval(renew);
-      // Done: the claim stays until it expires, so a run that listed the file before it moved skips it.
-      await (done ? redis.eval(RENEW, 1, claim, token, String(this.leaseMs), 'done') : redis.eval(RELEASE, 1, claim, token)).catch(() => undefined);
+      // Released either way: a run that listed the file before it moved finds it gone, and the
+      // same name sent again (even with the same size, in the same second) is a file of its own.
+      await redis.eval(RELEASE, 1, claim, token).catch(() => undefined);
     }
   }
 

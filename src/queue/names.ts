@@ -103,8 +103,8 @@ export const markerKeys = {
   attention: (prefix: string, supplierId: string, status: 'rejected' | 'backordered') => `${prefix}:po:${status}:${supplierId}`,
   /**
    * A supplier's confirmation file claimed by a pickup run (`file`: `<name>:<size>:<mtime ms>`;
-   * value: the run's token, then `done`; it expires after the lease, renewed while the file is
-   * worked on), the sha256 of files already processed, and the supplier's recent failed files
+   * value: the run's token; it expires after the lease, renewed while the file is worked on, and
+   * is deleted once the file is done or left), the sha256 of files already processed, and the supplier's recent failed files
    * (a capped list of `PickupFailure`, newest first; see src/loop/pickup.ts).
    */
   pickupClaim: (prefix: string, supplierId: string, file: string) => `${prefix}:pickup:claim:${supplierId}:${file}`,

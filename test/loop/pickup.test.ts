@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, SupplierConfig } from '../../src/config/config';
 import { csvConfirmationFormat } from '../../src/formats/inbound/csv';
-import { ConfirmationPickup, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
+import { ConfirmationPickup, openSupplierFolder, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
 import { parseLoop } from '../../src/loop/record';
 import { markerKeys, PICKUP_JOB, PICKUPS_QUEUE } from '../../src/queue/names';
 import { PipelineMetrics } from '../../src/telemetry/metrics';
@@ -96,7 +96,7 @@ async function ordered(h: PipelineHarness, id: string) {
   await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length > before.c && h.recorder('oliveco').delivered.length > before.o);
 }
 
-function pickupOf(h: PipelineHarness, config: Config, extra: { metrics?: PipelineMetrics } = {}) {
+function pickupOf(h: PipelineHarness, config: Config, extra: Partial<ConstructorParameters<typeof ConfirmationPickup>[0]> = {}) {
   const client = redis.client();
   clients.push(client);
   return new ConfirmationPickup({ redis: client, prefix: h.pipeline.prefix, config, confirm: (s, c, o) => h.pipeline.confirmations.confirm(s, c, o), ...extra });
@@ -271,8 +271,37 @@ describe('confirmation files picked up over SFTP', () => {
       const loop = await loopOf(h, '9204');
       expect(loop.shipped.l3).toBe(3);
       expect(loop.events.filter((e) => e.kind === 'shipped' && e.shipper === 'creamery')).toHaveLength(1);
-      // The claim of a finished file stays until it expires, marked done.
-      expect(await h.pipeline.redis.get(claim)).toBe('done');
+      expect(await h.pipeline.redis.exists(claim)).toBe(0);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('leaves a file it could not move for the next run, records why, and goes on with the others', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9207');
+      const config = configFor(dirs, true);
+      drop(dirs.creamery, 'a.csv', csv([['9207', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456781']]));
+      drop(dirs.creamery, 'b.csv', csv([['9207', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456782']]));
+      // The server refuses to move a.csv (its read and confirmations went through).
+      const refusing = (supplier: SupplierConfig) => {
+        const folder = openSupplierFolder(supplier, config.dir);
+        const move = folder.moveInto.bind(folder);
+        folder.moveInto = (from, dir, name) => (name === 'a.csv' ? Promise.reject(Object.assign(new Error('rename: Permission denied'), { code: 3 })) : move(from, dir, name));
+        return folder;
+      };
+      const first = await pickupOf(h, config, { openFolder: refusing }).run('creamery');
+      expect(first.files).toEqual([
+        { file: 'a.csv', outcome: 'error' },
+        { file: 'b.csv', outcome: 'processed', movedTo: 'processed/b.csv', confirmations: 1, refused: 0 },
+      ]);
+      expect(list(dirs.creamery)).toEqual(['a.csv', 'processed']);
+      expect(await pickupFailures(h.pipeline.redis, h.pipeline.prefix, 'creamery')).toEqual([{ file: 'a.csv', at: expect.any(String), kind: 'error', problems: ['rename: Permission denied'] }]);
+      // The next run finds it processed already (its content is known) and only moves it.
+      expect((await pickupOf(h, config).run('creamery')).files).toEqual([{ file: 'a.csv', outcome: 'duplicate', movedTo: 'processed/a.csv' }]);
+      expect((await loopOf(h, '9207')).shipped.l3).toBe(2);
     } finally {
       await h.stop();
     }
