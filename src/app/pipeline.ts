@@ -2,16 +2,18 @@ import { Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Batches } from '../../workers/batches';
 import { Cancellations } from '../../workers/cancellation';
+import { createPickupWorker, schedulePickups } from '../../workers/confirmation-pickup';
 import { createDeliveryWorker } from '../../workers/delivery-worker';
 import { createFulfillmentWorker } from '../../workers/fulfillment-worker';
 import { createOrderWorker } from '../../workers/order-worker';
 import { ConfirmationIntake } from '../loop/confirm';
 import type { FulfillmentJobData, FulfillmentJobResult } from '../loop/fulfillments';
+import { ConfirmationPickup } from '../loop/pickup';
 import { LoopStore } from '../loop/record';
 import type { StorePlatform } from '../stores/store';
 import type { Config } from '../config/config';
 import { OrderIntake } from '../queue/intake';
-import { deliveryQueueName, FULFILLMENTS_QUEUE } from '../queue/names';
+import { deliveryQueueName, FULFILLMENTS_QUEUE, PICKUPS_QUEUE } from '../queue/names';
 import { DisclosureLedger } from '../ledger/disclosure-ledger';
 import { createRedis, displayRedisUrl } from '../queue/redis';
 import type { DataCipher } from '../queue/sealing';
@@ -157,6 +159,26 @@ export class Pipeline {
         const fulfiller = createFulfillmentWorker({ connection: connection(), prefix, store: options.store, loop: recordsLoop, ...lockTimings });
         options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: options.store.id, transport: 'https' });
         workers.push(fulfiller);
+      }
+      // Suppliers' confirmation files, picked up from their SFTP folders on a schedule.
+      const pickups = new Queue(PICKUPS_QUEUE, { connection: records, prefix });
+      // Redis away is the workers' to report; the queue is only used to schedule at start.
+      pickups.on('error', () => undefined);
+      closers.push(() => pickups.close());
+      await schedulePickups(pickups, config);
+      if (config.suppliers.some((s) => s.confirmations?.sftp)) {
+        const pickup = new ConfirmationPickup({
+          redis: records,
+          prefix,
+          config,
+          confirm: (supplierId, confirmation, origin) => afterDelivery.confirm(supplierId, confirmation, origin),
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
+          ...(options.metrics ? { metrics: options.metrics } : {}),
+        });
+        const picker = createPickupWorker({ connection: connection(), prefix, pickup, ...lockTimings });
+        options.metrics?.observe(picker, { queue: picker.name, recipient: 'suppliers', transport: 'none' });
+        workers.push(picker);
       }
       const log = options.logger;
       for (const w of workers) {

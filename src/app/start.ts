@@ -14,7 +14,7 @@ import { ConsoleQueries } from '../ops/console-queries';
 import { type ConfirmationLag, Operations } from '../ops/operations';
 import { DataDirLock } from '../queue/data-dir-lock';
 import { EmbeddedRedis, shutDownOrphanedServer } from '../queue/embedded-redis';
-import { deliveryQueueName, FULFILLMENTS_QUEUE, ORDERS_QUEUE } from '../queue/names';
+import { deliveryQueueName, FULFILLMENTS_QUEUE, ORDERS_QUEUE, PICKUPS_QUEUE } from '../queue/names';
 import { displayRedisUrl, evictionPolicyWarning, waitForRedis } from '../queue/redis';
 import type { DataCipher } from '../queue/sealing';
 import { PipelineMetrics } from '../telemetry/metrics';
@@ -79,12 +79,13 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** Every queue the configuration runs: orders, then one per recipient. */
+/** Every queue the configuration runs: orders, then one per recipient, the fulfillments and the confirmation pickups (when configured). */
 export function pipelineQueueNames(config: Config): string[] {
   return [
     ORDERS_QUEUE,
     ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient)),
     ...(config.store.platform ? [FULFILLMENTS_QUEUE] : []),
+    ...(config.suppliers.some((s) => s.confirmations?.sftp) ? [PICKUPS_QUEUE] : []),
   ];
 }
 

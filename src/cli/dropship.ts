@@ -22,6 +22,7 @@ import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type S
 import { parseDuration } from '../core/duration';
 import { ConsoleQueries } from '../ops/console-queries';
 import { Operations, type Progress } from '../ops/operations';
+import { verifyConfirmationFolder } from '../loop/pickup';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 import { ProgressBar } from './progress';
 import { formatTimeline } from './timeline';
@@ -426,10 +427,10 @@ program
 
 program
   .command('verify')
-  .description("check each recipient's reachability and credentials (connect, authenticate, TLS, host key) without sending an order")
+  .description("check each recipient's reachability and credentials (connect, authenticate, TLS, host key) without sending an order, and each supplier's confirmation folder (confirmations.sftp)")
   .argument('[recipient]', 'one supplier id (or ups / fedex); default: all')
   .addOption(configOption())
-  .option('--json', 'print one JSON document: {ok, keys, recipients: [{recipient, kind, ok, error?}]}')
+  .option('--json', 'print one JSON document: {ok, keys, recipients: [{recipient, kind, ok, error?}]} (kind "confirmations": a supplier\'s confirmation folder)')
   .action(async (recipient: string | undefined, opts: { config: string; json?: boolean }) => {
     try {
       const config = loadConfig(opts.config);
@@ -463,6 +464,21 @@ program
           const error = err instanceof Error ? err.message : String(err);
           recipients.push({ recipient: target.recipient, kind: target.kind, ok: false, error });
           say(`FAIL  ${label}: ${error}`);
+        }
+        // A supplier whose confirmation files are picked up: its folder, over the same login.
+        const supplier = target.kind === 'dropship' ? config.suppliers.find((s) => s.id === target.recipient) : undefined;
+        const sftp = supplier?.confirmations?.sftp;
+        if (supplier && sftp) {
+          const what = `${label} confirmation folder ${sftp.remoteDir}`;
+          try {
+            await verifyConfirmationFolder(supplier, config.dir);
+            recipients.push({ recipient: target.recipient, kind: 'confirmations', ok: true });
+            say(`ok    ${what}`);
+          } catch (err) {
+            const error = err instanceof Error ? err.message : String(err);
+            recipients.push({ recipient: target.recipient, kind: 'confirmations', ok: false, error });
+            say(`FAIL  ${what}: ${error}`);
+          }
         }
       }
       const ok = keys.ok && recipients.every((r) => r.ok);

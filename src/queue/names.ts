@@ -107,7 +107,12 @@ export const markerKeys = {
   unconfirmed: (prefix: string, supplierId: string) => `${prefix}:po:unconfirmed:${supplierId}`,
   /** A supplier's purchase orders it rejected or backordered, for an operator (score: at, ms; member: order id). */
   attention: (prefix: string, supplierId: string, status: 'rejected' | 'backordered') => `${prefix}:po:${status}:${supplierId}`,
-  /** A supplier's confirmation file claimed by a worker (value: the worker's token), and its recent failures. */
+  /**
+   * A supplier's confirmation file claimed by a pickup run (`file`: `<name>:<size>:<mtime ms>`;
+   * value: the run's token; it expires after the lease, renewed while the file is worked on, and
+   * is deleted once the file is done or left), the sha256 of files already processed, and the supplier's recent failed files
+   * (a capped list of `PickupFailure`, newest first; see src/loop/pickup.ts).
+   */
   pickupClaim: (prefix: string, supplierId: string, file: string) => `${prefix}:pickup:claim:${supplierId}:${file}`,
   pickupSeen: (prefix: string, supplierId: string, sha256: string) => `${prefix}:pickup:seen:${supplierId}:${sha256}`,
   pickupFailures: (prefix: string, supplierId: string) => `${prefix}:pickup:failed:${supplierId}`,

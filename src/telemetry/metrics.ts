@@ -33,6 +33,7 @@ export class PipelineMetrics {
   private readonly retried: Counter<'queue' | 'recipient'>;
   private readonly latency: Histogram<'transport' | 'recipient'>;
   private readonly limited: Counter<'source'>;
+  private readonly confirmationFiles: Counter<'supplier' | 'outcome'>;
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -48,6 +49,12 @@ export class PipelineMetrics {
       registers,
     });
     this.limited = new Counter({ name: 'dropship_api_rate_limited_total', help: 'API requests refused with 429, by the limit they exceeded', labelNames: ['source'], registers });
+    this.confirmationFiles = new Counter({
+      name: 'dropship_confirmation_files_total',
+      help: "Suppliers' confirmation files picked up over SFTP, by outcome: processed, duplicate (sent before), failed (cannot be read: moved to failed/), error (left for the next run)",
+      labelNames: ['supplier', 'outcome'],
+      registers,
+    });
     const queues = options.queues;
     new Gauge({
       name: 'dropship_queue_jobs',
@@ -123,6 +130,11 @@ export class PipelineMetrics {
   /** Counts one request refused by the API's rate limit for `source`. */
   rateLimited(source: RateLimitedEntry): void {
     this.limited.inc({ source });
+  }
+
+  /** Counts one confirmation file picked up from a supplier's SFTP folder. */
+  confirmationFile(supplier: string, outcome: 'processed' | 'duplicate' | 'failed' | 'error'): void {
+    this.confirmationFiles.inc({ supplier, outcome });
   }
 
   /** Counts a worker's outcomes (and, for delivery workers, their latency). */

@@ -137,7 +137,7 @@ function checkFilename(name: string): void {
 }
 
 /** The private key (and passphrase) the options name, checked to parse before first use. */
-function loadCredentials(options: SftpOptions, context: TransportContext): SshCredentials {
+export function loadCredentials(options: SftpOptions, context: TransportContext): SshCredentials {
   let privateKey: string;
   if (options.privateKeyFile !== undefined) {
     const file = resolve(context.configDir, options.privateKeyFile);

@@ -1,0 +1,318 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config, SupplierConfig } from '../config/config';
+import type { Confirmation, ConfirmationOrigin } from '../core/confirmation';
+import { DropshipError } from '../errors';
+import { confirmationFormatById } from '../formats/inbound';
+import { MAX_CONFIRMATION_DOCUMENT_CHARS, type ReadDocument } from '../formats/inbound/format';
+import { markerKeys } from '../queue/names';
+import type { PipelineMetrics } from '../telemetry/metrics';
+import { type FolderEntry, isNoSuchFile, SftpFolder } from '../transports/sftp/folder';
+import type { SftpOptions } from '../transports/sftp';
+import type { ConfirmOutcome } from './confirm';
+
+/**
+ * The pickup of a supplier's confirmation files from a folder of its SFTP server
+ * (`confirmations.sftp`), one run per schedule (workers/confirmation-pickup.ts):
+ *
+ * - every plain file of `remoteDir` is taken, oldest first, but dotfiles and `*.part` (uploads
+ *   under way); `processed/` and `failed/` are folders and so never listed as files;
+ * - each file is claimed in Redis before anything is done with it (`SET NX PX`, keyed by
+ *   supplier, name, size and modification time, renewed while the file is worked on): of
+ *   workers racing, one takes it; a worker that dies mid-file lets its claim expire and the
+ *   next run does the file again, which changes nothing twice (confirmations are recorded once
+ *   by content, and a file whose sha256 was processed before is only moved);
+ * - a file is read whole with the configured format; a file that cannot be read goes to
+ *   `failed/` with `<name>.reason.txt` (its problems, never its values) and an entry in the
+ *   supplier's list of failed files (`markerKeys.pickupFailures`), a log line and a metric;
+ * - each confirmation is handed to the intake (`channel: sftp`, reference `<file>#<row…>`);
+ *   then the file goes to `processed/`, with `<name>.reason.txt` beside it when some of its
+ *   confirmations were refused (the intake records those in the order's timeline too);
+ * - nothing moved over an existing file: a name taken gets `-1`, `-2`… before its extension.
+ *
+ * A connection that cannot be made, or is lost, fails the run (the next schedule tries
+ * again); anything else failing for one file is logged and recorded, and the other files go on.
+ */
+
+/** The folders files are moved to, inside `remoteDir`. */
+export const PROCESSED_DIR = 'processed';
+export const FAILED_DIR = 'failed';
+/** Failed files remembered per supplier (newest first). */
+export const FAILURES_KEPT = 100;
+/** A file larger than this is not downloaded, and goes to `failed/`. */
+export const MAX_CONFIRMATION_FILE_BYTES = MAX_CONFIRMATION_DOCUMENT_CHARS;
+
+/** What a pickup needs of a supplier's folder (an {@link SftpFolder}). */
+export type PickupFolder = Pick<SftpFolder, 'open' | 'connected' | 'files' | 'stat' | 'read' | 'ensureDirectory' | 'moveInto' | 'write' | 'remove' | 'close' | 'isDirectory' | 'where'>;
+
+/** An entry of a supplier's list of failed files (`markerKeys.pickupFailures`). */
+export interface PickupFailure {
+  file: string;
+  at: string;
+  /** `unreadable`: moved to failed/; `error`: left where it was, for the next run. */
+  kind: 'unreadable' | 'error';
+  problems: string[];
+  /** Where it went (`failed/<name>`), when it was moved. */
+  movedTo?: string;
+}
+
+/** What became of one file of a run. */
+export interface PickedFile {
+  file: string;
+  outcome: 'processed' | 'duplicate' | 'failed' | 'error' | 'claimed' | 'changing' | 'gone';
+  /** `processed/<name>` or `failed/<name>`. */
+  movedTo?: string;
+  confirmations?: number;
+  refused?: number;
+}
+
+export interface PickupDeps {
+  redis: Redis;
+  prefix: string;
+  config: Config;
+  /** The intake (`ConfirmationIntake.confirm`). */
+  confirm: (supplierId: string, confirmation: Confirmation, origin: ConfirmationOrigin & { controlNumber?: number }) => Promise<ConfirmOutcome>;
+  /** Where `privateKeyEnv` and `passphraseEnv` are read. @defaultValue process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Opens a supplier's folder. @defaultValue its delivery login ({@link openSupplierFolder}) */
+  openFolder?: (supplier: SupplierConfig) => PickupFolder;
+  logger?: Logger;
+  metrics?: Pick<PipelineMetrics, 'confirmationFile'>;
+  /** How long a claim holds without being renewed (it is renewed every third of it). @defaultValue 5 minutes */
+  leaseMs?: number;
+  now?: () => Date;
+}
+
+/** The supplier's folder over its delivery login (its `delivery` is SFTP: the configuration checks it). */
+export function openSupplierFolder(supplier: SupplierConfig, configDir: string, env: NodeJS.ProcessEnv = process.env): SftpFolder {
+  if (supplier.delivery.transport !== 'sftp') {
+    throw new DropshipError('ECONFIG', [`supplier ${supplier.id}: confirmations.sftp needs an SFTP delivery, but delivery.transport is ${supplier.delivery.transport}`]);
+  }
+  return new SftpFolder(supplier.delivery.options as SftpOptions, { instanceId: supplier.id, configDir, env });
+}
+
+/** Whether a listed file is a confirmation file to pick up (not hidden, not an upload under way). */
+export function isPickable(name: string): boolean {
+  return !name.startsWith('.') && !name.endsWith('.part');
+}
+
+/** Deletes the claim only while it is still ours. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+/** Extends the claim only while it is still ours. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+
+export class ConfirmationPickup {
+  private readonly leaseMs: number;
+
+  constructor(private readonly deps: PickupDeps) {
+    this.leaseMs = deps.leaseMs ?? 300_000;
+  }
+
+  private now(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+
+  /**
+   * One pickup of the supplier's folder. Throws when the folder cannot be reached or listed
+   * (or the connection is lost); a supplier no longer configured for it has nothing to do.
+   */
+  async run(supplierId: string): Promise<{ supplierId: string; files: PickedFile[] }> {
+    const supplier = this.deps.config.suppliers.find((s) => s.id === supplierId);
+    const sftp = supplier?.confirmations?.sftp;
+    if (!supplier || !sftp) return { supplierId, files: [] };
+    const folder = this.deps.openFolder?.(supplier) ?? openSupplierFolder(supplier, this.deps.config.dir, this.deps.env);
+    const picked: PickedFile[] = [];
+    try {
+      await folder.open();
+      const entries = (await folder.files(sftp.remoteDir)).filter((e) => isPickable(e.name)).sort((a, b) => a.modifiedAt - b.modifiedAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const made = new Set<string>();
+      for (const entry of entries) {
+        try {
+          picked.push(await this.pick(supplier, folder, entry, made));
+        } catch (error) {
+          // The link is gone: the rest cannot be done either; the next schedule tries again.
+          if (!folder.connected) throw error;
+          picked.push({ file: entry.name, outcome: 'error' });
+          await this.fileError(supplier.id, entry.name, error);
+        }
+      }
+    } finally {
+      await folder.close();
+    }
+    return { supplierId, files: picked };
+  }
+
+  /** One file: claimed, read, confirmed, moved; the claim released. */
+  private async pick(supplier: SupplierConfig, folder: PickupFolder, entry: FolderEntry, made: Set<string>): Promise<PickedFile> {
+    const { redis, prefix } = this.deps;
+    const dir = (supplier.confirmations?.sftp as { remoteDir: string }).remoteDir;
+    const path = posix.join(dir, entry.name);
+    const claim = markerKeys.pickupClaim(prefix, supplier.id, `${entry.name}:${entry.size}:${entry.modifiedAt}`);
+    const token = randomBytes(12).toString('hex');
+    if ((await redis.set(claim, token, 'PX', this.leaseMs, 'NX')) !== 'OK') return { file: entry.name, outcome: 'claimed' };
+    const renew = setInterval(() => void redis.eval(RENEW, 1, claim, token, String(this.leaseMs)).catch(() => undefined), Math.max(1000, Math.floor(this.leaseMs / 3)));
+    renew.unref();
+    try {
+      const into = async (sub: string): Promise<string> => {
+        const target = posix.join(dir, sub);
+        if (!made.has(sub)) {
+          await folder.ensureDirectory(target);
+          made.add(sub);
+        }
+        return target;
+      };
+      const fail = async (problems: string[]): Promise<PickedFile> => {
+        const failedDir = await into(FAILED_DIR);
+        const moved = await folder.moveInto(path, failedDir, entry.name);
+        await folder.write(posix.join(failedDir, `${moved}.reason.txt`), reasonText(entry.name, 'could not be read, and nothing in it was taken', problems));
+        const movedTo = `${FAILED_DIR}/${moved}`;
+        await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'unreadable', problems, movedTo });
+        this.deps.metrics?.confirmationFile(supplier.id, 'failed');
+        this.deps.logger?.warn({ supplier: supplier.id, file: entry.name, movedTo, problems }, `confirmation file ${entry.name} of ${supplier.id} cannot be read: moved to ${movedTo}`);
+        return { file: entry.name, outcome: 'failed', movedTo };
+      };
+
+      if (entry.size > MAX_CONFIRMATION_FILE_BYTES) return await fail([`the file is ${entry.size} bytes, more than the ${MAX_CONFIRMATION_FILE_BYTES} a confirmation file may have`]);
+      let data: Buffer;
+      try {
+        data = await folder.read(path);
+      } catch (error) {
+        // Another run moved it between our listing and our claim.
+        if (isNoSuchFile(error)) return { file: entry.name, outcome: 'gone' };
+        throw error;
+      }
+      // Still being written (the supplier uploads without a temporary name): left for the next run.
+      const now = await folder.stat(path);
+      if (now === undefined) return { file: entry.name, outcome: 'gone' };
+      if (data.length !== entry.size || now.size !== entry.size || now.modifiedAt !== entry.modifiedAt) return { file: entry.name, outcome: 'changing' };
+
+      const digest = createHash('sha256').update(data).digest('hex');
+      const seen = markerKeys.pickupSeen(prefix, supplier.id, digest);
+      if ((await redis.exists(seen)) === 1) {
+        const moved = await folder.moveInto(path, await into(PROCESSED_DIR), entry.name);
+        this.deps.metrics?.confirmationFile(supplier.id, 'duplicate');
+        this.deps.logger?.info({ supplier: supplier.id, file: entry.name }, `confirmation file ${entry.name} of ${supplier.id} was processed before (same content): moved to ${PROCESSED_DIR}/${moved}`);
+        return { file: entry.name, outcome: 'duplicate', movedTo: `${PROCESSED_DIR}/${moved}` };
+      }
+
+      let document: ReadDocument;
+      try {
+        document = this.read(supplier, data);
+      } catch (error) {
+        if (error instanceof DropshipError && error.code === 'EINVALID_CONFIRMATION') return await fail([...error.problems]);
+        throw error;
+      }
+
+      const refused: string[] = [];
+      for (const [i, read] of document.confirmations.entries()) {
+        const outcome = await this.deps.confirm(supplier.id, read.confirmation, {
+          channel: 'sftp',
+          reference: `${entry.name}#${read.reference ?? i}`,
+          ...(read.controlNumber !== undefined ? { controlNumber: read.controlNumber } : {}),
+        });
+        const where = read.reference ?? `confirmation ${i + 1}`;
+        if (outcome.status === 'not-found') refused.push(`${where}: no purchase order for this order was sent to you`);
+        if (outcome.status === 'conflict') refused.push(...outcome.problems.map((p) => `${where}: ${p}`));
+      }
+      // Remembered as long as the orders' loops are (the intake recognises each confirmation anyway).
+      await redis.set(seen, JSON.stringify({ file: entry.name, at: this.now() }), 'PX', this.deps.config.store.retention.disclosuresMs);
+      const processedDir = await into(PROCESSED_DIR);
+      const moved = await folder.moveInto(path, processedDir, entry.name);
+      if (refused.length > 0) {
+        await folder.write(posix.join(processedDir, `${moved}.reason.txt`), reasonText(entry.name, 'was read; these of its confirmations were refused (the others were taken)', refused));
+        this.deps.logger?.warn({ supplier: supplier.id, file: entry.name, refused: refused.length }, `confirmation file ${entry.name} of ${supplier.id}: ${refused.length} confirmation(s) refused`);
+      }
+      this.deps.metrics?.confirmationFile(supplier.id, 'processed');
+      this.deps.logger?.info({ supplier: supplier.id, file: entry.name, confirmations: document.confirmations.length }, `confirmation file ${entry.name} of ${supplier.id}: ${document.confirmations.length} confirmation(s), moved to ${PROCESSED_DIR}/${moved}`);
+      return { file: entry.name, outcome: 'processed', movedTo: `${PROCESSED_DIR}/${moved}`, confirmations: document.confirmations.length, refused: refused.length };
+    } finally {
+      clearInterval(renew);
+      // Released either way: a run that listed the file before it moved finds it gone, and the
+      // same name sent again (even with the same size, in the same second) is a file of its own.
+      await redis.eval(RELEASE, 1, claim, token).catch(() => undefined);
+    }
+  }
+
+  private read(supplier: SupplierConfig, data: Buffer): ReadDocument {
+    const id = supplier.confirmations?.sftp?.format as string;
+    const format = confirmationFormatById(id);
+    if (!format) throw new DropshipError('ECONFIG', [`supplier ${supplier.id}: no inbound format "${id}"`]);
+    let options: unknown;
+    if (id === 'csv') options = supplier.confirmations?.csv;
+    else if (format.parseOptions) {
+      const parsed = format.parseOptions({});
+      if (!parsed.ok) throw new DropshipError('ECONFIG', parsed.problems);
+      options = parsed.options;
+    }
+    // A BOM is dropped; bytes that are not UTF-8 become U+FFFD, which no reader takes as a value.
+    return format.read(new TextDecoder('utf-8').decode(data), options);
+  }
+
+  /** A file that failed for another reason than its content: left for the next run, and recorded. */
+  private async fileError(supplierId: string, file: string, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    this.deps.metrics?.confirmationFile(supplierId, 'error');
+    this.deps.logger?.error({ supplier: supplierId, file }, `confirmation file ${file} of ${supplierId}: ${message} (left for the next run)`);
+    await this.recordFailure(supplierId, { file, at: this.now(), kind: 'error', problems: [message] }).catch(() => undefined);
+  }
+
+  private async recordFailure(supplierId: string, failure: PickupFailure): Promise<void> {
+    const key = markerKeys.pickupFailures(this.deps.prefix, supplierId);
+    await this.deps.redis
+      .multi()
+      .lpush(key, JSON.stringify(failure))
+      .ltrim(key, 0, FAILURES_KEPT - 1)
+      .pexpire(key, this.deps.config.store.retention.disclosuresMs)
+      .exec();
+  }
+}
+
+/** The supplier's recent failed files, newest first. */
+export async function pickupFailures(redis: Redis, prefix: string, supplierId: string): Promise<PickupFailure[]> {
+  return (await redis.lrange(markerKeys.pickupFailures(prefix, supplierId), 0, -1)).map((raw) => JSON.parse(raw) as PickupFailure);
+}
+
+function reasonText(file: string, what: string, problems: readonly string[]): string {
+  return `${file} ${what}:\n${problems.map((p) => `- ${p}`).join('\n')}\n`;
+}
+
+/**
+ * `dropship verify` for a supplier's confirmation folder: it exists, can be listed, and
+ * `processed/` can be written (made when missing; a probe file written and removed). Throws
+ * an error saying what is wrong.
+ */
+export async function verifyConfirmationFolder(supplier: SupplierConfig, configDir: string, env: NodeJS.ProcessEnv = process.env, open?: (s: SupplierConfig) => PickupFolder): Promise<void> {
+  const dir = supplier.confirmations?.sftp?.remoteDir;
+  if (dir === undefined) return;
+  const folder = open?.(supplier) ?? openSupplierFolder(supplier, configDir, env);
+  try {
+    await folder.open();
+    if (!(await folder.isDirectory(dir))) throw new Error(`confirmation folder ${dir} does not exist on ${folder.where}`);
+    try {
+      await folder.files(dir);
+    } catch (error) {
+      throw new Error(`confirmation folder ${dir} on ${folder.where} cannot be listed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const processed = posix.join(dir, PROCESSED_DIR);
+    try {
+      await folder.ensureDirectory(processed);
+    } catch (error) {
+      throw new Error(`${processed} does not exist on ${folder.where} and cannot be made: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const probe = posix.join(processed, `.dropship-verify-${randomBytes(6).toString('hex')}`);
+    try {
+      await folder.write(probe, 'dropship verify\n');
+    } catch (error) {
+      throw new Error(`${processed} on ${folder.where} is not writable (picked-up files are moved there): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    try {
+      await folder.remove(probe);
+    } catch (error) {
+      throw new Error(`${processed} on ${folder.where} lets files be written but not removed (${probe} is left): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  } finally {
+    await folder.close();
+  }
+}

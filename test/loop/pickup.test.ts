@@ -1,0 +1,409 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config, SupplierConfig } from '../../src/config/config';
+import { csvConfirmationFormat } from '../../src/formats/inbound/csv';
+import { ConfirmationPickup, openSupplierFolder, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
+import { parseLoop } from '../../src/loop/record';
+import { markerKeys, PICKUP_JOB, PICKUPS_QUEUE } from '../../src/queue/names';
+import { PipelineMetrics } from '../../src/telemetry/metrics';
+import { sftpOptionsSchema } from '../../src/transports/sftp';
+import { startSshd, type LocalSshd } from '../../testkit/receivers/sshd';
+import { asnBody, writeX12 } from '../formats/inbound/support';
+import { FIXTURE_CONFIG_DIR, fixtureConfig, orderPayload } from '../support/orders';
+import { PipelineHarness } from '../support/pipeline';
+import { TestRedis } from '../support/redis';
+import { waitFor } from '../support/wait';
+
+/**
+ * The pickup of suppliers' confirmation files from their SFTP folders, against a real OpenSSH
+ * server and a real Redis: files are read, confirmed, moved to processed/ (or failed/ with a
+ * reason file), taken once however many runs race, and a run that died mid-file is finished
+ * by the next one.
+ */
+
+jest.setTimeout(30_000);
+
+const CSV_COLUMNS = { orderId: 'PO Number', sku: 'SKU', quantity: 'Qty', carrier: 'Carrier', trackingNumber: 'Tracking' };
+
+let redis: TestRedis;
+let sshd: LocalSshd;
+let n = 0;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  [redis, sshd] = await Promise.all([TestRedis.start(), startSshd()]);
+});
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await Promise.all([redis?.stop(), sshd?.stop()]);
+});
+
+/** A fresh folder pair per test: the creamery's (CSV) and the olive co.'s (X12 856). */
+function folders() {
+  n++;
+  const creamery = `creamery-in-${n}`;
+  const oliveco = `oliveco-in-${n}`;
+  mkdirSync(join(sshd.root, creamery));
+  mkdirSync(join(sshd.root, oliveco));
+  return { creamery, oliveco, prefix: `pk${n}` };
+}
+
+function sftpDelivery(supplier: SupplierConfig, port = sshd.port): SupplierConfig['delivery'] {
+  const { transport: _transport, ...options } = sshd.deliveryOptions(`out-${supplier.id}`);
+  return { ...supplier.delivery, transport: 'sftp', options: sftpOptionsSchema.parse({ ...options, port, keepaliveInterval: '2s', timeout: '8s' }) };
+}
+
+/**
+ * The fixture configuration with confirmations: with `sftp`, the creamery's CSV files and the olive
+ * co.'s 856s are picked up from their folders over their delivery logins; without, both confirm
+ * over HTTPS only (the pipeline then schedules no pickup, and the tests run pickups themselves).
+ */
+function configFor(dirs: { creamery: string; oliveco: string }, sftp: boolean, everyMs = 86_400_000, port = sshd.port): Config {
+  const config = structuredClone(fixtureConfig());
+  const csv = csvConfirmationFormat.parseOptions!({ columns: CSV_COLUMNS });
+  if (!csv.ok) throw new Error(csv.problems.join('; '));
+  for (const s of config.suppliers) {
+    const https = { auth: { bearerTokenEnv: 'UNUSED_TOKEN' } };
+    if (s.id === 'creamery') {
+      s.delivery = sftpDelivery(s, port);
+      s.confirmations = { https, ...(sftp ? { sftp: { remoteDir: dirs.creamery, everyMs, format: 'csv' as const } } : {}), csv: csv.options, expectWithinMs: 48 * 3_600_000 };
+    }
+    if (s.id === 'oliveco') {
+      s.delivery = sftpDelivery(s, port);
+      s.confirmations = { https, ...(sftp ? { sftp: { remoteDir: dirs.oliveco, everyMs, format: 'x12-856' as const } } : {}), expectWithinMs: 48 * 3_600_000 };
+    }
+  }
+  return config;
+}
+
+async function startHarness(config: Config, prefix: string) {
+  return PipelineHarness.start(config, redis.url, { prefix });
+}
+
+function storeOrder(id: string) {
+  const payload = orderPayload({ id, storeId: `45078946${id}` });
+  return { ...payload, lines: payload.lines.map((l, i) => ({ ...l, storeLineId: `8660${id}${i}` })) };
+}
+
+/** Posts an order and waits until the creamery and the olive co. have their purchase orders. */
+async function ordered(h: PipelineHarness, id: string) {
+  const before = { c: h.recorder('creamery').delivered.length, o: h.recorder('oliveco').delivered.length };
+  expect((await h.postOrder(storeOrder(id))).statusCode).toBe(202);
+  await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length > before.c && h.recorder('oliveco').delivered.length > before.o);
+}
+
+function pickupOf(h: PipelineHarness, config: Config, extra: Partial<ConstructorParameters<typeof ConfirmationPickup>[0]> = {}) {
+  const client = redis.client();
+  clients.push(client);
+  return new ConfirmationPickup({ redis: client, prefix: h.pipeline.prefix, config, confirm: (s, c, o) => h.pipeline.confirmations.confirm(s, c, o), ...extra });
+}
+
+async function loopOf(h: PipelineHarness, orderId: string) {
+  return parseLoop(await h.pipeline.redis.hgetall(markerKeys.loop(h.pipeline.prefix, orderId)));
+}
+
+function drop(dir: string, name: string, text: string): void {
+  writeFileSync(join(sshd.root, dir, name), text);
+}
+
+function list(dir: string): string[] {
+  const path = join(sshd.root, dir);
+  return existsSync(path) ? readdirSync(path).sort() : [];
+}
+
+function csv(rows: string[][]): string {
+  return [['PO Number', 'SKU', 'Qty', 'Carrier', 'Tracking'], ...rows].map((r) => r.join(',')).join('\r\n') + '\r\n';
+}
+
+describe('confirmation files picked up over SFTP', () => {
+  it('reads a CSV and an X12 856, records their shipments and moves them to processed/; the same file again changes nothing', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9201');
+      const config = configFor(dirs, true);
+      const metrics = new PipelineMetrics({ queues: [], keys: [] });
+      const pickup = pickupOf(h, config, { metrics });
+      // The creamery was sent VC-CHEVRE ×1 and BUTTER-42 ×3; the olive co. OLV-EVOO ×1.
+      const shipments = csv([
+        ['9201', 'BUTTER-42', '3', 'UPS', '1Z999AA10123456784'],
+        ['9201', 'VC-CHEVRE', '1', 'UPS', '1Z999AA10123456784'],
+      ]);
+      drop(dirs.creamery, 'ship-20261206.csv', shipments);
+      drop(dirs.oliveco, 'asn-1.edi', writeX12({ version: '004010', functionalId: 'SH', sets: [{ code: '856', body: asnBody({ reference: 'ASN-77', orderId: '9201', carrier: 'FDEG', trackingNumbers: ['794644790138'], lines: [{ sku: 'OLV-EVOO', quantity: 1 }] }) }] }));
+      // Neither a dotfile nor an upload under way is touched.
+      drop(dirs.creamery, '.hidden.csv', shipments);
+      drop(dirs.creamery, 'ship-2.csv.part', shipments);
+
+      const creamery = await pickup.run('creamery');
+      expect(creamery.files).toEqual([{ file: 'ship-20261206.csv', outcome: 'processed', movedTo: 'processed/ship-20261206.csv', confirmations: 1, refused: 0 }]);
+      const olive = await pickup.run('oliveco');
+      expect(olive.files).toEqual([{ file: 'asn-1.edi', outcome: 'processed', movedTo: 'processed/asn-1.edi', confirmations: 1, refused: 0 }]);
+
+      expect(list(dirs.creamery)).toEqual(['.hidden.csv', 'processed', 'ship-2.csv.part']);
+      expect(list(`${dirs.creamery}/processed`)).toEqual(['ship-20261206.csv']);
+      expect(list(dirs.oliveco)).toEqual(['processed']);
+      expect(list(`${dirs.oliveco}/processed`)).toEqual(['asn-1.edi']);
+
+      const loop = await loopOf(h, '9201');
+      expect(loop.shipped).toMatchObject({ l2: 1, l3: 3, l4: 1 });
+      const shipped = loop.events.filter((e) => e.kind === 'shipped' && e.channel === 'sftp');
+      expect(shipped).toEqual([
+        expect.objectContaining({ shipper: 'creamery', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'], reference: 'ship-20261206.csv#row 2' }),
+        expect.objectContaining({ shipper: 'oliveco', trackingNumbers: ['794644790138'], reference: expect.stringMatching(/^asn-1\.edi#/) }),
+      ]);
+
+      // The supplier sends the same file again: nothing changes, and it is moved aside, not over the first.
+      drop(dirs.creamery, 'ship-20261206.csv', shipments);
+      const again = await pickup.run('creamery');
+      expect(again.files).toEqual([{ file: 'ship-20261206.csv', outcome: 'duplicate', movedTo: 'processed/ship-20261206-1.csv' }]);
+      expect(list(`${dirs.creamery}/processed`)).toEqual(['ship-20261206-1.csv', 'ship-20261206.csv']);
+      expect((await loopOf(h, '9201')).events).toEqual(loop.events);
+      const counted = await metrics.registry.getSingleMetricAsString('dropship_confirmation_files_total');
+      expect(counted).toContain('dropship_confirmation_files_total{supplier="creamery",outcome="processed"} 1');
+      expect(counted).toContain('dropship_confirmation_files_total{supplier="creamery",outcome="duplicate"} 1');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('moves a file that cannot be read to failed/ with its reason (no values), records it, and still processes the others', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9202');
+      const metrics = new PipelineMetrics({ queues: [], keys: [] });
+      const pickup = pickupOf(h, configFor(dirs, true), { metrics });
+      // A quantity that is a card number, and a row without a tracking number.
+      drop(dirs.creamery, 'a-bad.csv', csv([['9202', 'BUTTER-42', '4111 1111 1111 1111', 'UPS', '1Z999AA10123456784'], ['9202', 'VC-CHEVRE', '1', 'UPS', '']]));
+      // One row taken, one more than was sent (refused), one for an order never sent to the creamery.
+      drop(dirs.creamery, 'b-good.csv', csv([['9202', 'BUTTER-42', '2', 'UPS', '1Z999AA10123456784'], ['9202', 'VC-CHEVRE', '5', 'FedEx', '794644790138'], ['no-such-order', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456785']]));
+
+      const run = await pickup.run('creamery');
+      expect(run.files).toEqual([
+        { file: 'a-bad.csv', outcome: 'failed', movedTo: 'failed/a-bad.csv' },
+        { file: 'b-good.csv', outcome: 'processed', movedTo: 'processed/b-good.csv', confirmations: 3, refused: 2 },
+      ]);
+      expect(list(dirs.creamery)).toEqual(['failed', 'processed']);
+      expect(list(`${dirs.creamery}/failed`)).toEqual(['a-bad.csv', 'a-bad.csv.reason.txt']);
+      const reason = readFileSync(join(sshd.root, dirs.creamery, 'failed', 'a-bad.csv.reason.txt'), 'utf8');
+      expect(reason).toMatch(/^a-bad\.csv could not be read, and nothing in it was taken:\n- row 2/);
+      expect(reason).toContain('Qty');
+      expect(reason).toContain('row 3');
+      expect(reason).not.toContain('4111');
+
+      // The refused confirmations of a file read are listed beside it in processed/.
+      expect(list(`${dirs.creamery}/processed`)).toEqual(['b-good.csv', 'b-good.csv.reason.txt']);
+      const refused = readFileSync(join(sshd.root, dirs.creamery, 'processed', 'b-good.csv.reason.txt'), 'utf8').split('\n');
+      expect(refused[0]).toBe('b-good.csv was read; these of its confirmations were refused (the others were taken):');
+      expect(refused).toContain('- row 4: no purchase order for this order was sent to you');
+      expect(refused.some((l) => l.startsWith('- row 3: ') && l.includes('VC-CHEVRE'))).toBe(true);
+
+      expect((await loopOf(h, '9202')).shipped.l3).toBe(2);
+      const failures = await pickupFailures(h.pipeline.redis, h.pipeline.prefix, 'creamery');
+      expect(failures).toEqual([{ file: 'a-bad.csv', at: expect.any(String), kind: 'unreadable', problems: expect.arrayContaining([expect.stringMatching(/^row 2/), expect.stringMatching(/^row 3/)]), movedTo: 'failed/a-bad.csv' }]);
+      expect(JSON.stringify(failures)).not.toContain('4111');
+      expect(await metrics.registry.getSingleMetricAsString('dropship_confirmation_files_total')).toContain('{supplier="creamery",outcome="failed"} 1');
+
+      // The same bad name again: failed/ keeps both.
+      drop(dirs.creamery, 'a-bad.csv', csv([['9202', 'BUTTER-42', 'x', 'UPS', '1Z999AA10123456784']]));
+      expect((await pickup.run('creamery')).files).toEqual([{ file: 'a-bad.csv', outcome: 'failed', movedTo: 'failed/a-bad-1.csv' }]);
+      expect(list(`${dirs.creamery}/failed`)).toEqual(['a-bad-1.csv', 'a-bad-1.csv.reason.txt', 'a-bad.csv', 'a-bad.csv.reason.txt']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('takes each file exactly once when two workers run the same pickup at the same time', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9203');
+      const config = configFor(dirs, true);
+      const names = ['s1.csv', 's2.csv', 's3.csv', 's4.csv'];
+      drop(dirs.creamery, 's1.csv', csv([['9203', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456781']]));
+      drop(dirs.creamery, 's2.csv', csv([['9203', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456782']]));
+      drop(dirs.creamery, 's3.csv', csv([['9203', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456783']]));
+      drop(dirs.creamery, 's4.csv', csv([['9203', 'VC-CHEVRE', '1', 'UPS', '1Z999AA10123456784']]));
+      const [a, b] = await Promise.all([pickupOf(h, config).run('creamery'), pickupOf(h, config).run('creamery')]);
+      const processed = [...a.files, ...b.files].filter((f) => f.outcome === 'processed').map((f) => f.file).sort();
+      expect(processed).toEqual(names);
+      // The other run skipped what it found claimed (or already moved).
+      for (const f of [...a.files, ...b.files]) expect(['processed', 'claimed', 'gone']).toContain(f.outcome);
+      expect(list(`${dirs.creamery}/processed`)).toEqual(names);
+      expect(list(dirs.creamery)).toEqual(['processed']);
+      const loop = await loopOf(h, '9203');
+      expect(loop.shipped).toMatchObject({ l2: 1, l3: 3 });
+      expect(loop.events.filter((e) => e.kind === 'shipped' && e.channel === 'sftp')).toHaveLength(4);
+      expect(loop.events.filter((e) => e.kind === 'refused')).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('leaves a file another worker holds, and finishes it once that worker’s claim is gone (it died mid-file)', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9204');
+      const config = configFor(dirs, true);
+      const text = csv([['9204', 'BUTTER-42', '3', 'UPS', '1Z999AA10123456784']]);
+      drop(dirs.creamery, 'ship.csv', text);
+      const stat = statSync(join(sshd.root, dirs.creamery, 'ship.csv'));
+      const claim = markerKeys.pickupClaim(h.pipeline.prefix, 'creamery', `ship.csv:${stat.size}:${Math.floor(stat.mtimeMs / 1000) * 1000}`);
+      // A worker claimed the file and confirmed what it holds, then died before moving it.
+      await h.pipeline.redis.set(claim, 'dead-worker', 'PX', 600_000);
+      const read = csvConfirmationFormat.read(text, configFor(dirs, true).suppliers.find((s) => s.id === 'creamery')!.confirmations!.csv as never);
+      expect(await h.pipeline.confirmations.confirm('creamery', read.confirmations[0]!.confirmation, { channel: 'sftp', reference: 'ship.csv#row 2' })).toMatchObject({ status: 'recorded', duplicate: false });
+
+      const pickup = pickupOf(h, config);
+      expect((await pickup.run('creamery')).files).toEqual([{ file: 'ship.csv', outcome: 'claimed' }]);
+      expect(list(dirs.creamery)).toEqual(['ship.csv']);
+
+      // Its claim expires.
+      await h.pipeline.redis.del(claim);
+      expect((await pickup.run('creamery')).files).toEqual([{ file: 'ship.csv', outcome: 'processed', movedTo: 'processed/ship.csv', confirmations: 1, refused: 0 }]);
+      expect(list(`${dirs.creamery}/processed`)).toEqual(['ship.csv']);
+      const loop = await loopOf(h, '9204');
+      expect(loop.shipped.l3).toBe(3);
+      expect(loop.events.filter((e) => e.kind === 'shipped' && e.shipper === 'creamery')).toHaveLength(1);
+      expect(await h.pipeline.redis.exists(claim)).toBe(0);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('leaves a file it could not move for the next run, records why, and goes on with the others', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9207');
+      const config = configFor(dirs, true);
+      drop(dirs.creamery, 'a.csv', csv([['9207', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456781']]));
+      drop(dirs.creamery, 'b.csv', csv([['9207', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456782']]));
+      // The server refuses to move a.csv (its read and confirmations went through).
+      const refusing = (supplier: SupplierConfig) => {
+        const folder = openSupplierFolder(supplier, config.dir);
+        const move = folder.moveInto.bind(folder);
+        folder.moveInto = (from, dir, name) => (name === 'a.csv' ? Promise.reject(Object.assign(new Error('rename: Permission denied'), { code: 3 })) : move(from, dir, name));
+        return folder;
+      };
+      const first = await pickupOf(h, config, { openFolder: refusing }).run('creamery');
+      expect(first.files).toEqual([
+        { file: 'a.csv', outcome: 'error' },
+        { file: 'b.csv', outcome: 'processed', movedTo: 'processed/b.csv', confirmations: 1, refused: 0 },
+      ]);
+      expect(list(dirs.creamery)).toEqual(['a.csv', 'processed']);
+      expect(await pickupFailures(h.pipeline.redis, h.pipeline.prefix, 'creamery')).toEqual([{ file: 'a.csv', at: expect.any(String), kind: 'error', problems: ['rename: Permission denied'] }]);
+      // The next run finds it processed already (its content is known) and only moves it.
+      expect((await pickupOf(h, config).run('creamery')).files).toEqual([{ file: 'a.csv', outcome: 'duplicate', movedTo: 'processed/a.csv' }]);
+      expect((await loopOf(h, '9207')).shipped.l3).toBe(2);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('fails the run when the folder cannot be reached, and leaves the files', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      drop(dirs.creamery, 'ship.csv', csv([['9205', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456784']]));
+      const config = configFor(dirs, true);
+      const creamery = config.suppliers.find((s) => s.id === 'creamery')!;
+      creamery.delivery = { ...creamery.delivery, options: { ...(creamery.delivery.options as object), hostKey: 'SHA256:' + 'A'.repeat(43) } };
+      await expect(pickupOf(h, config).run('creamery')).rejects.toMatchObject({ code: 'EHOSTKEY' });
+      expect(list(dirs.creamery)).toEqual(['ship.csv']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('is scheduled by the pipeline for each supplier with confirmations.sftp, and unscheduled when it has none', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, true, 1000), dirs.prefix);
+    const connection = redis.client();
+    clients.push(connection);
+    const queue = new Queue(PICKUPS_QUEUE, { connection, prefix: dirs.prefix });
+    try {
+      const schedulers = await queue.getJobSchedulers(0, -1);
+      expect(schedulers.map((s) => [s.key, s.name, s.every]).sort()).toEqual([
+        ['creamery', PICKUP_JOB, 1000],
+        ['oliveco', PICKUP_JOB, 1000],
+      ]);
+      await ordered(h, '9206');
+      drop(dirs.creamery, 'ship.csv', csv([['9206', 'VC-CHEVRE', '1', 'UPS', '1Z999AA10123456784']]));
+      await waitFor('the scheduled pickup', () => list(`${dirs.creamery}/processed`).includes('ship.csv'));
+      expect((await loopOf(h, '9206')).shipped.l2).toBe(1);
+    } finally {
+      await h.stop();
+    }
+    // Started again without confirmations.sftp: the schedulers are gone.
+    const again = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      expect(await queue.getJobSchedulers(0, -1)).toEqual([]);
+    } finally {
+      await again.stop();
+      await queue.close();
+    }
+  });
+});
+
+describe('dropship verify of a confirmation folder', () => {
+  it('passes for a folder that exists, can be listed and whose processed/ can be written', async () => {
+    const dirs = folders();
+    const creamery = configFor(dirs, true).suppliers.find((s) => s.id === 'creamery')!;
+    await verifyConfirmationFolder(creamery, sshd.root);
+    expect(list(dirs.creamery)).toEqual(['processed']);
+    expect(list(`${dirs.creamery}/processed`)).toEqual([]);
+  });
+
+  it('names a missing folder, and a processed/ that cannot be written', async () => {
+    const dirs = folders();
+    const missing = configFor({ ...dirs, creamery: 'no-such-folder' }, true).suppliers.find((s) => s.id === 'creamery')!;
+    await expect(verifyConfirmationFolder(missing, sshd.root)).rejects.toThrow(`confirmation folder no-such-folder does not exist on 127.0.0.1:${sshd.port}`);
+    const readOnly = configFor(dirs, true, 86_400_000, sshd.readOnlyPort).suppliers.find((s) => s.id === 'creamery')!;
+    await expect(verifyConfirmationFolder(readOnly, sshd.root)).rejects.toThrow(new RegExp(`^${dirs.creamery}/processed does not exist on 127\\.0\\.0\\.1:${sshd.readOnlyPort} and cannot be made`));
+    mkdirSync(join(sshd.root, dirs.creamery, 'processed'));
+    await expect(verifyConfirmationFolder(readOnly, sshd.root)).rejects.toThrow(new RegExp(`^${dirs.creamery}/processed on 127\\.0\\.0\\.1:${sshd.readOnlyPort} is not writable`));
+  });
+});
+
+describe('dropship verify (the command)', () => {
+  it('checks the confirmation folder of a supplier with confirmations.sftp, after its delivery (its failures: above)', () => {
+    const dirs = folders();
+    const configDir = mkdtempSync(join(tmpdir(), 'dropship-pickup-config-'));
+    try {
+      mkdirSync(join(configDir, 'suppliers'));
+      copyFileSync(join(FIXTURE_CONFIG_DIR, 'store.yaml'), join(configDir, 'store.yaml'));
+      mkdirSync(join(sshd.root, 'out-creamery'), { recursive: true });
+      const supplier = (remoteDir: string) =>
+        readFileSync(join(FIXTURE_CONFIG_DIR, 'suppliers', 'creamery.yaml'), 'utf8')
+          .replace(/^delivery: .*$/m, `delivery: { transport: sftp, host: 127.0.0.1, port: ${sshd.port}, username: ${sshd.username}, privateKeyFile: ${sshd.clientKey.privateKeyFile}, hostKey: "${sshd.hostKey.fingerprint}", remoteDir: out-creamery }`)
+          .concat(`confirmations:\n  sftp: { remoteDir: ${remoteDir}, every: 5m, format: csv }\n  csv: { columns: { orderId: PO Number, sku: SKU, quantity: Qty, carrier: Carrier, trackingNumber: Tracking } }\n`);
+      const verify = () => {
+        const r = spawnSync(join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx'), [join(__dirname, '..', '..', 'src', 'cli', 'dropship.ts'), 'verify', 'creamery', '--json', '--config', configDir], { encoding: 'utf8', timeout: 60_000 });
+        return { status: r.status, report: JSON.parse(r.stdout) as unknown, stderr: r.stderr };
+      };
+      writeFileSync(join(configDir, 'suppliers', 'creamery.yaml'), supplier(dirs.creamery));
+      expect(verify()).toEqual({
+        status: 0,
+        stderr: '',
+        report: {
+          ok: true,
+          keys: { ok: true },
+          recipients: [
+            { recipient: 'creamery', kind: 'dropship', ok: true },
+            { recipient: 'creamery', kind: 'confirmations', ok: true },
+          ],
+        },
+      });
+      expect(list(dirs.creamery)).toEqual(['processed']);
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  });
+});
