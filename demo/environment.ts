@@ -42,6 +42,10 @@ export const ENV = {
 
 /** The remote directory of the SFTP supplier, relative to the login directory. */
 export const SFTP_REMOTE_DIR = 'inbound/orders';
+/** Where the SFTP supplier leaves its shipment confirmations (CSV), relative to the login directory. */
+export const SFTP_CONFIRMATIONS_DIR = 'outbound/confirmations';
+/** The creamery's CSV confirmation columns, as its own system names them. */
+export const CREAMERY_CSV_COLUMNS = { orderId: 'PO Number', sku: 'Item', quantity: 'Qty Shipped', carrier: 'Carrier', trackingNumber: 'Tracking #' };
 
 /** One PGP key pair, armored; the private half unlocked. */
 export interface DemoPgpKey {
@@ -116,6 +120,7 @@ interface Receivers {
 function writeConfiguration(configDir: string, outboxDir: string, receivers: Receivers): void {
   const { sshd, smtp, https, carriers, shopify } = receivers;
   if (sshd) mkdirSync(path.join(sshd.root, SFTP_REMOTE_DIR), { recursive: true });
+  if (sshd) mkdirSync(path.join(sshd.root, SFTP_CONFIRMATIONS_DIR), { recursive: true });
   const outbox = { transport: 'outbox', dir: outboxDir };
   const deliveries: Record<string, Record<string, unknown>> = {
     [SUPPLIERS.sftp]: {
@@ -167,7 +172,13 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
   ];
   // The creamery and the olive grove tell the store what they shipped, over its confirmation API.
   const confirmations: Record<string, unknown> = {
-    [SUPPLIERS.sftp]: { https: { auth: { bearerTokenEnv: ENV.creameryConfirmToken } }, expectWithin: '48h' },
+    // The creamery acknowledges over the API and reports shipments as CSV files in its SFTP folder.
+    [SUPPLIERS.sftp]: {
+      https: { auth: { bearerTokenEnv: ENV.creameryConfirmToken } },
+      ...(sshd ? { sftp: { remoteDir: SFTP_CONFIRMATIONS_DIR, every: '5m', format: 'csv' } } : {}),
+      csv: { columns: CREAMERY_CSV_COLUMNS },
+      expectWithin: '48h',
+    },
     [SUPPLIERS.https]: { https: { auth: { hmacSecretEnv: ENV.oliveConfirmSecret } }, expectWithin: '48h' },
   };
   for (const s of suppliers) {

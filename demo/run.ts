@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Job, Worker } from 'bullmq';
+import { type Job, Queue, type Worker } from 'bullmq';
 import { startServices, type Services } from '../src/app/start';
 import { ProgressBar } from '../src/cli/progress';
 import type { Config } from '../src/config/config';
@@ -13,12 +13,12 @@ import { REDIS_MISSING_HINT, redisServerAvailable } from '../src/queue/embedded-
 import { formatTimeline } from '../src/cli/timeline';
 import { ConsoleQueries } from '../src/ops/console-queries';
 import { Operations } from '../src/ops/operations';
-import { markerKeys, ORDERS_QUEUE } from '../src/queue/names';
+import { FULFILLMENTS_QUEUE, markerKeys, ORDERS_QUEUE, PICKUP_JOB, PICKUPS_QUEUE } from '../src/queue/names';
 import { dataCipherFromEnv } from '../src/queue/sealing';
 import { ingestOrder, parseJsonBody } from '../src/sources/ingest';
 import { createTransport, type TransportFactory } from '../src/transports/factory';
 import { OutboxTransport } from '../src/transports/outbox';
-import { ENV, SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
+import { CREAMERY_CSV_COLUMNS, ENV, SFTP_CONFIRMATIONS_DIR, SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
 import { readInboxes, type RecipientInbox } from './inbox';
 import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
 
@@ -294,7 +294,8 @@ async function main(): Promise<void> {
   say();
 
   const watch = new DeliveryWatch();
-  watch.watch(pipeline.workers.filter((w) => w.name !== ORDERS_QUEUE));
+  // Deliveries only: the fulfillments and confirmation pickups are checked by the loop's own report.
+  watch.watch(pipeline.workers.filter((w) => w.name !== ORDERS_QUEUE && w.name !== FULFILLMENTS_QUEUE && w.name !== PICKUPS_QUEUE));
   const note = (): string => [watch.retries > 0 ? `${watch.retries} retries` : '', watch.failed.size > 0 ? `${watch.failed.size} failed` : ''].filter(Boolean).join(', ');
   const orders = [...sampleOrders(), ...generatedOrders(GENERATED_ORDERS)];
   // Every order's deliveries are planned before the first one is sent, so the bar's total is
@@ -428,16 +429,45 @@ async function closeTheLoop(base: string, env: DemoEnvironment, services: Servic
     say(`  ${supplierId.padEnd(20)} POST /suppliers/${supplierId}/${what.padEnd(16)} ${res.status} ${JSON.stringify(body)}`);
     return res.status;
   };
-  // The creamery ships order 1002 on the label the store bought for it.
-  const creameryLabel = await labelOf(SHOPIFY_ORDER.orderId, `${SHOPIFY_ORDER.orderId}+${SUPPLIERS.sftp}`);
+  // The creamery ships order 1002: the cheddar on the label the store bought for it, the butter
+  // in a second box on its own UPS account. It says so in a CSV file in its SFTP folder.
+  const creameryLabel = (await labelOf(SHOPIFY_ORDER.orderId, `${SHOPIFY_ORDER.orderId}+${SUPPLIERS.sftp}`)) ?? '1Z0000000000000000';
   const answers = [
     await confirm(SUPPLIERS.sftp, 'acknowledgements', { orderId: SHOPIFY_ORDER.orderId, status: 'accepted' }),
-    await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPS', trackingNumbers: [creameryLabel ?? '1Z0000000000000000'], lines: [{ sku: 'VC-CHED-200', quantity: 2 }] }),
-    // The butter went in a second box, on the creamery's own UPS account; sent twice, it counts once.
-    await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPSN', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 3 }] }),
-    await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPSN', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 3 }] }),
+    await confirm(SUPPLIERS.https, 'shipments', { orderId: SHOWCASE_ORDER, carrier: 'FDEG', trackingNumbers: ['794644790138'] }),
+    // Sent twice, it counts once.
     await confirm(SUPPLIERS.https, 'shipments', { orderId: SHOWCASE_ORDER, carrier: 'FDEG', trackingNumbers: ['794644790138'] }),
   ];
+  if (env.sshd) {
+    const c = CREAMERY_CSV_COLUMNS;
+    const csv = [
+      [c.orderId, c.sku, c.quantity, c.carrier, `"${c.trackingNumber}"`].join(','),
+      `${SHOPIFY_ORDER.orderId},VC-CHED-200,2,UPS,${creameryLabel}`,
+      `${SHOPIFY_ORDER.orderId},BUTTER-42,3,UPSN,1Z999AA10123456784`,
+      '',
+    ].join('\r\n');
+    const file = path.join(env.sshd.root, SFTP_CONFIRMATIONS_DIR, 'shipments-1002.csv');
+    writeFileSync(file, csv);
+    say(`  ${SUPPLIERS.sftp.padEnd(20)} put ${path.join(SFTP_CONFIRMATIONS_DIR, 'shipments-1002.csv')} on its SFTP server (2 rows)`);
+    // The pickup runs every 5 minutes; the demo asks for one now.
+    const pickups = new Queue(PICKUPS_QUEUE, { connection: pipeline.redis, prefix: pipeline.prefix });
+    await pickups.add(PICKUP_JOB, { supplierId: SUPPLIERS.sftp }, { jobId: 'demo-pickup', removeOnComplete: true, removeOnFail: true });
+    await pickups.close();
+    const processed = path.join(env.sshd.root, SFTP_CONFIRMATIONS_DIR, 'processed', 'shipments-1002.csv');
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(processed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (existsSync(processed)) say(`    ✓ picked up and moved to ${path.join(SFTP_CONFIRMATIONS_DIR, 'processed')}/`);
+    else {
+      say('    ✗ the confirmation file was not picked up');
+      ok = false;
+    }
+  } else {
+    // No SFTP server here: the creamery says the same over the API.
+    answers.push(
+      await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPS', trackingNumbers: [creameryLabel], lines: [{ sku: 'VC-CHED-200', quantity: 2 }] }),
+      await confirm(SUPPLIERS.sftp, 'shipments', { orderId: SHOPIFY_ORDER.orderId, carrier: 'UPSN', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 3 }] }),
+    );
+  }
   if (answers.some((status) => status !== 202)) {
     say('    ✗ a confirmation was not recorded');
     ok = false;

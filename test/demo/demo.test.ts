@@ -116,6 +116,16 @@ describe('npm run demo', () => {
     expect(section(output, 'fedex')).toMatch(/✓ \d+ shipments created\n {4}✓ 1 OAuth token issued/);
     expect(output).not.toContain('✗');
 
+    // The loop closes: the creamery's CSV on its SFTP server and the olive grove's POST are
+    // taken, and the Shopify store is told of every shipment of its order, once.
+    expect(output).toMatch(/vermont-creamery +POST \/suppliers\/vermont-creamery\/acknowledgements 202/);
+    expect(output).toMatch(/olive-grove +POST \/suppliers\/olive-grove\/shipments +202/);
+    expect(output).toContain('✓ picked up and moved to outbound/confirmations/processed/');
+    expect(output).toContain('✓ Shopify order 5800000000001 is fulfilled: 3 fulfillments, nothing left, every request valid against the Admin schema');
+    expect(output).toMatch(/shipment 1002\+vermont-creamery: fulfilled\n(?: {4}.*\n)*? {4}shipped \S+ by vermont-creamery: UPS 1Z999AA10123456784 \(3 units, sftp, ref shipments-1002\.csv#row 3\)/);
+    expect(output).toMatch(/shipment 1002\+warehouse: fulfilled/);
+    expect(output).toMatch(/shipment 1001\+olive-grove: shipped\n(?: {4}.*\n)*? {4}shipped \S+ by olive-grove: FedEx 794644790138 \(1 unit, api\)/);
+
     // The ledger names what each recipient was told; billing and card data reached no one.
     expect(output).toMatch(/1001\+vermont-creamery\+po +sftp +lines\.name/);
     expect(output).toContain('✓ no billing or payment field went to anyone');
