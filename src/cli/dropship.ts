@@ -312,6 +312,9 @@ program
             if (c.overdue > 0) console.log(`unanswered: ${c.supplierId}: ${c.overdue} purchase order${c.overdue === 1 ? '' : 's'} neither acknowledged nor shipped after ${hours} h (orders ${c.overdueOrders.join(', ')}${c.overdue > c.overdueOrders.length ? ', …' : ''})`);
             for (const o of c.rejected) console.log(`rejected: order ${o}: ${c.supplierId} rejected its purchase order (dropship status ${o} shows why)`);
             for (const o of c.backordered) console.log(`backordered: order ${o}: ${c.supplierId} backordered its purchase order (dropship status ${o} shows why)`);
+            for (const f of c.failedFiles) {
+              console.log(`confirmation file: ${c.supplierId}: ${f.file} ${f.kind === 'unreadable' ? `could not be read (moved to ${f.movedTo ?? 'failed/'})` : 'could not be taken (left for the next run)'} at ${f.at}: ${f.problems.slice(0, 3).join('; ')}${f.problems.length > 3 ? '; …' : ''}`);
+            }
           }
           for (const u of unconfirmedLabels) {
             console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer${u.reason ? ` (${u.reason})` : ''}; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);

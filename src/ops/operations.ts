@@ -60,6 +60,18 @@ export interface ConfirmationLag {
   backordered: string[];
   rejectedTotal: number;
   backorderedTotal: number;
+  /** Its confirmation files that could not be read (or moved), newest first, and how many are kept. */
+  failedFiles: FailedConfirmationFile[];
+  failedFilesTotal: number;
+}
+
+/** A supplier's confirmation file the pickup could not take (see `PickupFailure` in src/loop/pickup.ts). */
+export interface FailedConfirmationFile {
+  file: string;
+  at: string;
+  kind: 'unreadable' | 'error';
+  problems: string[];
+  movedTo?: string;
 }
 
 /** `{ code }` of a failed delivery's reason, when it names one. */
@@ -236,7 +248,7 @@ export class Operations {
   /**
    * For each supplier that confirms (`confirmations`): purchase orders sent and not yet
    * acknowledged or shipped, those older than its `expectWithin` (overdue, the oldest ids
-   * listed), and those it rejected or backordered, for an operator. Eight reads per supplier.
+   * listed), and those it rejected or backordered, for an operator. Ten reads per supplier.
    */
   async confirmationLag(now = Date.now(), list = 20): Promise<ConfirmationLag[]> {
     return Promise.all(
@@ -246,8 +258,9 @@ export class Operations {
           const awaiting = markerKeys.unconfirmed(this.prefix, s.id);
           const cutoff = now - s.confirmations!.expectWithinMs;
           const rejectedKey = markerKeys.attention(this.prefix, s.id, 'rejected');
+          const failuresKey = markerKeys.pickupFailures(this.prefix, s.id);
           const backorderedKey = markerKeys.attention(this.prefix, s.id, 'backordered');
-          const [count, overdue, oldest, overdueOrders, rejected, backordered, rejectedTotal, backorderedTotal] = await Promise.all([
+          const [count, overdue, oldest, overdueOrders, rejected, backordered, rejectedTotal, backorderedTotal, failedFiles, failedFilesTotal] = await Promise.all([
             this.redis.zcard(awaiting),
             this.redis.zcount(awaiting, '-inf', String(cutoff)),
             this.redis.zrange(awaiting, '0', '0', 'WITHSCORES'),
@@ -256,6 +269,8 @@ export class Operations {
             this.redis.zrevrange(backorderedKey, 0, list - 1),
             this.redis.zcard(rejectedKey),
             this.redis.zcard(backorderedKey),
+            this.redis.lrange(failuresKey, 0, Math.min(list, 5) - 1),
+            this.redis.llen(failuresKey),
           ]);
           const oldestAt = oldest[1] !== undefined ? new Date(Number(oldest[1])).toISOString() : undefined;
           return {
@@ -269,6 +284,8 @@ export class Operations {
             backordered,
             rejectedTotal,
             backorderedTotal,
+            failedFiles: failedFiles.map((raw) => JSON.parse(raw) as FailedConfirmationFile),
+            failedFilesTotal,
           };
         }),
     );

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, SupplierConfig } from '../../src/config/config';
 import { csvConfirmationFormat } from '../../src/formats/inbound/csv';
+import { Operations } from '../../src/ops/operations';
 import { ConfirmationPickup, openSupplierFolder, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
 import { parseLoop } from '../../src/loop/record';
 import { markerKeys, PICKUP_JOB, PICKUPS_QUEUE } from '../../src/queue/names';
@@ -213,6 +214,10 @@ describe('confirmation files picked up over SFTP', () => {
       drop(dirs.creamery, 'a-bad.csv', csv([['9202', 'BUTTER-42', 'x', 'UPS', '1Z999AA10123456784']]));
       expect((await pickup.run('creamery')).files).toEqual([{ file: 'a-bad.csv', outcome: 'failed', movedTo: 'failed/a-bad-1.csv' }]);
       expect(list(`${dirs.creamery}/failed`)).toEqual(['a-bad-1.csv', 'a-bad-1.csv.reason.txt', 'a-bad.csv', 'a-bad.csv.reason.txt']);
+
+      // Operators see them: dropship status and the console's suppliers page read this.
+      const lag = (await new Operations(h.pipeline.redis, h.pipeline.prefix, configFor(dirs, true)).confirmationLag()).find((l) => l.supplierId === 'creamery');
+      expect(lag).toMatchObject({ failedFilesTotal: 2, failedFiles: [{ file: 'a-bad.csv', kind: 'unreadable', movedTo: 'failed/a-bad-1.csv' }, { file: 'a-bad.csv', movedTo: 'failed/a-bad.csv' }] });
     } finally {
       await h.stop();
     }
