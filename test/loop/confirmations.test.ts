@@ -4,6 +4,7 @@ import { formatTimeline } from '../../src/cli/timeline';
 import { parseLoop } from '../../src/loop/record';
 import { ConsoleQueries } from '../../src/ops/console-queries';
 import { Operations } from '../../src/ops/operations';
+import { confirmationRequest, CXML_DTD, dtdProblems, shipNotice } from '../formats/inbound/support';
 import { markerKeys } from '../../src/queue/names';
 import type { FulfillmentRequest, StorePlatform } from '../../src/stores/store';
 import { fixtureConfig, orderPayload } from '../support/orders';
@@ -279,6 +280,49 @@ describe('the timeline after the supplier answers', () => {
       expect(lag.find((l) => l.supplierId === 'creamery')).toMatchObject({ awaiting: 1, overdue: 1, overdueOrders: ['9202'], rejected: [], backordered: [] });
       expect(lag.find((l) => l.supplierId === 'oliveco')).toMatchObject({ awaiting: 2, overdue: 2, overdueOrders: ['9201', '9202'] });
       expect((await ops.confirmationLag()).find((l) => l.supplierId === 'creamery')).toMatchObject({ awaiting: 1, overdue: 0 });
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('cXML at POST /suppliers/{id}/cxml', () => {
+  const cxmlPost = (h: PipelineHarness, supplier: string, xml: string, token = TOKEN) =>
+    h.api.inject({ method: 'POST', url: `/suppliers/${supplier}/cxml`, payload: xml, headers: { 'content-type': 'text/xml; charset=utf-8', authorization: `Bearer ${token}` } });
+  const statusOf = (body: string) => /<Status code="(\d+)"/.exec(body)?.[1];
+
+  it('takes a ShipNoticeRequest and a ConfirmationRequest, answering each with a cXML Response valid against the DTD', async () => {
+    const { h, store } = await start();
+    try {
+      await h.postOrder(storeOrder('9301'));
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === 1);
+      const accepted = await cxmlPost(h, 'creamery', confirmationRequest({ type: 'accept', confirmId: 'CONF-1', orderId: '9301' }));
+      expect(accepted.statusCode).toBe(200);
+      expect(accepted.headers['content-type']).toMatch(/^text\/xml/);
+      expect(statusOf(accepted.body)).toBe('200');
+      const notice = shipNotice({
+        shipmentId: 'ASN-9301',
+        carriers: [{ domain: 'SCAC', name: 'UPSN' }],
+        tracking: ['1Z999AA10123456784'],
+        portions: [{ orderId: '9301', items: [{ lineNumber: 1, quantity: 2, sku: 'BUTTER-42' }] }],
+      });
+      const shipped = await cxmlPost(h, 'creamery', notice);
+      expect(statusOf(shipped.body)).toBe('200');
+      expect(dtdProblems([accepted.body, shipped.body], CXML_DTD)).toBe('');
+      const loop = await loopOf(h, '9301');
+      expect(loop.acks.creamery?.status).toBe('accepted');
+      expect(loop.events.find((e) => e.kind === 'shipped' && e.shipper === 'creamery')).toMatchObject({ carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'], lines: { l3: 2 }, channel: 'cxml', reference: 'ASN-9301' });
+      await waitFor('fulfilled', () => store.requests.some((r) => r.orderId === '9301' && r.tracking.numbers[0] === '1Z999AA10123456784'));
+
+      // More than was sent: 409 in cXML's words; a broken document: 400; someone else's order: 404.
+      const over = await cxmlPost(h, 'creamery', shipNotice({ shipmentId: 'ASN-9301b', carriers: [{ domain: 'SCAC', name: 'UPSN' }], tracking: ['1Z999AA10123456785'], portions: [{ orderId: '9301', items: [{ lineNumber: 1, quantity: 5, sku: 'BUTTER-42' }] }] }));
+      expect([over.statusCode, statusOf(over.body)]).toEqual([409, '409']);
+      const broken = await cxmlPost(h, 'creamery', '<cXML><Request>');
+      expect([broken.statusCode, statusOf(broken.body)]).toEqual([400, '400']);
+      const foreign = await cxmlPost(h, 'creamery', confirmationRequest({ type: 'accept', confirmId: 'CONF-2', orderId: 'no-such-order' }));
+      expect([foreign.statusCode, statusOf(foreign.body)]).toEqual([404, '404']);
+      expect(dtdProblems([over.body, broken.body, foreign.body], CXML_DTD)).toBe('');
+      expect((await cxmlPost(h, 'creamery', notice, 'wrong')).statusCode).toBe(401);
     } finally {
       await h.stop();
     }
