@@ -46,8 +46,8 @@ function twoFulfillmentOrders(): StandInFulfillmentOrder[] {
   ];
 }
 
-const request = (lines: FulfillmentRequest['lines'], numbers = ['1Z999AA10123456784'], url?: string): FulfillmentRequest => ({
-  fulfillmentId: `1001+S1+1`,
+const request = (lines: FulfillmentRequest['lines'], numbers = ['1Z999AA10123456784'], url?: string, fulfillmentId = '1001+S1+1'): FulfillmentRequest => ({
+  fulfillmentId,
   orderId: '1001',
   storeOrderId: String(ORDER),
   lines,
@@ -300,6 +300,128 @@ describe('Shopify fulfillments', () => {
     const made = standIn.orders.get(ORDER)!.fulfillments;
     expect(made).toHaveLength(1);
     expect(retry).toMatchObject({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[0]!.id}`, alreadyFulfilled: true });
+  });
+
+  it('two confirmations that share a tracking number but not their lines are both fulfilled', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    // The supplier confirms the lines of one parcel in two messages: same label, other lines.
+    const first = await store.fulfil(request([{ storeLineId: '101', quantity: 2 }], ['1Z999AA10123456784'], undefined, '1001+S1+1'));
+    const second = await store.fulfil(request([{ storeLineId: '103', quantity: 3 }], ['1Z999AA10123456784'], undefined, '1001+S1+2'));
+    const order = standIn.orders.get(ORDER)!;
+    expect(order.fulfillments.map((f) => f.lines)).toEqual([
+      [{ fulfillmentOrderId: 7001, foLineId: 9101, quantity: 2 }],
+      [{ fulfillmentOrderId: 7002, foLineId: 9201, quantity: 3 }],
+    ]);
+    expect(first).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${order.fulfillments[0]!.id}` });
+    expect(second).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${order.fulfillments[1]!.id}` });
+    expect(order.fulfillmentOrders.flatMap((fo) => fo.lines.map((l) => [l.lineItemId, l.remaining]))).toEqual([
+      [101, 0],
+      [102, 1],
+      [103, 0],
+    ]);
+  });
+
+  it('a second part under the same label (other quantities, or one more line) is fulfilled too', async () => {
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders() });
+    const T = ['1Z999AA10123456784'];
+    await store.fulfil(request([{ storeLineId: '103', quantity: 1 }], T, undefined, '1001+S1+1'));
+    const more = await store.fulfil(request([{ storeLineId: '103', quantity: 2 }], T, undefined, '1001+S1+2'));
+    await store.fulfil(request([{ storeLineId: '101', quantity: 1 }], T, undefined, '1001+S1+3'));
+    const last = await store.fulfil(request([{ storeLineId: '101', quantity: 1 }, { storeLineId: '102', quantity: 1 }], T, undefined, '1001+S1+4'));
+    const order = standIn.orders.get(ORDER)!;
+    expect(order.fulfillments.map((f) => f.lines.map((l) => [l.foLineId, l.quantity]))).toEqual([
+      [[9201, 1]],
+      [[9201, 2]],
+      [[9101, 1]],
+      [
+        [9101, 1],
+        [9102, 1],
+      ],
+    ]);
+    expect(more.alreadyFulfilled).toBeUndefined();
+    expect(last).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${order.fulfillments[3]!.id}` });
+    expect(order.fulfillmentOrders.flatMap((fo) => fo.lines.map((l) => l.remaining))).toEqual([0, 0, 0]);
+  });
+
+  it('a fulfillment by staff under our tracking number, or a cancelled one of ours, is not taken for ours', async () => {
+    standIn.addOrder({
+      id: ORDER,
+      fulfillmentOrders: twoFulfillmentOrders().map((fo) => (fo.id === 7001 ? { ...fo, lines: [{ ...fo.lines[0]!, remaining: 1 }, fo.lines[1]!] } : fo)),
+      fulfillments: [
+        { id: 4001, status: 'SUCCESS', locationId: 55, numbers: ['1Z999AA10123456784'], notifyCustomer: false, lines: [{ fulfillmentOrderId: 7001, foLineId: 9101, quantity: 1 }] },
+        { id: 4002, status: 'CANCELLED', locationId: 55, numbers: ['1Z999AA10123456784'], notifyCustomer: false, lines: [{ fulfillmentOrderId: 7002, foLineId: 9201, quantity: 3 }] },
+      ],
+    });
+    const result = await store.fulfil(request([{ storeLineId: '101', quantity: 2 }, { storeLineId: '103', quantity: 3 }]));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made).toHaveLength(3);
+    // Staff took one unit of 101 under the label: ours holds what was left of it, and all of 103.
+    expect(made[2]!.lines).toEqual([
+      { fulfillmentOrderId: 7001, foLineId: 9101, quantity: 1 },
+      { fulfillmentOrderId: 7002, foLineId: 9201, quantity: 3 },
+    ]);
+    expect(result).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[2]!.id}`, shortLines: [{ storeLineId: '101', requested: 2, fulfilled: 1 }] });
+  });
+
+  it('after a lost answer that was short of a line, the retry creates nothing and reports the same shortfall', async () => {
+    const fos = twoFulfillmentOrders();
+    fos[1]!.lines[0]!.remaining = 1;
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: fos });
+    standIn.script({ normal: true }, { loseAnswer: true });
+    await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }, { storeLineId: '103', quantity: 3 }])));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made.map((f) => f.lines)).toEqual([
+      [
+        { fulfillmentOrderId: 7001, foLineId: 9101, quantity: 1 },
+        { fulfillmentOrderId: 7002, foLineId: 9201, quantity: 1 },
+      ],
+    ]);
+    // Line 101 still has one left: only the line item match keeps the retry from taking it.
+    const retry = await store.fulfil(request([{ storeLineId: '101', quantity: 1 }, { storeLineId: '103', quantity: 3 }]));
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(1);
+    expect(retry).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[0]!.id}`, alreadyFulfilled: true, shortLines: [{ storeLineId: '103', requested: 3, fulfilled: 1 }] });
+    expect(standIn.orders.get(ORDER)!.fulfillmentOrders[0]!.lines[0]!.remaining).toBe(1);
+  });
+
+  it('after the first of two locations was fulfilled and the second failed, the retry fulfils the second only', async () => {
+    const fos = twoFulfillmentOrders();
+    fos[1]!.locationId = 66;
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: fos });
+    standIn.script({ normal: true }, { normal: true }, { status: 503 });
+    await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }, { storeLineId: '103', quantity: 1 }])));
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(1);
+    const retry = await store.fulfil(request([{ storeLineId: '101', quantity: 1 }, { storeLineId: '103', quantity: 1 }]));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made.map((f) => [f.locationId, f.lines])).toEqual([
+      [55, [{ fulfillmentOrderId: 7001, foLineId: 9101, quantity: 1 }]],
+      [66, [{ fulfillmentOrderId: 7002, foLineId: 9201, quantity: 1 }]],
+    ]);
+    expect(retry).toEqual({ storeFulfillmentId: made.map((f) => `gid://shopify/Fulfillment/${f.id}`).join(',') });
+    // Once more: both are ours now, nothing is created.
+    expect(await store.fulfil(request([{ storeLineId: '101', quantity: 1 }, { storeLineId: '103', quantity: 1 }]))).toEqual({
+      storeFulfillmentId: made.map((f) => `gid://shopify/Fulfillment/${f.id}`).join(','),
+      alreadyFulfilled: true,
+    });
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(2);
+  });
+
+  it('reads every line item of a fulfillment under our tracking number before taking it for ours', async () => {
+    const lines = Array.from({ length: 14 }, (_, j) => ({ id: 9500 + j, lineItemId: 500 + j, remaining: 2 }));
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: [{ id: 7005, status: 'OPEN', locationId: 55, lines }] });
+    const asked = lines.map((l) => ({ storeLineId: String(l.lineItemId), quantity: 1 }));
+    standIn.script({ normal: true }, { loseAnswer: true });
+    await failure(store.fulfil(request(asked)));
+    const retry = await store.fulfil(request(asked));
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    expect(made).toHaveLength(1);
+    expect(retry).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[0]!.id}`, alreadyFulfilled: true });
+    // 10 line items come with the order, the other 4 in a page of their own.
+    expect(standIn.requests.map((r) => r.operationName)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentCreate', 'DropshipFulfillmentState', 'DropshipFulfillmentLines']);
+    expect(standIn.requests.every((r) => (r.requestedQueryCost ?? 0) < 1000)).toBe(true);
+
+    // The same label on another request over 13 of those lines is not ours: it is fulfilled.
+    await store.fulfil(request(asked.slice(1), ['1Z999AA10123456784'], undefined, '1001+S1+2'));
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(2);
   });
 
   it('refuses an order Shopify does not have, and ids that are not Shopify ids, for good', async () => {

@@ -35,8 +35,9 @@ import { SPECS_DIR } from '../specs';
  * version), validates every operation against it and executes it there: unknown fields,
  * wrong arguments and variables whose input objects do not match (`FulfillmentInput`…) are
  * refused as Shopify would, and recorded in `violations`. Orders, fulfillment orders and
- * fulfillments live in memory; `fulfillmentCreate` checks what Shopify checks (same order,
- * same location, open fulfillment orders, quantities within what remains).
+ * fulfillments (with their line items, one per order line) live in memory;
+ * `fulfillmentCreate` checks what Shopify checks (same order, same location, open fulfillment
+ * orders, quantities within what remains).
  *
  * The WooCommerce stand-in checks basic auth, the route and every request body against the
  * documented routes (specs/woocommerce-fulfillment-routes.json), keeps tracking items, notes
@@ -300,11 +301,21 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
     assignedLocation: { location: { id: gidOf('Location', fo.locationId) } },
     lineItems: (args: { first?: number; after?: string }) => connection(fo.lines.map(foLineView), args),
   });
+  /** A fulfillment's line items as Shopify lists them: one per order line, with the quantity it holds. */
+  const fulfillmentLineItems = (f: StandInFulfillment): Json[] => {
+    const byLineItem = new Map<number, number>();
+    for (const l of f.lines) {
+      const lineItemId = orderOfFo(l.fulfillmentOrderId)?.fo.lines.find((x) => x.id === l.foLineId)?.lineItemId;
+      if (lineItemId !== undefined) byLineItem.set(lineItemId, (byLineItem.get(lineItemId) ?? 0) + l.quantity);
+    }
+    return [...byLineItem].map(([lineItemId, quantity]) => ({ id: gidOf('FulfillmentLineItem', f.id * 1000 + lineItemId), lineItem: { id: gidOf('LineItem', lineItemId) }, quantity }));
+  };
   const fulfillmentView = (f: StandInFulfillment): Json => ({
     id: gidOf('Fulfillment', f.id),
     status: f.status,
     location: { id: gidOf('Location', f.locationId) },
     trackingInfo: (args: { first?: number }) => f.numbers.slice(0, args.first ?? undefined).map((number) => ({ number, company: f.company ?? null, url: f.url ?? null })),
+    fulfillmentLineItems: (args: { first?: number; after?: string }) => connection(fulfillmentLineItems(f), args),
   });
 
   const fulfillmentCreate = (args: { fulfillment: Json }): Json => {
@@ -380,6 +391,14 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
       const id = idOf('FulfillmentOrder', args.id);
       const found = id === undefined ? undefined : orderOfFo(id);
       return found ? foView(found.fo) : null;
+    },
+    fulfillment: (args: { id: string }) => {
+      const id = idOf('Fulfillment', args.id);
+      for (const order of orders.values()) {
+        const f = order.fulfillments.find((x) => x.id === id);
+        if (f) return fulfillmentView(f);
+      }
+      return null;
     },
     fulfillmentCreate,
   };

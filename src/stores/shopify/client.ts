@@ -9,16 +9,27 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  * its shipping confirmation.
  *
  * One `fulfil`:
- * 1. reads the order's fulfillments (their tracking numbers and location) and its fulfillment
- *    orders with their line items (`remainingQuantity`, the order line they stand for);
- * 2. matches our lines by `lineItem.id` (`gid://shopify/LineItem/<storeLineId>`) on the open
- *    fulfillment orders (`OPEN`, `IN_PROGRESS`; closed, cancelled and incomplete ones are
- *    skipped), taking at most what remains: a line already fulfilled is left out and reported
- *    in `shortLines`; nothing left at all is `alreadyFulfilled`;
- * 3. creates one fulfillment per location (Shopify takes fulfillment orders of one location
+ * 1. reads the order's fulfillments (their location, tracking numbers and line items with
+ *    quantities) and its fulfillment orders with their line items (`remainingQuantity`, the
+ *    order line they stand for);
+ * 2. finds the fulfillments an earlier attempt of this request made (its answer lost): at one
+ *    location, not cancelled, sharing one of our tracking numbers, AND holding only our lines,
+ *    each exactly as many as we ask, or fewer when none of that line is left open there (the
+ *    earlier attempt took what there was), and every line of ours that sits only at that
+ *    location. A tracking number alone proves nothing: a supplier may confirm the lines of one
+ *    parcel in two messages, or ship a second part under the same label, and those other
+ *    confirmations' fulfillments share it but hold other lines (or other quantities);
+ * 3. matches the rest of our lines by `lineItem.id` (`gid://shopify/LineItem/<storeLineId>`)
+ *    on the open fulfillment orders (`OPEN`, `IN_PROGRESS`; closed, cancelled and incomplete
+ *    ones are skipped) of the locations without an earlier fulfillment of ours, taking at most
+ *    what remains: a line already fulfilled is left out and reported in `shortLines`;
+ * 4. creates one fulfillment per location (Shopify takes fulfillment orders of one location
  *    per fulfillment) with exactly those lines and quantities, the carrier and the tracking
- *    numbers, unless a fulfillment with our tracking numbers already exists at that location:
- *    an earlier attempt whose answer was lost. That check makes a retry safe.
+ *    numbers. Nothing created (all ours already, or nothing left) is `alreadyFulfilled`.
+ *
+ * Two confirmations with the same tracking number, the same lines and the same quantities
+ * cannot be told apart in Shopify (a fulfillment keeps no reference of ours): the second is
+ * taken for a retry of the first.
  *
  * Sent: the order, fulfillment order and line item ids, quantities, carrier, tracking numbers
  * and URL, and `notifyCustomer`. Read: ids, statuses, quantities and tracking numbers only
@@ -29,12 +40,17 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
 /**
  * Page sizes. Shopify refuses a query whose requested cost is over 1000 points, and the
  * requested cost multiplies down nested lists (a connection costs 2 plus `first` times its
- * node). The order query asks for about 20 × (1 + 1 + 5) for the fulfillments plus
- * 2 + 5 × (3 + 2 + 25 × 2) for the fulfillment orders: some 420 points; a page of more line
- * items about 200. Larger orders are read in more pages.
+ * node). The order query asks for 20 × (1 + 1 + 5 + (2 + 10 × 2)) = 580 points for the
+ * fulfillments (location, tracking numbers, line items) plus about 2 + 5 × (3 + 2 + 25 × 2)
+ * for the fulfillment orders: some 860 in all, under the 1000 (the query-cost test holds it
+ * there: raise a page size here and it fails). A page of more line items of a fulfillment
+ * order costs about 200, of a fulfillment about 200. Larger orders are read in more pages;
+ * only the first 20 fulfillments of an order are read.
  */
 const FULFILLMENTS_READ = 20;
 const TRACKING_NUMBERS_READ = 5;
+const FULFILLMENT_LINES_READ = 10;
+const MORE_FULFILLMENT_LINES_PER_PAGE = 100;
 const FULFILLMENT_ORDERS_PER_PAGE = 5;
 const LINE_ITEMS_PER_PAGE = 25;
 const MORE_LINE_ITEMS_PER_PAGE = 100;
@@ -49,6 +65,10 @@ const FULFILLMENT_STATE = `query DropshipFulfillmentState($id: ID!, $after: Stri
       status
       location { id }
       trackingInfo(first: ${TRACKING_NUMBERS_READ}) { number }
+      fulfillmentLineItems(first: ${FULFILLMENT_LINES_READ}) {
+        pageInfo { hasNextPage endCursor }
+        nodes { lineItem { id } quantity }
+      }
     }
     fulfillmentOrders(first: ${FULFILLMENT_ORDERS_PER_PAGE}, after: $after) {
       pageInfo { hasNextPage endCursor }
@@ -70,6 +90,15 @@ const MORE_LINE_ITEMS = `query DropshipFulfillmentOrderLines($id: ID!, $after: S
     lineItems(first: ${MORE_LINE_ITEMS_PER_PAGE}, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes { id remainingQuantity lineItem { id } }
+    }
+  }
+}`;
+
+const MORE_FULFILLMENT_LINES = `query DropshipFulfillmentLines($id: ID!, $after: String) {
+  fulfillment(id: $id) {
+    fulfillmentLineItems(first: ${MORE_FULFILLMENT_LINES_PER_PAGE}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { lineItem { id } quantity }
     }
   }
 }`;
@@ -103,11 +132,19 @@ interface FulfillmentOrder {
   lines: FoLine[];
   moreAfter?: string | undefined;
 }
+interface Allocation {
+  fo: FulfillmentOrder;
+  foLineId: string;
+  quantity: number;
+}
 interface ExistingFulfillment {
   id: string;
   status: string;
   locationId: string;
   numbers: string[];
+  /** Order line item gid → quantity this fulfillment holds. */
+  lines: Map<string, number>;
+  moreAfter?: string | undefined;
 }
 
 /** A throttled answer's wait: the cost missing from the bucket, at the restore rate. */
@@ -170,21 +207,35 @@ export class ShopifyStore implements StorePlatform {
     if (wanted.length === 0) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: a fulfillment needs at least one line`);
     const numbers = request.tracking.numbers.map((n) => n.trim()).filter((n) => n !== '');
 
-    const { fulfillments, fulfillmentOrders } = await this.readOrder(orderGid, request.orderId, signal);
+    const { fulfillments, fulfillmentOrders } = await this.readOrder(orderGid, request.orderId, numbers, signal);
 
-    // Allocate each line's quantity over the open fulfillment order lines that still hold it.
+    // What we ask for, by order line (a line named twice asks for the sum).
+    const asked = new Map<string, number>();
+    for (const line of wanted) asked.set(line.gid, (asked.get(line.gid) ?? 0) + line.quantity);
+    // Earlier attempts of this request (answers lost): at most one per location.
+    const earlier = new Map<string, ExistingFulfillment>();
+    for (const f of fulfillments) {
+      if (!earlier.has(f.locationId) && madeByUs(f, numbers, asked, fulfillmentOrders)) earlier.set(f.locationId, f);
+    }
+    const credited = new Map<string, number>();
+    for (const f of earlier.values()) for (const [lineItemId, quantity] of f.lines) credited.set(lineItemId, (credited.get(lineItemId) ?? 0) + quantity);
+
+    // Allocate what our earlier fulfillments do not hold over the open fulfillment order lines
+    // that still hold it, at the locations without an earlier fulfillment of ours.
     const taken = new Map<string, number>();
-    const allocations: Array<{ fo: FulfillmentOrder; foLineId: string; quantity: number }> = [];
+    const allocations: Allocation[] = [];
     const shortLines: NonNullable<FulfillmentResult['shortLines']> = [];
     for (const line of wanted) {
       const everywhere = fulfillmentOrders.flatMap((fo) => fo.lines.filter((l) => l.lineItemId === line.gid).map((l) => ({ fo, l })));
       if (everywhere.length === 0) {
         throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${request.orderId} has no line item ${line.storeLineId} on its fulfillment orders (removed from the order?)`);
       }
-      let want = line.quantity;
+      const held = Math.min(line.quantity, credited.get(line.gid) ?? 0);
+      credited.set(line.gid, (credited.get(line.gid) ?? 0) - held);
+      let want = line.quantity - held;
       for (const { fo, l } of everywhere) {
         if (want === 0) break;
-        if (!FULFILLABLE.has(fo.status)) continue;
+        if (!FULFILLABLE.has(fo.status) || earlier.has(fo.locationId)) continue;
         const left = l.remaining - (taken.get(l.id) ?? 0);
         if (left <= 0) continue;
         const quantity = Math.min(want, left);
@@ -193,11 +244,11 @@ export class ShopifyStore implements StorePlatform {
         want -= quantity;
       }
       if (want > 0) {
-        const held = everywhere.filter(({ fo, l }) => HELD.has(fo.status) && l.remaining > 0);
-        if (held.length > 0) {
+        const onHold = everywhere.filter(({ fo, l }) => HELD.has(fo.status) && l.remaining > 0);
+        if (onHold.length > 0) {
           throw DeliveryError.permanent(
             'ESTORE_REJECTED',
-            `Shopify order ${request.orderId}: line ${line.storeLineId} is on a fulfillment order that is ${held[0]!.fo.status}; release it in Shopify, then replay`,
+            `Shopify order ${request.orderId}: line ${line.storeLineId} is on a fulfillment order that is ${onHold[0]!.fo.status}; release it in Shopify, then replay`,
           );
         }
         shortLines.push({ storeLineId: line.storeLineId, requested: line.quantity, fulfilled: line.quantity - want });
@@ -205,35 +256,27 @@ export class ShopifyStore implements StorePlatform {
     }
 
     const short = shortLines.length > 0 ? { shortLines } : {};
-    const ours = (f: ExistingFulfillment): boolean => f.status !== 'CANCELLED' && numbers.some((n) => f.numbers.includes(n));
+    const ids = [...earlier.values()].map((f) => f.id);
     if (allocations.length === 0) {
-      const earlier = numbers.length === 0 ? [] : fulfillments.filter(ours).map((f) => f.id);
-      return { ...(earlier.length > 0 ? { storeFulfillmentId: earlier.join(',') } : {}), alreadyFulfilled: true, ...short };
+      return { ...(ids.length > 0 ? { storeFulfillmentId: ids.join(',') } : {}), alreadyFulfilled: true, ...short };
     }
 
-    // One fulfillment per location; a location that already has our tracking numbers was done by an earlier attempt.
-    const byLocation = new Map<string, typeof allocations>();
+    // One fulfillment per location.
+    const byLocation = new Map<string, Allocation[]>();
     for (const a of allocations) byLocation.set(a.fo.locationId, [...(byLocation.get(a.fo.locationId) ?? []), a]);
-    const ids: string[] = [];
-    let created = 0;
-    for (const [locationId, group] of byLocation) {
-      const earlier = fulfillments.find((f) => ours(f) && f.locationId === locationId);
-      if (earlier !== undefined) {
-        ids.push(earlier.id);
-        continue;
-      }
-      ids.push(await this.create(request, numbers, group, signal));
-      created += 1;
-    }
-    return { storeFulfillmentId: ids.join(','), ...(created === 0 ? { alreadyFulfilled: true } : {}), ...short };
+    for (const group of byLocation.values()) ids.push(await this.create(request, numbers, group, signal));
+    return { storeFulfillmentId: ids.join(','), ...short };
   }
 
   async close(): Promise<void> {
     await this.http.close();
   }
 
-  /** The order's fulfillments and every fulfillment order with all its line items. */
-  private async readOrder(orderGid: string, orderId: string, signal: AbortSignal | undefined): Promise<{ fulfillments: ExistingFulfillment[]; fulfillmentOrders: FulfillmentOrder[] }> {
+  /**
+   * The order's fulfillments (all the line items of those that share one of `numbers`: only
+   * they can be ours) and every fulfillment order with all its line items.
+   */
+  private async readOrder(orderGid: string, orderId: string, numbers: string[], signal: AbortSignal | undefined): Promise<{ fulfillments: ExistingFulfillment[]; fulfillmentOrders: FulfillmentOrder[] }> {
     const fulfillmentOrders: FulfillmentOrder[] = [];
     let fulfillments: ExistingFulfillment[] = [];
     let after: string | undefined;
@@ -243,12 +286,20 @@ export class ShopifyStore implements StorePlatform {
       const order = data.order;
       if (!isObject(order)) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify has no order ${orderId} (id ${orderGid.replace(/^gid:\/\/shopify\/Order\//, '')}), or the token may not read it`);
       if (page === 0) {
-        fulfillments = list(order.fulfillments).filter(isObject).map((f) => ({
-          id: str(f.id) ?? '',
-          status: str(f.status) ?? '',
-          locationId: isObject(f.location) ? (str(f.location.id) ?? '') : '',
-          numbers: list(f.trackingInfo).filter(isObject).map((t) => str(t.number) ?? '').filter((n) => n !== ''),
-        }));
+        fulfillments = list(order.fulfillments).filter(isObject).map((f) => {
+          const lineItems = isObject(f.fulfillmentLineItems) ? f.fulfillmentLineItems : {};
+          const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
+          const lines = new Map<string, number>();
+          addFulfillmentLines(lines, lineItems.nodes);
+          return {
+            id: str(f.id) ?? '',
+            status: str(f.status) ?? '',
+            locationId: isObject(f.location) ? (str(f.location.id) ?? '') : '',
+            numbers: list(f.trackingInfo).filter(isObject).map((t) => str(t.number) ?? '').filter((n) => n !== ''),
+            lines,
+            moreAfter: pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined,
+          };
+        });
       }
       const connection = isObject(order.fulfillmentOrders) ? order.fulfillmentOrders : {};
       for (const node of list(connection.nodes).filter(isObject)) {
@@ -276,6 +327,17 @@ export class ShopifyStore implements StorePlatform {
         fo.moreAfter = pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined;
       }
     }
+    for (const f of fulfillments) {
+      if (f.status === 'CANCELLED' || !sharesNumber(f, numbers)) continue;
+      for (let page = 0; f.moreAfter !== undefined; page += 1) {
+        if (page >= MAX_PAGES) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${orderId} has a fulfillment with more line items than this client reads`);
+        const data = await this.graphql('DropshipFulfillmentLines', MORE_FULFILLMENT_LINES, { id: f.id, after: f.moreAfter }, 'fulfillment query', signal);
+        const lineItems = isObject(data.fulfillment) && isObject(data.fulfillment.fulfillmentLineItems) ? data.fulfillment.fulfillmentLineItems : {};
+        addFulfillmentLines(f.lines, lineItems.nodes);
+        const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
+        f.moreAfter = pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined;
+      }
+    }
     return { fulfillments, fulfillmentOrders };
   }
 
@@ -283,7 +345,7 @@ export class ShopifyStore implements StorePlatform {
   private async create(
     request: FulfillmentRequest,
     numbers: string[],
-    group: Array<{ fo: FulfillmentOrder; foLineId: string; quantity: number }>,
+    group: Allocation[],
     signal: AbortSignal | undefined,
   ): Promise<string> {
     const byFo = new Map<string, Array<{ id: string; quantity: number }>>();
@@ -341,6 +403,44 @@ export class ShopifyStore implements StorePlatform {
     }
     if (!isObject(body.data)) throw DeliveryError.retryable('EREMOTE', `Shopify ${what} answered without data`);
     return body.data;
+  }
+}
+
+const sharesNumber = (f: ExistingFulfillment, numbers: string[]): boolean => numbers.some((n) => f.numbers.includes(n));
+
+/**
+ * Whether `f` is a fulfillment an earlier attempt of this request made (see the class comment):
+ * not cancelled, one of our tracking numbers, every line of it one of ours and no more than we
+ * ask, each of ours it holds fewer of (or none) with nothing of it left open at its location,
+ * and every line of ours that sits only at its location held in full unless nothing is left
+ * of it there. A fulfillment made by staff or for another confirmation under the same label
+ * holds other lines or other quantities.
+ */
+function madeByUs(f: ExistingFulfillment, numbers: string[], asked: Map<string, number>, fulfillmentOrders: FulfillmentOrder[]): boolean {
+  if (f.status === 'CANCELLED' || f.moreAfter !== undefined || f.lines.size === 0 || !sharesNumber(f, numbers)) return false;
+  for (const [lineItemId, quantity] of f.lines) {
+    if (quantity > (asked.get(lineItemId) ?? 0)) return false;
+  }
+  const here = (fo: FulfillmentOrder) => fo.locationId === f.locationId;
+  for (const [lineItemId, quantity] of asked) {
+    const sitting = fulfillmentOrders.filter((fo) => fo.status !== 'CANCELLED' && fo.lines.some((l) => l.lineItemId === lineItemId));
+    const holds = f.lines.get(lineItemId) ?? 0;
+    // A line of ours it does not hold in full, though it sits only here: that much must have been all there was.
+    if (holds === quantity || !(holds > 0 || (sitting.length > 0 && sitting.every(here)))) continue;
+    const open = fulfillmentOrders
+      .filter((fo) => here(fo) && FULFILLABLE.has(fo.status))
+      .reduce((n, fo) => n + fo.lines.filter((l) => l.lineItemId === lineItemId).reduce((m, l) => m + Math.max(l.remaining, 0), 0), 0);
+    if (open > 0) return false;
+  }
+  return true;
+}
+
+/** Adds a page of `fulfillmentLineItems` nodes to an order line → quantity map. */
+function addFulfillmentLines(lines: Map<string, number>, nodes: unknown): void {
+  for (const n of list(nodes).filter(isObject)) {
+    const lineItemId = isObject(n.lineItem) ? str(n.lineItem.id) : undefined;
+    const quantity = typeof n.quantity === 'number' ? n.quantity : 0;
+    if (lineItemId !== undefined && quantity > 0) lines.set(lineItemId, (lines.get(lineItemId) ?? 0) + quantity);
   }
 }
 
