@@ -125,3 +125,11 @@ export async function claimPartitions(redis: RedisClient, keys: KeySpace, queueN
   }
   await redis.set(key, String(keys.count));
 }
+
+/**
+ * The key space a process that does not start the pipeline (the CLI, a producer) works in:
+ * the partition count the pipeline recorded, else `partitions` (`QUEUE_PARTITIONS`), else 1.
+ */
+export async function keySpaceFor(redis: RedisClient, base: string, partitions?: number): Promise<KeySpace> {
+  return KeySpace.of(base, (await recordedPartitions(redis, base)) ?? partitions ?? 1, redis instanceof Cluster);
+}

@@ -223,3 +223,16 @@ export async function waitForRedis(url: string, onWait: (reason: string) => void
     delay = Math.min(delay * 2, options.maxDelayMs ?? 5000);
   }
 }
+
+/**
+ * The Redis a process runs on from its environment: the cluster of `REDIS_CLUSTER_NODES`
+ * (with `REDIS_USERNAME`/`REDIS_PASSWORD`), else `REDIS_URL`; undefined when neither is set
+ * (the embedded redis-server). Throws a RangeError for a malformed node list.
+ */
+export function redisFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const nodes = env.REDIS_CLUSTER_NODES?.trim();
+  if (nodes) {
+    return clusterUrl(nodes, { ...(env.REDIS_USERNAME ? { username: env.REDIS_USERNAME } : {}), ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}) });
+  }
+  return env.REDIS_URL || undefined;
+}
