@@ -1,4 +1,5 @@
 import { log, seedFrom, sizeFrom, type ScenarioResult, type Size } from './common';
+import { clusterFailover } from './scenarios/cluster-failover';
 import { memory } from './scenarios/memory';
 import { permanentFailures } from './scenarios/permanent-failures';
 import { receiverFaults } from './scenarios/receiver-faults';
@@ -18,6 +19,7 @@ const SCENARIOS: Record<string, (size: Size, seed: number) => Promise<ScenarioRe
   'receiver-faults': receiverFaults,
   'permanent-failures': permanentFailures,
   memory,
+  'cluster-failover': clusterFailover,
 };
 
 function selected(argv: string[]): string[] {

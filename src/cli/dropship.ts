@@ -143,7 +143,7 @@ async function withOperations(opts: { config: string; dataDir: string }, fn: (op
     ops = new Operations(redis, await keySpaceFor(redis, process.env.QUEUE_PREFIX ?? 'dropship', partitionsFromEnv(process.env)), config);
     await fn(ops, config);
   } catch (err) {
-    if (redis.status === 'end' || redis.status === 'close') throw new CliError(`cannot use Redis at ${displayRedisUrl(url)}: ${lastError ?? 'the connection was closed'}`);
+    if (redis.status === 'end' || redis.status === 'close' || (err instanceof Error && err.name === 'MaxRetriesPerRequestError')) throw new CliError(`cannot use Redis at ${displayRedisUrl(url)}: ${lastError ?? 'the connection was closed'}`);
     throw err;
   } finally {
     await ops?.close().catch(() => undefined);
