@@ -245,6 +245,21 @@ export class LocalRedisCluster {
     throw new Error(`no replica took over from ${killed} within ${timeoutMs} ms`);
   }
 
+  /**
+   * Starts a killed node again on its port and node file, as an orchestrator restarts a failed
+   * container: a primary that was failed over comes back as a replica of the one that replaced
+   * it. Waits until the cluster is healthy again (every replica in sync).
+   */
+  async restart(address: string): Promise<void> {
+    const at = this.nodes.findIndex((n) => n.address === address);
+    if (at < 0) throw new Error(`no node ${address} in this cluster`);
+    const node = this.nodes[at]!;
+    if (node.process.exitCode === null && node.process.signalCode === null) throw new Error(`${address} is still running`);
+    this.nodes[at] = await this.spawnNode(node.port);
+    await this.waitForPing(node.port);
+    await this.waitUntilHealthy();
+  }
+
   /** Kills every replica: the primaries still serve every slot, but WAIT finds no replica to confirm a write. */
   async killReplicas(): Promise<string[]> {
     const replicas = (await this.roles()).filter((r) => !r.primary && !r.failed).map((r) => r.address);
