@@ -26,6 +26,8 @@ export interface PipelineTuning {
   deliveryConcurrency?: number;
   /** The data cipher (default: AES-256-GCM under a generated key, as in production). */
   cipher?: DataCipher;
+  /** `QUEUE_PARTITIONS` (the `cluster` bench). @defaultValue 1 */
+  partitions?: number;
 }
 
 /** The real pipeline, every recipient a recorder. */

@@ -1,4 +1,5 @@
 import { carrierBench } from './carrier';
+import { clusterBench } from './cluster';
 import type { BenchOutput } from './common';
 import { log } from './common';
 import { emailBench } from './email';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<BenchOutput>> = {
   https: httpsBench,
   carrier: carrierBench,
   sealing: sealingBench,
+  cluster: clusterBench,
 };
 
 function selected(argv: string[]): string[] {
