@@ -160,6 +160,39 @@ describe('the pipeline on a Redis Cluster, 6 partitions', () => {
     }
   }, 120_000);
 
+  it('cancels delivered orders of every partition: labels voided, suppliers told, in the order\'s partition', async () => {
+    const h = await PipelineHarness.start(config, cluster.url, { prefix: 'clc', partitions: PARTITIONS });
+    // Labels with tracking numbers, which the voids name.
+    h.recorder('ups').respond = (p) => ({ carrier: 'ups', trackingNumber: `1Z${p.deliveryId.replace(/\W/g, '').toUpperCase()}`, label: 'R0lGODlh' });
+    try {
+      const ids = Array.from({ length: 6 }, (_, i) => `clc-${4000 + i}`);
+      expect(new Set(ids.map((id) => h.pipeline.keys.indexOf(id))).size).toBeGreaterThan(2);
+      for (const id of ids) expect((await h.postOrder(orderPayload({ id }))).statusCode).toBe(202);
+      await waitFor('everything delivered', () => h.recorder('creamery').delivered.length === ids.length && h.recorder('oliveco').delivered.length === ids.length, 60_000);
+      await waitFor('labels bought', () => h.recorder('ups').delivered.length === 2 * ids.length, 60_000);
+      for (const id of ids) expect((await h.cancelOrder(id, { reason: 'customer' })).json()).toEqual({ orderId: id, cancelled: true, duplicate: false });
+      await waitFor(
+        'voids and cancellations',
+        () => h.recorder('ups').voided.length === 2 * ids.length && h.recorder('creamery').delivered.length === 2 * ids.length && h.recorder('oliveco').delivered.length === 2 * ids.length,
+        60_000,
+      );
+      expect(h.recorder('creamery').delivered.filter((d) => d.purpose === 'cancellation').map((d) => d.deliveryId).sort()).toEqual(ids.map((id) => `${id}+creamery+po-cancel`));
+      const ops = new Operations(h.pipeline.redis, h.pipeline.keys, config);
+      try {
+        for (const id of ids) {
+          const status = await ops.orderStatus(id);
+          expect(status.cancelled).toEqual({ at: expect.any(String), reason: 'customer' });
+          expect(status.tracking.map((t) => t.voidedAt)).toEqual([expect.any(String), expect.any(String)]);
+        }
+      } finally {
+        await ops.close();
+      }
+      expect(await failedJobs(h)).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  }, 120_000);
+
   it('refuses to start with another partition count while jobs of the old layout remain', async () => {
     const first = await PipelineHarness.start(config, cluster.url, { prefix: 'clp', partitions: 3, workers: false });
     try {
