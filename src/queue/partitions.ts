@@ -1,6 +1,5 @@
 import { Cluster } from 'ioredis';
 import { keySlot } from './key-slot';
-import { Queue } from 'bullmq';
 import { metaKeys, partitionIndex, partitionPrefix } from './names';
 import type { RedisClient } from './redis';
 
@@ -81,8 +80,19 @@ export async function mgetAcross(redis: RedisClient, keys: readonly string[]): P
 /** A change of `QUEUE_PARTITIONS` while jobs are still laid out the old way. */
 export class PartitionsChangedError extends Error {}
 
-/** States a job waits or stays in: a queue holding any is not empty. */
-const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'] as const;
+/**
+ * Jobs a queue still holds that are not done with (waiting, active, paused, delayed,
+ * prioritized, waiting for children, failed), read from BullMQ's keys one by one (lists and
+ * sorted sets): opening a Queue object on a layout would write its meta key there.
+ */
+async function unfinishedJobs(redis: RedisClient, prefix: string, name: string): Promise<number> {
+  const key = (kind: string) => `${prefix}:${name}:${kind}`;
+  const counts = await Promise.all([
+    ...['wait', 'active', 'paused'].map((kind) => redis.llen(key(kind))),
+    ...['delayed', 'prioritized', 'waiting-children', 'failed'].map((kind) => redis.zcard(key(kind))),
+  ]);
+  return counts.reduce((a, b) => a + b, 0);
+}
 
 /** The partition count the queues were laid out with, if one was recorded. */
 export async function recordedPartitions(redis: RedisClient, base: string): Promise<number | undefined> {
@@ -105,17 +115,7 @@ export async function claimPartitions(redis: RedisClient, keys: KeySpace, queueN
   const before = stored !== undefined ? KeySpace.of(keys.base, stored, cluster) : cluster ? undefined : KeySpace.of(keys.base);
   if (before && before.prefixes.join() !== keys.prefixes.join()) {
     let left = 0;
-    for (const prefix of before.prefixes) {
-      for (const name of queueNames) {
-        const queue = new Queue(name, { connection: redis, prefix });
-        try {
-          const counts = await queue.getJobCounts(...UNFINISHED);
-          left += Object.values(counts).reduce((a, b) => a + b, 0);
-        } finally {
-          await queue.close();
-        }
-      }
-    }
+    for (const prefix of before.prefixes) for (const name of queueNames) left += await unfinishedJobs(redis, prefix, name);
     if (left > 0) {
       throw new PartitionsChangedError(
         `QUEUE_PARTITIONS is ${keys.count}, but the queues were laid out for ${before.count} partition${before.count === 1 ? '' : 's'} and still hold ${left} unfinished or failed job${left === 1 ? '' : 's'}: ` +

@@ -4,7 +4,11 @@ import { keySlot } from '../../src/queue/key-slot';
 import { markerKeys, metaKeys, partitionIndex, partitionPrefix, partitionTag } from '../../src/queue/names';
 import { claimPartitions, KeySpace, mgetAcross, PartitionsChangedError } from '../../src/queue/partitions';
 import { clusterUrl, displayRedisUrl, isClusterUrl, redisFromEnv } from '../../src/queue/redis';
+import { fixtureConfig, orderPayload } from '../support/orders';
+import { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
+import { waitFor } from '../support/wait';
+import { previewOrder } from '../../src/planning/preview';
 
 /** cluster-key-slot, the slot function ioredis itself routes by (it ships no types). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -92,5 +96,23 @@ describe('the recorded partition count (single node)', () => {
     const keys = KeySpace.of('mg', 3);
     await client.set(markerKeys.delivered(keys.prefixes[2]!, 'd'), '1');
     expect(await mgetAcross(client, [markerKeys.delivered(keys.prefixes[0]!, 'd'), markerKeys.delivered(keys.prefixes[2]!, 'd')])).toEqual([null, '1']);
+  });
+
+  it('runs the pipeline with several partitions on a single server too: every key of an order under its partition', async () => {
+    const config = fixtureConfig();
+    const h = await PipelineHarness.start(config, redis.url, { prefix: 'sp', partitions: 3 });
+    try {
+      const ids = ['sp-1', 'sp-2', 'sp-3', 'sp-4', 'sp-5', 'sp-6'];
+      expect(new Set(ids.map((id) => h.pipeline.keys.indexOf(id))).size).toBe(3);
+      for (const id of ids) expect((await h.postOrder(orderPayload({ id }))).statusCode).toBe(202);
+      const expected = ids.length * previewOrder(orderPayload({ id: 'sp-1' }), config).deliveries.length;
+      await waitFor('every delivery', () => h.delivered().length === expected);
+      expect(new Set(h.delivered().map((d) => d.deliveryId)).size).toBe(expected);
+      for (const id of ids) expect(await client.exists(markerKeys.order(h.pipeline.keys.forOrder(id), id), `${h.pipeline.keys.forOrder(id)}:orders:order+${id}`)).toBe(2);
+      const untagged = (await client.keys('sp:*')).filter((k) => !k.startsWith('sp:{'));
+      expect(untagged.filter((k) => !k.startsWith('sp:ratelimit:'))).toEqual([metaKeys.partitions('sp')]);
+    } finally {
+      await h.stop();
+    }
   });
 });
