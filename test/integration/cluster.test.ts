@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { buildApi } from '../../src/api/server';
+import { pipelineQueueNames } from '../../src/app/start';
 import type { Config } from '../../src/config/config';
 import { createOrderProducer } from '../../src/app/producer';
 import { Operations } from '../../src/ops/operations';
@@ -102,6 +105,22 @@ describe('the pipeline on a Redis Cluster, 6 partitions', () => {
         expect(held.filter((k) => !k.startsWith('cl:{') && k !== metaKeys.partitions('cl') && !k.startsWith('cl:ratelimit:'))).toEqual([]);
       }
       expect(await h.pipeline.redis.get(metaKeys.partitions('cl'))).toBe(String(PARTITIONS));
+
+      // The dashboard over every partition's queues (as `dropship start` gives it), each told apart by its tag.
+      const queues = keys.prefixes.flatMap((prefix) => pipelineQueueNames(config).map((name) => new Queue(name, { connection: h.pipeline.redis, prefix })));
+      const board = buildApi({ ready: async () => undefined, dashboard: { queues, auth: { user: 'ops', password: 'correct horse battery' } } });
+      try {
+        await board.ready();
+        const authorization = `Basic ${Buffer.from('ops:correct horse battery').toString('base64')}`;
+        const listed = await board.inject({ url: '/admin/queues/api/queues?page=1', headers: { authorization } });
+        expect(listed.statusCode).toBe(200);
+        const names = (listed.json() as { queues: Array<{ name: string; counts: Record<string, number> }> }).queues;
+        expect(names).toHaveLength(PARTITIONS * pipelineQueueNames(config).length);
+        expect(names.filter((q) => q.name.endsWith('-orders')).reduce((n, q) => n + (q.counts.completed ?? 0), 0)).toBe(ids.length);
+      } finally {
+        await board.close();
+        await Promise.all(queues.map((q) => q.close()));
+      }
     } finally {
       await h.stop();
     }
