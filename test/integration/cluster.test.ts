@@ -70,6 +70,8 @@ describe('the pipeline on a Redis Cluster, 6 partitions', () => {
     try {
       const { keys } = h.pipeline;
       expect(keys.prefixes).toHaveLength(PARTITIONS);
+      // The slots as the cluster computes them, for every partition's keys.
+      for (const p of keys.prefixes) expect(await h.pipeline.redis.cluster('KEYSLOT', markerKeys.order(p, 'x'))).toBe(keySlot(p));
       // The partitions' hash tags are served by different primaries: two on each of three.
       const owners = await Promise.all(keys.prefixes.map((p) => cluster.primaryOf(keySlot(p))));
       expect(new Set(owners).size).toBe(3);
