@@ -29,6 +29,8 @@ export interface PipelineTuning {
   cipher?: DataCipher;
   /** The store platform told what shipped (the `fulfillment` bench); none by default. */
   store?: StorePlatform;
+  /** `QUEUE_PARTITIONS` (the `cluster` bench). @defaultValue 1 */
+  partitions?: number;
 }
 
 /** The real pipeline, every recipient a recorder. */

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/redis';
 
 /** Redis-side cost of a measured window: commands by name and server CPU seconds. */
 export interface RedisWindow {
@@ -20,17 +21,37 @@ async function commandstats(redis: Redis): Promise<Map<string, number>> {
   return calls;
 }
 
-/** Starts a window: resets command stats, remembers server CPU. */
-export async function startWindow(redis: Redis): Promise<() => Promise<RedisWindow>> {
-  await redis.config('RESETSTAT');
-  const cpuBefore = await cpu(redis);
+/** The servers behind a connection: itself, or every primary of a cluster. */
+function servers(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** Starts a window: resets command stats, remembers server CPU (summed over a cluster's primaries). */
+export async function startWindow(redis: RedisClient): Promise<() => Promise<RedisWindow>> {
+  const end = await startWindows(redis);
   return async () => {
-    const calls = await commandstats(redis);
-    // The INFO/CONFIG calls of this helper are not the workload.
-    for (const k of ['info', 'config|resetstat', 'config']) calls.delete(k);
-    const totalCalls = [...calls.values()].reduce((a, b) => a + b, 0);
-    return { calls, totalCalls, cpuSeconds: (await cpu(redis)) - cpuBefore };
+    const windows = await end();
+    const calls = new Map<string, number>();
+    for (const w of windows) for (const [k, v] of w.calls) calls.set(k, (calls.get(k) ?? 0) + v);
+    return { calls, totalCalls: windows.reduce((a, w) => a + w.totalCalls, 0), cpuSeconds: windows.reduce((a, w) => a + w.cpuSeconds, 0) };
   };
+}
+
+/** A window per server (each primary of a cluster): what each one served. */
+export async function startWindows(redis: RedisClient): Promise<() => Promise<Array<RedisWindow & { server: string }>>> {
+  const all = servers(redis);
+  await Promise.all(all.map((s) => s.config('RESETSTAT')));
+  const cpuBefore = await Promise.all(all.map((s) => cpu(s)));
+  return async () =>
+    Promise.all(
+      all.map(async (s, i) => {
+        const calls = await commandstats(s);
+        // The INFO/CONFIG calls of this helper are not the workload.
+        for (const k of ['info', 'config|resetstat', 'config']) calls.delete(k);
+        const totalCalls = [...calls.values()].reduce((a, b) => a + b, 0);
+        return { server: `${String(s.options.host)}:${String(s.options.port)}`, calls, totalCalls, cpuSeconds: (await cpu(s)) - cpuBefore[i]! };
+      }),
+    );
 }
 
 /** `evalsha 3.0, exists 1.0, ...` per unit of work, biggest first. */

@@ -1,4 +1,5 @@
 import { carrierBench } from './carrier';
+import { clusterBench } from './cluster';
 import type { BenchOutput } from './common';
 import { log } from './common';
 import { emailBench } from './email';
@@ -26,6 +27,7 @@ const BENCHES: Record<string, () => Promise<BenchOutput>> = {
   carrier: carrierBench,
   sealing: sealingBench,
   fulfillment: fulfillmentBench,
+  cluster: clusterBench,
 };
 
 function selected(argv: string[]): string[] {

@@ -1,5 +1,5 @@
 import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../src/queue/redis';
 import type { Config } from '../src/config/config';
 import type { OrderEvent } from '../src/core/order';
 import { planOrder } from '../src/planning/plan';

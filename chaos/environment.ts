@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { LocalRedisCluster } from '../testkit/redis-cluster';
+import { KeySpace } from '../src/queue/partitions';
+import { createRedis, type RedisClient } from '../src/queue/redis';
 import { parse, stringify } from 'yaml';
 import type { Config } from '../src/config/config';
 import { loadConfig } from '../src/config/load';
@@ -48,8 +51,45 @@ export class ChaosEnvironment {
     readonly demo: DemoEnvironment,
     /** The run folder: Redis data, process logs. Removed by {@link stop}. */
     readonly dir: string,
-    public redis: EmbeddedRedis,
+    private server: EmbeddedRedis | undefined,
+    /** The local Redis Cluster the run uses instead of one redis-server (`cluster-failover`). */
+    readonly cluster?: LocalRedisCluster,
+    /** `QUEUE_PARTITIONS` of every process, on the cluster. */
+    readonly partitions = 1,
   ) {}
+
+  /** The private redis-server (not in a cluster run). */
+  get redis(): EmbeddedRedis {
+    if (!this.server) throw new Error('this run uses a Redis Cluster, not one redis-server');
+    return this.server;
+  }
+
+  /** Where every process's jobs and keys are: the partitions of the run. */
+  get keys(): KeySpace {
+    return KeySpace.of(PREFIX, this.partitions, this.cluster !== undefined);
+  }
+
+  /**
+   * Like {@link start}, on a local Redis Cluster (3 primaries with a replica each, failing over
+   * within seconds) with `partitions` partitions instead of one redis-server.
+   */
+  static async startOnCluster(name: string, partitions: number): Promise<ChaosEnvironment> {
+    const demo = await startDemoEnvironment();
+    if (demo.fallbacks.size > 0) {
+      await demo.stop();
+      throw new Error(`chaos needs every real receiver; missing: ${[...demo.fallbacks.entries()].map(([r, why]) => `${r} (${why})`).join('; ')}`);
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), `dropship-chaos-${name}-`));
+    try {
+      const cluster = await LocalRedisCluster.start({ primaries: 3, replicas: 1 });
+      log(`[${name}] receivers up, local Redis Cluster (3 primaries, 1 replica each) on ${cluster.seeds}, ${partitions} partitions, run folder ${dir}`);
+      return new ChaosEnvironment(demo, dir, undefined, cluster, partitions);
+    } catch (error) {
+      await demo.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
 
   static async start(name: string): Promise<ChaosEnvironment> {
     if (!redisServerAvailable()) throw new Error(REDIS_MISSING_HINT);
@@ -75,12 +115,13 @@ export class ChaosEnvironment {
   }
 
   get redisUrl(): string {
-    return this.redis.url;
+    return this.cluster ? this.cluster.url : this.redis.url;
   }
 
   /** The environment a `dropship` process needs: the demo's secrets, this Redis, this configuration. */
   processEnv(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...this.demo.env, REDIS_URL: this.redisUrl, CONFIG_DIR: this.configDir, DATA_DIR: path.join(this.dir, 'var'), ...extra };
+    const redis: Record<string, string> = this.cluster ? { REDIS_URL: '', REDIS_CLUSTER_NODES: this.cluster.seeds, QUEUE_PARTITIONS: String(this.partitions) } : { REDIS_URL: this.redisUrl };
+    return { ...this.demo.env, ...redis, CONFIG_DIR: this.configDir, DATA_DIR: path.join(this.dir, 'var'), ...extra };
   }
 
   /** Rewrites one supplier's YAML file (the demo wrote it; a scenario tunes or breaks it). */
@@ -136,29 +177,30 @@ export class ChaosEnvironment {
 
   /** An in-process producer on this Redis (the library entry point; `close()` it). */
   producer(config: Config = this.config()): OrderProducer {
-    return createOrderProducer({ redisUrl: this.redisUrl, config, prefix: PREFIX, cipher: dataCipherFromEnv(this.demo.env) });
+    return createOrderProducer({ redisUrl: this.redisUrl, config, prefix: PREFIX, cipher: dataCipherFromEnv(this.demo.env), partitions: this.partitions });
   }
 
   /** A plain client on this Redis (for INFO, job counts); `disconnect()` it. */
-  client(): Redis {
-    return new Redis(this.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  client(): RedisClient {
+    return this.cluster ? createRedis(this.redisUrl) : new Redis(this.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
   }
 
-  /** Every queue the configuration runs (orders, one per recipient, and fulfillments with a store platform), on `connection`. */
-  queues(connection: Redis, config: Config = this.config()): Queue[] {
+  /** Every queue the configuration runs (orders, one per recipient, and fulfillments with a store platform), in every partition, on `connection`. */
+  queues(connection: RedisClient, config: Config = this.config()): Queue[] {
     const names = [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient)), ...(config.store.platform ? [FULFILLMENTS_QUEUE] : [])];
-    return names.map((n) => new Queue(n, { connection, prefix: PREFIX }));
+    return this.keys.prefixes.flatMap((prefix) => names.map((n) => new Queue(n, { connection, prefix })));
   }
 
   /** Restarts Redis on the same port and data folder (after a kill or stop). */
   async restartRedis(): Promise<void> {
-    this.redis = await EmbeddedRedis.start({ dir: path.join(this.dir, 'redis'), appendOnly: true, port: this.redis.port });
+    this.server = await EmbeddedRedis.start({ dir: path.join(this.dir, 'redis'), appendOnly: true, port: this.redis.port });
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.redis.stop().catch(() => undefined);
+    await this.server?.stop().catch(() => undefined);
+    await this.cluster?.stop().catch(() => undefined);
     await this.demo.stop();
     if (process.env.CHAOS_KEEP === '1') log(`kept ${this.dir} (CHAOS_KEEP=1)`);
     else rmSync(this.dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../src/queue/redis';
 import type { ChaosEnvironment } from './environment';
 
 /** Job counts of every queue, and why failed jobs failed (reason → how many). */
@@ -29,7 +29,9 @@ export async function queueReport(env: ChaosEnvironment, connection?: Redis): Pr
     const report: QueueReport = { counts: {}, unfinished: 0, failed: 0, completed: 0, failedReasons: {}, failedIds: [] };
     for (const q of queues) {
       const counts = (await q.getJobCounts(...STATES)) as Record<string, number>;
-      report.counts[q.name] = counts;
+      // Partitions have a queue of each name: their counts add up.
+      const sum = (report.counts[q.name] ??= {});
+      for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n;
       report.unfinished += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts['waiting-children'] ?? 0) + (counts.prioritized ?? 0);
       report.failed += counts.failed ?? 0;
       report.completed += counts.completed ?? 0;

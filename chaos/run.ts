@@ -1,5 +1,6 @@
 import { log, seedFrom, sizeFrom, type ScenarioResult, type Size } from './common';
 import { loopKills, storeOutage } from './scenarios/loop';
+import { clusterFailover } from './scenarios/cluster-failover';
 import { memory } from './scenarios/memory';
 import { permanentFailures } from './scenarios/permanent-failures';
 import { receiverFaults } from './scenarios/receiver-faults';
@@ -21,6 +22,7 @@ const SCENARIOS: Record<string, (size: Size, seed: number) => Promise<ScenarioRe
   memory,
   'loop-kills': loopKills,
   'store-outage': storeOutage,
+  'cluster-failover': clusterFailover,
 };
 
 function selected(argv: string[]): string[] {

@@ -412,7 +412,7 @@ async function closeTheLoop(base: string, env: DemoEnvironment, services: Servic
   let ok = true;
   say('Closing the loop: suppliers confirm, the store is told what shipped');
   const labelOf = async (orderId: string, shipmentId: string): Promise<string | undefined> => {
-    const raw = await pipeline.redis.hget(markerKeys.tracking(pipeline.prefix, orderId), shipmentId);
+    const raw = await pipeline.redis.hget(markerKeys.tracking(pipeline.keys.forOrder(orderId), orderId), shipmentId);
     return raw ? (JSON.parse(raw) as { trackingNumber: string }).trackingNumber : undefined;
   };
   const confirm = async (supplierId: string, what: 'shipments' | 'acknowledgements', body: unknown): Promise<number> => {
@@ -450,7 +450,7 @@ async function closeTheLoop(base: string, env: DemoEnvironment, services: Servic
     writeFileSync(file, csv);
     say(`  ${SUPPLIERS.sftp.padEnd(20)} put ${path.join(SFTP_CONFIRMATIONS_DIR, 'shipments-1002.csv')} on its SFTP server (2 rows)`);
     // The pickup runs every 5 minutes; the demo asks for one now.
-    const pickups = new Queue(PICKUPS_QUEUE, { connection: pipeline.redis, prefix: pipeline.prefix });
+    const pickups = new Queue(PICKUPS_QUEUE, { connection: pipeline.redis, prefix: pipeline.keys.prefixes[0]! });
     await pickups.add(PICKUP_JOB, { supplierId: SUPPLIERS.sftp }, { jobId: 'demo-pickup', removeOnComplete: true, removeOnFail: true });
     await pickups.close();
     const processed = path.join(env.sshd.root, SFTP_CONFIRMATIONS_DIR, 'processed', 'shipments-1002.csv');
@@ -487,7 +487,7 @@ async function closeTheLoop(base: string, env: DemoEnvironment, services: Servic
       ok = false;
     }
   } else say(`  (no Shopify stand-in: ${env.fallbacks.get('shopify') ?? 'not started'}; nothing is told)`);
-  const queries = new ConsoleQueries(new Operations(pipeline.redis, pipeline.prefix, config));
+  const queries = new ConsoleQueries(new Operations(pipeline.redis, pipeline.keys, config));
   for (const orderId of [SHOPIFY_ORDER.orderId, SHOWCASE_ORDER]) {
     const timeline = await queries.timeline(orderId);
     say();

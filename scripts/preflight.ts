@@ -29,6 +29,8 @@ const onPath = (name: string) => () => [name];
 
 const REQUIREMENTS: Requirement[] = [
   { program: 'redis-server', debianPackage: 'redis-server', candidates: onPath('redis-server') },
+  // testkit/redis-cluster.ts joins its nodes with `redis-cli --cluster create`.
+  { program: 'redis-cli', debianPackage: 'redis-tools', candidates: onPath('redis-cli') },
   // OpenSSH's server is rarely on PATH; testkit/receivers/sshd.ts looks in the same places.
   { program: 'sshd', debianPackage: 'openssh-server', candidates: configuredOr('SSHD_PATH', ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/opt/homebrew/sbin/sshd', '/usr/bin/sshd']) },
   { program: 'ssh-keygen', debianPackage: 'openssh-client', candidates: onPath('ssh-keygen') },

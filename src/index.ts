@@ -3,6 +3,8 @@ export { loadConfig } from './config/load';
 export type { Config, SupplierConfig, StoreConfig } from './config/config';
 export { createOrderProducer, type OrderProducer } from './app/producer';
 export { Pipeline, type PipelineOptions } from './app/pipeline';
+/** A Redis Cluster's address for `redisUrl`, from its seed nodes (`host:port,host:port`). */
+export { clusterUrl } from './queue/redis';
 export { previewOrder, type PreviewResult } from './planning/preview';
 export { buildApi } from './api/server';
 export { CATALOGUE, DeliveryError, DropshipError, type ErrorCode, readFailure } from './errors';

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { type KeySpace, keySpaceOf } from '../src/queue/partitions';
+import type { RedisClient } from '../src/queue/redis';
 import type { Config, SupplierConfig } from '../src/config/config';
 import type { FieldPath } from '../src/core/field-paths';
 import type { DropShipOrder } from '../src/formats/format';
@@ -97,23 +98,36 @@ return id`;
  */
 export class Batches {
   private readonly queues = new Map<string, Queue>();
+  private readonly keys: KeySpace;
 
   constructor(
     /** A connection for BullMQ. */
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     /** A plain connection for the batch records. */
-    private readonly records: Redis,
-    private readonly prefix: string,
+    private readonly records: RedisClient,
+    /**
+     * The key prefix, or the partitioned key space: a supplier's batches, their markers, its
+     * control numbers, its timer and its batch jobs all live in one partition
+     * (`KeySpace.forSupplier`), so each script touches one hash slot.
+     */
+    prefix: string | KeySpace,
     private readonly config: Config,
     /** Seals each entry (a purchase order's view: ship-to, lines) in the batch hash. */
     private readonly cipher: DataCipher,
-  ) {}
+  ) {
+    this.keys = keySpaceOf(prefix);
+  }
 
-  private queue(supplierId: string): Queue {
-    let q = this.queues.get(supplierId);
+  /** The prefix of the partition holding a supplier's batches. */
+  prefixOf(supplierId: string): string {
+    return this.keys.forSupplier(supplierId);
+  }
+
+  private queue(supplierId: string, prefix = this.prefixOf(supplierId)): Queue {
+    let q = this.queues.get(`${prefix}\n${supplierId}`);
     if (!q) {
-      q = new Queue(deliveryQueueName('dropship', supplierId), { connection: this.connection, prefix: this.prefix });
-      this.queues.set(supplierId, q);
+      q = new Queue(deliveryQueueName('dropship', supplierId), { connection: this.connection, prefix });
+      this.queues.set(`${prefix}\n${supplierId}`, q);
     }
     return q;
   }
@@ -121,18 +135,22 @@ export class Batches {
   /** Starts (or updates) each batching supplier's timer, and stops those of suppliers that no longer batch. */
   async schedule(): Promise<void> {
     for (const supplier of this.config.suppliers) {
-      const queue = this.queue(supplier.id);
-      if (supplier.batch) {
-        await queue.upsertJobScheduler(CUT_JOB, { every: supplier.batch.everyMs }, { name: CUT_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
-      } else {
-        await queue.removeJobScheduler(CUT_JOB);
+      const home = this.prefixOf(supplier.id);
+      for (const prefix of this.keys.prefixes) {
+        const queue = this.queue(supplier.id, prefix);
+        if (supplier.batch && prefix === home) {
+          await queue.upsertJobScheduler(CUT_JOB, { every: supplier.batch.everyMs }, { name: CUT_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
+        } else {
+          await queue.removeJobScheduler(CUT_JOB);
+        }
       }
     }
   }
 
   /** Collects a purchase order into the supplier's open batch; cuts and queues the batch when full. */
   async collect(supplier: SupplierConfig, entry: BatchEntry, now = new Date().toISOString()): Promise<string | undefined> {
-    const k = keys(this.prefix, supplier.id);
+    const prefix = this.prefixOf(supplier.id);
+    const k = keys(prefix, supplier.id);
     const maxOrders = supplier.batch?.maxOrders ?? Number.MAX_SAFE_INTEGER;
     const cut = (await this.records.eval(
       COLLECT,
@@ -140,8 +158,9 @@ export class Batches {
       k.open,
       k.seq,
       k.pending,
-      markerKeys.controlNumber(this.prefix, supplier.id),
-      markerKeys.collected(this.prefix, entry.deliveryId),
+      markerKeys.controlNumber(prefix, supplier.id),
+      // In the supplier's partition, not the order's: the same script writes the batch.
+      markerKeys.collected(prefix, entry.deliveryId),
       k.cutPrefix,
       supplier.id,
       now,
@@ -165,8 +184,9 @@ export class Batches {
    * Returns the id of the batch cut now, if any.
    */
   async cut(supplier: SupplierConfig, now = new Date().toISOString()): Promise<string | undefined> {
-    const k = keys(this.prefix, supplier.id);
-    const id = (await this.records.eval(CUT, 4, k.open, k.seq, k.pending, markerKeys.controlNumber(this.prefix, supplier.id), k.cutPrefix, supplier.id, now, this.needsControl(supplier) ? '1' : '0')) as
+    const prefix = this.prefixOf(supplier.id);
+    const k = keys(prefix, supplier.id);
+    const id = (await this.records.eval(CUT, 4, k.open, k.seq, k.pending, markerKeys.controlNumber(prefix, supplier.id), k.cutPrefix, supplier.id, now, this.needsControl(supplier) ? '1' : '0')) as
       | string
       | null;
     await this.queuePending(supplier);
@@ -175,7 +195,7 @@ export class Batches {
 
   /** Queues every cut batch not yet delivered; a job id that exists is not added again. */
   private async queuePending(supplier: SupplierConfig): Promise<void> {
-    const pending = await this.records.smembers(keys(this.prefix, supplier.id).pending);
+    const pending = await this.records.smembers(keys(this.prefixOf(supplier.id), supplier.id).pending);
     if (pending.length === 0) return;
     await this.queue(supplier.id).addBulk(
       pending.sort().map((batchId) => ({
@@ -188,7 +208,7 @@ export class Batches {
 
   /** The entries of a cut batch, ordered by delivery id, and its meta; undefined once delivered. */
   async read(supplierId: string, batchId: string): Promise<{ entries: BatchEntry[]; meta: BatchMeta } | undefined> {
-    const all = await this.records.hgetall(batchKey(this.prefix, supplierId, batchId));
+    const all = await this.records.hgetall(batchKey(this.prefixOf(supplierId), supplierId, batchId));
     const metaText = all[META_FIELD];
     if (metaText === undefined) return undefined;
     const entries = Object.entries(all)
@@ -200,7 +220,8 @@ export class Batches {
 
   /** Keys a delivered batch's transaction removes. */
   doneKeys(supplierId: string, batchId: string): { batch: string; pending: string } {
-    return { batch: batchKey(this.prefix, supplierId, batchId), pending: keys(this.prefix, supplierId).pending };
+    const prefix = this.prefixOf(supplierId);
+    return { batch: batchKey(prefix, supplierId, batchId), pending: keys(prefix, supplierId).pending };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { FlowProducer, type FlowJob } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { type KeySpace, keySpaceOf } from '../src/queue/partitions';
+import type { RedisClient } from '../src/queue/redis';
 import type { Config } from '../src/config/config';
 import type { CancelEvent } from '../src/core/order';
 import { cancellationDeliveryId, planCancellation, type OrderManifest } from '../src/planning/plan';
@@ -45,24 +46,27 @@ export function voidDeliveryId(labelDeliveryId: string): string {
  */
 export class Cancellations {
   private readonly producer: FlowProducer;
+  private readonly keys: KeySpace;
 
   constructor(
     /** A connection for BullMQ (it loads its scripts there). */
-    connection: Redis,
+    connection: RedisClient,
     /** A plain connection for reads and counters. */
-    private readonly records: Redis,
-    private readonly prefix: string,
+    private readonly records: RedisClient,
+    /** The key prefix, or the partitioned key space: an order's undoing runs in its partition. */
+    prefix: string | KeySpace,
     private readonly config: Config,
     /** Seals cancellation deliveries' payloads, like every purchase order's. */
     private readonly cipher: DataCipher,
   ) {
-    this.producer = new FlowProducer({ connection, prefix });
+    this.keys = keySpaceOf(prefix);
+    this.producer = new FlowProducer({ connection, prefix: this.keys.prefixes[0]! });
   }
 
   /** Marks the order cancelled (kept as long as duplicates are recognised). */
   async markCancelled(event: CancelEvent, at: string): Promise<void> {
     await this.records.set(
-      markerKeys.cancelled(this.prefix, event.orderId),
+      markerKeys.cancelled(this.keys.forOrder(event.orderId), event.orderId),
       JSON.stringify({ at, ...(event.reason ? { reason: event.reason } : {}) }),
       'PX',
       this.config.store.retention.dedupeMs,
@@ -74,7 +78,7 @@ export class Cancellations {
    * delivered. Returns the ids of the void and cancellation jobs queued.
    */
   async undoDelivered(orderId: string, now: string, deliveryIds?: readonly string[]): Promise<string[]> {
-    const prefix = this.prefix;
+    const prefix = this.keys.forOrder(orderId);
     const [[, manifestText], [, trackingHash]] = (await this.records
       .pipeline()
       .get(markerKeys.manifest(prefix, orderId))
@@ -106,6 +110,7 @@ export class Cancellations {
         jobs.push({
           name: VOID_JOB,
           queueName: deliveryQueueName('carrier', entry.recipient),
+          prefix,
           data: label,
           opts: {
             jobId: label.deliveryId,
@@ -121,16 +126,18 @@ export class Cancellations {
       if (!supplier) continue;
       const already = await this.records.exists(markerKeys.delivered(prefix, cancellationDeliveryId(entry.deliveryId)));
       if (already) continue;
-      const controlNumber = formatById(supplier.format)?.needsControlNumber ? await nextControlNumber(this.records, prefix, supplier.id) : undefined;
+      const controlNumber = formatById(supplier.format)?.needsControlNumber ? await nextControlNumber(this.records, this.keys.forSupplier(supplier.id), supplier.id) : undefined;
       const cancellation = planCancellation(manifest, entry.deliveryId, supplier, { now, ...(controlNumber !== undefined ? { controlNumber } : {}) });
       if (!cancellation) continue;
       jobs.push({
         name: deliveryJobName('dropship'),
         queueName: deliveryQueueName('dropship', supplier.id),
+        prefix,
         data: sealDelivery(this.cipher, cancellation),
         opts: deliveryJobOptions(cancellation, this.config),
       });
     }
+    // All in the order's partition: one transaction, one hash slot.
     if (jobs.length > 0) await this.producer.addBulk(jobs);
     return jobs.map((j) => j.opts?.jobId ?? '');
   }

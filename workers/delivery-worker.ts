@@ -1,5 +1,7 @@
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { KeySpace, mgetAcross } from '../src/queue/partitions';
+import type { RedisClient } from '../src/queue/redis';
+import type { ChainableCommander } from 'ioredis';
 import type { Config, SupplierConfig } from '../src/config/config';
 import { redactCardNumbers } from '../src/core/card-data';
 import { DeliveryError, DropshipError, failureReason } from '../src/errors';
@@ -12,17 +14,20 @@ import { backoffStrategy } from '../src/queue/retry';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
 import { type DeliveryPayload, type DeliveryReceipt, type LabelRecovery, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
-import type { BatchJob, Batches } from './batches';
+import type { BatchEntry, BatchJob, Batches } from './batches';
 
 export interface DeliveryWorkerDeps {
   /** BullMQ's connection for this worker (it blocks on it while waiting for jobs). */
-  connection: Redis;
+  connection: RedisClient;
   /**
    * A plain connection for the worker's own records (ledger, tracking, markers): a MULTI on
    * a BullMQ connection copies all of BullMQ's scripts first, ten times the cost.
    */
-  records: Redis;
+  records: RedisClient;
+  /** The prefix of the partition this worker serves (its queue, and every key of its jobs' orders). */
   prefix: string;
+  /** The partitioned key space, for a batch's orders (each in its own partition). @defaultValue one partition, `prefix` */
+  keys?: KeySpace;
   queueName: string;
   transport: Transport;
   config: Config;
@@ -78,7 +83,7 @@ export function deliveryResponse(cipher: DataCipher, result: DeliveryJobResult |
 }
 
 /** The label a waiting purchase order gets: its carrier child's answer, else the tracking record. */
-async function boughtLabel(job: Job, d: PlannedDelivery, connection: Redis, prefix: string, cipher: DataCipher): Promise<BoughtLabel | undefined> {
+async function boughtLabel(job: Job, d: PlannedDelivery, connection: RedisClient, prefix: string, cipher: DataCipher): Promise<BoughtLabel | undefined> {
   const values = await job.getChildrenValues<DeliveryJobResult>();
   for (const v of Object.values(values)) {
     const response = deliveryResponse(cipher, v);
@@ -178,6 +183,7 @@ interface LabelAttempt {
  */
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData, DeliveryJobResult> {
   const { connection, records, prefix, transport, config, ledger, cancellations, batches, cipher } = deps;
+  const keys = deps.keys ?? KeySpace.of(prefix);
   const env = deps.env ?? process.env;
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const retention = config.store.retention;
@@ -211,7 +217,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     const done = batches.doneKeys(supplier.id, batch.deliveryId);
     const cut = await batches.read(supplier.id, batch.deliveryId);
     if (!cut) return { location: 'empty batch', skipped: 'empty batch' };
-    const cancelledMarks = cut.entries.length > 0 ? await records.mget(...cut.entries.map((e) => markerKeys.cancelled(prefix, e.orderId))) : [];
+    // The batch's orders may be in other partitions than the batch (its supplier's): each
+    // order's keys are read and written under its own.
+    const cancelledMarks = await mgetAcross(records, cut.entries.map((e) => markerKeys.cancelled(keys.forOrder(e.orderId), e.orderId)));
     const entries = cut.entries.filter((_, i) => cancelledMarks[i] === null);
     if (entries.length === 0) {
       await records.multi().del(done.batch).srem(done.pending, batch.deliveryId).set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs).exec();
@@ -239,31 +247,50 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     );
     const deliveredAt = new Date().toISOString();
     const sha256 = sha256Hex(body);
-    const multi = records.multi();
+    // One transaction per partition holding some of the batch's orders (one hash slot each on
+    // a cluster): their disclosures and delivered marks, and their cancelled marks read back.
+    // The batch's own marks go last, with its partition's transaction (or on their own): a
+    // crash before them sends the batch again, which the ledger and the marks keep once.
+    const byPartition = new Map<string, BatchEntry[]>();
     for (const e of entries) {
-      ledger.recordIn(multi, {
-        orderId: e.orderId,
-        deliveryId: e.deliveryId,
-        recipient: supplier.id,
-        kind: 'dropship',
-        transport: transport.kind,
-        format: format.id,
-        fields: e.fields,
-        sha256,
-        deliveredAt,
-        batchId: batch.deliveryId,
-      });
-      multi.set(markerKeys.delivered(prefix, e.deliveryId), '1', 'PX', retention.dedupeMs);
+      const p = keys.forOrder(e.orderId);
+      byPartition.set(p, [...(byPartition.get(p) ?? []), e]);
     }
-    multi
-      .set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs)
-      .del(done.batch)
-      .srem(done.pending, batch.deliveryId)
-      .mget(...entries.map((e) => markerKeys.cancelled(prefix, e.orderId)));
-    const results = await multi.exec();
-    const meanwhile = (results?.[results.length - 1]?.[1] ?? []) as (string | null)[];
-    for (const [i, e] of entries.entries()) {
-      if (meanwhile[i]) await cancellations.undoDelivered(e.orderId, deliveredAt, [e.deliveryId]);
+    const closeBatch = (multi: ChainableCommander) =>
+      multi
+        .set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs)
+        .del(done.batch)
+        .srem(done.pending, batch.deliveryId);
+    const meanwhile = new Set<BatchEntry>();
+    const record = async ([p, group]: [string, BatchEntry[]]) => {
+      const multi = records.multi();
+      for (const e of group) {
+        ledger.recordIn(multi, {
+          orderId: e.orderId,
+          deliveryId: e.deliveryId,
+          recipient: supplier.id,
+          kind: 'dropship',
+          transport: transport.kind,
+          format: format.id,
+          fields: e.fields,
+          sha256,
+          deliveredAt,
+          batchId: batch.deliveryId,
+        });
+        multi.set(markerKeys.delivered(p, e.deliveryId), '1', 'PX', retention.dedupeMs);
+      }
+      if (p === prefix) closeBatch(multi);
+      multi.mget(...group.map((e) => markerKeys.cancelled(p, e.orderId)));
+      const results = await multi.exec();
+      const marks = (results?.[results.length - 1]?.[1] ?? []) as (string | null)[];
+      group.forEach((e, i) => marks[i] && meanwhile.add(e));
+    };
+    await Promise.all([...byPartition].filter(([p]) => p !== prefix).map(record));
+    const home = byPartition.get(prefix);
+    if (home) await record([prefix, home]);
+    else await closeBatch(records.multi()).exec();
+    for (const e of entries) {
+      if (meanwhile.has(e)) await cancellations.undoDelivered(e.orderId, deliveredAt, [e.deliveryId]);
       else await deps.afterDelivery?.({ deliveryId: e.deliveryId, orderId: e.orderId, shipmentId: e.shipmentId, recipient: supplier.id, kind: 'dropship' }, undefined);
     }
     return { location: receipt.location, orders: entries.length };

@@ -1,5 +1,6 @@
 import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { KeySpace } from '../src/queue/partitions';
+import type { RedisClient } from '../src/queue/redis';
 import type { Config } from '../src/config/config';
 import { changedPaths, orderFingerprint, type OrderFingerprint } from '../src/core/changes';
 import type { CancelEvent, Order, OrderEvent } from '../src/core/order';
@@ -19,13 +20,16 @@ import { nextControlNumber } from './control-numbers';
 
 export interface OrderWorkerDeps {
   /** BullMQ's connection for this worker and the queues it adds to. */
-  connection: Redis;
+  connection: RedisClient;
   /**
    * A plain connection for the worker's own reads and markers: a pipeline on a BullMQ
    * connection copies all of BullMQ's scripts first.
    */
-  records: Redis;
+  records: RedisClient;
+  /** The prefix of the partition this worker serves (its orders queue, and every key of its orders). */
   prefix: string;
+  /** The partitioned key space, for keys kept elsewhere (suppliers' control numbers). @defaultValue one partition, `prefix` */
+  keys?: KeySpace;
   config: Config;
   /** Opens order jobs and seals the deliveries they add. */
   cipher: DataCipher;
@@ -91,13 +95,13 @@ export function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: D
  * counter in Redis: atomic across workers and kept across restarts. A re-run of the order
  * takes new numbers, but its deliveries keep the ids (and bodies) of the first run.
  */
-async function allocateControlNumbers(connection: Redis, prefix: string, config: Config, order: Order, numbered: ReadonlySet<string>): Promise<Record<string, number>> {
+async function allocateControlNumbers(connection: RedisClient, keys: KeySpace, config: Config, order: Order, numbered: ReadonlySet<string>): Promise<Record<string, number>> {
   // Most configurations number nothing: no split needed to find out.
   if (numbered.size === 0) return {};
   const split = splitOrder(order, config);
   const ids = [...new Set((split.shipments ?? []).filter((s) => s.origin.kind === 'supplier').map((s) => s.origin.id))].filter((id) => numbered.has(id));
   const numbers: Record<string, number> = {};
-  for (const id of ids) numbers[id] = await nextControlNumber(connection, prefix, id);
+  for (const id of ids) numbers[id] = await nextControlNumber(connection, keys.forSupplier(id), id);
   return numbers;
 }
 
@@ -112,6 +116,7 @@ async function allocateControlNumbers(connection: Redis, prefix: string, config:
  */
 export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | CancelEvent, OrderJobResult> {
   const { connection, records, prefix, config, cipher, cancellations } = deps;
+  const keys = deps.keys ?? KeySpace.of(prefix);
   // Suppliers whose documents carry a control number per order (a batch takes its own when cut).
   const numbered = new Set(config.suppliers.filter((s) => s.batch === undefined && formatById(s.format)?.needsControlNumber === true).map((s) => s.id));
   const flows = new FlowProducer({ connection, prefix });
@@ -190,7 +195,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
       const plan = planOrder(order, config, {
         now: new Date(job.timestamp).toISOString(),
         deferLabelledBodies: true,
-        controlNumbers: await allocateControlNumbers(connection, prefix, config, ships.order, numbered),
+        controlNumbers: await allocateControlNumbers(connection, keys, config, ships.order, numbered),
       });
       if (plan.status !== 'planned') {
         // Held (waiting and skipped were decided above, from the same order and config).

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/queue/redis';
 import type { OrderInput } from '../../src/core/order';
 import type { OrderProducer } from '../../src/app/producer';
 import { Checks, log, percentile, round, sleep, waitUntil, type ScenarioResult, type Size } from '../common';

@@ -248,7 +248,15 @@ async function registerBoard(scope: FastifyInstance, options: DashboardOptions, 
     // could lose an order kept for replay or send a supplier something the pipeline did not
     // build), and bull-board has no per-button switch, so a writable board would offer buttons
     // that only answer 403. Replay is the console's one action, behind a confirmation.
-    const adapter = new ReasonedAdapter(q, { readOnlyMode: true, allowRetries: false, description: describe(q.name) });
+    // Partitions (`QUEUE_PARTITIONS`) each have a queue of every name: the board tells them
+    // apart by the partition's hash tag.
+    const tag = /\{([^}]+)\}$/.exec(q.opts.prefix ?? '')?.[1];
+    const adapter = new ReasonedAdapter(q, {
+      readOnlyMode: true,
+      allowRetries: false,
+      description: describe(q.name),
+      ...(tag !== undefined ? { prefix: `${tag}-`, displayName: `${q.name} (partition ${tag})` } : {}),
+    });
     const cipher = options.cipher;
     if (options.unmask && cipher) {
       // Order jobs hold a sealed order; delivery jobs a sealed payload; results a sealed answer.

@@ -1,12 +1,12 @@
 import fastifyRateLimit, { normalizeIP, type FastifyRateLimitStore, type FastifyRateLimitStoreCtor, type RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis';
 import type { RateLimit, RateLimitedEntry } from '../config/config';
 import { DropshipError } from '../errors';
 
 export interface ApiRateLimitOptions {
   /** The pipeline's connection: every API process on this Redis shares the counts. */
-  redis: Redis;
+  redis: RedisClient;
   /** Counts live under `<prefix>:ratelimit:<entry>:<client address>`. */
   prefix: string;
   limits: Record<RateLimitedEntry, RateLimit>;
@@ -45,7 +45,7 @@ return { current, ttl }
  * order API could not share one count, and a limit used as a hook (the dashboard's, which
  * must run before its authentication) would be stored under `undefinedundefined-`.
  */
-function entryPointStore(redis: Redis, namespace: string): FastifyRateLimitStoreCtor {
+function entryPointStore(redis: RedisClient, namespace: string): FastifyRateLimitStoreCtor {
   return class EntryPointStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
       redis.eval(COUNT, 1, `${namespace}${key}`, timeWindow).then(

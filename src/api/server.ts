@@ -63,7 +63,8 @@ export interface ApiOptions {
 /** A failure to reach Redis: the order cannot be kept, so the client should retry. */
 function isStoreUnavailable(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : '';
-  return /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue|max retries|ETIMEDOUT|ECONNRESET/i.test(msg);
+  // The cluster's own: its slots are being moved to a promoted replica, or it has none to serve them.
+  return /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue|max retries|ETIMEDOUT|ECONNRESET|CLUSTERDOWN|TRYAGAIN|Cluster isn't ready|Failed to refresh slots cache|Too many Cluster redirections/i.test(msg);
 }
 
 /**
@@ -102,7 +103,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   );
 
   app.setErrorHandler((err: unknown, _request, reply) => {
-    if (err instanceof DropshipError) return sendError(reply, err);
+    if (err instanceof DropshipError) return sendError(err.code === 'ENOT_DURABLE' ? reply.header('retry-after', '5') : reply, err);
     const code = (err as { code?: string }).code;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(reply, new DropshipError('ETOO_LARGE', [], `The body is larger than ${app.initialConfig.bodyLimit} bytes`));

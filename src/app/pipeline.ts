@@ -1,5 +1,6 @@
 import { Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../queue/redis';
 import { Batches } from '../../workers/batches';
 import { Cancellations } from '../../workers/cancellation';
 import { createPickupWorker, schedulePickups } from '../../workers/confirmation-pickup';
@@ -13,7 +14,9 @@ import { LoopStore } from '../loop/record';
 import type { StorePlatform } from '../stores/store';
 import type { Config } from '../config/config';
 import { OrderIntake } from '../queue/intake';
-import { deliveryQueueName, FULFILLMENTS_QUEUE, PICKUPS_QUEUE } from '../queue/names';
+import type { Durability } from '../queue/durability';
+import { deliveryQueueName, FULFILLMENTS_QUEUE, ORDERS_QUEUE, PICKUPS_QUEUE } from '../queue/names';
+import { claimPartitions, KeySpace } from '../queue/partitions';
 import { DisclosureLedger } from '../ledger/disclosure-ledger';
 import { createRedis, displayRedisUrl } from '../queue/redis';
 import type { DataCipher } from '../queue/sealing';
@@ -25,9 +28,21 @@ import type { Transport } from '../transports/transport';
 
 export interface PipelineOptions {
   config: Config;
+  /** A Redis URL, or a Redis Cluster's seed nodes as `clusterUrl` writes them (`REDIS_CLUSTER_NODES`). */
   redisUrl: string;
-  /** BullMQ key prefix (Redis Cluster is not supported yet: connections are single-node). @defaultValue "dropship" */
+  /** BullMQ key prefix (`QUEUE_PREFIX`). @defaultValue "dropship" */
   prefix?: string;
+  /**
+   * Partitions orders are spread over (`QUEUE_PARTITIONS`): each has its own queues and keys
+   * under one hash tag, served by its own workers. Refused at start while the queues still
+   * hold jobs laid out for another count. @defaultValue 1
+   */
+  partitions?: number;
+  /**
+   * On a Redis Cluster, how intake confirms an order reached a replica before answering 202
+   * (`WAIT`). @defaultValue 1 replica within 2 s on a cluster; none on a single server
+   */
+  durability?: Durability | false;
   transports: TransportFactory;
   /**
    * Seals job data holding personal data (AES-256-GCM) before it reaches Redis; every process
@@ -67,14 +82,16 @@ export class Pipeline {
   private constructor(
     readonly ledger: DisclosureLedger,
     readonly intake: OrderIntake,
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
+    /** Where each order's jobs and keys live (`QUEUE_PARTITIONS`). */
+    readonly keys: KeySpace,
     readonly workers: Worker[],
     /** Suppliers' confirmations in; the store told what shipped. */
     readonly confirmations: ConfirmationIntake,
     readonly loop: LoopStore,
     private readonly transports: Transport[],
-    private readonly connections: Redis[],
+    private readonly connections: RedisClient[],
     private readonly closers: Array<() => Promise<void>>,
   ) {}
 
@@ -87,81 +104,122 @@ export class Pipeline {
     await new Promise<void>((resolve, reject) => {
       if (redis.status === 'ready') return resolve();
       redis.once('ready', () => resolve());
-      redis.once('end', () => reject(new Error(`cannot connect to Redis at ${displayRedisUrl(options.redisUrl)}`)));
+      redis.once('end', () => reject(new Error(`cannot connect to RedisClient at ${displayRedisUrl(options.redisUrl)}`)));
     });
     const { cipher } = options;
-    const intake = new OrderIntake(redis, { prefix, completedJobsMs: config.store.retention.completedJobsMs, dedupeMs: config.store.retention.dedupeMs, cipher });
+    const cluster = redis instanceof Cluster;
+    const keys = KeySpace.of(prefix, options.partitions ?? 1, cluster);
+    await claimPartitions(redis, keys, [ORDERS_QUEUE, ...deliveryTargets(config).map((t) => deliveryQueueName(t.kind, t.recipient)), FULFILLMENTS_QUEUE]).catch(async (error: unknown) => {
+      redis.disconnect();
+      throw error;
+    });
+    const durability = options.durability === false ? undefined : (options.durability ?? (cluster ? { replicas: 1, timeoutMs: 2000 } : undefined));
+    const intake = new OrderIntake(redis, {
+      prefix: keys,
+      completedJobsMs: config.store.retention.completedJobsMs,
+      dedupeMs: config.store.retention.dedupeMs,
+      cipher,
+      ...(durability ? { durability } : {}),
+    });
     const cache = redisSharedCache(redis, prefix);
-    const ledger = new DisclosureLedger(redis, { prefix, retentionMs: config.store.retention.disclosuresMs });
+    const ledger = new DisclosureLedger(redis, { prefix: keys, retentionMs: config.store.retention.disclosuresMs });
     const workers: Worker[] = [];
     const transports: Transport[] = [];
-    const connections: Redis[] = [redis];
+    const connections: RedisClient[] = [redis];
     const closers: Array<() => Promise<void>> = [];
     // Plain connection for the workers' own records; the intake's fails fast by design.
     const records = createRedis(options.redisUrl);
     connections.push(records);
-    const loop = new LoopStore(redis, prefix, config.store.retention.disclosuresMs);
-    const fulfillments = options.store ? new Queue<FulfillmentJobData, FulfillmentJobResult>(FULFILLMENTS_QUEUE, { connection: redis, prefix }) : undefined;
-    if (fulfillments) closers.push(() => fulfillments.close());
+    const loop = new LoopStore(redis, keys, config.store.retention.disclosuresMs);
+    // A fulfillment is queued in its order's partition (one queue per partition, like the deliveries).
+    const fulfillmentQueues = (connection: RedisClient) => {
+      const queues = keys.prefixes.map((p) => new Queue<FulfillmentJobData, FulfillmentJobResult>(FULFILLMENTS_QUEUE, { connection, prefix: p }));
+      closers.push(() => Promise.all(queues.map((q) => q.close())).then(() => undefined));
+      return (orderId: string) => queues[keys.indexOf(orderId)]!;
+    };
     if (options.store) {
       const store = options.store;
       closers.push(() => store.close());
     }
-    const confirmations = new ConfirmationIntake({ redis, prefix, config, loop, ...(fulfillments ? { fulfillments } : {}) });
+    const confirmations = new ConfirmationIntake({ redis, prefix: keys, config, loop, ...(options.store ? { fulfillments: fulfillmentQueues(redis) } : {}) });
     // The workers' side writes over the plain connection (it waits out a Redis restart).
-    const recordsLoop = new LoopStore(records, prefix, config.store.retention.disclosuresMs);
-    const workerFulfillments = options.store ? new Queue<FulfillmentJobData, FulfillmentJobResult>(FULFILLMENTS_QUEUE, { connection: records, prefix }) : undefined;
-    if (workerFulfillments) closers.push(() => workerFulfillments.close());
-    const afterDelivery = new ConfirmationIntake({ redis: records, prefix, config, loop: recordsLoop, ...(workerFulfillments ? { fulfillments: workerFulfillments } : {}) });
+    const recordsLoop = new LoopStore(records, keys, config.store.retention.disclosuresMs);
+    const afterDelivery = new ConfirmationIntake({ redis: records, prefix: keys, config, loop: recordsLoop, ...(options.store ? { fulfillments: fulfillmentQueues(records) } : {}) });
     if (options.workers ?? true) {
-      // Each worker gets its own connection: BullMQ blocks on it while waiting for jobs.
-      const connection = () => {
+      // Each worker gets its own connection on a single server (BullMQ duplicates it for its
+      // blocking reads). A cluster client holds a socket per node: there, the workers of a
+      // partition share one.
+      const shared = new Map<string, RedisClient>();
+      const connection = (partition?: string) => {
+        const reuse = cluster && partition !== undefined ? shared.get(partition) : undefined;
+        if (reuse) return reuse;
         const c = createRedis(options.redisUrl);
         connections.push(c);
+        if (cluster && partition !== undefined) shared.set(partition, c);
         return c;
       };
-      const cancellations = new Cancellations(connection(), records, prefix, config, cipher);
+      const cancellations = new Cancellations(connection(), records, keys, config, cipher);
       closers.push(() => cancellations.close());
-      const batches = new Batches(connection(), records, prefix, config, cipher);
+      const batches = new Batches(connection(), records, keys, config, cipher);
       closers.push(() => batches.close());
       await batches.schedule();
       const lockTimings = {
         ...(options.lockDurationMs ? { lockDurationMs: options.lockDurationMs } : {}),
         ...(options.stalledIntervalMs ? { stalledIntervalMs: options.stalledIntervalMs } : {}),
       };
-      const orderWorker = createOrderWorker({ connection: connection(), records, prefix, config, cipher, cancellations, concurrency: options.orderConcurrency ?? 8, ...lockTimings });
-      options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
-      workers.push(orderWorker);
-      for (const target of deliveryTargets(config)) {
-        const transport = options.transports(target, { cache });
-        transports.push(transport);
-        const queueName = deliveryQueueName(target.kind, target.recipient);
-        const worker = createDeliveryWorker({
-          connection: connection(),
-          prefix,
-          queueName,
-          transport,
+      // One worker per queue per partition; the concurrency asked for is shared out over the
+      // partitions (each gets its share, at least one).
+      const share = (n: number) => Math.max(1, Math.ceil(n / keys.count));
+      const targets = deliveryTargets(config).map((target) => ({ target, transport: options.transports(target, { cache }) }));
+      transports.push(...targets.map((t) => t.transport));
+      for (const partition of keys.prefixes) {
+        const orderWorker = createOrderWorker({
+          connection: connection(partition),
           records,
+          prefix: partition,
+          keys,
           config,
-          ledger,
-          cancellations,
-          batches,
           cipher,
-          concurrency: options.deliveryConcurrency ?? 4,
-          ...(options.env ? { env: options.env } : {}),
-          afterDelivery: (d, trackingNumber) => afterDelivery.afterDelivery(d, trackingNumber),
+          cancellations,
+          concurrency: share(options.orderConcurrency ?? 8),
           ...lockTimings,
         });
-        options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
-        workers.push(worker);
+        options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
+        workers.push(orderWorker);
+        for (const { target, transport } of targets) {
+          const queueName = deliveryQueueName(target.kind, target.recipient);
+          const worker = createDeliveryWorker({
+            connection: connection(partition),
+            prefix: partition,
+            keys,
+            queueName,
+            transport,
+            records,
+            config,
+            ledger,
+            cancellations,
+            batches,
+            cipher,
+            concurrency: share(options.deliveryConcurrency ?? 4),
+            ...(options.env ? { env: options.env } : {}),
+            afterDelivery: (d, trackingNumber) => afterDelivery.afterDelivery(d, trackingNumber),
+            ...lockTimings,
+          });
+          options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
+          workers.push(worker);
+        }
       }
       if (options.store) {
-        const fulfiller = createFulfillmentWorker({ connection: connection(), prefix, store: options.store, loop: recordsLoop, ...lockTimings });
-        options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: options.store.id, transport: 'https' });
-        workers.push(fulfiller);
+        for (const partition of keys.prefixes) {
+          const fulfiller = createFulfillmentWorker({ connection: connection(partition), prefix: partition, store: options.store, loop: recordsLoop, ...lockTimings });
+          options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: options.store.id, transport: 'https' });
+          workers.push(fulfiller);
+        }
       }
-      // Suppliers' confirmation files, picked up from their SFTP folders on a schedule.
-      const pickups = new Queue(PICKUPS_QUEUE, { connection: records, prefix });
+      // Suppliers' confirmation files, picked up from their SFTP folders on a schedule: one
+      // queue, in the first partition (a pickup touches each supplier's own keys only).
+      const pickupPrefix = keys.prefixes[0]!;
+      const pickups = new Queue(PICKUPS_QUEUE, { connection: records, prefix: pickupPrefix });
       // Redis away is the workers' to report; the queue is only used to schedule at start.
       pickups.on('error', () => undefined);
       closers.push(() => pickups.close());
@@ -169,14 +227,14 @@ export class Pipeline {
       if (config.suppliers.some((s) => s.confirmations?.sftp)) {
         const pickup = new ConfirmationPickup({
           redis: records,
-          prefix,
+          prefix: keys,
           config,
           confirm: (supplierId, confirmation, origin) => afterDelivery.confirm(supplierId, confirmation, origin),
           ...(options.env ? { env: options.env } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
           ...(options.metrics ? { metrics: options.metrics } : {}),
         });
-        const picker = createPickupWorker({ connection: connection(), prefix, pickup, ...lockTimings });
+        const picker = createPickupWorker({ connection: connection(pickupPrefix), prefix: pickupPrefix, pickup, ...lockTimings });
         options.metrics?.observe(picker, { queue: picker.name, recipient: 'suppliers', transport: 'none' });
         workers.push(picker);
       }
@@ -203,7 +261,7 @@ export class Pipeline {
       // the last ones (personal data) would stay. A sweep keeps the retention promise.
       const retentionMs = config.store.retention.completedJobsMs;
       const sweepConnection = connection();
-      const swept = workers.map((w) => new Queue(w.name, { connection: sweepConnection, prefix }));
+      const swept = workers.map((w) => new Queue(w.name, { connection: sweepConnection, ...(w.opts.prefix !== undefined ? { prefix: w.opts.prefix } : {}) }));
       const sweep = setInterval(
         () => {
           for (const q of swept) void q.clean(retentionMs, 1000, 'completed').catch(() => undefined);
@@ -216,7 +274,7 @@ export class Pipeline {
         await Promise.all(swept.map((q) => q.close()));
       });
     }
-    return new Pipeline(ledger, intake, redis, prefix, workers, confirmations, loop, transports, connections, closers);
+    return new Pipeline(ledger, intake, redis, prefix, keys, workers, confirmations, loop, transports, connections, closers);
   }
 
   /** Resolves when Redis answers and every worker of this process is running; rejects with why not. */

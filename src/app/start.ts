@@ -60,6 +60,10 @@ export interface StartOptions {
   logger?: Logger;
   /** BullMQ key prefix. @defaultValue "dropship" */
   prefix?: string;
+  /** Partitions orders are spread over (`QUEUE_PARTITIONS`, see `PipelineOptions.partitions`). @defaultValue 1 */
+  partitions?: number;
+  /** How long intake waits for a replica on a Redis Cluster (`REDIS_WAIT_TIMEOUT`). @defaultValue 2 s */
+  waitTimeoutMs?: number;
   /** Worker lock and stall timings (`DROPSHIP_LOCK_DURATION`, `DROPSHIP_STALLED_INTERVAL`). */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -161,6 +165,8 @@ export async function startServices(options: StartOptions): Promise<Services> {
       config,
       redisUrl,
       prefix: options.prefix ?? 'dropship',
+      ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+      ...(options.waitTimeoutMs !== undefined ? { durability: { replicas: 1, timeoutMs: options.waitTimeoutMs } } : {}),
       transports: options.transports,
       cipher: options.cipher,
       workers: role === 'all' || role === 'workers',
@@ -171,9 +177,10 @@ export async function startServices(options: StartOptions): Promise<Services> {
       })(),
     });
     undo.push(() => pipeline.stop());
-    const lagOps = new Operations(pipeline.redis, pipeline.prefix, config);
+    const lagOps = new Operations(pipeline.redis, pipeline.keys, config);
     lag.of = () => lagOps.confirmationLag();
-    const queues = (): Queue[] => pipelineQueueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix: pipeline.prefix }));
+    // Every queue of every partition.
+    const queues = (): Queue[] => pipeline.keys.prefixes.flatMap((prefix) => pipelineQueueNames(config).map((name) => new Queue(name, { connection: pipeline.redis, prefix })));
     metricsQueues.push(...queues());
     const dashboardQueues = options.dashboard && role !== 'workers' ? queues() : [];
     undo.push(async () => void (await Promise.all([...dashboardQueues, ...metricsQueues].map((q) => q.close()))));
@@ -181,7 +188,7 @@ export async function startServices(options: StartOptions): Promise<Services> {
     // The console and GET /orders/:id read through the same operations as the CLI, on the
     // pipeline's connection.
     const takesOrders = role === 'all' || role === 'api';
-    const consoleOps = (options.dashboard && role !== 'workers') || takesOrders ? new Operations(pipeline.redis, pipeline.prefix, config) : undefined;
+    const consoleOps = (options.dashboard && role !== 'workers') || takesOrders ? new Operations(pipeline.redis, pipeline.keys, config) : undefined;
     if (consoleOps) undo.push(() => consoleOps.close());
     const consoleQueries = consoleOps
       ? new ConsoleQueries(consoleOps, { keys: options.keys ?? [], ...(options.unusableKeys ? { unusableKeys: options.unusableKeys } : {}) })

@@ -15,7 +15,8 @@ import { pipelineQueueNames, type Role, type Services, startServices } from '../
 import { previewOrder } from '../planning/preview';
 import { createOrderProducer } from '../app/producer';
 import { type LabelRecoveryOutcome, ORDERS_QUEUE } from '../queue/names';
-import { createRedis, displayRedisUrl, RedisRefusedError } from '../queue/redis';
+import { keySpaceFor, PartitionsChangedError } from '../queue/partitions';
+import { createRedis, displayRedisUrl, RedisRefusedError, redisFromEnv } from '../queue/redis';
 import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } from '../queue/sealing';
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
@@ -69,12 +70,40 @@ function readPayload(file: string): unknown {
   }
 }
 
-/** REDIS_URL, else the embedded server a running `dropship start` recorded. */
+/** The Redis of `REDIS_CLUSTER_NODES` or `REDIS_URL`, if either is set (a malformed node list ends the command). */
+function externalRedis(): string | undefined {
+  try {
+    return redisFromEnv(process.env);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** `QUEUE_PARTITIONS` (1 to 1024), when set. */
+function partitionsFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.QUEUE_PARTITIONS;
+  if (text === undefined || text.trim() === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new CliError('QUEUE_PARTITIONS must be a whole number from 1 to 1024');
+  return n;
+}
+
+/** `REDIS_WAIT_TIMEOUT` (a duration, 10ms to 1m): how long intake waits for a replica on a cluster. */
+function waitTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.REDIS_WAIT_TIMEOUT;
+  if (text === undefined || text === '') return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 10 || ms > 60_000) throw new CliError('REDIS_WAIT_TIMEOUT must be a duration from 10ms to 1m, such as "2s"');
+  return ms;
+}
+
+/** REDIS_CLUSTER_NODES or REDIS_URL, else the embedded server a running `dropship start` recorded. */
 function redisUrlFor(dataDir: string): string {
-  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+  const external = externalRedis();
+  if (external) return external;
   const file = path.join(dataDir, 'redis.url');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  throw new CliError(`REDIS_URL is not set and no embedded Redis is running (start one with "dropship start", or set REDIS_URL)`);
+  throw new CliError(`neither REDIS_URL nor REDIS_CLUSTER_NODES is set and no embedded Redis is running (start one with "dropship start", or set REDIS_URL)`);
 }
 
 /**
@@ -82,7 +111,7 @@ function redisUrlFor(dataDir: string): string {
  * Redis's own key beside its data (`<data-dir>/data.key`, created on first start).
  */
 function cipherFor(dataDir: string): DataCipher {
-  if (process.env.REDIS_URL) return dataCipherFromEnv(process.env);
+  if (externalRedis()) return dataCipherFromEnv(process.env);
   mkdirSync(dataDir, { recursive: true });
   return dataCipherFromEnv(process.env, { localKeyFile: path.join(dataDir, 'data.key') });
 }
@@ -116,14 +145,16 @@ async function withOperations(opts: { config: string; dataDir: string }, fn: (op
   redis.on('error', (err: Error) => {
     lastError = err.message.split('\n')[0];
   });
-  const ops = new Operations(redis, process.env.QUEUE_PREFIX ?? 'dropship', config);
+  let ops: Operations | undefined;
   try {
+    // The partitions the pipeline recorded (QUEUE_PARTITIONS before it ever ran).
+    ops = new Operations(redis, await keySpaceFor(redis, process.env.QUEUE_PREFIX ?? 'dropship', partitionsFromEnv(process.env)), config);
     await fn(ops, config);
   } catch (err) {
-    if (redis.status === 'end' || redis.status === 'close') throw new CliError(`cannot use Redis at ${displayRedisUrl(url)}: ${lastError ?? 'the connection was closed'}`);
+    if (redis.status === 'end' || redis.status === 'close' || (err instanceof Error && err.name === 'MaxRetriesPerRequestError')) throw new CliError(`cannot use Redis at ${displayRedisUrl(url)}: ${lastError ?? 'the connection was closed'}`);
     throw err;
   } finally {
-    await ops.close().catch(() => undefined);
+    await ops?.close().catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
   }
 }
@@ -205,7 +236,16 @@ program
       });
       const config = loadConfig(opts.config);
       const redisUrl = redisUrlFor(opts.dataDir);
-      const producer = createOrderProducer({ redisUrl, config, prefix: process.env.QUEUE_PREFIX ?? 'dropship', cipher: cipherFor(opts.dataDir) });
+      const waitTimeoutMs = waitTimeoutFromEnv(process.env);
+      const partitions = partitionsFromEnv(process.env);
+      const producer = createOrderProducer({
+        redisUrl,
+        config,
+        prefix: process.env.QUEUE_PREFIX ?? 'dropship',
+        cipher: cipherFor(opts.dataDir),
+        ...(partitions !== undefined ? { partitions } : {}),
+        ...(waitTimeoutMs !== undefined ? { waitTimeoutMs } : {}),
+      });
       // A bar only for a person watching many orders go: stdout stays JSON lines either way.
       if (payloads.length > 1 && process.stderr.isTTY) bar = new ProgressBar({ total: payloads.length, label: 'orders submitted' });
       bar?.start();
@@ -240,7 +280,16 @@ program
       }
       const config = loadConfig(opts.config);
       const redisUrl = redisUrlFor(opts.dataDir);
-      const producer = createOrderProducer({ redisUrl, config, prefix: process.env.QUEUE_PREFIX ?? 'dropship', cipher: cipherFor(opts.dataDir) });
+      const waitTimeoutMs = waitTimeoutFromEnv(process.env);
+      const partitions = partitionsFromEnv(process.env);
+      const producer = createOrderProducer({
+        redisUrl,
+        config,
+        prefix: process.env.QUEUE_PREFIX ?? 'dropship',
+        cipher: cipherFor(opts.dataDir),
+        ...(partitions !== undefined ? { partitions } : {}),
+        ...(waitTimeoutMs !== undefined ? { waitTimeoutMs } : {}),
+      });
       try {
         const result = await producer.cancel(orderId, opts.reason ? { reason: opts.reason as CancelReason } : {});
         process.stdout.write(JSON.stringify({ ...result, cancelled: true }) + '\n');
@@ -519,7 +568,17 @@ program
     // With no REDIS_URL this process runs its own redis-server on the data folder. The folder
     // is locked before anything else happens in it: a second start on it stops here, leaving
     // the first's redis-server and redis.url alone.
-    const embedded = !process.env.REDIS_URL;
+    let external: string | undefined;
+    let partitions: number | undefined;
+    let waitTimeoutMs: number | undefined;
+    try {
+      external = externalRedis();
+      partitions = partitionsFromEnv(process.env);
+      waitTimeoutMs = waitTimeoutFromEnv(process.env);
+    } catch (err) {
+      fail(err);
+    }
+    const embedded = !external;
     let lock: DataDirLock | undefined;
     if (embedded) {
       try {
@@ -548,7 +607,7 @@ program
     const unmask = process.env.DASHBOARD_UNMASK === 'true';
     let cipher: DataCipher;
     try {
-      cipher = opts.role === 'dashboard' && !unmask && process.env.REDIS_URL && !process.env.DROPSHIP_DATA_KEY && !process.env.DROPSHIP_DATA_KEY_FILE ? withoutDataKey() : cipherFor(opts.dataDir);
+      cipher = opts.role === 'dashboard' && !unmask && external && !process.env.DROPSHIP_DATA_KEY && !process.env.DROPSHIP_DATA_KEY_FILE ? withoutDataKey() : cipherFor(opts.dataDir);
     } catch (err) {
       fail(err);
     }
@@ -582,7 +641,7 @@ program
     try {
       services = await startServices({
         config,
-        redis: lock ? { embedded: { dataDir: opts.dataDir, lock } } : { url: process.env.REDIS_URL ?? '' },
+        redis: lock ? { embedded: { dataDir: opts.dataDir, lock } } : { url: external ?? '' },
         role: opts.role,
         transports,
         cipher,
@@ -592,10 +651,12 @@ program
         unusableKeys,
         logger: log,
         prefix: process.env.QUEUE_PREFIX ?? 'dropship',
+        ...(partitions !== undefined ? { partitions } : {}),
+        ...(waitTimeoutMs !== undefined ? { waitTimeoutMs } : {}),
         ...lockTimings,
       });
     } catch (err) {
-      fail(err instanceof RedisRefusedError ? new CliError(err.message) : err);
+      fail(err instanceof RedisRefusedError || err instanceof PartitionsChangedError ? new CliError(err.message) : err);
     }
     log.info(
       { role: opts.role, redis: services.embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },

@@ -50,6 +50,11 @@ export const CATALOGUE = {
   EFORBIDDEN: { status: 403, retry: 'permanent', message: 'This action is disabled: it could lose orders kept for replay, or overwrite payloads' },
   ENOT_FOUND: { status: 404, retry: 'permanent', message: 'Not found' },
   EUNAVAILABLE: { status: 503, retry: 'retry-after', message: 'The queue store is unavailable; try again shortly' },
+  ENOT_DURABLE: {
+    status: 503,
+    retry: 'retry-after',
+    message: 'The order could not be confirmed on a replica of the queue store in time; send it again shortly (a repeat is recognised)',
+  },
   EINTERNAL: { status: 500, retry: 'retry', message: 'Internal error' },
 
   // Supplier confirmations (acknowledgements and shipments) and what the store is told.

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { type KeySpace, keySpaceOf } from '../queue/partitions';
+import type { RedisClient } from '../queue/redis';
 import type { FieldPath } from '../core/field-paths';
 
 /** What was shared about one order, with whom and when: one record per delivered payload. */
@@ -29,25 +31,30 @@ export function sha256Hex(body: string): string {
  * while): `<prefix>:disclosures:<orderId>` is a hash of delivery id → record, so recording
  * the same delivery twice (a retry after a crash) keeps one record; an index sorted by time
  * lets `purge` drop records older than the retention. Records hold no payload, only paths
- * and a digest.
+ * and a digest. With partitions (`QUEUE_PARTITIONS`), every key is the order's partition's:
+ * a delivery records its disclosure in the same transaction (one hash slot) as its marker.
  */
 export class DisclosureLedger {
+  private readonly keys: KeySpace;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly options: { prefix: string; retentionMs: number },
-  ) {}
+    private readonly redis: RedisClient,
+    private readonly options: { prefix: string | KeySpace; retentionMs: number },
+  ) {
+    this.keys = keySpaceOf(options.prefix);
+  }
 
   private key(orderId: string): string {
-    return `${this.options.prefix}:disclosures:${orderId}`;
+    return `${this.keys.forOrder(orderId)}:disclosures:${orderId}`;
   }
 
-  private get indexKey(): string {
-    return `${this.options.prefix}:disclosures-index`;
+  private indexKey(prefix: string): string {
+    return `${prefix}:disclosures-index`;
   }
 
-  /** `<kind>:<recipient>` → when it last had a payload: one small hash, read by the console's suppliers page. */
-  private get lastKey(): string {
-    return `${this.options.prefix}:disclosures-last`;
+  /** `<kind>:<recipient>` → when it last had a payload: one small hash per partition, read by the console's suppliers page. */
+  private lastKey(prefix: string): string {
+    return `${prefix}:disclosures-last`;
   }
 
   async record(d: Disclosure): Promise<void> {
@@ -56,11 +63,12 @@ export class DisclosureLedger {
 
   /** Adds the record's commands to a transaction the caller runs (one round trip with its own). */
   recordIn(multi: ChainableCommander, d: Disclosure): ChainableCommander {
+    const prefix = this.keys.forOrder(d.orderId);
     return multi
       .hset(this.key(d.orderId), d.deliveryId, JSON.stringify(d))
       .pexpire(this.key(d.orderId), this.options.retentionMs)
-      .zadd(this.indexKey, Date.parse(d.deliveredAt), d.orderId)
-      .hset(this.lastKey, `${d.kind}:${d.recipient}`, d.deliveredAt);
+      .zadd(this.indexKey(prefix), Date.parse(d.deliveredAt), d.orderId)
+      .hset(this.lastKey(prefix), `${d.kind}:${d.recipient}`, d.deliveredAt);
   }
 
   /**
@@ -68,7 +76,13 @@ export class DisclosureLedger {
    * `carrier:ups`), kept beyond the retention of jobs and records: it names only recipients and times.
    */
   async lastByRecipient(): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.lastKey);
+    const last: Record<string, string> = {};
+    for (const prefix of this.keys.prefixes) {
+      for (const [recipient, at] of Object.entries(await this.redis.hgetall(this.lastKey(prefix)))) {
+        if (last[recipient] === undefined || last[recipient] < at) last[recipient] = at;
+      }
+    }
+    return last;
   }
 
   /** Every disclosure about one order, oldest first. */
@@ -80,15 +94,19 @@ export class DisclosureLedger {
   /** Drops the records of orders whose last disclosure is older than `olderThanMs`; returns how many orders. */
   async purge(olderThanMs: number, now = Date.now()): Promise<number> {
     const cutoff = now - olderThanMs;
-    const orders = await this.redis.zrangebyscore(this.indexKey, '-inf', cutoff);
-    for (let i = 0; i < orders.length; i += 500) {
-      const batch = orders.slice(i, i + 500);
-      await this.redis
-        .multi()
-        .del(...batch.map((o) => this.key(o)))
-        .zrem(this.indexKey, ...batch)
-        .exec();
+    let purged = 0;
+    for (const prefix of this.keys.prefixes) {
+      const orders = await this.redis.zrangebyscore(this.indexKey(prefix), '-inf', cutoff);
+      for (let i = 0; i < orders.length; i += 500) {
+        const batch = orders.slice(i, i + 500);
+        await this.redis
+          .multi()
+          .del(...batch.map((o) => this.key(o)))
+          .zrem(this.indexKey(prefix), ...batch)
+          .exec();
+      }
+      purged += orders.length;
     }
-    return orders.length;
+    return purged;
   }
 }

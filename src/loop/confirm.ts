@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis';
+import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import type { Config } from '../config/config';
 import { allocateShipment, checkAcknowledgedLines, type Confirmation, type ConfirmationOrigin, normaliseCarrier, type SentLine } from '../core/confirmation';
 import type { ManifestShipment, OrderManifest } from '../planning/plan';
@@ -26,12 +27,13 @@ export type ConfirmOutcome =
   | { status: 'conflict'; problems: string[] };
 
 export interface ConfirmDeps {
-  redis: Redis;
-  prefix: string;
+  redis: RedisClient;
+  /** A plain prefix, or the partitions: an order's keys live in its partition, a supplier's in its own. */
+  prefix: string | KeySpace;
   config: Config;
   loop: LoopStore;
-  /** The fulfillments queue, when a store platform is configured (`store.platform`). */
-  fulfillments?: Queue<FulfillmentJobData, FulfillmentJobResult>;
+  /** The fulfillments queue of an order (its partition's), when a store platform is configured (`store.platform`). */
+  fulfillments?: Queue<FulfillmentJobData, FulfillmentJobResult> | ((orderId: string) => Queue<FulfillmentJobData, FulfillmentJobResult>);
   now?: () => Date;
 }
 
@@ -53,7 +55,11 @@ function capsOf(manifest: OrderManifest): Record<string, number> {
 }
 
 export class ConfirmationIntake {
-  constructor(private readonly deps: ConfirmDeps) {}
+  private readonly keys: KeySpace;
+
+  constructor(private readonly deps: ConfirmDeps) {
+    this.keys = keySpaceOf(deps.prefix);
+  }
 
   private now(): string {
     return (this.deps.now?.() ?? new Date()).toISOString();
@@ -61,7 +67,8 @@ export class ConfirmationIntake {
 
   /** The supplier's shipment of the order, if it was sent its purchase order. */
   async sentShipment(supplierId: string, orderId: string): Promise<{ manifest: OrderManifest; shipment: ManifestShipment } | undefined> {
-    const { redis, prefix } = this.deps;
+    const { redis } = this.deps;
+    const prefix = this.keys.forOrder(orderId);
     const raw = await redis.get(markerKeys.manifest(prefix, orderId));
     if (!raw) return undefined;
     const manifest = JSON.parse(raw) as OrderManifest;
@@ -172,10 +179,11 @@ export class ConfirmationIntake {
    */
   async afterDelivery(d: { deliveryId: string; orderId: string; shipmentId: string; recipient: string; kind: 'carrier' | 'dropship'; purpose?: string }, trackingNumber: string | undefined): Promise<void> {
     if (d.purpose === 'cancellation') return;
-    const { redis, prefix, config } = this.deps;
+    const { redis, config } = this.deps;
+    const prefix = this.keys.forOrder(d.orderId);
     const supplier = d.kind === 'dropship' ? config.suppliers.find((s) => s.id === d.recipient) : undefined;
     if (supplier?.confirmations) {
-      await redis.zadd(markerKeys.unconfirmed(prefix, supplier.id), 'NX', Date.now(), d.orderId);
+      await redis.zadd(markerKeys.unconfirmed(this.keys.forSupplier(supplier.id), supplier.id), 'NX', Date.now(), d.orderId);
       return;
     }
     if (!this.deps.fulfillments) return;
@@ -216,7 +224,9 @@ export class ConfirmationIntake {
 
   /** The purchase order is answered: no longer overdue; a rejection or backorder needs an operator. */
   private async markAnswered(supplierId: string, orderId: string, status: string, at: string): Promise<void> {
-    const { redis, prefix } = this.deps;
+    const { redis } = this.deps;
+    // The supplier's keys share its partition's tag: one transaction, one slot.
+    const prefix = this.keys.forSupplier(supplierId);
     const multi = redis.multi().zrem(markerKeys.unconfirmed(prefix, supplierId), orderId);
     for (const s of ['rejected', 'backordered'] as const) {
       if (s === status) multi.zadd(markerKeys.attention(prefix, supplierId, s), Date.parse(at), orderId);
@@ -227,8 +237,9 @@ export class ConfirmationIntake {
 
   /** Queues the store's fulfillment of a shipped event (when a store platform is configured and the order has the store's ids). */
   async fulfil(manifest: OrderManifest, shipment: ManifestShipment, n: number, event: Extract<LoopEvent, { kind: 'shipped' }>, complete: boolean): Promise<string | undefined> {
-    const queue = this.deps.fulfillments;
-    if (!queue || manifest.storeOrderId === undefined) return undefined;
+    const fulfillments = this.deps.fulfillments;
+    if (!fulfillments || manifest.storeOrderId === undefined) return undefined;
+    const queue = typeof fulfillments === 'function' ? fulfillments(manifest.orderId) : fulfillments;
     // An order from another platform's webhook (a WooCommerce order while Shopify is told) is not the store's to hear of.
     const platform = this.deps.config.store.platform?.id;
     if (manifest.storePlatform !== undefined && platform !== undefined && manifest.storePlatform !== platform) return undefined;

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config, SupplierConfig } from '../config/config';
 import type { Confirmation, ConfirmationOrigin } from '../core/confirmation';
@@ -8,6 +7,8 @@ import { DropshipError } from '../errors';
 import { confirmationFormatById } from '../formats/inbound';
 import { MAX_CONFIRMATION_DOCUMENT_CHARS, type ReadDocument } from '../formats/inbound/format';
 import { markerKeys } from '../queue/names';
+import { type KeySpace, keySpaceOf } from '../queue/partitions';
+import type { RedisClient } from '../queue/redis';
 import type { PipelineMetrics } from '../telemetry/metrics';
 import { type FolderEntry, isNoSuchFile, SftpFolder } from '../transports/sftp/folder';
 import type { SftpOptions } from '../transports/sftp';
@@ -69,8 +70,9 @@ export interface PickedFile {
 }
 
 export interface PickupDeps {
-  redis: Redis;
-  prefix: string;
+  redis: RedisClient;
+  /** A plain prefix, or the partitions: a supplier's claims, seen files and failures live in its own. */
+  prefix: string | KeySpace;
   config: Config;
   /** The intake (`ConfirmationIntake.confirm`). */
   confirm: (supplierId: string, confirmation: Confirmation, origin: ConfirmationOrigin & { controlNumber?: number }) => Promise<ConfirmOutcome>;
@@ -146,7 +148,8 @@ export class ConfirmationPickup {
 
   /** One file: claimed, read, confirmed, moved; the claim released. */
   private async pick(supplier: SupplierConfig, folder: PickupFolder, entry: FolderEntry, made: Set<string>): Promise<PickedFile> {
-    const { redis, prefix } = this.deps;
+    const { redis } = this.deps;
+    const prefix = keySpaceOf(this.deps.prefix).forSupplier(supplier.id);
     const dir = (supplier.confirmations?.sftp as { remoteDir: string }).remoteDir;
     const path = posix.join(dir, entry.name);
     const claim = markerKeys.pickupClaim(prefix, supplier.id, `${entry.name}:${entry.size}:${entry.modifiedAt}`);
@@ -259,7 +262,7 @@ export class ConfirmationPickup {
   }
 
   private async recordFailure(supplierId: string, failure: PickupFailure): Promise<void> {
-    const key = markerKeys.pickupFailures(this.deps.prefix, supplierId);
+    const key = markerKeys.pickupFailures(keySpaceOf(this.deps.prefix).forSupplier(supplierId), supplierId);
     await this.deps.redis
       .multi()
       .lpush(key, JSON.stringify(failure))
@@ -270,8 +273,8 @@ export class ConfirmationPickup {
 }
 
 /** The supplier's recent failed files, newest first. */
-export async function pickupFailures(redis: Redis, prefix: string, supplierId: string): Promise<PickupFailure[]> {
-  return (await redis.lrange(markerKeys.pickupFailures(prefix, supplierId), 0, -1)).map((raw) => JSON.parse(raw) as PickupFailure);
+export async function pickupFailures(redis: RedisClient, prefix: string | KeySpace, supplierId: string): Promise<PickupFailure[]> {
+  return (await redis.lrange(markerKeys.pickupFailures(keySpaceOf(prefix).forSupplier(supplierId), supplierId), 0, -1)).map((raw) => JSON.parse(raw) as PickupFailure);
 }
 
 function reasonText(file: string, what: string, problems: readonly string[]): string {

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis';
+import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import type { AcknowledgementStatus } from '../core/confirmation';
 import { markerKeys } from '../queue/names';
 
@@ -106,14 +107,19 @@ return n
 
 /** The order's loop: every write is one script call. */
 export class LoopStore {
+  private readonly keys: KeySpace;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    /** A plain prefix, or the partitions: an order's loop lives in its partition. */
+    prefix: string | KeySpace,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    this.keys = keySpaceOf(prefix);
+  }
 
   private key(orderId: string): string {
-    return markerKeys.loop(this.prefix, orderId);
+    return markerKeys.loop(this.keys.forOrder(orderId), orderId);
   }
 
   /**

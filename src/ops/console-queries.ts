@@ -215,7 +215,8 @@ export class ConsoleQueries {
 
   /** Whether anything is known about the order: its job, its plan, its disclosures, or its seen marker. */
   async exists(orderId: string): Promise<boolean> {
-    const { redis, prefix } = this.ops.store;
+    const { redis, keys } = this.ops.store;
+    const prefix = keys.forOrder(orderId);
     const n = await redis.exists(
       `${prefix}:${ORDERS_QUEUE}:${orderJobId(orderId)}`,
       markerKeys.manifest(prefix, orderId),
@@ -229,19 +230,24 @@ export class ConsoleQueries {
 
   /**
    * The id of the order the store calls `name` (Shopify's "#1001", or with the store's own
-   * prefix), as recorded when the order came in; "1001" also finds "#1001". One or two keys.
+   * prefix), as recorded when the order came in; "1001" also finds "#1001". One or two keys
+   * per partition: the name is kept in its order's partition, which the name does not tell.
    */
   async orderIdByName(name: string): Promise<string | undefined> {
-    const { redis, prefix } = this.ops.store;
+    const { redis, keys } = this.ops.store;
     const candidates = name.startsWith('#') ? [name] : [name, `#${name}`];
-    const found = await redis.mget(...candidates.map((n) => markerKeys.orderName(prefix, n)));
-    return found.find((id): id is string => id !== null);
+    for (const prefix of keys.prefixes) {
+      const found = (await redis.mget(...candidates.map((n) => markerKeys.orderName(prefix, n)))).find((id): id is string => id !== null);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   /** One order's timeline: a fixed number of keys, plus one job per delivery of the order. */
   async timeline(orderId: string): Promise<OrderTimeline | undefined> {
-    const { redis, prefix } = this.ops.store;
-    const orders = this.ops.queue(ORDERS_QUEUE);
+    const { redis, keys } = this.ops.store;
+    const prefix = keys.forOrder(orderId);
+    const orders = this.ops.queue(ORDERS_QUEUE).of(orderId);
     const [orderJob, cancelJob, disclosures, trackingRaw, [cancelledRaw, manifestRaw, seen], record, loopRaw] = await Promise.all([
       orders.getJob(orderJobId(orderId)),
       orders.getJob(cancelJobId(orderId)),
@@ -269,7 +275,8 @@ export class ConsoleQueries {
     const deliveries = await Promise.all(
       [...planned.entries()].map(async ([deliveryId, p]): Promise<TimelineDelivery> => {
         const queue = deliveryQueueName(p.kind, p.recipient);
-        const job = await this.ops.queue(queue).getJob(deliveryId);
+        // Every delivery of the order is in its partition.
+        const job = await this.ops.queue(queue).of(orderId).getJob(deliveryId);
         const disclosed = disclosures.find((d) => d.deliveryId === deliveryId);
         const ids = (job?.data ?? {}) as DeliveryIds;
         const state = job ? await job.getState() : undefined;
@@ -426,7 +433,7 @@ export class ConsoleQueries {
 
   /** The order job's data (sealed), for the unmasked console. */
   async orderJobData(orderId: string): Promise<unknown> {
-    return (await this.ops.queue(ORDERS_QUEUE).getJob(orderJobId(orderId)))?.data;
+    return (await this.ops.queue(ORDERS_QUEUE).of(orderId).getJob(orderJobId(orderId)))?.data;
   }
 }
 

@@ -1,10 +1,12 @@
-import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Job } from 'bullmq';
+import type { RedisClient } from '../queue/redis';
 import type { Config } from '../config/config';
 import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../errors';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
 import { type OrderStage, readRecord } from '../queue/order-record';
+import { type KeySpace, keySpaceOf } from '../queue/partitions';
+import { PartitionedQueue } from './queues';
 import { deliveryTargets } from '../transports/factory';
 
 /** One delivery of an order as an operator sees it. */
@@ -95,28 +97,31 @@ export type Progress = (done: number, total: number) => void;
  * failed work (after fixing its cause), purge what is old. Used by the CLI.
  */
 export class Operations {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues = new Map<string, PartitionedQueue>();
   readonly ledger: DisclosureLedger;
+  /** Where each order's jobs and keys are (`QUEUE_PARTITIONS`). */
+  readonly keys: KeySpace;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    /** The key prefix, or the partitioned key space the pipeline runs with. */
+    prefix: string | KeySpace,
     private readonly config: Config,
   ) {
-    this.ledger = new DisclosureLedger(redis, { prefix, retentionMs: config.store.retention.disclosuresMs });
+    this.keys = keySpaceOf(prefix);
+    this.ledger = new DisclosureLedger(redis, { prefix: this.keys, retentionMs: config.store.retention.disclosuresMs });
   }
 
-  /** The Redis connection, key prefix and configuration these operations use (for the console's queries). */
-  get store(): { redis: Redis; prefix: string; config: Config } {
-    return { redis: this.redis, prefix: this.prefix, config: this.config };
+  /** The Redis connection, key space and configuration these operations use (for the console's queries). */
+  get store(): { redis: RedisClient; keys: KeySpace; config: Config } {
+    return { redis: this.redis, keys: this.keys, config: this.config };
   }
 
-  queue(name: string): Queue {
+  /** A queue across every partition. */
+  queue(name: string): PartitionedQueue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.redis, prefix: this.prefix });
-      // Connection errors reach the caller as failed calls; printed here they would only repeat.
-      q.on('error', () => undefined);
+      q = new PartitionedQueue(name, this.redis, this.keys);
       this.queues.set(name, q);
     }
     return q;
@@ -136,11 +141,12 @@ export class Operations {
   }
 
   async orderStatus(orderId: string): Promise<OrderStatus> {
-    const orderJob = await this.queue(ORDERS_QUEUE).getJob(orderJobId(orderId));
-    const cancelJob = await this.queue(ORDERS_QUEUE).getJob(cancelJobId(orderId));
+    const prefix = this.keys.forOrder(orderId);
+    const orderJob = await this.queue(ORDERS_QUEUE).of(orderId).getJob(orderJobId(orderId));
+    const cancelJob = await this.queue(ORDERS_QUEUE).of(orderId).getJob(cancelJobId(orderId));
     const disclosures = await this.ledger.forOrder(orderId);
-    const trackingRaw = await this.redis.hgetall(markerKeys.tracking(this.prefix, orderId));
-    const [cancelledRaw, manifestRaw] = await this.redis.mget(markerKeys.cancelled(this.prefix, orderId), markerKeys.manifest(this.prefix, orderId));
+    const trackingRaw = await this.redis.hgetall(markerKeys.tracking(prefix, orderId));
+    const [cancelledRaw, manifestRaw] = await this.redis.mget(markerKeys.cancelled(prefix, orderId), markerKeys.manifest(prefix, orderId));
     const planned = manifestRaw ? (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string }> }).deliveries.map((d) => d.deliveryId) : [];
     const ids = new Set<string>([
       ...((orderJob?.returnvalue as { deliveries?: string[] } | null)?.deliveries ?? []),
@@ -151,7 +157,7 @@ export class Operations {
     // Deliveries whose jobs still exist but whose order job is gone: look for this order's ids.
     for (const name of this.deliveryQueueNames()) {
       for (const state of ['failed', 'delayed', 'waiting', 'active', 'waiting-children'] as const) {
-        for (const job of await this.queue(name).getJobs([state], 0, 999)) {
+        for (const job of await this.queue(name).of(orderId).getJobs([state], 0, 999)) {
           if (job.id?.startsWith(`${orderId}+`)) ids.add(job.id);
         }
       }
@@ -172,10 +178,10 @@ export class Operations {
       });
     }
     // An order waiting longer than completed jobs are kept has a record but no job: it is known.
-    const record = await readRecord(this.redis, this.prefix, orderId);
+    const record = await readRecord(this.redis, prefix, orderId);
     const state = orderJob
       ? await orderJob.getState()
-      : ids.size > 0 || record !== undefined || (await this.redis.exists(markerKeys.orderSeen(this.prefix, orderId)))
+      : ids.size > 0 || record !== undefined || (await this.redis.exists(markerKeys.orderSeen(prefix, orderId)))
         ? 'gone'
         : cancelledRaw
           ? 'cancelled before it arrived'
@@ -216,18 +222,22 @@ export class Operations {
    * its reasons: they start on their own when a later event makes them ready.
    */
   async waitingOrders(limit = 100): Promise<Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }>> {
-    // Bounded like the held list: one command for the page, one per order listed.
-    const entries = await this.redis.zrange(markerKeys.waitingOrders(this.prefix), '0', String(Math.max(0, limit - 1)), 'WITHSCORES');
+    // Bounded like the held list: one command per partition for the page, one per order listed.
+    const listed: Array<{ orderId: string; since: number; prefix: string }> = [];
+    for (const prefix of this.keys.prefixes) {
+      const entries = await this.redis.zrange(markerKeys.waitingOrders(prefix), '0', String(Math.max(0, limit - 1)), 'WITHSCORES');
+      for (let i = 0; i + 1 < entries.length; i += 2) listed.push({ orderId: entries[i] ?? '', since: Number(entries[i + 1]), prefix });
+    }
+    listed.sort((a, b) => a.since - b.since);
     const out: Array<{ orderId: string; since: string; reasons: Array<{ code: string; message: string; action: string }> }> = [];
-    for (let i = 0; i + 1 < entries.length; i += 2) {
-      const orderId = entries[i] ?? '';
-      const record = await readRecord(this.redis, this.prefix, orderId);
+    for (const { orderId, since, prefix } of listed.slice(0, limit)) {
+      const record = await readRecord(this.redis, prefix, orderId);
       // Listed, but no longer waiting (or expired): the index is cleaned as it is read.
       if (record?.stage !== 'waiting') {
-        await this.redis.zrem(markerKeys.waitingOrders(this.prefix), orderId);
+        await this.redis.zrem(markerKeys.waitingOrders(prefix), orderId);
         continue;
       }
-      out.push({ orderId, since: new Date(Number(entries[i + 1])).toISOString(), reasons: record.reasons.map((r) => ({ ...r, action: CATALOGUE[r.code].action })) });
+      out.push({ orderId, since: new Date(since).toISOString(), reasons: record.reasons.map((r) => ({ ...r, action: CATALOGUE[r.code].action })) });
     }
     return out;
   }
@@ -239,7 +249,8 @@ export class Operations {
    * carrier account around `lostAttemptAt` and void the extra one.
    */
   async unconfirmedLabels(): Promise<Array<UnconfirmedLabel & { deliveryId: string }>> {
-    const all = await this.redis.hgetall(markerKeys.unconfirmedLabels(this.prefix));
+    const all: Record<string, string> = {};
+    for (const prefix of this.keys.prefixes) Object.assign(all, await this.redis.hgetall(markerKeys.unconfirmedLabels(prefix)));
     return Object.entries(all)
       .map(([deliveryId, v]) => ({ deliveryId, ...(JSON.parse(v) as UnconfirmedLabel) }))
       .sort((a, b) => a.lostAttemptAt.localeCompare(b.lostAttemptAt));
@@ -255,11 +266,11 @@ export class Operations {
       this.config.suppliers
         .filter((s) => s.confirmations)
         .map(async (s) => {
-          const awaiting = markerKeys.unconfirmed(this.prefix, s.id);
+          const awaiting = markerKeys.unconfirmed(this.keys.forSupplier(s.id), s.id);
           const cutoff = now - s.confirmations!.expectWithinMs;
-          const rejectedKey = markerKeys.attention(this.prefix, s.id, 'rejected');
-          const failuresKey = markerKeys.pickupFailures(this.prefix, s.id);
-          const backorderedKey = markerKeys.attention(this.prefix, s.id, 'backordered');
+          const rejectedKey = markerKeys.attention(this.keys.forSupplier(s.id), s.id, 'rejected');
+          const failuresKey = markerKeys.pickupFailures(this.keys.forSupplier(s.id), s.id);
+          const backorderedKey = markerKeys.attention(this.keys.forSupplier(s.id), s.id, 'backordered');
           const [count, overdue, oldest, overdueOrders, rejected, backordered, rejectedTotal, backorderedTotal, failedFiles, failedFilesTotal] = await Promise.all([
             this.redis.zcard(awaiting),
             this.redis.zcount(awaiting, '-inf', String(cutoff)),
@@ -296,11 +307,15 @@ export class Operations {
    * (and voided any second label): the given delivery ids, or all. Returns those removed.
    */
   async acknowledgeLabels(deliveryIds: readonly string[] | 'all'): Promise<string[]> {
-    const key = markerKeys.unconfirmedLabels(this.prefix);
-    const listed = await this.redis.hkeys(key);
-    const chosen = deliveryIds === 'all' ? listed : deliveryIds.filter((id) => listed.includes(id));
-    if (chosen.length > 0) await this.redis.hdel(key, ...chosen);
-    return chosen;
+    const removed: string[] = [];
+    for (const prefix of this.keys.prefixes) {
+      const key = markerKeys.unconfirmedLabels(prefix);
+      const listed = await this.redis.hkeys(key);
+      const chosen = deliveryIds === 'all' ? listed : deliveryIds.filter((id) => listed.includes(id));
+      if (chosen.length > 0) await this.redis.hdel(key, ...chosen);
+      removed.push(...chosen);
+    }
+    return removed;
   }
 
   async disclosures(orderId: string): Promise<Disclosure[]> {
@@ -319,7 +334,7 @@ export class Operations {
       if (!job) throw new Error(`no delivery ${target.delivery} is kept (delivered ones are removed after retention)`);
       jobs = [job];
     } else if ('order' in target) {
-      const job = await this.queue(ORDERS_QUEUE).getJob(orderJobId(target.order));
+      const job = await this.queue(ORDERS_QUEUE).of(target.order).getJob(orderJobId(target.order));
       if (!job) throw new Error(`no order ${target.order} is kept`);
       jobs = [job];
     } else if ('recipient' in target) {

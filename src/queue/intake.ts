@@ -1,8 +1,11 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { CancelEvent, OrderEvent, OrderEventSource } from '../core/order';
+import { DropshipError } from '../errors';
+import { type Durability, waitForReplicas } from './durability';
 import { CANCEL_JOB, cancelJobId, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from './names';
 import { acceptVersion } from './order-record';
+import { type KeySpace, keySpaceOf } from './partitions';
+import type { RedisClient } from './redis';
 import { type DataCipher, sealJob, type SealedData } from './sealing';
 
 /** An order job as queued: the source in clear, the order (names, addresses) sealed. */
@@ -33,13 +36,51 @@ const ACTIVE_WAIT_MS = 3_000;
  * version accepted last, so a newer version replaces it and an older one is ignored.
  */
 export class OrderIntake {
-  readonly queue: Queue<OrderJobData | CancelEvent>;
+  /** The orders queue of each partition, in partition order. */
+  readonly queues: ReadonlyArray<Queue<OrderJobData | CancelEvent>>;
+  readonly keys: KeySpace;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly options: { prefix: string; completedJobsMs: number; dedupeMs: number; cipher: DataCipher },
+    private readonly redis: RedisClient,
+    private readonly options: {
+      /** The key prefix, or the partitioned key space (`QUEUE_PARTITIONS`). */
+      prefix: string | KeySpace;
+      completedJobsMs: number;
+      dedupeMs: number;
+      cipher: DataCipher;
+      /**
+       * On a Redis Cluster: an order is answered as accepted only once this many replicas of
+       * its primary have it (`WAIT`); otherwise `ENOT_DURABLE`. Without it, no waiting.
+       */
+      durability?: Durability;
+    },
   ) {
-    this.queue = new Queue<OrderJobData | CancelEvent>(ORDERS_QUEUE, { connection: redis, prefix: options.prefix });
+    this.keys = keySpaceOf(options.prefix);
+    this.queues = this.keys.prefixes.map((prefix) => new Queue<OrderJobData | CancelEvent>(ORDERS_QUEUE, { connection: redis, prefix }));
+  }
+
+  /** The orders queue of the first partition: the only one, unless `QUEUE_PARTITIONS` is above 1. */
+  get queue(): Queue<OrderJobData | CancelEvent> {
+    return this.queues[0]!;
+  }
+
+  private queueFor(orderId: string): Queue<OrderJobData | CancelEvent> {
+    return this.queues[this.keys.indexOf(orderId)]!;
+  }
+
+  /**
+   * Resolves once the order's writes are on enough replicas (with {@link Durability}); throws
+   * `ENOT_DURABLE` when they were not confirmed in time: the caller answers 503, not 202.
+   */
+  private async durable<T extends IntakeResult>(result: T): Promise<T> {
+    const durability = this.options.durability;
+    if (!durability) return result;
+    const key = markerKeys.order(this.keys.forOrder(result.orderId), result.orderId);
+    const confirmed = await waitForReplicas(this.redis, key, durability.replicas, durability.timeoutMs);
+    if (confirmed < durability.replicas) {
+      throw new DropshipError('ENOT_DURABLE', [], `order ${result.orderId}: ${confirmed} of ${durability.replicas} replicas confirmed it within ${durability.timeoutMs} ms`);
+    }
+    return result;
   }
 
   /**
@@ -49,7 +90,7 @@ export class OrderIntake {
    */
   cancel(event: CancelEvent): Promise<IntakeResult> {
     // It may wait for an order worker's plan to land; a few quick retries cover a crash.
-    return this.accept(event.source, event.orderId, CANCEL_JOB, event, cancelJobId(event.orderId), markerKeys.cancelled(this.options.prefix, event.orderId), 10);
+    return this.accept(event.source, event.orderId, CANCEL_JOB, event, cancelJobId(event.orderId), markerKeys.cancelled(this.keys.forOrder(event.orderId), event.orderId), 10);
   }
 
   /**
@@ -59,10 +100,15 @@ export class OrderIntake {
    * order had already gone out); the same version again is a duplicate, an older one ignored.
    */
   async submit(event: OrderEvent): Promise<IntakeResult> {
+    return this.durable(await this.submitted(event));
+  }
+
+  private async submitted(event: OrderEvent): Promise<IntakeResult> {
     // Billing data is never sent anywhere and no worker reads it: it does not go to Redis.
     const { billTo: _billTo, ...order } = event.order;
     const orderId = order.id;
-    const { prefix } = this.options;
+    // Every key and job of the order in its partition: one hash slot on a cluster.
+    const prefix = this.keys.forOrder(orderId);
     // Sealed before it leaves this process: Redis, its dumps and the dashboard see ciphertext.
     const data: OrderJobData = sealJob(this.options.cipher, { source: event.source, order }, { source: event.source, orderId }, 'order');
     const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
@@ -79,8 +125,8 @@ export class OrderIntake {
     if (verdict === 'same') return { orderId, duplicate: true };
     if (verdict === 'older') return { orderId, duplicate: true, ignored: 'an older version of the order than the one already accepted' };
     // A new order has no job yet (the record script found none): add it without looking.
-    if (verdict === 'new') await this.queue.add(ORDER_JOB, data, this.jobOptions(jobId, 5));
-    else await this.run(jobId, data);
+    if (verdict === 'new') await this.queueFor(orderId).add(ORDER_JOB, data, this.jobOptions(jobId, 5));
+    else await this.run(this.queueFor(orderId), jobId, data);
     // Set only once the job is safely queued: a crash before this line means the source's
     // retry is accepted again, and the record then calls it the same version.
     if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
@@ -93,12 +139,12 @@ export class OrderIntake {
    * is when it has yet to run, since it reads the newest version when it does. A job running
    * now is waited for: if it finished with the version before, it runs again.
    */
-  private async run(jobId: string, data: OrderJobData): Promise<void> {
+  private async run(queue: Queue<OrderJobData | CancelEvent>, jobId: string, data: OrderJobData): Promise<void> {
     const until = Date.now() + ACTIVE_WAIT_MS;
     for (;;) {
-      const job = await this.queue.getJob(jobId);
+      const job = await queue.getJob(jobId);
       if (!job) {
-        await this.queue.add(ORDER_JOB, data, this.jobOptions(jobId, 5));
+        await queue.add(ORDER_JOB, data, this.jobOptions(jobId, 5));
         return;
       }
       const state = await job.getState();
@@ -141,19 +187,19 @@ export class OrderIntake {
     doneKey: string,
     attempts: number,
   ): Promise<IntakeResult> {
-    const { prefix } = this.options;
+    const prefix = this.keys.forOrder(orderId);
     const eventKey = source.eventId ? markerKeys.eventSeen(prefix, source.kind, source.eventId) : undefined;
     // One round trip: the source event seen, the order seen (or cancelled), or its job still present.
     const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), doneKey, `${prefix}:${ORDERS_QUEUE}:${jobId}`);
-    if (seen > 0) return { orderId, duplicate: true };
-    await this.queue.add(name, data, this.jobOptions(jobId, attempts));
+    if (seen > 0) return this.durable({ orderId, duplicate: true });
+    await this.queueFor(orderId).add(name, data, this.jobOptions(jobId, attempts));
     // Set only once the job is safely queued: a crash before this line means the source's
     // retry is accepted again, and the job id still prevents a second job.
     if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
-    return { orderId, duplicate: false };
+    return this.durable({ orderId, duplicate: false });
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.all(this.queues.map((q) => q.close()));
   }
 }

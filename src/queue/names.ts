@@ -1,3 +1,5 @@
+import { keySlot, SLOTS } from './key-slot';
+
 /** Queue of accepted order events, one job per order. */
 export const ORDERS_QUEUE = 'orders';
 
@@ -137,3 +139,57 @@ export interface UnconfirmedLabel {
   /** Why the carrier was not asked, or could not answer, whether it sold the label then. */
   reason?: string;
 }
+
+/**
+ * Partitions (Redis Cluster, `QUEUE_PARTITIONS`). Each order belongs to one partition
+ * ({@link partitionIndex}); every queue and every key of a partition shares one hash tag, so
+ * an order's flows, scripts and transactions never cross slots, while partitions spread over
+ * the cluster's primaries. Every name above takes the partition's prefix
+ * ({@link partitionPrefix}); with one partition on a single node that is the plain prefix,
+ * the same keys as before partitions existed.
+ */
+
+/** FNV-1a (32 bits) of `text`: a stable hash, the same in every process and release. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The partition (0 ≤ n < count) of an order id, or of a supplier id for its batches. */
+export function partitionIndex(id: string, count: number): number {
+  return count <= 1 ? 0 : fnv1a(id) % count;
+}
+
+/**
+ * The hash tag of partition `n` of `count`: the first of `p<n>`, `p<n>.1`, `p<n>.2`, … whose
+ * hash slot lies in the n-th of `count` equal ranges of the 16384 slots. Primaries that split
+ * the slots evenly (as `redis-cli --cluster create` does) then serve equal shares of the
+ * partitions when `count` is a multiple of their number.
+ */
+export function partitionTag(n: number, count: number): string {
+  const from = Math.floor((n * SLOTS) / count);
+  const to = Math.floor(((n + 1) * SLOTS) / count);
+  for (let k = 0; ; k++) {
+    const tag = k === 0 ? `p${n}` : `p${n}.${k}`;
+    const slot = keySlot(tag);
+    if (slot >= from && slot < to) return tag;
+  }
+}
+
+/**
+ * The BullMQ prefix (and marker-key prefix) of partition `n`: `<prefix>:{<tag>}`, or the plain
+ * prefix on a single node with one partition (`tagged` false).
+ */
+export function partitionPrefix(prefix: string, n: number, count: number, tagged: boolean): string {
+  return tagged ? `${prefix}:{${partitionTag(n, count)}}` : prefix;
+}
+
+/** Keys about the whole deployment (single keys, any slot), under the plain prefix. */
+export const metaKeys = {
+  /** The partition count the queues were laid out with (`QUEUE_PARTITIONS`). */
+  partitions: (prefix: string) => `${prefix}:meta:partitions`,
+};

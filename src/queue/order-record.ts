@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis';
 import type { OrderReason } from '../errors';
 import { markerKeys } from './names';
 
@@ -106,7 +106,7 @@ return before
  * newer than the record's; without a version it counts as the next one.
  */
 export async function acceptVersion(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   orderId: string,
   jobKey: string,
@@ -132,12 +132,12 @@ export async function acceptVersion(
 }
 
 /** Reads an order's record; undefined when there is none (never accepted, or expired). */
-export async function readRecord(redis: Redis, prefix: string, orderId: string): Promise<OrderRecord | undefined> {
+export async function readRecord(redis: RedisClient, prefix: string, orderId: string): Promise<OrderRecord | undefined> {
   return parseRecord(await redis.hgetall(markerKeys.order(prefix, orderId)));
 }
 
 /** The record and whether the order was cancelled, in one round trip: what the order worker starts from. */
-export async function readForPlanning(redis: Redis, prefix: string, orderId: string): Promise<{ record: OrderRecord | undefined; cancelled: boolean }> {
+export async function readForPlanning(redis: RedisClient, prefix: string, orderId: string): Promise<{ record: OrderRecord | undefined; cancelled: boolean }> {
   const [[, raw], [, cancelled]] = (await redis.pipeline().hgetall(markerKeys.order(prefix, orderId)).exists(markerKeys.cancelled(prefix, orderId)).exec()) as [
     [Error | null, Record<string, string>],
     [Error | null, number],
@@ -174,7 +174,7 @@ export interface Outcome {
  * Returns false when a newer version came in meanwhile: the caller plans again. A waiting
  * order is listed in the waiting index, anything else taken off it.
  */
-export async function commitOutcome(redis: Redis, prefix: string, orderId: string, version: string, outcome: Outcome, ttlMs: number): Promise<boolean> {
+export async function commitOutcome(redis: RedisClient, prefix: string, orderId: string, version: string, outcome: Outcome, ttlMs: number): Promise<boolean> {
   const now = new Date();
   const done = await redis.eval(
     COMMIT,
@@ -209,6 +209,6 @@ return 1
  * the order seen, and removes the sealed order of `version` from its record, since nothing
  * needs it again. One command.
  */
-export async function settlePlanned(redis: Redis, prefix: string, orderId: string, version: string, ttlMs: number): Promise<void> {
+export async function settlePlanned(redis: RedisClient, prefix: string, orderId: string, version: string, ttlMs: number): Promise<void> {
   await redis.eval(SETTLE, 2, markerKeys.order(prefix, orderId), markerKeys.orderSeen(prefix, orderId), version, String(ttlMs));
 }

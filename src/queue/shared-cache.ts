@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis';
 import type { SharedCache } from '../transports/transport';
 
 /** Compare-and-delete: the key goes only while it holds ARGV[1]. */
 const DELETE_IF = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /** `SharedCache` on Redis, under `<prefix>:cache:`. */
-export function redisSharedCache(redis: Redis, prefix: string): SharedCache {
+export function redisSharedCache(redis: RedisClient, prefix: string): SharedCache {
   const k = (key: string) => `${prefix}:cache:${key}`;
   return {
     async get(key) {

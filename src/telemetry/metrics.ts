@@ -65,7 +65,8 @@ export class PipelineMetrics {
         this.reset();
         for (const q of queues) {
           const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-          for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+          // Partitions have a queue of each name: their counts add up.
+          for (const [state, n] of Object.entries(counts)) this.inc({ queue: q.name, state }, n);
         }
       },
     });
@@ -76,10 +77,13 @@ export class PipelineMetrics {
       registers,
       async collect() {
         const now = Date.now();
+        // The oldest over the partitions that have a queue of the name.
+        const oldest = new Map<string, number>();
         for (const q of queues) {
-          const [oldest] = await q.getJobs(['waiting'], 0, 0, true);
-          this.set({ queue: q.name }, oldest ? Math.max(0, (now - oldest.timestamp) / 1000) : 0);
+          const [job] = await q.getJobs(['waiting'], 0, 0, true);
+          oldest.set(q.name, Math.max(oldest.get(q.name) ?? 0, job ? Math.max(0, (now - job.timestamp) / 1000) : 0));
         }
+        for (const [queue, seconds] of oldest) this.set({ queue }, seconds);
       },
     });
     const lag = options.confirmationLag;

@@ -1,6 +1,6 @@
 import { createDataCipher, generateDataKey, sealJob } from '../../src/queue/sealing';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/queue/redis';
 import type { FastifyInstance } from 'fastify';
 import { dashboardAuthFromEnv, maskJobData, unmaskJobData } from '../../src/api/dashboard';
 import { buildApi } from '../../src/api/server';

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/queue/redis';
 import { buildApi } from '../../src/api/server';
 import { pipelineQueueNames } from '../../src/app/start';
 import { ConsoleQueries } from '../../src/ops/console-queries';

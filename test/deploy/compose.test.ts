@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { freePort } from '../../src/queue/embedded-redis';
 import { evictionPolicyWarning } from '../../src/queue/redis';
 import { generateDataKey } from '../../src/queue/sealing';
+import { LocalRedisCluster } from '../../testkit/redis-cluster';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
 
@@ -128,6 +129,38 @@ describe('docker-compose.yml', () => {
     expect(r).toEqual({ status: 0, stdout: '', stderr: '' });
   });
 
+  it('has a cluster profile: six cluster nodes, joined once with a replica each, and the three roles on them', () => {
+    // Parsed with YAML merge keys, as compose reads them (the cluster roles extend the others' environment).
+    const merged = (parse(composeText, { merge: true }) as { services: Record<string, Service & { profiles?: string[]; depends_on?: Record<string, { condition: string }> }> }).services;
+    const nodes = Object.keys(merged).filter((name) => /^redis-node-\d$/.test(name));
+    expect(nodes).toHaveLength(6);
+    for (const name of nodes) {
+      const node = merged[name]!;
+      expect(node.profiles).toEqual(['cluster']);
+      expect(node.command).toEqual(expect.arrayContaining(['--cluster-enabled', 'yes', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
+      expect(node.volumes).toEqual([`${name}-data:/data`]);
+    }
+    const create = merged['redis-cluster-create']!;
+    expect(create.profiles).toEqual(['cluster']);
+    expect(create.command?.join(' ')).toContain(`redis-cli --cluster create ${nodes.map((n) => `${n}:6379`).join(' ')} --cluster-replicas 1 --cluster-yes`);
+    for (const role of ROLES) {
+      const svc = merged[`${role}-cluster`]!;
+      const single = merged[role]!;
+      expect(svc.profiles).toEqual(['cluster']);
+      expect(svc.command).toEqual(['start', '--role', role]);
+      expect(svc.depends_on).toEqual({ 'redis-cluster-create': { condition: 'service_completed_successfully' } });
+      expect(svc.environment).toEqual({ ...single.environment, REDIS_URL: '', REDIS_CLUSTER_NODES: 'redis-node-1:6379,redis-node-2:6379,redis-node-3:6379', QUEUE_PARTITIONS: '6' });
+      expect(svc.secrets).toEqual(single.secrets);
+    }
+    // The single-node services stay out of the profile: `docker compose up` runs them as before.
+    for (const name of ['redis', ...ROLES]) expect((merged[name] as { profiles?: string[] }).profiles).toBeUndefined();
+  });
+
+  it('is valid for docker-compose with the cluster profile', () => {
+    const r = dockerCompose(['--profile', 'cluster', 'config', '-q'], requiredValues());
+    expect(r).toEqual({ status: 0, stdout: '', stderr: '' });
+  });
+
   it('refuses to run while a required variable is unset, naming it', () => {
     for (const [name, message] of REQUIRED) {
       expect(message).toContain(name);
@@ -208,6 +241,39 @@ describe('each compose service, started with exactly the environment compose giv
   it('the workers read no dashboard credentials: a dashboard setting meant for another process does not stop them', async () => {
     const r = await start('workers', { ...(await environmentOf('workers')), DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' });
     expect([r.started, r.code]).toEqual([true, 0]);
+  });
+});
+
+describe('the cluster profile\'s roles, started with the environment compose gives them, on a local Redis Cluster', () => {
+  let cluster: LocalRedisCluster;
+  let resolved: Record<string, Service>;
+
+  beforeAll(async () => {
+    cluster = await LocalRedisCluster.start();
+    const r = dockerCompose(['--profile', 'cluster', 'config'], requiredValues());
+    expect(r.status).toBe(0);
+    resolved = (parse(r.stdout) as { services: Record<string, Service> }).services;
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it.each(['api', 'dashboard'])('%s-cluster starts on the cluster and stops cleanly', async (role) => {
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(resolved[`${role}-cluster`]?.environment ?? {})) env[name] = String(value ?? '');
+    expect(env).toMatchObject({ REDIS_URL: '', REDIS_CLUSTER_NODES: 'redis-node-1:6379,redis-node-2:6379,redis-node-3:6379', QUEUE_PARTITIONS: '6' });
+    // compose's node names, mapped onto this machine's cluster; the configuration as shipped.
+    Object.assign(env, { REDIS_CLUSTER_NODES: cluster.seeds, CONFIG_DIR: path.join(ROOT, 'config'), HOST: '127.0.0.1', PORT: String(await freePort()) });
+    const child = spawn(TSX, [CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    let code: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve((code = c))));
+    await waitFor(`dropship start --role ${role} to start or exit`, () => output.includes('dropship started') || code !== undefined, 45_000);
+    const started = code === undefined;
+    if (started) child.kill('SIGTERM');
+    expect([started, await exited, started ? '' : output]).toEqual([true, 0, '']);
   });
 });
 

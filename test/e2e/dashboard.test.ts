@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../src/queue/redis';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { buildApi } from '../../src/api/server';
 import { createRedis } from '../../src/queue/redis';

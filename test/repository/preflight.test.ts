@@ -12,8 +12,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const TSX_CLI = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const PREFLIGHT = path.join(ROOT, 'scripts', 'preflight.ts');
 /** Every program the suite needs that is looked up on PATH (sshd and chromium are named by path). */
-const ON_PATH = ['redis-server', 'ssh-keygen', 'openssl', 'xmllint', 'docker-compose'];
-const ALL_PACKAGES = 'redis-server openssh-server openssh-client openssl libxml2-utils chromium docker-compose';
+const ON_PATH = ['redis-server', 'redis-cli', 'ssh-keygen', 'openssl', 'xmllint', 'docker-compose'];
+const ALL_PACKAGES = 'redis-server redis-tools openssh-server openssh-client openssl libxml2-utils chromium docker-compose';
 const SUDO = process.getuid?.() === 0 ? '' : 'sudo ';
 
 let tmp: string;
@@ -82,12 +82,12 @@ describe('npm test preflight', () => {
     const r = preflight(binWith([]));
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('not installed: redis-server, sshd, ssh-keygen, openssl, xmllint, chromium, docker-compose\n');
+    expect(r.stderr).toContain('not installed: redis-server, redis-cli, sshd, ssh-keygen, openssl, xmllint, chromium, docker-compose\n');
     expect(r.stderr).toContain(`\n  ${SUDO}apt-get install -y ${ALL_PACKAGES}\n`);
   });
 
   it('names only what is missing', () => {
-    const r = preflight(binWith(['redis-server', 'ssh-keygen', 'openssl']), serverPaths());
+    const r = preflight(binWith(['redis-server', 'redis-cli', 'ssh-keygen', 'openssl']), serverPaths());
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('not installed: xmllint, docker-compose\n');
     expect(r.stderr).toContain(`\n  ${SUDO}apt-get install -y libxml2-utils docker-compose\n`);
@@ -99,7 +99,7 @@ describe('npm test preflight', () => {
   });
 
   it('installs nothing on a developer machine: without CI=true it names the command even where apt-get is', () => {
-    const bin = binWith(['redis-server', 'ssh-keygen', 'openssl']);
+    const bin = binWith(['redis-server', 'redis-cli', 'ssh-keygen', 'openssl']);
     const log = fakeAptGet(bin, { 'libxml2-utils': 'xmllint', 'docker-compose': 'docker-compose' });
     const r = preflight(bin, { ...serverPaths(), CI: '' });
     expect(r.status).toBe(1);
@@ -114,7 +114,7 @@ describe('npm test preflight', () => {
     for (const run of runs) {
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp);
-      const bin = binWith(['redis-server', 'ssh-keygen', 'openssl']);
+      const bin = binWith(['redis-server', 'redis-cli', 'ssh-keygen', 'openssl']);
       const log = fakeAptGet(bin, { 'libxml2-utils': 'xmllint', 'docker-compose': 'docker-compose' });
       const r = preflight(bin, { ...serverPaths(), ...run.env }, run.args);
       expect([r.status, r.stderr]).toEqual([0, 'preflight: installing libxml2-utils docker-compose\n']);
@@ -123,7 +123,7 @@ describe('npm test preflight', () => {
   });
 
   it('still stops, naming what is missing, when the install does not provide it', () => {
-    const bin = binWith(['redis-server', 'ssh-keygen', 'openssl']);
+    const bin = binWith(['redis-server', 'redis-cli', 'ssh-keygen', 'openssl']);
     const log = fakeAptGet(bin, {});
     const r = preflight(bin, serverPaths(), ['--install']);
     expect(r.status).toBe(1);

@@ -1,5 +1,5 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../../src/queue/redis';
 import { planOrder, type PlannedDelivery } from '../../../src/planning/plan';
 import { OrderIntake } from '../../../src/queue/intake';
 import { deliveryQueueName, ORDERS_QUEUE } from '../../../src/queue/names';
