@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, SupplierConfig } from '../../src/config/config';
 import { csvConfirmationFormat } from '../../src/formats/inbound/csv';
+import { pickupLeaseMs } from '../../src/app/pipeline';
 import { ConfirmationPickup, openSupplierFolder, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
 import { parseLoop } from '../../src/loop/record';
 import { markerKeys, PICKUP_JOB, PICKUPS_QUEUE } from '../../src/queue/names';
@@ -405,5 +406,14 @@ describe('dropship verify (the command)', () => {
     } finally {
       rmSync(configDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the claim lease of a pipeline started with DROPSHIP_LOCK_DURATION', () => {
+  it('follows the workers’ lock duration, so a file claimed by a worker that died waits no longer than its jobs (at least 5 s)', () => {
+    // The pipeline passes this to the pickup when the lock duration is set (test/chaos/loop.test.ts kills workers mid-pickup).
+    expect(pickupLeaseMs(10_000)).toBe(10_000);
+    expect(pickupLeaseMs(30_000)).toBe(30_000);
+    expect(pickupLeaseMs(1000)).toBe(5000);
   });
 });
