@@ -278,6 +278,30 @@ describe('confirmation files picked up over SFTP', () => {
     }
   });
 
+  it('never leaves a file in failed/ without its reason: the reason is written first, and a run that dies before it leaves the file for the next', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      const config = configFor(dirs, true);
+      drop(dirs.creamery, 'bad.csv', csv([['9208', 'BUTTER-42', 'x', 'UPS', '1Z999AA10123456784']]));
+      // The reason cannot be written (as when the worker dies right there).
+      const dying = (supplier: SupplierConfig) => {
+        const folder = openSupplierFolder(supplier, config.dir);
+        folder.write = () => Promise.reject(Object.assign(new Error('write: Failure'), { code: 4 }));
+        return folder;
+      };
+      expect((await pickupOf(h, config, { openFolder: dying }).run('creamery')).files).toEqual([{ file: 'bad.csv', outcome: 'error' }]);
+      expect(list(dirs.creamery)).toEqual(['bad.csv', 'failed']);
+      expect(list(`${dirs.creamery}/failed`)).toEqual([]);
+
+      expect((await pickupOf(h, config).run('creamery')).files).toEqual([{ file: 'bad.csv', outcome: 'failed', movedTo: 'failed/bad.csv' }]);
+      expect(list(`${dirs.creamery}/failed`)).toEqual(['bad.csv', 'bad.csv.reason.txt']);
+      expect(readFileSync(join(sshd.root, dirs.creamery, 'failed', 'bad.csv.reason.txt'), 'utf8')).toMatch(/^bad\.csv could not be read, and nothing in it was taken:\n- row 2/);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('leaves a file it could not move for the next run, records why, and goes on with the others', async () => {
     const dirs = folders();
     const h = await startHarness(configFor(dirs, false), dirs.prefix);
