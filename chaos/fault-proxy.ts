@@ -63,6 +63,11 @@ export class FaultProxy {
     else await this.listen();
   }
 
+  /** The loopback ports of the clients connected now (to find which process holds a connection). */
+  clientPorts(): number[] {
+    return [...this.pairs].flatMap((p) => (p.client.remotePort !== undefined && !p.client.destroyed ? [p.client.remotePort] : []));
+  }
+
   async stop(): Promise<void> {
     this.current = 'down';
     this.dropAll();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, readlinkSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../src/queue/embedded-redis';
 import { log, sleep } from './common';
@@ -205,6 +205,47 @@ export interface FleetFigures {
   killed: number;
   /** Processes that ended without being told to (a crash the harness did not cause). */
   unexpectedExits: string[];
+}
+
+/** `127.0.0.1:port` as /proc/net/tcp writes it (address in host byte order, port big-endian). */
+function procNetAddress(port: number): string {
+  return `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * The process of `procs` (any node process of its group) that holds the loopback TCP
+ * connection from `localPort` to `remotePort`, read from /proc (Linux); undefined when none does.
+ */
+export function processHoldingConnection(procs: readonly CliProcess[], localPort: number, remotePort: number): CliProcess | undefined {
+  let inode: string | undefined;
+  try {
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1] === procNetAddress(localPort) && f[2] === procNetAddress(remotePort)) inode = f[9];
+    }
+  } catch {
+    return undefined;
+  }
+  if (inode === undefined || inode === '0') return undefined;
+  const socket = `socket:[${inode}]`;
+  for (const proc of procs) {
+    for (const pid of [proc.pid, ...nodeProcessesOfGroup(proc.pid)]) {
+      let fds: string[];
+      try {
+        fds = readdirSync(`/proc/${pid}/fd`);
+      } catch {
+        continue;
+      }
+      for (const fd of fds) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`) === socket) return proc;
+        } catch {
+          // closed meanwhile
+        }
+      }
+    }
+  }
+  return undefined;
 }
 
 /**

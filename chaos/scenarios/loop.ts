@@ -1,16 +1,22 @@
 import { Queue } from 'bullmq';
+import type { RedisClient as Redis } from '../../src/queue/redis';
 import type { OrderProducer } from '../../src/app/producer';
 import type { OrderInput } from '../../src/core/order';
 import { FULFILLMENTS_QUEUE } from '../../src/queue/names';
 import { SHOPIFY_STANDIN_API_VERSION, startShopifyStandIn, type ShopifyStandIn } from '../../testkit/receivers/stores';
 import { Checks, forEachLimited, log, Random, round, sleep, waitUntil, type ScenarioResult, type Size } from '../common';
-import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX } from '../environment';
+import { compileSkuPatterns } from '../../src/core/sku-pattern';
+import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX, SUPPLIERS } from '../environment';
+import { PICKUP_CSV_COLUMNS, PICKUP_REMOTE_DIR, PickupFolder, type FileConfirmation } from '../pickup';
 import { FaultProxy } from '../fault-proxy';
-import { CliProcess, countInLogs, WorkerFleet } from '../processes';
+import { CliProcess, countInLogs, processHoldingConnection, WorkerFleet } from '../processes';
 import { queueReport, waitForQuiet } from '../queues';
 import { submitPaced } from '../submit';
 import { ReceiverTally } from '../tally';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { LocalSshd } from '../../testkit/receivers/sshd';
+import { markerKeys } from '../../src/queue/names';
 
 /**
  * Closing the loop under faults: orders flow to the demo's receivers, then every supplier
@@ -42,6 +48,8 @@ interface Confirmation {
   orderId: string;
   supplierId: string;
   trackingNumber: string;
+  /** Sent in a file to the supplier's SFTP folder (its lines as the file gives them), not to the API. */
+  byFile?: FileConfirmation;
 }
 
 /** The environment both scenarios run in. */
@@ -52,12 +60,16 @@ class LoopRun {
   api: CliProcess | undefined;
   tally: ReceiverTally | undefined;
   producer: OrderProducer | undefined;
+  /** With the pickup: a fault proxy in front of the sshd, the SFTP supplier's way in (deliveries and pickups). */
+  sftpProxy: FaultProxy | undefined;
 
   private constructor(
     readonly env: ChaosEnvironment,
     readonly standIn: ShopifyStandIn,
     readonly proxy: FaultProxy,
     count: number,
+    /** The SFTP supplier confirms in files picked up from its folder. */
+    readonly pickup: boolean,
   ) {
     this.orders = Array.from({ length: count }, (_, i) => {
       const order = chaosOrder('L', i);
@@ -75,10 +87,31 @@ class LoopRun {
       if (d.kind === 'dropship') suppliersOf.set(d.orderId, [...(suppliersOf.get(d.orderId) ?? []), d.recipient]);
     }
     let k = 0;
-    this.confirmations = this.orders.flatMap((o) => (suppliersOf.get(o.id) ?? []).map((supplierId) => ({ orderId: o.id, supplierId, trackingNumber: `1ZLOOP${String(++k).padStart(10, '0')}` })));
+    const skusOf = new Map(config.suppliers.map((s) => [s.id, compileSkuPatterns(s.skus)]));
+    this.confirmations = this.orders.flatMap((o) =>
+      (suppliersOf.get(o.id) ?? []).map((supplierId) => {
+        const c: Confirmation = { orderId: o.id, supplierId, trackingNumber: `1ZLOOP${String(++k).padStart(10, '0')}` };
+        if (!pickup || supplierId !== SUPPLIERS.sftp) return c;
+        const mine = skusOf.get(supplierId) as (sku: string) => boolean;
+        const lines = o.lines.flatMap((l) => (l.sku !== undefined && mine(l.sku) ? [{ lineId: l.id as string, sku: l.sku, quantity: l.quantity }] : []));
+        return { ...c, byFile: { orderId: o.id, trackingNumber: c.trackingNumber, lines } };
+      }),
+    );
   }
 
-  static async start(name: string, count: number): Promise<LoopRun> {
+  /** The confirmations sent in files. */
+  get fileConfirmations(): FileConfirmation[] {
+    return this.confirmations.flatMap((c) => (c.byFile ? [c.byFile] : []));
+  }
+
+  /** The SFTP supplier's confirmation folder on the sshd's disk. */
+  get pickupDir(): string {
+    const sshd = this.env.demo.sshd;
+    if (!sshd) throw new Error('the pickup needs the sshd receiver');
+    return path.join(sshd.root, PICKUP_REMOTE_DIR);
+  }
+
+  static async start(name: string, count: number, pickup = false): Promise<LoopRun> {
     const env = await ChaosEnvironment.start(name);
     try {
       const standIn = await startShopifyStandIn();
@@ -94,10 +127,22 @@ class LoopRun {
         const api = (doc.api ?? {}) as { rateLimits?: Record<string, unknown> };
         doc.api = { ...api, rateLimits: { ...api.rateLimits, suppliers: { max: 100_000, per: '1m' } } };
       });
-      env.editSuppliers((doc) => {
-        doc.confirmations = { https: { auth: { bearerTokenEnv: CONFIRM_TOKEN_ENV } } };
+      env.editSuppliers((doc, id) => {
+        const https = { auth: { bearerTokenEnv: CONFIRM_TOKEN_ENV } };
+        // The scheduler's shortest `every`; the harness adds pickup jobs more often (chaos/pickup.ts).
+        doc.confirmations = pickup && id === SUPPLIERS.sftp ? { https, sftp: { remoteDir: PICKUP_REMOTE_DIR, every: '10s', format: 'csv' }, csv: { columns: PICKUP_CSV_COLUMNS } } : { https };
       });
-      return new LoopRun(env, standIn, proxy, count);
+      const run = new LoopRun(env, standIn, proxy, count, pickup);
+      if (pickup) {
+        // The supplier's folder exists before anything is picked up from it.
+        mkdirSync(run.pickupDir, { recursive: true });
+        run.sftpProxy = await FaultProxy.start({ host: '127.0.0.1', port: Number((env.demo.sshd as LocalSshd).port) });
+        const port = run.sftpProxy.port;
+        env.editSupplier(SUPPLIERS.sftp, (doc) => {
+          doc.delivery = { ...doc.delivery, host: '127.0.0.1', port };
+        });
+      }
+      return run;
     } catch (error) {
       await env.stop();
       throw error;
@@ -149,11 +194,16 @@ class LoopRun {
     }
   }
 
-  /** Sends every confirmation at `perSecond`; the answers by status. */
+  /** The confirmations POSTed to the API (the others are in files). */
+  get apiConfirmations(): number {
+    return this.confirmations.filter((c) => !c.byFile).length;
+  }
+
+  /** Sends every confirmation not sent in a file at `perSecond`; the answers by status. */
   async confirmAll(perSecond: number, onEach?: (i: number) => void): Promise<Record<string, number>> {
     const statuses: Record<string, number> = {};
     const t0 = Date.now();
-    await forEachLimited(this.confirmations, 8, async (c, i) => {
+    await forEachLimited(this.confirmations.filter((c) => !c.byFile), 8, async (c, i) => {
       const due = t0 + (i * 1000) / perSecond;
       if (due > Date.now()) await sleep(due - Date.now());
       onEach?.(i);
@@ -248,6 +298,7 @@ class LoopRun {
     await this.api?.stop(5000);
     await this.producer?.close().catch(() => undefined);
     await this.proxy.stop();
+    await this.sftpProxy?.stop();
     await this.standIn.stop();
     await this.env.stop();
   }
@@ -267,31 +318,78 @@ export interface LoopKillsSize {
   /** Every byte from the store arrives this late (kills then land mid-request). */
   storeDelayMs: number;
   settleMs: number;
+  /**
+   * The SFTP supplier (the creamery) confirms in CSV files dropped into its folder on the sshd,
+   * picked up by the workers being killed; the harness adds a pickup job every `triggerEveryMs`.
+   * `resend`: files sent again under a new name, and under the same name once the first moved.
+   */
+  pickup: {
+    triggerEveryMs: number;
+    resend: { newName: number; sameName: number };
+    /** Every byte from the sshd arrives this late while workers are killed, so that a pickup run lasts long enough to be killed in. */
+    sftpDelayMs: number;
+  } | false;
+}
+
+/**
+ * A worker process in the middle of a pickup run: one holding an SFTP connection opened since
+ * the kills began (the pickup's own; deliveries were done before), while a file is claimed.
+ * Waits up to `withinMs` for one.
+ */
+async function workerMidPickup(run: LoopRun, fleet: WorkerFleet, redis: Redis, before: ReadonlySet<number>, withinMs: number): Promise<CliProcess | undefined> {
+  const proxy = run.sftpProxy as FaultProxy;
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    const ports = proxy.clientPorts().filter((p) => !before.has(p));
+    if (ports.length > 0 && (await redis.keys(markerKeys.pickupClaim(PREFIX, SUPPLIERS.sftp, '*'))).length > 0) {
+      for (const port of ports) {
+        const holder = processHoldingConnection(fleet.running, port, proxy.port);
+        if (holder) return holder;
+      }
+    }
+    await sleep(50);
+  }
+  return undefined;
 }
 
 export const LOOP_KILLS: Record<Size, LoopKillsSize> = {
-  full: { orders: 600, workers: 3, ordersPerSecond: 40, confirmationsPerSecond: 20, killEveryMs: [2000, 6000], killAfterConfirmMs: 10_000, storeDelayMs: 300, settleMs: 300_000 },
-  quick: { orders: 120, workers: 3, ordersPerSecond: 30, confirmationsPerSecond: 10, killEveryMs: [2000, 4000], killAfterConfirmMs: 4000, storeDelayMs: 300, settleMs: 150_000 },
+  full: { orders: 600, workers: 3, ordersPerSecond: 40, confirmationsPerSecond: 20, killEveryMs: [2000, 6000], killAfterConfirmMs: 10_000, storeDelayMs: 300, settleMs: 300_000, pickup: { triggerEveryMs: 1000, resend: { newName: 8, sameName: 8 }, sftpDelayMs: 100 } },
+  quick: { orders: 120, workers: 3, ordersPerSecond: 30, confirmationsPerSecond: 10, killEveryMs: [2000, 4000], killAfterConfirmMs: 4000, storeDelayMs: 300, settleMs: 150_000, pickup: { triggerEveryMs: 1000, resend: { newName: 3, sameName: 3 }, sftpDelayMs: 100 } },
 };
 
-/** Workers SIGKILLed while they tell the store what shipped. */
+/**
+ * Workers SIGKILLed while they tell the store what shipped, and (with `pickup`) while they
+ * pick up the SFTP supplier's confirmation files.
+ */
 export async function loopKills(size: Size, seed: number, override: Partial<LoopKillsSize> = {}): Promise<ScenarioResult> {
   const s = { ...LOOP_KILLS[size], ...override };
   const random = new Random(seed);
   const started = Date.now();
   const checks = new Checks();
-  const run = await LoopRun.start('loop-kills', s.orders);
+  const run = await LoopRun.start('loop-kills', s.orders, s.pickup !== false);
+  const redis = run.env.client();
+  let folder: PickupFolder | undefined;
   try {
     const delivered = await run.deliverOrders(s.workers, s.ordersPerSecond, s.settleMs);
     checks.add('orders accepted and delivered before the confirmations', delivered.accepted === s.orders && delivered.delivered, `${delivered.accepted}/${s.orders} accepted; ${delivered.delivered ? 'all delivered' : 'NOT all delivered'}`);
     const fleet = run.fleet as WorkerFleet;
+    if (s.pickup !== false) folder = new PickupFolder(run.pickupDir, SUPPLIERS.sftp, run.fileConfirmations, new Random(seed + 1), s.pickup.resend);
     await run.proxy.set({ delayMs: s.storeDelayMs });
+    if (s.pickup !== false) await run.sftpProxy?.set({ delayMs: s.pickup.sftpDelayMs });
+    // SFTP connections open now are the deliveries' (idle); any later one is a pickup's.
+    const deliveryConnections = new Set(run.sftpProxy?.clientPorts() ?? []);
     const requestsBefore = run.standIn.requests.length;
-    log(`[loop-kills] ${run.confirmations.length} confirmations at ${s.confirmationsPerSecond}/s, store answers ${s.storeDelayMs} ms late, kills every ${s.killEveryMs.join('–')} ms; seed ${seed}`);
+    const confirmingMs = (run.apiConfirmations * 1000) / s.confirmationsPerSecond;
+    log(
+      `[loop-kills] ${run.apiConfirmations} confirmations at ${s.confirmationsPerSecond}/s` +
+        (folder ? `, ${run.fileConfirmations.length} more in ${folder.fileCount} files dropped into ${SUPPLIERS.sftp}'s SFTP folder over the same ${round(confirmingMs / 1000)} s` : '') +
+        `; store answers ${s.storeDelayMs} ms late, kills every ${s.killEveryMs.join('–')} ms; seed ${seed}`,
+    );
 
     let confirming = true;
     let lastKillAt = Date.now();
     const kills: string[] = [];
+    let killsMidPickup = 0;
     const t0 = Date.now();
     const chaos = (async () => {
       let confirmedAt: number | undefined;
@@ -299,28 +397,38 @@ export async function loopKills(size: Size, seed: number, override: Partial<Loop
         await sleep(random.between(s.killEveryMs[0], s.killEveryMs[1]));
         if (!confirming) confirmedAt ??= Date.now();
         if (confirmedAt !== undefined && Date.now() - confirmedAt > s.killAfterConfirmMs) break;
-        if (run.fulfilledConfirmations() >= run.confirmations.length) break;
-        const victim = random.pick(fleet.running);
+        if (run.fulfilledConfirmations() >= run.confirmations.length && (folder?.drained ?? true)) break;
+        let victim = random.pick(fleet.running);
+        // Every other kill, while files wait, lands in a pickup run (the others land anywhere).
+        const inPickup = folder !== undefined && kills.length % 2 === 0 && !folder.drained ? await workerMidPickup(run, fleet, redis, deliveryConnections, 3000) : undefined;
+        if (inPickup) victim = inPickup;
         await fleet.kill(victim);
         lastKillAt = Date.now();
-        kills.push(`${victim.name}@${round((lastKillAt - t0) / 1000)}s`);
-        log(`[loop-kills] SIGKILL ${victim.name} (pid ${victim.pid}) at ${round((lastKillAt - t0) / 1000)} s; ${run.fulfilledConfirmations()}/${run.confirmations.length} fulfilled so far`);
+        if (inPickup) killsMidPickup += 1;
+        kills.push(`${victim.name}@${round((lastKillAt - t0) / 1000)}s${inPickup ? '(pickup)' : ''}`);
+        log(`[loop-kills] SIGKILL ${victim.name} (pid ${victim.pid})${inPickup ? ' in a pickup run' : ''} at ${round((lastKillAt - t0) / 1000)} s; ${run.fulfilledConfirmations()}/${run.confirmations.length} fulfilled so far${folder ? `, ${folder.waiting().length} files in the folder` : ''}`);
         await fleet.add();
       }
     })();
-    const statuses = await run.confirmAll(s.confirmationsPerSecond);
+    folder?.startTriggering(redis, s.pickup === false ? 1000 : s.pickup.triggerEveryMs);
+    const [statuses] = await Promise.all([run.confirmAll(s.confirmationsPerSecond), folder?.dropAll(confirmingMs, 60_000)]);
     confirming = false;
     await chaos;
     await run.proxy.set('pass');
-    log(`[loop-kills] ${kills.length} kills done; waiting for the fulfillments to settle (a killed worker's jobs come back once their 10 s lock lapses)`);
+    await run.sftpProxy?.set('pass');
+    log(`[loop-kills] ${kills.length} kills done; waiting for the fulfillments to settle (a killed worker's jobs come back once their 10 s lock lapses, its file claims once their 10 s lease does)`);
+    const pickedUp = folder ? await waitUntil(() => (folder as PickupFolder).drained && run.fulfilledConfirmations() >= run.confirmations.length, s.settleMs, 500) : true;
     const settled = await waitForQuiet(run.env, s.settleMs);
     const settleSeconds = (Date.now() - lastKillAt) / 1000;
     // A late duplicate (a stalled job run again) would land within a few seconds.
     await sleep(3000);
+    await folder?.stopTriggering();
 
     checks.add('workers were killed while fulfilling', kills.length > 0, `${kills.length} SIGKILLs: ${kills.join(' ')}`);
-    checks.add('every confirmation accepted', statuses['202'] === run.confirmations.length, `answers ${JSON.stringify(statuses)}`);
-    const common = await run.commonChecks(checks, settled);
+    if (folder) checks.add('workers were killed in pickup runs', killsMidPickup > 0, `${killsMidPickup} of the ${kills.length} SIGKILLs hit a worker holding a pickup's SFTP connection while a file was claimed`);
+    checks.add('every confirmation accepted', statuses['202'] === run.apiConfirmations, `answers ${JSON.stringify(statuses)}`);
+    const common = await run.commonChecks(checks, settled && pickedUp);
+    const pickup = folder ? await folder.check(checks, redis, run.orders, new Map(run.confirmations.map((c) => [c.trackingNumber, `${c.orderId}/${c.supplierId}`]))) : {};
     checks.add('no worker died by itself', fleet.figures.unexpectedExits.length === 0, fleet.figures.unexpectedExits.join('; ') || 'none');
     return {
       name: 'loop-kills',
@@ -328,12 +436,15 @@ export async function loopKills(size: Size, seed: number, override: Partial<Loop
       seconds: round((Date.now() - started) / 1000),
       figures: {
         ...common,
+        ...pickup,
         workerProcesses: s.workers,
         kills: kills.length,
+        ...(folder ? { killsMidPickup } : {}),
         workerProcessesStarted: fleet.figures.started,
         confirmationAnswers: statuses,
         shopifyRequestsDuringKills: run.standIn.requests.length - requestsBefore,
         stalledJobsRecovered: countInLogs(run.env.dir, /stalled \(its worker died\)/),
+        stalledPickupJobsRecovered: countInLogs(run.env.dir, /confirmation-pickups [^ ]+: stalled \(its worker died\)/),
         storeDelayMs: s.storeDelayMs,
         settleSecondsAfterLastKill: round(settleSeconds),
         lockTimings: CLI_LOCK_TIMINGS,
@@ -341,6 +452,8 @@ export async function loopKills(size: Size, seed: number, override: Partial<Loop
       checks: checks.list,
     };
   } finally {
+    await folder?.close();
+    redis.disconnect();
     await run.stop();
   }
 }

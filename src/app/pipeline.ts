@@ -233,6 +233,8 @@ export class Pipeline {
           ...(options.env ? { env: options.env } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
           ...(options.metrics ? { metrics: options.metrics } : {}),
+          // A file claimed by a worker that died waits no longer than the worker's jobs do.
+          ...(options.lockDurationMs ? { leaseMs: pickupLeaseMs(options.lockDurationMs) } : {}),
         });
         const picker = createPickupWorker({ connection: connection(pickupPrefix), prefix: pickupPrefix, pickup, ...lockTimings });
         options.metrics?.observe(picker, { queue: picker.name, recipient: 'suppliers', transport: 'none' });
@@ -292,4 +294,14 @@ export class Pipeline {
     await this.intake.close();
     await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
+}
+
+/**
+ * How long a confirmation file's claim holds (src/loop/pickup.ts) when the workers' lock
+ * duration is set (`DROPSHIP_LOCK_DURATION`): as long, so that a file claimed by a worker that
+ * died waits no longer than that worker's jobs do, but at least 5 s (it is renewed every third
+ * of it). Without it, the pickup's own 5 minutes.
+ */
+export function pickupLeaseMs(lockDurationMs: number): number {
+  return Math.max(5000, lockDurationMs);
 }

@@ -10,7 +10,7 @@ import { markerKeys } from '../queue/names';
 import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import type { RedisClient } from '../queue/redis';
 import type { PipelineMetrics } from '../telemetry/metrics';
-import { type FolderEntry, isNoSuchFile, SftpFolder } from '../transports/sftp/folder';
+import { type FolderEntry, isNoSuchFile, SftpFolder, suffixedName } from '../transports/sftp/folder';
 import type { SftpOptions } from '../transports/sftp';
 import type { ConfirmOutcome } from './confirm';
 
@@ -168,8 +168,7 @@ export class ConfirmationPickup {
       };
       const fail = async (problems: string[]): Promise<PickedFile> => {
         const failedDir = await into(FAILED_DIR);
-        const moved = await folder.moveInto(path, failedDir, entry.name);
-        await folder.write(posix.join(failedDir, `${moved}.reason.txt`), reasonText(entry.name, 'could not be read, and nothing in it was taken', problems));
+        const moved = await moveWithReason(folder, path, failedDir, entry.name, reasonText(entry.name, 'could not be read, and nothing in it was taken', problems));
         const movedTo = `${FAILED_DIR}/${moved}`;
         await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'unreadable', problems, movedTo });
         this.deps.metrics?.confirmationFile(supplier.id, 'failed');
@@ -222,9 +221,11 @@ export class ConfirmationPickup {
       // Remembered as long as the orders' loops are (the intake recognises each confirmation anyway).
       await redis.set(seen, JSON.stringify({ file: entry.name, at: this.now() }), 'PX', this.deps.config.store.retention.disclosuresMs);
       const processedDir = await into(PROCESSED_DIR);
-      const moved = await folder.moveInto(path, processedDir, entry.name);
+      const moved =
+        refused.length > 0
+          ? await moveWithReason(folder, path, processedDir, entry.name, reasonText(entry.name, 'was read; these of its confirmations were refused (the others were taken)', refused))
+          : await folder.moveInto(path, processedDir, entry.name);
       if (refused.length > 0) {
-        await folder.write(posix.join(processedDir, `${moved}.reason.txt`), reasonText(entry.name, 'was read; these of its confirmations were refused (the others were taken)', refused));
         this.deps.logger?.warn({ supplier: supplier.id, file: entry.name, refused: refused.length }, `confirmation file ${entry.name} of ${supplier.id}: ${refused.length} confirmation(s) refused`);
       }
       this.deps.metrics?.confirmationFile(supplier.id, 'processed');
@@ -275,6 +276,22 @@ export class ConfirmationPickup {
 /** The supplier's recent failed files, newest first. */
 export async function pickupFailures(redis: RedisClient, prefix: string | KeySpace, supplierId: string): Promise<PickupFailure[]> {
   return (await redis.lrange(markerKeys.pickupFailures(keySpaceOf(prefix).forSupplier(supplierId), supplierId), 0, -1)).map((raw) => JSON.parse(raw) as PickupFailure);
+}
+
+/**
+ * Moves a file into `dir` with `<name>.reason.txt` beside it, the reason written first (under
+ * the name the file is about to take): a worker that dies between the two, or a write that
+ * fails, leaves the file where it was for the next run, never a moved file without its reason.
+ */
+async function moveWithReason(folder: PickupFolder, from: string, dir: string, name: string, reason: string): Promise<string> {
+  let n = 0;
+  while ((await folder.stat(posix.join(dir, suffixedName(name, n)))) !== undefined) n++;
+  const planned = suffixedName(name, n);
+  await folder.write(posix.join(dir, `${planned}.reason.txt`), reason);
+  const moved = await folder.moveInto(from, dir, name);
+  // Another file took that name meanwhile: the reason follows this one.
+  if (moved !== planned) await folder.write(posix.join(dir, `${moved}.reason.txt`), reason);
+  return moved;
 }
 
 function reasonText(file: string, what: string, problems: readonly string[]): string {

@@ -4,9 +4,11 @@ import { expectMet, figure, SEED } from './support';
 
 /**
  * Reduced "closing the loop" scenarios (chaos/scenarios/loop.ts): suppliers confirm at
- * `POST /suppliers/{id}/shipments` of a `--role api` process and `--role workers` processes
- * tell the Shopify stand-in (every operation checked against the vendored schema), while
- * workers are SIGKILLed, and while the store refuses connections and then answers 503.
+ * `POST /suppliers/{id}/shipments` of a `--role api` process, or (the SFTP supplier) in CSV
+ * files dropped into its folder on the real sshd and picked up by the workers, and
+ * `--role workers` processes tell the Shopify stand-in (every operation checked against the
+ * vendored schema), while workers are SIGKILLed (some in the middle of a pickup run), and
+ * while the store refuses connections and then answers 503.
  */
 
 jest.setTimeout(300_000);
@@ -34,6 +36,27 @@ describe('workers SIGKILLed while they tell the store what shipped', () => {
   it('leaves nothing failed or unfinished, and no worker died by itself', () => {
     expectMet(result, 'nothing failed or left in the queues');
     expectMet(result, 'no worker died by itself');
+  });
+
+  it('killed workers in the middle of pickup runs of the SFTP supplier’s confirmation files', () => {
+    expectMet(result, 'workers were killed in pickup runs');
+    expect(figure(result, 'killsMidPickup')).toBeGreaterThan(0);
+  });
+
+  it('picked up every confirmation file exactly once: each in processed/ once, the unreadable one in failed/ with its reason', () => {
+    expectMet(result, 'every confirmation file dropped was picked up (none left in the folder)');
+    expectMet(result, 'every file in processed/ exactly once, -1 only for a name sent twice, no reason file');
+    expectMet(result, 'the unreadable file in failed/ with its reason file, and nothing else there');
+    expect(figure(result, 'pickupFilesLeft')).toBe(0);
+    expect(figure(result, 'pickupFilesInProcessed')).toBe(figure(result, 'pickupFilesDropped') - 1);
+    expect(figure(result, 'pickupFilesInFailed')).toBe(1);
+  });
+
+  it('recorded every shipment once in its order’s loop, with the quantities its file gives, and no line beyond its quantity', () => {
+    expectMet(result, 'every shipment confirmed recorded once in its order’s loop');
+    expectMet(result, 'each file’s shipments recorded with its quantities, over sftp');
+    expectMet(result, 'every line of every order shipped in full in the loop records, none beyond');
+    expect(figure(result, 'loopLinesOver')).toBe(0);
   });
 });
 

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Config, SupplierConfig } from '../../src/config/config';
 import { csvConfirmationFormat } from '../../src/formats/inbound/csv';
 import { Operations } from '../../src/ops/operations';
+import { pickupLeaseMs } from '../../src/app/pipeline';
 import { ConfirmationPickup, openSupplierFolder, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
 import { parseLoop } from '../../src/loop/record';
 import { markerKeys, PICKUP_JOB, PICKUPS_QUEUE } from '../../src/queue/names';
@@ -282,6 +283,30 @@ describe('confirmation files picked up over SFTP', () => {
     }
   });
 
+  it('never leaves a file in failed/ without its reason: the reason is written first, and a run that dies before it leaves the file for the next', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      const config = configFor(dirs, true);
+      drop(dirs.creamery, 'bad.csv', csv([['9208', 'BUTTER-42', 'x', 'UPS', '1Z999AA10123456784']]));
+      // The reason cannot be written (as when the worker dies right there).
+      const dying = (supplier: SupplierConfig) => {
+        const folder = openSupplierFolder(supplier, config.dir);
+        folder.write = () => Promise.reject(Object.assign(new Error('write: Failure'), { code: 4 }));
+        return folder;
+      };
+      expect((await pickupOf(h, config, { openFolder: dying }).run('creamery')).files).toEqual([{ file: 'bad.csv', outcome: 'error' }]);
+      expect(list(dirs.creamery)).toEqual(['bad.csv', 'failed']);
+      expect(list(`${dirs.creamery}/failed`)).toEqual([]);
+
+      expect((await pickupOf(h, config).run('creamery')).files).toEqual([{ file: 'bad.csv', outcome: 'failed', movedTo: 'failed/bad.csv' }]);
+      expect(list(`${dirs.creamery}/failed`)).toEqual(['bad.csv', 'bad.csv.reason.txt']);
+      expect(readFileSync(join(sshd.root, dirs.creamery, 'failed', 'bad.csv.reason.txt'), 'utf8')).toMatch(/^bad\.csv could not be read, and nothing in it was taken:\n- row 2/);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('leaves a file it could not move for the next run, records why, and goes on with the others', async () => {
     const dirs = folders();
     const h = await startHarness(configFor(dirs, false), dirs.prefix);
@@ -410,5 +435,14 @@ describe('dropship verify (the command)', () => {
     } finally {
       rmSync(configDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the claim lease of a pipeline started with DROPSHIP_LOCK_DURATION', () => {
+  it('follows the workers’ lock duration, so a file claimed by a worker that died waits no longer than its jobs (at least 5 s)', () => {
+    // The pipeline passes this to the pickup when the lock duration is set (test/chaos/loop.test.ts kills workers mid-pickup).
+    expect(pickupLeaseMs(10_000)).toBe(10_000);
+    expect(pickupLeaseMs(30_000)).toBe(30_000);
+    expect(pickupLeaseMs(1000)).toBe(5000);
   });
 });
