@@ -8,7 +8,10 @@ import { buildApi } from '../../src/api/server';
 import { pipelineQueueNames } from '../../src/app/start';
 import type { Config } from '../../src/config/config';
 import { createOrderProducer } from '../../src/app/producer';
+import { parseLoop } from '../../src/loop/record';
+import { ConsoleQueries } from '../../src/ops/console-queries';
 import { Operations } from '../../src/ops/operations';
+import type { FulfillmentRequest, StorePlatform } from '../../src/stores/store';
 import { previewOrder } from '../../src/planning/preview';
 import { keySlot } from '../../src/queue/key-slot';
 import { markerKeys, metaKeys } from '../../src/queue/names';
@@ -213,6 +216,62 @@ describe('the pipeline on a Redis Cluster, 6 partitions', () => {
       await h.stop();
     }
   }, 120_000);
+
+  it('closes the loop on the cluster: confirmations, each order\'s loop in its partition, a supplier\'s sets in its own, fulfillments once', async () => {
+    const withConfirmations = structuredClone(config);
+    for (const s of withConfirmations.suppliers) if (s.id === 'creamery') s.confirmations = { https: { auth: { bearerTokenEnv: 'CREAMERY_TOKEN' } }, expectWithinMs: 3_600_000 };
+    const told: FulfillmentRequest[] = [];
+    const store: StorePlatform = { id: 'shopify', fulfil: async (r) => (told.push(r), { storeFulfillmentId: `gid://shopify/Fulfillment/${told.length}` }), close: async () => undefined };
+    const h = await PipelineHarness.start(withConfirmations, cluster.url, { prefix: 'lp', partitions: PARTITIONS, store, apiEnv: { CREAMERY_TOKEN: 'creamery-token' } });
+    // Labels with tracking numbers: the warehouse's shipment is fulfilled once its label is bought.
+    h.recorder('ups').respond = (p) => ({ carrier: 'ups', trackingNumber: `1Z${p.deliveryId.replace(/\W/g, '').toUpperCase()}`, label: 'R0lGODlh' });
+    try {
+      const ids = Array.from({ length: 12 }, (_, i) => `lp-${2000 + i}`);
+      const partitionsUsed = new Set(ids.map((id) => h.pipeline.keys.indexOf(id)));
+      expect(partitionsUsed.size).toBeGreaterThan(2);
+      for (const id of ids) {
+        const order = orderPayload({ id, storeId: `9${id.slice(3)}` });
+        expect((await h.postOrder({ ...order, lines: order.lines.map((l, i) => ({ ...l, storeLineId: `${id.slice(3)}0${i}` })) })).statusCode).toBe(202);
+      }
+      await waitFor('purchase orders delivered', () => h.recorder('creamery').delivered.length === ids.length, 60_000);
+      const post = (what: string, body: unknown) =>
+        h.api.inject({ method: 'POST', url: `/suppliers/creamery/${what}`, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: 'Bearer creamery-token' } });
+      const ops = new Operations(h.pipeline.redis, h.pipeline.keys, withConfirmations);
+      const creameryLag = async () => (await ops.confirmationLag()).find((l) => l.supplierId === 'creamery');
+      await waitFor('awaited', async () => (await creameryLag())?.awaiting === ids.length);
+      for (const [i, id] of ids.entries()) {
+        expect((await post('acknowledgements', { orderId: id, status: i === 0 ? 'backordered' : 'accepted' })).statusCode).toBe(202);
+        // The supplier's sets share its partition's slot: one transaction moves an order between them.
+        if (i === 0) expect(await creameryLag()).toMatchObject({ awaiting: ids.length - 1, backordered: [id] });
+        expect((await post('shipments', { orderId: id, carrier: 'UPS', trackingNumbers: [`1Z999AA1${String(i).padStart(10, '0')}`] })).statusCode).toBe(202);
+      }
+      // Each order's warehouse label and the creamery's shipment: two fulfillments per order, once each.
+      await waitFor('fulfillments', () => told.length === ids.length * 2, 60_000);
+      expect(new Set(told.map((r) => `${r.orderId} ${r.tracking.numbers[0]}`)).size).toBe(ids.length * 2);
+      try {
+        for (const id of ids) {
+          const loop = parseLoop(await h.pipeline.redis.hgetall(markerKeys.loop(h.pipeline.keys.forOrder(id), id)));
+          expect(loop.shipped).toEqual({ l1: 2, l2: 1, l3: 3 });
+        }
+        // Shipped, the backorder no longer needs anyone.
+        expect(await creameryLag()).toMatchObject({ awaiting: 0, overdue: 0, backordered: [], rejected: [] });
+        const timeline = await new ConsoleQueries(ops).timeline(ids[3]!);
+        expect(timeline?.shipments.find((sh) => sh.shipmentId === `${ids[3]}+creamery`)?.stage).toBe('fulfilled');
+        const fulfillments = await Promise.all(h.pipeline.keys.prefixes.map((p) => new Queue('fulfillments', { connection: h.pipeline.redis, prefix: p })));
+        try {
+          const failed = (await Promise.all(fulfillments.map((q) => q.getFailed(0, -1)))).flat();
+          expect(failed.map((j) => j.failedReason)).toEqual([]);
+        } finally {
+          await Promise.all(fulfillments.map((q) => q.close()));
+        }
+      } finally {
+        await ops.close();
+      }
+      expect(await failedJobs(h)).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  }, 180_000);
 
   it('refuses to start with another partition count while jobs of the old layout remain', async () => {
     const first = await PipelineHarness.start(config, cluster.url, { prefix: 'clp', partitions: 3, workers: false });
