@@ -194,7 +194,7 @@ export class TransportPipeline {
     });
     if (this.failure !== undefined) throw new Error(`a ${this.unit} failed: ${this.failure}`);
     const redis = await endWindow();
-    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 5)})` };
+    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 14)})` };
   }
 
   stop(): Promise<void> {
