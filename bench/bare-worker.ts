@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type BenchOutput, log, median, result, round, withTimeout } from './common';
-import { perUnit, startWindow } from './redis-stats';
+import { perUnit, startWindow, usecPerUnit } from './redis-stats';
 import { timed, type DeliveryRound } from './transport-harness';
 
 /**
@@ -58,7 +58,7 @@ export async function bareWorkerRound<T>(
     });
     if (failure !== undefined) throw new Error(`a bare worker job failed: ${failure}`);
     const redis = await endWindow();
-    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${unit} (${perUnit(redis, n, 14)})` };
+    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${unit} (${perUnit(redis, n, 14)}; time in Redis: ${usecPerUnit(redis, n)})` };
   } finally {
     await worker.close();
     await queue.close();
@@ -84,7 +84,9 @@ export class Sides {
 
   constructor(
     private readonly name: string,
+    /** One of what is counted ("delivery"), and their rate's unit ("deliveries/s"). */
     private readonly unit: string,
+    private readonly rateUnit: string,
     private readonly count: number,
   ) {}
 
@@ -101,7 +103,7 @@ export class Sides {
   results(target: number, bareWhat: string, loopWhat: string): BenchOutput {
     const rate = (rs: DeliveryRound[]) => median(rs.map((r) => r.perSecond));
     const cpuUs = (rs: DeliveryRound[]) => median(rs.map((r) => (r.cpuMs * 1000) / this.count));
-    const unitsPerS = `${this.unit}s/s`;
+    const unitsPerS = this.rateUnit;
     const out = result(rate(this.pipe), rate(this.bare), unitsPerS);
     const vsLoop = result(rate(this.pipe), rate(this.loop), unitsPerS);
     const [p, b, l] = [cpuUs(this.pipe), cpuUs(this.bare), cpuUs(this.loop)];

@@ -29,9 +29,9 @@ import { deliveryResponse, type DeliveryJobResult } from '../workers/delivery-wo
  */
 
 const CARRIER: Carrier = process.env.BENCH_CARRIER === 'fedex' ? 'fedex' : 'ups';
-const ORDERS = Number(process.env.BENCH_CARRIER_ORDERS ?? 4000);
+const ORDERS = Number(process.env.BENCH_CARRIER_ORDERS ?? 1500);
 const REPS = Number(process.env.BENCH_CARRIER_REPS ?? 3);
-const WARMUP_ORDERS = 500;
+const WARMUP_ORDERS = 300;
 /** `connections` of the carrier clients' undici Pool (carrierIo in src/carriers/api-client.ts). */
 const CONNECTIONS = 4;
 /** The delivery worker's concurrency (Pipeline's default `deliveryConcurrency`). */
@@ -137,7 +137,7 @@ export async function carrierBench(): Promise<BenchOutput> {
         },
       });
       try {
-        const sides = new Sides('carrier', 'label', ORDERS);
+        const sides = new Sides('carrier', 'label', 'labels/s', ORDERS);
         /** A side's round, then the stand-in's check that it saw exactly that side's requests. */
         const checked = (side: string, count: number, run: () => Promise<DeliveryRound>) => async () => {
           const round = await run();

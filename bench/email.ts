@@ -71,7 +71,7 @@ export async function emailBench(): Promise<BenchOutput> {
     return await withPrivateRedis('email', async (url) => {
       const pipeline = await TransportPipeline.start(config, url, 'email', env, { deliveryConcurrency: IN_FLIGHT });
       try {
-        const sides = new Sides('email', 'message', ORDERS);
+        const sides = new Sides('email', 'message', 'messages/s', ORDERS);
         for (let r = 0; r <= REPS; r++) {
           // Round 0 warms up both sides (JIT, key checks, SMTP connections) and is not counted.
           const count = r === 0 ? 100 : ORDERS;

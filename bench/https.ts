@@ -47,7 +47,7 @@ export async function httpsBench(): Promise<BenchOutput> {
     return await withPrivateRedis('https', async (url) => {
       const pipeline = await TransportPipeline.start(config, url, 'https', { BENCH_WEBHOOK_SECRET: SECRET }, { deliveryConcurrency: IN_FLIGHT });
       try {
-        const sides = new Sides('https', 'delivery', ORDERS);
+        const sides = new Sides('https', 'delivery', 'deliveries/s', ORDERS);
         for (let r = 0; r <= REPS; r++) {
           // Round 0 warms up both sides (JIT, TLS connections) and is not counted.
           const count = r === 0 ? 300 : ORDERS;

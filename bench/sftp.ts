@@ -71,7 +71,7 @@ export async function sftpBench(): Promise<BenchOutput> {
         `bare worker: BullMQ concurrency ${CONCURRENCY}, 1 connection lent to one job at a time; bare loop: 1 connection, sequential put + posixRename`,
     );
     return await withPrivateRedis('sftp', async (url) => {
-      const sides = new Sides('sftp', 'delivery', ORDERS);
+      const sides = new Sides('sftp', 'delivery', 'deliveries/s', ORDERS);
       for (let r = 0; r <= REPS; r++) {
         // Round 0 warms up both sides (JIT, the pipeline's SSH connection) and is not counted.
         const label = r === 0 ? 'warm-up' : `round ${r}`;

@@ -13,7 +13,7 @@ import { createTransport } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
 import { now, withTimeout } from './common';
 import { forEachLimited } from './pipeline';
-import { perUnit, startWindow } from './redis-stats';
+import { perUnit, startWindow, usecPerUnit } from './redis-stats';
 import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
 
 /**
@@ -102,11 +102,13 @@ export interface DeliveryRound {
   cpuMs: number;
   /** Redis's side of a pipeline round: CPU and commands per delivery. */
   redis?: string;
+  /** Where a pipeline round's jobs spent their time, per queue: waiting, then running. */
+  jobs?: string;
 }
 
 /** A round for the log: rate, wall time, CPU per delivery (and Redis's share for the pipeline). */
 export function describeRound(r: DeliveryRound, count: number): string {
-  return `${Math.round(r.perSecond)}/s (${Math.round(r.ms)} ms; node CPU ${Math.round((r.cpuMs * 1000) / count)} µs/delivery${r.redis ? `; ${r.redis}` : ''})`;
+  return `${Math.round(r.perSecond)}/s (${Math.round(r.ms)} ms; node CPU ${Math.round((r.cpuMs * 1000) / count)} µs/delivery${r.redis ? `; ${r.redis}` : ''}${r.jobs ? `; jobs ${r.jobs}` : ''})`;
 }
 
 /** Times `work` (which sends `count` deliveries): wall time and this process's CPU. */
@@ -145,6 +147,8 @@ export class TransportPipeline {
   private target = Number.POSITIVE_INFINITY;
   private failure: string | undefined;
   private wake: () => void = () => undefined;
+  /** Per queue: jobs completed this round, ms spent waiting (added → taken) and running (taken → finished). */
+  private readonly times = new Map<string, { n: number; waitMs: number; runMs: number }>();
 
   private constructor(
     readonly pipeline: Pipeline,
@@ -155,6 +159,16 @@ export class TransportPipeline {
   ) {
     const worker = pipeline.workers.find((w) => w.name === queueName);
     if (worker === undefined) throw new Error(`no delivery worker for ${queueName}`);
+    for (const w of pipeline.workers) {
+      w.on('completed', (job: Job) => {
+        if (job.processedOn === undefined || job.finishedOn === undefined) return;
+        const t = this.times.get(w.name) ?? { n: 0, waitMs: 0, runMs: 0 };
+        t.n++;
+        t.waitMs += job.processedOn - job.timestamp;
+        t.runMs += job.finishedOn - job.processedOn;
+        this.times.set(w.name, t);
+      });
+    }
     worker.on('completed', (job: Job) => {
       const wrong = check?.(job, cipher);
       if (wrong !== undefined) this.failure ??= `${job.id}: ${wrong}`;
@@ -186,6 +200,7 @@ export class TransportPipeline {
   async round(events: readonly OrderEvent[]): Promise<DeliveryRound> {
     const done = new Promise<void>((resolve) => (this.wake = resolve));
     this.target = this.completed + events.length;
+    this.times.clear();
     const endWindow = await startWindow(this.pipeline.redis);
     const n = events.length;
     const round = await timed(n, async () => {
@@ -194,7 +209,10 @@ export class TransportPipeline {
     });
     if (this.failure !== undefined) throw new Error(`a ${this.unit} failed: ${this.failure}`);
     const redis = await endWindow();
-    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 14)})` };
+    const jobs = [...this.times]
+      .map(([name, t]) => `${name.replace(/^dropship:?/, '') || name}: ${t.n} jobs, mean wait ${(t.waitMs / t.n).toFixed(1)} ms, run ${(t.runMs / t.n).toFixed(1)} ms`)
+      .join(' | ');
+    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 14)}; time in Redis: ${usecPerUnit(redis, n)})`, jobs };
   }
 
   stop(): Promise<void> {
