@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import { stringify } from 'yaml';
@@ -11,7 +12,7 @@ import { deliveryQueueName } from '../src/queue/names';
 import { ingestOrder } from '../src/sources/ingest';
 import { createTransport } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
-import { now, withTimeout } from './common';
+import { log, now, withTimeout } from './common';
 import { forEachLimited } from './pipeline';
 import { perUnit, startWindow, usecPerUnit } from './redis-stats';
 import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
@@ -121,6 +122,30 @@ export async function timed(count: number, work: () => Promise<void>): Promise<D
   return { perSecond: (count / ms) * 1000, ms, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
+/**
+ * With `BENCH_PROFILE_DIR` set, a V8 CPU profile of this process over each pipeline round
+ * (not the baselines') is written there, for Chrome DevTools or any .cpuprofile reader.
+ */
+async function cpuProfile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === '') return async () => undefined;
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `pipeline-${name}-${Date.now()}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    log(`CPU profile of the pipeline round: ${file}`);
+  };
+}
+
 /** Orders submitted at once, as concurrent webhook requests would be. */
 const SUBMIT_CONCURRENCY = 64;
 
@@ -203,10 +228,12 @@ export class TransportPipeline {
     this.times.clear();
     const endWindow = await startWindow(this.pipeline.redis);
     const n = events.length;
+    const profile = await cpuProfile(`${this.unit}-${n}`);
     const round = await timed(n, async () => {
       await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => this.pipeline.intake.submit(e));
       await withTimeout(`pipeline round (${n} ${this.unit}s)`, done, 100_000);
     });
+    await profile();
     if (this.failure !== undefined) throw new Error(`a ${this.unit} failed: ${this.failure}`);
     const redis = await endWindow();
     const jobs = [...this.times]
