@@ -107,6 +107,20 @@ export async function pipelineLatency(url: string, warm: OrderEvent[], measured:
   let finished = 0;
   const bench = await BenchPipeline.start(config, url, 'lat', PIPELINE_TUNING, () => undefined);
   let measuring = false;
+  // Per queue, over the measured window: jobs, and ms spent waiting (added → taken) and running.
+  const times = new Map<string, { n: number; waitMs: number; runMs: number; maxWaitMs: number }>();
+  for (const w of bench.pipeline.workers) {
+    w.on('completed', (job: Job) => {
+      if (!measuring || job.processedOn === undefined || job.finishedOn === undefined) return;
+      const t = times.get(w.name) ?? { n: 0, waitMs: 0, runMs: 0, maxWaitMs: 0 };
+      const wait = job.processedOn - job.timestamp;
+      t.n++;
+      t.waitMs += wait;
+      t.runMs += job.finishedOn - job.processedOn;
+      t.maxWaitMs = Math.max(t.maxWaitMs, wait);
+      times.set(w.name, t);
+    });
+  }
   for (const w of bench.pipeline.workers.slice(1)) {
     w.on('completed', (job: Job<PlannedDelivery>) => {
       const t = now();
@@ -147,7 +161,8 @@ export async function pipelineLatency(url: string, warm: OrderEvent[], measured:
     const lateMs = await run(measured);
     const { perSecond, summary } = watch.end(Math.ceil(measured.length / RATE_PER_S));
     if (errors > 0) throw new Error(`${errors} submits failed`);
-    return { latencies, lateMs, perSecondP99: Array.from(buckets, (b) => round(percentile(b ?? [], 99), 1)), perSecondProcess: perSecond, processSummary: summary };
+    const jobs = [...times].map(([name, t]) => `${name}: ${t.n} jobs, wait mean ${(t.waitMs / t.n).toFixed(1)} ms max ${t.maxWaitMs} ms, run mean ${(t.runMs / t.n).toFixed(1)} ms`).join(' | ');
+    return { latencies, lateMs, perSecondP99: Array.from(buckets, (b) => round(percentile(b ?? [], 99), 1)), perSecondProcess: perSecond, processSummary: `${summary}; jobs ${jobs}` };
   } finally {
     await bench.stop();
   }
