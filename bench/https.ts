@@ -4,15 +4,18 @@ import path from 'node:path';
 import { Pool } from 'undici';
 import { startHttpsReceiver } from '../testkit/receivers/https';
 import type { PlannedDelivery } from '../src/planning/plan';
-import { type BenchOutput, log, median, result, withPrivateRedis } from './common';
+import { type BenchOutput, log, withPrivateRedis } from './common';
 import { forEachLimited } from './pipeline';
+import { bareWorkerRound, interleaved, Sides } from './bare-worker';
 import { benchOrders, describeRound, plannedPayloads, timed, transportBenchConfig, TransportPipeline, type DeliveryRound } from './transport-harness';
 
 /**
  * `https`: deliveries/s through the pipeline to a local TLS server (certificate verified
- * against its CA, Standard Webhooks signature, Idempotency-Key), against a bare undici
- * keep-alive POST loop of the same bodies, with the same connections (2) and the same
- * requests in flight (4).
+ * against its CA, Standard Webhooks signature, Idempotency-Key), against what a user would
+ * write instead: a bare BullMQ worker (concurrency 4, the pipeline's delivery worker's) whose
+ * job POSTs its body with undici on the same 2 keep-alive connections. `https_vs_loop` keeps
+ * the older yardstick: a bare undici POST loop, no queue, with the same connections and 4
+ * requests in flight.
  */
 
 const ORDERS = Number(process.env.BENCH_HTTPS_ORDERS ?? 2000);
@@ -26,15 +29,14 @@ export async function httpsBench(): Promise<BenchOutput> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dropship-bench-https-'));
   const pool = new Pool(receiver.url, { connections: CONNECTIONS, keepAliveTimeout: 30_000, connect: { ca: receiver.ca.caPem } });
 
-  /** The bare library: POST each body on keep-alive connections, read the answer. */
-  const bareRound = (payloads: readonly PlannedDelivery[]): Promise<DeliveryRound> =>
-    timed(payloads.length, () =>
-      forEachLimited(payloads, IN_FLIGHT, async (p) => {
-        const response = await pool.request({ path: '/orders', method: 'POST', headers: { 'content-type': p.contentType }, body: p.body });
-        await response.body.text();
-        if (response.statusCode !== 200) throw new Error(`bare POST answered ${response.statusCode}`);
-      }),
-    );
+  /** The bare transfer: POST the body on keep-alive connections, read the answer. */
+  const post = async (p: PlannedDelivery): Promise<void> => {
+    const response = await pool.request({ path: '/orders', method: 'POST', headers: { 'content-type': p.contentType }, body: p.body });
+    await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`bare POST answered ${response.statusCode}`);
+  };
+  /** The bare library in a loop, no queue. */
+  const loopRound = (payloads: readonly PlannedDelivery[]): Promise<DeliveryRound> => timed(payloads.length, () => forEachLimited(payloads, IN_FLIGHT, post));
 
   try {
     const config = transportBenchConfig(dir, {
@@ -45,23 +47,24 @@ export async function httpsBench(): Promise<BenchOutput> {
     return await withPrivateRedis('https', async (url) => {
       const pipeline = await TransportPipeline.start(config, url, 'https', { BENCH_WEBHOOK_SECRET: SECRET }, { deliveryConcurrency: IN_FLIGHT });
       try {
-        const pipe: number[] = [];
-        const bare: number[] = [];
+        const sides = new Sides('https', 'delivery', 'deliveries/s', ORDERS);
         for (let r = 0; r <= REPS; r++) {
           // Round 0 warms up both sides (JIT, TLS connections) and is not counted.
           const count = r === 0 ? 300 : ORDERS;
           const events = benchOrders(count, `H${r}-`);
-          const b = await bareRound(plannedPayloads(config, events));
-          const p = await pipeline.round(events);
-          log(`[https] ${r === 0 ? 'warm-up' : `round ${r}`}: pipeline ${describeRound(p, count)}; bare ${describeRound(b, count)}`);
+          const payloads = plannedPayloads(config, events);
+          const [p, b, l] = await interleaved(
+            r,
+            () => pipeline.round(events),
+            () => bareWorkerRound(url, `bare${r}`, payloads, IN_FLIGHT, post),
+            () => loopRound(payloads),
+          );
+          log(`[https] ${r === 0 ? 'warm-up' : `round ${r}`}: pipeline ${describeRound(p, count)}; bare worker ${describeRound(b, count)}; bare loop ${describeRound(l, count)}`);
           receiver.reset();
           if (r === 0) continue;
-          pipe.push(p.perSecond);
-          bare.push(b.perSecond);
+          sides.add(p, b, l);
         }
-        const out = result(median(pipe), median(bare), 'deliveries/s');
-        log(`[https] median ${out.value} vs bare undici ${out.baseline} deliveries/s: ratio ${out.ratio} (target ≥ 0.6)`);
-        return { https: out };
+        return sides.results(0.5, 'a bare BullMQ worker making the same POST', 'a bare undici POST loop with no queue');
       } finally {
         await pipeline.stop();
       }

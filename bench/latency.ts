@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { OrderEvent } from '../src/core/order';
@@ -15,7 +16,8 @@ import { PIPELINE_TUNING } from './pipeline';
  * Lower is better for both (ratio = value / baseline).
  */
 
-const RATE_PER_S = 200;
+/** Orders per second (the figure is defined at 200; lower rates show the pipeline below saturation). */
+const RATE_PER_S = Number(process.env.BENCH_LATENCY_RATE ?? 200);
 const WINDOW_S = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const WARMUP_S = 2;
 
@@ -39,6 +41,61 @@ interface Sample {
   lateMs: number;
   /** p99 per second of the window (by acceptance time), to tell steady delay from episodes. */
   perSecondP99?: number[];
+  /** What the process did per second of the window: GC pauses, the event loop's worst delay. */
+  perSecondProcess?: string[];
+  /** The window's event-loop delay and GC, in one line. */
+  processSummary?: string;
+}
+
+/**
+ * GC pauses (perf_hooks 'gc' entries) and event-loop delay over the measured window, by second
+ * of it: a spike in a second's p99 with a long pause or loop delay in the same second is the
+ * process's doing, not Redis's or the queue's.
+ */
+class ProcessWatch {
+  private readonly gcs: Array<{ at: number; ms: number; major: boolean }> = [];
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      this.gcs.push({ at: e.startTime, ms: e.duration, major: kind === perf.NODE_PERFORMANCE_GC_MAJOR });
+    }
+  });
+  private readonly perSecondDelay: number[] = [];
+  private readonly loop = monitorEventLoopDelay({ resolution: 5 });
+  private readonly whole = monitorEventLoopDelay({ resolution: 5 });
+  private ticker: NodeJS.Timeout | undefined;
+  private start = 0;
+
+  begin(): void {
+    this.start = now();
+    this.observer.observe({ entryTypes: ['gc'] });
+    this.loop.enable();
+    this.whole.enable();
+    this.ticker = setInterval(() => {
+      this.perSecondDelay.push(this.loop.max / 1e6);
+      this.loop.reset();
+    }, 1000);
+  }
+
+  end(seconds: number): { perSecond: string[]; summary: string } {
+    clearInterval(this.ticker);
+    this.observer.disconnect();
+    this.loop.disable();
+    this.whole.disable();
+    const perSecond = Array.from({ length: seconds }, (_, i) => {
+      const inSecond = this.gcs.filter((g) => g.at >= this.start + i * 1000 && g.at < this.start + (i + 1) * 1000);
+      const gcMs = inSecond.reduce((a, g) => a + g.ms, 0);
+      const maxGc = Math.max(0, ...inSecond.map((g) => g.ms));
+      const majors = inSecond.filter((g) => g.major).length;
+      return `${i}s: GC ${inSecond.length} (${majors} major) ${round(gcMs, 1)} ms, longest ${round(maxGc, 1)} ms; loop delay max ${round(this.perSecondDelay[i] ?? Number.NaN, 1)} ms`;
+    });
+    const totalGc = this.gcs.reduce((a, g) => a + g.ms, 0);
+    const longest = this.gcs.reduce((a, g) => Math.max(a, g.ms), 0);
+    const summary =
+      `GC ${this.gcs.length} pauses (${this.gcs.filter((g) => g.major).length} major), ${round(totalGc, 0)} ms in all, longest ${round(longest, 1)} ms; ` +
+      `event-loop delay p50 ${round(this.whole.percentile(50) / 1e6, 1)} ms, p99 ${round(this.whole.percentile(99) / 1e6, 1)} ms, max ${round(this.whole.max / 1e6, 1)} ms`;
+    return { perSecond, summary };
+  }
 }
 
 export async function pipelineLatency(url: string, warm: OrderEvent[], measured: OrderEvent[]): Promise<Sample> {
@@ -51,6 +108,20 @@ export async function pipelineLatency(url: string, warm: OrderEvent[], measured:
   let finished = 0;
   const bench = await BenchPipeline.start(config, url, 'lat', PIPELINE_TUNING, () => undefined);
   let measuring = false;
+  // Per queue, over the measured window: jobs, and ms spent waiting (added → taken) and running.
+  const times = new Map<string, { n: number; waitMs: number; runMs: number; maxWaitMs: number }>();
+  for (const w of bench.pipeline.workers) {
+    w.on('completed', (job: Job) => {
+      if (!measuring || job.processedOn === undefined || job.finishedOn === undefined) return;
+      const t = times.get(w.name) ?? { n: 0, waitMs: 0, runMs: 0, maxWaitMs: 0 };
+      const wait = job.processedOn - job.timestamp;
+      t.n++;
+      t.waitMs += wait;
+      t.runMs += job.finishedOn - job.processedOn;
+      t.maxWaitMs = Math.max(t.maxWaitMs, wait);
+      times.set(w.name, t);
+    });
+  }
   for (const w of bench.pipeline.workers.slice(1)) {
     w.on('completed', (job: Job<PlannedDelivery>) => {
       const t = now();
@@ -86,9 +157,13 @@ export async function pipelineLatency(url: string, warm: OrderEvent[], measured:
     await run(warm);
     measuring = true;
     windowStart = now();
+    const watch = new ProcessWatch();
+    watch.begin();
     const lateMs = await run(measured);
+    const { perSecond, summary } = watch.end(Math.ceil(measured.length / RATE_PER_S));
     if (errors > 0) throw new Error(`${errors} submits failed`);
-    return { latencies, lateMs, perSecondP99: Array.from(buckets, (b) => round(percentile(b ?? [], 99), 1)) };
+    const jobs = [...times].map(([name, t]) => `${name}: ${t.n} jobs, wait mean ${(t.waitMs / t.n).toFixed(1)} ms max ${t.maxWaitMs} ms, run mean ${(t.runMs / t.n).toFixed(1)} ms`).join(' | ');
+    return { latencies, lateMs, perSecondP99: Array.from(buckets, (b) => round(percentile(b ?? [], 99), 1)), perSecondProcess: perSecond, processSummary: `${summary}; jobs ${jobs}` };
   } finally {
     await bench.stop();
   }
@@ -159,6 +234,8 @@ export async function latencyBench(): Promise<BenchOutput> {
     const pipe = await pipelineLatency(url, warm, measured);
     log(`[latency] ${summary('pipeline accepted→all 4 deliveries completed', pipe)}`);
     log(`[latency] pipeline p99 by second of the window (ms): ${pipe.perSecondP99?.join(' ')}`);
+    log(`[latency] pipeline process over the window: ${pipe.processSummary}`);
+    for (const line of pipe.perSecondProcess ?? []) log(`[latency]   ${line}`);
     const p50 = result(percentile(pipe.latencies, 50), percentile(bare.latencies, 50), 'ms');
     const p99 = result(percentile(pipe.latencies, 99), percentile(bare.latencies, 99), 'ms');
     log(`[latency] p50 ${p50.value} ms vs ${p50.baseline} ms bare (×${p50.ratio}); p99 ${p99.value} ms vs ${p99.baseline} ms bare (×${p99.ratio}); lower is better`);

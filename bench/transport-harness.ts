@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import { stringify } from 'yaml';
@@ -11,9 +12,9 @@ import { deliveryQueueName } from '../src/queue/names';
 import { ingestOrder } from '../src/sources/ingest';
 import { createTransport } from '../src/transports/factory';
 import { RecordingTransport } from '../src/transports/recording';
-import { now, withTimeout } from './common';
+import { log, now, withTimeout } from './common';
 import { forEachLimited } from './pipeline';
-import { perUnit, startWindow } from './redis-stats';
+import { perUnit, startWindow, usecPerUnit } from './redis-stats';
 import { createDataCipher, type DataCipher, generateDataKey } from '../src/queue/sealing';
 
 /**
@@ -102,11 +103,13 @@ export interface DeliveryRound {
   cpuMs: number;
   /** Redis's side of a pipeline round: CPU and commands per delivery. */
   redis?: string;
+  /** Where a pipeline round's jobs spent their time, per queue: waiting, then running. */
+  jobs?: string;
 }
 
 /** A round for the log: rate, wall time, CPU per delivery (and Redis's share for the pipeline). */
 export function describeRound(r: DeliveryRound, count: number): string {
-  return `${Math.round(r.perSecond)}/s (${Math.round(r.ms)} ms; node CPU ${Math.round((r.cpuMs * 1000) / count)} µs/delivery${r.redis ? `; ${r.redis}` : ''})`;
+  return `${Math.round(r.perSecond)}/s (${Math.round(r.ms)} ms; node CPU ${Math.round((r.cpuMs * 1000) / count)} µs/delivery${r.redis ? `; ${r.redis}` : ''}${r.jobs ? `; jobs ${r.jobs}` : ''})`;
 }
 
 /** Times `work` (which sends `count` deliveries): wall time and this process's CPU. */
@@ -117,6 +120,30 @@ export async function timed(count: number, work: () => Promise<void>): Promise<D
   const ms = now() - t0;
   const cpu = process.cpuUsage(cpu0);
   return { perSecond: (count / ms) * 1000, ms, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+/**
+ * With `BENCH_PROFILE_DIR` set, a V8 CPU profile of this process over each pipeline round
+ * (not the baselines') is written there, for Chrome DevTools or any .cpuprofile reader.
+ */
+async function cpuProfile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === '') return async () => undefined;
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `pipeline-${name}-${Date.now()}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    log(`CPU profile of the pipeline round: ${file}`);
+  };
 }
 
 /** Orders submitted at once, as concurrent webhook requests would be. */
@@ -145,6 +172,8 @@ export class TransportPipeline {
   private target = Number.POSITIVE_INFINITY;
   private failure: string | undefined;
   private wake: () => void = () => undefined;
+  /** Per queue: jobs completed this round, ms spent waiting (added → taken) and running (taken → finished). */
+  private readonly times = new Map<string, { n: number; waitMs: number; runMs: number }>();
 
   private constructor(
     readonly pipeline: Pipeline,
@@ -155,6 +184,16 @@ export class TransportPipeline {
   ) {
     const worker = pipeline.workers.find((w) => w.name === queueName);
     if (worker === undefined) throw new Error(`no delivery worker for ${queueName}`);
+    for (const w of pipeline.workers) {
+      w.on('completed', (job: Job) => {
+        if (job.processedOn === undefined || job.finishedOn === undefined) return;
+        const t = this.times.get(w.name) ?? { n: 0, waitMs: 0, runMs: 0 };
+        t.n++;
+        t.waitMs += job.processedOn - job.timestamp;
+        t.runMs += job.finishedOn - job.processedOn;
+        this.times.set(w.name, t);
+      });
+    }
     worker.on('completed', (job: Job) => {
       const wrong = check?.(job, cipher);
       if (wrong !== undefined) this.failure ??= `${job.id}: ${wrong}`;
@@ -186,15 +225,21 @@ export class TransportPipeline {
   async round(events: readonly OrderEvent[]): Promise<DeliveryRound> {
     const done = new Promise<void>((resolve) => (this.wake = resolve));
     this.target = this.completed + events.length;
+    this.times.clear();
     const endWindow = await startWindow(this.pipeline.redis);
     const n = events.length;
+    const profile = await cpuProfile(`${this.unit}-${n}`);
     const round = await timed(n, async () => {
       await forEachLimited(events, SUBMIT_CONCURRENCY, (e) => this.pipeline.intake.submit(e));
       await withTimeout(`pipeline round (${n} ${this.unit}s)`, done, 100_000);
     });
+    await profile();
     if (this.failure !== undefined) throw new Error(`a ${this.unit} failed: ${this.failure}`);
     const redis = await endWindow();
-    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 5)})` };
+    const jobs = [...this.times]
+      .map(([name, t]) => `${name.replace(/^dropship:?/, '') || name}: ${t.n} jobs, mean wait ${(t.waitMs / t.n).toFixed(1)} ms, run ${(t.runMs / t.n).toFixed(1)} ms`)
+      .join(' | ');
+    return { ...round, redis: `redis CPU ${Math.round((redis.cpuSeconds * 1e6) / n)} µs/${this.unit}, ${(redis.totalCalls / n).toFixed(1)} commands/${this.unit} (${perUnit(redis, n, 14)}; time in Redis: ${usecPerUnit(redis, n)})`, jobs };
   }
 
   stop(): Promise<void> {

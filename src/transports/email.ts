@@ -118,8 +118,8 @@ function renderSubject(template: string, payload: DeliveryPayload): string {
 }
 
 /** The Message-ID for a delivery: stable across retries, so a receiver can drop duplicates. */
-function messageIdFor(deliveryId: string, from: string): string {
-  const domain = (mailboxAddress(from) ?? 'dropship.invalid').split('@')[1] ?? 'dropship.invalid';
+function messageIdFor(deliveryId: string, fromAddress: string | undefined): string {
+  const domain = (fromAddress ?? 'dropship.invalid').split('@')[1] ?? 'dropship.invalid';
   return `${deliveryId.replace(/[^A-Za-z0-9._-]/g, '_')}@${domain}`;
 }
 
@@ -140,6 +140,8 @@ class EmailTransport implements Transport {
   private readonly mailer: ReturnType<typeof nodemailer.createTransport>;
   private readonly where: string;
   private readonly to: string[];
+  /** The address of `from`, parsed once (parsing and checking it costs more than building the headers). */
+  private readonly fromAddress: string | undefined;
   /** The SMTP login: a server's reply may name it (Postfix: "not owned by user ..."). */
   private readonly credentials: string[] = [];
   private readonly pgpKey = recipientKeyLoader(
@@ -163,6 +165,7 @@ class EmailTransport implements Transport {
     const port = smtp.port ?? (smtp.secure === true ? 465 : 587);
     this.where = `${smtp.host}:${port}`;
     this.to = (typeof options.to === 'string' ? [options.to] : options.to).map((t) => mailboxAddress(t) as string);
+    this.fromAddress = mailboxAddress(options.from);
 
     let ca: string | undefined;
     if (smtp.caFile !== undefined) {
@@ -219,7 +222,7 @@ class EmailTransport implements Transport {
         subject: renderSubject(payload.purpose === 'cancellation' ? this.options.cancelSubject : this.options.subject, payload),
         text: `Purchase order ${payload.orderId} is attached as ${payload.filename}.\r\n`,
         attachment: { filename: payload.filename, contentType: payload.contentType, content: payload.body },
-        messageId: messageIdFor(payload.deliveryId, this.options.from),
+        messageId: messageIdFor(payload.deliveryId, this.fromAddress),
       },
       recipient,
       this.keyLabel(),
@@ -227,7 +230,7 @@ class EmailTransport implements Transport {
     );
     try {
       const info = await this.mailer.sendMail({
-        envelope: { from: mailboxAddress(this.options.from) as string, to: this.to },
+        envelope: { from: this.fromAddress as string, to: this.to },
         raw,
         ...(signal === undefined ? {} : { signal }),
       });

@@ -88,8 +88,30 @@ export interface EncryptOptions {
 }
 
 /**
+ * How long a successful check of a recipient key stands before the next message checks it
+ * again (never past the key's own expiry). The check verifies the key's self-signatures, which
+ * costs about as much as a quarter of the encryption it guards.
+ */
+const RECHECK_MS = 60_000;
+/** Per parsed key (they are read once and kept): until when its last check stands, ms since the epoch. */
+const checkedUntil = new WeakMap<openpgp.PublicKey, number>();
+
+/**
+ * Checks the key again unless a check in the last {@link RECHECK_MS} found it usable; a
+ * success stands at most until the key expires, so an expired key fails from that moment.
+ */
+async function checkStillUsable(recipient: RecipientKey, label: string): Promise<void> {
+  const now = Date.now();
+  const until = checkedUntil.get(recipient.key);
+  if (until !== undefined && now < until) return;
+  const checked = await checkRecipientKey(recipient.key, label, new Date(now));
+  checkedUntil.set(recipient.key, Math.min(now + RECHECK_MS, checked.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY));
+}
+
+/**
  * Encrypts `content` to the recipient key and returns an armored `PGP MESSAGE`. The key is
- * checked again first, so a key that expired since start-up fails with a clear message.
+ * checked again first (at most once a minute, and at its expiry), so a key that expired since
+ * start-up fails with a clear message.
  */
 export async function encryptArmored(
   content: string | Uint8Array,
@@ -97,7 +119,7 @@ export async function encryptArmored(
   label: string,
   options: EncryptOptions = {},
 ): Promise<string> {
-  await checkRecipientKey(recipient.key, label);
+  await checkStillUsable(recipient, label);
   const binary = typeof content === 'string' ? new TextEncoder().encode(content) : content;
   const message = await openpgp.createMessage({ binary, ...(options.filename === undefined ? {} : { filename: options.filename }) });
   try {

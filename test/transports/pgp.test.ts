@@ -81,6 +81,18 @@ describe('supplier public keys', () => {
     expect(Buffer.from(data).toString('utf8')).toBe('sku,qty\r\nVC-1,2\r\n');
     expect(filename).toBe('po.csv');
   });
+
+  it('refuses a key from the moment it expires, though it was checked and used just before', async () => {
+    const { publicKey } = await openpgp.generateKey({ userIDs: [{ email: 'o@vc.example' }], keyExpirationTime: 3, format: 'armored' });
+    const key = await readRecipientKey(publicKey, 'vc');
+    expect(key.expiresAt).not.toBeNull();
+    // Used while valid: the check stands, but not past the key's expiry.
+    await expect(encryptArmored('a', key, 'vc')).resolves.toMatch(/^-----BEGIN PGP MESSAGE-----/);
+    await expect(encryptArmored('b', key, 'vc')).resolves.toMatch(/^-----BEGIN PGP MESSAGE-----/);
+    while (Date.now() <= key.expiresAt!.getTime()) await new Promise((r) => setTimeout(r, 100));
+    const error = await problem(encryptArmored('c', key, 'vc'));
+    expect(error.message).toMatch(/^PGP key vc \([0-9A-F]{40}\): expired on \d{4}-\d{2}-\d{2}$/);
+  });
 });
 
 describe('store signing key', () => {
