@@ -47,7 +47,7 @@ export function createFulfillmentWorker(deps: FulfillmentWorkerDeps): Worker<Ful
         }
         // No cause attached: an unknown error's details stay out of Redis.
         // eslint-disable-next-line preserve-caught-error
-        throw new Error(`EINTERNAL: the store platform client failed: ${err instanceof Error ? err.name : typeof err}`);
+        throw new Error(failureReason('EINTERNAL', `the store platform client failed: ${err instanceof Error ? err.name : typeof err}`));
       }
       const entry = {
         at: new Date().toISOString(),

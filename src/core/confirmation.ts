@@ -103,7 +103,7 @@ export type LineQuantities = Record<string, number>;
 
 /** Why a confirmation contradicts what was sent or already confirmed (answered 409, and recorded). */
 export interface Contradiction {
-  code: 'UNKNOWN_SKU' | 'OVER_QUANTITY' | 'NOTHING_LEFT';
+  kind: 'unknown-sku' | 'over-quantity' | 'nothing-left';
   message: string;
 }
 
@@ -123,7 +123,7 @@ export function allocateShipment(
   const quantities: LineQuantities = {};
   if (lines === undefined) {
     for (const line of sent) if (left(line) > 0) quantities[line.lineId] = left(line);
-    if (Object.keys(quantities).length === 0) return { ok: false, contradictions: [{ code: 'NOTHING_LEFT', message: 'every line of this purchase order has already shipped' }] };
+    if (Object.keys(quantities).length === 0) return { ok: false, contradictions: [{ kind: 'nothing-left', message: 'every line of this purchase order has already shipped' }] };
     return { ok: true, quantities };
   }
   const contradictions: Contradiction[] = [];
@@ -133,12 +133,12 @@ export function allocateShipment(
   for (const [sku, quantity] of wanted) {
     const candidates = sent.filter((l) => l.sku === sku);
     if (candidates.length === 0) {
-      contradictions.push({ code: 'UNKNOWN_SKU', message: `SKU ${JSON.stringify(sku)} is not on this purchase order` });
+      contradictions.push({ kind: 'unknown-sku', message: `SKU ${JSON.stringify(sku)} is not on this purchase order` });
       continue;
     }
     const available = candidates.reduce((n, l) => n + left(l), 0);
     if (quantity > available) {
-      contradictions.push({ code: 'OVER_QUANTITY', message: `SKU ${JSON.stringify(sku)}: ${quantity} confirmed, only ${available} left of ${candidates.reduce((n, l) => n + l.quantity, 0)} sent` });
+      contradictions.push({ kind: 'over-quantity', message: `SKU ${JSON.stringify(sku)}: ${quantity} confirmed, only ${available} left of ${candidates.reduce((n, l) => n + l.quantity, 0)} sent` });
       continue;
     }
     let rest = quantity;
@@ -159,8 +159,8 @@ export function checkAcknowledgedLines(sent: readonly SentLine[], lines: readonl
   for (const line of lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity);
   for (const [sku, quantity] of wanted) {
     const total = sent.filter((l) => l.sku === sku).reduce((n, l) => n + l.quantity, 0);
-    if (total === 0) contradictions.push({ code: 'UNKNOWN_SKU', message: `SKU ${JSON.stringify(sku)} is not on this purchase order` });
-    else if (quantity > total) contradictions.push({ code: 'OVER_QUANTITY', message: `SKU ${JSON.stringify(sku)}: ${quantity} acknowledged, ${total} sent` });
+    if (total === 0) contradictions.push({ kind: 'unknown-sku', message: `SKU ${JSON.stringify(sku)} is not on this purchase order` });
+    else if (quantity > total) contradictions.push({ kind: 'over-quantity', message: `SKU ${JSON.stringify(sku)}: ${quantity} acknowledged, ${total} sent` });
   }
   return contradictions;
 }

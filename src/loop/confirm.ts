@@ -108,7 +108,7 @@ export class ConfirmationIntake {
       const contradictions = checkAcknowledgedLines(sent, confirmation.lines);
       const loop = await this.deps.loop.read(manifest.orderId);
       if (confirmation.status === 'rejected' && shipment.lines.some((l) => (loop.shipped[l.lineId] ?? 0) > 0)) {
-        contradictions.push({ code: 'OVER_QUANTITY', message: 'the purchase order is rejected, but some of it was confirmed as shipped' });
+        contradictions.push({ kind: 'over-quantity', message: 'the purchase order is rejected, but some of it was confirmed as shipped' });
       }
       if (contradictions.length > 0) return refuse(contradictions.map((c) => c.message));
       const event: LoopEvent = {

@@ -32,9 +32,10 @@ describe('workers SIGKILLed while orders flow', () => {
     expectMet(result, 'no upload debris on SFTP');
   });
 
-  it('flags for an operator every carrier label bought twice (no carrier takes an idempotency key)', () => {
-    expectMet(result, 'every extra carrier label flagged for an operator');
-    expect(figure(result, 'carrierDuplicatesUnflagged')).toBe(0);
+  it('never buys a label twice where the carrier can answer, and flags for an operator any it could not', () => {
+    expectMet(result, '0 labels bought twice');
+    expectMet(result, 'every label bought twice flagged for an operator');
+    expect(figure(result, 'carrierLabelsBoughtTwice')).toBe(0);
   });
 
   it('no worker process dies by itself, and nothing is left in the queues', () => {

@@ -51,8 +51,8 @@ describe('dropship status ORDER_ID', () => {
     const r = status('1001');
     expect([r.code, r.stderr]).toEqual([0, '']);
     const at = String.raw`\d{4}-\d\d-\d\dT[\d:.]+Z`;
-    expect(r.stdout).toMatch(new RegExp(`\\nshipment 1001\\+creamery\\n  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+creamery+carrier')}\\n  creamery \\(supplier\\): planned → sent ${at} via recording \\(csv\\)\\n`));
-    expect(r.stdout).toMatch(new RegExp(`\\nshipment 1001\\+warehouse\\n  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+warehouse+carrier')}\\n`));
+    expect(r.stdout).toMatch(new RegExp(`\\nshipment 1001\\+creamery: sent\\n  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+creamery+carrier')}\\n  creamery \\(supplier\\): planned → sent ${at} via recording \\(csv\\)\\n`));
+    expect(r.stdout).toMatch(new RegExp(`\\nshipment 1001\\+warehouse: shipped\\n  ups \\(carrier\\): planned → sent ${at} via recording \\(ups-ship\\), tracking ${trackingNumberOf('1001+warehouse+carrier')}\\n  shipped ${at} by warehouse: UPS ${trackingNumberOf('1001+warehouse+carrier')} \\(2 units, label\\)\\n`));
     for (const value of PERSONAL) expect(r.stdout).not.toContain(value);
 
     const json = JSON.parse(status('1001', '--json').stdout) as { shipments: Array<{ shipmentId: string; deliveries: Array<{ recipient: string; stage: string }> }> };

@@ -37,7 +37,8 @@ const REQUIRED = new Map([...composeText.matchAll(/\$\{(\w+):\?([^}]*)\}/g)].map
 /** Names of the secrets the example configuration reads from the environment. */
 const CONFIG_SECRETS = (() => {
   const files = ['store.yaml', ...['alpine-chocolatier', 'olive-grove', 'vermont-creamery'].map((f) => path.join('suppliers', `${f}.yaml`))];
-  const config = files.map((f) => readFileSync(path.join(ROOT, 'config', f), 'utf8')).join('\n');
+  // What the configuration names, not what its comments suggest (store.yaml shows a commented Shopify block).
+  const config = files.map((f) => readFileSync(path.join(ROOT, 'config', f), 'utf8').replace(/^\s*#.*$/gm, '')).join('\n');
   return [...new Set([...config.matchAll(/(?:Env|Secret(?:Env)?): (\w+)/g)].map((m) => m[1]!))];
 })();
 

@@ -123,7 +123,7 @@ describe.each(['shopify', 'woocommerce', 'canonical'] as const)('fuzzing the %s 
         }
         // Identifiers are never scrubbed: a card planted in the order id, a line id or a SKU
         // stays there (that is the contract), so the scan skips exactly those values.
-        const identifiers = [event.order.id, ...event.order.lines.flatMap((l) => [l.id, l.sku])];
+        const identifiers = [event.order.id, ...(event.order.storeId !== undefined ? [event.order.storeId] : []), ...event.order.lines.flatMap((l) => [l.id, l.sku, ...(l.storeLineId !== undefined ? [l.storeLineId] : [])])];
         const stored = withoutIdentifiers(JSON.stringify(event), identifiers);
         expect(cardLikeNumbers(stored)).toEqual([]);
         expect(containsAnyOf(stored, cards)).toBe(false);
