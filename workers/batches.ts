@@ -8,6 +8,7 @@ import { formatById } from '../src/formats';
 import { BATCH_JOB, CUT_JOB, deliveryQueueName, markerKeys } from '../src/queue/names';
 import { deliveryJobOptions } from '../src/queue/retry';
 import { type DataCipher, openJob } from '../src/queue/sealing';
+import { runScript } from '../src/queue/scripts';
 
 /** One purchase order waiting in a supplier's open batch. */
 export interface BatchEntry {
@@ -152,8 +153,7 @@ export class Batches {
     const prefix = this.prefixOf(supplier.id);
     const k = keys(prefix, supplier.id);
     const maxOrders = supplier.batch?.maxOrders ?? Number.MAX_SAFE_INTEGER;
-    const cut = (await this.records.eval(
-      COLLECT,
+    const cut = (await runScript(this.records, COLLECT,
       5,
       k.open,
       k.seq,
@@ -186,7 +186,7 @@ export class Batches {
   async cut(supplier: SupplierConfig, now = new Date().toISOString()): Promise<string | undefined> {
     const prefix = this.prefixOf(supplier.id);
     const k = keys(prefix, supplier.id);
-    const id = (await this.records.eval(CUT, 4, k.open, k.seq, k.pending, markerKeys.controlNumber(prefix, supplier.id), k.cutPrefix, supplier.id, now, this.needsControl(supplier) ? '1' : '0')) as
+    const id = (await runScript(this.records, CUT, 4, k.open, k.seq, k.pending, markerKeys.controlNumber(prefix, supplier.id), k.cutPrefix, supplier.id, now, this.needsControl(supplier) ? '1' : '0')) as
       | string
       | null;
     await this.queuePending(supplier);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RedisClient } from '../queue/redis';
 import type { RateLimit, RateLimitedEntry } from '../config/config';
 import { DropshipError } from '../errors';
+import { runScript } from '../queue/scripts';
 
 export interface ApiRateLimitOptions {
   /** The pipeline's connection: every API process on this Redis shares the counts. */
@@ -48,7 +49,7 @@ return { current, ttl }
 function entryPointStore(redis: RedisClient, namespace: string): FastifyRateLimitStoreCtor {
   return class EntryPointStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
-      redis.eval(COUNT, 1, `${namespace}${key}`, timeWindow).then(
+      runScript(redis, COUNT, 1, `${namespace}${key}`, timeWindow).then(
         (reply) => {
           const [current, ttl] = reply as [number, number];
           callback(null, { current, ttl });

@@ -13,6 +13,7 @@ import type { PipelineMetrics } from '../telemetry/metrics';
 import { type FolderEntry, isNoSuchFile, SftpFolder, suffixedName } from '../transports/sftp/folder';
 import type { SftpOptions } from '../transports/sftp';
 import type { ConfirmOutcome } from './confirm';
+import { runScript } from '../queue/scripts';
 
 /**
  * The pickup of a supplier's confirmation files from a folder of its SFTP server
@@ -155,7 +156,7 @@ export class ConfirmationPickup {
     const claim = markerKeys.pickupClaim(prefix, supplier.id, `${entry.name}:${entry.size}:${entry.modifiedAt}`);
     const token = randomBytes(12).toString('hex');
     if ((await redis.set(claim, token, 'PX', this.leaseMs, 'NX')) !== 'OK') return { file: entry.name, outcome: 'claimed' };
-    const renew = setInterval(() => void redis.eval(RENEW, 1, claim, token, String(this.leaseMs)).catch(() => undefined), Math.max(1000, Math.floor(this.leaseMs / 3)));
+    const renew = setInterval(() => void runScript(redis, RENEW, 1, claim, token, String(this.leaseMs)).catch(() => undefined), Math.max(1000, Math.floor(this.leaseMs / 3)));
     renew.unref();
     try {
       const into = async (sub: string): Promise<string> => {
@@ -235,7 +236,7 @@ export class ConfirmationPickup {
       clearInterval(renew);
       // Released either way: a run that listed the file before it moved finds it gone, and the
       // same name sent again (even with the same size, in the same second) is a file of its own.
-      await redis.eval(RELEASE, 1, claim, token).catch(() => undefined);
+      await runScript(redis, RELEASE, 1, claim, token).catch(() => undefined);
     }
   }
 

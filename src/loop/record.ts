@@ -2,6 +2,7 @@ import type { RedisClient } from '../queue/redis';
 import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import type { AcknowledgementStatus } from '../core/confirmation';
 import { markerKeys } from '../queue/names';
+import { runScript } from '../queue/scripts';
 
 /**
  * What came back about one order, in one Redis hash (`markerKeys.loop`), written only by the
@@ -131,8 +132,7 @@ export class LoopStore {
     orderId: string,
     change: { digest: string; increments: Record<string, number>; caps: Record<string, number>; event: LoopEvent; ack?: { supplierId: string; status: AcknowledgementStatus; at: string; reason?: string } },
   ): Promise<ApplyResult> {
-    const reply = (await this.redis.eval(
-      APPLY,
+    const reply = (await runScript(this.redis, APPLY,
       1,
       this.key(orderId),
       change.digest,
@@ -150,7 +150,7 @@ export class LoopStore {
 
   /** Records a refused confirmation in the timeline (what was wrong, never the values). */
   async refused(orderId: string, event: Extract<LoopEvent, { kind: 'refused' }>): Promise<void> {
-    await this.redis.eval(APPEND, 1, this.key(orderId), JSON.stringify(event), String(this.ttlMs));
+    await runScript(this.redis, APPEND, 1, this.key(orderId), JSON.stringify(event), String(this.ttlMs));
   }
 
   /** Records the store's answer to the fulfillment of event `n`. */

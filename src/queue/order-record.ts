@@ -1,6 +1,7 @@
 import type { RedisClient } from './redis';
 import type { OrderReason } from '../errors';
 import { markerKeys } from './names';
+import { runScript } from './scripts';
 
 /**
  * The record of one order in Redis: which version of it was accepted last, and what became
@@ -114,8 +115,7 @@ export async function acceptVersion(
 ): Promise<VersionVerdict> {
   // The store's name for the order, when it has one, is found again as long as the order is.
   const nameKey = offer.name === undefined || offer.name === orderId ? [] : [markerKeys.orderName(prefix, offer.name)];
-  const verdict = await redis.eval(
-    ACCEPT,
+  const verdict = await runScript(redis, ACCEPT,
     3 + nameKey.length,
     markerKeys.order(prefix, orderId),
     markerKeys.orderSeen(prefix, orderId),
@@ -176,8 +176,7 @@ export interface Outcome {
  */
 export async function commitOutcome(redis: RedisClient, prefix: string, orderId: string, version: string, outcome: Outcome, ttlMs: number): Promise<boolean> {
   const now = new Date();
-  const done = await redis.eval(
-    COMMIT,
+  const done = await runScript(redis, COMMIT,
     1,
     markerKeys.order(prefix, orderId),
     version,
@@ -210,5 +209,5 @@ return 1
  * needs it again. One command.
  */
 export async function settlePlanned(redis: RedisClient, prefix: string, orderId: string, version: string, ttlMs: number): Promise<void> {
-  await redis.eval(SETTLE, 2, markerKeys.order(prefix, orderId), markerKeys.orderSeen(prefix, orderId), version, String(ttlMs));
+  await runScript(redis, SETTLE, 2, markerKeys.order(prefix, orderId), markerKeys.orderSeen(prefix, orderId), version, String(ttlMs));
 }

@@ -1,5 +1,6 @@
 import type { RedisClient } from './redis';
 import type { SharedCache } from '../transports/transport';
+import { runScript } from './scripts';
 
 /** Compare-and-delete: the key goes only while it holds ARGV[1]. */
 const DELETE_IF = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
@@ -18,7 +19,7 @@ export function redisSharedCache(redis: RedisClient, prefix: string): SharedCach
       return (await redis.set(k(key), value, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK';
     },
     async deleteIf(key, value) {
-      await redis.eval(DELETE_IF, 1, k(key), value);
+      await runScript(redis, DELETE_IF, 1, k(key), value);
     },
   };
 }

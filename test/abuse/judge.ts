@@ -26,12 +26,11 @@ export function asRead(text: string): string {
 }
 
 /**
- * The identifiers in the corpus that pass the Luhn check (order numbers, an EAN-13 SKU, the
- * Shopify example's line item id 13600000000002, kept as the store's line id for fulfillments). They
+ * The identifiers in the corpus that pass the Luhn check (order numbers, an EAN-13 SKU). They
  * are no card data: scrubbing never touches identifiers, so they go out unchanged, and the
  * card judges skip exactly these values and nothing else. None is a test PAN.
  */
-export const LUHN_VALID_IDENTIFIERS = ['7334567890123409', '7334567890123417', '7334567890123425', '7334567890123433', '7334567890123441', '4006381333924', '13600000000002'] as const;
+export const LUHN_VALID_IDENTIFIERS = ['7334567890123409', '7334567890123417', '7334567890123425', '7334567890123433', '7334567890123441', '4006381333924'] as const;
 
 /** Card-like numbers in any of `values`, each read on its own (no digits joined across values). */
 export function cardProblems(values: readonly string[], where: string): string[] {
@@ -40,6 +39,9 @@ export function cardProblems(values: readonly string[], where: string): string[]
     // Hex digests (the disclosure ledger's sha256) hold long digit runs by chance: no card there.
     let read = asRead(value).replace(/\b[0-9a-f]{32,}\b/gi, '#');
     for (const id of LUHN_VALID_IDENTIFIERS) read = read.split(id).join('#');
+    // The store platform's own ids of orders and lines (Shopify's are 13-14 digits, some of
+    // them Luhn-valid by chance), kept for fulfillments: identifiers, read wherever they are named.
+    read = read.replace(/(store(?:Line|Order)?Id\\*"\s*:\s*\\*")[^"\\]*/g, '$1#');
     const found = cardLikeNumbers(read);
     if (found.length > 0 || containsAnyOf(read, TEST_CARDS)) {
       const at = Math.max(0, read.indexOf(found[0] ?? '') - 60);
