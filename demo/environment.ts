@@ -17,12 +17,20 @@ import { DATA_KEY_ENV, generateDataKey } from '../src/queue/sealing';
  * in one temp dir that {@link DemoEnvironment.stop} removes.
  */
 
-/** The three suppliers of the demo, modelled on the example configuration in `config/`. */
+/** The suppliers of the demo, the first three modelled on the example configuration in `config/`. */
 export const SUPPLIERS = {
   sftp: 'vermont-creamery',
   email: 'alpine-chocolatier',
   https: 'olive-grove',
+  /** An EDI supplier: X12 850 purchase orders in, X12 856 ship notices back, both on its SFTP server. */
+  x12: 'hudson-charcuterie',
 } as const;
+
+/** The EDI supplier's folders on the SFTP server: purchase orders in, ship notices out. */
+export const X12_PO_DIR = 'edi/inbound';
+export const X12_ASN_DIR = 'edi/outbound';
+/** The store's and the EDI supplier's interchange ids (ISA06/ISA08). */
+export const X12_PARTIES = { store: 'GOURMETLARDER', supplier: 'HUDSONCHARC' } as const;
 
 /** Where the store's own key and the demo's secrets are found (set in this process only). */
 export const ENV = {
@@ -105,6 +113,7 @@ const SHIP_FROM = {
   [SUPPLIERS.sftp]: { name: 'Vermont Creamery', line1: '40 Pitman Rd', city: 'Websterville', region: 'VT', postalCode: '05678', country: 'US', phone: '+1 802 555 0100' },
   [SUPPLIERS.email]: { name: 'Alpine Chocolatier', line1: '9 Bahnhofstrasse', city: 'Burlington', region: 'VT', postalCode: '05401', country: 'US', phone: '+1 802 555 0177' },
   [SUPPLIERS.https]: { name: 'Olive Grove Imports', line1: '77 Harbor Way', city: 'Oakland', region: 'CA', postalCode: '94607', country: 'US', phone: '+1 510 555 0123' },
+  [SUPPLIERS.x12]: { name: 'Hudson Valley Charcuterie', line1: '5 Orchard Lane', city: 'Hudson', region: 'NY', postalCode: '12534', country: 'US', phone: '+1 518 555 0166' },
 };
 
 /** The local receivers that could be started (the others' recipients use the outbox). */
@@ -121,6 +130,8 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
   const { sshd, smtp, https, carriers, shopify } = receivers;
   if (sshd) mkdirSync(path.join(sshd.root, SFTP_REMOTE_DIR), { recursive: true });
   if (sshd) mkdirSync(path.join(sshd.root, SFTP_CONFIRMATIONS_DIR), { recursive: true });
+  if (sshd) mkdirSync(path.join(sshd.root, X12_PO_DIR), { recursive: true });
+  if (sshd) mkdirSync(path.join(sshd.root, X12_ASN_DIR), { recursive: true });
   const outbox = { transport: 'outbox', dir: outboxDir };
   const deliveries: Record<string, Record<string, unknown>> = {
     [SUPPLIERS.sftp]: {
@@ -129,6 +140,7 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
         : outbox),
       filename: '{orderId}-{supplierId}.csv',
     },
+    [SUPPLIERS.x12]: { ...(sshd ? sshd.deliveryOptions(X12_PO_DIR) : outbox), filename: '{orderId}-{supplierId}.edi' },
     [SUPPLIERS.email]: smtp
       ? {
           transport: 'email',
@@ -169,6 +181,16 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
       fields: ['order.id', 'order.placedAt', ...address('shipTo'), 'shipTo.company', 'lines.sku', 'lines.quantity', 'shipment.id', 'shipment.carrier', 'shipment.service', 'shipment.trackingNumber'],
       format: 'json',
     },
+    {
+      id: SUPPLIERS.x12,
+      name: 'Hudson Valley Charcuterie',
+      skus: ['HV-*'],
+      // It ships on its own UPS account and says so in an X12 856.
+      labels: 'supplier',
+      fields: ['order.id', ...address('shipTo'), 'lines.sku', 'lines.name', 'lines.quantity', 'shipment.carrier', 'shipment.service'],
+      format: 'x12-850',
+      formatOptions: { sender: { qualifier: 'ZZ', id: X12_PARTIES.store }, receiver: { qualifier: 'ZZ', id: X12_PARTIES.supplier } },
+    },
   ];
   // The creamery and the olive grove tell the store what they shipped, over its confirmation API.
   const confirmations: Record<string, unknown> = {
@@ -180,6 +202,8 @@ function writeConfiguration(configDir: string, outboxDir: string, receivers: Rec
       expectWithin: '48h',
     },
     [SUPPLIERS.https]: { https: { auth: { hmacSecretEnv: ENV.oliveConfirmSecret } }, expectWithin: '48h' },
+    // The charcuterie leaves X12 856 ship notices in its SFTP folder.
+    ...(sshd ? { [SUPPLIERS.x12]: { sftp: { remoteDir: X12_ASN_DIR, every: '5m', format: 'x12-856' }, expectWithin: '48h' } } : {}),
   };
   for (const s of suppliers) {
     const doc = { ...s, shipFrom: SHIP_FROM[s.id], delivery: deliveries[s.id], retry: { attempts: 8, backoff: '1s' }, ...(confirmations[s.id] ? { confirmations: confirmations[s.id] } : {}) };
@@ -256,6 +280,7 @@ export async function startDemoEnvironment(): Promise<DemoEnvironment> {
   }
   if (findSshd() === undefined) {
     fallbacks.set(SUPPLIERS.sftp, SSHD_MISSING_HINT);
+    fallbacks.set(SUPPLIERS.x12, SSHD_MISSING_HINT);
   }
   const keys = Promise.all([
     pgpKey('The Gourmet Larder (demo)', 'dropship@gourmet-larder.example', storePassphrase),
@@ -264,7 +289,7 @@ export async function startDemoEnvironment(): Promise<DemoEnvironment> {
   // Awaited below, once the receivers are up; a failure meanwhile must not count as unhandled.
   keys.catch(() => undefined);
   const [sshd, smtp, https, ups, fedex] = await Promise.all([
-    fallbacks.has(SUPPLIERS.sftp) ? undefined : attempt('sshd', [SUPPLIERS.sftp], fallbacks, () => startSshd()),
+    fallbacks.has(SUPPLIERS.sftp) ? undefined : attempt('sshd', [SUPPLIERS.sftp, SUPPLIERS.x12], fallbacks, () => startSshd()),
     tls ? attempt('the SMTP receiver', [SUPPLIERS.email], fallbacks, () => startSmtpReceiver({ credentials: smtpCredentials })) : undefined,
     tls ? attempt('the HTTPS receiver', [SUPPLIERS.https], fallbacks, () => startHttpsReceiver({ webhookSecret: oliveSecret })) : undefined,
     tls ? attempt('the UPS stand-in', ['ups'], fallbacks, () => startCarrierStandIn('ups')) : undefined,

@@ -5,7 +5,7 @@ import * as openpgp from 'openpgp';
 import SftpClient from 'ssh2-sftp-client';
 import { sshFingerprint } from '../src/transports/sftp/connection';
 import { upsTransId } from '../src/carriers/ups/client';
-import { SFTP_REMOTE_DIR, SUPPLIERS, type DemoEnvironment } from './environment';
+import { SFTP_REMOTE_DIR, X12_PO_DIR, SUPPLIERS, type DemoEnvironment } from './environment';
 import type { Carrier } from '../testkit/receivers/carriers';
 
 /**
@@ -37,8 +37,8 @@ export interface RecipientInbox {
 
 const orderOfFile = (name: string, recipient: string): string => name.replace(new RegExp(`-${recipient}\\.[a-z0-9]+$`), '');
 
-/** The SFTP supplier's drop, listed and fetched over SFTP with the pinned host key. */
-async function sftpInbox(env: DemoEnvironment): Promise<RecipientInbox> {
+/** An SFTP supplier's drop, listed and fetched over SFTP with the pinned host key. */
+async function sftpInbox(env: DemoEnvironment, recipient: string = SUPPLIERS.sftp, remoteDir: string = SFTP_REMOTE_DIR): Promise<RecipientInbox> {
   const sshd = env.sshd;
   if (sshd === undefined) throw new Error('no sshd');
   const client = new SftpClient('dropship-demo-readback');
@@ -50,18 +50,18 @@ async function sftpInbox(env: DemoEnvironment): Promise<RecipientInbox> {
     hostVerifier: (key: Buffer) => sshFingerprint(key) === sshd.hostKey.fingerprint,
   });
   try {
-    const entries = (await client.list(SFTP_REMOTE_DIR)).map((e) => e.name).sort();
+    const entries = (await client.list(remoteDir)).filter((e) => e.type === '-').map((e) => e.name).sort();
     const partial = entries.filter((n) => n.startsWith('.') && n.endsWith('.part'));
     const items: ReceivedPayload[] = [];
     for (const name of entries.filter((n) => !n.startsWith('.'))) {
-      const data = (await client.get(`${SFTP_REMOTE_DIR}/${name}`)) as Buffer;
-      items.push({ orderId: orderOfFile(name, SUPPLIERS.sftp), name, body: data.toString('utf8') });
+      const data = (await client.get(`${remoteDir}/${name}`)) as Buffer;
+      items.push({ orderId: orderOfFile(name, recipient), name, body: data.toString('utf8') });
     }
     return {
-      recipient: SUPPLIERS.sftp,
+      recipient,
       via: `SFTP to OpenSSH sshd ${sshd.host}:${sshd.port}, host key ${sshd.hostKey.fingerprint} pinned`,
       items,
-      checks: [`${items.length} files in ${SFTP_REMOTE_DIR}/, read back over SFTP`, `${partial.length} partial uploads left behind`],
+      checks: [`${items.length} files in ${remoteDir}/, read back over SFTP`, `${partial.length} partial uploads left behind`],
       problems: partial.length > 0 ? [`partial uploads left: ${partial.join(', ')}`] : [],
     };
   } finally {
@@ -186,6 +186,7 @@ export async function readInboxes(env: DemoEnvironment, carrierDeliveryIds: read
     read(SUPPLIERS.sftp, () => sftpInbox(env)),
     read(SUPPLIERS.email, () => emailInbox(env)),
     read(SUPPLIERS.https, () => httpsInbox(env)),
+    read(SUPPLIERS.x12, () => sftpInbox(env, SUPPLIERS.x12, X12_PO_DIR)),
     read('ups', () => carrierInbox(env, 'ups', carrierDeliveryIds)),
     read('fedex', () => carrierInbox(env, 'fedex', carrierDeliveryIds)),
   ]);

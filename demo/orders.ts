@@ -48,6 +48,7 @@ const CREAMERY: Product[] = [
 ];
 const CHOCOLATE: Product[] = [['CHOC-DARK70', 'Dark chocolate 70%', '6.25', 100]];
 const OLIVES: Product[] = [['OLV-EVOO', 'Arbequina olive oil', '24.00', 1000]];
+const CHARCUTERIE: Product[] = [['HV-SALAMI', 'Hudson Valley salami', '14.00', 300]];
 const METHODS = ['standard', 'express', 'ups-2day'];
 
 const pick = <T>(list: readonly T[], i: number): T => list[i % list.length] as T;
@@ -56,7 +57,7 @@ const pick = <T>(list: readonly T[], i: number): T => list[i % list.length] as T
  * A made-up canonical order (example.com addresses, 555 numbers, no card data). Order `i`
  * mixes the warehouse with one to three drop-ship suppliers and a UPS or FedEx service.
  */
-export function generatedOrder(id: string, i: number): OrderInput {
+export function generatedOrder(id: string, i: number, options: { edi?: boolean } = {}): OrderInput {
   const name = `${pick(FIRST, i)} ${pick(LAST, i * 3 + 1)}`;
   const [city, region, postalCode] = pick(CITIES, i);
   const phone = `+1 503 555 ${String(100 + i).padStart(4, '0')}`;
@@ -64,6 +65,8 @@ export function generatedOrder(id: string, i: number): OrderInput {
   if (i % 3 !== 2) products.push(pick(CREAMERY, i));
   if (i % 2 === 0) products.push(pick(CHOCOLATE, i));
   if (i % 3 !== 1) products.push(pick(OLIVES, i));
+  // The EDI supplier's salami, in the demo's own orders (the chaos runs leave it out).
+  if (options.edi === true && i % 4 === 1) products.push(pick(CHARCUTERIE, i));
   return {
     id,
     placedAt: new Date(Date.UTC(2026, 10, 21, 9, 0, 0) + i * 60_000).toISOString(),
@@ -90,6 +93,6 @@ export function generatedOrders(count: number, prefix = 'D'): DemoOrder[] {
   return Array.from({ length: count }, (_, n) => ({
     label: 'generated',
     endpoint: '/orders' as const,
-    body: JSON.stringify(generatedOrder(`${prefix}${1001 + n}`, n)),
+    body: JSON.stringify(generatedOrder(`${prefix}${1001 + n}`, n, { edi: true })),
   }));
 }

@@ -18,7 +18,7 @@ import { dataCipherFromEnv } from '../src/queue/sealing';
 import { ingestOrder, parseJsonBody } from '../src/sources/ingest';
 import { createTransport, type TransportFactory } from '../src/transports/factory';
 import { OutboxTransport } from '../src/transports/outbox';
-import { CREAMERY_CSV_COLUMNS, ENV, SFTP_CONFIRMATIONS_DIR, SFTP_REMOTE_DIR, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
+import { CREAMERY_CSV_COLUMNS, ENV, SFTP_CONFIRMATIONS_DIR, SFTP_REMOTE_DIR, X12_ASN_DIR, X12_PARTIES, startDemoEnvironment, SUPPLIERS, type DemoEnvironment } from './environment';
 import { readInboxes, type RecipientInbox } from './inbox';
 import { generatedOrders, sampleOrders, type DemoOrder } from './orders';
 
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
   }
   say(`  api           ${base} (the real HTTP API, dashboard and metrics${wantedPort !== 0 && port !== wantedPort ? `; port ${wantedPort} was taken` : ''})`);
   say();
-  say(`Configuration in ${env.configDir}: store.yaml and three suppliers`);
+  say(`Configuration in ${env.configDir}: store.yaml and ${config.suppliers.length} suppliers`);
   for (const s of config.suppliers) {
     const reason = env.fallbacks.get(s.id);
     say(`  ${s.id.padEnd(20)} ${s.format.padEnd(5)} via ${s.delivery.transport}${reason ? ` (its receiver is missing: ${reason})` : ''}`);
@@ -383,7 +383,7 @@ async function main(): Promise<void> {
   }
   say();
 
-  if (!(await closeTheLoop(base, env, services, config))) ok = false;
+  if (!(await closeTheLoop(base, env, services, config, orders))) ok = false;
   say();
 
   say(`API        ${base}   POST /orders, /webhooks/shopify, /webhooks/woocommerce; GET /healthz, /metrics`);
@@ -407,9 +407,10 @@ const SHOPIFY_ORDER = { orderId: '1002', storeId: 5800000000001 };
  * of every shipment of the Shopify order (the warehouse's on its label), and each order's
  * timeline shows it. True when every check passed.
  */
-async function closeTheLoop(base: string, env: DemoEnvironment, services: Services, config: Config): Promise<boolean> {
+async function closeTheLoop(base: string, env: DemoEnvironment, services: Services, config: Config, orders: readonly DemoOrder[]): Promise<boolean> {
   const { pipeline } = services;
   let ok = true;
+  const timelines: string[] = [SHOPIFY_ORDER.orderId, SHOWCASE_ORDER];
   say('Closing the loop: suppliers confirm, the store is told what shipped');
   const labelOf = async (orderId: string, shipmentId: string): Promise<string | undefined> => {
     const raw = await pipeline.redis.hget(markerKeys.tracking(pipeline.keys.forOrder(orderId), orderId), shipmentId);
@@ -449,17 +450,15 @@ async function closeTheLoop(base: string, env: DemoEnvironment, services: Servic
     const file = path.join(env.sshd.root, SFTP_CONFIRMATIONS_DIR, 'shipments-1002.csv');
     writeFileSync(file, csv);
     say(`  ${SUPPLIERS.sftp.padEnd(20)} put ${path.join(SFTP_CONFIRMATIONS_DIR, 'shipments-1002.csv')} on its SFTP server (2 rows)`);
-    // The pickup runs every 5 minutes; the demo asks for one now.
-    const pickups = new Queue(PICKUPS_QUEUE, { connection: pipeline.redis, prefix: pipeline.keys.prefixes[0]! });
-    await pickups.add(PICKUP_JOB, { supplierId: SUPPLIERS.sftp }, { jobId: 'demo-pickup', removeOnComplete: true, removeOnFail: true });
-    await pickups.close();
-    const processed = path.join(env.sshd.root, SFTP_CONFIRMATIONS_DIR, 'processed', 'shipments-1002.csv');
-    const deadline = Date.now() + 30_000;
-    while (!existsSync(processed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (existsSync(processed)) say(`    ✓ picked up and moved to ${path.join(SFTP_CONFIRMATIONS_DIR, 'processed')}/`);
-    else {
-      say('    ✗ the confirmation file was not picked up');
-      ok = false;
+    if (!(await pickedUp(pipeline, SUPPLIERS.sftp, path.join(env.sshd.root, SFTP_CONFIRMATIONS_DIR), 'shipments-1002.csv'))) ok = false;
+    // The charcuterie ships a generated order's salami and leaves an X12 856 ship notice.
+    const edi = ediOrder(orders);
+    if (edi) {
+      const file = `asn-${edi.orderId}.edi`;
+      writeFileSync(path.join(env.sshd.root, X12_ASN_DIR, file), shipNotice856(edi.orderId, 'HV-SALAMI', edi.quantity, '1Z999AA10123456799', 7));
+      say(`  ${SUPPLIERS.x12.padEnd(20)} put ${path.join(X12_ASN_DIR, file)} on its SFTP server (an X12 856 for order ${edi.orderId})`);
+      if (!(await pickedUp(pipeline, SUPPLIERS.x12, path.join(env.sshd.root, X12_ASN_DIR), file))) ok = false;
+      timelines.push(edi.orderId);
     }
   } else {
     // No SFTP server here: the creamery says the same over the API.
@@ -488,13 +487,48 @@ async function closeTheLoop(base: string, env: DemoEnvironment, services: Servic
     }
   } else say(`  (no Shopify stand-in: ${env.fallbacks.get('shopify') ?? 'not started'}; nothing is told)`);
   const queries = new ConsoleQueries(new Operations(pipeline.redis, pipeline.keys, config));
-  for (const orderId of [SHOPIFY_ORDER.orderId, SHOWCASE_ORDER]) {
+  for (const orderId of timelines) {
     const timeline = await queries.timeline(orderId);
     say();
     say(`The timeline of order ${orderId} (dropship status ${orderId}):`);
     for (const line of timeline ? formatTimeline(timeline).trimEnd().split('\n') : ['unknown']) say(`  ${line}`);
   }
   return ok;
+}
+
+/** Asks for a pickup of a supplier's folder now (it runs every 5 minutes) and waits for `file` to reach processed/. */
+async function pickedUp(pipeline: Services['pipeline'], supplierId: string, folder: string, file: string): Promise<boolean> {
+  const pickups = new Queue(PICKUPS_QUEUE, { connection: pipeline.redis, prefix: pipeline.keys.prefixes[0]! });
+  await pickups.add(PICKUP_JOB, { supplierId }, { jobId: `demo-pickup-${supplierId}`, removeOnComplete: true, removeOnFail: true });
+  await pickups.close();
+  const processed = path.join(folder, 'processed', file);
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(processed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (existsSync(processed)) {
+    say(`    ✓ picked up and moved to ${path.basename(path.dirname(folder))}/${path.basename(folder)}/processed/`);
+    return true;
+  }
+  say(`    ✗ ${file} was not picked up`);
+  return false;
+}
+
+/** The first generated order with the charcuterie's salami, and how many. */
+function ediOrder(orders: readonly DemoOrder[]): { orderId: string; quantity: number } | undefined {
+  for (const o of orders) {
+    const body = JSON.parse(o.body) as { id?: string; lines?: Array<{ sku?: string; quantity?: number }> };
+    const line = body.lines?.find((l) => l.sku === 'HV-SALAMI');
+    if (o.endpoint === '/orders' && body.id && line?.quantity) return { orderId: body.id, quantity: line.quantity };
+  }
+  return undefined;
+}
+
+/** An X12 856 ship notice (005010) as the charcuterie's EDI system writes one: shipment, order (PRF01 = our PO number), item. */
+function shipNotice856(orderId: string, sku: string, quantity: number, tracking: string, control: number): string {
+  const c9 = String(control).padStart(9, '0');
+  const isa = ['ISA', '00', ' '.repeat(10), '00', ' '.repeat(10), 'ZZ', X12_PARTIES.supplier.padEnd(15), 'ZZ', X12_PARTIES.store.padEnd(15), '261206', '1200', '^', '00501', c9, '0', 'P', '>'].join('*');
+  const body = ['ST*856*0001', `BSN*00*ASN${control}*20261206*1200`, 'HL*1**S', 'TD5*B*2*UPSN', `REF*2I*${tracking}`, 'DTM*011*20261206', 'HL*2*1*O', `PRF*${orderId}`, 'HL*3*2*I', `LIN**SK*${sku}`, `SN1**${quantity}*EA`];
+  const segments = [isa, `GS*SH*${X12_PARTIES.supplier}*${X12_PARTIES.store}*20261206*1200*${control}*X*005010`, ...body, `SE*${body.length + 1}*0001`, `GE*1*${control}`, `IEA*1*${c9}`];
+  return `${segments.map((x) => `${x}~`).join('\n')}\n`;
 }
 
 main().catch(async (error: unknown) => {

@@ -124,6 +124,10 @@ describe('npm run demo', () => {
     expect(output).toContain('✓ Shopify order 5800000000001 is fulfilled: 3 fulfillments, nothing left, every request valid against the Admin schema');
     expect(output).toMatch(/shipment 1002\+vermont-creamery: fulfilled\n(?: {4}.*\n)*? {4}shipped \S+ by vermont-creamery: UPS 1Z999AA10123456784 \(3 units, sftp, ref shipments-1002\.csv#row 3\)/);
     expect(output).toMatch(/shipment 1002\+warehouse: fulfilled/);
+    // The EDI supplier got its X12 850 over SFTP and answered with an X12 856 in its folder.
+    expect(section(output, 'hudson-charcuterie')).toMatch(/BEG\*00\*DS\*D1002\*\*/);
+    expect(output).toContain('✓ picked up and moved to edi/outbound/processed/');
+    expect(output).toMatch(/shipment D1002\+hudson-charcuterie: shipped\n(?: {4}.*\n)*? {4}shipped \S+ by hudson-charcuterie: UPS 1Z999AA10123456799 \(\d+ units?, sftp, ref asn-D1002\.edi#ASN7\)/);
     expect(output).toMatch(/shipment 1001\+olive-grove: shipped\n(?: {4}.*\n)*? {4}shipped \S+ by olive-grove: FedEx 794644790138 \(1 unit, api\)/);
 
     // The ledger names what each recipient was told; billing and card data reached no one.
