@@ -105,8 +105,11 @@ export class ConfirmationIntake {
     const ref = origin.reference ? { reference: origin.reference } : {};
 
     if (confirmation.kind === 'acknowledgement') {
-      const contradictions = checkAcknowledgedLines(sent, confirmation.lines);
       const loop = await this.deps.loop.read(manifest.orderId);
+      // The same acknowledgement again is answered as before, whatever happened since.
+      const before = loop.seen[digest];
+      if (before !== undefined) return { status: 'recorded', n: before, duplicate: true };
+      const contradictions = checkAcknowledgedLines(sent, confirmation.lines);
       if (confirmation.status === 'rejected' && shipment.lines.some((l) => (loop.shipped[l.lineId] ?? 0) > 0)) {
         contradictions.push({ kind: 'over-quantity', message: 'the purchase order is rejected, but some of it was confirmed as shipped' });
       }

@@ -205,6 +205,10 @@ describe('supplier confirmations over HTTPS', () => {
       expect((await post(h, 'creamery', 'shipments', { orderId: '9105', carrier: 'UPS', trackingNumbers: ['1Z999AA10123456784'], lines: [{ sku: 'BUTTER-42', quantity: 1 }] })).statusCode).toBe(202);
       const reject = await post(h, 'creamery', 'acknowledgements', { orderId: '9105', status: 'rejected' });
       expect(reject.statusCode).toBe(409);
+      // The backorder sent again is a duplicate of what was recorded, not a new answer.
+      const again = await post(h, 'creamery', 'acknowledgements', { orderId: '9105', status: 'backordered', lines: [{ sku: 'VC-CHEVRE', quantity: 1 }], reason: 'Out of chèvre until Friday; card 4111 1111 1111 1111' });
+      expect([again.statusCode, again.json().duplicate]).toEqual([202, true]);
+      expect(await h.pipeline.redis.zscore(markerKeys.attention(prefix, 'creamery', 'backordered'), '9105')).toBeNull();
       const accept = await post(h, 'creamery', 'acknowledgements', { orderId: '9105', status: 'accepted' });
       expect(accept.statusCode).toBe(202);
       expect(await h.pipeline.redis.zscore(markerKeys.attention(prefix, 'creamery', 'backordered'), '9105')).toBeNull();
