@@ -216,7 +216,7 @@ describe('dropship start', () => {
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await waitFor('start-up', () => log.includes('dropship started'), 30_000);
+      await waitFor('start-up', () => log.includes('dropship started'), 60_000); // a deadline, not a speed check: start-up waits its turn on a loaded CI machine
       // The embedded Redis's data key lives beside its data, readable by its owner only.
       expect(statSync(path.join(dataDir, 'data.key')).mode & 0o777).toBe(0o600);
       const res = await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(orderPayload({ id: '5001' })) });
@@ -322,7 +322,7 @@ describe('dropship start', () => {
     expect(log).toContain('stopped');
     expect(existsSync(path.join(dataDir, 'redis.url'))).toBe(false);
     expect(existsSync(path.join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
-  }, 90_000);
+  }, 150_000);
 });
 
 describe('dropship start on a data folder another start holds', () => {
