@@ -658,10 +658,6 @@ program
     } catch (err) {
       fail(err instanceof RedisRefusedError || err instanceof PartitionsChangedError ? new CliError(err.message) : err);
     }
-    log.info(
-      { role: opts.role, redis: services.embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
-      `dropship started on http://${opts.host}:${services.port}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
-    );
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -671,8 +667,13 @@ program
       log.info('stopped');
       process.exit(0);
     };
+    // Before "started" is said: whoever reads it may stop us at once, and must be heard.
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
+    log.info(
+      { role: opts.role, redis: services.embedded ? 'embedded' : 'external', suppliers: config.suppliers.length, dryRun: Boolean(opts.dryRun) },
+      `dropship started on http://${opts.host}:${services.port}${opts.dryRun ? `; payloads go to ${opts.outbox}` : ''}`,
+    );
   });
 
 program.parseAsync(process.argv).catch(fail);
