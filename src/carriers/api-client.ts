@@ -6,7 +6,7 @@ import { type CarrierClientOptions, DEFAULT_CARRIER_TIMEOUT_MS } from './client-
 import { readClientCredentials, type ClientCredentials } from './credentials';
 import { asList, isRecord, stringAt } from './json';
 import { OAuthTokens, tokenGrant, type TokenGrant } from './oauth-tokens';
-import { boundedRequest, networkFailure, parseRetryAfter } from '../transports/http';
+import { type JsonAnswer, jsonRequest, parseRetryAfter } from '../transports/http';
 import {
   DeliveryError,
   redactSecrets,
@@ -53,12 +53,7 @@ export interface CarrierCall {
 }
 
 /** A carrier API's answer: status, headers, text and the text parsed as JSON (undefined when not JSON). */
-export interface CarrierAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: unknown;
-}
+export type CarrierAnswer = JsonAnswer;
 
 /** One entry of a carrier's error list (`{ code, message }` for both UPS and FedEx). */
 export interface CarrierProblem {
@@ -303,24 +298,12 @@ export abstract class CarrierApiClient implements Transport {
     if (this.closed) throw DeliveryError.retryable('ECONNECTION', `the ${this.api.name} API client has been closed`);
     const prefix = this.base.pathname.replace(/\/+$/, '');
     const where = `${this.base.origin}${prefix}${call.path}`;
-    try {
-      const answer = await boundedRequest(
-        this.dispatcher,
-        { origin: this.base.origin, path: `${prefix}${call.path}`, method: call.method ?? 'POST', headers: call.headers, ...(call.method === 'DELETE' ? {} : { body: call.body }) },
-        { timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, where, signal },
-      );
-      // An answer over the cap is unreadable rather than half-parsed.
-      const text = answer.truncated ? '' : answer.text;
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: answer.status, headers: answer.headers, text, json };
-    } catch (error) {
-      throw networkFailure(where, error);
-    }
+    // An answer over the cap is unreadable rather than half-parsed.
+    return jsonRequest(
+      this.dispatcher,
+      { origin: this.base.origin, path: `${prefix}${call.path}`, method: call.method ?? 'POST', headers: call.headers, ...(call.method === 'DELETE' ? {} : { body: call.body }) },
+      { timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, where, signal },
+    );
   }
 }
 

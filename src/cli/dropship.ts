@@ -116,6 +116,22 @@ function cipherFor(dataDir: string): DataCipher {
   return dataCipherFromEnv(process.env, { localKeyFile: path.join(dataDir, 'data.key') });
 }
 
+/** The producer `enqueue` and `cancel` submit through: the running pipeline's Redis, key, partitions and WAIT. */
+function producerFor(opts: { config: string; dataDir: string }) {
+  const config = loadConfig(opts.config);
+  const redisUrl = redisUrlFor(opts.dataDir);
+  const waitTimeoutMs = waitTimeoutFromEnv(process.env);
+  const partitions = partitionsFromEnv(process.env);
+  return createOrderProducer({
+    redisUrl,
+    config,
+    prefix: process.env.QUEUE_PREFIX ?? 'dropship',
+    cipher: cipherFor(opts.dataDir),
+    ...(partitions !== undefined ? { partitions } : {}),
+    ...(waitTimeoutMs !== undefined ? { waitTimeoutMs } : {}),
+  });
+}
+
 /**
  * `DROPSHIP_LOCK_DURATION` and `DROPSHIP_STALLED_INTERVAL` (durations, 1s to 10m): how long a
  * worker holds a job between lock renewals, and how often jobs of dead workers are looked for.
@@ -234,18 +250,7 @@ program
         const payload = readPayload(file);
         return Array.isArray(payload) ? (payload as unknown[]) : [payload];
       });
-      const config = loadConfig(opts.config);
-      const redisUrl = redisUrlFor(opts.dataDir);
-      const waitTimeoutMs = waitTimeoutFromEnv(process.env);
-      const partitions = partitionsFromEnv(process.env);
-      const producer = createOrderProducer({
-        redisUrl,
-        config,
-        prefix: process.env.QUEUE_PREFIX ?? 'dropship',
-        cipher: cipherFor(opts.dataDir),
-        ...(partitions !== undefined ? { partitions } : {}),
-        ...(waitTimeoutMs !== undefined ? { waitTimeoutMs } : {}),
-      });
+      const producer = producerFor(opts);
       // A bar only for a person watching many orders go: stdout stays JSON lines either way.
       if (payloads.length > 1 && process.stderr.isTTY) bar = new ProgressBar({ total: payloads.length, label: 'orders submitted' });
       bar?.start();
@@ -278,18 +283,7 @@ program
       if (opts.reason !== undefined && !(CANCEL_REASONS as readonly string[]).includes(opts.reason)) {
         throw new CliError(`--reason must be one of ${CANCEL_REASONS.join(', ')}`);
       }
-      const config = loadConfig(opts.config);
-      const redisUrl = redisUrlFor(opts.dataDir);
-      const waitTimeoutMs = waitTimeoutFromEnv(process.env);
-      const partitions = partitionsFromEnv(process.env);
-      const producer = createOrderProducer({
-        redisUrl,
-        config,
-        prefix: process.env.QUEUE_PREFIX ?? 'dropship',
-        cipher: cipherFor(opts.dataDir),
-        ...(partitions !== undefined ? { partitions } : {}),
-        ...(waitTimeoutMs !== undefined ? { waitTimeoutMs } : {}),
-      });
+      const producer = producerFor(opts);
       try {
         const result = await producer.cancel(orderId, opts.reason ? { reason: opts.reason as CancelReason } : {});
         process.stdout.write(JSON.stringify({ ...result, cancelled: true }) + '\n');

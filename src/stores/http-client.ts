@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { Pool, type Dispatcher } from 'undici';
 import { DEFAULT_STORE_TIMEOUT_MS } from './options';
 import { DeliveryError, type DeliveryErrorCode } from '../errors';
-import { boundedRequest, networkFailure, parseRetryAfter } from '../transports/http';
+import { type JsonAnswer, jsonRequest, parseRetryAfter } from '../transports/http';
 
 /**
  * What the store platforms' clients share: one keep-alive undici pool to the store with
@@ -50,12 +50,7 @@ export interface StoreCall {
 }
 
 /** The store's answer: status, headers, text and the text parsed as JSON (undefined when not JSON). */
-export interface StoreAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: unknown;
-}
+export type StoreAnswer = JsonAnswer;
 
 export interface StoreHttpOptions {
   /** Name in messages: `Shopify`, `WooCommerce`. */
@@ -106,23 +101,11 @@ export class StoreHttp {
     const path = `${prefix}${call.path}`;
     // Named without the query, to keep messages short.
     const where = `${this.base.origin}${path.split('?')[0] ?? path}`;
-    try {
-      const answer = await boundedRequest(
-        this.dispatcher,
-        { origin: this.base.origin, path, method: call.method, headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) },
-        { timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, where, signal },
-      );
-      const text = answer.truncated ? '' : answer.text;
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: answer.status, headers: answer.headers, text, json };
-    } catch (error) {
-      throw networkFailure(where, error);
-    }
+    return jsonRequest(
+      this.dispatcher,
+      { origin: this.base.origin, path, method: call.method, headers: call.headers, ...(call.body === undefined ? {} : { body: call.body }) },
+      { timeoutMs: this.timeoutMs, maxBytes: MAX_ANSWER_BYTES, where, signal },
+    );
   }
 
   /**

@@ -79,6 +79,38 @@ export async function boundedRequest(
   }
 }
 
+/** An answer read as JSON where it is JSON: `json` undefined otherwise (or when over the cap). */
+export interface JsonAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: unknown;
+}
+
+/**
+ * {@link boundedRequest} to an API that answers JSON: an answer over the cap is unreadable
+ * rather than half-parsed, and a network failure is classified ({@link networkFailure}).
+ */
+export async function jsonRequest(
+  dispatcher: Dispatcher,
+  options: Omit<Dispatcher.RequestOptions, 'signal'>,
+  limits: { timeoutMs: number; maxBytes: number; where: string; signal?: AbortSignal | undefined },
+): Promise<JsonAnswer> {
+  try {
+    const answer = await boundedRequest(dispatcher, options, limits);
+    const text = answer.truncated ? '' : answer.text;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: answer.status, headers: answer.headers, text, json };
+  } catch (error) {
+    throw networkFailure(limits.where, error);
+  }
+}
+
 /** A Retry-After beyond this is treated as this (a typo should not park a delivery for a year). */
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
