@@ -481,6 +481,9 @@ export const STORE_OUTAGE: Record<Size, StoreOutageSize> = {
   quick: { orders: 60, workers: 2, ordersPerSecond: 30, confirmationsPerSecond: 4, beforeMs: 3000, outageMs: 20_000, settleMs: 150_000 },
 };
 
+/** How long a request the stand-in read before the outage may take to finish (it answers in milliseconds). */
+const IN_FLIGHT_GRACE_MS = 1000;
+
 /** The store down (connections refused), then failing (503), while confirmations arrive. */
 export async function storeOutage(size: Size, _seed: number, override: Partial<StoreOutageSize> = {}): Promise<ScenarioResult> {
   const s = { ...STORE_OUTAGE[size], ...outageFromEnv(), ...override };
@@ -499,11 +502,15 @@ export async function storeOutage(size: Size, _seed: number, override: Partial<S
     let answered503 = 0;
     const fault = (async () => {
       await sleep(s.beforeMs);
-      const fulfilledBefore = run.fulfilledConfirmations();
       const downAt = Date.now();
       await run.proxy.set('down');
+      // A request the stand-in had already read when the proxy dropped its connection is still
+      // served (its answer is lost: the client's "lost answer" case). It was sent before the
+      // outage, so the count starts once such requests have finished.
+      await sleep(IN_FLIGHT_GRACE_MS);
+      const fulfilledBefore = run.fulfilledConfirmations();
       log(`[store-outage] store down (connections refused) at ${round((downAt - t0) / 1000)} s; ${fulfilledBefore} fulfilled so far`);
-      await sleep(s.outageMs / 2);
+      await sleep(s.outageMs / 2 - IN_FLIGHT_GRACE_MS);
       const from = run.standIn.requests.length;
       run.standIn.outage({ status: 503 });
       await run.proxy.set('pass');
