@@ -3,11 +3,11 @@ import type { RedisClient as Redis } from '../src/queue/redis';
 import type { Config } from '../src/config/config';
 import type { OrderEvent } from '../src/core/order';
 import { planOrder } from '../src/planning/plan';
-import { deliveryQueueName, ORDERS_QUEUE, orderJobId } from '../src/queue/names';
+import { deliveryQueueName, ORDERS_QUEUE } from '../src/queue/names';
 import { createRedis } from '../src/queue/redis';
-import { createDataCipher, generateDataKey, sealJob } from '../src/queue/sealing';
+import { createDataCipher, generateDataKey } from '../src/queue/sealing';
 import { deliveryTargets } from '../src/transports/factory';
-import { flowsOf } from '../workers/order-worker';
+import { flowsOf } from '../workers/delivery-queues';
 import { now, withTimeout } from './common';
 import type { PipelineTuning } from './harness';
 import { startWindow } from './redis-stats';
@@ -16,19 +16,18 @@ import type { Round } from './pipeline';
 /**
  * The pipeline's queue shape with none of its work: the same queues, workers, concurrency,
  * connections, job options and job data (the real sealed payloads, made before the clock
- * starts), and the same adds (an order job per event; per order, its deliveries on their
- * own queues and a flow for a purchase order waiting for its label). No planning, sealing,
+ * starts), and the same adds (per order, added as it is accepted, as the intake does for an
+ * order that simply ships: its deliveries on their own queues and a flow for a purchase order
+ * waiting for its label; the orders worker runs idle, as it does then). No planning, sealing,
  * markers, ledger or transport. What the pipeline can reach at best with BullMQ as it uses it.
  */
 export async function shapeRound(config: Config, url: string, prefix: string, events: OrderEvent[], tuning: PipelineTuning, submitConcurrency: number): Promise<Round> {
   const cipher = createDataCipher(generateDataKey());
   const planned = new Map<string, FlowJob[]>();
-  const orderData = new Map<string, unknown>();
   for (const e of events) {
     const plan = planOrder(e.order, config, { deferLabelledBodies: true });
     if (plan.status !== 'planned') throw new Error(`bench order ${e.order.id} is held`);
     planned.set(e.order.id, flowsOf(plan.deliveries, config, cipher));
-    orderData.set(e.order.id, sealJob(cipher, { source: e.source, order: e.order }, { source: e.source, orderId: e.order.id }, 'order'));
   }
   const parents = new Set([...planned.values()].flatMap((flows) => flows.filter((f) => f.children !== undefined).map((f) => f.opts?.jobId)));
   const expected = [...planned.values()].reduce((n, flows) => n + flows.reduce((m, f) => m + 1 + (f.children?.length ?? 0), 0), 0);
@@ -48,6 +47,11 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
     if (!q) queues.set(name, (q = new Queue(name, { connection: orderConn, prefix })));
     return q;
   };
+  const addDeliveries = async (orderId: string) => {
+    const all = planned.get(orderId)!;
+    const trees = all.filter((f) => f.children !== undefined);
+    await Promise.all([...(trees.length > 0 ? [flows.addBulk(trees)] : []), ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts))]);
+  };
   let done = 0;
   let doneAt = 0;
   let resolveDone: () => void = () => undefined;
@@ -56,9 +60,7 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
     new Worker(
       ORDERS_QUEUE,
       async (job) => {
-        const all = planned.get((job.data as { orderId: string }).orderId)!;
-        const trees = all.filter((f) => f.children !== undefined);
-        await Promise.all([...(trees.length > 0 ? [flows.addBulk(trees)] : []), ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts))]);
+        await addDeliveries((job.data as { orderId: string }).orderId);
         return { deliveries: [] };
       },
       { connection: connection(), prefix, concurrency: tuning.orderConcurrency ?? 8, autorun: false },
@@ -95,9 +97,9 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
     const lane = async () => {
       while (next < events.length) {
         const id = events[next++]!.order.id;
-        // The intake's one read before its add (seen marker, job present).
-        await intakeConn.exists(`${prefix}:seen:order:${id}`, `${prefix}:${ORDERS_QUEUE}:${orderJobId(id)}`);
-        await intake.add('order', orderData.get(id), { jobId: orderJobId(id), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: false });
+        // The intake plans an order that simply ships itself: its deliveries are added as it is
+        // accepted, with no order job (the orders worker below waits for the others).
+        await addDeliveries(id);
       }
     };
     await Promise.all(Array.from({ length: Math.min(submitConcurrency, events.length) }, lane));

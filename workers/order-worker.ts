@@ -1,4 +1,4 @@
-import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { KeySpace } from '../src/queue/partitions';
 import type { RedisClient } from '../src/queue/redis';
 import type { Config } from '../src/config/config';
@@ -8,15 +8,17 @@ import { fulfilOf, whatShips } from '../src/core/readiness';
 import { splitOrder } from '../src/core/split';
 import type { OrderReason, SkipCode, WaitCode } from '../src/errors';
 import { heldOrder } from '../src/errors/unrecoverable';
-import { formatById } from '../src/formats';
-import { planOrder, type PlannedDelivery } from '../src/planning/plan';
-import { CANCEL_JOB, deliveryJobName, deliveryQueueName, markerKeys, ORDERS_QUEUE } from '../src/queue/names';
+import { planOrder } from '../src/planning/plan';
+import { CANCEL_JOB, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from '../src/queue/names';
 import type { OrderJobData } from '../src/queue/intake';
-import { commitOutcome, type Outcome, readForPlanning, readRecord, settlePlanned } from '../src/queue/order-record';
-import { deliveryJobOptions } from '../src/queue/retry';
-import { type DataCipher, openJobData, sealDelivery } from '../src/queue/sealing';
+import { commitOutcome, forgetPlan, type Outcome, readForPlanning, readRecord, settlePlanned, unsettledPlans } from '../src/queue/order-record';
+import { type DataCipher, openJobData } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
 import { nextControlNumber } from './control-numbers';
+import { DeliveryQueues } from './delivery-queues';
+import { numberedSuppliers } from './intake-planner';
+
+export { flowsOf } from './delivery-queues';
 
 export interface OrderWorkerDeps {
   /** BullMQ's connection for this worker and the queues it adds to. */
@@ -39,7 +41,14 @@ export interface OrderWorkerDeps {
   /** Lock and stall timings; lower them where dead workers must be noticed sooner. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** How often the orders the intake planned but never confirmed queued are looked for. @defaultValue 10 s */
+  unsettledSweepMs?: number;
+  /** How old such an order must be to be planned again (longer than any intake takes). @defaultValue 30 s */
+  unsettledAfterMs?: number;
 }
+
+const UNSETTLED_SWEEP_MS = 10_000;
+const UNSETTLED_AFTER_MS = 30_000;
 
 /** What an order or cancel job leaves behind when done: ids only, no personal data. */
 export interface OrderJobResult {
@@ -60,34 +69,6 @@ class Superseded extends Error {
   constructor(orderId: string) {
     super(`order ${orderId}: a newer version came in while this one was planned; planning that one`);
   }
-}
-
-/**
- * The flows of one order: a purchase order whose label the retailer buys is the parent of
- * its carrier request (it runs once the label is bought); everything else stands alone.
- * (Exported for the `pipeline` bench, which replays these jobs with no work around them.)
- */
-export function flowsOf(deliveries: PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
-  const job = (d: PlannedDelivery) => ({
-    name: deliveryJobName(d.kind),
-    queueName: deliveryQueueName(d.kind, d.recipient),
-    data: sealDelivery(cipher, d),
-    opts: deliveryJobOptions(d, config),
-  });
-  const carriers = new Map(deliveries.filter((d) => d.kind === 'carrier').map((d) => [d.deliveryId, d]));
-  const flows: FlowJob[] = [];
-  for (const d of deliveries) {
-    if (d.kind === 'carrier') continue;
-    const carrier = d.awaitsLabel ? carriers.get(d.awaitsLabel.carrierDeliveryId) : undefined;
-    if (carrier) {
-      carriers.delete(carrier.deliveryId);
-      flows.push({ ...job(d), children: [job(carrier)] });
-    } else {
-      flows.push(job(d));
-    }
-  }
-  for (const c of carriers.values()) flows.push(job(c));
-  return flows;
 }
 
 /**
@@ -117,20 +98,8 @@ async function allocateControlNumbers(connection: RedisClient, keys: KeySpace, c
 export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | CancelEvent, OrderJobResult> {
   const { connection, records, prefix, config, cipher, cancellations } = deps;
   const keys = deps.keys ?? KeySpace.of(prefix);
-  // Suppliers whose documents carry a control number per order (a batch takes its own when cut).
-  const numbered = new Set(config.suppliers.filter((s) => s.batch === undefined && formatById(s.format)?.needsControlNumber === true).map((s) => s.id));
-  const flows = new FlowProducer({ connection, prefix });
-  // A delivery that waits for nothing is added on its own queue: one script call, not a
-  // flow's MULTI (which copies every BullMQ script onto a new pipeline object first).
-  const queues = new Map<string, Queue>();
-  const queue = (name: string): Queue => {
-    let q = queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection, prefix });
-      queues.set(name, q);
-    }
-    return q;
-  };
+  const numbered = numberedSuppliers(config);
+  const deliveryQueues = new DeliveryQueues(connection, config, cipher);
 
   const worker = new Worker<OrderJobData | CancelEvent, OrderJobResult>(
     ORDERS_QUEUE,
@@ -219,16 +188,9 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         return { deliveries: [], cancelled: true };
       }
       const pending = plan.deliveries.filter((_, i) => delivered[i] === null);
-      if (pending.length > 0) {
-        // Each job under its deterministic id: a re-run after a crash between these adds
-        // adds only the missing ones.
-        const all = flowsOf(pending, config, cipher);
-        const trees = all.filter((f) => f.children !== undefined);
-        await Promise.all([
-          ...(trees.length > 0 ? [flows.addBulk(trees)] : []),
-          ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts)),
-        ]);
-      }
+      // Each job under its deterministic id: a re-run after a crash between these adds adds
+      // only the missing ones.
+      await deliveryQueues.add(prefix, pending);
       await settlePlanned(records, prefix, orderId, version, ttl);
       return { deliveries: plan.deliveries.map((d) => d.deliveryId) };
     },
@@ -243,9 +205,25 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
       ...(deps.stalledIntervalMs ? { stalledInterval: deps.stalledIntervalMs } : {}),
     },
   );
+  // Orders the intake planned but whose deliveries it never confirmed queued (its process died
+  // between the two): each gets its order job, which plans it again and adds what is missing.
+  const ordersQueue = new Queue<OrderJobData>(ORDERS_QUEUE, { connection, prefix });
+  const recover = async () => {
+    for (const left of await unsettledPlans(records, prefix, deps.unsettledAfterMs ?? UNSETTLED_AFTER_MS)) {
+      if (left.sealed === undefined) {
+        await forgetPlan(records, prefix, left.orderId);
+        continue;
+      }
+      const source = left.source ? (JSON.parse(left.source) as OrderJobData['source']) : { kind: 'canonical' as const };
+      await ordersQueue.add(ORDER_JOB, { source, orderId: left.orderId, sealed: left.sealed }, { jobId: orderJobId(left.orderId), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: Math.ceil(config.store.retention.completedJobsMs / 1000) }, removeOnFail: false });
+    }
+  };
+  const sweep = setInterval(() => void recover().catch((error: unknown) => worker.emit('error', error instanceof Error ? error : new Error(String(error)))), deps.unsettledSweepMs ?? UNSETTLED_SWEEP_MS);
+  sweep.unref();
   worker.on('closed', () => {
-    void flows.close();
-    for (const q of queues.values()) void q.close();
+    clearInterval(sweep);
+    void deliveryQueues.close();
+    void ordersQueue.close();
   });
   return worker;
 }

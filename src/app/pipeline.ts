@@ -6,6 +6,7 @@ import { Cancellations } from '../../workers/cancellation';
 import { createPickupWorker, schedulePickups } from '../../workers/confirmation-pickup';
 import { createDeliveryWorker } from '../../workers/delivery-worker';
 import { createFulfillmentWorker } from '../../workers/fulfillment-worker';
+import { createIntakePlanner } from '../../workers/intake-planner';
 import { createOrderWorker } from '../../workers/order-worker';
 import { ConfirmationIntake } from '../loop/confirm';
 import type { FulfillmentJobData, FulfillmentJobResult } from '../loop/fulfillments';
@@ -68,6 +69,11 @@ export interface PipelineOptions {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   /**
+   * How often order workers look for orders the intake planned but never confirmed queued (its
+   * process died in between), and how old they must be. @defaultValue every 10 s, older than 30 s
+   */
+  unsettledPlans?: { everyMs: number; afterMs: number };
+  /**
    * The store platform told what shipped (`store.platform`); absent: none. Its client is
    * closed with the pipeline.
    */
@@ -120,6 +126,8 @@ export class Pipeline {
       dedupeMs: config.store.retention.dedupeMs,
       cipher,
       ...(durability ? { durability } : {}),
+      // Orders that simply ship are planned here, with no order job (see OrderIntake).
+      planner: createIntakePlanner({ connection: redis, config, cipher }),
     });
     const cache = redisSharedCache(redis, prefix);
     const ledger = new DisclosureLedger(redis, { prefix: keys, retentionMs: config.store.retention.disclosuresMs });
@@ -183,6 +191,7 @@ export class Pipeline {
           cancellations,
           concurrency: share(options.orderConcurrency ?? 8),
           ...lockTimings,
+          ...(options.unsettledPlans ? { unsettledSweepMs: options.unsettledPlans.everyMs, unsettledAfterMs: options.unsettledPlans.afterMs } : {}),
         });
         options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
         workers.push(orderWorker);

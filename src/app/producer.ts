@@ -3,6 +3,7 @@ import { OrderIntake, type IntakeResult } from '../queue/intake';
 import { Cluster } from 'ioredis';
 import { keySpaceFor } from '../queue/partitions';
 import { createRedis } from '../queue/redis';
+import { createIntakePlanner } from '../../workers/intake-planner';
 import type { DataCipher } from '../queue/sealing';
 import { ingestCancellation, ingestOrder } from '../sources/ingest';
 import type { CancelReason } from '../core/order';
@@ -10,7 +11,8 @@ import type { CancelReason } from '../core/order';
 export interface ProducerOptions {
   /** A Redis URL, or a Redis Cluster's seed nodes (`clusterUrl`). */
   redisUrl: string;
-  config: Pick<Config, 'store'>;
+  /** The pipeline's configuration: the producer plans the orders that simply ship itself, as the API does. */
+  config: Config;
   /** The pipeline's data cipher (same key as its workers): orders are sealed before they reach Redis. */
   cipher: DataCipher;
   /** @defaultValue "dropship" */
@@ -52,6 +54,7 @@ export function createOrderProducer(options: ProducerOptions): OrderProducer {
           completedJobsMs: retention.completedJobsMs,
           dedupeMs: retention.dedupeMs,
           cipher: options.cipher,
+          planner: createIntakePlanner({ connection: redis, config: options.config, cipher: options.cipher }),
           ...(redis instanceof Cluster ? { durability: { replicas: 1, timeoutMs: options.waitTimeoutMs ?? 2000 } } : {}),
         }),
     ));

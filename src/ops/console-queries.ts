@@ -331,8 +331,9 @@ export class ConsoleQueries {
             : orderState === 'waiting' || orderState === 'delayed' || orderState === 'active' || orderState === 'prioritized'
               ? 'received'
               : (orderState ?? (seen ? 'planned' : 'unknown'));
-    const receivedAt = iso(orderJob?.timestamp);
-    const at = cancelled?.at ?? iso(orderJob?.finishedOn);
+    // An order the intake planned itself has no order job: its record says when.
+    const receivedAt = iso(orderJob?.timestamp) ?? (orderJob ? undefined : record?.at);
+    const at = cancelled?.at ?? iso(orderJob?.finishedOn) ?? (orderJob ? undefined : record?.at);
     return {
       orderId,
       stage,
@@ -431,9 +432,13 @@ export class ConsoleQueries {
     return this.ops.replay(target);
   }
 
-  /** The order job's data (sealed), for the unmasked console. */
+  /** The order job's data (sealed), or the intake's copy of an order it planned itself, for the unmasked console. */
   async orderJobData(orderId: string): Promise<unknown> {
-    return (await this.ops.queue(ORDERS_QUEUE).of(orderId).getJob(orderJobId(orderId)))?.data;
+    const job = await this.ops.queue(ORDERS_QUEUE).of(orderId).getJob(orderJobId(orderId));
+    if (job) return job.data;
+    const { redis, keys } = this.ops.store;
+    const sealed = await redis.get(markerKeys.orderCopy(keys.forOrder(orderId), orderId));
+    return sealed === null ? undefined : { orderId, sealed };
   }
 }
 

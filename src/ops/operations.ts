@@ -179,9 +179,13 @@ export class Operations {
     }
     // An order waiting longer than completed jobs are kept has a record but no job: it is known.
     const record = await readRecord(this.redis, prefix, orderId);
+    // An order that simply shipped was planned by the intake, with no order job (or its job
+    // was removed after retention): its record says it was planned.
     const state = orderJob
       ? await orderJob.getState()
-      : ids.size > 0 || record !== undefined || (await this.redis.exists(markerKeys.orderSeen(prefix, orderId)))
+      : record?.stage === 'planned'
+        ? 'completed'
+        : ids.size > 0 || record !== undefined || (await this.redis.exists(markerKeys.orderSeen(prefix, orderId)))
         ? 'gone'
         : cancelledRaw
           ? 'cancelled before it arrived'

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
-import type { CancelEvent, OrderEvent, OrderEventSource } from '../core/order';
+import type { CancelEvent, Order, OrderEvent, OrderEventSource } from '../core/order';
 import { DropshipError } from '../errors';
 import { type Durability, waitForReplicas } from './durability';
 import { CANCEL_JOB, cancelJobId, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from './names';
-import { acceptVersion } from './order-record';
+import { acceptPlanned, acceptVersion, settlePlanned, type VersionVerdict } from './order-record';
 import { type KeySpace, keySpaceOf } from './partitions';
 import type { RedisClient } from './redis';
 import { type DataCipher, sealJob, type SealedData } from './sealing';
@@ -19,6 +19,27 @@ export interface IntakeResult {
   ignored?: string;
   /** True when this version replaced one accepted before (it is planned again). */
   replaced?: true;
+}
+
+/** An order the intake planned itself ({@link IntakePlanner}). */
+export interface PlannedAtIntake {
+  /** Its deliveries' ids, in plan order. */
+  deliveryIds: string[];
+  /** The `OrderManifest`, as JSON. */
+  manifest: string;
+  /** The sealed fingerprint of what was planned (a later version is compared with it). */
+  fingerprint: string;
+  /** Adds its deliveries to their queues in `prefix`, but those that `landed` before. */
+  queue(prefix: string, landed: readonly boolean[]): Promise<void>;
+}
+
+/**
+ * Plans a new order in the intake's own process, when the pure core can decide it alone (it
+ * ships, and plans cleanly): no order job then. Undefined leaves the order to the order worker.
+ */
+export interface IntakePlanner {
+  plan(order: Order, acceptedAt: string): PlannedAtIntake | undefined;
+  close(): Promise<void>;
 }
 
 /**
@@ -53,6 +74,11 @@ export class OrderIntake {
        * its primary have it (`WAIT`); otherwise `ENOT_DURABLE`. Without it, no waiting.
        */
       durability?: Durability;
+      /**
+       * Plans new orders that simply ship here, with no order job (they are recorded as planned
+       * and their deliveries added at once). Without it, every order goes to the order worker.
+       */
+      planner?: IntakePlanner;
     },
   ) {
     this.keys = keySpaceOf(options.prefix);
@@ -114,14 +140,35 @@ export class OrderIntake {
     const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
     if (eventKey && (await this.redis.exists(eventKey)) > 0) return { orderId, duplicate: true };
     const jobId = orderJobId(orderId);
-    const verdict = await acceptVersion(this.redis, prefix, orderId, `${prefix}:${ORDERS_QUEUE}:${jobId}`, {
+    const jobKey = `${prefix}:${ORDERS_QUEUE}:${jobId}`;
+    const offer = {
       ...(order.version !== undefined ? { version: order.version } : {}),
       replace: event.replace === true,
       sealed: data.sealed,
       ...(order.name !== undefined ? { name: order.name } : {}),
       // As long as the markers: a version must be recognised as long as its order is.
       ttlMs: this.options.dedupeMs,
-    });
+    };
+    let verdict: VersionVerdict;
+    const planned = this.planHere(order);
+    if (planned) {
+      const answer = await acceptPlanned(this.redis, prefix, orderId, jobKey, { ...offer, source: JSON.stringify(event.source) }, {
+        fingerprint: planned.fingerprint,
+        manifest: planned.manifest,
+        deliveryIds: planned.deliveryIds,
+        copyTtlMs: this.options.completedJobsMs,
+      });
+      if (answer.planned) {
+        // Recorded as planned, and listed as such until its deliveries are queued: if this
+        // process dies in between, an order worker plans it again (and adds what is missing).
+        await planned.queue(prefix, answer.landed);
+        await settlePlanned(this.redis, prefix, orderId, offer.version !== undefined ? String(offer.version) : '0', this.options.dedupeMs, eventKey);
+        return { orderId, duplicate: false };
+      }
+      verdict = answer.verdict;
+    } else {
+      verdict = await acceptVersion(this.redis, prefix, orderId, jobKey, offer);
+    }
     if (verdict === 'same') return { orderId, duplicate: true };
     if (verdict === 'older') return { orderId, duplicate: true, ignored: 'an older version of the order than the one already accepted' };
     // A new order has no job yet (the record script found none): add it without looking.
@@ -131,6 +178,15 @@ export class OrderIntake {
     // retry is accepted again, and the record then calls it the same version.
     if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);
     return { orderId, duplicate: false, ...(verdict === 'newer' ? { replaced: true as const } : {}) };
+  }
+
+  /** The intake's own plan of a new order, when it can make one (a failure is the order worker's to report). */
+  private planHere(order: Order): PlannedAtIntake | undefined {
+    try {
+      return this.options.planner?.plan(order, new Date().toISOString());
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -200,6 +256,6 @@ export class OrderIntake {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.queues.map((q) => q.close()));
+    await Promise.all([...this.queues.map((q) => q.close()), this.options.planner?.close()]);
   }
 }

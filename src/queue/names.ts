@@ -67,6 +67,17 @@ export const markerKeys = {
    * version planned and its sealed fingerprint; while it is not planned, its sealed data.
    */
   order: (prefix: string, orderId: string) => `${prefix}:order:${orderId}`,
+  /**
+   * Orders planned by the intake whose deliveries it has not yet confirmed queued (score: when
+   * accepted, ms). An entry left behind (its intake died between the two) is planned again by
+   * an order worker; see `OrderIntake`.
+   */
+  planning: (prefix: string) => `${prefix}:orders:planning`,
+  /**
+   * The sealed order as accepted, for the unmasked console, kept as long as a completed order
+   * job would have been (`retention.completedJobsMs`): an order planned by the intake has none.
+   */
+  orderCopy: (prefix: string, orderId: string) => `${prefix}:order-copy:${orderId}`,
   /** Orders waiting for the store to release them (score: when they started waiting, ms). */
   waitingOrders: (prefix: string) => `${prefix}:orders:waiting`,
   eventSeen: (prefix: string, source: string, eventId: string) => `${prefix}:seen:event:${source}:${eventId}`,

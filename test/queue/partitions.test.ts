@@ -105,7 +105,8 @@ describe('the recorded partition count (single node)', () => {
       const expected = ids.length * previewOrder(orderPayload({ id: 'sp-1' }), config).deliveries.length;
       await waitFor('every delivery', () => h.delivered().length === expected);
       expect(new Set(h.delivered().map((d) => d.deliveryId)).size).toBe(expected);
-      for (const id of ids) expect(await client.exists(markerKeys.order(h.pipeline.keys.forOrder(id), id), `${h.pipeline.keys.forOrder(id)}:orders:order+${id}`)).toBe(2);
+      // The record and the manifest (the intake planned these orders: they have no order job).
+      for (const id of ids) expect(await client.exists(markerKeys.order(h.pipeline.keys.forOrder(id), id), markerKeys.manifest(h.pipeline.keys.forOrder(id), id))).toBe(2);
       const untagged = (await client.keys('sp:*')).filter((k) => !k.startsWith('sp:{'));
       expect(untagged.filter((k) => !k.startsWith('sp:ratelimit:'))).toEqual([metaKeys.partitions('sp')]);
     } finally {
