@@ -3,7 +3,7 @@ import type { CancelEvent, Order, OrderEvent, OrderEventSource } from '../core/o
 import { DropshipError } from '../errors';
 import { type Durability, waitForReplicas } from './durability';
 import { CANCEL_JOB, cancelJobId, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from './names';
-import { acceptPlanned, acceptVersion, settlePlanned, type VersionVerdict } from './order-record';
+import { acceptPlanned, acceptVersion, planQueued, type VersionVerdict } from './order-record';
 import { type KeySpace, keySpaceOf } from './partitions';
 import type { RedisClient } from './redis';
 import { type DataCipher, sealJob, type SealedData } from './sealing';
@@ -162,7 +162,7 @@ export class OrderIntake {
         // Recorded as planned, and listed as such until its deliveries are queued: if this
         // process dies in between, an order worker plans it again (and adds what is missing).
         await planned.queue(prefix, answer.landed);
-        await settlePlanned(this.redis, prefix, orderId, offer.version !== undefined ? String(offer.version) : '0', this.options.dedupeMs, eventKey);
+        await planQueued(this.redis, prefix, orderId, this.options.dedupeMs, eventKey);
         return { orderId, duplicate: false };
       }
       verdict = answer.verdict;

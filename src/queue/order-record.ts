@@ -85,19 +85,19 @@ local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
 ${ACCEPT_BODY}`;
 
 // KEYS: as ACCEPT's first four (record, seen marker, job, name key or the record again), then
-// the cancelled marker, the manifest, the order's copy for operators, the partition's
-// pending index, and each planned delivery's delivered marker.
+// the cancelled marker, the manifest, the order's sealed copy, the partition's planning
+// index, and each planned delivery's delivered marker.
 // ARGV: as ACCEPT's, then the sealed fingerprint, the manifest JSON, the copy's ttl ms, now
 // in ms, the source JSON.
 // An order never seen, not cancelled and with no job is recorded as planned at once (see
 // {@link acceptPlanned}): 'planned:' and a 0/1 per delivery (1: it landed before). Anything
 // else is ACCEPT's verdict, and the order worker plans it.
 const ACCEPT_PLANNED = `
-local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
-if not current[1] and redis.call('EXISTS', KEYS[2], KEYS[3], KEYS[5]) == 0 then
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[5]) == 0 then
   local v = ARGV[1] ~= '' and ARGV[1] or '0'
-  redis.call('HSET', KEYS[1], 'version', v, 'stage', 'planned', 'reasons', '[]', 'data', ARGV[3], 'at', ARGV[5], 'planned', v, 'fingerprint', ARGV[7], 'source', ARGV[11])
+  redis.call('HSET', KEYS[1], 'version', v, 'stage', 'planned', 'reasons', '[]', 'at', ARGV[5], 'planned', v, 'fingerprint', ARGV[7], 'source', ARGV[11])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
   if KEYS[4] ~= KEYS[1] then redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4]) end
   redis.call('SET', KEYS[6], ARGV[8], 'PX', ARGV[4])
   redis.call('SET', KEYS[7], ARGV[3], 'PX', ARGV[9])
@@ -110,7 +110,88 @@ if not current[1] and redis.call('EXISTS', KEYS[2], KEYS[3], KEYS[5]) == 0 then
   return 'planned:' .. table.concat(flags)
 end
 if KEYS[4] == KEYS[1] then KEYS[4] = nil end
+local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
 ${ACCEPT_BODY}`;
+
+/** What {@link acceptPlanned} did: planned it (and which deliveries had landed before), or ACCEPT's verdict. */
+export type PlannedVerdict = { planned: true; landed: boolean[] } | { planned: false; verdict: VersionVerdict };
+
+/**
+ * Accepts an order already planned by the caller: when it was never seen (no record, seen
+ * marker, job or cancellation), it is recorded in one script as planned and seen, with its
+ * manifest, its sealed copy (for the unmasked console, and for planning it again) and an entry
+ * in the partition's planning index, which the caller removes ({@link planQueued}) once its
+ * deliveries are queued. Otherwise nothing of the plan is kept, and the version is judged as
+ * {@link acceptVersion} does.
+ */
+export async function acceptPlanned(
+  redis: RedisClient,
+  prefix: string,
+  orderId: string,
+  jobKey: string,
+  offer: { version?: number; replace: boolean; sealed: string; ttlMs: number; name?: string; source: string },
+  plan: { fingerprint: string; manifest: string; deliveryIds: readonly string[]; copyTtlMs: number },
+): Promise<PlannedVerdict> {
+  const record = markerKeys.order(prefix, orderId);
+  const nameKey = offer.name === undefined || offer.name === orderId ? record : markerKeys.orderName(prefix, offer.name);
+  const now = Date.now();
+  const answer = (await runScript(redis, ACCEPT_PLANNED,
+    8 + plan.deliveryIds.length,
+    record,
+    markerKeys.orderSeen(prefix, orderId),
+    jobKey,
+    nameKey,
+    markerKeys.cancelled(prefix, orderId),
+    markerKeys.manifest(prefix, orderId),
+    markerKeys.orderCopy(prefix, orderId),
+    markerKeys.planning(prefix),
+    ...plan.deliveryIds.map((id) => markerKeys.delivered(prefix, id)),
+    offer.version === undefined ? '' : String(offer.version),
+    offer.replace ? '1' : '0',
+    offer.sealed,
+    String(offer.ttlMs),
+    new Date(now).toISOString(),
+    orderId,
+    plan.fingerprint,
+    plan.manifest,
+    String(plan.copyTtlMs),
+    String(now),
+    offer.source,
+  )) as string;
+  if (!answer.startsWith('planned:')) return { planned: false, verdict: answer as VersionVerdict };
+  return { planned: true, landed: [...answer.slice('planned:'.length)].map((c) => c === '1') };
+}
+
+/**
+ * The deliveries of an order {@link acceptPlanned} recorded are queued: it leaves the planning
+ * index, and its source event (when it has one) is marked seen. One round trip.
+ */
+export async function planQueued(redis: RedisClient, prefix: string, orderId: string, ttlMs: number, eventKey?: string): Promise<void> {
+  if (eventKey === undefined) {
+    await redis.zrem(markerKeys.planning(prefix), orderId);
+    return;
+  }
+  await redis.pipeline().zrem(markerKeys.planning(prefix), orderId).set(eventKey, '1', 'PX', ttlMs).exec();
+}
+
+/** Orders the intake planned more than `olderThanMs` ago whose deliveries it never confirmed queued: its process died between the two. */
+export async function unsettledPlans(redis: RedisClient, prefix: string, olderThanMs: number, limit = 100): Promise<Array<{ orderId: string; sealed?: string; source?: string }>> {
+  const ids = await redis.zrangebyscore(markerKeys.planning(prefix), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  if (ids.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.get(markerKeys.orderCopy(prefix, id)).hget(markerKeys.order(prefix, id), 'source');
+  const rows = ((await pipeline.exec()) ?? []) as Array<[Error | null, string | null]>;
+  return ids.map((orderId, i) => {
+    const sealed = rows[2 * i]?.[1] ?? null;
+    const source = rows[2 * i + 1]?.[1] ?? null;
+    return { orderId, ...(sealed !== null ? { sealed } : {}), ...(source !== null ? { source } : {}) };
+  });
+}
+
+/** Takes an order off the planning index (its sealed copy is gone: nothing is left to plan it from). */
+export async function forgetPlan(redis: RedisClient, prefix: string, orderId: string): Promise<void> {
+  await redis.zrem(markerKeys.planning(prefix), orderId);
+}
 
 // KEYS: record. ARGV: version planned, stage, reasons JSON, planned version ('' to leave),
 // sealed fingerprint, drop data ('1'), ttl ms, now. 0 when the record moved on, else the
@@ -159,72 +240,6 @@ export async function acceptVersion(
     orderId,
   );
   return verdict as VersionVerdict;
-}
-
-/** What {@link acceptPlanned} did: planned it (and which deliveries had landed before), or ACCEPT's verdict. */
-export type PlannedVerdict = { planned: true; landed: boolean[] } | { planned: false; verdict: VersionVerdict };
-
-/**
- * Accepts an order already planned by the caller: when it was never seen (no record, seen
- * marker, job or cancellation), it is recorded in one script as planned, with its manifest,
- * its copy for operators and an entry in the partition's planning index (removed by
- * {@link settlePlanned} once its deliveries are queued). Otherwise nothing of the plan is
- * kept, and the version is judged as {@link acceptVersion} does.
- */
-export async function acceptPlanned(
-  redis: RedisClient,
-  prefix: string,
-  orderId: string,
-  jobKey: string,
-  offer: { version?: number; replace: boolean; sealed: string; ttlMs: number; name?: string; source: string },
-  plan: { fingerprint: string; manifest: string; deliveryIds: readonly string[]; copyTtlMs: number },
-): Promise<PlannedVerdict> {
-  const record = markerKeys.order(prefix, orderId);
-  const nameKey = offer.name === undefined || offer.name === orderId ? record : markerKeys.orderName(prefix, offer.name);
-  const now = Date.now();
-  const answer = (await runScript(redis, ACCEPT_PLANNED,
-    8 + plan.deliveryIds.length,
-    record,
-    markerKeys.orderSeen(prefix, orderId),
-    jobKey,
-    nameKey,
-    markerKeys.cancelled(prefix, orderId),
-    markerKeys.manifest(prefix, orderId),
-    markerKeys.orderCopy(prefix, orderId),
-    markerKeys.planning(prefix),
-    ...plan.deliveryIds.map((id) => markerKeys.delivered(prefix, id)),
-    offer.version === undefined ? '' : String(offer.version),
-    offer.replace ? '1' : '0',
-    offer.sealed,
-    String(offer.ttlMs),
-    new Date(now).toISOString(),
-    orderId,
-    plan.fingerprint,
-    plan.manifest,
-    String(plan.copyTtlMs),
-    String(now),
-    offer.source,
-  )) as string;
-  if (!answer.startsWith('planned:')) return { planned: false, verdict: answer as VersionVerdict };
-  return { planned: true, landed: [...answer.slice('planned:'.length)].map((c) => c === '1') };
-}
-
-/** Orders the intake planned more than `olderThanMs` ago whose deliveries it never confirmed queued: its process died between the two. */
-export async function unsettledPlans(redis: RedisClient, prefix: string, olderThanMs: number, limit = 100): Promise<Array<{ orderId: string; sealed?: string; source?: string }>> {
-  const ids = await redis.zrangebyscore(markerKeys.planning(prefix), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
-  if (ids.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hmget(markerKeys.order(prefix, id), 'data', 'source');
-  const rows = ((await pipeline.exec()) ?? []) as Array<[Error | null, [string | null, string | null]]>;
-  return ids.map((orderId, i) => {
-    const [sealed, source] = rows[i]?.[1] ?? [null, null];
-    return { orderId, ...(sealed !== null ? { sealed } : {}), ...(source !== null ? { source } : {}) };
-  });
-}
-
-/** Takes an order off the planning index (its record is gone: nothing is left to plan). */
-export async function forgetPlan(redis: RedisClient, prefix: string, orderId: string): Promise<void> {
-  await redis.zrem(markerKeys.planning(prefix), orderId);
 }
 
 /** Reads an order's record; undefined when there is none (never accepted, or expired). */
@@ -291,13 +306,11 @@ export async function commitOutcome(redis: RedisClient, prefix: string, orderId:
   return true;
 }
 
-// KEYS: record, the order's seen marker, the planning index, and the source event's seen
-// marker when there is one. ARGV: version, marker ttl ms, the order id. Marks the order (and
-// its event) seen, drops the sealed order once the version's deliveries are queued, and takes
-// the order off the planning index.
+// KEYS: record, the order's seen marker, the planning index. ARGV: version, marker ttl ms,
+// the order id. Marks the order seen, drops the sealed order once the version's deliveries
+// are queued, and takes the order off the planning index.
 const SETTLE = `
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-if KEYS[4] then redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end
 if redis.call('HGET', KEYS[1], 'version') == ARGV[1] then redis.call('HDEL', KEYS[1], 'data') end
 redis.call('ZREM', KEYS[3], ARGV[3])
 return 1
@@ -305,10 +318,10 @@ return 1
 
 /**
  * Once a planned version's deliveries are queued (or its order was cancelled meanwhile): marks
- * the order seen (and the source event, when given), removes the sealed order of `version`
- * from its record, since nothing needs it again, and takes the order off the planning index.
- * One command.
+ * the order seen, removes the sealed order of `version` from its record, since nothing needs
+ * it again, and takes the order off the planning index (where an order the intake planned is
+ * until then). One command.
  */
-export async function settlePlanned(redis: RedisClient, prefix: string, orderId: string, version: string, ttlMs: number, eventKey?: string): Promise<void> {
-  await runScript(redis, SETTLE, 3 + (eventKey ? 1 : 0), markerKeys.order(prefix, orderId), markerKeys.orderSeen(prefix, orderId), markerKeys.planning(prefix), ...(eventKey ? [eventKey] : []), version, String(ttlMs), orderId);
+export async function settlePlanned(redis: RedisClient, prefix: string, orderId: string, version: string, ttlMs: number): Promise<void> {
+  await runScript(redis, SETTLE, 3, markerKeys.order(prefix, orderId), markerKeys.orderSeen(prefix, orderId), markerKeys.planning(prefix), version, String(ttlMs), orderId);
 }

@@ -66,7 +66,7 @@ describe('planning at intake', () => {
       for (const [name, count] of perQueue) expect([name, counts[name]]).toEqual([name, count]);
       const record = await readRecord(client, p, 'IP1');
       expect(record).toMatchObject({ stage: 'planned', planned: '0', version: '0' });
-      // The sealed order is dropped once its deliveries are queued; the planning index is empty.
+      // The record holds no sealed order (its copy is kept apart); the planning index is empty.
       expect(record?.data).toBeUndefined();
       expect(await client.zcard(markerKeys.planning(p))).toBe(0);
       expect(await client.exists(markerKeys.orderSeen(p, 'IP1'), markerKeys.manifest(p, 'IP1'))).toBe(2);
@@ -119,7 +119,7 @@ describe('planning at intake', () => {
     const intake = new OrderIntake(client, { prefix: keys, completedJobsMs: 60_000, dedupeMs: 60_000, cipher: TEST_CIPHER, planner: dying });
     await expect(intake.submit(ingestOrder(orderPayload({ id: 'IP2' }), { source: 'canonical' }))).rejects.toThrow('the intake process died');
     await intake.close();
-    expect(await client.zrange(markerKeys.planning(p), 0, -1)).toEqual(['IP2']);
+    expect(await client.zrange(markerKeys.planning(p), '0', '-1')).toEqual(['IP2']);
 
     const h = await PipelineHarness.start(config, redis.url, { prefix: p, unsettledPlans: { everyMs: 100, afterMs: 0 } });
     try {
