@@ -82,11 +82,12 @@ describe('personal data at rest in Redis', () => {
         expect([what, dump.includes(value)]).toEqual([what, false]);
       }
 
-      // The dashboard shows the same ciphertext; unmasked (with the key) it shows the order.
+      // The dashboard shows the same ciphertext; unmasked (with the key) it shows the ship-to.
+      // (These orders simply ship: the intake planned them, so their jobs are the deliveries.)
       const dashboard = (unmask: boolean) =>
-        buildApi({ ready: async () => undefined, dashboard: { queues: [new Queue('orders', { connection: h.pipeline.redis, prefix: 'rest' })], auth: { token: 'operator-token-1234' }, unmask, cipher: TEST_CIPHER } });
+        buildApi({ ready: async () => undefined, dashboard: { queues: [new Queue('carrier-ups', { connection: h.pipeline.redis, prefix: 'rest' })], auth: { token: 'operator-token-1234' }, unmask, cipher: TEST_CIPHER } });
       const authorization = `Basic ${Buffer.from('ops:operator-token-1234').toString('base64')}`;
-      const url = '/admin/queues/api/queues?activeQueue=orders&status=completed&page=1';
+      const url = '/admin/queues/api/queues?activeQueue=carrier-ups&status=completed&page=1';
       const masked = dashboard(false);
       const unmasked = dashboard(true);
       try {
