@@ -128,6 +128,7 @@ export class Pipeline {
       ...(durability ? { durability } : {}),
       // Orders that simply ship are planned here, with no order job (see OrderIntake).
       planner: createIntakePlanner({ connection: redis, config, cipher }),
+      ...(options.metrics ? { onPlanned: () => options.metrics?.orderPlannedAtIntake() } : {}),
     });
     const cache = redisSharedCache(redis, prefix);
     const ledger = new DisclosureLedger(redis, { prefix: keys, retentionMs: config.store.retention.disclosuresMs });

@@ -79,6 +79,8 @@ export class OrderIntake {
        * and their deliveries added at once). Without it, every order goes to the order worker.
        */
       planner?: IntakePlanner;
+      /** Told of each order the planner planned (a metric). */
+      onPlanned?: () => void;
     },
   ) {
     this.keys = keySpaceOf(options.prefix);
@@ -163,6 +165,7 @@ export class OrderIntake {
         // process dies in between, an order worker plans it again (and adds what is missing).
         await planned.queue(prefix, answer.landed);
         await planQueued(this.redis, prefix, orderId, this.options.dedupeMs, eventKey);
+        this.options.onPlanned?.();
         return { orderId, duplicate: false };
       }
       verdict = answer.verdict;

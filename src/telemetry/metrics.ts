@@ -33,6 +33,7 @@ export class PipelineMetrics {
   private readonly retried: Counter<'queue' | 'recipient'>;
   private readonly latency: Histogram<'transport' | 'recipient'>;
   private readonly limited: Counter<'source'>;
+  private readonly plannedAtIntake: Counter;
   private readonly confirmationFiles: Counter<'supplier' | 'outcome'>;
 
   constructor(options: MetricsOptions) {
@@ -46,6 +47,11 @@ export class PipelineMetrics {
       help: 'From delivery job created to the receiver having the payload',
       labelNames: ['transport', 'recipient'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200],
+      registers,
+    });
+    this.plannedAtIntake = new Counter({
+      name: 'dropship_orders_planned_at_intake_total',
+      help: 'Orders planned by the intake itself (they simply ship): no order job runs for them, so dropship_jobs_completed_total{queue="orders"} does not count them',
       registers,
     });
     this.limited = new Counter({ name: 'dropship_api_rate_limited_total', help: 'API requests refused with 429, by the limit they exceeded', labelNames: ['source'], registers });
@@ -132,6 +138,11 @@ export class PipelineMetrics {
   }
 
   /** Counts one request refused by the API's rate limit for `source`. */
+  /** Counts one order the intake planned itself. */
+  orderPlannedAtIntake(): void {
+    this.plannedAtIntake.inc();
+  }
+
   rateLimited(source: RateLimitedEntry): void {
     this.limited.inc({ source });
   }

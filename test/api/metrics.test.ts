@@ -66,6 +66,9 @@ describe('/metrics', () => {
       expect(sample(text, 'dropship_delivery_latency_seconds_count', { transport: 'recording', recipient: 'ups' })).toBe(2);
       expect(sample(text, 'dropship_queue_jobs', { queue: 'po-oliveco', state: 'failed' })).toBe(1);
       expect(sample(text, 'dropship_queue_oldest_waiting_seconds', { queue: 'orders' })).toBe(0);
+      // The order simply ships: the intake planned it, and no order job ran.
+      expect(text).toMatch(/^dropship_orders_planned_at_intake_total 1$/m);
+      expect(sample(text, 'dropship_jobs_completed_total', { queue: 'orders', recipient: 'orders' })).toBeUndefined();
       expect(sample(text, 'dropship_supplier_pgp_key_days_until_expiry', { supplier: 'creamery' })).toBe(12);
       expect(sample(text, 'dropship_supplier_pgp_key_unusable', { supplier: 'oliveco' })).toBe(1);
     } finally {
