@@ -82,16 +82,25 @@ export function deliveryResponse(cipher: DataCipher, result: DeliveryJobResult |
   return result.response;
 }
 
-/** The label a waiting purchase order gets: its carrier child's answer, else the tracking record. */
+/**
+ * The label a waiting purchase order gets: its carrier child's answer when the child bought
+ * it, else the tracking record.
+ */
 async function boughtLabel(job: Job, d: PlannedDelivery, connection: RedisClient, prefix: string, cipher: DataCipher): Promise<BoughtLabel | undefined> {
   const values = await job.getChildrenValues<DeliveryJobResult>();
+  let bought = false;
   for (const v of Object.values(values)) {
     const response = deliveryResponse(cipher, v);
     const tn = response?.trackingNumber;
     if (tn) return { trackingNumber: tn, ...(response.label ? { label: response.label } : {}) };
+    bought ||= v != null && v.skipped === undefined;
   }
-  // The carrier job ran in an earlier life of this order (its result is gone): the
-  // tracking number was recorded when it landed.
+  // The child bought the label and its answer named no tracking number: none was recorded
+  // either (its landing records one only from that answer; a landing before it would have
+  // left the delivered marker, and the child would have been skipped).
+  if (bought) return undefined;
+  // The carrier job ran in an earlier life of this order (it was skipped as delivered
+  // before, or its result is gone): the tracking number was recorded when it landed.
   const recorded = await connection.hget(markerKeys.tracking(prefix, d.orderId), d.shipmentId);
   if (recorded) return { trackingNumber: (JSON.parse(recorded) as TrackingRecord).trackingNumber };
   return undefined;
