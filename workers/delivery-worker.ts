@@ -266,8 +266,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
 
   /**
    * Sends a cut batch as one file, then records each purchase order's disclosure and delivered
-   * mark with the batch's in one script per partition (`LAND_BATCH`). Orders cancelled before it leaves are left out;
-   * those cancelled while it was on its way get their cancellations.
+   * mark with the batch's in one script per partition (`LAND_BATCH`). Orders cancelled before
+   * it leaves are left out; those cancelled while it was on its way get their cancellations.
    */
   const deliverBatch = async (batch: BatchJob, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const supplier = suppliers.get(batch.supplierId);
@@ -320,7 +320,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     }
     const meanwhile = new Set<BatchEntry>();
     const record = async ([p, group]: [string, BatchEntry[]]) => {
-      const scriptKeys: string[] = [];
+      const landing: string[] = [];
       const args: string[] = [];
       for (const e of group) {
         const disclosure = ledger.recordParts({
@@ -335,12 +335,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
           deliveredAt,
           batchId: batch.deliveryId,
         });
-        scriptKeys.push(...disclosure.keys, markerKeys.delivered(p, e.deliveryId), markerKeys.cancelled(p, e.orderId));
+        landing.push(...disclosure.keys, markerKeys.delivered(p, e.deliveryId), markerKeys.cancelled(p, e.orderId));
         args.push(...disclosure.args);
       }
       const closes = p === prefix;
-      if (closes) scriptKeys.push(...closing.keys);
-      const marks = (await runScript(records, LAND_BATCH, scriptKeys.length, ...scriptKeys, group.length, retention.dedupeMs, closes ? closing.id : '', ...args)) as (string | null)[];
+      if (closes) landing.push(...closing.keys);
+      const marks = (await runScript(records, LAND_BATCH, landing.length, ...landing, group.length, retention.dedupeMs, closes ? closing.id : '', ...args)) as (string | null)[];
       group.forEach((e, i) => marks[i] && meanwhile.add(e));
     };
     await Promise.all([...byPartition].filter(([p]) => p !== prefix).map(record));
@@ -483,7 +483,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       sha256: sha256Hex(d.body),
       deliveredAt,
     });
-    const keys = [...disclosure.keys, markerKeys.delivered(prefix, d.deliveryId), markerKeys.cancelled(prefix, d.orderId)];
+    const landing = [...disclosure.keys, markerKeys.delivered(prefix, d.deliveryId), markerKeys.cancelled(prefix, d.orderId)];
     let tracked: [shipmentId: string, record: string] = ['', ''];
     const trackingNumber = receipt.response?.trackingNumber;
     if (d.kind === 'carrier' && trackingNumber) {
@@ -496,11 +496,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         ...(label?.lost ? { lostAttemptAt: label.lost.lostAttemptAt } : {}),
         ...(label?.recovery ? { labelRecovery: label.recovery } : {}),
       };
-      keys.push(markerKeys.tracking(prefix, d.orderId));
+      landing.push(markerKeys.tracking(prefix, d.orderId));
       tracked = [d.shipmentId, JSON.stringify(record)];
     }
-    if (label) keys.push(label.key);
-    const cancelledMeanwhile = (await runScript(records, LAND, keys.length, ...keys, ...disclosure.args, retention.dedupeMs, ...tracked, retention.disclosuresMs)) as string | null;
+    if (label) landing.push(label.key);
+    const cancelledMeanwhile = (await runScript(records, LAND, landing.length, ...landing, ...disclosure.args, retention.dedupeMs, ...tracked, retention.disclosuresMs)) as string | null;
     if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
     // If this fails, the job is retried: it finds the delivered marker and runs it again.
     if (!cancelledMeanwhile) await deps.afterDelivery?.(d, trackingNumber);
