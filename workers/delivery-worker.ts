@@ -1,16 +1,16 @@
 import { Worker, type Job } from 'bullmq';
 import { KeySpace, mgetAcross } from '../src/queue/partitions';
 import type { RedisClient } from '../src/queue/redis';
-import type { ChainableCommander } from 'ioredis';
 import type { Config, SupplierConfig } from '../src/config/config';
 import { redactCardNumbers } from '../src/core/card-data';
 import { DeliveryError, DropshipError, failureReason } from '../src/errors';
 import { unrecoverable } from '../src/errors/unrecoverable';
 import { formatById } from '../src/formats';
 import { attachLabel, labelledView, renderBatchFilename, type BoughtLabel, type PlannedDelivery } from '../src/planning/plan';
-import { type DisclosureLedger, sha256Hex } from '../src/ledger/disclosure-ledger';
+import { type DisclosureLedger, RECORD_DISCLOSURE_LUA, sha256Hex } from '../src/ledger/disclosure-ledger';
 import { BATCH_JOB, CUT_JOB, deliveryQueueName, type LabelRecoveryOutcome, markerKeys, type UnconfirmedLabel, VOID_JOB } from '../src/queue/names';
 import { backoffStrategy } from '../src/queue/retry';
+import { runScript } from '../src/queue/scripts';
 import { type DataCipher, type DeliveryClear, openJobData, type SealedData } from '../src/queue/sealing';
 import { type DeliveryPayload, type DeliveryReceipt, type LabelRecovery, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
@@ -82,16 +82,25 @@ export function deliveryResponse(cipher: DataCipher, result: DeliveryJobResult |
   return result.response;
 }
 
-/** The label a waiting purchase order gets: its carrier child's answer, else the tracking record. */
+/**
+ * The label a waiting purchase order gets: its carrier child's answer when the child bought
+ * it, else the tracking record.
+ */
 async function boughtLabel(job: Job, d: PlannedDelivery, connection: RedisClient, prefix: string, cipher: DataCipher): Promise<BoughtLabel | undefined> {
   const values = await job.getChildrenValues<DeliveryJobResult>();
+  let bought = false;
   for (const v of Object.values(values)) {
     const response = deliveryResponse(cipher, v);
     const tn = response?.trackingNumber;
     if (tn) return { trackingNumber: tn, ...(response.label ? { label: response.label } : {}) };
+    bought ||= v != null && v.skipped === undefined;
   }
-  // The carrier job ran in an earlier life of this order (its result is gone): the
-  // tracking number was recorded when it landed.
+  // The child bought the label and its answer named no tracking number: none was recorded
+  // either (its landing records one only from that answer; a landing before it would have
+  // left the delivered marker, and the child would have been skipped).
+  if (bought) return undefined;
+  // The carrier job ran in an earlier life of this order (it was skipped as delivered
+  // before, or its result is gone): the tracking number was recorded when it landed.
   const recorded = await connection.hget(markerKeys.tracking(prefix, d.orderId), d.shipmentId);
   if (recorded) return { trackingNumber: (JSON.parse(recorded) as TrackingRecord).trackingNumber };
   return undefined;
@@ -173,12 +182,63 @@ interface LabelAttempt {
 }
 
 /**
+ * Lands one delivery: its disclosure (`record_disclosure`, the ledger's), a carrier's tracking
+ * record, the label mark cleared and the delivered marker, all at once, and reads the order's
+ * cancelled mark after them. Returns that mark (nil when there is none).
+ * KEYS 1-3: the ledger's; 4: delivered marker; 5: cancelled mark; then the tracking hash when
+ * ARGV[9] names a shipment, then the label mark when there is one.
+ * ARGV 1-7: the ledger's; 8: delivered marker TTL ms; 9: shipment id ('' for no tracking
+ * record); 10: the tracking record (JSON); 11: its hash's TTL ms.
+ */
+const LAND = `${RECORD_DISCLOSURE_LUA}
+record_disclosure(1, 1)
+local k = 6
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
+  redis.call('PEXPIRE', KEYS[6], ARGV[11])
+  k = 7
+end
+if KEYS[k] then redis.call('DEL', KEYS[k]) end
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[8])
+return redis.call('GET', KEYS[5])`;
+
+/**
+ * Lands a cut batch's purchase orders of one partition: each one's disclosure and delivered
+ * marker, and, in the batch's own partition, the batch's delivered marker with the cut batch
+ * and its pending entry removed. Returns the orders' cancelled marks, in entry order.
+ * ARGV 1: how many orders (n); 2: delivered marker TTL ms; 3: the batch id when the batch is
+ * closed here, else ''. Per order i (from 0): KEYS 5i+1 to 5i+3 and ARGV 7i+4 to 7i+10, the
+ * ledger's; KEYS 5i+4, its delivered marker; KEYS 5i+5, its cancelled mark. Closing: KEYS
+ * 5n+1, the batch's delivered marker; 5n+2, the cut batch; 5n+3, the pending set.
+ */
+const LAND_BATCH = `${RECORD_DISCLOSURE_LUA}
+local n = tonumber(ARGV[1])
+local marks = {}
+for i = 0, n - 1 do
+  record_disclosure(5 * i + 1, 7 * i + 4)
+  redis.call('SET', KEYS[5 * i + 4], '1', 'PX', ARGV[2])
+  marks[i + 1] = KEYS[5 * i + 5]
+end
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[5 * n + 1], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[5 * n + 2])
+  redis.call('SREM', KEYS[5 * n + 3], ARGV[3])
+end
+local values = {}
+-- MGET in slices: unpack takes at most a few thousand values, a batch may hold 10,000.
+for from = 1, n, 1000 do
+  local got = redis.call('MGET', unpack(marks, from, math.min(from + 999, n)))
+  for j = 1, #got do values[#values + 1] = got[j] end
+end
+return values`;
+
+/**
  * Thin delivery worker for one recipient's queue. A planned delivery goes through these steps:
  * open the job; skip it when it landed before or its order was cancelled; collect it into
  * the supplier's batch, or complete it (render it, attach its label) and prepare it for
  * sending; mark a label purchase; send it; then record the disclosure (and a carrier's
- * tracking number) and the delivered marker in one transaction, undoing it when the order was
- * cancelled meanwhile. Failures become retry decisions (`attempt`). The same queue also takes
+ * tracking number) and the delivered marker in one script (`LAND`), undoing it when the order
+ * was cancelled meanwhile. Failures become retry decisions (`attempt`). The same queue also takes
  * label voids, cut batches and the batch timer's ticks.
  */
 export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJobData, DeliveryJobResult> {
@@ -206,8 +266,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
 
   /**
    * Sends a cut batch as one file, then records each purchase order's disclosure and delivered
-   * mark with the batch's in one transaction. Orders cancelled before it leaves are left out;
-   * those cancelled while it was on its way get their cancellations.
+   * mark with the batch's in one script per partition (`LAND_BATCH`). Orders cancelled before
+   * it leaves are left out; those cancelled while it was on its way get their cancellations.
    */
   const deliverBatch = async (batch: BatchJob, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const supplier = suppliers.get(batch.supplierId);
@@ -221,8 +281,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     // order's keys are read and written under its own.
     const cancelledMarks = await mgetAcross(records, cut.entries.map((e) => markerKeys.cancelled(keys.forOrder(e.orderId), e.orderId)));
     const entries = cut.entries.filter((_, i) => cancelledMarks[i] === null);
+    /** The batch's own marks: delivered, the cut batch and its pending entry gone (`LAND_BATCH`'s closing keys and id). */
+    const closing = { keys: [markerKeys.delivered(prefix, batch.deliveryId), done.batch, done.pending], id: batch.deliveryId };
     if (entries.length === 0) {
-      await records.multi().del(done.batch).srem(done.pending, batch.deliveryId).set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs).exec();
+      await runScript(records, LAND_BATCH, closing.keys.length, ...closing.keys, 0, retention.dedupeMs, closing.id);
       return { location: 'empty batch', skipped: 'empty batch' };
     }
     const body = format.renderBatch(
@@ -247,25 +309,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     );
     const deliveredAt = new Date().toISOString();
     const sha256 = sha256Hex(body);
-    // One transaction per partition holding some of the batch's orders (one hash slot each on
-    // a cluster): their disclosures and delivered marks, and their cancelled marks read back.
-    // The batch's own marks go last, with its partition's transaction (or on their own): a
-    // crash before them sends the batch again, which the ledger and the marks keep once.
+    // One script per partition holding some of the batch's orders (one hash slot each on a
+    // cluster): their disclosures and delivered marks, and their cancelled marks read back.
+    // The batch's own marks go last, with its partition's script (or on their own): a crash
+    // before them sends the batch again, which the ledger and the marks keep once.
     const byPartition = new Map<string, BatchEntry[]>();
     for (const e of entries) {
       const p = keys.forOrder(e.orderId);
       byPartition.set(p, [...(byPartition.get(p) ?? []), e]);
     }
-    const closeBatch = (multi: ChainableCommander) =>
-      multi
-        .set(markerKeys.delivered(prefix, batch.deliveryId), '1', 'PX', retention.dedupeMs)
-        .del(done.batch)
-        .srem(done.pending, batch.deliveryId);
     const meanwhile = new Set<BatchEntry>();
     const record = async ([p, group]: [string, BatchEntry[]]) => {
-      const multi = records.multi();
+      const landing: string[] = [];
+      const args: string[] = [];
       for (const e of group) {
-        ledger.recordIn(multi, {
+        const disclosure = ledger.recordParts({
           orderId: e.orderId,
           deliveryId: e.deliveryId,
           recipient: supplier.id,
@@ -277,18 +335,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
           deliveredAt,
           batchId: batch.deliveryId,
         });
-        multi.set(markerKeys.delivered(p, e.deliveryId), '1', 'PX', retention.dedupeMs);
+        landing.push(...disclosure.keys, markerKeys.delivered(p, e.deliveryId), markerKeys.cancelled(p, e.orderId));
+        args.push(...disclosure.args);
       }
-      if (p === prefix) closeBatch(multi);
-      multi.mget(...group.map((e) => markerKeys.cancelled(p, e.orderId)));
-      const results = await multi.exec();
-      const marks = (results?.[results.length - 1]?.[1] ?? []) as (string | null)[];
+      const closes = p === prefix;
+      if (closes) landing.push(...closing.keys);
+      const marks = (await runScript(records, LAND_BATCH, landing.length, ...landing, group.length, retention.dedupeMs, closes ? closing.id : '', ...args)) as (string | null)[];
       group.forEach((e, i) => marks[i] && meanwhile.add(e));
     };
     await Promise.all([...byPartition].filter(([p]) => p !== prefix).map(record));
     const home = byPartition.get(prefix);
     if (home) await record([prefix, home]);
-    else await closeBatch(records.multi()).exec();
+    else await runScript(records, LAND_BATCH, closing.keys.length, ...closing.keys, 0, retention.dedupeMs, closing.id);
     for (const e of entries) {
       if (meanwhile.has(e)) await cancellations.undoDelivered(e.orderId, deliveredAt, [e.deliveryId]);
       else await deps.afterDelivery?.({ deliveryId: e.deliveryId, orderId: e.orderId, shipmentId: e.shipmentId, recipient: supplier.id, kind: 'dropship' }, undefined);
@@ -407,13 +465,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
 
   /**
    * Records the delivery: its disclosure, a carrier's tracking number, the delivered marker,
-   * the label mark cleared, in one transaction. A crash before it re-delivers and re-records
-   * the same delivery id, which the ledger and the marker keep once. It also reads the
-   * cancelled mark: an order cancelled while this delivery was on its way gets it undone.
+   * the label mark cleared, in one script (`LAND`: one round trip, all or nothing). A crash
+   * before it re-delivers and re-records the same delivery id, which the ledger and the
+   * marker keep once. It also reads the cancelled mark: an order cancelled while this
+   * delivery was on its way gets it undone.
    */
   const finish = async (d: PlannedDelivery, receipt: DeliveryReceipt, label: LabelAttempt | undefined): Promise<DeliveryJobResult> => {
     const deliveredAt = new Date().toISOString();
-    const multi = ledger.recordIn(records.multi(), {
+    const disclosure = ledger.recordParts({
       orderId: d.orderId,
       deliveryId: d.deliveryId,
       recipient: d.recipient,
@@ -424,9 +483,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       sha256: sha256Hex(d.body),
       deliveredAt,
     });
+    const landing = [...disclosure.keys, markerKeys.delivered(prefix, d.deliveryId), markerKeys.cancelled(prefix, d.orderId)];
+    let tracked: [shipmentId: string, record: string] = ['', ''];
     const trackingNumber = receipt.response?.trackingNumber;
     if (d.kind === 'carrier' && trackingNumber) {
-      const key = markerKeys.tracking(prefix, d.orderId);
       const shipmentNumber = receipt.response?.shipmentNumber;
       const record: TrackingRecord = {
         carrier: d.recipient,
@@ -436,14 +496,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
         ...(label?.lost ? { lostAttemptAt: label.lost.lostAttemptAt } : {}),
         ...(label?.recovery ? { labelRecovery: label.recovery } : {}),
       };
-      multi.hset(key, d.shipmentId, JSON.stringify(record)).pexpire(key, retention.disclosuresMs);
+      landing.push(markerKeys.tracking(prefix, d.orderId));
+      tracked = [d.shipmentId, JSON.stringify(record)];
     }
-    if (label) multi.del(label.key);
-    const results = await multi
-      .set(markerKeys.delivered(prefix, d.deliveryId), '1', 'PX', retention.dedupeMs)
-      .get(markerKeys.cancelled(prefix, d.orderId))
-      .exec();
-    const cancelledMeanwhile = results?.[results.length - 1]?.[1];
+    if (label) landing.push(label.key);
+    const cancelledMeanwhile = (await runScript(records, LAND, landing.length, ...landing, ...disclosure.args, retention.dedupeMs, ...tracked, retention.disclosuresMs)) as string | null;
     if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
     // If this fails, the job is retried: it finds the delivered marker and runs it again.
     if (!cancelledMeanwhile) await deps.afterDelivery?.(d, trackingNumber);

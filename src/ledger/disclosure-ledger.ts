@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
 import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import type { RedisClient } from '../queue/redis';
+import { runScript } from '../queue/scripts';
 import type { FieldPath } from '../core/field-paths';
 
 /** What was shared about one order, with whom and when: one record per delivered payload. */
@@ -27,12 +27,36 @@ export function sha256Hex(body: string): string {
 }
 
 /**
+ * Lua defining `record_disclosure(k, a)`, which records one disclosure from `KEYS[k..k+2]` and
+ * `ARGV[a..a+6]` as {@link DisclosureLedger.recordParts} lays them out: the record in the
+ * order's hash (its expiry renewed), the order in the partition's index by time, the
+ * recipient's last delivery. For scripts that land a delivery (workers/delivery-worker.ts):
+ * its record goes in with its delivered marker in one step, one round trip.
+ */
+export const RECORD_DISCLOSURE_LUA = `
+local function record_disclosure(k, a)
+  redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 1])
+  redis.call('PEXPIRE', KEYS[k], ARGV[a + 2])
+  redis.call('ZADD', KEYS[k + 1], ARGV[a + 3], ARGV[a + 4])
+  redis.call('HSET', KEYS[k + 2], ARGV[a + 5], ARGV[a + 6])
+end`;
+
+const RECORD = `${RECORD_DISCLOSURE_LUA}
+record_disclosure(1, 1)`;
+
+/** What `record_disclosure` takes for one record: 3 keys, 7 values. */
+export interface RecordParts {
+  keys: [hash: string, index: string, last: string];
+  args: [deliveryId: string, record: string, retentionMs: string, score: string, orderId: string, recipient: string, deliveredAt: string];
+}
+
+/**
  * The disclosure ledger, kept in Redis apart from BullMQ job data (which is removed after a
  * while): `<prefix>:disclosures:<orderId>` is a hash of delivery id → record, so recording
  * the same delivery twice (a retry after a crash) keeps one record; an index sorted by time
  * lets `purge` drop records older than the retention. Records hold no payload, only paths
  * and a digest. With partitions (`QUEUE_PARTITIONS`), every key is the order's partition's:
- * a delivery records its disclosure in the same transaction (one hash slot) as its marker.
+ * a delivery records its disclosure in the same script (one hash slot) as its marker.
  */
 export class DisclosureLedger {
   private readonly keys: KeySpace;
@@ -58,17 +82,20 @@ export class DisclosureLedger {
   }
 
   async record(d: Disclosure): Promise<void> {
-    await this.recordIn(this.redis.multi(), d).exec();
+    const { keys, args } = this.recordParts(d);
+    await runScript(this.redis, RECORD, keys.length, ...keys, ...args);
   }
 
-  /** Adds the record's commands to a transaction the caller runs (one round trip with its own). */
-  recordIn(multi: ChainableCommander, d: Disclosure): ChainableCommander {
+  /**
+   * The keys and values of one record for `RECORD_DISCLOSURE_LUA`, for a script the caller
+   * runs with its own writes. Every key is in the order's partition (one hash slot).
+   */
+  recordParts(d: Disclosure): RecordParts {
     const prefix = this.keys.forOrder(d.orderId);
-    return multi
-      .hset(this.key(d.orderId), d.deliveryId, JSON.stringify(d))
-      .pexpire(this.key(d.orderId), this.options.retentionMs)
-      .zadd(this.indexKey(prefix), Date.parse(d.deliveredAt), d.orderId)
-      .hset(this.lastKey(prefix), `${d.kind}:${d.recipient}`, d.deliveredAt);
+    return {
+      keys: [this.key(d.orderId), this.indexKey(prefix), this.lastKey(prefix)],
+      args: [d.deliveryId, JSON.stringify(d), String(this.options.retentionMs), String(Date.parse(d.deliveredAt)), d.orderId, `${d.kind}:${d.recipient}`, d.deliveredAt],
+    };
   }
 
   /**

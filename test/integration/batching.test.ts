@@ -4,6 +4,9 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { Config, SupplierConfig } from '../../src/config/config';
 import { JSON_BATCH_SCHEMA } from '../../src/formats/json';
+import { sha256Hex } from '../../src/ledger/disclosure-ledger';
+import { markerKeys } from '../../src/queue/names';
+import { ingestOrder } from '../../src/sources/ingest';
 import { x12Format } from '../../src/formats/x12-850';
 import { Operations } from '../../src/ops/operations';
 import { DeliveryError } from '../../src/transports/transport';
@@ -136,6 +139,44 @@ describe('batched purchase orders', () => {
       await h.stop();
     }
   });
+
+  it('a batch of over a thousand orders lands whole: every order disclosed and marked delivered, and those cancelled while it was on its way undone', async () => {
+    const h = await PipelineHarness.start(batchingConfig({ everyMs: 3_600_000, maxOrders: 1002 }), redis.url, { prefix: `b${++n}` });
+    try {
+      const p = h.pipeline.prefix;
+      let open: () => void = () => undefined;
+      h.recorder('oliveco').then({ until: new Promise<void>((resolve) => (open = resolve)) });
+      const ids = Array.from({ length: 1002 }, (_, i) => `B${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => h.pipeline.intake.submit(ingestOrder(oliveOrder(id), { source: 'canonical' }))));
+      await waitFor('the batch on its way', () => h.recorder('oliveco').attempts.length === 1, 60_000);
+      // The first and the last of the batch (its entries go by delivery id), past the first thousand.
+      for (const id of ['B0003', 'B1001']) {
+        await h.cancelOrder(id);
+        await waitFor(`${id} cancelled`, async () => (await h.pipeline.redis.exists(markerKeys.cancelled(p, id))) === 1);
+      }
+      open();
+      await waitFor('the batch and two cancellations', () => h.recorder('oliveco').delivered.length === 3, 30_000);
+      const [file, ...cancellations] = h.recorder('oliveco').delivered;
+      const doc = JSON.parse(file!.body) as { purchaseOrders: Array<{ order: { id: string } }> };
+      expect(doc.purchaseOrders.map((po) => po.order.id)).toEqual(ids);
+      expect(cancellations.map((c) => [c.orderId, c.purpose]).sort()).toEqual([
+        ['B0003', 'cancellation'],
+        ['B1001', 'cancellation'],
+      ]);
+      const delivered = await h.pipeline.redis.mget(...ids.map((id) => markerKeys.delivered(p, `${id}+oliveco+po`)));
+      expect(delivered.filter((v) => v === '1')).toHaveLength(ids.length);
+      expect(await h.pipeline.redis.exists(markerKeys.delivered(p, file!.deliveryId))).toBe(1);
+      for (const id of ['B0000', 'B0999', 'B1000', 'B1001']) {
+        expect(await h.pipeline.ledger.forOrder(id)).toContainEqual(expect.objectContaining({ deliveryId: `${id}+oliveco+po`, batchId: file!.deliveryId, sha256: sha256Hex(file!.body) }));
+      }
+      expect(await h.pipeline.redis.zcard(`${p}:disclosures-index`)).toBe(ids.length);
+      // The batch is closed: no cut batch or pending entry left.
+      expect(await h.pipeline.redis.keys(`${p}:batch:oliveco:cut:*`)).toEqual([]);
+      expect(await h.pipeline.redis.scard(`${p}:batch:oliveco:pending`)).toBe(0);
+    } finally {
+      await h.stop();
+    }
+  }, 120_000);
 
   it('X12: one interchange with a transaction set per order, GE01 counting them, control numbers rising per batch', async () => {
     const x12 = (s: SupplierConfig): SupplierConfig => ({ ...s, format: 'x12-850', formatOptions: x12Format.optionsSchema.parse(X12_OPTIONS), delivery: { ...s.delivery, batchFilename: '{batchId}.edi' } });

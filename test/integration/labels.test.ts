@@ -59,6 +59,67 @@ describe('labels bought by the retailer travel with the purchase order', () => {
     }
   });
 
+  it('a label that landed in an earlier life of the order (its job and result gone): the PO takes the tracking number recorded then', async () => {
+    const h = await start();
+    try {
+      const p = h.pipeline.prefix;
+      // The label of 6003's creamery shipment landed in an earlier life of the order: its
+      // delivered marker and tracking record are kept longer than its job.
+      await h.pipeline.redis.set(markerKeys.delivered(p, '6003+creamery+carrier'), '1');
+      await h.pipeline.redis.hset(markerKeys.tracking(p, '6003'), '6003+creamery', JSON.stringify({ carrier: 'ups', trackingNumber: '1ZEARLIER0001', at: new Date().toISOString() }));
+      await h.postOrder(orderPayload({ id: '6003', lines: [orderPayload().lines[1]!] }));
+      await waitFor('creamery PO', () => h.recorder('creamery').delivered.length === 1);
+      // Not bought again.
+      expect(h.recorder('ups').delivered).toEqual([]);
+      expect(h.recorder('creamery').delivered[0]!.body).toContain(',ups,03,1ZEARLIER0001\r\n');
+      const disclosures = await h.pipeline.ledger.forOrder('6003');
+      expect(disclosures.find((d) => d.deliveryId === '6003+creamery+po')?.fields).toContain('shipment.trackingNumber');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('a carrier job run again after its label landed (skipped as delivered before): the PO takes the tracking number recorded when it landed', async () => {
+    const h = await start();
+    const carrierQ = new Queue(deliveryQueueName('carrier', 'ups'), { connection: h.pipeline.redis, prefix: h.pipeline.prefix });
+    try {
+      const p = h.pipeline.prefix;
+      const carrierWorker = h.pipeline.workers.find((w) => w.name === deliveryQueueName('carrier', 'ups'))!;
+      await carrierWorker.pause();
+      await h.postOrder(orderPayload({ id: '6005', lines: [orderPayload().lines[1]!] }));
+      await waitFor('label job queued', async () => (await carrierQ.getJob('6005+creamery+carrier')) !== undefined);
+      // What a run that landed and then died before BullMQ heard of it leaves behind.
+      await h.pipeline.redis.set(markerKeys.delivered(p, '6005+creamery+carrier'), '1');
+      await h.pipeline.redis.hset(markerKeys.tracking(p, '6005'), '6005+creamery', JSON.stringify({ carrier: 'ups', trackingNumber: '1ZLANDED00001', at: new Date().toISOString() }));
+      carrierWorker.resume();
+      await waitFor('creamery PO', () => h.recorder('creamery').delivered.length === 1);
+      expect((await carrierQ.getJob('6005+creamery+carrier'))?.returnvalue).toEqual({ location: 'delivered before', skipped: 'delivered before' });
+      expect(h.recorder('ups').delivered).toEqual([]);
+      expect(h.recorder('creamery').delivered[0]!.body).toContain(',ups,03,1ZLANDED00001\r\n');
+    } finally {
+      await carrierQ.close();
+      await h.stop();
+    }
+  });
+
+  it('a label bought without a tracking number in the answer: the PO goes without one', async () => {
+    const h = await start();
+    try {
+      h.recorder('ups').respond = undefined;
+      await h.postOrder(orderPayload({ id: '6004', lines: [orderPayload().lines[1]!] }));
+      await waitFor('creamery PO', () => h.recorder('creamery').delivered.length === 1);
+      expect(h.recorder('ups').delivered).toHaveLength(1);
+      expect(await h.pipeline.redis.hgetall(markerKeys.tracking(h.pipeline.prefix, '6004'))).toEqual({});
+      const po = h.recorder('creamery').delivered[0]!.body;
+      expect(po.split('\r\n')[0]).toMatch(/,carrier,service$/);
+      expect(po).toMatch(/,ups,03\r\n$/);
+      const disclosures = await h.pipeline.ledger.forOrder('6004');
+      expect(disclosures.find((d) => d.deliveryId === '6004+creamery+po')?.fields).not.toContain('shipment.trackingNumber');
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('holds the PO while its label cannot be bought, and sends it once the label is replayed', async () => {
     const h = await start();
     try {
