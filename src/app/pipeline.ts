@@ -139,6 +139,10 @@ export class Pipeline {
     // Plain connection for the workers' own records; the intake's fails fast by design.
     const records = createRedis(options.redisUrl);
     connections.push(records);
+    // The queues the workers' side adds to (fulfillments, pickups) get their own: a BullMQ queue
+    // loads its scripts onto its connection, and every pipeline on that connection copies them.
+    const queueing = createRedis(options.redisUrl);
+    connections.push(queueing);
     const loop = new LoopStore(redis, keys, config.store.retention.disclosuresMs);
     // A fulfillment is queued in its order's partition (one queue per partition, like the deliveries).
     const fulfillmentQueues = (connection: RedisClient) => {
@@ -153,7 +157,7 @@ export class Pipeline {
     const confirmations = new ConfirmationIntake({ redis, prefix: keys, config, loop, ...(options.store ? { fulfillments: fulfillmentQueues(redis) } : {}) });
     // The workers' side writes over the plain connection (it waits out a Redis restart).
     const recordsLoop = new LoopStore(records, keys, config.store.retention.disclosuresMs);
-    const afterDelivery = new ConfirmationIntake({ redis: records, prefix: keys, config, loop: recordsLoop, ...(options.store ? { fulfillments: fulfillmentQueues(records) } : {}) });
+    const afterDelivery = new ConfirmationIntake({ redis: records, prefix: keys, config, loop: recordsLoop, ...(options.store ? { fulfillments: fulfillmentQueues(queueing) } : {}) });
     if (options.workers ?? true) {
       // Each worker gets its own connection on a single server (BullMQ duplicates it for its
       // blocking reads). A cluster client holds a socket per node: there, the workers of a
@@ -229,7 +233,7 @@ export class Pipeline {
       // Suppliers' confirmation files, picked up from their SFTP folders on a schedule: one
       // queue, in the first partition (a pickup touches each supplier's own keys only).
       const pickupPrefix = keys.prefixes[0]!;
-      const pickups = new Queue(PICKUPS_QUEUE, { connection: records, prefix: pickupPrefix });
+      const pickups = new Queue(PICKUPS_QUEUE, { connection: queueing, prefix: pickupPrefix });
       // Redis away is the workers' to report; the queue is only used to schedule at start.
       pickups.on('error', () => undefined);
       closers.push(() => pickups.close());

@@ -171,7 +171,9 @@ export async function planQueued(redis: RedisClient, prefix: string, orderId: st
     await redis.zrem(markerKeys.planning(prefix), orderId);
     return;
   }
-  await redis.pipeline().zrem(markerKeys.planning(prefix), orderId).set(eventKey, '1', 'PX', ttlMs).exec();
+  // Sent together, not as a pipeline: the intake's connection carries BullMQ's scripts, which
+  // every ioredis pipeline object copies.
+  await Promise.all([redis.zrem(markerKeys.planning(prefix), orderId), redis.set(eventKey, '1', 'PX', ttlMs)]);
 }
 
 /** Orders the intake planned more than `olderThanMs` ago whose deliveries it never confirmed queued: its process died between the two. */
