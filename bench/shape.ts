@@ -1,4 +1,4 @@
-import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { RedisClient as Redis } from '../src/queue/redis';
 import type { Config } from '../src/config/config';
 import type { OrderEvent } from '../src/core/order';
@@ -7,7 +7,7 @@ import { deliveryQueueName, ORDERS_QUEUE } from '../src/queue/names';
 import { createRedis } from '../src/queue/redis';
 import { createDataCipher, generateDataKey } from '../src/queue/sealing';
 import { deliveryTargets } from '../src/transports/factory';
-import { flowsOf } from '../workers/delivery-queues';
+import { type DeliveryJobSpec, jobsOf, type PlannedJobData } from '../workers/delivery-queues';
 import { now, withTimeout } from './common';
 import type { PipelineTuning } from './harness';
 import { startWindow } from './redis-stats';
@@ -17,20 +17,20 @@ import type { Round } from './pipeline';
  * The pipeline's queue shape with none of its work: the same queues, workers, concurrency,
  * connections, job options and job data (the real sealed payloads, made before the clock
  * starts), and the same adds (per order, added as it is accepted, as the intake does for an
- * order that simply ships: its deliveries on their own queues and a flow for a purchase order
- * waiting for its label; the orders worker runs idle, as it does then). No planning, sealing,
+ * order that simply ships: its deliveries on their own queues, a purchase order waiting for its
+ * label added by its carrier job when that completes; the orders worker runs idle, as it does
+ * then). No planning, sealing,
  * markers, ledger or transport. What the pipeline can reach at best with BullMQ as it uses it.
  */
 export async function shapeRound(config: Config, url: string, prefix: string, events: OrderEvent[], tuning: PipelineTuning, submitConcurrency: number): Promise<Round> {
   const cipher = createDataCipher(generateDataKey());
-  const planned = new Map<string, FlowJob[]>();
+  const planned = new Map<string, DeliveryJobSpec[]>();
   for (const e of events) {
     const plan = planOrder(e.order, config, { deferLabelledBodies: true });
     if (plan.status !== 'planned') throw new Error(`bench order ${e.order.id} is held`);
-    planned.set(e.order.id, flowsOf(plan.deliveries, config, cipher));
+    planned.set(e.order.id, jobsOf(plan.deliveries, config, cipher));
   }
-  const parents = new Set([...planned.values()].flatMap((flows) => flows.filter((f) => f.children !== undefined).map((f) => f.opts?.jobId)));
-  const expected = [...planned.values()].reduce((n, flows) => n + flows.reduce((m, f) => m + 1 + (f.children?.length ?? 0), 0), 0);
+  const expected = [...planned.values()].reduce((n, jobs) => n + jobs.reduce((m, j) => m + 1 + (j.data.next ? 1 : 0), 0), 0);
   const connections: Redis[] = [];
   const connection = () => {
     const c = createRedis(url);
@@ -40,7 +40,6 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
   const intakeConn = connection();
   const intake = new Queue(ORDERS_QUEUE, { connection: intakeConn, prefix });
   const orderConn = connection();
-  const flows = new FlowProducer({ connection: orderConn, prefix });
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -48,9 +47,7 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
     return q;
   };
   const addDeliveries = async (orderId: string) => {
-    const all = planned.get(orderId)!;
-    const trees = all.filter((f) => f.children !== undefined);
-    await Promise.all([...(trees.length > 0 ? [flows.addBulk(trees)] : []), ...all.filter((f) => f.children === undefined).map((f) => queue(f.queueName).add(f.name, f.data, f.opts))]);
+    await Promise.all(planned.get(orderId)!.map((j) => queue(j.queueName).add(j.name, j.data, j.opts)));
   };
   let done = 0;
   let doneAt = 0;
@@ -70,8 +67,9 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
     const w = new Worker(
       deliveryQueueName(target.kind, target.recipient),
       async (job) => {
-        // A purchase order that waited for its label reads its child's answer, as the real one does.
-        if (parents.has(job.id)) await job.getChildrenValues();
+        // A carrier request adds the purchase order waiting for its label, as the real one does.
+        const next = (job.data as PlannedJobData).next;
+        if (next) await queue(next.queueName).add(next.name, next.data, next.opts);
         return { location: 'shape' };
       },
       { connection: connection(), prefix, concurrency: tuning.deliveryConcurrency ?? 4, autorun: false },
@@ -110,7 +108,7 @@ export async function shapeRound(config: Config, url: string, prefix: string, ev
     return { perSecond: (expected / ms) * 1000, ms, cpuMs: (cpu.user + cpu.system) / 1000, redis: await endWindow(), detail: `intake done at ${Math.round(submittedAt - t0)} ms` };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
-    await Promise.all([flows.close(), intake.close(), ...[...queues.values()].map((q) => q.close())]);
+    await Promise.all([intake.close(), ...[...queues.values()].map((q) => q.close())]);
     await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

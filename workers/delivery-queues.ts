@@ -1,37 +1,58 @@
-import { FlowProducer, Queue, type FlowJob } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../src/config/config';
 import type { PlannedDelivery } from '../src/planning/plan';
 import { deliveryJobName, deliveryQueueName } from '../src/queue/names';
 import type { RedisClient } from '../src/queue/redis';
 import { deliveryJobOptions } from '../src/queue/retry';
-import { type DataCipher, sealDelivery } from '../src/queue/sealing';
+import { type DataCipher, type DeliveryClear, type SealedData, sealDelivery } from '../src/queue/sealing';
+
+/** A delivery added once another landed: a purchase order waiting for its label, on its queue. */
+export interface NextDelivery {
+  queueName: string;
+  name: string;
+  data: SealedData<DeliveryClear>;
+  opts: JobsOptions;
+}
 
 /**
- * The flows of one order: a purchase order whose label the retailer buys is the parent of
- * its carrier request (it runs once the label is bought); everything else stands alone.
- * (Exported for the `pipeline` bench, which replays these jobs with no work around them.)
+ * A planned delivery's job data: the delivery, sealed (ids in clear). A carrier request whose
+ * label a purchase order waits for carries that purchase order (`next`), added by the carrier's
+ * worker once the label is bought, with the label it got (`bought`, a sealed `BoughtLabel`).
  */
-export function flowsOf(deliveries: readonly PlannedDelivery[], config: Config, cipher: DataCipher): FlowJob[] {
-  const job = (d: PlannedDelivery) => ({
+export type PlannedJobData = SealedData<DeliveryClear> & { next?: NextDelivery; bought?: string };
+
+/** One delivery job to add. */
+export interface DeliveryJobSpec {
+  queueName: string;
+  name: string;
+  data: PlannedJobData;
+  opts: JobsOptions;
+}
+
+/**
+ * The jobs of one order: each delivery on its recipient's queue, except a purchase order whose
+ * label the retailer buys: it rides in its carrier request's job and is added when the label is
+ * bought (one job add then, where a BullMQ flow would cost a transaction, a dependency set and a
+ * parent moved by its child). (Exported for the `pipeline` bench, which replays these jobs with
+ * no work around them.)
+ */
+export function jobsOf(deliveries: readonly PlannedDelivery[], config: Config, cipher: DataCipher): DeliveryJobSpec[] {
+  const job = (d: PlannedDelivery): DeliveryJobSpec => ({
     name: deliveryJobName(d.kind),
     queueName: deliveryQueueName(d.kind, d.recipient),
     data: sealDelivery(cipher, d),
     opts: deliveryJobOptions(d, config),
   });
-  const carriers = new Map(deliveries.filter((d) => d.kind === 'carrier').map((d) => [d.deliveryId, d]));
-  const flows: FlowJob[] = [];
+  const waiting = new Map<string, PlannedDelivery>();
+  for (const d of deliveries) if (d.kind === 'dropship' && d.awaitsLabel) waiting.set(d.awaitsLabel.carrierDeliveryId, d);
+  const jobs: DeliveryJobSpec[] = [];
   for (const d of deliveries) {
-    if (d.kind === 'carrier') continue;
-    const carrier = d.awaitsLabel ? carriers.get(d.awaitsLabel.carrierDeliveryId) : undefined;
-    if (carrier) {
-      carriers.delete(carrier.deliveryId);
-      flows.push({ ...job(d), children: [job(carrier)] });
-    } else {
-      flows.push(job(d));
-    }
+    if (d.kind === 'dropship' && d.awaitsLabel && deliveries.some((c) => c.deliveryId === d.awaitsLabel?.carrierDeliveryId)) continue;
+    const spec = job(d);
+    const po = d.kind === 'carrier' ? waiting.get(d.deliveryId) : undefined;
+    jobs.push(po ? { ...spec, data: { ...spec.data, next: job(po) as NextDelivery } } : spec);
   }
-  for (const c of carriers.values()) flows.push(job(c));
-  return flows;
+  return jobs;
 }
 
 /**
@@ -41,7 +62,6 @@ export function flowsOf(deliveries: readonly PlannedDelivery[], config: Config, 
  */
 export class DeliveryQueues {
   private readonly queues = new Map<string, Queue>();
-  private readonly flows = new Map<string, FlowProducer>();
 
   constructor(
     private readonly connection: RedisClient,
@@ -49,21 +69,19 @@ export class DeliveryQueues {
     private readonly cipher: DataCipher,
   ) {}
 
-  /** Adds every delivery at once, without waiting for one another. */
+  /** Adds every delivery at once, without waiting for one another (one script call each). */
   async add(prefix: string, deliveries: readonly PlannedDelivery[]): Promise<void> {
     if (deliveries.length === 0) return;
-    const all = flowsOf(deliveries, this.config, this.cipher);
-    const trees = all.filter((f) => f.children !== undefined);
-    await Promise.all([
-      // A purchase order waiting for its label is a flow (a MULTI); anything else is one
-      // script call on its own queue, cheaper than a flow.
-      ...(trees.length > 0 ? [this.flowProducer(prefix).addBulk(trees)] : []),
-      ...all.filter((f) => f.children === undefined).map((f) => this.queue(prefix, f.queueName).add(f.name, f.data, f.opts)),
-    ]);
+    await Promise.all(jobsOf(deliveries, this.config, this.cipher).map((j) => this.addJob(prefix, j)));
+  }
+
+  /** Adds one job (under its id: adding it again adds nothing). */
+  async addJob(prefix: string, job: DeliveryJobSpec): Promise<void> {
+    await this.queue(prefix, job.queueName).add(job.name, job.data, job.opts);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...[...this.queues.values()].map((q) => q.close()), ...[...this.flows.values()].map((f) => f.close())]);
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 
   private queue(prefix: string, name: string): Queue {
@@ -74,14 +92,5 @@ export class DeliveryQueues {
       this.queues.set(key, q);
     }
     return q;
-  }
-
-  private flowProducer(prefix: string): FlowProducer {
-    let f = this.flows.get(prefix);
-    if (!f) {
-      f = new FlowProducer({ connection: this.connection, prefix });
-      this.flows.set(prefix, f);
-    }
-    return f;
   }
 }

@@ -15,6 +15,7 @@ import { type DataCipher, type DeliveryClear, openJobData, type SealedData } fro
 import { type DeliveryPayload, type DeliveryReceipt, type LabelRecovery, type LabelVoid, redactSecrets, type Transport } from '../src/transports/transport';
 import type { Cancellations, TrackingRecord } from './cancellation';
 import type { BatchEntry, BatchJob, Batches } from './batches';
+import { DeliveryQueues, type PlannedJobData } from './delivery-queues';
 
 export interface DeliveryWorkerDeps {
   /** BullMQ's connection for this worker (it blocks on it while waiting for jobs). */
@@ -83,10 +84,13 @@ export function deliveryResponse(cipher: DataCipher, result: DeliveryJobResult |
 }
 
 /**
- * The label a waiting purchase order gets: its carrier child's answer when the child bought
- * it, else the tracking record.
+ * The label a waiting purchase order gets: what its carrier job handed on when it added it
+ * (`bought`). A purchase order queued in a BullMQ flow by an earlier version (its carrier job a
+ * child) takes its child's answer when the child bought it, else the tracking record.
  */
 async function boughtLabel(job: Job, d: PlannedDelivery, connection: RedisClient, prefix: string, cipher: DataCipher): Promise<BoughtLabel | undefined> {
+  const handed = (job.data as PlannedJobData).bought;
+  if (handed !== undefined) return cipher.open<{ label: BoughtLabel | null }>(handed, 'result').label ?? undefined;
   const values = await job.getChildrenValues<DeliveryJobResult>();
   let bought = false;
   for (const v of Object.values(values)) {
@@ -104,6 +108,12 @@ async function boughtLabel(job: Job, d: PlannedDelivery, connection: RedisClient
   const recorded = await connection.hget(markerKeys.tracking(prefix, d.orderId), d.shipmentId);
   if (recorded) return { trackingNumber: (JSON.parse(recorded) as TrackingRecord).trackingNumber };
   return undefined;
+}
+
+/** The label a carrier's answer names, for the purchase order waiting for it. */
+function labelOf(response: Record<string, string> | undefined): BoughtLabel | undefined {
+  const trackingNumber = response?.trackingNumber;
+  return trackingNumber ? { trackingNumber, ...(response.label ? { label: response.label } : {}) } : undefined;
 }
 
 const NOTHING_TO_REDACT = (text: string): string => text;
@@ -246,6 +256,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   const keys = deps.keys ?? KeySpace.of(prefix);
   const env = deps.env ?? process.env;
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
+  // Where a carrier request adds the purchase order that waited for its label.
+  const nextQueues = new DeliveryQueues(deps.connection, config, cipher);
   const retention = config.store.retention;
 
   /** Voids a bought label; the tracking record says when. */
@@ -511,7 +523,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   const deliverPlanned = async (job: DeliveryJob, orderCancelled: boolean, signal: AbortSignal | undefined): Promise<DeliveryJobResult> => {
     const planned = openJobData<PlannedDelivery>(cipher, job.data, 'delivery');
     // Nothing new leaves for a cancelled order; its cancellations do.
-    if (orderCancelled && planned.purpose !== 'cancellation') return { location: 'order cancelled', skipped: 'cancelled' };
+    if (orderCancelled && planned.purpose !== 'cancellation') {
+      await handOn(job, undefined);
+      return { location: 'order cancelled', skipped: 'cancelled' };
+    }
     const batching = batchingSupplier(planned);
     if (batching) return collectIntoBatch(job, planned, batching);
     const d = await completePayload(job, planned);
@@ -519,10 +534,23 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     const label = d.kind === 'carrier' ? await markLabelAttempt(d, out, signal) : undefined;
     // A label the carrier gave back after a lost answer is the delivery: nothing is bought.
     const receipt = label?.recovered ?? (await send(d, out, label, signal));
-    return finish(d, receipt, label);
+    const result = await finish(d, receipt, label);
+    await handOn(job, labelOf(receipt.response));
+    return result;
   };
 
-  return new Worker<DeliveryJobData, DeliveryJobResult>(
+  /**
+   * Adds the purchase order a carrier request's label was bought for (`next`), with that label,
+   * once the request is done with (landed, landed before, or skipped for a cancelled order,
+   * which the purchase order then is too). Under its own id: adding it again adds nothing.
+   */
+  const handOn = async (job: DeliveryJob, bought: BoughtLabel | undefined): Promise<void> => {
+    const next = (job.data as PlannedJobData).next;
+    if (!next) return;
+    await nextQueues.addJob(prefix, { ...next, data: { ...next.data, bought: cipher.seal({ label: bought ?? null }, 'result') } });
+  };
+
+  const worker = new Worker<DeliveryJobData, DeliveryJobResult>(
     deps.queueName,
     async (job, _token, signal) => {
       if (job.name === CUT_JOB) return cutBatch();
@@ -531,11 +559,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       // Run again after landing (its worker died before BullMQ heard of it): never twice.
       if (landed !== null) {
         // What follows a landing may not have run (it failed, or the worker died first); it is idempotent.
-        if (deps.afterDelivery && cancelled === null && job.name !== VOID_JOB && job.name !== BATCH_JOB) {
-          const planned = openJobData<PlannedDelivery>(cipher, job.data, 'delivery');
-          const tracked = planned.kind === 'carrier' ? await records.hget(markerKeys.tracking(prefix, planned.orderId), planned.shipmentId) : null;
-          await deps.afterDelivery(planned, tracked ? (JSON.parse(tracked) as TrackingRecord).trackingNumber : undefined);
-        }
+        const planned = job.name !== VOID_JOB && job.name !== BATCH_JOB ? openJobData<PlannedDelivery>(cipher, job.data, 'delivery') : undefined;
+        const tracked = planned?.kind === 'carrier' ? await records.hget(markerKeys.tracking(prefix, planned.orderId), planned.shipmentId) : null;
+        const trackingNumber = tracked ? (JSON.parse(tracked) as TrackingRecord).trackingNumber : undefined;
+        if (planned && deps.afterDelivery && cancelled === null) await deps.afterDelivery(planned, trackingNumber);
+        // Its purchase order, if the worker died before adding it: the label as recorded (its image is gone with the answer).
+        if (planned?.kind === 'carrier') await handOn(job, trackingNumber ? { trackingNumber } : undefined);
         return { location: 'delivered before', skipped: 'delivered before' };
       }
       if (job.name === VOID_JOB) return voidLabel(job.data as LabelVoid, signal);
@@ -555,4 +584,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
       ...(deps.stalledIntervalMs ? { stalledInterval: deps.stalledIntervalMs } : {}),
     },
   );
+  worker.on('closed', () => void nextQueues.close());
+  return worker;
 }

@@ -18,7 +18,6 @@ import { nextControlNumber } from './control-numbers';
 import { DeliveryQueues } from './delivery-queues';
 import { numberedSuppliers } from './intake-planner';
 
-export { flowsOf } from './delivery-queues';
 
 export interface OrderWorkerDeps {
   /** BullMQ's connection for this worker and the queues it adds to. */

@@ -281,7 +281,9 @@ export class ConsoleQueries {
         const ids = (job?.data ?? {}) as DeliveryIds;
         const state = job ? await job.getState() : undefined;
         const skipped = (job?.returnvalue as { skipped?: string } | null | undefined)?.skipped;
-        const stage = stageOf(state, job, Boolean(disclosed), skipped);
+        // A purchase order waiting for its label is added by its carrier request once bought.
+        const waitsForLabel = !job && !disclosed && p.kind === 'dropship' && [...planned.values()].some((o) => o.kind === 'carrier' && o.shipmentId === p.shipmentId);
+        const stage = waitsForLabel ? 'waiting for its label' : stageOf(state, job, Boolean(disclosed), skipped);
         const reasons = reasonsInWords(job?.failedReason);
         const track = p.kind === 'carrier' ? tracking.find((t) => t.shipmentId === p.shipmentId && !t.voidedAt) : undefined;
         const transport = disclosed?.transport ?? ids.transport;

@@ -147,7 +147,13 @@ export class Operations {
     const disclosures = await this.ledger.forOrder(orderId);
     const trackingRaw = await this.redis.hgetall(markerKeys.tracking(prefix, orderId));
     const [cancelledRaw, manifestRaw] = await this.redis.mget(markerKeys.cancelled(prefix, orderId), markerKeys.manifest(prefix, orderId));
-    const planned = manifestRaw ? (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string }> }).deliveries.map((d) => d.deliveryId) : [];
+    const manifestDeliveries = manifestRaw ? (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string; shipmentId?: string; kind?: string }> }).deliveries : [];
+    const planned = manifestDeliveries.map((d) => d.deliveryId);
+    // A purchase order waiting for its label has no job yet: its carrier request adds it once bought.
+    const waitsForLabel = (id: string) => {
+      const d = manifestDeliveries.find((m) => m.deliveryId === id);
+      return d?.kind === 'dropship' && manifestDeliveries.some((m) => m.kind === 'carrier' && m.shipmentId === d.shipmentId);
+    };
     const ids = new Set<string>([
       ...((orderJob?.returnvalue as { deliveries?: string[] } | null)?.deliveries ?? []),
       ...planned,
@@ -170,7 +176,7 @@ export class Operations {
       deliveries.push({
         deliveryId: id,
         queue: job?.queueName ?? '(removed)',
-        state: job ? await job.getState() : delivered ? 'delivered' : 'unknown',
+        state: job ? await job.getState() : delivered ? 'delivered' : waitsForLabel(id) ? 'waiting for its label' : 'unknown',
         attempts: job?.attemptsMade ?? 0,
         ...(job?.failedReason ? { failedReason: job.failedReason } : {}),
         ...codeOf(job?.failedReason),

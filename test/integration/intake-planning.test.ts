@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Config } from '../../src/config/config';
+import { planOrder } from '../../src/planning/plan';
 import { previewOrder } from '../../src/planning/preview';
 import { OrderIntake, type IntakePlanner } from '../../src/queue/intake';
 import { deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
@@ -58,11 +59,18 @@ describe('planning at intake', () => {
     const h = await PipelineHarness.start(config, redis.url, { prefix: p, workers: false });
     try {
       expect((await h.postOrder(orderPayload({ id: 'IP1' }))).statusCode).toBe(202);
-      const deliveries = previewOrder(orderPayload({ id: 'IP1' }), config).deliveries;
+      const plan = planOrder(ingestOrder(orderPayload({ id: 'IP1' }), { source: 'canonical' }).order, config, { deferLabelledBodies: true });
+      const deliveries = plan.status === 'planned' ? plan.deliveries : [];
       const counts = await jobCounts(p);
       expect(counts[ORDERS_QUEUE]).toBe(0);
+      // Each delivery on its queue, but the purchase order waiting for the label the store buys:
+      // its carrier request carries it, and adds it once the label is bought.
       const perQueue = new Map<string, number>();
-      for (const d of deliveries) perQueue.set(deliveryQueueName(d.kind, d.recipient), (perQueue.get(deliveryQueueName(d.kind, d.recipient)) ?? 0) + 1);
+      for (const d of deliveries) {
+        const name = deliveryQueueName(d.kind, d.recipient);
+        perQueue.set(name, (perQueue.get(name) ?? 0) + (d.awaitsLabel ? 0 : 1));
+      }
+      expect(deliveries.filter((d) => d.awaitsLabel).map((d) => d.deliveryId)).toEqual(['IP1+creamery+po']);
       for (const [name, count] of perQueue) expect([name, counts[name]]).toEqual([name, count]);
       const record = await readRecord(client, p, 'IP1');
       expect(record).toMatchObject({ stage: 'planned', planned: '0', version: '0' });
