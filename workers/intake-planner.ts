@@ -34,10 +34,9 @@ export function createIntakePlanner(deps: { connection: RedisClient; config: Con
       if (plan.status !== 'planned') return undefined;
       if (plan.deliveries.some((d) => d.kind === 'dropship' && numbered.has(d.recipient))) return undefined;
       return {
-        deliveryIds: plan.deliveries.map((d) => d.deliveryId),
         manifest: JSON.stringify(plan.manifest),
         fingerprint: cipher.seal(orderFingerprint(ships.order), 'order-fingerprint'),
-        queue: (prefix, landed) => queues.add(prefix, plan.deliveries.filter((_, i) => landed[i] !== true)),
+        queue: (prefix) => queues.add(prefix, plan.deliveries),
       };
     },
     close: () => queues.close(),

@@ -23,14 +23,12 @@ export interface IntakeResult {
 
 /** An order the intake planned itself ({@link IntakePlanner}). */
 export interface PlannedAtIntake {
-  /** Its deliveries' ids, in plan order. */
-  deliveryIds: string[];
   /** The `OrderManifest`, as JSON. */
   manifest: string;
   /** The sealed fingerprint of what was planned (a later version is compared with it). */
   fingerprint: string;
-  /** Adds its deliveries to their queues in `prefix`, but those that `landed` before. */
-  queue(prefix: string, landed: readonly boolean[]): Promise<void>;
+  /** Adds its deliveries to their queues in `prefix` (under their ids: adding one again adds nothing). */
+  queue(prefix: string): Promise<void>;
 }
 
 /**
@@ -157,13 +155,12 @@ export class OrderIntake {
       const answer = await acceptPlanned(this.redis, prefix, orderId, jobKey, { ...offer, source: JSON.stringify(event.source) }, {
         fingerprint: planned.fingerprint,
         manifest: planned.manifest,
-        deliveryIds: planned.deliveryIds,
         copyTtlMs: this.options.completedJobsMs,
       });
       if (answer.planned) {
         // Recorded as planned, and listed as such until its deliveries are queued: if this
         // process dies in between, an order worker plans it again (and adds what is missing).
-        await planned.queue(prefix, answer.landed);
+        await planned.queue(prefix);
         await planQueued(this.redis, prefix, orderId, this.options.dedupeMs, eventKey);
         this.options.onPlanned?.();
         return { orderId, duplicate: false };

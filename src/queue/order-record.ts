@@ -85,44 +85,37 @@ local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
 ${ACCEPT_BODY}`;
 
 // KEYS: as ACCEPT's first four (record, seen marker, job, name key or the record again), then
-// the cancelled marker, the manifest, the order's sealed copy, the partition's planning
-// index, and each planned delivery's delivered marker.
-// ARGV: as ACCEPT's, then the sealed fingerprint, the manifest JSON, the copy's ttl ms, now
-// in ms, the source JSON.
+// the cancelled marker, the manifest, the order's sealed copy and the partition's planning
+// index. ARGV: as ACCEPT's, then the sealed fingerprint, the manifest JSON, the copy's ttl ms,
+// now in ms, the source JSON.
 // An order never seen, not cancelled and with no job is recorded as planned at once (see
-// {@link acceptPlanned}): 'planned:' and a 0/1 per delivery (1: it landed before). Anything
-// else is ACCEPT's verdict, and the order worker plans it.
+// {@link acceptPlanned}): 'planned'. Anything else is ACCEPT's verdict, and the order worker
+// plans it. (No seen marker is set: the record, kept as long, says it.)
 const ACCEPT_PLANNED = `
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[5]) == 0 then
   local v = ARGV[1] ~= '' and ARGV[1] or '0'
   redis.call('HSET', KEYS[1], 'version', v, 'stage', 'planned', 'reasons', '[]', 'at', ARGV[5], 'planned', v, 'fingerprint', ARGV[7], 'source', ARGV[11])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
   if KEYS[4] ~= KEYS[1] then redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[4]) end
   redis.call('SET', KEYS[6], ARGV[8], 'PX', ARGV[4])
   redis.call('SET', KEYS[7], ARGV[3], 'PX', ARGV[9])
   redis.call('ZADD', KEYS[8], ARGV[10], ARGV[6])
-  local flags = {}
-  if #KEYS > 8 then
-    local landed = redis.call('MGET', unpack(KEYS, 9))
-    for i = 1, #landed do flags[i] = landed[i] and '1' or '0' end
-  end
-  return 'planned:' .. table.concat(flags)
+  return 'planned'
 end
 if KEYS[4] == KEYS[1] then KEYS[4] = nil end
 local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
 ${ACCEPT_BODY}`;
 
-/** What {@link acceptPlanned} did: planned it (and which deliveries had landed before), or ACCEPT's verdict. */
-export type PlannedVerdict = { planned: true; landed: boolean[] } | { planned: false; verdict: VersionVerdict };
+/** What {@link acceptPlanned} did: planned it, or ACCEPT's verdict. */
+export type PlannedVerdict = { planned: true } | { planned: false; verdict: VersionVerdict };
 
 /**
  * Accepts an order already planned by the caller: when it was never seen (no record, seen
- * marker, job or cancellation), it is recorded in one script as planned and seen, with its
- * manifest, its sealed copy (for the unmasked console, and for planning it again) and an entry
+ * marker, job or cancellation), it is recorded in one script as planned, with its manifest, its sealed copy (for the unmasked console, and for planning it again) and an entry
  * in the partition's planning index, which the caller removes ({@link planQueued}) once its
  * deliveries are queued. Otherwise nothing of the plan is kept, and the version is judged as
- * {@link acceptVersion} does.
+ * {@link acceptVersion} does. Deliveries that landed before (an order whose record expired
+ * before its delivered markers) are not looked for: their workers find the markers and skip.
  */
 export async function acceptPlanned(
   redis: RedisClient,
@@ -130,13 +123,13 @@ export async function acceptPlanned(
   orderId: string,
   jobKey: string,
   offer: { version?: number; replace: boolean; sealed: string; ttlMs: number; name?: string; source: string },
-  plan: { fingerprint: string; manifest: string; deliveryIds: readonly string[]; copyTtlMs: number },
+  plan: { fingerprint: string; manifest: string; copyTtlMs: number },
 ): Promise<PlannedVerdict> {
   const record = markerKeys.order(prefix, orderId);
   const nameKey = offer.name === undefined || offer.name === orderId ? record : markerKeys.orderName(prefix, offer.name);
   const now = Date.now();
   const answer = (await runScript(redis, ACCEPT_PLANNED,
-    8 + plan.deliveryIds.length,
+    8,
     record,
     markerKeys.orderSeen(prefix, orderId),
     jobKey,
@@ -145,7 +138,6 @@ export async function acceptPlanned(
     markerKeys.manifest(prefix, orderId),
     markerKeys.orderCopy(prefix, orderId),
     markerKeys.planning(prefix),
-    ...plan.deliveryIds.map((id) => markerKeys.delivered(prefix, id)),
     offer.version === undefined ? '' : String(offer.version),
     offer.replace ? '1' : '0',
     offer.sealed,
@@ -158,8 +150,7 @@ export async function acceptPlanned(
     String(now),
     offer.source,
   )) as string;
-  if (!answer.startsWith('planned:')) return { planned: false, verdict: answer as VersionVerdict };
-  return { planned: true, landed: [...answer.slice('planned:'.length)].map((c) => c === '1') };
+  return answer === 'planned' ? { planned: true } : { planned: false, verdict: answer as VersionVerdict };
 }
 
 /**

@@ -77,7 +77,7 @@ describe('planning at intake', () => {
       // The record holds no sealed order (its copy is kept apart); the planning index is empty.
       expect(record?.data).toBeUndefined();
       expect(await client.zcard(markerKeys.planning(p))).toBe(0);
-      expect(await client.exists(markerKeys.orderSeen(p, 'IP1'), markerKeys.manifest(p, 'IP1'))).toBe(2);
+      expect(await client.exists(markerKeys.manifest(p, 'IP1'))).toBe(1);
       // The copy for the unmasked console lives as long as a completed order job would.
       const ttl = await client.pttl(markerKeys.orderCopy(p, 'IP1'));
       expect(ttl).toBeGreaterThan(0);
@@ -109,17 +109,14 @@ describe('planning at intake', () => {
     const p = prefix();
     const keys = KeySpace.of(p);
     const real = createIntakePlanner({ connection: client, config, cipher: TEST_CIPHER });
-    // The intake's process "dies" after queueing one delivery: the rest are never added.
+    // The intake's process "dies" after recording the plan, before its deliveries are added.
     const dying: IntakePlanner = {
       plan(order, at) {
         const planned = real.plan(order, at);
         if (!planned) return undefined;
         return {
           ...planned,
-          queue: async (prefixOf, landed) => {
-            await planned.queue(prefixOf, planned.deliveryIds.map((_, i) => landed[i] === true || i > 0));
-            throw new Error('the intake process died');
-          },
+          queue: () => Promise.reject(new Error('the intake process died')),
         };
       },
       close: () => real.close(),
