@@ -484,17 +484,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
    */
   const finish = async (d: PlannedDelivery, receipt: DeliveryReceipt, label: LabelAttempt | undefined): Promise<DeliveryJobResult> => {
     const deliveredAt = new Date().toISOString();
-    const disclosure = ledger.recordParts({
-      orderId: d.orderId,
-      deliveryId: d.deliveryId,
-      recipient: d.recipient,
-      kind: d.kind,
-      transport: transport.kind,
-      format: d.format,
-      fields: d.fields,
-      sha256: sha256Hex(d.body),
-      deliveredAt,
-    });
+    // The recipient's last delivery is noted, and written every few seconds (not per delivery).
+    const disclosure = ledger.recordParts(
+      {
+        orderId: d.orderId,
+        deliveryId: d.deliveryId,
+        recipient: d.recipient,
+        kind: d.kind,
+        transport: transport.kind,
+        format: d.format,
+        fields: d.fields,
+        sha256: sha256Hex(d.body),
+        deliveredAt,
+      },
+      { lastLater: true },
+    );
     const landing = [...disclosure.keys, markerKeys.delivered(prefix, d.deliveryId), markerKeys.cancelled(prefix, d.orderId)];
     let tracked: [shipmentId: string, record: string] = ['', ''];
     const trackingNumber = receipt.response?.trackingNumber;
@@ -513,6 +517,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     }
     if (label) landing.push(label.key);
     const cancelledMeanwhile = (await runScript(records, LAND, landing.length, ...landing, ...disclosure.args, retention.dedupeMs, ...tracked, retention.disclosuresMs)) as string | null;
+    ledger.noteLast({ orderId: d.orderId, kind: d.kind, recipient: d.recipient, deliveredAt });
     if (cancelledMeanwhile && d.purpose !== 'cancellation') await cancellations.undoDelivered(d.orderId, deliveredAt, [d.deliveryId]);
     // If this fails, the job is retried: it finds the delivered marker and runs it again.
     if (!cancelledMeanwhile) await deps.afterDelivery?.(d, trackingNumber);

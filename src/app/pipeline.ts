@@ -136,6 +136,8 @@ export class Pipeline {
     const transports: Transport[] = [];
     const connections: RedisClient[] = [redis];
     const closers: Array<() => Promise<void>> = [];
+    // Run after the workers closed: the last deliveries they noted are written.
+    closers.push(() => ledger.close());
     // Plain connection for the workers' own records; the intake's fails fast by design.
     const records = createRedis(options.redisUrl);
     connections.push(records);

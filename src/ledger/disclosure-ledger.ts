@@ -30,15 +30,18 @@ export function sha256Hex(body: string): string {
  * Lua defining `record_disclosure(k, a)`, which records one disclosure from `KEYS[k..k+2]` and
  * `ARGV[a..a+6]` as {@link DisclosureLedger.recordParts} lays them out: the record in the
  * order's hash (its expiry renewed), the order in the partition's index by time, the
- * recipient's last delivery. For scripts that land a delivery (workers/delivery-worker.ts):
+ * recipient's last delivery (unless its time is '': the caller notes it with `noteLast`). For scripts that land a delivery (workers/delivery-worker.ts):
  * its record goes in with its delivered marker in one step, one round trip.
  */
+/** How often recipients' last deliveries noted with `noteLast` are written. */
+const LAST_FLUSH_MS = 5000;
+
 export const RECORD_DISCLOSURE_LUA = `
 local function record_disclosure(k, a)
   redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 1])
   redis.call('PEXPIRE', KEYS[k], ARGV[a + 2])
   redis.call('ZADD', KEYS[k + 1], ARGV[a + 3], ARGV[a + 4])
-  redis.call('HSET', KEYS[k + 2], ARGV[a + 5], ARGV[a + 6])
+  if ARGV[a + 6] ~= '' then redis.call('HSET', KEYS[k + 2], ARGV[a + 5], ARGV[a + 6]) end
 end`;
 
 const RECORD = `${RECORD_DISCLOSURE_LUA}
@@ -60,6 +63,9 @@ export interface RecordParts {
  */
 export class DisclosureLedger {
   private readonly keys: KeySpace;
+  /** Recipients' last deliveries noted and not yet written, by partition key: `<kind>:<recipient>` → time. */
+  private readonly pendingLast = new Map<string, Map<string, string>>();
+  private lastTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -88,14 +94,48 @@ export class DisclosureLedger {
 
   /**
    * The keys and values of one record for `RECORD_DISCLOSURE_LUA`, for a script the caller
-   * runs with its own writes. Every key is in the order's partition (one hash slot).
+   * runs with its own writes. Every key is in the order's partition (one hash slot). With
+   * `lastLater`, the recipient's last delivery is left out: the caller notes it once the
+   * script ran ({@link noteLast}).
    */
-  recordParts(d: Disclosure): RecordParts {
+  recordParts(d: Disclosure, options: { lastLater?: boolean } = {}): RecordParts {
     const prefix = this.keys.forOrder(d.orderId);
     return {
       keys: [this.key(d.orderId), this.indexKey(prefix), this.lastKey(prefix)],
-      args: [d.deliveryId, JSON.stringify(d), String(this.options.retentionMs), String(Date.parse(d.deliveredAt)), d.orderId, `${d.kind}:${d.recipient}`, d.deliveredAt],
+      args: [d.deliveryId, JSON.stringify(d), String(this.options.retentionMs), String(Date.parse(d.deliveredAt)), d.orderId, `${d.kind}:${d.recipient}`, options.lastLater ? '' : d.deliveredAt],
     };
+  }
+
+  /**
+   * Notes a recipient's delivery as its last, written with the others every few seconds (one
+   * `HSET` per partition then, instead of one per delivery): the console's "last delivery" may
+   * lag by that much, and a process that dies loses at most that much of it.
+   */
+  noteLast(d: Pick<Disclosure, 'orderId' | 'kind' | 'recipient' | 'deliveredAt'>): void {
+    const key = this.lastKey(this.keys.forOrder(d.orderId));
+    const field = `${d.kind}:${d.recipient}`;
+    let pending = this.pendingLast.get(key);
+    if (!pending) this.pendingLast.set(key, (pending = new Map()));
+    const before = pending.get(field);
+    if (before === undefined || before < d.deliveredAt) pending.set(field, d.deliveredAt);
+    if (!this.lastTimer) {
+      this.lastTimer = setInterval(() => void this.flushLast().catch(() => undefined), LAST_FLUSH_MS);
+      this.lastTimer.unref();
+    }
+  }
+
+  /** Writes the last deliveries noted (the newest noted per recipient and partition). */
+  async flushLast(): Promise<void> {
+    const batches = [...this.pendingLast.entries()];
+    this.pendingLast.clear();
+    await Promise.all(batches.map(([key, fields]) => this.redis.hset(key, Object.fromEntries(fields))));
+  }
+
+  /** Writes what is noted and stops the timer. */
+  async close(): Promise<void> {
+    if (this.lastTimer) clearInterval(this.lastTimer);
+    this.lastTimer = undefined;
+    await this.flushLast();
   }
 
   /**

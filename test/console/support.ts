@@ -73,6 +73,8 @@ export async function seedOrders(harness: PipelineHarness): Promise<void> {
       return s.deliveries.length > 0 && s.deliveries.every((d) => d.state === 'completed');
     });
     await ops.close();
+    // Recipients' last deliveries are written every few seconds; the pages read them now.
+    await harness.pipeline.ledger.flushLast();
   } finally {
     await q.close();
   }

@@ -56,6 +56,24 @@ describe('recording a disclosure', () => {
     expect(await ledger.lastByRecipient()).toEqual({ 'dropship:creamery': d.deliveredAt });
   });
 
+  it("notes a recipient's last delivery apart (the delivery workers' way), written when flushed or closed, the newest noted winning", async () => {
+    const prefix = `led${++n}`;
+    const ledger = new DisclosureLedger(redis, { prefix, retentionMs: DAY });
+    const d = disclosure('L9');
+    const { keys, args } = ledger.recordParts(d, { lastLater: true });
+    expect(args[6]).toBe('');
+    expect(keys[2]).toBe(`${prefix}:disclosures-last`);
+    ledger.noteLast({ ...d, deliveredAt: '2026-11-20T15:04:06.000Z' });
+    ledger.noteLast({ ...d, deliveredAt: '2026-11-20T15:04:05.000Z' });
+    ledger.noteLast({ ...d, kind: 'carrier', recipient: 'ups', deliveredAt: '2026-11-20T15:04:07.000Z' });
+    expect(await ledger.lastByRecipient()).toEqual({});
+    await ledger.flushLast();
+    expect(await ledger.lastByRecipient()).toEqual({ 'dropship:creamery': '2026-11-20T15:04:06.000Z', 'carrier:ups': '2026-11-20T15:04:07.000Z' });
+    ledger.noteLast({ ...d, deliveredAt: '2026-11-20T15:05:00.000Z' });
+    await ledger.close();
+    expect((await ledger.lastByRecipient())['dropship:creamery']).toBe('2026-11-20T15:05:00.000Z');
+  });
+
   it('keeps one record per delivery however often it is recorded, the index at its last time', async () => {
     const prefix = `led${++n}`;
     const ledger = new DisclosureLedger(redis, { prefix, retentionMs: DAY });
