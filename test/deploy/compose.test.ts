@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as openpgp from 'openpgp';
 import { parse } from 'yaml';
 import { freePort } from '../../src/queue/embedded-redis';
@@ -14,7 +15,10 @@ import { waitFor } from '../support/wait';
 
 const ROOT = path.join(__dirname, '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+// Node itself runs the CLI, with tsx as a loader (no tsx wrapper process): the wrapper relays a
+// SIGTERM and, when the busy child has not answered within 30 ms, SIGKILLs it (exit 143). The
+// image runs the compiled CLI on node directly, as this does.
+const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const CLI = path.join(ROOT, 'src', 'cli', 'dropship.ts');
 const ROLES = ['api', 'workers', 'dashboard'] as const;
 
@@ -215,7 +219,7 @@ describe('each compose service, started with exactly the environment compose giv
 
   /** Starts `dropship start --role <role>` with only `env` (and PATH): started, or its exit and output. */
   async function start(role: string, env: Record<string, string>): Promise<{ started: boolean; code: number | null; output: string }> {
-    const child = spawn(TSX, [CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -265,7 +269,7 @@ describe('the cluster profile\'s roles, started with the environment compose giv
     expect(env).toMatchObject({ REDIS_URL: '', REDIS_CLUSTER_NODES: 'redis-node-1:6379,redis-node-2:6379,redis-node-3:6379', QUEUE_PARTITIONS: '6' });
     // compose's node names, mapped onto this machine's cluster; the configuration as shipped.
     Object.assign(env, { REDIS_CLUSTER_NODES: cluster.seeds, CONFIG_DIR: path.join(ROOT, 'config'), HOST: '127.0.0.1', PORT: String(await freePort()) });
-    const child = spawn(TSX, [CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

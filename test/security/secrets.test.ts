@@ -356,15 +356,23 @@ beforeAll(async () => {
     writeFileSync(orderFile, JSON.stringify(orderPayload({ id: '7003', lines: [line('c1', 'SF-3'), line('c2', 'HK-3')] })));
     expect((await dropship(['enqueue', orderFile, ...cliArgs], env)).code).toBe(0);
 
-    // Everything lands or fails for good: five orders, no job left to run.
+    // Everything lands or fails for good: five orders planned (by the intake, or by the order
+    // worker), their deliveries all queued, no job left to run.
+    const client = new Redis({ host: '127.0.0.1', port: redis.server.port, password: SECRETS.REDIS_PASSWORD });
+    const plannedOrders = async () => {
+      let n = 0;
+      for (const key of await client.keys('dropship:order:*')) if ((await client.hget(key, 'stage')) === 'planned') n++;
+      return n;
+    };
     await waitFor(
       'the run to settle',
       async () => {
         const c = await counts(queues);
-        return (c[ORDERS_QUEUE]?.completed ?? 0) === 5 && Object.values(c).every((x) => pending(x) === 0);
+        return (await plannedOrders()) === 5 && (await client.zcard('dropship:orders:planning')) === 0 && Object.values(c).every((x) => pending(x) === 0);
       },
-      60_000,
+      120_000,
     );
+    client.disconnect();
     const settled = await counts(queues);
     for (const failing of ['po-sftp-refused', 'po-mail-wrongpass', 'po-hook-wrongsecret', 'po-cxml-bearer', 'carrier-ups']) {
       expect([failing, settled[failing]?.failed]).toEqual([failing, expect.any(Number)]);
