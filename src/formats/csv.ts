@@ -58,8 +58,10 @@ const BY_NAME = new Map<string, Column>(COLUMNS.flatMap((c) => [[c.name, c], [c.
  * Neutralises spreadsheet formula injection (OWASP "CSV Injection"): a cell starting with
  * = + - @ tab or CR is prefixed with a single quote so spreadsheet programs read it as text.
  */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 export function neutraliseFormula(cell: string): string {
-  return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
+  return FORMULA_START.test(cell) ? `'${cell}` : cell;
 }
 
 const DATE_TOKENS = /yyyy|MM|dd|HH|mm|ss/g;

@@ -91,14 +91,17 @@ export function batchId(supplierId: string, n: number): string {
   return `${supplierId}-batch-${String(n).padStart(6, '0')}`;
 }
 
+const BATCH_PLACEHOLDER = /\{(batchId|supplierId|ext)\}/g;
+const PLACEHOLDER = /\{(orderId|supplierId|shipmentId|ext)\}/g;
+
 /** Renders a supplier's batch file-name template. */
 export function renderBatchFilename(template: string, values: { batchId: string; supplierId: string; ext: string }): string {
-  return template.replace(/\{(batchId|supplierId|ext)\}/g, (_, key: keyof typeof values) => values[key]);
+  return template.replace(BATCH_PLACEHOLDER, (_, key: keyof typeof values) => values[key]);
 }
 
 /** Renders a supplier's file-name template; ids are already restricted to safe characters. */
 export function renderFilename(template: string, values: { orderId: string; supplierId: string; shipmentId: string; ext: string }): string {
-  return template.replace(/\{(orderId|supplierId|shipmentId|ext)\}/g, (_, key: keyof typeof values) => values[key]);
+  return template.replace(PLACEHOLDER, (_, key: keyof typeof values) => values[key]);
 }
 
 /** What planning takes from the caller's world: a clock reading and allocated control numbers. */

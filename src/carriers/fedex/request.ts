@@ -67,6 +67,9 @@ export interface FedexShipRequest {
   accountNumber: { value: string };
 }
 
+const COUNTRY_CODE = /^[A-Z]{2}$/;
+const SERVICE_TYPE = /^[A-Z][A-Z0-9_]*$/;
+
 function fedexAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
   const country = party.country.trim().toUpperCase();
   const problems: string[] = [];
@@ -85,7 +88,7 @@ function fedexAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
   };
   if (street.lines.length === 0) problems.push('line1 has no printable characters');
   if (city === '') problems.push('city has no printable characters');
-  if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
+  if (!COUNTRY_CODE.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
   return { address, street, region, postalCode, problems };
 }
 
@@ -109,7 +112,7 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
   const configProblems: string[] = [];
   const orderProblems: string[] = [];
 
-  if (!/^[A-Z][A-Z0-9_]*$/.test(shipment.service)) {
+  if (!SERVICE_TYPE.test(shipment.service)) {
     configProblems.push('shipment.service: a FedEx service type is capitals and "_", such as FEDEX_GROUND');
   }
   const from = fedexAddress(shipper);

@@ -71,6 +71,8 @@ export interface UpsShipRequest {
 }
 
 const DEFAULT_STOCK = { Height: '6', Width: '4' } as const;
+const COUNTRY_CODE = /^[A-Z]{2}$/;
+const SERVICE_CODE = /^[0-9A-Za-z]{2}$/;
 
 /**
  * Where UPS takes a reference for a shipment between two countries: `Shipment.ReferenceNumber`
@@ -138,7 +140,7 @@ function upsAddress(party: CarrierShipment['shipTo'] | ShipFrom, role: 'shipper'
   };
   if (street.lines.length === 0) problems.push('line1 has no printable characters');
   if (city === '') problems.push('city has no printable characters');
-  if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
+  if (!COUNTRY_CODE.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
   return { address, street, region, postalCode, problems };
 }
 
@@ -161,7 +163,7 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
   const configProblems: string[] = [];
   const orderProblems: string[] = [];
 
-  if (!/^[0-9A-Za-z]{2}$/.test(shipment.service)) {
+  if (!SERVICE_CODE.test(shipment.service)) {
     configProblems.push('shipment.service: a UPS service code is two letters or digits, such as "03" (Ground)');
   }
   const from = upsAddress(shipper, 'shipper');
