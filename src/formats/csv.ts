@@ -219,19 +219,11 @@ function csvField(value: string, w: CsvWriting): string {
   return quoted ? `"${escaped}"` : escaped;
 }
 
-/** The header (when asked for) and one record per row, each ended by the record delimiter. */
-function csvText(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, w: CsvWriting): string {
-  let out = '';
-  const record = (fields: readonly string[]) => {
-    for (let i = 0; i < fields.length; i++) {
-      if (i > 0) out += w.delimiter;
-      out += csvField(fields[i]!, w);
-    }
-    out += w.recordDelimiter;
-  };
-  if (w.header) record(headers);
-  for (const row of rows) record(row);
-  return out;
+/** One record: its fields written and joined by the delimiter. */
+function csvRecord(fields: readonly string[], w: CsvWriting): string {
+  let record = fields.length > 0 ? csvField(fields[0]!, w) : '';
+  for (let i = 1; i < fields.length; i++) record += w.delimiter + csvField(fields[i]!, w);
+  return record;
 }
 
 function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
@@ -252,22 +244,25 @@ function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
     }
   }
   const guarded = selected.map((s) => !unguarded.has(s.column));
-  const rows: string[][] = [];
-  for (const po of pos) {
-    for (const line of po.lines) rows.push(selected.map((s, i) => cell(s.column.read(po, line, o), guarded[i])));
-  }
   // As csv-stringify read these options: a header only when `header` is true, ',' and LF
   // when unset (options handed over without their defaults).
-  return csvText(
-    selected.map((s) => s.header),
-    rows,
-    {
-      header: o.header === true,
-      delimiter: o.delimiter ?? ',',
-      recordDelimiter: o.lineEnding === 'crlf' ? '\r\n' : '\n',
-      quoteAll: o.quote === 'always',
-    },
-  );
+  const w: CsvWriting = {
+    header: o.header === true,
+    delimiter: o.delimiter ?? ',',
+    recordDelimiter: o.lineEnding === 'crlf' ? '\r\n' : '\n',
+    quoteAll: o.quote === 'always',
+  };
+  // Every record ended by the record delimiter, the last one too.
+  const records: string[] = w.header ? [csvRecord(selected.map((s) => s.header), w)] : [];
+  const cells: string[] = new Array<string>(selected.length);
+  for (const po of pos) {
+    for (const line of po.lines) {
+      for (let i = 0; i < selected.length; i++) cells[i] = cell(selected[i]!.column.read(po, line, o), guarded[i]);
+      records.push(csvRecord(cells, w));
+    }
+  }
+  records.push('');
+  return records.join(w.recordDelimiter);
 }
 
 /**

@@ -137,12 +137,22 @@ export interface PurchaseOrderFormat<Options = unknown> {
 export function cancellationView(po: DropShipOrder): DropShipOrder {
   const { id, placedAt, currency } = po.order;
   const { id: shipmentId, carrier, service } = po.shipment;
+  // Key by key, not `{ ...(a ? { a } : {}), ...(b ? { b } : {}) }`: V8 (Node 20) gives an
+  // object that gets keys after a leading spread a hidden class of its own.
+  const order: DropShipOrder['order'] = {};
+  if (id !== undefined) order.id = id;
+  if (placedAt !== undefined) order.placedAt = placedAt;
+  if (currency !== undefined) order.currency = currency;
+  const shipment: DropShipOrder['shipment'] = {};
+  if (shipmentId !== undefined) shipment.id = shipmentId;
+  if (carrier !== undefined) shipment.carrier = carrier;
+  if (service !== undefined) shipment.service = service;
   return {
     supplierId: po.supplierId,
-    order: { ...(id !== undefined ? { id } : {}), ...(placedAt !== undefined ? { placedAt } : {}), ...(currency !== undefined ? { currency } : {}) },
+    order,
     customer: {},
     shipTo: {},
-    shipment: { ...(shipmentId !== undefined ? { id: shipmentId } : {}), ...(carrier !== undefined ? { carrier } : {}), ...(service !== undefined ? { service } : {}) },
+    shipment,
     lines: po.lines.map(({ properties: _properties, ...line }) => line),
   };
 }

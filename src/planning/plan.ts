@@ -86,6 +86,18 @@ export type OrderPlan =
   /** Never to ship: cancelled, refunded, a test order, or no line that ships. */
   | { orderId: string; status: 'skipped'; reasons: OrderReason<SkipCode>[] };
 
+/**
+ * An empty plain object (Object.prototype, JSON as `{}`) for keys that are new on every
+ * call, such as delivery ids. Built as a literal, V8 (Node 20) would give each such object a
+ * hidden class of its own, kept in a transition tree the young-generation collector then
+ * walks: measured, every scavenge after planning slowed from under 1 ms to 25 ms. An object
+ * created without a prototype starts in dictionary mode and stays there once given its
+ * prototype back.
+ */
+function dictionary<V>(): Record<string, V> {
+  return Object.setPrototypeOf(Object.create(null), Object.prototype) as Record<string, V>;
+}
+
 /** Batch id of a supplier's `n`th batch: `<supplierId>-batch-000042`. */
 export function batchId(supplierId: string, n: number): string {
   return `${supplierId}-batch-${String(n).padStart(6, '0')}`;
@@ -136,17 +148,21 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
   const deferred = context.deferLabelledBodies === true && (supplier.labels === 'retailer' || supplier.batch !== undefined);
   const previewBatch = supplier.batch ? batchId(supplier.id, 0) : undefined;
   const renderContext = { deliveryId, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) };
-  const delivery: PlannedDelivery = {
-    ...(supplier.labels === 'retailer'
+  const waits: Pick<PlannedDelivery, 'awaitsLabel' | 'collect'> =
+    supplier.labels === 'retailer'
       ? { awaitsLabel: { carrierDeliveryId: carrierDeliveryId(shipment.id), view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
       : deferred
         ? { collect: { view: po, createdAt } }
-        : {}),
+        : {};
+  // `awaitsLabel` or `collect` first, as before; Object.assign rather than `{ ...waits, ... }`:
+  // V8 (Node 20) gives every object that gets new keys after such a spread a hidden class of
+  // its own, a few microseconds and garbage per delivery.
+  const delivery: PlannedDelivery = Object.assign(waits, {
     deliveryId,
     orderId: order.id,
     shipmentId: shipment.id,
     recipient: supplier.id,
-    kind: 'dropship',
+    kind: 'dropship' as const,
     transport: supplier.delivery.transport,
     format: format.id,
     filename:
@@ -165,7 +181,7 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
       : previewBatch !== undefined && format.renderBatch
         ? format.renderBatch([{ po, context: renderContext }], supplier.formatOptions, { batchId: previewBatch, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) })
         : format.render(po, supplier.formatOptions, renderContext),
-  };
+  });
   return { delivery, view: po };
 }
 
@@ -220,7 +236,8 @@ export function labelledView(delivery: PlannedDelivery, supplier: SupplierConfig
     if (!delivery.collect) throw new Error(`delivery ${delivery.deliveryId} carries no view`);
     return { view: delivery.collect.view, fields: delivery.fields };
   }
-  const shipment = { ...waiting.view.shipment };
+  // A copy that gets keys: Object.assign, not a spread (see purchaseOrder).
+  const shipment: DropShipOrder['shipment'] = Object.assign({}, waiting.view.shipment);
   const fields = new Set<FieldPath>(delivery.fields);
   if (bought && supplier.fields.includes('shipment.trackingNumber')) {
     shipment.trackingNumber = bought.trackingNumber;
@@ -253,7 +270,7 @@ export function planOrder(whole: Order, config: Config, context: PlanContext = {
   if (split.held) return { orderId: order.id, status: 'held', reasons: split.held };
   const suppliers = new Map(config.suppliers.map((s) => [s.id, s]));
   const deliveries: PlannedDelivery[] = [];
-  const cancellations: Record<string, DropShipOrder> = {};
+  const cancellations = dictionary<DropShipOrder>();
   const held: HoldReason[] = [];
   for (const shipment of split.shipments) {
     const supplier = shipment.origin.kind === 'supplier' ? suppliers.get(shipment.origin.id) : undefined;

@@ -29,7 +29,9 @@ function properties(value: unknown): unknown {
 
 function line(value: unknown): unknown {
   if (!isRecord(value)) return shallow(value);
-  return compact({ ...(pick(value, LINE_KEYS) as JsonObject), properties: properties(value.properties) });
+  // Onto pick's own copy (its keys are LINE_KEYS) rather than `{ ...pick(), properties }`:
+  // V8 (Node 20) gives an object that gets keys after a leading spread a hidden class of its own.
+  return compact(Object.assign(pick(value, LINE_KEYS) as JsonObject, { properties: properties(value.properties) }));
 }
 
 /** The canonical order JSON, recognised by an `id` and a `lines` array. */
