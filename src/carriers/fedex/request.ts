@@ -107,6 +107,35 @@ function contact(name: string, company: string, phone: CarrierPhone): FedexConta
   };
 }
 
+/** The shipper's part of a request, and what is wrong with it: the same for every shipment from one address. */
+interface FedexShipper {
+  problems: string[];
+  address: FedexAddress;
+  phone: CarrierPhone | undefined;
+  contact: FedexContact | undefined;
+}
+
+/**
+ * Worked out once per shipper (a configuration's warehouse or supplier address, which is not
+ * changed once loaded) rather than for every label: the requests only serialise it.
+ */
+const shippers = new WeakMap<ShipFrom, FedexShipper>();
+
+function fedexShipper(shipper: ShipFrom): FedexShipper {
+  let known = shippers.get(shipper);
+  if (!known) {
+    const from = fedexAddress(shipper);
+    const problems = from.problems.map((p) => `shipper ${p}`);
+    const name = truncate(shipper.name, FEDEX_LIMITS.personName);
+    if (name === '') problems.push('shipper name has no printable characters');
+    const phone = fedexPhone(shipper.phone, from.address.countryCode);
+    if (phone === undefined) problems.push('shipper phone must have 10 to 15 digits (FedEx requires one)');
+    known = { problems, address: from.address, phone, contact: phone && contact(name, truncate(shipper.company, FEDEX_LIMITS.companyName), phone) };
+    shippers.set(shipper, known);
+  }
+  return known;
+}
+
 function build(shipment: CarrierShipment, options: FedexOptions) {
   const { shipper, shipTo } = shipment;
   const configProblems: string[] = [];
@@ -115,13 +144,10 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
   if (!SERVICE_TYPE.test(shipment.service)) {
     configProblems.push('shipment.service: a FedEx service type is capitals and "_", such as FEDEX_GROUND');
   }
-  const from = fedexAddress(shipper);
-  configProblems.push(...from.problems.map((p) => `shipper ${p}`));
-  const shipperName = truncate(shipper.name, FEDEX_LIMITS.personName);
-  if (shipperName === '') configProblems.push('shipper name has no printable characters');
-  const shipperPhone = fedexPhone(shipper.phone, from.address.countryCode);
-  if (shipperPhone === undefined) configProblems.push('shipper phone must have 10 to 15 digits (FedEx requires one)');
-  if (configProblems.length > 0 || shipperPhone === undefined) throw new DropshipError('ECONFIG', configProblems);
+  const from = fedexShipper(shipper);
+  configProblems.push(...from.problems);
+  const shipperPhone = from.phone;
+  if (configProblems.length > 0 || shipperPhone === undefined || from.contact === undefined) throw new DropshipError('ECONFIG', configProblems);
 
   const to = fedexAddress(shipTo);
   orderProblems.push(...to.problems.map((p) => `shipTo.${p}`));
@@ -142,10 +168,7 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
   const request: FedexShipRequest = {
     labelResponseOptions: options.labelResponseOptions,
     requestedShipment: {
-      shipper: {
-        contact: contact(shipperName, truncate(shipper.company, FEDEX_LIMITS.companyName), shipperPhone),
-        address: from.address,
-      },
+      shipper: { contact: from.contact, address: from.address },
       // contact and address in one item: FedEx's own sample splits them, which its schema rejects.
       recipients: [{ contact: contact(name, company, shipToPhone ?? shipperPhone), address: to.address }],
       pickupType: options.pickupType,
