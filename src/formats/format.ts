@@ -109,6 +109,14 @@ export interface PurchaseOrderFormat<Options = unknown> {
    */
   render(po: DropShipOrder, options: Options, context: RenderContext): string;
   /**
+   * `check`, and `render` when the check finds no problems, in one pass: for a format whose
+   * check writes the whole document anyway (X12), so that planning a purchase order rendered
+   * at once, or completing one with its label, does not write it twice. The same findings and
+   * the same document as the two calls; no `body` when there are problems (`render` would
+   * throw them).
+   */
+  checkAndRender?(po: DropShipOrder, options: Options, context: RenderContext): { check: PayloadCheck; body?: string };
+  /**
    * Many purchase orders in one file, for suppliers that take one file per interval
    * (`batch` in the supplier file). Formats without it cannot be batched (cXML carries one
    * OrderRequest per document).

@@ -137,17 +137,21 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
   const format = formatById(supplier.format);
   if (!format) throw new Error(`format ${supplier.format} is not registered (config was not loaded through loadConfig)`);
   const { po, fields: viewed } = dropShipOrder(order, shipment, supplier);
-  // Every check that can hold the order runs here, before a label is bought or anything is
-  // queued: a body rendered later (after the label, or in a batch) must not fail then.
-  const checked = format.check?.(po, supplier.formatOptions);
-  if (checked && checked.problems.length > 0) throw new DropshipError('EINVALID_ORDER', checked.problems);
-  const fields = checked ? viewed.filter((f) => !checked.unsent.includes(f)) : viewed;
   const deliveryId = `${shipment.id}+po`;
   const controlNumber = context.controlNumbers?.[supplier.id];
   const createdAt = context.now ?? order.placedAt;
   const deferred = context.deferLabelledBodies === true && (supplier.labels === 'retailer' || supplier.batch !== undefined);
   const previewBatch = supplier.batch ? batchId(supplier.id, 0) : undefined;
   const renderContext = { deliveryId, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) };
+  // Every check that can hold the order runs here, before a label is bought or anything is
+  // queued: a body rendered later (after the label, or in a batch) must not fail then. A
+  // body rendered now, by a format whose check writes the document anyway (X12), comes from
+  // that one writing.
+  const rendersNow = !deferred && !(previewBatch !== undefined && format.renderBatch);
+  const both = rendersNow ? format.checkAndRender?.(po, supplier.formatOptions, renderContext) : undefined;
+  const checked = both ? both.check : format.check?.(po, supplier.formatOptions);
+  if (checked && checked.problems.length > 0) throw new DropshipError('EINVALID_ORDER', checked.problems);
+  const fields = checked ? viewed.filter((f) => !checked.unsent.includes(f)) : viewed;
   const waits: Pick<PlannedDelivery, 'awaitsLabel' | 'collect'> =
     supplier.labels === 'retailer'
       ? { awaitsLabel: { carrierDeliveryId: carrierDeliveryId(shipment.id), view: po, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) } }
@@ -180,7 +184,7 @@ function purchaseOrder(order: Order, shipment: Shipment, supplier: SupplierConfi
       ? ''
       : previewBatch !== undefined && format.renderBatch
         ? format.renderBatch([{ po, context: renderContext }], supplier.formatOptions, { batchId: previewBatch, createdAt, ...(controlNumber !== undefined ? { controlNumber } : {}) })
-        : format.render(po, supplier.formatOptions, renderContext),
+        : (both?.body ?? format.render(po, supplier.formatOptions, renderContext)),
   });
   return { delivery, view: po };
 }
@@ -213,17 +217,40 @@ export function attachLabel(delivery: PlannedDelivery, supplier: SupplierConfig,
   if (!waiting) return delivery;
   const format = formatById(supplier.format);
   if (!format) throw new Error(`format ${supplier.format} is not registered`);
-  const { view, fields } = labelledView(delivery, supplier, bought);
-  const { awaitsLabel: _done, ...rest } = delivery;
-  return {
-    ...rest,
-    fields,
-    body: format.render(view, supplier.formatOptions, {
-      deliveryId: delivery.deliveryId,
-      createdAt: waiting.createdAt,
-      ...(waiting.controlNumber !== undefined ? { controlNumber: waiting.controlNumber } : {}),
-    }),
+  const { view, fields } = viewWithLabel(delivery, waiting, supplier, bought);
+  const context = {
+    deliveryId: delivery.deliveryId,
+    createdAt: waiting.createdAt,
+    ...(waiting.controlNumber !== undefined ? { controlNumber: waiting.controlNumber } : {}),
   };
+  // As labelledView, then render; in one writing for a format whose check writes the
+  // document anyway (X12). With problems there is no body: render says what they are.
+  const both = format.checkAndRender?.(view, supplier.formatOptions, context);
+  for (const f of (both ? both.check : format.check?.(view, supplier.formatOptions))?.unsent ?? []) fields.delete(f);
+  const body = both?.body ?? format.render(view, supplier.formatOptions, context);
+  const { awaitsLabel: _done, ...rest } = delivery;
+  return { ...rest, fields: [...fields].sort(), body };
+}
+
+/** The view with what the allow-list lets through of the bought label, and the fields it carries before the format leaves any out. */
+function viewWithLabel(
+  delivery: PlannedDelivery,
+  waiting: NonNullable<PlannedDelivery['awaitsLabel']>,
+  supplier: SupplierConfig,
+  bought: BoughtLabel | undefined,
+): { view: DropShipOrder; fields: Set<FieldPath> } {
+  // A copy that gets keys: Object.assign, not a spread (see purchaseOrder).
+  const shipment: DropShipOrder['shipment'] = Object.assign({}, waiting.view.shipment);
+  const fields = new Set<FieldPath>(delivery.fields);
+  if (bought && supplier.fields.includes('shipment.trackingNumber')) {
+    shipment.trackingNumber = bought.trackingNumber;
+    fields.add('shipment.trackingNumber');
+  }
+  if (bought?.label && supplier.fields.includes('shipment.label')) {
+    shipment.label = bought.label;
+    fields.add('shipment.label');
+  }
+  return { view: { ...waiting.view, shipment }, fields };
 }
 
 /**
@@ -236,18 +263,7 @@ export function labelledView(delivery: PlannedDelivery, supplier: SupplierConfig
     if (!delivery.collect) throw new Error(`delivery ${delivery.deliveryId} carries no view`);
     return { view: delivery.collect.view, fields: delivery.fields };
   }
-  // A copy that gets keys: Object.assign, not a spread (see purchaseOrder).
-  const shipment: DropShipOrder['shipment'] = Object.assign({}, waiting.view.shipment);
-  const fields = new Set<FieldPath>(delivery.fields);
-  if (bought && supplier.fields.includes('shipment.trackingNumber')) {
-    shipment.trackingNumber = bought.trackingNumber;
-    fields.add('shipment.trackingNumber');
-  }
-  if (bought?.label && supplier.fields.includes('shipment.label')) {
-    shipment.label = bought.label;
-    fields.add('shipment.label');
-  }
-  const view = { ...waiting.view, shipment };
+  const { view, fields } = viewWithLabel(delivery, waiting, supplier, bought);
   // A tracking number the format cannot write unchanged is left out of the document; the
   // fields must not claim it. (Nothing in a label can make the document unwritable.)
   for (const f of formatById(supplier.format)?.check?.(view, supplier.formatOptions).unsent ?? []) fields.delete(f);
