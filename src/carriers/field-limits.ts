@@ -23,7 +23,7 @@ export function fitCode(
   const fits = (code: string) => code !== '' && codePointLength(code) <= max;
   if (compact !== 'always' && fits(clean)) return clean;
   if (compact === 'never') return undefined;
-  const compacted = clean.replace(/[\s-]/gu, '');
+  const compacted = clean.replace(SPACES_AND_HYPHENS, '');
   return fits(compacted) ? compacted : undefined;
 }
 
@@ -49,6 +49,10 @@ export function fitRegion(country: string, region: string | undefined, max: numb
   return fitCode(region, max, 'never');
 }
 
+const SPACES_AND_HYPHENS = /[\s-]/gu;
+const EXTENSION_MARK = /\s*(?:extension|ext\.?|x|#)\s*/i;
+const NOT_DIGITS = /[^0-9]/g;
+
 /** Countries whose numbers carriers want as 10 national digits, without the leading "1". */
 const NANP = new Set(['US', 'CA', 'PR', 'VI']);
 
@@ -70,11 +74,11 @@ export function parsePhone(
   maxExtension: number,
 ): CarrierPhone | undefined {
   const clean = cleanText(text);
-  const [main = '', ext = ''] = clean.split(/\s*(?:extension|ext\.?|x|#)\s*/i, 2);
-  let digits = main.replace(/[^0-9]/g, '');
+  const [main = '', ext = ''] = clean.split(EXTENSION_MARK, 2);
+  let digits = main.replace(NOT_DIGITS, '');
   if (NANP.has(country) && digits.length === 11 && digits.startsWith('1')) digits = digits.slice(1);
   if (digits.length === 0 || digits.length > 15) return undefined;
-  const extension = ext.replace(/[^0-9]/g, '');
+  const extension = ext.replace(NOT_DIGITS, '');
   return extension.length > 0 && extension.length <= maxExtension ? { number: digits, extension } : { number: digits };
 }
 
@@ -110,9 +114,20 @@ export interface SentShipTo {
  * always; the optional ship-to values only when they were sent.
  */
 export function carrierFields(sent: SentShipTo): FieldPath[] {
-  const fields: FieldPath[] = ['shipTo.name', 'shipTo.city', 'shipTo.country', 'lines.weight', 'shipment.service'];
-  for (const key of ['company', 'line1', 'line2', 'region', 'postalCode', 'phone'] as const) {
-    if (sent[key]) fields.push(`shipTo.${key}`);
+  let mask = 0;
+  for (let i = 0; i < OPTIONAL_SHIP_TO.length; i++) if (sent[OPTIONAL_SHIP_TO[i]!]) mask |= 1 << i;
+  // 64 possible lists: each sorted once, handed out as a copy (callers may change theirs).
+  let fields = carrierFieldLists[mask];
+  if (fields === undefined) {
+    const list: FieldPath[] = ['shipTo.name', 'shipTo.city', 'shipTo.country', 'lines.weight', 'shipment.service'];
+    OPTIONAL_SHIP_TO.forEach((key, i) => {
+      if (mask & (1 << i)) list.push(`shipTo.${key}`);
+    });
+    fields = sortedFields(list);
+    carrierFieldLists[mask] = fields;
   }
-  return sortedFields(fields);
+  return fields.slice();
 }
+
+const OPTIONAL_SHIP_TO = ['company', 'line1', 'line2', 'region', 'postalCode', 'phone'] as const;
+const carrierFieldLists: Array<readonly FieldPath[] | undefined> = [];

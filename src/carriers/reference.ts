@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The reference a label purchase carries, by which the carrier can be asked later whether it
@@ -27,7 +27,7 @@ export const LABEL_REFERENCE_LENGTH = 26;
 
 /** The reference of the label bought by `deliveryId` (the carrier delivery's id). */
 export function labelReference(deliveryId: string): string {
-  const digest = createHash('sha256').update(deliveryId, 'utf8').digest();
+  const digest = hash('sha256', deliveryId, 'buffer');
   let letters = '';
   for (const byte of digest.subarray(0, (LABEL_REFERENCE_LENGTH - 2) / 2)) letters += String.fromCharCode(65 + (byte >> 4), 65 + (byte & 15));
   return `DS${letters}`;

@@ -63,5 +63,12 @@ export const CONTACT_FIELDS: readonly FieldPath[] = ['customer.email', 'customer
 
 /** Sorted, de-duplicated list of field paths, as `preview` and the disclosure ledger print them. */
 export function sortedFields(paths: Iterable<FieldPath>): FieldPath[] {
-  return [...new Set(paths)].sort();
+  // Sorted, then duplicates (now neighbours) dropped: the same list as through a Set, without it.
+  const sorted = Array.from(paths).sort();
+  let kept = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (kept === 0 || sorted[i] !== sorted[kept - 1]) sorted[kept++] = sorted[i]!;
+  }
+  sorted.length = kept;
+  return sorted;
 }

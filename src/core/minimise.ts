@@ -1,13 +1,17 @@
 import type { CarrierShipment } from '../carriers/carrier';
 import type { StoreConfig, SupplierConfig } from '../config/config';
 import type { DropShipOrder } from '../formats/format';
-import { CONTACT_FIELDS, type FieldPath, sortedFields } from './field-paths';
+import { CONTACT_FIELDS, FIELD_PATHS, type FieldPath, sortedFields } from './field-paths';
 import type { Order } from './order';
 import type { Shipment } from './shipment';
 
 function present(value: unknown): boolean {
   if (value === undefined || value === null || value === '') return false;
-  if (typeof value === 'object') return Object.keys(value).length > 0;
+  if (typeof value === 'object') {
+    // Whether it has an own enumerable key (Object.keys(value).length > 0), without the array.
+    for (const key in value) if (Object.hasOwn(value, key)) return true;
+    return false;
+  }
   return true;
 }
 
@@ -45,6 +49,39 @@ export function carrierShipment(order: Order, shipment: Shipment, store: StoreCo
 
 type Section = 'order' | 'customer' | 'shipTo' | 'shipment';
 
+/** Section → key → its canonical path (`shipTo` → `city` → `shipTo.city`), built once rather than joined per value. */
+const PATHS = new Map<string, Map<string, FieldPath>>();
+for (const path of FIELD_PATHS) {
+  const dot = path.indexOf('.');
+  const section = path.slice(0, dot);
+  if (!PATHS.has(section)) PATHS.set(section, new Map());
+  PATHS.get(section)!.set(path.slice(dot + 1), path);
+}
+
+function pathOf(section: Section | 'lines', key: string): FieldPath {
+  return PATHS.get(section)?.get(key) ?? (`${section}.${key}` as FieldPath);
+}
+
+const LINE_KEYS = ['sku', 'name', 'quantity', 'unitPrice', 'weight', 'properties'] as const;
+const LINE_PATHS = LINE_KEYS.map((key) => pathOf('lines', key));
+
+/**
+ * A supplier's allow-list as a set, for its customers and for contact-restricted ones
+ * (without {@link CONTACT_FIELDS}): built once per allow-list, not per purchase order.
+ */
+const allowedSets = new WeakMap<readonly string[], { open: ReadonlySet<FieldPath>; restricted: ReadonlySet<FieldPath> }>();
+
+function allowedFields(fields: readonly FieldPath[], contactRestricted: boolean): ReadonlySet<FieldPath> {
+  let sets = allowedSets.get(fields);
+  if (!sets) {
+    const restricted = new Set<FieldPath>(fields);
+    for (const f of CONTACT_FIELDS) restricted.delete(f);
+    sets = { open: new Set<FieldPath>(fields), restricted };
+    allowedSets.set(fields, sets);
+  }
+  return contactRestricted ? sets.restricted : sets.open;
+}
+
 /**
  * The purchase order one supplier may see (privacy promises 2 and 6): only its own lines
  * (the shipment's), only fields on its allow-list, never contact data of a contact-
@@ -55,15 +92,15 @@ export function dropShipOrder(
   shipment: Shipment,
   supplier: Pick<SupplierConfig, 'id' | 'fields'>,
 ): { po: DropShipOrder; fields: FieldPath[] } {
-  const allowed = new Set<FieldPath>(supplier.fields);
-  if (order.customer.contactRestricted) for (const f of CONTACT_FIELDS) allowed.delete(f);
+  const allowed = allowedFields(supplier.fields, Boolean(order.customer.contactRestricted));
   const fields: FieldPath[] = [];
 
   const pick = <S extends Section>(section: S, source: Record<string, unknown> | undefined): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     if (!source) return out;
-    for (const [key, value] of Object.entries(source)) {
-      const path = `${section}.${key}` as FieldPath;
+    for (const key of Object.keys(source)) {
+      const path = pathOf(section, key);
+      const value = source[key];
       if (allowed.has(path) && present(value)) {
         out[key] = value;
         fields.push(path);
@@ -87,8 +124,9 @@ export function dropShipOrder(
     shipment: pick('shipment', shipmentFacts),
     lines: shipment.lines.map((line) => {
       const out: DropShipOrder['lines'][number] = {};
-      for (const key of ['sku', 'name', 'quantity', 'unitPrice', 'weight', 'properties'] as const) {
-        const path = `lines.${key}` as FieldPath;
+      for (let i = 0; i < LINE_KEYS.length; i++) {
+        const key = LINE_KEYS[i]!;
+        const path = LINE_PATHS[i]!;
         if (allowed.has(path) && present(line[key])) {
           (out as Record<string, unknown>)[key] = line[key];
           fields.push(path);

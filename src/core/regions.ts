@@ -11,13 +11,19 @@ import { allCountries } from 'country-region-data';
  * AU) and a few common exonyms. Matching ignores case, accents, punctuation and spacing.
  */
 
+const ASCII_ALNUM = /^[A-Za-z0-9]+$/;
+const MARKS = /\p{M}/gu;
+const NOT_LETTERS_OR_DIGITS = /[^\p{L}\p{N}]+/gu;
+
 /** Accent-, case-, punctuation- and space-insensitive form of a name, for matching. */
 function key(text: string): string {
+  // Letters and digits of ASCII only (most regions: "OR", "ca"): nothing but the case to change.
+  if (ASCII_ALNUM.test(text)) return text.toLowerCase();
   return text
     .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
+    .replace(MARKS, '')
     .toLowerCase()
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .replace(NOT_LETTERS_OR_DIGITS, ' ')
     .trim();
 }
 
@@ -71,6 +77,8 @@ const BY_COUNTRY: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map(
  * subdivision.
  */
 export function regionCode(country: string, region: string | undefined): string | undefined {
-  if (region === undefined || key(region) === '') return undefined;
-  return BY_COUNTRY.get(country.trim().toUpperCase())?.get(key(region));
+  if (region === undefined) return undefined;
+  const k = key(region);
+  if (k === '') return undefined;
+  return BY_COUNTRY.get(country.trim().toUpperCase())?.get(k);
 }

@@ -1,5 +1,6 @@
 import { asciiDigits, containsCardNumber, isSensitiveKey, REDACTED, redactCardNumbers } from './card-data';
 import type { OrderEventSource, OrderInput } from './order';
+import { setOwn } from './own-keys';
 
 /**
  * Card-data scrubbing of a mapped order, before validation and before anything is stored
@@ -57,13 +58,24 @@ const WITH_EXTENSION = /^(.*?)(?:;ext=|[\s,;]*(?:extension|extn|ext|x|#)[\s.:=]*
  * add up to). (A 13 to 15 digit international number can pass the Luhn check by chance and be
  * dropped; losing a phone is the safe side of that trade.)
  */
+const NOT_ASCII_DIGITS = /\D/g;
+
+/**
+ * False for ASCII text (digits of a number or a phone) too short to hold 13 digits: the card
+ * scanner need not read it. (Only for ASCII: one Unicode numeral can stand for two digits.)
+ */
+function mayHoldCardNumber(asciiText: string): boolean {
+  return asciiText.length >= 13;
+}
+
 function phoneLooksLikeCard(value: unknown): boolean {
   if (typeof value !== 'string' && typeof value !== 'number') return false;
   const phone = asciiDigits(String(value).trim());
   // Phones are at most 40 characters once validated; the bound keeps the lazy match linear-cheap
   // if this ever sees a longer value.
   const number = (phone.length <= 64 ? WITH_EXTENSION.exec(phone)?.[1] : undefined) ?? phone;
-  return containsCardNumber(number.replace(/\D/g, ''));
+  const digits = number.replace(NOT_ASCII_DIGITS, '');
+  return mayHoldCardNumber(digits) && containsCardNumber(digits);
 }
 
 function dropProperty(name: string, options: ScrubOptions): boolean {
@@ -77,22 +89,27 @@ function walk(value: unknown, path: Path, options: ScrubOptions): unknown {
   if (isIdentifier(path)) return value;
   if (typeof value === 'string') return redactCardNumbers(value);
   // A card number sent as a JSON number is still a card number.
-  if (typeof value === 'number') return containsCardNumber(String(value)) ? REDACTED : value;
+  if (typeof value === 'number') {
+    const digits = String(value);
+    return mayHoldCardNumber(digits) && containsCardNumber(digits) ? REDACTED : value;
+  }
   if (Array.isArray(value)) return value.map((item, index) => walk(item, [...path, index], options));
   if (typeof value !== 'object' || value === null) return value;
-  const entries: [string, unknown][] = [];
-  for (const [key, item] of Object.entries(value)) {
+  const out: Record<string, unknown> = {};
+  const lineProperties = isLineProperties(path);
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
     if (item === undefined) continue;
-    if (isLineProperties(path) && dropProperty(key, options)) continue;
+    if (lineProperties && dropProperty(key, options)) continue;
     if (isPhone(path, key)) {
       // Contact data, not free text: kept as written, or dropped when it is a card number.
-      if (!phoneLooksLikeCard(item)) entries.push([key, item]);
+      if (!phoneLooksLikeCard(item)) setOwn(out, key, item);
       continue;
     }
-    entries.push([redactCardNumbers(key), walk(item, [...path, key], options)]);
+    // setOwn, as fromEntries: a key named "__proto__" elsewhere stays a plain key.
+    setOwn(out, redactCardNumbers(key), walk(item, [...path, key], options));
   }
-  // fromEntries, not assignment: a key named "__proto__" elsewhere stays a plain key.
-  return Object.fromEntries(entries);
+  return out;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { redactCardNumbers } from './card-data';
 import { Order, type OrderInput } from './order';
+import { setOwn } from './own-keys';
 
 /**
  * Length limits checked before scrubbing (privacy promise 1 costs nothing on huge input):
@@ -48,35 +49,104 @@ function segment(name: string): string {
   return name.length <= 40 ? redactCardNumbers(name) : name;
 }
 
-function walk(value: unknown, schema: z.ZodType | undefined, path: (string | number)[], found: OverLongText[]): unknown {
-  const s = unwrap(schema);
+/**
+ * What the walk needs of a schema, read from it once: a string's limit, an array's element,
+ * an object's fields, a record's key limit and values. Zod's getters (`shape`, `maxLength`,
+ * the wrappers to look through) are not cheap, and the order schema never changes.
+ */
+class Limits {
+  /** At most this many characters for a string here. */
+  readonly max: number;
+  private readonly schema: z.ZodType | undefined;
+  private element: Limits | undefined;
+  private fields: Map<string, Limits> | undefined;
+  private value: Limits | undefined;
+  /** For a record: at most this many characters for a key. */
+  readonly keyMax: number | undefined;
+
+  constructor(schema: z.ZodType | undefined) {
+    const s = unwrap(schema);
+    this.schema = s;
+    this.max = maxOf(s);
+    this.keyMax = s instanceof z.ZodRecord ? maxOf(unwrap(s.keyType as z.ZodType)) : undefined;
+  }
+
+  /** The limits of an array's items (none beyond the default when this is not an array). */
+  itemLimits(): Limits {
+    this.element ??= limitsOf(this.schema instanceof z.ZodArray ? (this.schema.element as z.ZodType) : undefined);
+    return this.element;
+  }
+
+  /** The limits of a record's values. */
+  valueLimits(): Limits {
+    this.value ??= limitsOf(this.schema instanceof z.ZodRecord ? (this.schema.valueType as z.ZodType) : undefined);
+    return this.value;
+  }
+
+  /** The limits of an object's field (the default for a key the object does not have). */
+  fieldLimits(key: string): Limits {
+    if (!this.fields) {
+      this.fields = new Map();
+      const shape = this.schema instanceof z.ZodObject ? (this.schema.shape as Record<string, z.ZodType>) : {};
+      for (const k of Object.keys(shape)) this.fields.set(k, limitsOf(shape[k]));
+    }
+    return this.fields.get(key) ?? NO_SCHEMA;
+  }
+}
+
+const bySchema = new WeakMap<z.ZodType, Limits>();
+const NO_SCHEMA = new Limits(undefined);
+
+function limitsOf(schema: z.ZodType | undefined): Limits {
+  if (schema === undefined) return NO_SCHEMA;
+  let limits = bySchema.get(schema);
+  if (!limits) {
+    limits = new Limits(schema);
+    bySchema.set(schema, limits);
+  }
+  return limits;
+}
+
+/** A path as the walk goes down, joined into an array only for a value it reports. */
+interface Step {
+  up: Step | undefined;
+  at: string | number;
+  /** A record's key: named by {@link segment}. */
+  named?: true;
+}
+
+function pathOf(step: Step | undefined): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let s = step; s !== undefined; s = s.up) path.push(s.named ? segment(s.at as string) : s.at);
+  return path.reverse();
+}
+
+function walk(value: unknown, limits: Limits, path: Step | undefined, found: OverLongText[]): unknown {
   if (typeof value === 'string') {
-    const max = maxOf(s);
-    if (!over(value, max)) return value;
-    found.push({ path, max });
+    if (!over(value, limits.max)) return value;
+    found.push({ path: pathOf(path), max: limits.max });
     return '';
   }
   if (Array.isArray(value)) {
-    const element = s instanceof z.ZodArray ? (s.element as z.ZodType) : undefined;
-    return value.map((item, i) => walk(item, element, [...path, i], found));
+    const items = limits.itemLimits();
+    return value.map((item, i) => walk(item, items, { up: path, at: i }, found));
   }
   if (typeof value !== 'object' || value === null) return value;
-  const entries: [string, unknown][] = [];
-  for (const [key, item] of Object.entries(value)) {
-    if (s instanceof z.ZodRecord) {
-      const keyMax = maxOf(unwrap(s.keyType as z.ZodType));
+  const out: Record<string, unknown> = {};
+  const keyMax = limits.keyMax;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (keyMax !== undefined) {
       if (over(key, keyMax)) {
-        found.push({ path: [...path, segment(key)], max: keyMax });
+        found.push({ path: [...pathOf(path), segment(key)], max: keyMax });
         continue;
       }
-      entries.push([key, walk(item, s.valueType as z.ZodType, [...path, segment(key)], found)]);
+      setOwn(out, key, walk(item, limits.valueLimits(), { up: path, at: key, named: true }, found));
     } else {
-      const shape = s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : {};
-      entries.push([key, walk(item, Object.hasOwn(shape, key) ? shape[key] : undefined, [...path, key], found)]);
+      setOwn(out, key, walk(item, limits.fieldLimits(key), { up: path, at: key }, found));
     }
   }
-  // fromEntries, not assignment: a key named "__proto__" stays a plain key.
-  return Object.fromEntries(entries);
+  return out;
 }
 
 /**
@@ -89,6 +159,6 @@ function walk(value: unknown, schema: z.ZodType | undefined, path: (string | num
 export function limitText(input: OrderInput): { input: OrderInput; overLong: OverLongText[] } {
   const overLong: OverLongText[] = [];
   // The walk keeps the input's shape and only empties strings, so it is still an OrderInput.
-  const limited = walk(input, Order, [], overLong) as OrderInput;
+  const limited = walk(input, limitsOf(Order), undefined, overLong) as OrderInput;
   return { input: limited, overLong };
 }

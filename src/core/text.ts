@@ -12,11 +12,25 @@ const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** Control characters and line/paragraph separators: carriers want one-line values. */
 const CONTROL_OR_BREAK = /[\p{Cc}\p{Zl}\p{Zp}]/gu;
+const WHITESPACE_RUN = /\s+/gu;
+
+/** Printable ASCII words with single spaces between them: what `cleanText` returns unchanged. */
+const CLEAN_ASCII = /^[!-~]+(?: [!-~]+)*$/;
 
 /** Length in code points. */
 export function codePointLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n += 1;
+  // UTF-16 units less one for each surrogate pair (what iterating the string counts), without the iterator.
+  let n = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        n -= 1;
+        i += 1;
+      }
+    }
+  }
   return n;
 }
 
@@ -27,11 +41,13 @@ export function codePointLength(text: string): number {
  */
 export function cleanText(text: string | undefined): string {
   if (text === undefined) return '';
+  // Most values are already one clean line of printable ASCII: nothing below would change them.
+  if (CLEAN_ASCII.test(text)) return text;
   return text
     .replace(LONE_SURROGATE, '\uFFFD')
     .normalize('NFC')
     .replace(CONTROL_OR_BREAK, ' ')
-    .replace(/\s+/gu, ' ')
+    .replace(WHITESPACE_RUN, ' ')
     .trim();
 }
 

@@ -248,7 +248,8 @@ function shipTo(po: DropShipOrder, o: CxmlOptions): XmlElement {
   return el('ShipTo', undefined, [
     el('Address', undefined, [
       el('Name', { 'xml:lang': o.lang }, s.company ?? s.name ?? ''),
-      postalAddress({ ...s, deliverTo: s.name }),
+      // Object.assign, not `{ ...s, deliverTo }`: see cancellationView in format.ts.
+      postalAddress(Object.assign({}, s, { deliverTo: s.name })),
       po.customer.email !== undefined ? el('Email', { name: 'default' }, po.customer.email) : undefined,
       phoneNumber !== undefined ? phone(phoneNumber, s.country ?? o.billTo.country) : undefined,
     ]),

@@ -109,6 +109,14 @@ export interface PurchaseOrderFormat<Options = unknown> {
    */
   render(po: DropShipOrder, options: Options, context: RenderContext): string;
   /**
+   * `check`, and `render` when the check finds no problems, in one pass: for a format whose
+   * check writes the whole document anyway (X12), so that planning a purchase order rendered
+   * at once, or completing one with its label, does not write it twice. The same findings and
+   * the same document as the two calls; no `body` when there are problems (`render` would
+   * throw them).
+   */
+  checkAndRender?(po: DropShipOrder, options: Options, context: RenderContext): { check: PayloadCheck; body?: string };
+  /**
    * Many purchase orders in one file, for suppliers that take one file per interval
    * (`batch` in the supplier file). Formats without it cannot be batched (cXML carries one
    * OrderRequest per document).
@@ -137,12 +145,22 @@ export interface PurchaseOrderFormat<Options = unknown> {
 export function cancellationView(po: DropShipOrder): DropShipOrder {
   const { id, placedAt, currency } = po.order;
   const { id: shipmentId, carrier, service } = po.shipment;
+  // Key by key, not `{ ...(a ? { a } : {}), ...(b ? { b } : {}) }`: V8 (Node 20) gives an
+  // object that gets keys after a leading spread a hidden class of its own.
+  const order: DropShipOrder['order'] = {};
+  if (id !== undefined) order.id = id;
+  if (placedAt !== undefined) order.placedAt = placedAt;
+  if (currency !== undefined) order.currency = currency;
+  const shipment: DropShipOrder['shipment'] = {};
+  if (shipmentId !== undefined) shipment.id = shipmentId;
+  if (carrier !== undefined) shipment.carrier = carrier;
+  if (service !== undefined) shipment.service = service;
   return {
     supplierId: po.supplierId,
-    order: { ...(id !== undefined ? { id } : {}), ...(placedAt !== undefined ? { placedAt } : {}), ...(currency !== undefined ? { currency } : {}) },
+    order,
     customer: {},
     shipTo: {},
-    shipment: { ...(shipmentId !== undefined ? { id: shipmentId } : {}), ...(carrier !== undefined ? { carrier } : {}), ...(service !== undefined ? { service } : {}) },
+    shipment,
     lines: po.lines.map(({ properties: _properties, ...line }) => line),
   };
 }

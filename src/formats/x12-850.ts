@@ -416,8 +416,36 @@ function checkView(po: DropShipOrder, options: X12Options): PayloadCheck {
   return { problems: w.problems, unsent: [...w.unsent].sort() };
 }
 
-/** The interchange (ISA/GS ... GE/IEA) around one transaction set per purchase order. */
-function interchange(items: readonly BatchItem[], options: X12Options, context: Pick<BatchContext, 'createdAt' | 'controlNumber'>): string {
+/** What ends a segment: the segment delimiter and the line break asked for. */
+function terminatorOf(o: X12Options): string {
+  return o.delimiters.segment + { none: '', lf: '\n', crlf: '\r\n' }[o.lineBreak];
+}
+
+/**
+ * `checkView`, and the interchange when it finds no problems, from one writing of the
+ * transaction set: only BEG's date (the order's, else `createdAt`) and BEG01 read the
+ * context, and neither makes a problem or an unsent field.
+ */
+function checkAndRender(po: DropShipOrder, options: X12Options, context: RenderContext): { check: PayloadCheck; body?: string } {
+  const transaction = new Writer(options, terminatorOf(options));
+  try {
+    // ST02 of a lone purchase order is the interchange's number (checked when it is written).
+    transactionSet(transaction, po, options, context, String(context.controlNumber ?? 1).padStart(9, '0'));
+  } catch {
+    // A date this context cannot give (the order's withheld): as check, then render, would go.
+    const check = checkView(po, options);
+    return check.problems.length > 0 ? { check } : { check, body: x12Format.render(po, options, context) };
+  }
+  const check = { problems: transaction.problems, unsent: [...transaction.unsent].sort() };
+  if (check.problems.length > 0) return { check };
+  return { check, body: interchange([{ po, context }], options, { createdAt: context.createdAt, ...(context.controlNumber !== undefined ? { controlNumber: context.controlNumber } : {}) }, transaction) };
+}
+
+/**
+ * The interchange (ISA/GS ... GE/IEA) around one transaction set per purchase order;
+ * `written` is the lone item's transaction set, already written (by `checkAndRender`).
+ */
+function interchange(items: readonly BatchItem[], options: X12Options, context: Pick<BatchContext, 'createdAt' | 'controlNumber'>, written?: Writer): string {
   const o = options;
   const controlNumber = context.controlNumber ?? 1;
   if (!Number.isInteger(controlNumber) || controlNumber < 1 || controlNumber > 999_999_999) {
@@ -425,7 +453,7 @@ function interchange(items: readonly BatchItem[], options: X12Options, context: 
   }
   const control9 = String(controlNumber).padStart(9, '0');
   const d = o.delimiters;
-  const terminator = d.segment + { none: '', lf: '\n', crlf: '\r\n' }[o.lineBreak];
+  const terminator = terminatorOf(o);
   const created = wallClock(context.createdAt);
   const is5010 = o.version === '005010';
 
@@ -463,8 +491,11 @@ function interchange(items: readonly BatchItem[], options: X12Options, context: 
   );
   // ST02 of a lone purchase order is the interchange's own number; in a batch, 0001, 0002, ...
   items.forEach((item, i) => {
-    const transaction = new Writer(o, terminator);
-    transactionSet(transaction, item.po, o, item.context, items.length === 1 ? control9 : String(i + 1).padStart(4, '0'));
+    let transaction = written;
+    if (transaction === undefined) {
+      transaction = new Writer(o, terminator);
+      transactionSet(transaction, item.po, o, item.context, items.length === 1 ? control9 : String(i + 1).padStart(4, '0'));
+    }
     if (transaction.problems.length > 0) {
       throw new DropshipError('EINVALID_ORDER', items.length === 1 ? transaction.problems : transaction.problems.map((p) => `purchase order ${i + 1}: ${p}`));
     }
@@ -483,6 +514,7 @@ export const x12Format: PurchaseOrderFormat<X12Options> = {
   needsControlNumber: true,
   requiredFields: ['order.id', 'lines.sku', 'lines.quantity'],
   check: checkView,
+  checkAndRender,
   render(po: DropShipOrder, options: X12Options, context: RenderContext): string {
     return interchange([{ po, context }], options, { createdAt: context.createdAt, ...(context.controlNumber !== undefined ? { controlNumber: context.controlNumber } : {}) });
   },

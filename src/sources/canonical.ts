@@ -18,7 +18,13 @@ const STATE_KEYS = ['status', 'test'];
 /** The named keys of an object, each value shallow; a non-object goes to validation as-is. */
 function pick(value: unknown, keys: readonly string[]): unknown {
   if (!isRecord(value)) return shallow(value);
-  return compact(Object.fromEntries(keys.map((k) => [k, shallow(value[k])])));
+  // compact() of the named keys, in one pass (the key lists are this file's own).
+  const out: JsonObject = {};
+  for (const k of keys) {
+    const v = shallow(value[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 function properties(value: unknown): unknown {
@@ -29,7 +35,9 @@ function properties(value: unknown): unknown {
 
 function line(value: unknown): unknown {
   if (!isRecord(value)) return shallow(value);
-  return compact({ ...(pick(value, LINE_KEYS) as JsonObject), properties: properties(value.properties) });
+  // Onto pick's own copy (its keys are LINE_KEYS) rather than `{ ...pick(), properties }`:
+  // V8 (Node 20) gives an object that gets keys after a leading spread a hidden class of its own.
+  return compact(Object.assign(pick(value, LINE_KEYS) as JsonObject, { properties: properties(value.properties) }));
 }
 
 /** The canonical order JSON, recognised by an `id` and a `lines` array. */

@@ -266,7 +266,9 @@ export function ingestOrder(payload: unknown, options: IngestOptions = {}): Orde
   // order's version is what the client sent, and is scrubbed like the rest.
   const { version, ...rest } = limited.input;
   const scrubbed = scrubOrderInput(source.kind === 'canonical' ? limited.input : rest, { source: source.kind });
-  const input = source.kind === 'canonical' || version === undefined ? scrubbed : { ...scrubbed, version };
+  // Object.assign rather than `{ ...scrubbed, version }` (V8 gives an object that gets keys
+  // after a leading spread a hidden class of its own); scrubbed's keys are the adapter's.
+  const input = source.kind === 'canonical' || version === undefined ? scrubbed : Object.assign({}, scrubbed, { version });
   const result = Order.safeParse(input);
   // `replace` is the request's, not the order's: only the canonical JSON carries it.
   const replace = source.kind === 'canonical' && typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>).replace : undefined;

@@ -1,4 +1,5 @@
 import type { OrderInput } from '../core/order';
+import { setOwn } from '../core/own-keys';
 import { DropshipError } from '../errors';
 
 /**
@@ -54,7 +55,12 @@ export function shallow(value: unknown): unknown {
 
 /** A copy without the keys whose value is undefined, so optional fields are absent, not `undefined`. */
 export function compact<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined) setOwn(out, key, v);
+  }
+  return out as T;
 }
 
 /** "First Last" from name parts, skipping empty ones. */

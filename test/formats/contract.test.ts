@@ -87,6 +87,29 @@ describe.each(formatIds())('purchase-order format %s', (id) => {
     }
   });
 
+  it('checkAndRender (when it has one) says what check says and writes what render writes', () => {
+    if (!format.checkAndRender) return;
+    const o = format.optionsSchema.parse(copy(OPTIONS[id]));
+    const { po } = dropShipOrder(ORDER, SHIPMENT, { id: 'creamery', fields: [...ALL_DISCLOSABLE] });
+    // Writable; with a code the format leaves out (unsent); and with problems.
+    const views = [
+      po,
+      { ...po, shipTo: { ...po.shipTo, region: 'Not a region code at all', phone: 'x'.repeat(300) } },
+      { ...po, shipTo: { ...po.shipTo, city: 'x'.repeat(200) }, lines: po.lines.map((l) => ({ ...l, sku: ` ${l.sku ?? ''}` })) },
+    ];
+    for (const [i, view] of views.entries()) {
+      for (const context of [CONTEXT, { ...CONTEXT, controlNumber: 7 + i }, { deliveryId: 'd', createdAt: '2026-01-02T03:04:05Z' }]) {
+        const both = format.checkAndRender(copy(view), o, context);
+        const check = format.check?.(copy(view), o) ?? { problems: [], unsent: [] };
+        expect(both.check).toEqual(check);
+        if (check.problems.length > 0) expect(both.body).toBeUndefined();
+        else expect(both.body).toBe(format.render(copy(view), o, context));
+      }
+    }
+    const findings = views.map((v) => format.checkAndRender!(copy(v), o, CONTEXT).check);
+    expect(findings.map((c) => [c.problems.length > 0, c.unsent.length > 0])).toEqual([[false, false], [false, true], [true, expect.any(Boolean)]]);
+  });
+
   it('renders the same view identically every time, and leaves the view untouched', () => {
     const { po } = dropShipOrder(ORDER, SHIPMENT, { id: 'creamery', fields: [...ALL_DISCLOSABLE] });
     const before = JSON.stringify(po);

@@ -67,6 +67,9 @@ export interface FedexShipRequest {
   accountNumber: { value: string };
 }
 
+const COUNTRY_CODE = /^[A-Z]{2}$/;
+const SERVICE_TYPE = /^[A-Z][A-Z0-9_]*$/;
+
 function fedexAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
   const country = party.country.trim().toUpperCase();
   const problems: string[] = [];
@@ -85,7 +88,7 @@ function fedexAddress(party: CarrierShipment['shipTo'] | ShipFrom) {
   };
   if (street.lines.length === 0) problems.push('line1 has no printable characters');
   if (city === '') problems.push('city has no printable characters');
-  if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
+  if (!COUNTRY_CODE.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
   return { address, street, region, postalCode, problems };
 }
 
@@ -104,21 +107,47 @@ function contact(name: string, company: string, phone: CarrierPhone): FedexConta
   };
 }
 
+/** The shipper's part of a request, and what is wrong with it: the same for every shipment from one address. */
+interface FedexShipper {
+  problems: string[];
+  address: FedexAddress;
+  phone: CarrierPhone | undefined;
+  contact: FedexContact | undefined;
+}
+
+/**
+ * Worked out once per shipper (a configuration's warehouse or supplier address, which is not
+ * changed once loaded) rather than for every label: the requests only serialise it.
+ */
+const shippers = new WeakMap<ShipFrom, FedexShipper>();
+
+function fedexShipper(shipper: ShipFrom): FedexShipper {
+  let known = shippers.get(shipper);
+  if (!known) {
+    const from = fedexAddress(shipper);
+    const problems = from.problems.map((p) => `shipper ${p}`);
+    const name = truncate(shipper.name, FEDEX_LIMITS.personName);
+    if (name === '') problems.push('shipper name has no printable characters');
+    const phone = fedexPhone(shipper.phone, from.address.countryCode);
+    if (phone === undefined) problems.push('shipper phone must have 10 to 15 digits (FedEx requires one)');
+    known = { problems, address: from.address, phone, contact: phone && contact(name, truncate(shipper.company, FEDEX_LIMITS.companyName), phone) };
+    shippers.set(shipper, known);
+  }
+  return known;
+}
+
 function build(shipment: CarrierShipment, options: FedexOptions) {
   const { shipper, shipTo } = shipment;
   const configProblems: string[] = [];
   const orderProblems: string[] = [];
 
-  if (!/^[A-Z][A-Z0-9_]*$/.test(shipment.service)) {
+  if (!SERVICE_TYPE.test(shipment.service)) {
     configProblems.push('shipment.service: a FedEx service type is capitals and "_", such as FEDEX_GROUND');
   }
-  const from = fedexAddress(shipper);
-  configProblems.push(...from.problems.map((p) => `shipper ${p}`));
-  const shipperName = truncate(shipper.name, FEDEX_LIMITS.personName);
-  if (shipperName === '') configProblems.push('shipper name has no printable characters');
-  const shipperPhone = fedexPhone(shipper.phone, from.address.countryCode);
-  if (shipperPhone === undefined) configProblems.push('shipper phone must have 10 to 15 digits (FedEx requires one)');
-  if (configProblems.length > 0 || shipperPhone === undefined) throw new DropshipError('ECONFIG', configProblems);
+  const from = fedexShipper(shipper);
+  configProblems.push(...from.problems);
+  const shipperPhone = from.phone;
+  if (configProblems.length > 0 || shipperPhone === undefined || from.contact === undefined) throw new DropshipError('ECONFIG', configProblems);
 
   const to = fedexAddress(shipTo);
   orderProblems.push(...to.problems.map((p) => `shipTo.${p}`));
@@ -139,10 +168,7 @@ function build(shipment: CarrierShipment, options: FedexOptions) {
   const request: FedexShipRequest = {
     labelResponseOptions: options.labelResponseOptions,
     requestedShipment: {
-      shipper: {
-        contact: contact(shipperName, truncate(shipper.company, FEDEX_LIMITS.companyName), shipperPhone),
-        address: from.address,
-      },
+      shipper: { contact: from.contact, address: from.address },
       // contact and address in one item: FedEx's own sample splits them, which its schema rejects.
       recipients: [{ contact: contact(name, company, shipToPhone ?? shipperPhone), address: to.address }],
       pickupType: options.pickupType,

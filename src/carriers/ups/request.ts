@@ -71,6 +71,8 @@ export interface UpsShipRequest {
 }
 
 const DEFAULT_STOCK = { Height: '6', Width: '4' } as const;
+const COUNTRY_CODE = /^[A-Z]{2}$/;
+const SERVICE_CODE = /^[0-9A-Za-z]{2}$/;
 
 /**
  * Where UPS takes a reference for a shipment between two countries: `Shipment.ReferenceNumber`
@@ -138,7 +140,7 @@ function upsAddress(party: CarrierShipment['shipTo'] | ShipFrom, role: 'shipper'
   };
   if (street.lines.length === 0) problems.push('line1 has no printable characters');
   if (city === '') problems.push('city has no printable characters');
-  if (!/^[A-Z]{2}$/.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
+  if (!COUNTRY_CODE.test(country)) problems.push('country must be an ISO 3166-1 alpha-2 code');
   return { address, street, region, postalCode, problems };
 }
 
@@ -156,26 +158,60 @@ function upsWeight(grams: number, unit: UpsOptions['weightUnit']): string | unde
   return whole.length <= UPS_LIMITS.weight ? whole : undefined;
 }
 
+/** The shipper's part of a request, and what is wrong with it: the same for every shipment from one address. */
+interface UpsShipper {
+  problems: string[];
+  address: UpsAddress;
+  name: string;
+  attentionName: string;
+  phone: UpsPhone | undefined;
+}
+
+/**
+ * Worked out once per shipper (a configuration's warehouse or supplier address, which is not
+ * changed once loaded) rather than for every label: the requests only serialise it.
+ */
+const shippers = new WeakMap<ShipFrom, UpsShipper>();
+
+function upsShipper(shipper: ShipFrom): UpsShipper {
+  let known = shippers.get(shipper);
+  if (!known) {
+    const from = upsAddress(shipper, 'shipper');
+    const problems = from.problems.map((p) => `shipper ${p}`);
+    const name = truncate(shipper.company, UPS_LIMITS.name) || truncate(shipper.name, UPS_LIMITS.name);
+    if (name === '') problems.push('shipper name has no printable characters');
+    known = {
+      problems,
+      address: from.address,
+      name,
+      // Required by UPS for international shipments; harmless for domestic ones.
+      attentionName: truncate(shipper.name, UPS_LIMITS.attentionName) || name,
+      phone: upsPhone(parsePhone(shipper.phone, from.address.CountryCode, UPS_LIMITS.phoneExtension)),
+    };
+    shippers.set(shipper, known);
+  }
+  return known;
+}
+
 function build(shipment: CarrierShipment, options: UpsOptions) {
   const { shipper, shipTo } = shipment;
   const configProblems: string[] = [];
   const orderProblems: string[] = [];
 
-  if (!/^[0-9A-Za-z]{2}$/.test(shipment.service)) {
+  if (!SERVICE_CODE.test(shipment.service)) {
     configProblems.push('shipment.service: a UPS service code is two letters or digits, such as "03" (Ground)');
   }
-  const from = upsAddress(shipper, 'shipper');
-  configProblems.push(...from.problems.map((p) => `shipper ${p}`));
-  const shipperName = truncate(shipper.company, UPS_LIMITS.name) || truncate(shipper.name, UPS_LIMITS.name);
-  if (shipperName === '') configProblems.push('shipper name has no printable characters');
+  const from = upsShipper(shipper);
+  configProblems.push(...from.problems);
   if (configProblems.length > 0) throw new DropshipError('ECONFIG', configProblems);
+  const shipperName = from.name;
 
   const to = upsAddress(shipTo, 'shipTo');
   orderProblems.push(...to.problems.map((p) => `shipTo.${p}`));
   const personName = fitWhole(shipTo.name, UPS_LIMITS.attentionName, 'shipTo.name', orderProblems);
   const company = fitWhole(shipTo.company, UPS_LIMITS.name, 'shipTo.company', orderProblems);
   if (personName === '') orderProblems.push('shipTo.name has no printable characters');
-  const shipperPhone = upsPhone(parsePhone(shipper.phone, from.address.CountryCode, UPS_LIMITS.phoneExtension));
+  const shipperPhone = from.phone;
   const ownPhone = upsPhone(parsePhone(shipTo.phone, to.address.CountryCode, UPS_LIMITS.phoneExtension));
   // UPS requires ShipTo.Phone when the ship-to's country is not the shipper's. Without the
   // customer's own (none, or contact-restricted), the shipper's number goes, as for FedEx:
@@ -203,8 +239,7 @@ function build(shipment: CarrierShipment, options: UpsOptions) {
       Shipment: {
         Shipper: {
           Name: shipperName,
-          // Required by UPS for international shipments; harmless for domestic ones.
-          AttentionName: truncate(shipper.name, UPS_LIMITS.attentionName) || shipperName,
+          AttentionName: from.attentionName,
           ShipperNumber: options.shipperNumber,
           ...(shipperPhone && { Phone: shipperPhone }),
           Address: from.address,
