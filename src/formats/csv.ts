@@ -1,8 +1,10 @@
+import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { redactCardNumbers } from '../core/card-data';
 import type { FieldPath } from '../core/field-paths';
 import type { BatchItem, DropShipOrder, PurchaseOrderFormat } from './format';
 
+type Row = Record<string, string>;
 type Line = DropShipOrder['lines'][number];
 
 interface Column {
@@ -58,10 +60,8 @@ const BY_NAME = new Map<string, Column>(COLUMNS.flatMap((c) => [[c.name, c], [c.
  * Neutralises spreadsheet formula injection (OWASP "CSV Injection"): a cell starting with
  * = + - @ tab or CR is prefixed with a single quote so spreadsheet programs read it as text.
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
-
 export function neutraliseFormula(cell: string): string {
-  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+  return /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
 }
 
 const DATE_TOKENS = /yyyy|MM|dd|HH|mm|ss/g;
@@ -161,69 +161,9 @@ export function csvColumnFields(columns: NonNullable<CsvOptions['columns']>): Fi
   });
 }
 
-const DEFAULT_COLUMNS = COLUMNS.filter((c) => c.inDefault);
-
-/** Whether a value read from the view makes a non-empty cell. */
-function hasValue(value: unknown): boolean {
-  return value !== undefined && (typeof value === 'string' ? value !== '' : String(value) !== '');
-}
-
 function cell(value: unknown, guard = true): string {
   if (value === undefined) return '';
   return guard ? neutraliseFormula(String(value)) : String(value);
-}
-
-/**
- * Whether writing `value` puts `separator` in the text: inside it, or (a separator of more
- * than one character) begun by its end, as csv-stringify decides.
- */
-function emits(value: string, separator: string): boolean {
-  if (separator.length === 0) return false;
-  if (value.includes(separator)) return true;
-  // csv-stringify's `(value + separator).indexOf(separator) < value.length`, without the
-  // concatenation: the separator starting in the value's last k characters and running on
-  // into its own copy. Never for CRLF.
-  for (let k = 1; k < separator.length; k++) {
-    if (value.endsWith(separator.slice(0, k)) && separator.startsWith(separator.slice(k))) return true;
-  }
-  return false;
-}
-
-/** Values that need quotes beyond a delimiter, a quote or a line break: leading or trailing whitespace, CR or LF anywhere. */
-const QUOTE_WHEN = /^\s|\s$|[\r\n]/;
-
-/** How {@link csvText} writes: the options as csv-stringify normalised them. */
-interface CsvWriting {
-  header: boolean;
-  delimiter: string;
-  recordDelimiter: string;
-  quoteAll: boolean;
-}
-
-/**
- * One field as csv-stringify 6 writes a string with `quoted_match` ("needed") or
- * `quoted` and `quoted_empty` ("always"), and the default quote and escape (`"`): the
- * documents are byte for byte what it wrote (test/formats/csv-writer.test.ts compares the
- * two), without its per-call option handling and per-field allocations.
- */
-function csvField(value: string, w: CsvWriting): string {
-  if (value === '') return w.quoteAll ? '""' : '';
-  const hasQuote = value.includes('"');
-  const quoted =
-    w.quoteAll ||
-    hasQuote ||
-    emits(value, w.delimiter) ||
-    emits(value, w.recordDelimiter) ||
-    QUOTE_WHEN.test(value);
-  const escaped = hasQuote ? value.replaceAll('"', '""') : value;
-  return quoted ? `"${escaped}"` : escaped;
-}
-
-/** One record: its fields written and joined by the delimiter. */
-function csvRecord(fields: readonly string[], w: CsvWriting): string {
-  let record = fields.length > 0 ? csvField(fields[0]!, w) : '';
-  for (let i = 1; i < fields.length; i++) record += w.delimiter + csvField(fields[i]!, w);
-  return record;
 }
 
 function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
@@ -237,32 +177,23 @@ function csvRows(pos: readonly DropShipOrder[], options: CsvOptions): string {
       return c ? [{ header: typeof spec === 'string' ? c.name : spec.header, column: c }] : [];
     });
   } else {
-    // Every default column that has a value on some line, in the default order.
-    selected = [];
-    for (const c of DEFAULT_COLUMNS) {
-      if (pos.some((po) => po.lines.some((line) => hasValue(c.read(po, line, o))))) selected.push({ header: c.name, column: c });
-    }
+    const defaults = COLUMNS.filter((c) => c.inDefault);
+    selected = defaults
+      .filter((c) => pos.some((po) => po.lines.some((line) => cell(c.read(po, line, o)) !== '')))
+      .map((c) => ({ header: c.name, column: c }));
   }
-  const guarded = selected.map((s) => !unguarded.has(s.column));
-  // As csv-stringify read these options: a header only when `header` is true, ',' and LF
-  // when unset (options handed over without their defaults).
-  const w: CsvWriting = {
-    header: o.header === true,
-    delimiter: o.delimiter ?? ',',
-    recordDelimiter: o.lineEnding === 'crlf' ? '\r\n' : '\n',
-    quoteAll: o.quote === 'always',
-  };
-  // Every record ended by the record delimiter, the last one too.
-  const records: string[] = w.header ? [csvRecord(selected.map((s) => s.header), w)] : [];
-  const cells: string[] = new Array<string>(selected.length);
-  for (const po of pos) {
-    for (const line of po.lines) {
-      for (let i = 0; i < selected.length; i++) cells[i] = cell(selected[i]!.column.read(po, line, o), guarded[i]);
-      records.push(csvRecord(cells, w));
-    }
-  }
-  records.push('');
-  return records.join(w.recordDelimiter);
+  // Keys are positions, so two columns may share a header or a field.
+  const keys = selected.map((_, i) => String(i));
+  const rows: Row[] = pos.flatMap((po) =>
+    po.lines.map((line) => Object.fromEntries(selected.map((s, i) => [String(i), cell(s.column.read(po, line, o), !unguarded.has(s.column))]))),
+  );
+  return stringify(rows, {
+    header: o.header,
+    columns: selected.map((s, i) => ({ key: keys[i] ?? String(i), header: s.header })),
+    delimiter: o.delimiter,
+    record_delimiter: o.lineEnding === 'crlf' ? 'windows' : 'unix',
+    ...(o.quote === 'always' ? { quoted: true, quoted_empty: true } : { quoted_match: /^\s|\s$|[\r\n]/ }),
+  });
 }
 
 /**
