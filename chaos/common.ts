@@ -1,3 +1,4 @@
+import type { OrderInput } from '../src/core/order';
 /**
  * What every chaos scenario shares: sizes (full or quick), a seeded random source so a run
  * can be repeated, logging to stderr (stdout is kept for the one JSON line of figures),
@@ -123,4 +124,15 @@ export function sizeFrom(argv: readonly string[], env: NodeJS.ProcessEnv = proce
 export function seedFrom(env: NodeJS.ProcessEnv = process.env): number {
   const given = Number(env.CHAOS_SEED);
   return Number.isInteger(given) && given > 0 ? given : (Date.now() % 2_147_483_647) + 1;
+}
+
+/** POSTs one order to the API at `base`: its status, or 0 when nothing answered (connection refused, timed out). */
+export async function postOrder(base: string, order: OrderInput): Promise<number> {
+  try {
+    const res = await fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(order), signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
 }

@@ -73,26 +73,25 @@ export class ChaosEnvironment {
    * Like {@link start}, on a local Redis Cluster (3 primaries with a replica each, failing over
    * within seconds) with `partitions` partitions instead of one redis-server.
    */
-  static async startOnCluster(name: string, partitions: number): Promise<ChaosEnvironment> {
-    const demo = await startDemoEnvironment();
-    if (demo.fallbacks.size > 0) {
-      await demo.stop();
-      throw new Error(`chaos needs every real receiver; missing: ${[...demo.fallbacks.entries()].map(([r, why]) => `${r} (${why})`).join('; ')}`);
-    }
-    const dir = mkdtempSync(path.join(tmpdir(), `dropship-chaos-${name}-`));
-    try {
+  static startOnCluster(name: string, partitions: number): Promise<ChaosEnvironment> {
+    return ChaosEnvironment.open(name, async (demo, dir) => {
       const cluster = await LocalRedisCluster.start({ primaries: 3, replicas: 1 });
       log(`[${name}] receivers up, local Redis Cluster (3 primaries, 1 replica each) on ${cluster.seeds}, ${partitions} partitions, run folder ${dir}`);
       return new ChaosEnvironment(demo, dir, undefined, cluster, partitions);
-    } catch (error) {
-      await demo.stop();
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    }
+    });
   }
 
-  static async start(name: string): Promise<ChaosEnvironment> {
-    if (!redisServerAvailable()) throw new Error(REDIS_MISSING_HINT);
+  static start(name: string): Promise<ChaosEnvironment> {
+    if (!redisServerAvailable()) return Promise.reject(new Error(REDIS_MISSING_HINT));
+    return ChaosEnvironment.open(name, async (demo, dir) => {
+      const redis = await EmbeddedRedis.start({ dir: path.join(dir, 'redis'), appendOnly: true });
+      log(`[${name}] receivers up, private redis-server (AOF everysec) on ${redis.url}, run folder ${dir}`);
+      return new ChaosEnvironment(demo, dir, redis);
+    });
+  }
+
+  /** Every real receiver up and a run folder, then the run's Redis (`withRedis`); all undone if that fails. */
+  private static async open(name: string, withRedis: (demo: DemoEnvironment, dir: string) => Promise<ChaosEnvironment>): Promise<ChaosEnvironment> {
     const demo = await startDemoEnvironment();
     if (demo.fallbacks.size > 0) {
       await demo.stop();
@@ -100,9 +99,7 @@ export class ChaosEnvironment {
     }
     const dir = mkdtempSync(path.join(tmpdir(), `dropship-chaos-${name}-`));
     try {
-      const redis = await EmbeddedRedis.start({ dir: path.join(dir, 'redis'), appendOnly: true });
-      log(`[${name}] receivers up, private redis-server (AOF everysec) on ${redis.url}, run folder ${dir}`);
-      return new ChaosEnvironment(demo, dir, redis);
+      return await withRedis(demo, dir);
     } catch (error) {
       await demo.stop();
       rmSync(dir, { recursive: true, force: true });

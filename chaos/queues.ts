@@ -1,6 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient as Redis } from '../src/queue/redis';
+import { log } from './common';
 import type { ChaosEnvironment } from './environment';
+import type { ReceiverTally, TallyFigures } from './tally';
 
 /** Job counts of every queue, and why failed jobs failed (reason → how many). */
 export interface QueueReport {
@@ -102,4 +104,47 @@ export async function waitForQuiet(env: ChaosEnvironment, timeoutMs: number, eve
   } finally {
     client.disconnect();
   }
+}
+
+/** A run's deliveries once it settled: what the receivers got, what the queues hold, and what never arrived. */
+export interface SettledRun {
+  /** The queues went quiet within the time given. */
+  settled: boolean;
+  /** When they did (or the wait gave up), before the pause for late copies. */
+  settledAt: number;
+  figures: TallyFigures;
+  queues: QueueReport;
+  /** Delivery ids expected and not received. */
+  missing: string[];
+}
+
+/**
+ * Waits for the queues to go quiet, then `lateMs` more (a late duplicate, a stalled job run
+ * again, lands within seconds), and counts: the tally's figures, the queues and what is
+ * missing. Logs what is missing or failed when anything is.
+ */
+export async function settleAndCount(env: ChaosEnvironment, tally: ReceiverTally, name: string, settleMs: number, lateMs: number): Promise<SettledRun> {
+  const settled = await waitForQuiet(env, settleMs);
+  const settledAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, lateMs));
+  const figures = tally.figures();
+  const queues = await queueReport(env);
+  const missing = tally.missing().map((d) => d.deliveryId);
+  if (!settled || missing.length > 0) log(`[${name}] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}`);
+  return { settled, settledAt, figures, queues, missing };
+}
+
+/** The figures every run that counts duplicates reports about its deliveries. */
+export function deliveryFigures({ figures, queues, missing }: Pick<SettledRun, 'figures' | 'queues' | 'missing'>): Record<string, unknown> {
+  return {
+    deliveries: figures.expected,
+    lost: figures.lost,
+    sftpDuplicateFiles: figures.sftp.duplicateFiles,
+    droppableDuplicates: figures.droppableDuplicates,
+    carrierDuplicateLabels: figures.undroppableDuplicates,
+    failedJobs: queues.failed,
+    failedReasons: queues.failedReasons,
+    missing: missing.slice(0, 10),
+    unfinishedJobs: queues.unfinished,
+  };
 }

@@ -94,9 +94,8 @@ async function boughtLabel(job: Job, d: PlannedDelivery, connection: RedisClient
   const values = await job.getChildrenValues<DeliveryJobResult>();
   let bought = false;
   for (const v of Object.values(values)) {
-    const response = deliveryResponse(cipher, v);
-    const tn = response?.trackingNumber;
-    if (tn) return { trackingNumber: tn, ...(response.label ? { label: response.label } : {}) };
+    const label = labelOf(deliveryResponse(cipher, v));
+    if (label) return label;
     bought ||= v != null && v.skipped === undefined;
   }
   // The child bought the label and its answer named no tracking number: none was recorded

@@ -10,7 +10,7 @@ import type { OrderReason, SkipCode, WaitCode } from '../src/errors';
 import { heldOrder } from '../src/errors/unrecoverable';
 import { planOrder } from '../src/planning/plan';
 import { CANCEL_JOB, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from '../src/queue/names';
-import type { OrderJobData } from '../src/queue/intake';
+import { type OrderJobData, orderJobOptions } from '../src/queue/intake';
 import { commitOutcome, forgetPlan, type Outcome, readForPlanning, readRecord, settlePlanned, unsettledPlans } from '../src/queue/order-record';
 import { type DataCipher, openJobData } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
@@ -214,7 +214,7 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
         continue;
       }
       const source = left.source ? (JSON.parse(left.source) as OrderJobData['source']) : { kind: 'canonical' as const };
-      await ordersQueue.add(ORDER_JOB, { source, orderId: left.orderId, sealed: left.sealed }, { jobId: orderJobId(left.orderId), attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: Math.ceil(config.store.retention.completedJobsMs / 1000) }, removeOnFail: false });
+      await ordersQueue.add(ORDER_JOB, { source, orderId: left.orderId, sealed: left.sealed }, orderJobOptions(orderJobId(left.orderId), 5, config.store.retention.completedJobsMs));
     }
   };
   const sweep = setInterval(() => void recover().catch((error: unknown) => worker.emit('error', error instanceof Error ? error : new Error(String(error)))), deps.unsettledSweepMs ?? UNSETTLED_SWEEP_MS);

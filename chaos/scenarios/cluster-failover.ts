@@ -2,10 +2,10 @@ import path from 'node:path';
 import type { OrderInput } from '../../src/core/order';
 import { keySlot } from '../../src/queue/key-slot';
 import { markerKeys } from '../../src/queue/names';
-import { Checks, forEachLimited, log, Random, round, sleep, type ScenarioResult, type Size } from '../common';
+import { Checks, forEachLimited, log, postOrder, Random, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
 import { CliProcess, WorkerFleet } from '../processes';
-import { queueReport, waitForQuiet } from '../queues';
+import { deliveryFigures, settleAndCount } from '../queues';
 import { ReceiverTally } from '../tally';
 
 /**
@@ -44,16 +44,6 @@ interface Post {
   startedAt: number;
   endedAt: number;
   status: number;
-}
-
-async function postOrder(base: string, order: OrderInput): Promise<number> {
-  try {
-    const res = await fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(order), signal: AbortSignal.timeout(10_000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
 }
 
 export async function clusterFailover(size: Size, seed: number, override: Partial<ClusterFailoverSize> = {}): Promise<ScenarioResult> {
@@ -136,13 +126,9 @@ export async function clusterFailover(size: Size, seed: number, override: Partia
     const partitionsAfter = new Set(afterFailover.map((id) => keys.indexOf(id)));
 
     tally.expect(expectedDeliveries([...accepted.values()], config));
-    const settled = await waitForQuiet(env, s.settleMs);
-    await sleep(2000);
-    const figures = tally.figures();
-    const queues = await queueReport(env);
-    const missing = tally.missing().map((d) => d.deliveryId);
+    const run = await settleAndCount(env, tally, 'cluster-failover', s.settleMs, 2000);
+    const { figures, queues, missing } = run;
     const deliveredAfter = afterFailover.length > 0 && afterFailover.every((id) => !missing.some((m) => m.startsWith(`${id}+`)));
-    if (!settled || missing.length > 0) log(`[cluster-failover] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}`);
     const answers: Record<string, number> = {};
     for (const p of posts) answers[String(p.status)] = (answers[String(p.status)] ?? 0) + 1;
 
@@ -191,15 +177,7 @@ export async function clusterFailover(size: Size, seed: number, override: Partia
         answered503WithoutReplica: notDurable,
         acceptedAfterFailover: afterFailover.length,
         partitionsServedAfter: partitionsAfter.size,
-        deliveries: figures.expected,
-        lost: figures.lost,
-        sftpDuplicateFiles: figures.sftp.duplicateFiles,
-        droppableDuplicates: figures.droppableDuplicates,
-        carrierDuplicateLabels: figures.undroppableDuplicates,
-        failedJobs: queues.failed,
-        failedReasons: queues.failedReasons,
-        missing: missing.slice(0, 10),
-        unfinishedJobs: queues.unfinished,
+        ...deliveryFigures(run),
       },
       checks: checks.list,
     };

@@ -1,8 +1,8 @@
 import type { OrderInput } from '../../src/core/order';
-import { Checks, forEachLimited, log, round, sleep, type ScenarioResult, type Size } from '../common';
+import { Checks, forEachLimited, log, postOrder, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
 import { CliProcess, WorkerFleet } from '../processes';
-import { queueReport, waitForQuiet } from '../queues';
+import { deliveryFigures, settleAndCount } from '../queues';
 import { ReceiverTally } from '../tally';
 import path from 'node:path';
 
@@ -37,22 +37,6 @@ interface Post {
   startedAt: number;
   endedAt: number;
   status: number;
-}
-
-async function postOrder(base: string, order: OrderInput): Promise<number> {
-  try {
-    const res = await fetch(`${base}/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(order),
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    // No answer at all (connection refused, timed out): 0.
-    return 0;
-  }
 }
 
 export async function redisRestart(size: Size, _seed: number, override: Partial<RedisRestartSize> = {}): Promise<ScenarioResult> {
@@ -129,12 +113,8 @@ export async function redisRestart(size: Size, _seed: number, override: Partial<
     const readyzDown = readyz.filter((r) => r.at > downAt + 200 && r.at < upAt);
 
     tally.expect(expectedDeliveries([...accepted.values()], config));
-    const settled = await waitForQuiet(env, s.settleMs);
-    await sleep(2000);
-    const figures = tally.figures();
-    const queues = await queueReport(env);
-    const missing = tally.missing().map((d) => d.deliveryId);
-    if (!settled || missing.length > 0) log(`[redis-restart] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}`);
+    const run = await settleAndCount(env, tally, 'redis-restart', s.settleMs, 2000);
+    const { figures, queues } = run;
 
     checks.add('the API answered while Redis was away', during.length > 0, `${during.length} posts during the outage: ${JSON.stringify(answeredWhileDown)}`);
     checks.add('nothing accepted while Redis was away', acceptedWhileDown === 0, `${acceptedWhileDown} answered 202 while Redis was down`);
@@ -164,15 +144,7 @@ export async function redisRestart(size: Size, _seed: number, override: Partial<
         acceptedWhileDown,
         readyzWhileDown: readyzDown.length,
         recoverySeconds: round(recoverySeconds),
-        deliveries: figures.expected,
-        lost: figures.lost,
-        sftpDuplicateFiles: figures.sftp.duplicateFiles,
-        droppableDuplicates: figures.droppableDuplicates,
-        carrierDuplicateLabels: figures.undroppableDuplicates,
-        failedJobs: queues.failed,
-        failedReasons: queues.failedReasons,
-        missing: missing.slice(0, 10),
-        unfinishedJobs: queues.unfinished,
+        ...deliveryFigures(run),
       },
       checks: checks.list,
     };

@@ -3,7 +3,7 @@ import { markerKeys } from '../../src/queue/names';
 import { Checks, log, Random, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries, PREFIX } from '../environment';
 import { countInLogs, WorkerFleet, type CliProcess } from '../processes';
-import { queueReport, waitForQuiet } from '../queues';
+import { settleAndCount } from '../queues';
 import { submitPaced } from '../submit';
 import { ReceiverTally } from '../tally';
 
@@ -87,14 +87,9 @@ export async function workerKills(size: Size, seed: number, override: Partial<Wo
     log(`[worker-kills] ${kills.length} kills done; waiting for the deliveries to settle (stalled jobs come back once their 10 s lock lapses)`);
 
     // Settled: nothing left to run (a delivery that failed for good will not arrive later).
-    const settled = await waitForQuiet(env, s.settleMs);
-    const settleSeconds = (Date.now() - lastKillAt) / 1000;
     // A late duplicate (a stalled job re-run) would land within a few seconds.
-    await sleep(3000);
-    const figures = tally.figures();
-    const queues = await queueReport(env);
-    const missing = tally.missing().map((d) => d.deliveryId);
-    if (!settled || missing.length > 0) log(`[worker-kills] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}`);
+    const { settledAt, figures, queues, missing } = await settleAndCount(env, tally, 'worker-kills', s.settleMs, 3000);
+    const settleSeconds = (settledAt - lastKillAt) / 1000;
 
     checks.add('workers were killed', kills.length > 0, `${kills.length} SIGKILLs: ${kills.join(' ')}`);
     checks.add('every order accepted', submission.accepted === s.orders, `${submission.accepted}/${s.orders} accepted; errors ${JSON.stringify(submission.errors)}`);

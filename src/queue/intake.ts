@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { type JobsOptions, Queue } from 'bullmq';
 import type { CancelEvent, Order, OrderEvent, OrderEventSource } from '../core/order';
 import { DropshipError } from '../errors';
 import { type Durability, waitForReplicas } from './durability';
@@ -38,6 +38,17 @@ export interface PlannedAtIntake {
 export interface IntakePlanner {
   plan(order: Order, acceptedAt: string): PlannedAtIntake | undefined;
   close(): Promise<void>;
+}
+
+/** The options of a job on the orders queue (an order, or its cancellation): kept when it fails, for replay. */
+export function orderJobOptions(jobId: string, attempts: number, completedJobsMs: number): JobsOptions {
+  return {
+    jobId,
+    attempts,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { age: Math.ceil(completedJobsMs / 1000) },
+    removeOnFail: false,
+  };
 }
 
 /**
@@ -172,7 +183,7 @@ export class OrderIntake {
     if (verdict === 'same') return { orderId, duplicate: true };
     if (verdict === 'older') return { orderId, duplicate: true, ignored: 'an older version of the order than the one already accepted' };
     // A new order has no job yet (the record script found none): add it without looking.
-    if (verdict === 'new') await this.queueFor(orderId).add(ORDER_JOB, data, this.jobOptions(jobId, 5));
+    if (verdict === 'new') await this.queueFor(orderId).add(ORDER_JOB, data, orderJobOptions(jobId, 5, this.options.completedJobsMs));
     else await this.run(this.queueFor(orderId), jobId, data);
     // Set only once the job is safely queued: a crash before this line means the source's
     // retry is accepted again, and the record then calls it the same version.
@@ -200,7 +211,7 @@ export class OrderIntake {
     for (;;) {
       const job = await queue.getJob(jobId);
       if (!job) {
-        await queue.add(ORDER_JOB, data, this.jobOptions(jobId, 5));
+        await queue.add(ORDER_JOB, data, orderJobOptions(jobId, 5, this.options.completedJobsMs));
         return;
       }
       const state = await job.getState();
@@ -223,16 +234,6 @@ export class OrderIntake {
     }
   }
 
-  private jobOptions(jobId: string, attempts: number) {
-    return {
-      jobId,
-      attempts,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: Math.ceil(this.options.completedJobsMs / 1000) },
-      removeOnFail: false,
-    };
-  }
-
   /** Queues one job under its id unless the source event, the done marker or the job itself says it was seen. */
   private async accept(
     source: OrderEventSource,
@@ -248,7 +249,7 @@ export class OrderIntake {
     // One round trip: the source event seen, the order seen (or cancelled), or its job still present.
     const seen = await this.redis.exists(...(eventKey ? [eventKey] : []), doneKey, `${prefix}:${ORDERS_QUEUE}:${jobId}`);
     if (seen > 0) return this.durable({ orderId, duplicate: true });
-    await this.queueFor(orderId).add(name, data, this.jobOptions(jobId, attempts));
+    await this.queueFor(orderId).add(name, data, orderJobOptions(jobId, attempts, this.options.completedJobsMs));
     // Set only once the job is safely queued: a crash before this line means the source's
     // retry is accepted again, and the job id still prevents a second job.
     if (eventKey) await this.redis.set(eventKey, '1', 'PX', this.options.dedupeMs);

@@ -32,6 +32,14 @@ export function errorCodes(error: unknown): string[] {
   return codes;
 }
 
+/** A request's deadline, cap on the answer read, name in messages, and the caller's abort signal. */
+export interface RequestLimits {
+  timeoutMs: number;
+  maxBytes: number;
+  where: string;
+  signal?: AbortSignal | undefined;
+}
+
 export interface BoundedAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -48,7 +56,7 @@ export interface BoundedAnswer {
 export async function boundedRequest(
   dispatcher: Dispatcher,
   options: Omit<Dispatcher.RequestOptions, 'signal'>,
-  limits: { timeoutMs: number; maxBytes: number; where: string; signal?: AbortSignal | undefined },
+  limits: RequestLimits,
 ): Promise<BoundedAnswer> {
   const deadline = AbortSignal.timeout(limits.timeoutMs);
   const signal = limits.signal ? AbortSignal.any([deadline, limits.signal]) : deadline;
@@ -94,7 +102,7 @@ export interface JsonAnswer {
 export async function jsonRequest(
   dispatcher: Dispatcher,
   options: Omit<Dispatcher.RequestOptions, 'signal'>,
-  limits: { timeoutMs: number; maxBytes: number; where: string; signal?: AbortSignal | undefined },
+  limits: RequestLimits,
 ): Promise<JsonAnswer> {
   try {
     const answer = await boundedRequest(dispatcher, options, limits);

@@ -178,6 +178,20 @@ describe('docker-compose.yml', () => {
   });
 });
 
+/** Starts `dropship start --role <role>` with only `env` (and PATH): started, or its exit and output. */
+async function startRole(role: string, env: Record<string, string>): Promise<{ started: boolean; code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve((code = c))));
+  await waitFor(`dropship start --role ${role} to start or exit`, () => output.includes('dropship started') || code !== undefined, 45_000);
+  const started = code === undefined;
+  if (started) child.kill('SIGTERM');
+  return { started, code: await exited, output };
+}
+
 describe('each compose service, started with exactly the environment compose gives it', () => {
   let redis: TestRedis;
   let resolved: Record<string, Service>;
@@ -217,34 +231,20 @@ describe('each compose service, started with exactly the environment compose giv
     return { ...env, REDIS_URL: redis.url, CONFIG_DIR: configDir, HOST: '127.0.0.1', PORT: String(await freePort()) };
   }
 
-  /** Starts `dropship start --role <role>` with only `env` (and PATH): started, or its exit and output. */
-  async function start(role: string, env: Record<string, string>): Promise<{ started: boolean; code: number | null; output: string }> {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    let code: number | null | undefined;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve((code = c))));
-    await waitFor(`dropship start --role ${role} to start or exit`, () => output.includes('dropship started') || code !== undefined, 45_000);
-    const started = code === undefined;
-    if (started) child.kill('SIGTERM');
-    return { started, code: await exited, output };
-  }
-
   it.each(ROLES)('%s starts and stops cleanly', async (role) => {
-    const r = await start(role, await environmentOf(role));
+    const r = await startRole(role, await environmentOf(role));
     expect([r.started, r.code, r.started ? '' : r.output]).toEqual([true, 0, '']);
   });
 
   it('the workers refuse to start without their carrier credentials, naming the variable', async () => {
-    const r = await start('workers', { ...(await environmentOf('workers')), UPS_CLIENT_ID: '' });
+    const r = await startRole('workers', { ...(await environmentOf('workers')), UPS_CLIENT_ID: '' });
     expect(r.started).toBe(false);
     expect(r.code).not.toBe(0);
     expect(r.output).toContain('environment variable UPS_CLIENT_ID (the client ID) is not set');
   });
 
   it('the workers read no dashboard credentials: a dashboard setting meant for another process does not stop them', async () => {
-    const r = await start('workers', { ...(await environmentOf('workers')), DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' });
+    const r = await startRole('workers', { ...(await environmentOf('workers')), DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'short' });
     expect([r.started, r.code]).toEqual([true, 0]);
   });
 });
@@ -269,16 +269,8 @@ describe('the cluster profile\'s roles, started with the environment compose giv
     expect(env).toMatchObject({ REDIS_URL: '', REDIS_CLUSTER_NODES: 'redis-node-1:6379,redis-node-2:6379,redis-node-3:6379', QUEUE_PARTITIONS: '6' });
     // compose's node names, mapped onto this machine's cluster; the configuration as shipped.
     Object.assign(env, { REDIS_CLUSTER_NODES: cluster.seeds, CONFIG_DIR: path.join(ROOT, 'config'), HOST: '127.0.0.1', PORT: String(await freePort()) });
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, 'start', '--role', role], { cwd: tmp, env: { PATH: process.env.PATH, HOME: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    let code: number | null | undefined;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve((code = c))));
-    await waitFor(`dropship start --role ${role} to start or exit`, () => output.includes('dropship started') || code !== undefined, 45_000);
-    const started = code === undefined;
-    if (started) child.kill('SIGTERM');
-    expect([started, await exited, started ? '' : output]).toEqual([true, 0, '']);
+    const r = await startRole(role, env);
+    expect([r.started, r.code, r.started ? '' : r.output]).toEqual([true, 0, '']);
   });
 });
 
