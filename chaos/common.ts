@@ -126,6 +126,14 @@ export function seedFrom(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isInteger(given) && given > 0 ? given : (Date.now() % 2_147_483_647) + 1;
 }
 
+/** One POST /orders as the client saw it. */
+export interface Post {
+  orderId: string;
+  startedAt: number;
+  endedAt: number;
+  status: number;
+}
+
 /** POSTs one order to the API at `base`: its status, or 0 when nothing answered (connection refused, timed out). */
 export async function postOrder(base: string, order: OrderInput): Promise<number> {
   try {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { OrderInput } from '../../src/core/order';
 import { keySlot } from '../../src/queue/key-slot';
 import { markerKeys } from '../../src/queue/names';
-import { Checks, forEachLimited, log, postOrder, Random, round, sleep, type ScenarioResult, type Size } from '../common';
+import { Checks, forEachLimited, log, type Post, postOrder, Random, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
 import { CliProcess, WorkerFleet } from '../processes';
 import { deliveryFigures, settleAndCount } from '../queues';
@@ -37,14 +37,6 @@ export const CLUSTER_FAILOVER: Record<Size, ClusterFailoverSize> = {
   full: { orders: 1200, workers: 2, perSecond: 30, partitions: 6, killAfterMs: 12_000, restartAfterMs: 5000, settleMs: 180_000 },
   quick: { orders: 180, workers: 2, perSecond: 15, partitions: 6, killAfterMs: 4000, restartAfterMs: 3000, settleMs: 120_000 },
 };
-
-/** One POST /orders as the client saw it. */
-interface Post {
-  orderId: string;
-  startedAt: number;
-  endedAt: number;
-  status: number;
-}
 
 export async function clusterFailover(size: Size, seed: number, override: Partial<ClusterFailoverSize> = {}): Promise<ScenarioResult> {
   const s = { ...CLUSTER_FAILOVER[size], ...override };

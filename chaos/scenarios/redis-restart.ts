@@ -1,5 +1,5 @@
 import type { OrderInput } from '../../src/core/order';
-import { Checks, forEachLimited, log, postOrder, round, sleep, type ScenarioResult, type Size } from '../common';
+import { Checks, forEachLimited, log, type Post, postOrder, round, sleep, type ScenarioResult, type Size } from '../common';
 import { ChaosEnvironment, chaosOrder, expectedDeliveries } from '../environment';
 import { CliProcess, WorkerFleet } from '../processes';
 import { deliveryFigures, settleAndCount } from '../queues';
@@ -30,14 +30,6 @@ export const REDIS_RESTART: Record<Size, RedisRestartSize> = {
   full: { orders: 1200, workers: 2, perSecond: 30, downAfterMs: 12_000, downForMs: 15_000, settleMs: 180_000 },
   quick: { orders: 150, workers: 2, perSecond: 15, downAfterMs: 3000, downForMs: 5000, settleMs: 120_000 },
 };
-
-/** One POST /orders as the client saw it. */
-interface Post {
-  orderId: string;
-  startedAt: number;
-  endedAt: number;
-  status: number;
-}
 
 export async function redisRestart(size: Size, _seed: number, override: Partial<RedisRestartSize> = {}): Promise<ScenarioResult> {
   const s = { ...REDIS_RESTART[size], ...override };
