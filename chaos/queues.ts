@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient as Redis } from '../src/queue/redis';
+import { markerKeys, orderJobId } from '../src/queue/names';
 import { log } from './common';
 import type { ChaosEnvironment } from './environment';
 import type { ReceiverTally, TallyFigures } from './tally';
@@ -14,9 +15,12 @@ export interface QueueReport {
   failedReasons: Record<string, number>;
   /** Failed job ids (first few), for the log. */
   failedIds: string[];
+  /** Unfinished jobs (first few): queue, id, state, attempts, and how long since it started or was added. */
+  unfinishedIds: string[];
 }
 
-const STATES = ['waiting', 'active', 'delayed', 'waiting-children', 'prioritized', 'failed', 'completed'] as const;
+const UNFINISHED = ['waiting', 'active', 'delayed', 'waiting-children', 'prioritized'] as const;
+const STATES = [...UNFINISHED, 'failed', 'completed'] as const;
 
 /** Strips what varies between jobs (ports, ids, sizes) so that equal causes count together. */
 function reasonKind(reason: string): string {
@@ -28,7 +32,7 @@ export async function queueReport(env: ChaosEnvironment, connection?: Redis): Pr
   const client = connection ?? env.client();
   const queues: Queue[] = env.queues(client);
   try {
-    const report: QueueReport = { counts: {}, unfinished: 0, failed: 0, completed: 0, failedReasons: {}, failedIds: [] };
+    const report: QueueReport = { counts: {}, unfinished: 0, failed: 0, completed: 0, failedReasons: {}, failedIds: [], unfinishedIds: [] };
     for (const q of queues) {
       const counts = (await q.getJobCounts(...STATES)) as Record<string, number>;
       // Partitions have a queue of each name: their counts add up.
@@ -37,6 +41,15 @@ export async function queueReport(env: ChaosEnvironment, connection?: Redis): Pr
       report.unfinished += (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts['waiting-children'] ?? 0) + (counts.prioritized ?? 0);
       report.failed += counts.failed ?? 0;
       report.completed += counts.completed ?? 0;
+      if (report.unfinishedIds.length < 20 && report.unfinished > 0) {
+        for (const state of UNFINISHED) {
+          if ((counts[state] ?? 0) === 0) continue;
+          for (const job of await q.getJobs([state], 0, 9)) {
+            const since = Math.round((Date.now() - (job.processedOn ?? job.timestamp)) / 1000);
+            if (report.unfinishedIds.length < 20) report.unfinishedIds.push(`${q.qualifiedName}/${job.id ?? '?'} ${state}, ${job.attemptsMade} attempts, ${since} s`);
+          }
+        }
+      }
       if ((counts.failed ?? 0) > 0) {
         for (const job of await q.getFailed(0, 199)) {
           const kind = reasonKind(job.failedReason ?? '(none)');
@@ -130,7 +143,10 @@ export async function settleAndCount(env: ChaosEnvironment, tally: ReceiverTally
   const figures = tally.figures();
   const queues = await queueReport(env);
   const missing = tally.missing().map((d) => d.deliveryId);
-  if (!settled || missing.length > 0) log(`[${name}] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}`);
+  if (!settled || missing.length > 0) {
+    log(`[${name}] ${settled ? 'settled' : 'not settled'}; missing ${missing.slice(0, 10).join(', ') || 'nothing'}; failed ${queues.failedIds.join(', ') || 'nothing'}; unfinished ${queues.unfinishedIds.join('; ') || 'nothing'}`);
+    for (const line of await explainMissing(env, missing)) log(`[${name}] ${line}`);
+  }
   return { settled, settledAt, figures, queues, missing };
 }
 
@@ -147,4 +163,42 @@ export function deliveryFigures({ figures, queues, missing }: Pick<SettledRun, '
     missing: missing.slice(0, 10),
     unfinishedJobs: queues.unfinished,
   };
+}
+
+/**
+ * What Redis says of the orders of missing deliveries (the first few): the order's record (its
+ * stage and versions, no data), whether it is still in the planning index, and the state of each
+ * missing delivery's job. For the log of a run that lost something.
+ */
+async function explainMissing(env: ChaosEnvironment, missing: string[]): Promise<string[]> {
+  const byOrder = new Map<string, string[]>();
+  for (const id of missing) {
+    const orderId = id.split('+')[0] ?? id;
+    if (byOrder.size >= 5 && !byOrder.has(orderId)) continue;
+    byOrder.set(orderId, [...(byOrder.get(orderId) ?? []), id]);
+  }
+  if (byOrder.size === 0) return [];
+  const client = env.client();
+  const queues = env.queues(client);
+  try {
+    const lines: string[] = [];
+    for (const [orderId, deliveries] of byOrder) {
+      const prefix = env.keys.forOrder(orderId);
+      const record = await client.hgetall(markerKeys.order(prefix, orderId));
+      const { data: _data, fingerprint: _fingerprint, ...fields } = record;
+      const planning = await client.zscore(markerKeys.planning(prefix), orderId);
+      const jobs: string[] = [];
+      for (const q of queues.filter((queue) => queue.opts.prefix === prefix)) {
+        for (const id of [...deliveries, orderJobId(orderId)]) {
+          const state = await q.getJobState(id);
+          if (state !== 'unknown') jobs.push(`${q.name}/${id} ${state}`);
+        }
+      }
+      lines.push(`${orderId} (${prefix}): record ${JSON.stringify(fields)}; planning index ${planning ?? 'no'}; jobs ${jobs.join(', ') || 'none'}`);
+    }
+    return lines;
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+    client.disconnect();
+  }
 }
