@@ -44,6 +44,11 @@ export interface SupplierConfirmations {
   sftp?: { remoteDir: string; everyMs: number; format: 'csv' | 'json' | 'x12-856' | 'x12-855' | 'cxml' };
   /** The CSV inbound format's options (its columns), parsed by that format. */
   csv?: unknown;
+  /**
+   * The X12 inbound formats' options (`skuQualifiers`, `controlNumberRef`), parsed by those
+   * formats; present (with the defaults filled in) whenever `sftp.format` is x12-856 or x12-855.
+   */
+  x12?: unknown;
   /** A purchase order neither acknowledged nor shipped this long after it was sent is overdue. */
   expectWithinMs: number;
 }

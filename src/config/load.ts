@@ -221,14 +221,19 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
     problems.add(file, 'confirmations.csv', 'must name the columns of the CSV files the supplier sends (confirmations.csv.columns)');
   } else if (c?.csv !== undefined) {
     const parsedCsv = confirmationFormatById('csv')?.parseOptions?.(c.csv);
-    if (parsedCsv?.ok === false) {
-      // Each problem is `path: message`, its path inside the CSV options (`options` for the whole).
-      for (const p of parsedCsv.problems) {
-        const at = p.indexOf(': ');
-        const where = at > 0 ? p.slice(0, at) : 'options';
-        problems.add(file, where === 'options' ? 'confirmations.csv' : `confirmations.csv.${where}`, at > 0 ? p.slice(at + 2) : p);
-      }
-    } else csvOptions = parsedCsv?.options;
+    if (parsedCsv?.ok === false) addOptionProblems(problems, file, 'confirmations.csv', parsedCsv.problems);
+    else csvOptions = parsedCsv?.options;
+  }
+  // The X12 readers' options: only where the folder holds X12 (the API takes no X12), and then
+  // always parsed (an absent block gives the defaults), as the pickup reads with them.
+  let x12Options: unknown;
+  const x12Format = c?.sftp && isX12ConfirmationFormat(c.sftp.format) ? c.sftp.format : undefined;
+  if (c?.x12 !== undefined && x12Format === undefined) {
+    problems.add(file, 'confirmations.x12', `applies only to X12 files picked up over SFTP (confirmations.sftp.format x12-856 or x12-855), but ${c.sftp ? `the format is ${c.sftp.format}` : 'there is no confirmations.sftp'}`);
+  } else if (x12Format !== undefined) {
+    const parsedX12 = confirmationFormatById(x12Format)?.parseOptions?.(c?.x12 ?? {});
+    if (parsedX12?.ok === false) addOptionProblems(problems, file, 'confirmations.x12', parsedX12.problems);
+    else x12Options = parsedX12?.options;
   }
   if (problems.list.length > before) return undefined;
   return {
@@ -253,11 +258,29 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
             ...(c.https ? { https: { auth: { ...c.https.auth } } } : {}),
             ...(c.sftp ? { sftp: { remoteDir: c.sftp.remoteDir, everyMs: c.sftp.every, format: c.sftp.format } } : {}),
             ...(csvOptions !== undefined ? { csv: csvOptions } : {}),
+            ...(x12Options !== undefined ? { x12: x12Options } : {}),
             expectWithinMs: c.expectWithin,
           },
         }
       : {}),
   };
+}
+
+/**
+ * An inbound format's option problems, each `path: message` with its path inside the options
+ * (`options` for the whole), added under `block` (`confirmations.csv.columns.sku: …`).
+ */
+function addOptionProblems(problems: Problems, file: string, block: string, list: readonly string[]): void {
+  for (const p of list) {
+    const at = p.indexOf(': ');
+    // `skuQualifiers.1` is written as the rest of the configuration's paths are: `skuQualifiers[1]`.
+    const where = at > 0 ? p.slice(0, at).replace(/\.(\d+)(?=\.|$)/g, '[$1]') : 'options';
+    problems.add(file, where === 'options' ? block : `${block}.${where}`, at > 0 ? p.slice(at + 2) : p);
+  }
+}
+
+function isX12ConfirmationFormat(format: string): format is 'x12-856' | 'x12-855' {
+  return format === 'x12-856' || format === 'x12-855';
 }
 
 /** `{orderId}-{supplierId}.csv` → `{orderId}-{supplierId}-cancel.csv`. */

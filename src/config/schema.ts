@@ -197,6 +197,11 @@ const ConfirmationsSchema = z
       .optional(),
     /** Options of the CSV inbound format (its column names), checked by that format. */
     csv: z.unknown().optional(),
+    /**
+     * Options of the X12 inbound formats (x12-856, x12-855): `skuQualifiers`, `controlNumberRef`,
+     * checked by those formats. Only with an X12 `sftp.format` (X12 arrives by SFTP only).
+     */
+    x12: z.unknown().optional(),
     /** A purchase order neither acknowledged nor shipped this long after it was sent is overdue. @defaultValue "48h" */
     expectWithin: Duration.refine((ms) => ms >= 60_000, 'must be at least 1m').default(48 * 3_600_000),
   })

@@ -179,8 +179,9 @@ export interface KnownCarrier {
  * supported tracking companies, which Shopify matches exactly.
  */
 const CARRIERS: ReadonlyArray<KnownCarrier & { names: readonly string[] }> = [
-  { company: 'UPS', names: ['ups', 'upsn', 'united parcel service', 'ups ground', 'upsg', 'ups freight', 'upgf'], trackingUrl: 'https://www.ups.com/track?tracknum={n}' },
-  { company: 'FedEx', names: ['fedex', 'fed ex', 'fdeg', 'fdxg', 'fdx', 'fdxe', 'fede', 'fedex ground', 'fedex express', 'federal express', 'fxfe'], trackingUrl: 'https://www.fedex.com/fedextrack/?trknbr={n}' },
+  // Not UPS Freight (SCAC UPGF): it is TForce Freight since 2021, whose PRO numbers ups.com does not track.
+  { company: 'UPS', names: ['ups', 'upsn', 'united parcel service', 'ups ground', 'upsg'], trackingUrl: 'https://www.ups.com/track?tracknum={n}' },
+  { company: 'FedEx', names: ['fedex', 'fed ex', 'fden', 'fdeg', 'fdxg', 'fdx', 'fdxe', 'fede', 'fedex ground', 'fedex express', 'federal express', 'fxfe'], trackingUrl: 'https://www.fedex.com/fedextrack/?trknbr={n}' },
   { company: 'USPS', names: ['usps', 'us postal service', 'united states postal service', 'u.s. postal service', 'usps priority mail'], trackingUrl: 'https://tools.usps.com/go/TrackConfirmAction?tLabels={n}' },
   { company: 'DHL Express', names: ['dhl', 'dhl express', 'dhlc', 'dhx'], trackingUrl: 'https://www.dhl.com/en/express/tracking.html?AWB={n}' },
   { company: 'DHL eCommerce', names: ['dhl ecommerce', 'dhl e-commerce', 'dhlg'] },
@@ -193,17 +194,22 @@ const CARRIERS: ReadonlyArray<KnownCarrier & { names: readonly string[] }> = [
   { company: 'DPD', names: ['dpd'] },
 ];
 
+/** A carrier's name as compared: any case, dots dropped (`U.S.P.S.`), dashes and underscores as spaces (`Fed-Ex`, `DHL_Express`), spaces collapsed. */
+function carrierKey(name: string): string {
+  return name.toLowerCase().replace(/\./g, '').replace(/[-_\s]+/g, ' ').trim();
+}
+
 const BY_NAME = new Map<string, KnownCarrier>();
-for (const { names, ...carrier } of CARRIERS) for (const name of [...names, carrier.company.toLowerCase()]) BY_NAME.set(name, carrier);
+for (const { names, ...carrier } of CARRIERS) for (const name of [...names, carrier.company]) BY_NAME.set(carrierKey(name), carrier);
 
 /**
- * The store platform's name for a carrier a supplier named (by name or SCAC, any case and
- * spacing), with a tracking URL when the carrier is known. An unknown carrier keeps the
- * supplier's spelling and has no URL: Shopify then shows the number without a link.
+ * The store platform's name for a carrier a supplier named (by name or SCAC, any case,
+ * spacing and punctuation), with a tracking URL when the carrier is known. An unknown carrier
+ * keeps the supplier's spelling (trimmed) and has no URL: Shopify then shows the number
+ * without a link.
  */
 export function normaliseCarrier(name: string, trackingNumber?: string): KnownCarrier {
-  const key = name.trim().toLowerCase().replace(/\s+/g, ' ');
-  const known = BY_NAME.get(key);
+  const known = BY_NAME.get(carrierKey(name));
   if (!known) return { company: name.trim() };
   if (known.trackingUrl === undefined || trackingNumber === undefined) return { company: known.company };
   return { company: known.company, trackingUrl: known.trackingUrl.replace('{n}', encodeURIComponent(trackingNumber)) };

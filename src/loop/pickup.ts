@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, SupplierConfig } from '../config/config';
 import type { Confirmation, ConfirmationOrigin } from '../core/confirmation';
-import { DropshipError } from '../errors';
+import { DeliveryError, DropshipError } from '../errors';
 import { confirmationFormatById } from '../formats/inbound';
 import { MAX_CONFIRMATION_DOCUMENT_CHARS, type ReadDocument } from '../formats/inbound/format';
 import { markerKeys } from '../queue/names';
@@ -26,16 +26,23 @@ import { runScript } from '../queue/scripts';
  *   workers racing, one takes it; a worker that dies mid-file lets its claim expire and the
  *   next run does the file again, which changes nothing twice (confirmations are recorded once
  *   by content, and a file whose sha256 was processed before is only moved);
- * - a file is read whole with the configured format; a file that cannot be read goes to
- *   `failed/` with `<name>.reason.txt` (its problems, never its values) and an entry in the
- *   supplier's list of failed files (`markerKeys.pickupFailures`), a log line and a metric;
+ * - a file is read whole with the configured format and its options (`confirmations.csv`,
+ *   `confirmations.x12`); a file that cannot be read goes to `failed/` with `<name>.reason.txt`
+ *   (its problems, never its values) and an entry in the supplier's list of failed files
+ *   (`markerKeys.pickupFailures`), a log line and a metric;
+ * - a file that cannot be downloaded while the link is up, or whose reader fails otherwise than
+ *   by refusing it (a fault of the reader), is left for the next run and counted in Redis
+ *   (`markerKeys.pickupAttempts`); after {@link MAX_FILE_ATTEMPTS} such runs it goes to
+ *   `failed/` as above, so no file is retried for ever;
  * - each confirmation is handed to the intake (`channel: sftp`, reference `<file>#<row…>`);
  *   then the file goes to `processed/`, with `<name>.reason.txt` beside it when some of its
  *   confirmations were refused (the intake records those in the order's timeline too);
  * - nothing moved over an existing file: a name taken gets `-1`, `-2`… before its extension.
  *
  * A connection that cannot be made, or is lost, fails the run (the next schedule tries
- * again); anything else failing for one file is logged and recorded, and the other files go on.
+ * again, and counts no attempt); so does a format or options the reader refuses (a
+ * configuration fault, not the files'). Anything else failing for one file is logged and
+ * recorded, and the other files go on.
  */
 
 /** The folders files are moved to, inside `remoteDir`. */
@@ -45,6 +52,11 @@ export const FAILED_DIR = 'failed';
 export const FAILURES_KEPT = 100;
 /** A file larger than this is not downloaded, and goes to `failed/`. */
 export const MAX_CONFIRMATION_FILE_BYTES = MAX_CONFIRMATION_DOCUMENT_CHARS;
+/**
+ * Runs that may fail on one file (a download refused while the link is up, a reader fault)
+ * before it goes to `failed/`: a fault that lasts is an operator's, not the next run's.
+ */
+export const MAX_FILE_ATTEMPTS = 3;
 
 /** What a pickup needs of a supplier's folder (an {@link SftpFolder}). */
 export type PickupFolder = Pick<SftpFolder, 'open' | 'connected' | 'files' | 'stat' | 'read' | 'ensureDirectory' | 'moveInto' | 'write' | 'remove' | 'close' | 'isDirectory' | 'where'>;
@@ -58,6 +70,8 @@ export interface PickupFailure {
   problems: string[];
   /** Where it went (`failed/<name>`), when it was moved. */
   movedTo?: string;
+  /** Of a file whose download or reader failed: the runs that failed on it so far. */
+  attempts?: number;
 }
 
 /** What became of one file of a run. */
@@ -68,6 +82,8 @@ export interface PickedFile {
   movedTo?: string;
   confirmations?: number;
   refused?: number;
+  /** With `error` (or `failed`) after a download or reader fault: the runs that failed on it so far. */
+  attempts?: number;
 }
 
 export interface PickupDeps {
@@ -85,6 +101,8 @@ export interface PickupDeps {
   metrics?: Pick<PipelineMetrics, 'confirmationFile'>;
   /** How long a claim holds without being renewed (it is renewed every third of it). @defaultValue 5 minutes */
   leaseMs?: number;
+  /** Runs that may fail on one file before it goes to failed/. @defaultValue {@link MAX_FILE_ATTEMPTS} */
+  maxAttempts?: number;
   now?: () => Date;
 }
 
@@ -101,6 +119,63 @@ export function isPickable(name: string): boolean {
   return !name.startsWith('.') && !name.endsWith('.part');
 }
 
+/** The inbound format of a supplier's folder, with its options. */
+export interface FolderReader {
+  id: string;
+  read(text: string): ReadDocument;
+}
+
+/**
+ * The reader of a supplier's folder: its `sftp.format` with the options the configuration
+ * gave it (`confirmations.csv` for CSV, `confirmations.x12` for X12 856/855: SKU qualifiers
+ * and the REF carrying our 850's control number). Throws `ECONFIG` when they are refused.
+ */
+export function readerOf(supplier: SupplierConfig): FolderReader {
+  const c = supplier.confirmations;
+  const id = c?.sftp?.format as string;
+  const format = confirmationFormatById(id);
+  if (!format) throw new DropshipError('ECONFIG', [`supplier ${supplier.id}: no inbound format "${id}"`]);
+  const block = id === 'csv' ? 'csv' : id === 'x12-856' || id === 'x12-855' ? 'x12' : undefined;
+  let options: unknown;
+  if (format.parseOptions) {
+    const parsed = format.parseOptions(block === 'csv' ? c?.csv : block === 'x12' ? c?.x12 : undefined);
+    if (!parsed.ok) throw new DropshipError('ECONFIG', parsed.problems.map((p) => `supplier ${supplier.id}: confirmations.${block ?? id}: ${p}`));
+    options = parsed.options;
+  }
+  return { id, read: (text) => format.read(text, options) };
+}
+
+/**
+ * Whether an error of an SFTP operation is the link's: the connection is down, or the error
+ * says it went. An operation under way when the link drops fails with ssh2-sftp-client's
+ * "Unexpected end/close event" before the connection learns it is down.
+ */
+function lostLink(folder: PickupFolder, error: unknown): boolean {
+  if (!folder.connected) return true;
+  if (error instanceof DeliveryError) return error.code === 'ECONNECTION' || error.code === 'ETIMEDOUT';
+  const { code, message } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown };
+  // SSH_FX_NO_CONNECTION, SSH_FX_CONNECTION_LOST; ssh2-sftp-client's "not connected"; the socket's.
+  if (code === 6 || code === 7 || code === 'ERR_NOT_CONNECTED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') return true;
+  return typeof message === 'string' && /Unexpected (end|close) event|No SFTP connection/.test(message);
+}
+
+/** Whether the server still answers (a failed download is then the file's, not the link's). */
+async function answers(folder: PickupFolder, dir: string): Promise<boolean> {
+  try {
+    await folder.isDirectory(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What kind of error a reader threw, without its message (which may quote the file). */
+function errorKind(error: unknown): string {
+  if (error instanceof DropshipError) return error.code;
+  if (error instanceof Error) return error.name;
+  return typeof error;
+}
+
 /** Deletes the claim only while it is still ours. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 /** Extends the claim only while it is still ours. */
@@ -108,9 +183,11 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 
 export class ConfirmationPickup {
   private readonly leaseMs: number;
+  private readonly maxAttempts: number;
 
   constructor(private readonly deps: PickupDeps) {
     this.leaseMs = deps.leaseMs ?? 300_000;
+    this.maxAttempts = Math.max(1, deps.maxAttempts ?? MAX_FILE_ATTEMPTS);
   }
 
   private now(): string {
@@ -119,12 +196,14 @@ export class ConfirmationPickup {
 
   /**
    * One pickup of the supplier's folder. Throws when the folder cannot be reached or listed
-   * (or the connection is lost); a supplier no longer configured for it has nothing to do.
+   * (or the connection is lost), or its format's options are refused; a supplier no longer
+   * configured for it has nothing to do.
    */
   async run(supplierId: string): Promise<{ supplierId: string; files: PickedFile[] }> {
     const supplier = this.deps.config.suppliers.find((s) => s.id === supplierId);
     const sftp = supplier?.confirmations?.sftp;
     if (!supplier || !sftp) return { supplierId, files: [] };
+    const reader = readerOf(supplier);
     const folder = this.deps.openFolder?.(supplier) ?? openSupplierFolder(supplier, this.deps.config.dir, this.deps.env);
     const picked: PickedFile[] = [];
     try {
@@ -133,10 +212,10 @@ export class ConfirmationPickup {
       const made = new Set<string>();
       for (const entry of entries) {
         try {
-          picked.push(await this.pick(supplier, folder, entry, made));
+          picked.push(await this.pick(supplier, reader, folder, entry, made));
         } catch (error) {
           // The link is gone: the rest cannot be done either; the next schedule tries again.
-          if (!folder.connected) throw error;
+          if (lostLink(folder, error)) throw error;
           picked.push({ file: entry.name, outcome: 'error' });
           await this.fileError(supplier.id, entry.name, error);
         }
@@ -148,12 +227,14 @@ export class ConfirmationPickup {
   }
 
   /** One file: claimed, read, confirmed, moved; the claim released. */
-  private async pick(supplier: SupplierConfig, folder: PickupFolder, entry: FolderEntry, made: Set<string>): Promise<PickedFile> {
+  private async pick(supplier: SupplierConfig, reader: FolderReader, folder: PickupFolder, entry: FolderEntry, made: Set<string>): Promise<PickedFile> {
     const { redis } = this.deps;
     const prefix = keySpaceOf(this.deps.prefix).forSupplier(supplier.id);
     const dir = (supplier.confirmations?.sftp as { remoteDir: string }).remoteDir;
     const path = posix.join(dir, entry.name);
-    const claim = markerKeys.pickupClaim(prefix, supplier.id, `${entry.name}:${entry.size}:${entry.modifiedAt}`);
+    const identity = `${entry.name}:${entry.size}:${entry.modifiedAt}`;
+    const claim = markerKeys.pickupClaim(prefix, supplier.id, identity);
+    const attemptsKey = markerKeys.pickupAttempts(prefix, supplier.id, identity);
     const token = randomBytes(12).toString('hex');
     if ((await redis.set(claim, token, 'PX', this.leaseMs, 'NX')) !== 'OK') return { file: entry.name, outcome: 'claimed' };
     const renew = setInterval(() => void runScript(redis, RENEW, 1, claim, token, String(this.leaseMs)).catch(() => undefined), Math.max(1000, Math.floor(this.leaseMs / 3)));
@@ -167,27 +248,54 @@ export class ConfirmationPickup {
         }
         return target;
       };
-      const fail = async (problems: string[]): Promise<PickedFile> => {
+      const fail = async (problems: string[], attempts?: number): Promise<PickedFile> => {
         const failedDir = await into(FAILED_DIR);
-        const moved = await moveWithReason(folder, path, failedDir, entry.name, reasonText(entry.name, 'could not be read, and nothing in it was taken', problems));
+        const what = attempts === undefined ? 'could not be read, and nothing in it was taken' : `could not be read in ${attempts} attempts, and nothing in it was taken`;
+        const moved = await moveWithReason(folder, path, failedDir, entry.name, reasonText(entry.name, what, problems));
         const movedTo = `${FAILED_DIR}/${moved}`;
-        await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'unreadable', problems, movedTo });
+        const counted = attempts === undefined ? {} : { attempts };
+        await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'unreadable', problems, movedTo, ...counted });
+        if (attempts !== undefined) await redis.del(attemptsKey).catch(() => undefined);
         this.deps.metrics?.confirmationFile(supplier.id, 'failed');
-        this.deps.logger?.warn({ supplier: supplier.id, file: entry.name, movedTo, problems }, `confirmation file ${entry.name} of ${supplier.id} cannot be read: moved to ${movedTo}`);
-        return { file: entry.name, outcome: 'failed', movedTo };
+        this.deps.logger?.warn({ supplier: supplier.id, file: entry.name, movedTo, problems, ...counted }, `confirmation file ${entry.name} of ${supplier.id} cannot be read: moved to ${movedTo}`);
+        return { file: entry.name, outcome: 'failed', movedTo, ...counted };
+      };
+      /**
+       * A fault that is neither the file's content nor the link (a download the server refuses,
+       * a reader that throws): counted; the file is left for the next run until the last
+       * attempt, which sends it to failed/.
+       */
+      const attempt = async (problem: string, detail: Record<string, unknown>): Promise<PickedFile> => {
+        const attempts = await this.countAttempt(attemptsKey);
+        if (attempts >= this.maxAttempts) return await fail([problem], attempts);
+        const problems = [problem, `attempt ${attempts} of ${this.maxAttempts}: left for the next run`];
+        this.deps.metrics?.confirmationFile(supplier.id, 'error');
+        this.deps.logger?.error({ supplier: supplier.id, file: entry.name, attempts, ...detail }, `confirmation file ${entry.name} of ${supplier.id}: ${problem} (attempt ${attempts} of ${this.maxAttempts}, left for the next run)`);
+        await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'error', problems, attempts });
+        return { file: entry.name, outcome: 'error', attempts };
+      };
+      const downloadFailed = (error: unknown): Promise<PickedFile> => {
+        const message = error instanceof Error ? error.message : String(error);
+        return attempt(`it could not be downloaded: ${message}`, {});
       };
 
       if (entry.size > MAX_CONFIRMATION_FILE_BYTES) return await fail([`the file is ${entry.size} bytes, more than the ${MAX_CONFIRMATION_FILE_BYTES} a confirmation file may have`]);
       let data: Buffer;
+      let now: { size: number; modifiedAt: number } | undefined;
       try {
         data = await folder.read(path);
+        now = await folder.stat(path);
       } catch (error) {
         // Another run moved it between our listing and our claim.
         if (isNoSuchFile(error)) return { file: entry.name, outcome: 'gone' };
-        throw error;
+        // The link went: the run fails, and the next one downloads the file again (no attempt counted).
+        if (lostLink(folder, error) || !(await answers(folder, dir))) {
+          const message = error instanceof Error ? error.message : String(error);
+          throw DeliveryError.retryable('ECONNECTION', `SFTP connection to ${folder.where} was lost while ${entry.name} was downloaded (${message})`);
+        }
+        return await downloadFailed(error);
       }
       // Still being written (the supplier uploads without a temporary name): left for the next run.
-      const now = await folder.stat(path);
       if (now === undefined) return { file: entry.name, outcome: 'gone' };
       if (data.length !== entry.size || now.size !== entry.size || now.modifiedAt !== entry.modifiedAt) return { file: entry.name, outcome: 'changing' };
 
@@ -195,6 +303,7 @@ export class ConfirmationPickup {
       const seen = markerKeys.pickupSeen(prefix, supplier.id, digest);
       if ((await redis.exists(seen)) === 1) {
         const moved = await folder.moveInto(path, await into(PROCESSED_DIR), entry.name);
+        await redis.del(attemptsKey).catch(() => undefined);
         this.deps.metrics?.confirmationFile(supplier.id, 'duplicate');
         this.deps.logger?.info({ supplier: supplier.id, file: entry.name }, `confirmation file ${entry.name} of ${supplier.id} was processed before (same content): moved to ${PROCESSED_DIR}/${moved}`);
         return { file: entry.name, outcome: 'duplicate', movedTo: `${PROCESSED_DIR}/${moved}` };
@@ -202,10 +311,15 @@ export class ConfirmationPickup {
 
       let document: ReadDocument;
       try {
-        document = this.read(supplier, data);
+        // A BOM is dropped; bytes that are not UTF-8 become U+FFFD, which no reader takes as a value.
+        document = reader.read(new TextDecoder('utf-8').decode(data));
       } catch (error) {
         if (error instanceof DropshipError && error.code === 'EINVALID_CONFIRMATION') return await fail([...error.problems]);
-        throw error;
+        // A fault of the reader, not a refusal: its message may quote the file, so only its kind is
+        // told (the log has where in the code it was thrown).
+        const kind = errorKind(error);
+        const frame = error instanceof Error ? error.stack?.split('\n').find((l) => /^\s+at /.test(l))?.trim() : undefined;
+        return await attempt(`the ${reader.id} reader failed on it unexpectedly (${kind})`, { error: kind, ...(frame ? { thrownAt: frame } : {}) });
       }
 
       const refused: string[] = [];
@@ -221,6 +335,7 @@ export class ConfirmationPickup {
       }
       // Remembered as long as the orders' loops are (the intake recognises each confirmation anyway).
       await redis.set(seen, JSON.stringify({ file: entry.name, at: this.now() }), 'PX', this.deps.config.store.retention.disclosuresMs);
+      await redis.del(attemptsKey);
       const processedDir = await into(PROCESSED_DIR);
       const moved =
         refused.length > 0
@@ -240,19 +355,11 @@ export class ConfirmationPickup {
     }
   }
 
-  private read(supplier: SupplierConfig, data: Buffer): ReadDocument {
-    const id = supplier.confirmations?.sftp?.format as string;
-    const format = confirmationFormatById(id);
-    if (!format) throw new DropshipError('ECONFIG', [`supplier ${supplier.id}: no inbound format "${id}"`]);
-    let options: unknown;
-    if (id === 'csv') options = supplier.confirmations?.csv;
-    else if (format.parseOptions) {
-      const parsed = format.parseOptions({});
-      if (!parsed.ok) throw new DropshipError('ECONFIG', parsed.problems);
-      options = parsed.options;
-    }
-    // A BOM is dropped; bytes that are not UTF-8 become U+FFFD, which no reader takes as a value.
-    return format.read(new TextDecoder('utf-8').decode(data), options);
+  /** One more run failed on a file: the count so far (kept as long as failed files are listed). */
+  private async countAttempt(key: string): Promise<number> {
+    const [[incrError, attempts] = [], [expireError] = []] = (await this.deps.redis.multi().incr(key).pexpire(key, this.deps.config.store.retention.disclosuresMs).exec()) ?? [];
+    if (incrError || expireError) throw incrError ?? expireError;
+    return Number(attempts);
   }
 
   /** A file that failed for another reason than its content: left for the next run, and recorded. */

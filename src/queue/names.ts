@@ -124,11 +124,13 @@ export const markerKeys = {
    * A supplier's confirmation file claimed by a pickup run (`file`: `<name>:<size>:<mtime ms>`;
    * value: the run's token; it expires after the lease, renewed while the file is worked on, and
    * is deleted once the file is done or left), the sha256 of files already processed, and the supplier's recent failed files
-   * (a capped list of `PickupFailure`, newest first; see src/loop/pickup.ts).
+   * (a capped list of `PickupFailure`, newest first; see src/loop/pickup.ts), and how many runs
+   * failed on a file (`file` as for the claim) for another reason than its content or the link.
    */
   pickupClaim: (prefix: string, supplierId: string, file: string) => `${prefix}:pickup:claim:${supplierId}:${file}`,
   pickupSeen: (prefix: string, supplierId: string, sha256: string) => `${prefix}:pickup:seen:${supplierId}:${sha256}`,
   pickupFailures: (prefix: string, supplierId: string) => `${prefix}:pickup:failed:${supplierId}`,
+  pickupAttempts: (prefix: string, supplierId: string, file: string) => `${prefix}:pickup:attempts:${supplierId}:${file}`,
 };
 
 /**

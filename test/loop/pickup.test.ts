@@ -4,16 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { stringify } from 'yaml';
 import type { Config, SupplierConfig } from '../../src/config/config';
+import { loadConfig } from '../../src/config/load';
 import { csvConfirmationFormat } from '../../src/formats/inbound/csv';
 import { Operations } from '../../src/ops/operations';
 import { pickupLeaseMs } from '../../src/app/pipeline';
-import { ConfirmationPickup, openSupplierFolder, pickupFailures, verifyConfirmationFolder } from '../../src/loop/pickup';
+import { ConfirmationPickup, MAX_FILE_ATTEMPTS, openSupplierFolder, pickupFailures, readerOf, verifyConfirmationFolder } from '../../src/loop/pickup';
 import { parseLoop } from '../../src/loop/record';
 import { markerKeys, PICKUP_JOB, PICKUPS_QUEUE } from '../../src/queue/names';
+import { keySlot } from '../../src/queue/key-slot';
+import { keySpaceOf } from '../../src/queue/partitions';
 import { PipelineMetrics } from '../../src/telemetry/metrics';
 import { sftpOptionsSchema } from '../../src/transports/sftp';
 import { startSshd, type LocalSshd } from '../../testkit/receivers/sshd';
+import { X12_OPTIONS } from '../formats/po-fixtures';
 import { asnBody, writeX12 } from '../formats/inbound/support';
 import { FIXTURE_CONFIG_DIR, fixtureConfig, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
@@ -378,6 +383,268 @@ describe('confirmation files picked up over SFTP', () => {
     } finally {
       await again.stop();
       await queue.close();
+    }
+  });
+});
+
+/**
+ * A configuration directory as an operator writes it: the fixture's store and creamery, and the
+ * olive co. sent X12 850s over SFTP (this server), with `confirmations` as given.
+ */
+function x12ConfigDir(confirmations: Record<string, unknown>): string {
+  const configDir = mkdtempSync(join(tmpdir(), 'dropship-x12-config-'));
+  mkdirSync(join(configDir, 'suppliers'));
+  copyFileSync(join(FIXTURE_CONFIG_DIR, 'store.yaml'), join(configDir, 'store.yaml'));
+  copyFileSync(join(FIXTURE_CONFIG_DIR, 'suppliers', 'creamery.yaml'), join(configDir, 'suppliers', 'creamery.yaml'));
+  const oliveco = {
+    id: 'oliveco',
+    name: 'Test Olive Co',
+    skus: ['OLV-*'],
+    shipFrom: { name: 'Test Olive Co', line1: '3 Harbor Way', city: 'Oakland', region: 'CA', postalCode: '94607', country: 'US', phone: '+1 510 555 0103' },
+    labels: 'supplier',
+    fields: ['order.id', 'order.placedAt', 'shipTo.name', 'shipTo.line1', 'shipTo.city', 'shipTo.region', 'shipTo.postalCode', 'shipTo.country', 'lines.sku', 'lines.name', 'lines.quantity'],
+    format: 'x12-850',
+    formatOptions: X12_OPTIONS,
+    delivery: sshd.deliveryOptions('out-oliveco'),
+    confirmations,
+  };
+  writeFileSync(join(configDir, 'suppliers', 'oliveco.yaml'), stringify(oliveco));
+  return configDir;
+}
+
+/** The problems of a configuration that does not load. */
+function configProblems(configDir: string): string[] {
+  try {
+    loadConfig(configDir);
+  } catch (error) {
+    return [...((error as { problems?: string[] }).problems ?? [String(error)])];
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('X12 confirmations: the options of a supplier’s 856s and 855s', () => {
+  it('are read from confirmations.x12 of its file (defaults when absent), and every problem in them is named', () => {
+    const sftp = { remoteDir: 'in', every: '1d', format: 'x12-856' };
+    const made: string[] = [];
+    const dir = (confirmations: Record<string, unknown>) => {
+      made.push(x12ConfigDir(confirmations));
+      return made.at(-1)!;
+    };
+    const x12Of = (configDir: string) => loadConfig(configDir).suppliers.find((s) => s.id === 'oliveco')!.confirmations!.x12;
+    try {
+      expect(x12Of(dir({ sftp, x12: { skuQualifiers: ['IN', 'SK'], controlNumberRef: 'ZZ' } }))).toEqual({ skuQualifiers: ['IN', 'SK'], controlNumberRef: 'ZZ' });
+      expect(x12Of(dir({ sftp: { ...sftp, format: 'x12-855' }, x12: { controlNumberRef: 'ZZ' } }))).toEqual({ skuQualifiers: ['SK', 'BP', 'VP'], controlNumberRef: 'ZZ' });
+      expect(x12Of(dir({ sftp }))).toEqual({ skuQualifiers: ['SK', 'BP', 'VP'] });
+
+      expect(configProblems(dir({ sftp, x12: { skuQualifiers: ['IN', 'sku'], controlNumberRef: 'our ISA13', segment: 'REF' } })).sort()).toEqual([
+        'suppliers/oliveco.yaml: confirmations.x12.controlNumberRef: must be a REF01 reference qualifier such as "ZZ"',
+        'suppliers/oliveco.yaml: confirmations.x12.skuQualifiers[1]: must be a two-character product ID qualifier such as "SK"',
+        'suppliers/oliveco.yaml: confirmations.x12: Unrecognized key: "segment"',
+      ]);
+      expect(configProblems(dir({ sftp, x12: { skuQualifiers: [] } }))).toEqual(['suppliers/oliveco.yaml: confirmations.x12.skuQualifiers: must name at least one qualifier']);
+      // X12 comes only as files: the block means nothing to a supplier that sends other files, or none.
+      expect(configProblems(dir({ sftp: { ...sftp, format: 'json' }, x12: { controlNumberRef: 'ZZ' } }))).toEqual([
+        'suppliers/oliveco.yaml: confirmations.x12: applies only to X12 files picked up over SFTP (confirmations.sftp.format x12-856 or x12-855), but the format is json',
+      ]);
+      expect(configProblems(dir({ https: { auth: { bearerTokenEnv: 'OLIVECO_TOKEN' } }, x12: { controlNumberRef: 'ZZ' } }))).toEqual([
+        'suppliers/oliveco.yaml: confirmations.x12: applies only to X12 files picked up over SFTP (confirmations.sftp.format x12-856 or x12-855), but there is no confirmations.sftp',
+      ]);
+    } finally {
+      for (const d of made) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('fail a run before the folder is opened when a configuration built otherwise gives options the reader refuses', async () => {
+    const dirs = folders();
+    const config = configFor(dirs, true);
+    const oliveco = config.suppliers.find((s) => s.id === 'oliveco')!;
+    oliveco.confirmations = { ...oliveco.confirmations!, x12: { controlNumberRef: 'not a qualifier' } };
+    expect(() => readerOf(oliveco)).toThrow(expect.objectContaining({ code: 'ECONFIG', problems: ['supplier oliveco: confirmations.x12: controlNumberRef: must be a REF01 reference qualifier such as "ZZ"'] }));
+    drop(dirs.oliveco, 'asn.edi', 'ISA*');
+    const opened: string[] = [];
+    const client = redis.client();
+    clients.push(client);
+    const pickup = new ConfirmationPickup({
+      redis: client,
+      prefix: dirs.prefix,
+      config,
+      confirm: () => Promise.reject(new Error('nothing is confirmed')),
+      openFolder: (supplier) => {
+        opened.push(supplier.id);
+        return openSupplierFolder(supplier, config.dir);
+      },
+    });
+    await expect(pickup.run('oliveco')).rejects.toMatchObject({ code: 'ECONFIG' });
+    expect(opened).toEqual([]);
+    expect(list(dirs.oliveco)).toEqual(['asn.edi']);
+  });
+
+  it('are what the pickup reads with: an 856 naming another interchange than our 850 went out as is refused and recorded, one naming it is taken', async () => {
+    const dirs = folders();
+    // The olive co. echoes our SKU under IN (not a default qualifier) and our ISA13 under REF*ZZ.
+    const configDir = x12ConfigDir({ sftp: { remoteDir: dirs.oliveco, every: '1d', format: 'x12-856' }, x12: { skuQualifiers: ['IN'], controlNumberRef: 'ZZ' } });
+    try {
+      const config = loadConfig(configDir);
+      // The pipeline runs without the pickup's schedule: the test runs the pickup itself.
+      const unscheduled = structuredClone(config);
+      for (const s of unscheduled.suppliers) if (s.confirmations) delete s.confirmations.sftp;
+      const h = await startHarness(unscheduled, dirs.prefix);
+      try {
+        await ordered(h, '9210');
+        const po = h.recorder('oliveco').delivered.find((d) => d.orderId === '9210')!;
+        expect(po.format).toBe('x12-850');
+        const sent = Number(/^ISA(?:\*[^*]*){12}\*(\d{9})\*/.exec(po.body)![1]);
+        const manifest = JSON.parse((await h.pipeline.redis.get(markerKeys.manifest(h.pipeline.prefix, '9210')))!) as { shipments: Array<{ shipper: string; controlNumber?: number }> };
+        expect(manifest.shipments.find((s) => s.shipper === 'oliveco')?.controlNumber).toBe(sent);
+
+        const asn = (reference: string, controlNumber: number) => {
+          const body = asnBody({ reference, orderId: '9210', carrier: 'FDEG', trackingNumbers: ['794644790138'], lines: [{ sku: 'OLV-EVOO', quantity: 1 }], skuQualifier: 'IN' });
+          body.splice(body.findIndex((segment) => segment[0] === 'PRF') + 1, 0, ['REF', 'ZZ', String(controlNumber).padStart(9, '0')]);
+          return writeX12({ version: '005010', functionalId: 'SH', sets: [{ code: '856', body }] });
+        };
+        drop(dirs.oliveco, 'a-other.edi', asn('ASN-OTHER', sent + 1));
+        drop(dirs.oliveco, 'b-ours.edi', asn('ASN-OURS', sent));
+
+        const run = await pickupOf(h, config).run('oliveco');
+        expect(run.files).toEqual([
+          { file: 'a-other.edi', outcome: 'processed', movedTo: 'processed/a-other.edi', confirmations: 1, refused: 1 },
+          { file: 'b-ours.edi', outcome: 'processed', movedTo: 'processed/b-ours.edi', confirmations: 1, refused: 0 },
+        ]);
+        const problem = `it answers interchange ${sent + 1}, but the purchase order went out as interchange ${sent}`;
+        expect(readFileSync(join(sshd.root, dirs.oliveco, 'processed', 'a-other.edi.reason.txt'), 'utf8')).toBe(
+          `a-other.edi was read; these of its confirmations were refused (the others were taken):\n- ASN-OTHER: ${problem}\n`,
+        );
+        expect(list(`${dirs.oliveco}/processed`)).toEqual(['a-other.edi', 'a-other.edi.reason.txt', 'b-ours.edi']);
+
+        const loop = await loopOf(h, '9210');
+        expect(loop.shipped).toEqual({ l4: 1 });
+        expect(loop.events.filter((e) => e.kind === 'refused')).toEqual([expect.objectContaining({ supplierId: 'oliveco', what: 'shipment', channel: 'sftp', reference: 'a-other.edi#ASN-OTHER', problems: [problem] })]);
+        expect(loop.events.filter((e) => e.kind === 'shipped')).toEqual([expect.objectContaining({ shipper: 'oliveco', carrier: 'FedEx', trackingNumbers: ['794644790138'], channel: 'sftp', reference: 'b-ours.edi#ASN-OURS' })]);
+      } finally {
+        await h.stop();
+      }
+    } finally {
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a file that fails for another reason than its content', () => {
+  it('is left and counted when its reader fails unexpectedly, and goes to failed/ with its reason at the last attempt; the other files go on', async () => {
+    const dirs = folders();
+    // Four partitions: every key is hash-tagged, as on a Redis Cluster.
+    const h = await PipelineHarness.start(configFor(dirs, false), redis.url, { prefix: dirs.prefix, partitions: 4 });
+    const keys = h.pipeline.keys;
+    const read = csvConfirmationFormat.read.bind(csvConfirmationFormat);
+    // A reader fault on one file's content, whose message quotes the file (as JSON.parse's do).
+    const faulty = jest.spyOn(csvConfirmationFormat, 'read').mockImplementation((text, options) => {
+      if (text.includes('Crashing Carrier Co')) throw new TypeError('cannot read carrier "Crashing Carrier Co"');
+      return read(text, options);
+    });
+    try {
+      await ordered(h, '9211');
+      const metrics = new PipelineMetrics({ queues: [], keys: [] });
+      const config = configFor(dirs, true);
+      drop(dirs.creamery, 'a-crash.csv', csv([['9211', 'BUTTER-42', '1', 'Crashing Carrier Co', '1Z999AA10123456781']]));
+      drop(dirs.creamery, 'b-good.csv', csv([['9211', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456782']]));
+      const stat = statSync(join(sshd.root, dirs.creamery, 'a-crash.csv'));
+      // Counted in the supplier's own partition, in the hash slot of its claims and failed files.
+      const file = `a-crash.csv:${stat.size}:${Math.floor(stat.mtimeMs / 1000) * 1000}`;
+      const attemptsKey = markerKeys.pickupAttempts(keys.forSupplier('creamery'), 'creamery', file);
+      expect(attemptsKey).toMatch(/\{[^}]+\}/);
+      expect(keySlot(attemptsKey)).toBe(keySlot(markerKeys.pickupClaim(keys.forSupplier('creamery'), 'creamery', file)));
+      expect(keySlot(attemptsKey)).toBe(keySlot(markerKeys.pickupFailures(keys.forSupplier('creamery'), 'creamery')));
+      const partitionedPickup = (extra: Partial<ConstructorParameters<typeof ConfirmationPickup>[0]>) => {
+        const client = redis.client();
+        clients.push(client);
+        return new ConfirmationPickup({ redis: client, prefix: keys, config, confirm: (s, c, o) => h.pipeline.confirmations.confirm(s, c, o), ...extra });
+      };
+
+      expect((await partitionedPickup({ metrics }).run('creamery')).files).toEqual([
+        { file: 'a-crash.csv', outcome: 'error', attempts: 1 },
+        { file: 'b-good.csv', outcome: 'processed', movedTo: 'processed/b-good.csv', confirmations: 1, refused: 0 },
+      ]);
+      expect(list(dirs.creamery)).toEqual(['a-crash.csv', 'processed']);
+      expect(await h.pipeline.redis.get(attemptsKey)).toBe('1');
+      expect(await h.pipeline.redis.pttl(attemptsKey)).toBeGreaterThan(0);
+      // Each run is a pickup of its own (a worker restarted in between counts on).
+      for (let n = 2; n < MAX_FILE_ATTEMPTS; n++) {
+        expect((await partitionedPickup({ metrics }).run('creamery')).files).toEqual([{ file: 'a-crash.csv', outcome: 'error', attempts: n }]);
+        expect(list(dirs.creamery)).toEqual(['a-crash.csv', 'processed']);
+      }
+      expect((await partitionedPickup({ metrics }).run('creamery')).files).toEqual([{ file: 'a-crash.csv', outcome: 'failed', movedTo: 'failed/a-crash.csv', attempts: MAX_FILE_ATTEMPTS }]);
+      expect(list(dirs.creamery)).toEqual(['failed', 'processed']);
+      expect(list(`${dirs.creamery}/failed`)).toEqual(['a-crash.csv', 'a-crash.csv.reason.txt']);
+      expect(readFileSync(join(sshd.root, dirs.creamery, 'failed', 'a-crash.csv.reason.txt'), 'utf8')).toBe(
+        `a-crash.csv could not be read in ${MAX_FILE_ATTEMPTS} attempts, and nothing in it was taken:\n- the csv reader failed on it unexpectedly (TypeError)\n`,
+      );
+      expect(await h.pipeline.redis.exists(attemptsKey)).toBe(0);
+      expect((await partitionedPickup({ metrics }).run('creamery')).files).toEqual([]);
+
+      // Operators see every attempt, and the file in failed/; never what the file holds.
+      const failures = await pickupFailures(h.pipeline.redis, keys, 'creamery');
+      expect(failures).toHaveLength(MAX_FILE_ATTEMPTS);
+      expect(failures[0]).toEqual({ file: 'a-crash.csv', at: expect.any(String), kind: 'unreadable', problems: ['the csv reader failed on it unexpectedly (TypeError)'], movedTo: 'failed/a-crash.csv', attempts: MAX_FILE_ATTEMPTS });
+      expect(failures.at(-1)).toEqual({ file: 'a-crash.csv', at: expect.any(String), kind: 'error', problems: ['the csv reader failed on it unexpectedly (TypeError)', `attempt 1 of ${MAX_FILE_ATTEMPTS}: left for the next run`], attempts: 1 });
+      expect(JSON.stringify(failures)).not.toContain('Crashing');
+      const lag = (await new Operations(h.pipeline.redis, keys, config).confirmationLag()).find((l) => l.supplierId === 'creamery');
+      expect(lag).toMatchObject({ failedFilesTotal: MAX_FILE_ATTEMPTS, failedFiles: [{ file: 'a-crash.csv', kind: 'unreadable', movedTo: 'failed/a-crash.csv' }, { kind: 'error' }, { kind: 'error' }] });
+      const counted = await metrics.registry.getSingleMetricAsString('dropship_confirmation_files_total');
+      expect(counted).toContain(`{supplier="creamery",outcome="error"} ${MAX_FILE_ATTEMPTS - 1}`);
+      expect(counted).toContain('{supplier="creamery",outcome="failed"} 1');
+      expect(counted).toContain('{supplier="creamery",outcome="processed"} 1');
+      expect(parseLoop(await h.pipeline.redis.hgetall(markerKeys.loop(keys.forOrder('9211'), '9211'))).shipped.l3).toBe(1);
+    } finally {
+      faulty.mockRestore();
+      await h.stop();
+    }
+  });
+
+  it('counts nothing when the link is lost mid-download (the next run takes the file), and counts a download the server refuses while the link is up', async () => {
+    const dirs = folders();
+    const h = await startHarness(configFor(dirs, false), dirs.prefix);
+    try {
+      await ordered(h, '9212');
+      const config = configFor(dirs, true);
+      const attemptKeys = async () => h.pipeline.redis.keys(`${keySpaceOf(h.pipeline.prefix).forSupplier('creamery')}:pickup:attempts:*`);
+      drop(dirs.creamery, 'ship.csv', csv([['9212', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456781']]));
+      // The server dies as the file is downloaded.
+      const dying = (supplier: SupplierConfig) => {
+        const folder = openSupplierFolder(supplier, config.dir);
+        const read = folder.read.bind(folder);
+        folder.read = (path) => {
+          sshd.kill();
+          return read(path);
+        };
+        return folder;
+      };
+      try {
+        await expect(pickupOf(h, config, { openFolder: dying }).run('creamery')).rejects.toThrow();
+      } finally {
+        await sshd.restart();
+      }
+      expect(list(dirs.creamery)).toEqual(['ship.csv']);
+      expect(await attemptKeys()).toEqual([]);
+      expect(await pickupFailures(h.pipeline.redis, h.pipeline.prefix, 'creamery')).toEqual([]);
+      expect((await pickupOf(h, config).run('creamery')).files).toEqual([{ file: 'ship.csv', outcome: 'processed', movedTo: 'processed/ship.csv', confirmations: 1, refused: 0 }]);
+
+      // The server refuses to hand a file out, run after run (here, with two attempts allowed).
+      drop(dirs.creamery, 'locked.csv', csv([['9212', 'BUTTER-42', '1', 'UPS', '1Z999AA10123456782']]));
+      const refusing = (supplier: SupplierConfig) => {
+        const folder = openSupplierFolder(supplier, config.dir);
+        folder.read = () => Promise.reject(Object.assign(new Error('get: Permission denied'), { code: 3 }));
+        return folder;
+      };
+      expect((await pickupOf(h, config, { openFolder: refusing, maxAttempts: 2 }).run('creamery')).files).toEqual([{ file: 'locked.csv', outcome: 'error', attempts: 1 }]);
+      expect(await attemptKeys()).toHaveLength(1);
+      expect((await pickupOf(h, config, { openFolder: refusing, maxAttempts: 2 }).run('creamery')).files).toEqual([{ file: 'locked.csv', outcome: 'failed', movedTo: 'failed/locked.csv', attempts: 2 }]);
+      expect(readFileSync(join(sshd.root, dirs.creamery, 'failed', 'locked.csv.reason.txt'), 'utf8')).toBe(
+        'locked.csv could not be read in 2 attempts, and nothing in it was taken:\n- it could not be downloaded: get: Permission denied\n',
+      );
+      expect(await attemptKeys()).toEqual([]);
+      expect((await loopOf(h, '9212')).shipped.l3).toBe(1);
+    } finally {
+      await h.stop();
     }
   });
 });

@@ -6,7 +6,7 @@ import { checkConfirmation, type ConfirmationFormat, MAX_CONFIRMATION_DOCUMENT_C
 
 /**
  * A supplier's CSV file of shipments (and acknowledgements), with its own column names,
- * which the supplier's `confirmations.formatOptions.columns` maps.
+ * which the supplier's `confirmations.csv.columns` maps.
  *
  * - One row per shipped line. Rows with the same order id, carrier and tracking number are
  *   one shipment with their lines. A row with neither SKU nor quantity names no line: its

@@ -233,7 +233,7 @@ export function x12Quantity(value: string | undefined): number | undefined {
 /** The qualifiers a supplier's line may name our SKU with, in order of preference. */
 export const DEFAULT_SKU_QUALIFIERS = ['SK', 'BP', 'VP'] as const;
 
-/** Options of the inbound X12 formats (`confirmations.formatOptions`). */
+/** Options of the inbound X12 formats (a supplier's `confirmations.x12`). */
 export const X12InboundOptions = z
   .object({
     /**
