@@ -22,6 +22,7 @@ import { DisclosureLedger } from '../ledger/disclosure-ledger';
 import { createRedis, displayRedisUrl } from '../queue/redis';
 import type { DataCipher } from '../queue/sealing';
 import { redisSharedCache } from '../queue/shared-cache';
+import { type SupervisionTimings, WorkerSupervisor } from '../queue/worker-supervisor';
 import { deliveryTargets, type TransportFactory } from '../transports/factory';
 import type { Logger } from 'pino';
 import type { PipelineMetrics } from '../telemetry/metrics';
@@ -73,6 +74,8 @@ export interface PipelineOptions {
    * process died in between), and how old they must be. @defaultValue every 10 s, older than 30 s
    */
   unsettledPlans?: { everyMs: number; afterMs: number };
+  /** How often workers are checked for having stopped taking jobs, and after how long one is replaced (see WorkerSupervisor). */
+  supervision?: SupervisionTimings;
   /**
    * The store platform told what shipped (`store.platform`); absent: none. Its client is
    * closed with the pipeline.
@@ -187,8 +190,38 @@ export class Pipeline {
       const share = (n: number) => Math.max(1, Math.ceil(n / keys.count));
       const targets = deliveryTargets(config).map((target) => ({ target, transport: options.transports(target, { cache }) }));
       transports.push(...targets.map((t) => t.transport));
+      const log = options.logger;
+      /** Attaches a worker's log listeners and starts it. */
+      const startWorker = (w: Worker) => {
+        // Job failures are recorded on the job itself; these are connection-level errors.
+        w.on('error', (err) => log?.warn({ queue: w.name, code: (err as NodeJS.ErrnoException).code }, `worker ${w.name}: ${err.message}`));
+        if (log) {
+          w.on('failed', (job, err) => {
+            const final = job === undefined || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+            const code = (err as { code?: unknown }).code;
+            log[final ? 'error' : 'warn'](
+              { queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, final, ...(typeof code === 'string' ? { code } : {}) },
+              `${w.name} ${job?.id ?? ''}: ${err.message}`,
+            );
+          });
+          w.on('completed', (job) => log.debug({ queue: w.name, jobId: job.id }, `${w.name} ${job.id}: done`));
+          w.on('stalled', (jobId) => log.warn({ queue: w.name, jobId }, `${w.name} ${jobId}: stalled (its worker died); it will run again`));
+        }
+        void w.run();
+      };
+      // Every worker is made through the supervisor, which makes it again if it stops taking jobs.
+      const supervisor = new WorkerSupervisor(records, workers, {
+        start: (w) => startWorker(w),
+        onReplaced: (w, idleMs, waiting) => {
+          options.logger?.warn({ queue: w.name, idleMs, waiting }, `worker ${w.name}: took no job for ${Math.round(idleMs / 1000)} s while ${waiting} waited; replaced by a new worker`);
+          options.metrics?.workerReplaced(w.name);
+        },
+        ...(options.supervision ? { timings: options.supervision } : {}),
+      });
+      closers.unshift(async () => supervisor.stop());
       for (const partition of keys.prefixes) {
-        const orderWorker = createOrderWorker({
+        supervisor.add(() => {
+          const orderWorker = createOrderWorker({
           connection: connection(partition),
           records,
           prefix: partition,
@@ -199,12 +232,14 @@ export class Pipeline {
           concurrency: share(options.orderConcurrency ?? 8),
           ...lockTimings,
           ...(options.unsettledPlans ? { unsettledSweepMs: options.unsettledPlans.everyMs, unsettledAfterMs: options.unsettledPlans.afterMs } : {}),
+          });
+          options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
+          return orderWorker;
         });
-        options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
-        workers.push(orderWorker);
         for (const { target, transport } of targets) {
           const queueName = deliveryQueueName(target.kind, target.recipient);
-          const worker = createDeliveryWorker({
+          supervisor.add(() => {
+            const worker = createDeliveryWorker({
             connection: connection(partition),
             prefix: partition,
             keys,
@@ -220,16 +255,20 @@ export class Pipeline {
             ...(options.env ? { env: options.env } : {}),
             afterDelivery: (d, trackingNumber) => afterDelivery.afterDelivery(d, trackingNumber),
             ...lockTimings,
+            });
+            options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
+            return worker;
           });
-          options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
-          workers.push(worker);
         }
       }
-      if (options.store) {
+      const store = options.store;
+      if (store) {
         for (const partition of keys.prefixes) {
-          const fulfiller = createFulfillmentWorker({ connection: connection(partition), prefix: partition, store: options.store, loop: recordsLoop, ...lockTimings });
-          options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: options.store.id, transport: 'https' });
-          workers.push(fulfiller);
+          supervisor.add(() => {
+            const fulfiller = createFulfillmentWorker({ connection: connection(partition), prefix: partition, store, loop: recordsLoop, ...lockTimings });
+            options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: store.id, transport: 'https' });
+            return fulfiller;
+          });
         }
       }
       // Suppliers' confirmation files, picked up from their SFTP folders on a schedule: one
@@ -252,28 +291,14 @@ export class Pipeline {
           // A file claimed by a worker that died waits no longer than the worker's jobs do.
           ...(options.lockDurationMs ? { leaseMs: pickupLeaseMs(options.lockDurationMs) } : {}),
         });
-        const picker = createPickupWorker({ connection: connection(pickupPrefix), prefix: pickupPrefix, pickup, ...lockTimings });
-        options.metrics?.observe(picker, { queue: picker.name, recipient: 'suppliers', transport: 'none' });
-        workers.push(picker);
+        supervisor.add(() => {
+          const picker = createPickupWorker({ connection: connection(pickupPrefix), prefix: pickupPrefix, pickup, ...lockTimings });
+          options.metrics?.observe(picker, { queue: picker.name, recipient: 'suppliers', transport: 'none' });
+          return picker;
+        });
       }
-      const log = options.logger;
-      for (const w of workers) {
-        // Job failures are recorded on the job itself; these are connection-level errors.
-        w.on('error', (err) => log?.warn({ queue: w.name, code: (err as NodeJS.ErrnoException).code }, `worker ${w.name}: ${err.message}`));
-        if (log) {
-          w.on('failed', (job, err) => {
-            const final = job === undefined || err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-            const code = (err as { code?: unknown }).code;
-            log[final ? 'error' : 'warn'](
-              { queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, final, ...(typeof code === 'string' ? { code } : {}) },
-              `${w.name} ${job?.id ?? ''}: ${err.message}`,
-            );
-          });
-          w.on('completed', (job) => log.debug({ queue: w.name, jobId: job.id }, `${w.name} ${job.id}: done`));
-          w.on('stalled', (jobId) => log.warn({ queue: w.name, jobId }, `${w.name} ${jobId}: stalled (its worker died); it will run again`));
-        }
-        void w.run();
-      }
+      for (const w of workers) startWorker(w);
+      supervisor.start();
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       // BullMQ removes completed jobs by age only when another job completes: once orders stop,
       // the last ones (personal data) would stay. A sweep keeps the retention promise.

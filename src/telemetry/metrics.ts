@@ -34,6 +34,7 @@ export class PipelineMetrics {
   private readonly latency: Histogram<'transport' | 'recipient'>;
   private readonly limited: Counter<'source'>;
   private readonly plannedAtIntake: Counter;
+  private readonly replaced: Counter<'queue'>;
   private readonly confirmationFiles: Counter<'supplier' | 'outcome'>;
 
   constructor(options: MetricsOptions) {
@@ -52,6 +53,12 @@ export class PipelineMetrics {
     this.plannedAtIntake = new Counter({
       name: 'dropship_orders_planned_at_intake_total',
       help: 'Orders planned by the intake itself (they simply ship): no order job runs for them, so dropship_jobs_completed_total{queue="orders"} does not count them',
+      registers,
+    });
+    this.replaced = new Counter({
+      name: 'dropship_workers_replaced_total',
+      help: 'Workers that stopped taking jobs while their queue had jobs waiting (seen after a Redis failover) and were replaced by a new one',
+      labelNames: ['queue'],
       registers,
     });
     this.limited = new Counter({ name: 'dropship_api_rate_limited_total', help: 'API requests refused with 429, by the limit they exceeded', labelNames: ['source'], registers });
@@ -137,12 +144,17 @@ export class PipelineMetrics {
     });
   }
 
-  /** Counts one request refused by the API's rate limit for `source`. */
   /** Counts one order the intake planned itself. */
   orderPlannedAtIntake(): void {
     this.plannedAtIntake.inc();
   }
 
+  /** Counts one worker replaced for having stopped taking jobs (WorkerSupervisor). */
+  workerReplaced(queue: string): void {
+    this.replaced.inc({ queue });
+  }
+
+  /** Counts one request refused by the API's rate limit for `source`. */
   rateLimited(source: RateLimitedEntry): void {
     this.limited.inc({ source });
   }

@@ -1,0 +1,159 @@
+import type { Worker } from 'bullmq';
+import type { RedisClient } from './redis';
+
+/** How often workers are checked, and how long one may leave jobs waiting without starting any. */
+export interface SupervisionTimings {
+  /** @defaultValue 15 s */
+  checkEveryMs: number;
+  /**
+   * A worker with nothing in hand that has started no job for this long while its queue had
+   * jobs waiting is taken for stuck. Longer than BullMQ's own pause after a connection error
+   * (`runRetryDelay`, 15 s), so a worker still recovering by itself is left alone.
+   * @defaultValue 45 s
+   */
+  stuckAfterMs: number;
+}
+
+export const DEFAULT_SUPERVISION: SupervisionTimings = { checkEveryMs: 15_000, stuckAfterMs: 45_000 };
+
+interface Slot {
+  make: () => Worker;
+  worker: Worker;
+  /** Jobs this worker has started and not yet finished. */
+  inHand: number;
+  /** The last time the worker started a job, or its queue was seen with nothing waiting. */
+  progressAt: number;
+}
+
+/**
+ * Replaces a worker that stopped taking jobs. After a Redis Cluster failover, BullMQ's fetch
+ * loop can stay parked on a promise that never settles: the worker still runs and holds its
+ * connections, but never takes another job, and its queue's jobs wait forever (see BullMQ
+ * issues #3088 and #3185, where its maintainers advise closing such a worker and creating a
+ * new one). Every `checkEveryMs` each worker's queue is read (waiting and prioritized jobs,
+ * whether it is paused or rate limited); a worker with nothing in hand that
+ * started nothing for `stuckAfterMs` while jobs waited is closed (without waiting for it) and
+ * a new one made in its place, from the same factory, in the same slot of `workers`.
+ */
+export class WorkerSupervisor {
+  private readonly slots: Slot[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private checking = false;
+
+  constructor(
+    private readonly redis: RedisClient,
+    /** The process's workers: a replacement takes its predecessor's place in this array. */
+    private readonly workers: Worker[],
+    private readonly options: {
+      /** Attaches listeners (logs, metrics) to a new worker and starts it. */
+      start: (worker: Worker) => void;
+      /** Told of each worker replaced. */
+      onReplaced?: (worker: Worker, idleMs: number, waiting: number) => void;
+      timings?: SupervisionTimings;
+    },
+  ) {}
+
+  /** Makes a worker with `make`, adds it to `workers` and watches it; `start` is left to the caller for the first one. */
+  add(make: () => Worker): Worker {
+    const worker = make();
+    const slot: Slot = { make, worker, inHand: 0, progressAt: Date.now() };
+    this.watch(slot);
+    this.slots.push(slot);
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** Starts the checks. */
+  start(): void {
+    const every = (this.options.timings ?? DEFAULT_SUPERVISION).checkEveryMs;
+    this.timer = setInterval(() => void this.check().catch(() => undefined), every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One round of checks (exported for tests through the class). Resolves to the workers replaced. */
+  async check(now = Date.now()): Promise<Worker[]> {
+    if (this.checking) return [];
+    this.checking = true;
+    try {
+      const replaced: Worker[] = [];
+      const { stuckAfterMs } = this.options.timings ?? DEFAULT_SUPERVISION;
+      for (const slot of this.slots) {
+        const w = slot.worker;
+        if (w.closing || !w.isRunning() || w.isPaused()) {
+          slot.progressAt = now;
+          continue;
+        }
+        const waiting = await this.waiting(w);
+        if (waiting === undefined) continue;
+        if (waiting === 0) {
+          slot.progressAt = now;
+          continue;
+        }
+        const idleMs = now - slot.progressAt;
+        if (slot.inHand > 0 || idleMs <= stuckAfterMs) continue;
+        this.replace(slot, now);
+        this.options.onReplaced?.(w, idleMs, waiting);
+        replaced.push(w);
+      }
+      return replaced;
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /**
+   * Jobs ready to run in a worker's queue: 0 when the queue is paused or rate limited (its
+   * workers wait by design); undefined when Redis did not answer.
+   */
+  private async waiting(w: Worker): Promise<number | undefined> {
+    try {
+      const rows = ((await this.redis.pipeline().llen(w.toKey('wait')).zcard(w.toKey('prioritized')).hexists(w.toKey('meta'), 'paused').pttl(w.toKey('limiter')).exec()) ?? []) as Array<
+        [Error | null, number]
+      >;
+      const [ready, prioritized, paused, limitedMs] = rows.map(([error, value]) => {
+        if (error) throw error;
+        return Number(value);
+      });
+      if (paused === 1 || (limitedMs ?? 0) > 0) return 0;
+      return (ready ?? 0) + (prioritized ?? 0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private replace(slot: Slot, now: number): void {
+    const old = slot.worker;
+    const fresh = slot.make();
+    slot.worker = fresh;
+    slot.inHand = 0;
+    slot.progressAt = now;
+    this.watch(slot);
+    const at = this.workers.indexOf(old);
+    if (at >= 0) this.workers[at] = fresh;
+    else this.workers.push(fresh);
+    this.options.start(fresh);
+    // Not waited for: its fetch loop may never return. Its jobs in hand are none (checked).
+    void old.close(true).catch(() => undefined);
+  }
+
+  private watch(slot: Slot): void {
+    const w = slot.worker;
+    w.on('active', () => {
+      if (slot.worker !== w) return;
+      slot.inHand += 1;
+      slot.progressAt = Date.now();
+    });
+    const done = () => {
+      if (slot.worker !== w) return;
+      slot.inHand = Math.max(0, slot.inHand - 1);
+      slot.progressAt = Date.now();
+    };
+    w.on('completed', done);
+    w.on('failed', done);
+  }
+}
