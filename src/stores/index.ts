@@ -1,5 +1,6 @@
 import type { StoreIo } from './http-client';
 import { ShopifyStore } from './shopify/client';
+import type { PacerClock } from './shopify/pacing';
 import type { StorePlatform } from './store';
 import { WooCommerceStore } from './woocommerce/client';
 import type { StoreConfig } from '../config/config';
@@ -16,6 +17,8 @@ export interface StorePlatformContext {
   env?: NodeJS.ProcessEnv;
   /** The I/O the client runs on (tests). @defaultValue real files and undici */
   io?: StoreIo;
+  /** The clock Shopify's cost pacing waits on (tests). @defaultValue real time */
+  clock?: PacerClock;
 }
 
 /**
@@ -29,7 +32,7 @@ export function createStorePlatform(config: { dir: string; store: Pick<StoreConf
   const clientContext = { configDir: config.dir, env: context.env ?? process.env, ...(context.io === undefined ? {} : { io: context.io }) };
   switch (platform.id) {
     case 'shopify':
-      return new ShopifyStore(platform.options, clientContext);
+      return new ShopifyStore(platform.options, { ...clientContext, ...(context.clock === undefined ? {} : { clock: context.clock }) });
     case 'woocommerce':
       return new WooCommerceStore(platform.options, clientContext);
   }

@@ -1,9 +1,10 @@
 import { DeliveryError } from '../../src/errors';
 import { createStorePlatform } from '../../src/stores';
 import { shopifyStoreOptionsSchema } from '../../src/stores/shopify/options';
-import { throttleWaitMs } from '../../src/stores/shopify/client';
+import { ESTIMATED_COST, ShopifyStore, throttleWaitMs } from '../../src/stores/shopify/client';
+import type { PacerClock } from '../../src/stores/shopify/pacing';
 import type { FulfillmentRequest, StorePlatform } from '../../src/stores/store';
-import { startShopifyStandIn, type ShopifyStandIn, type StandInFulfillmentOrder } from '../../testkit/receivers/stores';
+import { startShopifyStandIn, type ShopifyStandIn, type StandInFulfillment, type StandInFulfillmentOrder } from '../../testkit/receivers/stores';
 
 /**
  * The Shopify store client against the Shopify stand-in, which validates every operation
@@ -17,9 +18,22 @@ const TOKEN_ENV = 'TEST_SHOPIFY_ADMIN_TOKEN';
 let standIn: ShopifyStandIn;
 let store: StorePlatform;
 
-beforeAll(async () => {
-  standIn = await startShopifyStandIn();
-  const options = shopifyStoreOptionsSchema.parse({
+/** A clock that only moves when the pacer sleeps: waits are recorded, never spent. */
+function virtualClock(): PacerClock & { t: number; waits: number[] } {
+  const clock = {
+    t: 1_800_000_000_000,
+    waits: [] as number[],
+    now: () => clock.t,
+    sleep: async (ms: number) => {
+      clock.waits.push(ms);
+      clock.t += ms;
+    },
+  };
+  return clock;
+}
+
+const storeOptions = () =>
+  shopifyStoreOptionsSchema.parse({
     shopDomain: 'test-larder.myshopify.com',
     accessTokenEnv: TOKEN_ENV,
     apiVersion: standIn.apiVersion,
@@ -27,7 +41,11 @@ beforeAll(async () => {
     caFile: standIn.caFile,
     timeout: '5s',
   });
-  store = createStorePlatform({ dir: '/', store: { platform: { id: 'shopify', options } } }, { env: { [TOKEN_ENV]: standIn.accessToken } })!;
+
+beforeAll(async () => {
+  standIn = await startShopifyStandIn();
+  // The tests' scripted answers leave the cost pacing odd states: its waits pass on a virtual clock.
+  store = createStorePlatform({ dir: '/', store: { platform: { id: 'shopify', options: storeOptions() } } }, { env: { [TOKEN_ENV]: standIn.accessToken }, clock: virtualClock() })!;
 }, 60_000);
 
 afterAll(async () => {
@@ -424,6 +442,46 @@ describe('Shopify fulfillments', () => {
     expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(2);
   });
 
+  it('finds its earlier fulfillment among more than the 20 fulfillments the order query reads', async () => {
+    // Staff fulfilled line 101 one unit at a time, 25 times, under their own tracking numbers.
+    const staff: StandInFulfillment[] = Array.from({ length: 25 }, (_, i) => ({
+      id: 4100 + i,
+      status: 'SUCCESS' as const,
+      locationId: 55,
+      numbers: [`STAFF${i}`],
+      notifyCustomer: false,
+      lines: [{ fulfillmentOrderId: 7001, foLineId: 9101, quantity: 1 }],
+    }));
+    const fos = twoFulfillmentOrders();
+    fos[0]!.lines[0]!.remaining = 5;
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: fos, fulfillments: staff });
+    // The order query, the fulfillment order's 25 fulfillments (one page), then the create's answer is lost.
+    standIn.script({ normal: true }, { normal: true }, { loseAnswer: true });
+    await failure(store.fulfil(request([{ storeLineId: '101', quantity: 2 }])));
+    expect(standIn.requests.map((r) => r.operationName)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentOrderFulfillments', 'DropshipFulfillmentCreate']);
+    const made = standIn.orders.get(ORDER)!.fulfillments;
+    // Ours is the 26th: past what the order query lists.
+    expect(made).toHaveLength(26);
+
+    // Line 101 has 3 left: without finding ours, the retry would fulfil 2 more.
+    const retry = await store.fulfil(request([{ storeLineId: '101', quantity: 2 }]));
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(26);
+    expect(retry).toEqual({ storeFulfillmentId: `gid://shopify/Fulfillment/${made[25]!.id}`, alreadyFulfilled: true });
+    expect(standIn.orders.get(ORDER)!.fulfillmentOrders[0]!.lines[0]!.remaining).toBe(3);
+    // The fulfillments of the fulfillment order holding line 101 are read, 25 a page; the other's not.
+    expect(standIn.requests.slice(3).map((r) => [r.operationName, r.variables.id])).toEqual([
+      ['DropshipFulfillmentState', `gid://shopify/Order/${ORDER}`],
+      ['DropshipFulfillmentOrderFulfillments', 'gid://shopify/FulfillmentOrder/7001'],
+      ['DropshipFulfillmentOrderFulfillments', 'gid://shopify/FulfillmentOrder/7001'],
+    ]);
+    expect(standIn.requests.every((r) => (r.requestedQueryCost ?? 0) < 1000)).toBe(true);
+
+    // Another shipment of line 101 under a new label is not taken for ours: it is fulfilled.
+    const next = await store.fulfil(request([{ storeLineId: '101', quantity: 1 }], ['1Z999AA10123456799'], undefined, '1001+S1+2'));
+    expect(standIn.orders.get(ORDER)!.fulfillments).toHaveLength(27);
+    expect(next.alreadyFulfilled).toBeUndefined();
+  });
+
   it('refuses an order Shopify does not have, and ids that are not Shopify ids, for good', async () => {
     expect(await failure(store.fulfil(request([{ storeLineId: '101', quantity: 1 }])))).toMatchObject({ code: 'ESTORE_REJECTED', permanent: true });
     expect(await failure(store.fulfil({ ...request([{ storeLineId: '101', quantity: 1 }]), storeOrderId: '#1001' }))).toMatchObject({ code: 'EPAYLOAD', permanent: true });
@@ -441,6 +499,98 @@ describe('Shopify fulfillments', () => {
     expect(() => createStorePlatform({ dir: '/nonexistent-config', store: { platform: { id: 'shopify', options: unreadable } } }, { env: { T: 'shpat_x' } })).toThrow(
       'store.shopify.caFile: /nonexistent-config/no-such-ca.pem cannot be read (ENOENT)',
     );
+  });
+});
+
+describe('pacing by Shopify\'s cost bucket (throttleStatus)', () => {
+  /** A client of its own, on a virtual clock shared with the stand-in's bucket. */
+  function pacedStore(clock: ReturnType<typeof virtualClock>, maxPacingWaitMs?: number): ShopifyStore {
+    return new ShopifyStore(storeOptions(), { configDir: '/', env: { [TOKEN_ENV]: standIn.accessToken }, clock, ...(maxPacingWaitMs === undefined ? {} : { maxPacingWaitMs }) });
+  }
+  const orderOf = (id: number): { id: number; fulfillmentOrders: StandInFulfillmentOrder[] } => ({
+    id,
+    fulfillmentOrders: [{ id: id * 10, status: 'OPEN', locationId: 55, lines: [{ id: id * 10 + 1, lineItemId: 101, remaining: 1 }] }],
+  });
+  const requestFor = (id: number): FulfillmentRequest => ({ ...request([{ storeLineId: '101', quantity: 1 }]), orderId: String(id), storeOrderId: String(id) });
+
+  it('waits for the bucket to restore before a request it cannot hold, so Shopify never throttles', async () => {
+    const clock = virtualClock();
+    standIn.costLimit({ maximumAvailable: 1000, restoreRate: 50, now: () => clock.t });
+    const paced = pacedStore(clock);
+    try {
+      standIn.addOrder(orderOf(1));
+      standIn.addOrder(orderOf(2));
+      await paced.fulfil(requestFor(1));
+      expect(clock.waits).toEqual([]);
+      const [state, create] = standIn.requests.map((r) => r.requestedQueryCost!);
+      // What the last answer left: the bucket less the order query and the fulfillmentCreate.
+      const left = 1000 - state! - create!;
+      expect(paced.pacer.state()).toMatchObject({ maximumAvailable: 1000, currentlyAvailable: left, restoreRate: 50 });
+
+      // The next order query needs `state` points: it waits exactly for the missing ones at 50 a
+      // second; it empties the bucket, so the fulfillmentCreate then waits for its own points.
+      await paced.fulfil(requestFor(2));
+      expect(clock.waits).toEqual([Math.ceil(((state! - left) / 50) * 1000), Math.ceil((create! / 50) * 1000)]);
+      expect(standIn.requests.filter((r) => r.throttled)).toEqual([]);
+      expect(standIn.orders.get(1)!.fulfillments).toHaveLength(1);
+      expect(standIn.orders.get(2)!.fulfillments).toHaveLength(1);
+
+      // Checks the check: a client that knows nothing of the bucket is throttled on it.
+      const blind = pacedStore(clock);
+      standIn.addOrder(orderOf(3));
+      try {
+        expect(await failure(blind.fulfil(requestFor(3)))).toMatchObject({ code: 'ERATE_LIMITED', permanent: false });
+        expect(standIn.requests.at(-1)!.throttled).toBe(true);
+      } finally {
+        await blind.close();
+      }
+    } finally {
+      await paced.close();
+    }
+  });
+
+  it('hands a wait longer than it holds a request back as ERATE_LIMITED, without sending', async () => {
+    const clock = virtualClock();
+    standIn.costLimit({ maximumAvailable: 1000, restoreRate: 10, now: () => clock.t });
+    const paced = pacedStore(clock, 15_000);
+    try {
+      standIn.addOrder(orderOf(1));
+      standIn.addOrder(orderOf(2));
+      await paced.fulfil(requestFor(1));
+      const sent = standIn.requests.length;
+      const left = paced.pacer.state()!.currentlyAvailable;
+      const error = await failure(paced.fulfil(requestFor(2)));
+      // The order query's points at 10 a second: far more than 15 s.
+      expect(error).toMatchObject({ code: 'ERATE_LIMITED', permanent: false, retryAfterMs: Math.ceil(((standIn.requests[0]!.requestedQueryCost! - left) / 10) * 1000) });
+      expect(standIn.requests).toHaveLength(sent);
+      expect(clock.waits).toEqual([]);
+      // Nothing was spent: the bucket is as the last answer left it.
+      expect(paced.pacer.state()!.currentlyAvailable).toBe(left);
+    } finally {
+      await paced.close();
+    }
+  });
+
+  it('after a throttled answer or a 429 with Retry-After, the next request waits first', async () => {
+    const clock = virtualClock();
+    const paced = pacedStore(clock);
+    try {
+      standIn.addOrder(orderOf(1));
+      standIn.script({ throttle: { requestedQueryCost: 900, currentlyAvailable: 300, restoreRate: 100, maximumAvailable: 1000 } });
+      expect(await failure(paced.fulfil(requestFor(1)))).toMatchObject({ code: 'ERATE_LIMITED', retryAfterMs: 6000 });
+      // The order query expected at Shopify's 900: 600 points short at 100 a second.
+      await paced.fulfil(requestFor(1));
+      expect(clock.waits).toEqual([6000]);
+
+      standIn.addOrder(orderOf(2));
+      standIn.script({ status: 429, retryAfter: '3' });
+      expect(await failure(paced.fulfil(requestFor(2)))).toMatchObject({ code: 'ERATE_LIMITED', retryAfterMs: 3000 });
+      await paced.fulfil(requestFor(2));
+      expect(clock.waits).toEqual([6000, 3000]);
+      expect(standIn.orders.get(2)!.fulfillments).toHaveLength(1);
+    } finally {
+      await paced.close();
+    }
   });
 });
 
@@ -486,6 +636,17 @@ describe('query cost', () => {
     expect(Object.keys(costs)).toEqual(['DropshipFulfillmentState', 'DropshipFulfillmentOrderLines', 'DropshipFulfillmentCreate']);
     for (const cost of Object.values(costs)) expect(cost).toBeLessThan(1000);
     expect(costs.DropshipFulfillmentState).toBeGreaterThan(100);
+  });
+
+  it('expects of each operation the cost Shopify requests for it (the pacing\'s estimates before Shopify says)', async () => {
+    const staff: StandInFulfillment[] = Array.from({ length: 21 }, (_, i) => ({ id: 4200 + i, status: 'SUCCESS' as const, locationId: 55, numbers: [`STAFF${i}`], notifyCustomer: false, lines: [{ fulfillmentOrderId: 7002, foLineId: 9201, quantity: 0 }] }));
+    staff.push({ id: 4300, status: 'SUCCESS', locationId: 55, numbers: ['1Z999AA10123456784'], notifyCustomer: false, lines: Array.from({ length: 11 }, (_, j) => ({ fulfillmentOrderId: 7002, foLineId: 9300 + j, quantity: 1 })) });
+    standIn.addOrder({ id: ORDER, fulfillmentOrders: twoFulfillmentOrders(), fulfillments: staff });
+    standIn.orders.get(ORDER)!.fulfillmentOrders[1]!.lines = Array.from({ length: 30 }, (_, j) => ({ id: 9300 + j, lineItemId: 300 + j, remaining: 1 }));
+    await store.fulfil(request([{ storeLineId: '329', quantity: 1 }]));
+    const costs = Object.fromEntries(standIn.requests.map((r) => [r.operationName, r.requestedQueryCost]));
+    expect(Object.keys(costs).sort()).toEqual(Object.keys(ESTIMATED_COST).sort());
+    expect(costs).toEqual(ESTIMATED_COST);
   });
 
   it('refuses an operation over the limit, as Shopify does (checks the check)', async () => {

@@ -45,6 +45,9 @@ import { SPECS_DIR } from '../specs';
  *
  * Both can be scripted: an HTTP status with `Retry-After` (429, 5xx), Shopify's cost throttle,
  * `userErrors`, and a lost answer (the request is carried out, then the connection dropped).
+ * The Shopify stand-in can also keep a cost bucket (`costLimit`): a leaky bucket refilled at
+ * `restoreRate` a second on a clock of the test's choosing, which answers `THROTTLED` when it
+ * cannot hold an operation's requested cost, as Shopify does.
  */
 
 type Json = Record<string, unknown>;
@@ -174,6 +177,18 @@ export interface ShopifyStandInRequest {
   status: number;
   /** The operation's requested cost, as Shopify counts it (roughly). */
   requestedQueryCost?: number;
+  /** Answered `THROTTLED` (scripted, or the cost bucket could not hold it). */
+  throttled?: boolean;
+}
+
+/** A cost bucket for the stand-in (Shopify's leaky bucket per app and store). */
+export interface StandInCostBucket {
+  maximumAvailable: number;
+  restoreRate: number;
+  /** @defaultValue maximumAvailable */
+  currentlyAvailable?: number;
+  /** The bucket's clock in ms (a test's virtual clock). @defaultValue Date.now */
+  now?: () => number;
 }
 
 export interface ShopifyStandIn {
@@ -195,6 +210,12 @@ export interface ShopifyStandIn {
    * `Retry-After` when given) and nothing is carried out, until called with `undefined`.
    */
   outage(answer: { status: number; retryAfter?: string } | undefined): void;
+  /**
+   * Keeps a cost bucket from now on (until called with `undefined`, or `reset`): every
+   * operation takes its requested cost from it, or is answered `THROTTLED` without being
+   * carried out; answers report the bucket in `extensions.cost.throttleStatus`.
+   */
+  costLimit(bucket: StandInCostBucket | undefined): void;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -284,7 +305,16 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
   let scripts: ShopifyScript[] = [];
   let refusals: Array<Array<{ field?: string[]; message: string }>> = [];
   let down: { status: number; retryAfter?: string } | undefined;
+  let bucket: (Required<StandInCostBucket> & { at: number; available: number }) | undefined;
   let nextFulfillmentId = 5_000_000_001;
+  /** Refills the bucket to its clock's now; its level. */
+  const refill = (): number => {
+    if (!bucket) return 0;
+    const now = bucket.now();
+    bucket.available = Math.min(bucket.maximumAvailable, bucket.available + (bucket.restoreRate * Math.max(0, now - bucket.at)) / 1000);
+    bucket.at = now;
+    return bucket.available;
+  };
 
   const orderOfFo = (foId: number): { order: StandInShopifyOrder; fo: StandInFulfillmentOrder } | undefined => {
     for (const order of orders.values()) {
@@ -300,6 +330,9 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
     status: fo.status,
     assignedLocation: { location: { id: gidOf('Location', fo.locationId) } },
     lineItems: (args: { first?: number; after?: string }) => connection(fo.lines.map(foLineView), args),
+    // The fulfillments made from this fulfillment order, oldest first.
+    fulfillments: (args: { first?: number; after?: string }) =>
+      connection((orderOfFo(fo.id)?.order.fulfillments ?? []).filter((f) => f.lines.some((l) => l.fulfillmentOrderId === fo.id)).map(fulfillmentView), args),
   });
   /** A fulfillment's line items as Shopify lists them: one per order line, with the quantity it holds. */
   const fulfillmentLineItems = (f: StandInFulfillment): Json[] => {
@@ -384,6 +417,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
       return {
         id: gidOf('Order', order.id),
         fulfillments: (a: { first?: number }) => order.fulfillments.slice(0, a.first ?? undefined).map(fulfillmentView),
+        fulfillmentsCount: { count: order.fulfillments.length, precision: 'EXACT' },
         fulfillmentOrders: (a: { first?: number; after?: string }) => connection(order.fulfillmentOrders.map(foView), a),
       };
     },
@@ -403,7 +437,11 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
     fulfillmentCreate,
   };
 
-  const cost = (requested: number) => ({ requestedQueryCost: requested, actualQueryCost: requested, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 2000 - requested, restoreRate: 100 } });
+  const cost = (requested: number) =>
+    bucket
+      ? { requestedQueryCost: requested, actualQueryCost: requested, throttleStatus: { maximumAvailable: bucket.maximumAvailable, currentlyAvailable: Math.floor(bucket.available), restoreRate: bucket.restoreRate } }
+      : // Without a bucket kept: a large plan's bucket, which nothing here empties.
+        { requestedQueryCost: requested, actualQueryCost: requested, throttleStatus: { maximumAvailable: 20_000, currentlyAvailable: 20_000 - requested, restoreRate: 1000 } };
 
   const handle = (req: IncomingMessage, body: string): Reply => {
     const seen: ShopifyStandInRequest = { query: '', variables: {}, headers: req.headers, path: req.url ?? '', body, status: 0 };
@@ -459,6 +497,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
       }
       if (answer !== undefined && 'throttle' in answer) {
         const t = answer.throttle;
+        seen.throttled = true;
         return {
           status: 200,
           body: {
@@ -466,6 +505,21 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
             extensions: { cost: { requestedQueryCost: t.requestedQueryCost, actualQueryCost: null, throttleStatus: { maximumAvailable: t.maximumAvailable ?? 2000, currentlyAvailable: t.currentlyAvailable, restoreRate: t.restoreRate } } },
           },
         };
+      }
+      if (bucket) {
+        // Shopify's leaky bucket: room for the requested cost before it runs, or THROTTLED.
+        // (A hair of slack for the float arithmetic of a refill to the exact point.)
+        if (refill() + 1e-6 < requested) {
+          seen.throttled = true;
+          return {
+            status: 200,
+            body: {
+              errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' } }],
+              extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: { maximumAvailable: bucket.maximumAvailable, currentlyAvailable: Math.floor(bucket.available), restoreRate: bucket.restoreRate } } },
+            },
+          };
+        }
+        bucket.available = Math.max(0, bucket.available - requested);
       }
       const result = execute({ schema, document, rootValue: root, variableValues: seen.variables, ...(seen.operationName === undefined ? {} : { operationName: seen.operationName }) });
       if (result instanceof Promise) return refuse(500, 'the stand-in resolved asynchronously', 'Internal Server Error');
@@ -502,6 +556,14 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
     outage: (answer) => {
       down = answer;
     },
+    costLimit: (limit) => {
+      if (limit === undefined) {
+        bucket = undefined;
+        return;
+      }
+      const now = limit.now ?? (() => Date.now());
+      bucket = { ...limit, now, currentlyAvailable: limit.currentlyAvailable ?? limit.maximumAvailable, available: limit.currentlyAvailable ?? limit.maximumAvailable, at: now() };
+    },
     reset: () => {
       requests.length = 0;
       violations.length = 0;
@@ -509,6 +571,7 @@ export async function startShopifyStandIn(options: ShopifyStandInOptions = {}): 
       scripts = [];
       refusals = [];
       down = undefined;
+      bucket = undefined;
     },
     stop: server.stop,
   };

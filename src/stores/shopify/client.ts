@@ -1,4 +1,5 @@
 import type { ShopifyStoreOptions } from './options';
+import { CostPacer, type PacerClock } from './pacing';
 import { DeliveryError } from '../../errors';
 import { secretFromEnv, StoreHttp, storeIo, type StoreAnswer, type StoreIo } from '../http-client';
 import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../store';
@@ -10,8 +11,9 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  *
  * One `fulfil`:
  * 1. reads the order's fulfillments (their location, tracking numbers and line items with
- *    quantities) and its fulfillment orders with their line items (`remainingQuantity`, the
- *    order line they stand for);
+ *    quantities; past the first 20, those of the fulfillment orders holding our lines, every
+ *    page) and its fulfillment orders with their line items (`remainingQuantity`, the order
+ *    line they stand for);
  * 2. finds the fulfillments an earlier attempt of this request made (its answer lost): at one
  *    location, not cancelled, sharing one of our tracking numbers, AND holding only our lines,
  *    each exactly as many as we ask, or fewer when none of that line is left open there (the
@@ -31,6 +33,9 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  * cannot be told apart in Shopify (a fulfillment keeps no reference of ours): the second is
  * taken for a retry of the first.
  *
+ * Every request is paced by Shopify's cost bucket as the last answer described it
+ * (`pacing.ts`): it waits for the points it needs rather than being throttled.
+ *
  * Sent: the order, fulfillment order and line item ids, quantities, carrier, tracking numbers
  * and URL, and `notifyCustomer`. Read: ids, statuses, quantities and tracking numbers only
  * (no names, no addresses). The access token goes in `X-Shopify-Access-Token` only and is
@@ -41,11 +46,17 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  * Page sizes. Shopify refuses a query whose requested cost is over 1000 points, and the
  * requested cost multiplies down nested lists (a connection costs 2 plus `first` times its
  * node). The order query asks for 20 × (1 + 1 + 5 + (2 + 10 × 2)) = 580 points for the
- * fulfillments (location, tracking numbers, line items) plus about 2 + 5 × (3 + 2 + 25 × 2)
- * for the fulfillment orders: some 860 in all, under the 1000 (the query-cost test holds it
- * there: raise a page size here and it fails). A page of more line items of a fulfillment
- * order costs about 200, of a fulfillment about 200. Larger orders are read in more pages;
- * only the first 20 fulfillments of an order are read.
+ * fulfillments (location, tracking numbers, line items), 1 for their count, and
+ * 2 + 5 × (1 + 2 + (2 + 25 × 2)) = 277 for the fulfillment orders: 859 in all, under the 1000
+ * (the query-cost test holds it there: raise a page size here and it fails). A page of more
+ * line items of a fulfillment order costs 203, of a fulfillment 203, of a fulfillment order's
+ * fulfillments 728. Larger orders are read in more pages.
+ *
+ * `Order.fulfillments` is a plain list (Shopify's schema: "Truncate the array result to this
+ * size"), with no cursor to page on. When an order has more fulfillments than that first read
+ * (`fulfillmentsCount`), they are read again through the fulfillment orders that hold our
+ * lines (`FulfillmentOrder.fulfillments`, a connection paged 25 at a time): a fulfillment of
+ * ours was made from those fulfillment orders, so it is among their fulfillments.
  */
 const FULFILLMENTS_READ = 20;
 const TRACKING_NUMBERS_READ = 5;
@@ -54,22 +65,42 @@ const MORE_FULFILLMENT_LINES_PER_PAGE = 100;
 const FULFILLMENT_ORDERS_PER_PAGE = 5;
 const LINE_ITEMS_PER_PAGE = 25;
 const MORE_LINE_ITEMS_PER_PAGE = 100;
+const FO_FULFILLMENTS_PER_PAGE = 25;
 /** Pages read at most for one fulfil (an order with more is refused rather than half read). */
 const MAX_PAGES = 40;
 
-const FULFILLMENT_STATE = `query DropshipFulfillmentState($id: ID!, $after: String) {
-  order(id: $id) {
-    id
-    fulfillments(first: ${FULFILLMENTS_READ}) {
-      id
+/**
+ * What each operation is expected to cost (Shopify's requested cost, counted as its
+ * documentation says: an object 1, a list `first` times its item, a connection 2 plus `first`
+ * times its node, a mutation 10), for pacing before Shopify has said it itself.
+ */
+const FULFILLMENT_NODE_COST = 1 /* location */ + TRACKING_NUMBERS_READ /* trackingInfo */ + (2 + FULFILLMENT_LINES_READ * 2); /* fulfillmentLineItems */
+const FO_NODE_COST = 2 /* assignedLocation { location } */ + (2 + LINE_ITEMS_PER_PAGE * 2); /* lineItems */
+export const ESTIMATED_COST: Readonly<Record<string, number>> = {
+  DropshipFulfillmentState: 1 + FULFILLMENTS_READ * (1 + FULFILLMENT_NODE_COST) + 1 + (2 + FULFILLMENT_ORDERS_PER_PAGE * (1 + FO_NODE_COST)),
+  DropshipFulfillmentOrderLines: 1 + (2 + MORE_LINE_ITEMS_PER_PAGE * 2),
+  DropshipFulfillmentLines: 1 + (2 + MORE_FULFILLMENT_LINES_PER_PAGE * 2),
+  DropshipFulfillmentOrderFulfillments: 1 + (2 + FO_FULFILLMENTS_PER_PAGE * (1 + FULFILLMENT_NODE_COST)),
+  DropshipFulfillmentCreate: 10 + 1 + 1,
+};
+
+/** A fulfillment's fields, as both the order and a fulfillment order list them. */
+const FULFILLMENT_FIELDS = `id
       status
       location { id }
       trackingInfo(first: ${TRACKING_NUMBERS_READ}) { number }
       fulfillmentLineItems(first: ${FULFILLMENT_LINES_READ}) {
         pageInfo { hasNextPage endCursor }
         nodes { lineItem { id } quantity }
-      }
+      }`;
+
+const FULFILLMENT_STATE = `query DropshipFulfillmentState($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    fulfillments(first: ${FULFILLMENTS_READ}) {
+      ${FULFILLMENT_FIELDS}
     }
+    fulfillmentsCount { count }
     fulfillmentOrders(first: ${FULFILLMENT_ORDERS_PER_PAGE}, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes {
@@ -99,6 +130,17 @@ const MORE_FULFILLMENT_LINES = `query DropshipFulfillmentLines($id: ID!, $after:
     fulfillmentLineItems(first: ${MORE_FULFILLMENT_LINES_PER_PAGE}, after: $after) {
       pageInfo { hasNextPage endCursor }
       nodes { lineItem { id } quantity }
+    }
+  }
+}`;
+
+const FO_FULFILLMENTS = `query DropshipFulfillmentOrderFulfillments($id: ID!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    fulfillments(first: ${FO_FULFILLMENTS_PER_PAGE}, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+      ${FULFILLMENT_FIELDS}
+      }
     }
   }
 }`;
@@ -169,6 +211,10 @@ export interface ShopifyClientContext {
   configDir: string;
   env: NodeJS.ProcessEnv;
   io?: StoreIo;
+  /** The clock the cost pacing waits on (tests). @defaultValue real time */
+  clock?: PacerClock;
+  /** Longest wait for the cost bucket inside the process (longer: `ERATE_LIMITED`, the job waits in the queue). @defaultValue 15 s */
+  maxPacingWaitMs?: number;
 }
 
 export class ShopifyStore implements StorePlatform {
@@ -176,6 +222,8 @@ export class ShopifyStore implements StorePlatform {
   private readonly http: StoreHttp;
   private readonly token: string;
   private readonly path: string;
+  /** This shop's cost bucket as this process knows it (see pacing.ts). */
+  readonly pacer: CostPacer;
 
   constructor(
     private readonly options: ShopifyStoreOptions,
@@ -193,6 +241,7 @@ export class ShopifyStore implements StorePlatform {
       io: context.io ?? storeIo(),
     });
     this.path = `/admin/api/${options.apiVersion}/graphql.json`;
+    this.pacer = new CostPacer(context.clock, context.maxPacingWaitMs);
   }
 
   async fulfil(request: FulfillmentRequest, signal?: AbortSignal): Promise<FulfillmentResult> {
@@ -207,7 +256,7 @@ export class ShopifyStore implements StorePlatform {
     if (wanted.length === 0) throw DeliveryError.permanent('EPAYLOAD', `order ${request.orderId}: a fulfillment needs at least one line`);
     const numbers = request.tracking.numbers.map((n) => n.trim()).filter((n) => n !== '');
 
-    const { fulfillments, fulfillmentOrders } = await this.readOrder(orderGid, request.orderId, numbers, signal);
+    const { fulfillments, fulfillmentOrders } = await this.readOrder(orderGid, request.orderId, numbers, new Set(wanted.map((l) => l.gid)), signal);
 
     // What we ask for, by order line (a line named twice asks for the sum).
     const asked = new Map<string, number>();
@@ -274,11 +323,20 @@ export class ShopifyStore implements StorePlatform {
 
   /**
    * The order's fulfillments (all the line items of those that share one of `numbers`: only
-   * they can be ours) and every fulfillment order with all its line items.
+   * they can be ours) and every fulfillment order with all its line items. An order with more
+   * fulfillments than the first read has them read through the fulfillment orders holding
+   * `lineItems` (ours), every page.
    */
-  private async readOrder(orderGid: string, orderId: string, numbers: string[], signal: AbortSignal | undefined): Promise<{ fulfillments: ExistingFulfillment[]; fulfillmentOrders: FulfillmentOrder[] }> {
+  private async readOrder(
+    orderGid: string,
+    orderId: string,
+    numbers: string[],
+    lineItems: Set<string>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ fulfillments: ExistingFulfillment[]; fulfillmentOrders: FulfillmentOrder[] }> {
     const fulfillmentOrders: FulfillmentOrder[] = [];
     let fulfillments: ExistingFulfillment[] = [];
+    let more = false;
     let after: string | undefined;
     for (let page = 0; ; page += 1) {
       if (page >= MAX_PAGES) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${orderId} has more fulfillment orders than this client reads`);
@@ -286,20 +344,10 @@ export class ShopifyStore implements StorePlatform {
       const order = data.order;
       if (!isObject(order)) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify has no order ${orderId} (id ${orderGid.replace(/^gid:\/\/shopify\/Order\//, '')}), or the token may not read it`);
       if (page === 0) {
-        fulfillments = list(order.fulfillments).filter(isObject).map((f) => {
-          const lineItems = isObject(f.fulfillmentLineItems) ? f.fulfillmentLineItems : {};
-          const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
-          const lines = new Map<string, number>();
-          addFulfillmentLines(lines, lineItems.nodes);
-          return {
-            id: str(f.id) ?? '',
-            status: str(f.status) ?? '',
-            locationId: isObject(f.location) ? (str(f.location.id) ?? '') : '',
-            numbers: list(f.trackingInfo).filter(isObject).map((t) => str(t.number) ?? '').filter((n) => n !== ''),
-            lines,
-            moreAfter: pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined,
-          };
-        });
+        fulfillments = list(order.fulfillments).filter(isObject).map(readFulfillment);
+        const count = isObject(order.fulfillmentsCount) && typeof order.fulfillmentsCount.count === 'number' ? order.fulfillmentsCount.count : undefined;
+        // The list is cut at FULFILLMENTS_READ; without a count, a full list may have been cut.
+        more = count === undefined ? fulfillments.length >= FULFILLMENTS_READ : count > fulfillments.length;
       }
       const connection = isObject(order.fulfillmentOrders) ? order.fulfillmentOrders : {};
       for (const node of list(connection.nodes).filter(isObject)) {
@@ -326,6 +374,26 @@ export class ShopifyStore implements StorePlatform {
         const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
         fo.moreAfter = pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined;
       }
+    }
+    // Without a tracking number nothing is taken for ours: the rest of the list cannot matter.
+    if (more && numbers.length > 0) {
+      const byId = new Map(fulfillments.map((f) => [f.id, f]));
+      for (const fo of fulfillmentOrders.filter((f) => f.lines.some((l) => lineItems.has(l.lineItemId)))) {
+        let cursor: string | null = null;
+        for (let page = 0; ; page += 1) {
+          if (page >= MAX_PAGES) throw DeliveryError.permanent('ESTORE_REJECTED', `Shopify order ${orderId} has more fulfillments than this client reads`);
+          const data = await this.graphql('DropshipFulfillmentOrderFulfillments', FO_FULFILLMENTS, { id: fo.id, after: cursor }, 'fulfillment order query', signal);
+          const connection = isObject(data.fulfillmentOrder) && isObject(data.fulfillmentOrder.fulfillments) ? data.fulfillmentOrder.fulfillments : {};
+          for (const f of list(connection.nodes).filter(isObject).map(readFulfillment)) {
+            if (f.id !== '' && !byId.has(f.id)) byId.set(f.id, f);
+          }
+          const pageInfo = isObject(connection.pageInfo) ? connection.pageInfo : {};
+          const next = pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined;
+          if (next === undefined) break;
+          cursor = next;
+        }
+      }
+      fulfillments = [...byId.values()];
     }
     for (const f of fulfillments) {
       if (f.status === 'CANCELLED' || !sharesNumber(f, numbers)) continue;
@@ -375,19 +443,35 @@ export class ShopifyStore implements StorePlatform {
     return id;
   }
 
-  /** One GraphQL operation; its `data`, or a classified error. */
+  /**
+   * One GraphQL operation; its `data`, or a classified error. Paced: it waits first when the
+   * last answer's `throttleStatus` says the bucket cannot hold its expected cost yet.
+   */
   private async graphql(operationName: string, query: string, variables: Json, what: string, signal: AbortSignal | undefined): Promise<Json> {
-    const answer = await this.http.send(
-      {
-        method: 'POST',
-        path: this.path,
-        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-shopify-access-token': this.token },
-        body: JSON.stringify({ query, variables, operationName }),
-      },
-      signal,
-    );
-    if (answer.status < 200 || answer.status >= 300) throw this.http.refusal(what, answer, errorText(answer));
+    const ticket = await this.pacer.beforeRequest(operationName, ESTIMATED_COST[operationName] ?? 1000, signal);
+    let answer: StoreAnswer;
+    try {
+      answer = await this.http.send(
+        {
+          method: 'POST',
+          path: this.path,
+          headers: { 'content-type': 'application/json', accept: 'application/json', 'x-shopify-access-token': this.token },
+          body: JSON.stringify({ query, variables, operationName }),
+        },
+        signal,
+      );
+    } catch (error) {
+      ticket.release();
+      throw error;
+    }
     const body = isObject(answer.json) ? answer.json : undefined;
+    this.pacer.afterAnswer(operationName, body !== undefined && isObject(body.extensions) ? body.extensions.cost : undefined, ticket);
+    if (answer.status < 200 || answer.status >= 300) {
+      const refusal = this.http.refusal(what, answer, errorText(answer));
+      // Shopify asked for a pause: the process's other requests to this shop wait it out too.
+      if (refusal.code === 'ERATE_LIMITED' && refusal.retryAfterMs !== undefined) this.pacer.hold(refusal.retryAfterMs);
+      throw refusal;
+    }
     if (body === undefined) throw DeliveryError.retryable('EREMOTE', `Shopify ${what} answered ${answer.status} without a JSON body`);
     const errors = list(body.errors).filter(isObject);
     if (errors.length > 0) {
@@ -433,6 +517,22 @@ function madeByUs(f: ExistingFulfillment, numbers: string[], asked: Map<string, 
     if (open > 0) return false;
   }
   return true;
+}
+
+/** A fulfillment node (`FULFILLMENT_FIELDS`) read. */
+function readFulfillment(f: Json): ExistingFulfillment {
+  const lineItems = isObject(f.fulfillmentLineItems) ? f.fulfillmentLineItems : {};
+  const pageInfo = isObject(lineItems.pageInfo) ? lineItems.pageInfo : {};
+  const lines = new Map<string, number>();
+  addFulfillmentLines(lines, lineItems.nodes);
+  return {
+    id: str(f.id) ?? '',
+    status: str(f.status) ?? '',
+    locationId: isObject(f.location) ? (str(f.location.id) ?? '') : '',
+    numbers: list(f.trackingInfo).filter(isObject).map((t) => str(t.number) ?? '').filter((n) => n !== ''),
+    lines,
+    moreAfter: pageInfo.hasNextPage === true ? str(pageInfo.endCursor) : undefined,
+  };
 }
 
 /** Adds a page of `fulfillmentLineItems` nodes to an order line → quantity map. */
