@@ -265,7 +265,19 @@ export class Pipeline {
       if (store) {
         for (const partition of keys.prefixes) {
           supervisor.add(() => {
-            const fulfiller = createFulfillmentWorker({ connection: connection(partition), prefix: partition, store, loop: recordsLoop, ...lockTimings });
+            const fulfiller = createFulfillmentWorker({
+              connection: connection(partition),
+              prefix: partition,
+              store,
+              loop: recordsLoop,
+              ...lockTimings,
+              onThrottled: (wait) => {
+                options.metrics?.storeThrottled(wait.platform, wait.free);
+                const said = `${wait.platform} asked fulfillment ${wait.jobId} to wait ${wait.waitMs} ms (wait ${wait.waits}, ${Math.round(wait.waitedMs / 1000)} s in all)`;
+                if (wait.free) log?.debug({ queue: FULFILLMENTS_QUEUE, jobId: wait.jobId }, said);
+                else log?.warn({ queue: FULFILLMENTS_QUEUE, jobId: wait.jobId }, `${said}: past the free bound, this wait uses an attempt`);
+              },
+            });
             options.metrics?.observe(fulfiller, { queue: fulfiller.name, recipient: store.id, transport: 'https' });
             return fulfiller;
           });

@@ -19,8 +19,8 @@ export const DEFAULT_SUPERVISION: SupervisionTimings = { checkEveryMs: 15_000, s
 interface Slot {
   make: () => Worker;
   worker: Worker;
-  /** Jobs this worker has started and not yet finished. */
-  inHand: number;
+  /** Jobs this worker started and was not seen to finish (a job it moved to the delayed set is not: its lock tells). */
+  inHand: Set<string>;
   /** The last time the worker started a job, or its queue was seen with nothing waiting. */
   progressAt: number;
 }
@@ -31,7 +31,7 @@ interface Slot {
  * connections, but never takes another job, and its queue's jobs wait forever (see BullMQ
  * issues #3088 and #3185, where its maintainers advise closing such a worker and creating a
  * new one). Every `checkEveryMs` each worker's queue is read (waiting and prioritized jobs,
- * whether it is paused or rate limited); a worker with nothing in hand that
+ * whether it is paused or rate limited); a worker holding no job (no lock of its jobs left) that
  * started nothing for `stuckAfterMs` while jobs waited is closed (without waiting for it) and
  * a new one made in its place, from the same factory, in the same slot of `workers`.
  */
@@ -56,7 +56,7 @@ export class WorkerSupervisor {
   /** Makes a worker with `make`, adds it to `workers` and watches it; `start` is left to the caller for the first one. */
   add(make: () => Worker): Worker {
     const worker = make();
-    const slot: Slot = { make, worker, inHand: 0, progressAt: Date.now() };
+    const slot: Slot = { make, worker, inHand: new Set(), progressAt: Date.now() };
     this.watch(slot);
     this.slots.push(slot);
     this.workers.push(worker);
@@ -95,7 +95,7 @@ export class WorkerSupervisor {
           continue;
         }
         const idleMs = now - slot.progressAt;
-        if (slot.inHand > 0 || idleMs <= stuckAfterMs) continue;
+        if (idleMs <= stuckAfterMs || (await this.holding(slot)) !== 0) continue;
         this.replace(slot, now);
         this.options.onReplaced?.(w, idleMs, waiting);
         replaced.push(w);
@@ -126,31 +126,52 @@ export class WorkerSupervisor {
     }
   }
 
+  /**
+   * How many of the jobs the worker started it still holds: a job ended without an event (moved
+   * to the delayed set by its processor) has no lock left and is forgotten. Undefined when Redis
+   * did not answer.
+   */
+  private async holding(slot: Slot): Promise<number | undefined> {
+    if (slot.inHand.size === 0) return 0;
+    const w = slot.worker;
+    const ids = [...slot.inHand];
+    try {
+      const rows = (await this.redis.pipeline(ids.map((id) => ['exists', `${w.toKey(id)}:lock`])).exec()) ?? [];
+      ids.forEach((id, i) => {
+        const [error, held] = rows[i] ?? [null, 1];
+        if (!error && Number(held) === 0) slot.inHand.delete(id);
+      });
+      return slot.inHand.size;
+    } catch {
+      return undefined;
+    }
+  }
+
   private replace(slot: Slot, now: number): void {
     const old = slot.worker;
     const fresh = slot.make();
     slot.worker = fresh;
-    slot.inHand = 0;
+    slot.inHand = new Set();
     slot.progressAt = now;
     this.watch(slot);
     const at = this.workers.indexOf(old);
     if (at >= 0) this.workers[at] = fresh;
     else this.workers.push(fresh);
     this.options.start(fresh);
-    // Not waited for: its fetch loop may never return. Its jobs in hand are none (checked).
+    // Not waited for: its fetch loop may never return. It holds no job (checked).
     void old.close(true).catch(() => undefined);
   }
 
   private watch(slot: Slot): void {
     const w = slot.worker;
-    w.on('active', () => {
+    w.on('active', (job) => {
       if (slot.worker !== w) return;
-      slot.inHand += 1;
+      if (job.id !== undefined) slot.inHand.add(job.id);
       slot.progressAt = Date.now();
     });
-    const done = () => {
+    const done = (job: { id?: string } | undefined) => {
       if (slot.worker !== w) return;
-      slot.inHand = Math.max(0, slot.inHand - 1);
+      if (job?.id !== undefined) slot.inHand.delete(job.id);
       slot.progressAt = Date.now();
     };
     w.on('completed', done);

@@ -35,6 +35,7 @@ export class PipelineMetrics {
   private readonly limited: Counter<'source'>;
   private readonly plannedAtIntake: Counter;
   private readonly replaced: Counter<'queue'>;
+  private readonly throttled: Counter<'platform' | 'free'>;
   private readonly confirmationFiles: Counter<'supplier' | 'outcome'>;
 
   constructor(options: MetricsOptions) {
@@ -59,6 +60,12 @@ export class PipelineMetrics {
       name: 'dropship_workers_replaced_total',
       help: 'Workers that stopped taking jobs while their queue had jobs waiting (seen after a Redis failover) and were replaced by a new one',
       labelNames: ['queue'],
+      registers,
+    });
+    this.throttled = new Counter({
+      name: 'dropship_store_throttled_total',
+      help: "Fulfillments the store platform throttled (Shopify's cost throttle, a 429): free waits use no attempt; free=\"false\" ones, past the bound, use one",
+      labelNames: ['platform', 'free'],
       registers,
     });
     this.limited = new Counter({ name: 'dropship_api_rate_limited_total', help: 'API requests refused with 429, by the limit they exceeded', labelNames: ['source'], registers });
@@ -152,6 +159,11 @@ export class PipelineMetrics {
   /** Counts one worker replaced for having stopped taking jobs (WorkerSupervisor). */
   workerReplaced(queue: string): void {
     this.replaced.inc({ queue });
+  }
+
+  /** Counts one throttle wait of a fulfillment (the store platform asked for a pause). */
+  storeThrottled(platform: string, free: boolean): void {
+    this.throttled.inc({ platform, free: String(free) });
   }
 
   /** Counts one request refused by the API's rate limit for `source`. */

@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { WorkerSupervisor } from '../../src/queue/worker-supervisor';
 import { TestRedis } from '../support/redis';
@@ -29,7 +29,7 @@ const MINUTE = 60_000;
 const connection = () => ({ host: '127.0.0.1', port: server.server.port });
 
 /** A queue of its own, and a supervisor over its workers, each made by `make`. */
-function setUp(processor: (worker: string) => Promise<void>, concurrency = 1) {
+function setUp(processor: (worker: string, job: Job, token?: string) => Promise<void>, concurrency = 1) {
   const name = `supervised-${++n}`;
   const queue = new Queue(name, { connection: connection() });
   opened.push(queue);
@@ -45,9 +45,9 @@ function setUp(processor: (worker: string) => Promise<void>, concurrency = 1) {
     const label = `worker ${++made}`;
     const w = new Worker(
       name,
-      async () => {
+      async (job, token) => {
         processedBy.push(label);
-        await processor(label);
+        await processor(label, job, token);
       },
       { connection: connection(), autorun: false, concurrency },
     );
@@ -122,4 +122,23 @@ it('leaves alone the workers of a paused queue', async () => {
   await queue.add('job', {});
   expect(await supervisor.check(Date.now() + 10 * MINUTE)).toEqual([]);
   expect(workers).toEqual([w]);
+});
+
+it('counts a job its worker moved to the delayed set as no longer held', async () => {
+  // The first job puts itself off (as a fulfillment does for the store's throttle: no event
+  // tells of it), then the worker's fetches hang.
+  const { queue, workers, supervisor, make, processedBy } = setUp(async (label, job, token) => {
+    if (label !== 'worker 1') return;
+    hangFetches(workers[0]!);
+    await job.moveToDelayed(Date.now() + 10 * MINUTE, token);
+    throw new DelayedError();
+  });
+  const w = supervisor.add(make);
+  void w.run();
+  await queue.add('put off', {});
+  await until('the first job to be delayed', async () => (await queue.getDelayedCount()) === 1);
+  await queue.add('waits', {});
+  expect(await supervisor.check(Date.now() + MINUTE)).toEqual([w]);
+  await until('the waiting job to run on the new worker', async () => (await queue.getCompletedCount()) === 1);
+  expect(processedBy).toEqual(['worker 1', 'worker 2']);
 });
