@@ -60,6 +60,13 @@ export function orderJobOptions(jobId: string, attempts: number, completedJobsMs
 const ACTIVE_WAIT_MS = 3_000;
 
 /**
+ * How long an order planned here may wait for an order worker to plan it again, should this
+ * process die before its deliveries are queued (workers look every 10 s for plans older than
+ * 30 s): its sealed copy lives at least this long, whatever `completedJobs` says.
+ */
+export const PLAN_RECOVERY_MS = 120_000;
+
+/**
  * The one way orders enter the queues (API, CLI and in-process producers all use it).
  * Only scrubbed, validated `OrderEvent`s reach it. The same order twice is one job: the
  * job id is the order id, and the order's record (src/queue/order-record.ts) keeps the
@@ -166,13 +173,15 @@ export class OrderIntake {
       const answer = await acceptPlanned(this.redis, prefix, orderId, jobKey, { ...offer, source: JSON.stringify(event.source) }, {
         fingerprint: planned.fingerprint,
         manifest: planned.manifest,
-        copyTtlMs: this.options.completedJobsMs,
+        // Until its deliveries are queued, the copy is what an order worker would plan the order
+        // again from: it lives at least until the recovery can have run.
+        copyTtlMs: Math.max(this.options.completedJobsMs, PLAN_RECOVERY_MS),
       });
       if (answer.planned) {
         // Recorded as planned, and listed as such until its deliveries are queued: if this
         // process dies in between, an order worker plans it again (and adds what is missing).
         await planned.queue(prefix);
-        await planQueued(this.redis, prefix, orderId, this.options.dedupeMs, eventKey);
+        await planQueued(this.redis, prefix, orderId, this.options.dedupeMs, eventKey, this.options.completedJobsMs < PLAN_RECOVERY_MS ? this.options.completedJobsMs : undefined);
         this.options.onPlanned?.();
         return { orderId, duplicate: false };
       }

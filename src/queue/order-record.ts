@@ -155,16 +155,20 @@ export async function acceptPlanned(
 
 /**
  * The deliveries of an order {@link acceptPlanned} recorded are queued: it leaves the planning
- * index, and its source event (when it has one) is marked seen. One round trip.
+ * index, and its source event (when it has one) is marked seen; with `copyTtlMs`, its sealed
+ * copy (kept longer than that so that a recovery could plan it again) is given that lifetime
+ * back. One round trip.
  */
-export async function planQueued(redis: RedisClient, prefix: string, orderId: string, ttlMs: number, eventKey?: string): Promise<void> {
-  if (eventKey === undefined) {
-    await redis.zrem(markerKeys.planning(prefix), orderId);
-    return;
-  }
+export async function planQueued(redis: RedisClient, prefix: string, orderId: string, ttlMs: number, eventKey?: string, copyTtlMs?: number): Promise<void> {
   // Sent together, not as a pipeline: the intake's connection carries BullMQ's scripts, which
   // every ioredis pipeline object copies.
-  await Promise.all([redis.zrem(markerKeys.planning(prefix), orderId), redis.set(eventKey, '1', 'PX', ttlMs)]);
+  await Promise.all([
+    redis.zrem(markerKeys.planning(prefix), orderId),
+    ...(eventKey === undefined ? [] : [redis.set(eventKey, '1', 'PX', ttlMs)]),
+    // The sealed copy outlived its retention only to let a recovery plan it again: it is
+    // needed no more.
+    ...(copyTtlMs === undefined ? [] : [redis.pexpire(markerKeys.orderCopy(prefix, orderId), copyTtlMs)]),
+  ]);
 }
 
 /** Orders the intake planned more than `olderThanMs` ago whose deliveries it never confirmed queued: its process died between the two. */

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Config } from '../../src/config/config';
 import { planOrder } from '../../src/planning/plan';
 import { previewOrder } from '../../src/planning/preview';
-import { OrderIntake, type IntakePlanner } from '../../src/queue/intake';
+import { OrderIntake, PLAN_RECOVERY_MS, type IntakePlanner } from '../../src/queue/intake';
 import { deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId } from '../../src/queue/names';
 import { readRecord } from '../../src/queue/order-record';
 import { KeySpace } from '../../src/queue/partitions';
@@ -105,12 +105,10 @@ describe('planning at intake', () => {
     }
   });
 
-  it('an intake that died after recording the plan: an order worker plans it again, and every delivery lands once', async () => {
-    const p = prefix();
-    const keys = KeySpace.of(p);
+  /** A planner whose process "dies" after the plan is recorded, before its deliveries are added. */
+  const dyingPlanner = (): IntakePlanner => {
     const real = createIntakePlanner({ connection: client, config, cipher: TEST_CIPHER });
-    // The intake's process "dies" after recording the plan, before its deliveries are added.
-    const dying: IntakePlanner = {
+    return {
       plan(order, at) {
         const planned = real.plan(order, at);
         if (!planned) return undefined;
@@ -121,7 +119,12 @@ describe('planning at intake', () => {
       },
       close: () => real.close(),
     };
-    const intake = new OrderIntake(client, { prefix: keys, completedJobsMs: 60_000, dedupeMs: 60_000, cipher: TEST_CIPHER, planner: dying });
+  };
+
+  it('an intake that died after recording the plan: an order worker plans it again, and every delivery lands once', async () => {
+    const p = prefix();
+    const keys = KeySpace.of(p);
+    const intake = new OrderIntake(client, { prefix: keys, completedJobsMs: 60_000, dedupeMs: 60_000, cipher: TEST_CIPHER, planner: dyingPlanner() });
     await expect(intake.submit(ingestOrder(orderPayload({ id: 'IP2' }), { source: 'canonical' }))).rejects.toThrow('the intake process died');
     await intake.close();
     expect(await client.zrange(markerKeys.planning(p), '0', '-1')).toEqual(['IP2']);
@@ -138,6 +141,37 @@ describe('planning at intake', () => {
       expect((await readRecord(client, p, 'IP2'))?.stage).toBe('planned');
     } finally {
       await h.stop();
+    }
+  });
+
+  it('keeps the copy a recovery plans from past a short completed-job retention, and gives it that retention back once queued', async () => {
+    const p = prefix();
+    const keys = KeySpace.of(p);
+    const short = 400;
+    const dying = new OrderIntake(client, { prefix: keys, completedJobsMs: short, dedupeMs: 60_000, cipher: TEST_CIPHER, planner: dyingPlanner() });
+    await expect(dying.submit(ingestOrder(orderPayload({ id: 'IP3' }), { source: 'canonical' }))).rejects.toThrow('the intake process died');
+    await dying.close();
+    expect(await client.pttl(markerKeys.orderCopy(p, 'IP3'))).toBeGreaterThan(PLAN_RECOVERY_MS - 10_000);
+    // Well past the retention, the recovery still finds what to plan the order from.
+    await new Promise((r) => setTimeout(r, short * 2));
+    const h = await PipelineHarness.start(config, redis.url, { prefix: p, unsettledPlans: { everyMs: 100, afterMs: 0 } });
+    try {
+      const expected = previewOrder(orderPayload({ id: 'IP3' }), config).deliveries;
+      await waitFor('every delivery', () => h.delivered().length === expected.length);
+      await waitFor('the planning index emptied', async () => (await client.zcard(markerKeys.planning(p))) === 0);
+    } finally {
+      await h.stop();
+    }
+
+    // An order whose deliveries were queued keeps its copy no longer than completed jobs.
+    const intake = new OrderIntake(client, { prefix: keys, completedJobsMs: short, dedupeMs: 60_000, cipher: TEST_CIPHER, planner: createIntakePlanner({ connection: client, config, cipher: TEST_CIPHER }) });
+    try {
+      await intake.submit(ingestOrder(orderPayload({ id: 'IP4' }), { source: 'canonical' }));
+      const ttl = await client.pttl(markerKeys.orderCopy(p, 'IP4'));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(short);
+    } finally {
+      await intake.close();
     }
   });
 });
