@@ -8,6 +8,7 @@ import { fulfilOf, whatShips } from '../src/core/readiness';
 import { splitOrder } from '../src/core/split';
 import type { OrderReason, SkipCode, WaitCode } from '../src/errors';
 import { heldOrder } from '../src/errors/unrecoverable';
+import { forgetCancelledOrder } from '../src/loop/confirm';
 import { planOrder } from '../src/planning/plan';
 import { CANCEL_JOB, markerKeys, ORDER_JOB, ORDERS_QUEUE, orderJobId } from '../src/queue/names';
 import { type OrderJobData, orderJobOptions } from '../src/queue/intake';
@@ -114,6 +115,8 @@ export function createOrderWorker(deps: OrderWorkerDeps): Worker<OrderJobData | 
           // A newer version accepted meanwhile is planned by its own run, which finds the cancellation.
           await commitOutcome(records, prefix, event.orderId, record.version, { stage: 'skipped', reasons, dropData: true }, config.store.retention.dedupeMs);
         }
+        // Its purchase orders are no longer awaited from confirming suppliers (after the mark: see afterDelivery).
+        await forgetCancelledOrder(records, keys, config, event.orderId);
         return { deliveries: [], cancelled: true, undo: await cancellations.undoDelivered(event.orderId, now) };
       }
       const orderId = (job.data as OrderJobData).orderId;

@@ -21,12 +21,12 @@ import { type DataCipher, dataCipherFromEnv, generateDataKey, withoutDataKey } f
 import { parseJsonBody } from '../sources/ingest';
 import { checkSupplierKeys, inspectSupplierKeys, KEY_EXPIRY_WARNING_DAYS, type SupplierKeyStatus, type UnusableSupplierKey } from '../config/keys';
 import { parseDuration } from '../core/duration';
-import { ConsoleQueries } from '../ops/console-queries';
+import { ConsoleQueries, reasonsInWords } from '../ops/console-queries';
 import { Operations, type Progress } from '../ops/operations';
 import { verifyConfirmationFolder } from '../loop/pickup';
 import { configuredTransports, createTransport, deliveryTargets, outboxTransports, type TransportFactory } from '../transports/factory';
 import { ProgressBar } from './progress';
-import { formatTimeline } from './timeline';
+import { formatTimeline, reasonLine } from './timeline';
 import { formatTable } from './table';
 
 /** Exit code for bad input or configuration (docs/cli.md: preview exits 2 on bad input). */
@@ -343,8 +343,9 @@ program
         const unconfirmedLabels = await ops.unconfirmedLabels();
         const waiting = (await ops.waitingOrders()).map((w) => ({ orderId: w.orderId, since: w.since, reasons: w.reasons.map((r) => ({ code: r.code, message: r.message })) }));
         const confirmations = await ops.confirmationLag();
+        const fulfillments = await ops.failedFulfillments();
         if (opts.json) {
-          printJson({ queues, failing, held, waiting, expiringKeys: keys, unusableKeys, unconfirmedLabels, confirmations });
+          printJson({ queues, failing, held, waiting, expiringKeys: keys, unusableKeys, unconfirmedLabels, confirmations, failedFulfillments: fulfillments.failed });
         } else {
           process.stdout.write(formatTable(queues, ['queue', 'waiting', 'active', 'delayed', 'completed', 'failed']));
           for (const f of failing) console.log(`failing: ${f.recipient}: ${f.failed} failed, ${f.retrying} waiting to be retried`);
@@ -353,12 +354,19 @@ program
           for (const c of confirmations) {
             const hours = Math.round(c.expectWithinMs / 3_600_000);
             if (c.overdue > 0) console.log(`unanswered: ${c.supplierId}: ${c.overdue} purchase order${c.overdue === 1 ? '' : 's'} neither acknowledged nor shipped after ${hours} h (orders ${c.overdueOrders.join(', ')}${c.overdue > c.overdueOrders.length ? ', …' : ''})`);
-            for (const o of c.rejected) console.log(`rejected: order ${o}: ${c.supplierId} rejected its purchase order (dropship status ${o} shows why)`);
-            for (const o of c.backordered) console.log(`backordered: order ${o}: ${c.supplierId} backordered its purchase order (dropship status ${o} shows why)`);
+            for (const o of c.rejected) console.log(`rejected: order ${o}: ${c.supplierId} rejected its purchase order (dropship status ${o} shows why; once handled: dropship handled ${o} --supplier ${c.supplierId})`);
+            if (c.rejectedTotal > c.rejected.length) console.log(`rejected: ${c.supplierId}: ${c.rejectedTotal - c.rejected.length} more`);
+            for (const o of c.backordered) console.log(`backordered: order ${o}: ${c.supplierId} backordered its purchase order (dropship status ${o} shows why; once handled: dropship handled ${o} --supplier ${c.supplierId})`);
+            if (c.backorderedTotal > c.backordered.length) console.log(`backordered: ${c.supplierId}: ${c.backorderedTotal - c.backordered.length} more`);
             for (const f of c.failedFiles) {
               console.log(`confirmation file: ${c.supplierId}: ${f.file} ${f.kind === 'unreadable' ? `could not be read (moved to ${f.movedTo ?? 'failed/'})` : 'could not be taken (left for the next run)'} at ${f.at}: ${f.problems.slice(0, 3).join('; ')}${f.problems.length > 3 ? '; …' : ''}`);
             }
           }
+          for (const f of fulfillments.failed) {
+            const reason = reasonsInWords(f.failedReason)[0];
+            console.log(`fulfillment: order ${f.orderId}: the store was not told of shipment ${f.shipmentId} (${f.fulfillmentId}, failed${f.failedAt ? ` ${f.failedAt}` : ''} after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'})${reason ? `: ${reasonLine(reason)}` : ''}; once fixed: dropship replay --fulfillment ${f.fulfillmentId}`);
+          }
+          if (fulfillments.total > fulfillments.failed.length) console.log(`fulfillment: ${fulfillments.total - fulfillments.failed.length} more failed (dropship replay --fulfillments replays them all)`);
           for (const u of unconfirmedLabels) {
             console.log(`label: ${u.deliveryId}: an attempt at ${u.lostAttemptAt} got no answer${u.reason ? ` (${u.reason})` : ''}; ${u.carrier} may hold a second label for shipment ${u.shipmentId} (void it in the carrier account, then: dropship labels --ack ${u.deliveryId})`);
           }
@@ -428,20 +436,59 @@ program
   });
 
 program
+  .command('handled')
+  .description("take a supplier's purchase orders it rejected, backordered or left unanswered off dropship status's lists, once someone has dealt with them")
+  .argument('<orderId...>')
+  .requiredOption('--supplier <id>', 'the supplier whose lists they are on')
+  .addOption(configOption())
+  .addOption(dataDirOption())
+  .option('--json', 'print JSON')
+  .action(async (orderIds: string[], opts: { supplier: string; config: string; dataDir: string; json?: boolean }) => {
+    try {
+      await withOperations(opts, async (ops) => {
+        let done;
+        try {
+          done = await ops.handled(orderIds, opts.supplier);
+        } catch (err) {
+          throw new CliError(err instanceof Error ? err.message : String(err));
+        }
+        const unknown = orderIds.filter((id) => !done.some((d) => d.orderId === id));
+        if (opts.json) printJson({ handled: done, unknown });
+        else console.log(`handled ${done.length}${done.length > 0 ? `: ${done.map((d) => `order ${d.orderId} (was ${d.lists.map((l) => (l === 'awaiting' ? 'unanswered' : l)).join(', ')})`).join('; ')}` : ''}`);
+        if (unknown.length > 0) throw new CliError(`not on any list of ${opts.supplier}: ${unknown.join(', ')}`);
+      });
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('replay')
   .description('retry failed work once its cause is fixed (restart the workers first after a config change)')
   .option('--delivery <id>', 'one failed delivery')
   .option('--supplier <id>', 'every failed delivery of a supplier (or carrier)')
   .option('--order <id>', 'one held order')
   .option('--held', 'every held order')
+  .option('--fulfillment <id>', 'one failed fulfillment of the store (fulfil+ORDER+ORIGIN+N, as status shows it)')
+  .option('--fulfillments', 'every failed fulfillment of the store')
   .addOption(configOption())
   .addOption(dataDirOption())
-  .action(async (opts: { delivery?: string; supplier?: string; order?: string; held?: boolean; config: string; dataDir: string }) => {
+  .action(async (opts: { delivery?: string; supplier?: string; order?: string; held?: boolean; fulfillment?: string; fulfillments?: boolean; config: string; dataDir: string }) => {
     try {
-      const chosen = [opts.delivery, opts.supplier, opts.order, opts.held].filter((x) => x !== undefined);
-      if (chosen.length !== 1) throw new CliError('name exactly one of --delivery, --supplier, --order or --held');
+      const chosen = [opts.delivery, opts.supplier, opts.order, opts.held, opts.fulfillment, opts.fulfillments].filter((x) => x !== undefined);
+      if (chosen.length !== 1) throw new CliError('name exactly one of --delivery, --supplier, --order, --held, --fulfillment or --fulfillments');
       await withOperations(opts, async (ops) => {
-        const target = opts.delivery ? { delivery: opts.delivery } : opts.supplier ? { recipient: opts.supplier } : opts.order ? { order: opts.order } : { held: true as const };
+        const target = opts.delivery
+          ? { delivery: opts.delivery }
+          : opts.supplier
+            ? { recipient: opts.supplier }
+            : opts.order
+              ? { order: opts.order }
+              : opts.fulfillment
+                ? { fulfillment: opts.fulfillment }
+                : opts.fulfillments
+                  ? { fulfillments: true as const }
+                  : { held: true as const };
         const retried = await ops.replay(target, progress('failed jobs looked at'));
         console.log(`replayed ${retried.length}${retried.length > 0 ? `: ${retried.join(', ')}` : ' (nothing failed there)'}`);
       });

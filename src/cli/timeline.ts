@@ -28,6 +28,12 @@ export function eventLine(e: ShipmentEvent): string {
       return `fulfilled in the store${when}${e.alreadyFulfilled ? ' (it had them already)' : ''}${e.storeFulfillmentId ? `: ${e.storeFulfillmentId}` : ''}`;
     case 'refused':
       return `refused${when} from ${e.by}: ${e.reason ?? ''}${how ? ` (${how})` : ''}`;
+    case 'fulfillment failed':
+    case 'fulfillment retrying': {
+      const what = `${e.stage}${when} (${e.fulfillmentId ?? 'fulfillment'}${e.attempts ? `, after ${e.attempts} attempt${e.attempts === 1 ? '' : 's'}` : ''})`;
+      const replay = e.replayable && e.fulfillmentId ? `; once fixed: dropship replay --fulfillment ${e.fulfillmentId}` : '';
+      return `${what}${e.failure ? `: ${reasonLine(e.failure)}` : ''}${replay}`;
+    }
     default:
       return `${e.stage}${when} by ${e.by}${e.reason ? `: ${e.reason}` : ''}${how ? ` (${how})` : ''}`;
   }
@@ -36,8 +42,9 @@ export function eventLine(e: ShipmentEvent): string {
 /**
  * An order's timeline as `dropship status ORDER_ID` prints it: each shipment's stage, its
  * deliveries (planned → sent, where and when, tracking), then what came back (acknowledged,
- * shipped with carrier and tracking, fulfilled in the store), or why the order is held and
- * what to do. Ids, stages, recipients and reasons, never personal data.
+ * rejected or backordered with the supplier's reason, shipped with carrier and tracking,
+ * fulfilled in the store, or the store's fulfillment failed with what to do), or why the
+ * order is held and what to do. Ids, stages, recipients and reasons, never personal data.
  */
 export function formatTimeline(t: OrderTimeline): string {
   const lines: string[] = [];

@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KEY_EXPIRY_WARNING_DAYS } from '../config/keys';
 import { isSealed, type DataCipher } from '../queue/sealing';
 import type { ConsoleQueries, ReasonInWords } from '../ops/console-queries';
+import type { PurchaseOrderList } from '../loop/confirm';
+import { orderIdOfFulfillment } from '../ops/operations';
 import { STYLE, TEMPLATES } from './templates';
 
 /** What the console needs: its queries, and how much it may do and show. */
@@ -45,8 +47,9 @@ interface UnsealedOrder {
 
 /**
  * The operator console: orders, not queues. Server-rendered pages (find an order, its
- * timeline, held orders and failed deliveries, suppliers and carriers) and one action,
- * replay, behind a confirmation page. Registered by the dashboard inside its authenticated,
+ * timeline, held orders, failed deliveries and fulfillments, suppliers and carriers) and two
+ * actions, each behind a confirmation page: replay, and marking a supplier's rejected,
+ * backordered or unanswered purchase order handled. Registered by the dashboard inside its authenticated,
  * rate-limited and same-origin-checked scope; `prefix` is where it is mounted (`/console`).
  */
 export async function consolePlugin(scope: FastifyInstance, options: ConsoleOptions & { prefix: string }): Promise<void> {
@@ -112,66 +115,124 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsoleOpti
 
   const refuseReplay = (reply: FastifyReply) =>
     page(reply, '@message', { title: 'Replay is off', heading: 'Replay is off', message: 'This console is read-only (DASHBOARD_READ_ONLY): replay with `dropship replay` instead.' }, 403);
+  const nothingNamed = (reply: FastifyReply) =>
+    page(reply, '@message', { title: 'Nothing to replay', heading: 'Nothing to replay', message: 'Name one order, one delivery or one fulfillment to replay.' }, 400);
 
-  scope.get<{ Querystring: { order?: string; delivery?: string } }>('/replay', async (request, reply) => {
+  scope.get<{ Querystring: { order?: string; delivery?: string; fulfillment?: string } }>('/replay', async (request, reply) => {
     if (!canReplay) return refuseReplay(reply);
     const target = targetOf(request.query);
-    if (!target) return page(reply, '@message', { title: 'Nothing to replay', heading: 'Nothing to replay', message: 'Name one order or one delivery to replay.' }, 400);
+    if (!target) return nothingNamed(reply);
     const timeline = await options.queries.timeline(target.orderId);
     const delivery = 'delivery' in target ? timeline?.shipments.flatMap((s) => s.deliveries).find((d) => d.deliveryId === target.delivery) : undefined;
-    const replayable = 'order' in target ? timeline?.replayable : delivery?.replayable;
+    const fulfillment = 'fulfillment' in target ? timeline?.shipments.flatMap((s) => s.events).find((e) => e.fulfillmentId === target.fulfillment) : undefined;
+    const replayable = 'order' in target ? timeline?.replayable : 'delivery' in target ? delivery?.replayable : fulfillment?.replayable;
     const back = `${base}/orders/${encodeURIComponent(target.orderId)}`;
     if (!timeline || !replayable) {
-      const what = 'order' in target ? `Order ${target.order}` : `Delivery ${target.delivery}`;
-      return page(reply, '@message', { title: 'Nothing to replay', heading: 'Nothing to replay', message: `${what} is not held or failed: there is nothing to replay.` }, 409);
+      return page(reply, '@message', { title: 'Nothing to replay', heading: 'Nothing to replay', message: `${whatOf(target)} is not held or failed: there is nothing to replay.` }, 409);
     }
-    const reasons: ReasonInWords[] = 'order' in target ? timeline.reasons : delivery?.reason ? [delivery.reason] : [];
+    const reasons: ReasonInWords[] = 'order' in target ? timeline.reasons : 'delivery' in target ? (delivery?.reason ? [delivery.reason] : []) : fulfillment?.failure ? [fulfillment.failure] : [];
+    const kind = kindOf(target);
     return page(reply, '@confirm', {
       title: 'Replay',
-      what: 'order' in target ? 'order' : 'delivery',
-      field: 'order' in target ? 'order' : 'delivery',
-      id: 'order' in target ? target.order : target.delivery,
+      what: kind,
+      field: kind,
+      id: idOf(target),
       reasons,
       back,
-      explain:
-        'order' in target
-          ? 'The order is planned again by the workers, with the configuration they run now: fix the cause above and restart the workers first, or it is held again for the same reason.'
-          : 'The delivery is sent again, to the same recipient, with the payload already built: fix the cause above first (credentials, host key, the receiver itself), or it fails again.',
+      explain: {
+        order: 'The order is planned again by the workers, with the configuration they run now: fix the cause above and restart the workers first, or it is held again for the same reason.',
+        delivery: 'The delivery is sent again, to the same recipient, with the payload already built: fix the cause above first (credentials, host key, the receiver itself), or it fails again.',
+        fulfillment: 'The store is asked again to fulfil the lines that shipped, with the same carrier and tracking: fix the cause above in the store first (a line fulfilled by hand, a closed order, the access token), or it fails again. Lines the store already has fulfilled are not fulfilled twice.',
+      }[kind],
     });
   });
 
   scope.post<{ Body: Record<string, string> | undefined }>('/replay', async (request, reply) => {
     if (!canReplay) return refuseReplay(reply);
     const target = targetOf(request.body ?? {});
-    if (!target) return page(reply, '@message', { title: 'Nothing to replay', heading: 'Nothing to replay', message: 'Name one order or one delivery to replay.' }, 400);
+    if (!target) return nothingNamed(reply);
     const back = `${base}/orders/${encodeURIComponent(target.orderId)}`;
     let retried: string[];
     try {
-      retried = await options.queries.replay('order' in target ? { order: target.order } : { delivery: target.delivery });
+      retried = await options.queries.replay('order' in target ? { order: target.order } : 'delivery' in target ? { delivery: target.delivery } : { fulfillment: target.fulfillment });
     } catch (err) {
       // Replay's own refusals (nothing kept under that id) are sentences for the operator.
       const message = err instanceof Error ? err.message : String(err);
       return page(reply, '@result', { title: 'Replay', heading: 'Not replayed', ok: false, message, back, orderId: target.orderId }, 409);
     }
-    const what = 'order' in target ? `Order ${target.order}` : `Delivery ${target.delivery}`;
-    const message =
-      retried.length > 0
-        ? `${what} is queued again${'order' in target ? ' to be planned' : ' to be sent'}. Its page shows where it goes next.`
-        : `${what} was not failed any more: nothing was replayed.`;
+    const what = whatOf(target);
+    const next = { order: ' to be planned', delivery: ' to be sent', fulfillment: ': the store is told again' }[kindOf(target)];
+    const message = retried.length > 0 ? `${what} is queued again${next}. Its page shows where it goes next.` : `${what} was not failed any more: nothing was replayed.`;
     return page(reply, '@result', { title: 'Replay', heading: retried.length > 0 ? 'Replayed' : 'Nothing replayed', ok: retried.length > 0, message, back, orderId: target.orderId });
+  });
+
+  // Marking a supplier's rejected, backordered or unanswered purchase order handled: it leaves
+  // the suppliers page, `dropship status` and the gauge (`dropship handled`). Behind a
+  // confirmation page like replay, and off in a read-only console.
+  const refuseHandled = (reply: FastifyReply) =>
+    page(reply, '@message', { title: 'Read-only', heading: 'This console only reads', message: 'This console is read-only (DASHBOARD_READ_ONLY): use `dropship handled ORDER_ID --supplier ID` instead.' }, 403);
+  const handledTarget = (input: { supplier?: unknown; order?: unknown }): { supplierId: string; orderId: string } | undefined => {
+    const supplierId = typeof input.supplier === 'string' ? input.supplier.trim() : '';
+    const orderId = typeof input.order === 'string' ? input.order.trim() : '';
+    return supplierId && orderId && !badId(supplierId) && !badId(orderId) ? { supplierId, orderId } : undefined;
+  };
+
+  scope.get<{ Querystring: { supplier?: string; order?: string } }>('/handled', async (request, reply) => {
+    if (!canReplay) return refuseHandled(reply);
+    const target = handledTarget(request.query);
+    if (!target) return page(reply, '@message', { title: 'Nothing to mark', heading: 'Nothing to mark', message: 'Name one supplier and one order.' }, 400);
+    const lists = await options.queries.purchaseOrderLists(target.supplierId, target.orderId);
+    if (lists.length === 0) {
+      return page(reply, '@message', { title: 'Nothing to mark', heading: 'Nothing to mark', message: `Order ${target.orderId} is on none of ${target.supplierId}'s lists: there is nothing to mark handled.` }, 409);
+    }
+    return page(reply, '@handled', { title: 'Mark handled', ...target, lists: lists.map(listName) });
+  });
+
+  scope.post<{ Body: Record<string, string> | undefined }>('/handled', async (request, reply) => {
+    if (!canReplay) return refuseHandled(reply);
+    const target = handledTarget(request.body ?? {});
+    if (!target) return page(reply, '@message', { title: 'Nothing to mark', heading: 'Nothing to mark', message: 'Name one supplier and one order.' }, 400);
+    const back = `${base}/orders/${encodeURIComponent(target.orderId)}`;
+    let done;
+    try {
+      done = await options.queries.handled(target.supplierId, target.orderId);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return page(reply, '@result', { title: 'Mark handled', heading: 'Not marked', ok: false, message, back, orderId: target.orderId }, 409);
+    }
+    const lists = done.flatMap((d) => d.lists.map(listName));
+    const message =
+      lists.length > 0
+        ? `Order ${target.orderId} is off ${target.supplierId}'s ${lists.join(' and ')} list${lists.length === 1 ? '' : 's'}.`
+        : `Order ${target.orderId} was on none of ${target.supplierId}'s lists any more: nothing changed.`;
+    return page(reply, '@result', { title: 'Mark handled', heading: lists.length > 0 ? 'Marked handled' : 'Nothing changed', ok: lists.length > 0, message, back, orderId: target.orderId });
   });
 }
 
-type Target = ({ order: string } | { delivery: string }) & { orderId: string };
+/** A list's name as the pages say it. */
+function listName(list: PurchaseOrderList): string {
+  return list === 'awaiting' ? 'unanswered' : list;
+}
 
-/** The one order or delivery a replay names; a delivery's order is the part of its id before the shipment. */
-function targetOf(input: { order?: string; delivery?: string }): Target | undefined {
+type Target = ({ order: string } | { delivery: string } | { fulfillment: string }) & { orderId: string };
+
+const kindOf = (t: Target): 'order' | 'delivery' | 'fulfillment' => ('order' in t ? 'order' : 'delivery' in t ? 'delivery' : 'fulfillment');
+const idOf = (t: Target): string => ('order' in t ? t.order : 'delivery' in t ? t.delivery : t.fulfillment);
+const whatOf = (t: Target): string => `${{ order: 'Order', delivery: 'Delivery', fulfillment: 'Fulfillment' }[kindOf(t)]} ${idOf(t)}`;
+
+/**
+ * The one order, delivery or fulfillment a replay names; a delivery's order is the part of its
+ * id before the shipment, a fulfillment's the part between `fulfil+` and the shipment's origin.
+ */
+function targetOf(input: { order?: string; delivery?: string; fulfillment?: string }): Target | undefined {
   const order = typeof input.order === 'string' ? input.order.trim() : '';
   const delivery = typeof input.delivery === 'string' ? input.delivery.trim() : '';
-  if (order && !delivery && order.length <= MAX_ID) return { order, orderId: order };
-  if (delivery && !order && delivery.length <= MAX_ID) {
-    return { delivery, orderId: orderIdOfDelivery(delivery) };
-  }
+  const fulfillment = typeof input.fulfillment === 'string' ? input.fulfillment.trim() : '';
+  if ([order, delivery, fulfillment].filter(Boolean).length !== 1) return undefined;
+  if (order && order.length <= MAX_ID) return { order, orderId: order };
+  if (delivery && delivery.length <= MAX_ID) return { delivery, orderId: orderIdOfDelivery(delivery) };
+  const orderId = fulfillment.length <= MAX_ID ? orderIdOfFulfillment(fulfillment) : undefined;
+  if (orderId) return { fulfillment, orderId };
   return undefined;
 }
 

@@ -98,7 +98,13 @@ export const ORDER = `<% layout('@layout', it) %>
 <% if (s.events.length > 0) { %>
 <ol class="events">
 <% for (const e of s.events) { %>
+<% if (e.fulfillmentId) { %>
+<li class="stage-<%= e.stage.replace(/[^a-z]/g, '-') %>"><strong><%= e.stage === 'fulfillment failed' ? 'the store was not told: fulfillment failed' : 'the store is not told yet: fulfillment being retried' %></strong><% if (e.at) { %> <time><%= e.at %></time><% } %> <span class="muted"><%= e.fulfillmentId %><% if (e.attempts) { %>, after <%= e.attempts %> attempt<%= e.attempts === 1 ? '' : 's' %><% } %></span><% if (e.trackingNumbers) { %> <%= e.trackingNumbers.join(' ') %><% } %>
+<% if (e.failure) { %><%~ include('@reasons', { reasons: [e.failure] }) %><% } %>
+<% if (e.replayable && it.canReplay) { %><p><a class="button" href="<%= it.base %>/replay?fulfillment=<%= it.url(e.fulfillmentId) %>">Replay this fulfillment…</a></p><% } %></li>
+<% } else { %>
 <li class="stage-<%= e.stage %>"><strong><%= e.stage === 'fulfilled' ? 'fulfilled in the store' : e.stage %></strong><% if (e.at) { %> <time><%= e.at %></time><% } %> <span class="muted">by <%= e.by %><% if (e.channel) { %> via <%= e.channel %><% } %><% if (e.reference) { %>, ref <%= e.reference %><% } %></span><% if (e.carrier) { %>: <%= e.carrier %><% } %><% if (e.trackingNumbers) { %> <%= e.trackingNumbers.join(' ') %><% } %><% if (e.units !== undefined) { %> (<%= e.units %> units)<% } %><% if (e.storeFulfillmentId) { %> <span class="muted"><%= e.storeFulfillmentId %></span><% } %><% if (e.alreadyFulfilled) { %> <span class="muted">(the store had them already)</span><% } %><% if (e.reason) { %><br><%= e.reason %><% } %></li>
+<% } %>
 <% } %>
 </ol>
 <% } %>
@@ -154,6 +160,17 @@ export const HELD = `<% layout('@layout', it) %>
 </section>
 <% } %>
 <% for (const q of it.h.failedTotals) { if (q.total > it.h.pageSize) { %><p class="muted"><%= q.queue %>: the newest <%= it.h.pageSize %> of <%= q.total %> failed deliveries are shown.</p><% } } %>
+<h2>Failed fulfillments (<%= it.h.failedFulfillmentsTotal %>)</h2>
+<% if (it.h.failedFulfillments.length === 0) { %><p>No fulfillment has failed.</p><% } %>
+<% for (const f of it.h.failedFulfillments) { %>
+<section class="held">
+<h3>The store: <a href="<%= it.base %>/orders/<%= it.url(f.orderId) %>">order <%= f.orderId %></a>, shipment <%= f.shipmentId %> <span class="muted"><%= f.fulfillmentId %></span></h3>
+<p class="muted"><% if (f.failedAt) { %>Failed <time><%= f.failedAt %></time><% } %> after <%= f.attempts %> attempt<%= f.attempts === 1 ? '' : 's' %></p>
+<%~ include('@reasons', { reasons: [f.reason] }) %>
+<% if (it.canReplay) { %><p><a class="button" href="<%= it.base %>/replay?fulfillment=<%= it.url(f.fulfillmentId) %>">Replay…</a></p><% } %>
+</section>
+<% } %>
+<% if (it.h.failedFulfillmentsTotal > it.h.failedFulfillments.length) { %><p class="muted">The newest <%= it.h.failedFulfillments.length %> of <%= it.h.failedFulfillmentsTotal %> failed fulfillments are shown (dropship replay --fulfillments replays them all).</p><% } %>
 `;
 
 export const SUPPLIERS = `<% layout('@layout', it) %>
@@ -169,7 +186,7 @@ export const SUPPLIERS = `<% layout('@layout', it) %>
   <td class="<%= r.failures > 0 ? 'bad' : '' %>"><%= r.failures %></td>
   <td><%= r.pending %></td>
   <td><% if (r.keyProblem) { %><span class="bad">unusable: <%= r.keyProblem %></span><% } else if (r.key) { %><% if (r.key.expiresAt) { %>expires <time><%= r.key.expiresAt %></time> (<span class="<%= r.key.daysUntilExpiry !== null && r.key.daysUntilExpiry <= it.warnDays ? 'bad' : '' %>"><%= r.key.daysUntilExpiry %> days</span>)<% } else { %>never expires<% } %><% } else { %>—<% } %></td>
-  <td><% if (!r.confirmations) { %><span class="muted"><%= r.kind === 'carrier' ? '—' : 'not configured' %></span><% } else { const c = r.confirmations; %><%= c.awaiting %> awaiting<% if (c.oldestSentAt) { %>, oldest sent <time><%= c.oldestSentAt %></time><% } %><% if (c.overdue > 0) { %><br><span class="bad"><%= c.overdue %> overdue (over <%= Math.round(c.expectWithinMs / 3600000) %> h): <% for (const o of c.overdueOrders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% if (c.rejected.length > 0) { %><br><span class="bad">rejected: <% for (const o of c.rejected) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% if (c.backordered.length > 0) { %><br><span class="bad">backordered: <% for (const o of c.backordered) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% if (c.failedFilesTotal > 0) { %><br><span class="bad"><%= c.failedFilesTotal %> confirmation file<%= c.failedFilesTotal === 1 ? '' : 's' %> not taken; latest: <%= c.failedFiles[0].file %> (<%= c.failedFiles[0].kind === 'unreadable' ? 'unreadable, in failed/' : 'left for the next run' %>): <%= c.failedFiles[0].problems.slice(0, 2).join('; ') %></span><% } %><% } %></td>
+  <td><% if (!r.confirmations) { %><span class="muted"><%= r.kind === 'carrier' ? '—' : 'not configured' %></span><% } else { const c = r.confirmations; %><%= c.awaiting %> awaiting<% if (c.oldestSentAt) { %>, oldest sent <time><%= c.oldestSentAt %></time><% } %><% if (c.overdue > 0) { %><br><span class="bad"><%= c.overdue %> overdue (over <%= Math.round(c.expectWithinMs / 3600000) %> h): <% for (const o of c.overdueOrders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a><% if (it.canReplay) { %> <a class="handled" href="<%= it.base %>/handled?supplier=<%= it.url(r.recipient) %>&amp;order=<%= it.url(o) %>">(mark handled…)</a><% } %> <% } %></span><% } %><% for (const [what, orders, total] of [['rejected', c.rejected, c.rejectedTotal], ['backordered', c.backordered, c.backorderedTotal]]) { if (orders.length > 0) { %><br><span class="bad"><%= what %>: <% for (const o of orders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a><% if (it.canReplay) { %> <a class="handled" href="<%= it.base %>/handled?supplier=<%= it.url(r.recipient) %>&amp;order=<%= it.url(o) %>">(mark handled…)</a><% } %> <% } %><% if (total > orders.length) { %>and <%= total - orders.length %> more<% } %></span><% } } %><% if (c.failedFilesTotal > 0) { %><br><span class="bad"><%= c.failedFilesTotal %> confirmation file<%= c.failedFilesTotal === 1 ? '' : 's' %> not taken; latest: <%= c.failedFiles[0].file %> (<%= c.failedFiles[0].kind === 'unreadable' ? 'unreadable, in failed/' : 'left for the next run' %>): <%= c.failedFiles[0].problems.slice(0, 2).join('; ') %></span><% } %><% } %></td>
 </tr>
 <% } %>
 </tbody>
@@ -199,6 +216,17 @@ export const CONFIRM = `<% layout('@layout', it) %>
 </form>
 `;
 
+export const HANDLED = `<% layout('@layout', it) %>
+<h1>Mark order <%= it.orderId %> handled for <%= it.supplierId %>?</h1>
+<p>It is on <%= it.supplierId %>'s <%= it.lists.join(' and ') %> list<%= it.lists.length === 1 ? '' : 's' %>. Once someone has dealt with it (called the supplier, shipped the lines from elsewhere, cancelled the order), take it off: it leaves this console's suppliers page, dropship status and the dropship_purchase_orders_unanswered gauge. The order's timeline keeps what the supplier said; a later answer from the supplier is recorded as usual.</p>
+<form method="post" action="<%= it.base %>/handled">
+  <input type="hidden" name="supplier" value="<%= it.supplierId %>">
+  <input type="hidden" name="order" value="<%= it.orderId %>">
+  <button type="submit">Mark order <%= it.orderId %> handled</button>
+  <a href="<%= it.base %>/suppliers">Cancel</a>
+</form>
+`;
+
 export const RESULT = `<% layout('@layout', it) %>
 <h1><%= it.heading %></h1>
 <p class="<%= it.ok ? 'notice' : 'bad' %>"><%= it.message %></p>
@@ -218,6 +246,7 @@ export const TEMPLATES: Record<string, string> = {
   '@held': HELD,
   '@suppliers': SUPPLIERS,
   '@confirm': CONFIRM,
+  '@handled': HANDLED,
   '@result': RESULT,
   '@message': MESSAGE,
 };
@@ -239,7 +268,7 @@ th { background: #eef1f6; font-weight: 600; }
 .fields { font-family: ui-monospace, monospace; font-size: .8rem; }
 .hash, .code { font-family: ui-monospace, monospace; font-size: .8rem; color: var(--muted); }
 .muted { color: var(--muted); }
-.bad, .stage-failed, .stage-held { color: var(--bad); }
+.bad, .stage-failed, .stage-held, span.stage-fulfillment-failed, li.stage-fulfillment-failed > strong, .stage-rejected, .stage-backordered { color: var(--bad); }
 .stage-sent, .stage-planned { color: var(--ok); }
 .reason { border-left: 3px solid var(--bad); padding: .1rem .8rem; margin: .4rem 0; background: #fff; }
 .reason p { margin: .3rem 0; }

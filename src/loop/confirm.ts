@@ -37,6 +37,61 @@ export interface ConfirmDeps {
   now?: () => Date;
 }
 
+/**
+ * A confirming supplier's lists of purchase orders, for operators (`dropship status`, the
+ * console's suppliers page, `dropship_purchase_orders_unanswered`): `awaiting` (sent, neither
+ * acknowledged nor shipped; score: when sent), `rejected` and `backordered` (score: when the
+ * supplier said so). Each lives in the supplier's partition (its hash tag on a cluster), so
+ * one transaction reaches all three.
+ */
+export const PURCHASE_ORDER_LISTS = ['awaiting', 'rejected', 'backordered'] as const;
+export type PurchaseOrderList = (typeof PURCHASE_ORDER_LISTS)[number];
+
+/** The key of one of a supplier's lists. */
+export function purchaseOrderListKey(keys: KeySpace, supplierId: string, list: PurchaseOrderList): string {
+  const prefix = keys.forSupplier(supplierId);
+  return list === 'awaiting' ? markerKeys.unconfirmed(prefix, supplierId) : markerKeys.attention(prefix, supplierId, list);
+}
+
+/**
+ * How long an entry stays on a list: as long as the order's manifest and delivered marks
+ * (`retention.dedupe`). After that the supplier can no longer confirm the order (it is not
+ * found), so an entry could never leave the list otherwise.
+ */
+export function listRetentionMs(config: Config): number {
+  return config.store.retention.dedupeMs;
+}
+
+/** Drops the entries older than the retention from a supplier's three lists (one transaction, one slot). */
+export async function trimPurchaseOrderLists(redis: RedisClient, keys: KeySpace, config: Config, supplierId: string, now = Date.now()): Promise<void> {
+  const cutoff = String(now - listRetentionMs(config));
+  const multi = redis.multi();
+  for (const list of PURCHASE_ORDER_LISTS) multi.zremrangebyscore(purchaseOrderListKey(keys, supplierId, list), '-inf', cutoff);
+  await multi.exec();
+}
+
+/** Takes an order off a supplier's lists (all three, or those named); returns the lists it was on. */
+export async function forgetPurchaseOrder(redis: RedisClient, keys: KeySpace, supplierId: string, orderId: string, lists: readonly PurchaseOrderList[] = PURCHASE_ORDER_LISTS): Promise<PurchaseOrderList[]> {
+  const multi = redis.multi();
+  for (const list of lists) multi.zrem(purchaseOrderListKey(keys, supplierId, list), orderId);
+  const replies = (await multi.exec()) ?? [];
+  return lists.filter((_, i) => Number(replies[i]?.[1] ?? 0) > 0);
+}
+
+/**
+ * A cancelled order ships nothing: its purchase orders are no longer awaited, nor anything
+ * for an operator to act on. Takes it off the lists of each confirming supplier its manifest
+ * sent a purchase order to. Run after the order's cancelled mark is set (see `afterDelivery`).
+ */
+export async function forgetCancelledOrder(redis: RedisClient, prefix: string | KeySpace, config: Config, orderId: string): Promise<void> {
+  const keys = keySpaceOf(prefix);
+  const raw = await redis.get(markerKeys.manifest(keys.forOrder(orderId), orderId));
+  if (!raw) return;
+  const manifest = JSON.parse(raw) as Pick<OrderManifest, 'deliveries'>;
+  const suppliers = new Set(manifest.deliveries.filter((d) => d.kind === 'dropship').map((d) => d.recipient));
+  for (const s of config.suppliers) if (s.confirmations && suppliers.has(s.id)) await forgetPurchaseOrder(redis, keys, s.id, orderId);
+}
+
 /** A stable digest of what a confirmation says: the same content again is the same confirmation. */
 export function confirmationDigest(supplierId: string, confirmation: Confirmation): string {
   const sortedLines = confirmation.lines ? [...confirmation.lines].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : a.quantity - b.quantity)) : null;
@@ -186,7 +241,13 @@ export class ConfirmationIntake {
     const prefix = this.keys.forOrder(d.orderId);
     const supplier = d.kind === 'dropship' ? config.suppliers.find((s) => s.id === d.recipient) : undefined;
     if (supplier?.confirmations) {
-      await redis.zadd(markerKeys.unconfirmed(this.keys.forSupplier(supplier.id), supplier.id), 'NX', Date.now(), d.orderId);
+      const key = purchaseOrderListKey(this.keys, supplier.id, 'awaiting');
+      const now = Date.now();
+      // Entries past retention leave the list as it is written (one round trip, one slot).
+      await redis.pipeline().zadd(key, 'NX', now, d.orderId).zremrangebyscore(key, '-inf', now - listRetentionMs(config)).exec();
+      // The order cancelled after this delivery landed: its cancellation may have cleared the
+      // list just before the line above. It set its mark first, so the mark is seen here.
+      if ((await redis.exists(markerKeys.cancelled(prefix, d.orderId))) > 0) await redis.zrem(key, d.orderId);
       return;
     }
     if (!this.deps.fulfillments) return;
@@ -227,13 +288,14 @@ export class ConfirmationIntake {
 
   /** The purchase order is answered: no longer overdue; a rejection or backorder needs an operator. */
   private async markAnswered(supplierId: string, orderId: string, status: string, at: string): Promise<void> {
-    const { redis } = this.deps;
+    const { redis, config } = this.deps;
     // The supplier's keys share its partition's tag: one transaction, one slot.
-    const prefix = this.keys.forSupplier(supplierId);
-    const multi = redis.multi().zrem(markerKeys.unconfirmed(prefix, supplierId), orderId);
+    const multi = redis.multi().zrem(purchaseOrderListKey(this.keys, supplierId, 'awaiting'), orderId);
     for (const s of ['rejected', 'backordered'] as const) {
-      if (s === status) multi.zadd(markerKeys.attention(prefix, supplierId, s), Date.parse(at), orderId);
-      else multi.zrem(markerKeys.attention(prefix, supplierId, s), orderId);
+      const key = purchaseOrderListKey(this.keys, supplierId, s);
+      // Written: entries past retention leave it.
+      if (s === status) multi.zadd(key, Date.parse(at), orderId).zremrangebyscore(key, '-inf', Date.now() - listRetentionMs(config));
+      else multi.zrem(key, orderId);
     }
     await multi.exec();
   }

@@ -2,13 +2,14 @@ import type { Job } from 'bullmq';
 import type { SupplierKeyStatus, UnusableSupplierKey } from '../config/keys';
 import { CATALOGUE, isCode, readFailure, type Code } from '../errors';
 import type { Disclosure } from '../ledger/disclosure-ledger';
-import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
+import { cancelJobId, deliveryQueueName, FULFILLMENTS_QUEUE, fulfillmentJobId, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
 import { normaliseCarrier } from '../core/confirmation';
 import { type LoopRecord, parseLoop } from '../loop/record';
 import type { ManifestShipment, OrderManifest } from '../planning/plan';
 import { readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
-import type { ConfirmationLag, Operations } from './operations';
+import type { PurchaseOrderList } from '../loop/confirm';
+import type { ConfirmationLag, HandledPurchaseOrder, Operations } from './operations';
 
 /**
  * What the operator console (`/console`) reads: one order's timeline, the held orders and
@@ -62,7 +63,11 @@ export interface TimelineDelivery {
  * statuses and the supplier's reason only.
  */
 export interface ShipmentEvent {
-  stage: 'acknowledged' | 'rejected' | 'backordered' | 'shipped' | 'fulfilled' | 'refused';
+  /**
+   * What came back, or (`fulfillment failed`, `fulfillment retrying`) what became of telling
+   * the store of a shipment: its fulfillment job failed for good, or is being tried again.
+   */
+  stage: 'acknowledged' | 'rejected' | 'backordered' | 'shipped' | 'fulfilled' | 'fulfillment failed' | 'fulfillment retrying' | 'refused';
   at: string;
   /** The supplier (or warehouse) it came from. */
   by: string;
@@ -79,10 +84,22 @@ export interface ShipmentEvent {
   /** The store's fulfillment id, or that the store had it already. */
   storeFulfillmentId?: string;
   alreadyFulfilled?: boolean;
+  /** The fulfillment's job id (`fulfil+<shipment id>+<event>`): what `dropship replay --fulfillment` takes. */
+  fulfillmentId?: string;
+  /** Why telling the store failed (or is being retried), in the catalogue's words. */
+  failure?: ReasonInWords;
+  /** Attempts made to tell the store. */
+  attempts?: number;
+  /** A failed fulfillment, kept for replay. */
+  replayable?: boolean;
 }
 
-/** Where a shipment stands, furthest first: fulfilled in the store → shipped → acknowledged (or not) → sent. */
-export type ShipmentStage = 'fulfilled' | 'partly fulfilled' | 'shipped' | 'partly shipped' | 'rejected' | 'backordered' | 'acknowledged' | 'sent' | 'planned';
+/**
+ * Where a shipment stands, furthest first: fulfilled in the store → shipped → acknowledged (or
+ * not) → sent; `fulfillment failed` when the store could not be told of what shipped (an
+ * operator fixes it in the store and replays the fulfillment).
+ */
+export type ShipmentStage = 'fulfillment failed' | 'fulfilled' | 'partly fulfilled' | 'shipped' | 'partly shipped' | 'rejected' | 'backordered' | 'acknowledged' | 'sent' | 'planned';
 
 export interface OrderTimeline {
   orderId: string;
@@ -127,6 +144,17 @@ export interface FailedDelivery {
   reason: ReasonInWords;
 }
 
+/** A fulfillment the store was to be told of that failed for good, for the held and failed page. */
+export interface FailedFulfillmentEntry {
+  fulfillmentId: string;
+  orderId: string;
+  shipmentId: string;
+  shipper?: string;
+  failedAt?: string;
+  attempts: number;
+  reason: ReasonInWords;
+}
+
 export interface HeldPage {
   held: HeldEntry[];
   /** Every failed job of the orders queue (held orders and failed cancellations). */
@@ -138,6 +166,9 @@ export interface HeldPage {
   /** Failed deliveries, at most `pageSize` per queue, with each queue's total. */
   failedDeliveries: FailedDelivery[];
   failedTotals: Array<{ queue: string; total: number }>;
+  /** Fulfillments the store could not be told of (the newest `pageSize`), and how many failed. */
+  failedFulfillments: FailedFulfillmentEntry[];
+  failedFulfillmentsTotal: number;
 }
 
 export interface RecipientSummary {
@@ -266,6 +297,16 @@ export class ConsoleQueries {
     for (const d of manifest?.deliveries ?? []) planned.set(d.deliveryId, d);
     const manifestShipments = manifest?.shipments ?? [];
     const loop = parseLoop(loopRaw);
+    // A shipment the store has not acknowledged: its fulfillment job says why (failed, or
+    // being retried). One job per such shipment, in the order's partition.
+    const fulfillments = new Map<number, { job: Job; state: string }>();
+    await Promise.all(
+      loop.events.map(async (e) => {
+        if (e.kind !== 'shipped' || e.fulfilled) return;
+        const job = await this.ops.queue(FULFILLMENTS_QUEUE).of(orderId).getJob(fulfillmentJobId(e.shipmentId, e.n));
+        if (job) fulfillments.set(e.n, { job, state: await job.getState() });
+      }),
+    );
     for (const d of disclosures) if (!planned.has(d.deliveryId)) planned.set(d.deliveryId, { shipmentId: shipmentOf(d.deliveryId), recipient: d.recipient, kind: d.kind });
     const tracking = Object.entries(trackingRaw).map(([shipmentId, v]) => {
       const t = JSON.parse(v) as { carrier: string; trackingNumber: string; at?: string; voidedAt?: string };
@@ -346,7 +387,7 @@ export class ConsoleQueries {
       ...(cancelled ? { cancelled } : {}),
       shipments: [...shipments.entries()].map(([shipmentId, ds]) => {
         const manifested = manifestShipments.find((m) => m.shipmentId === shipmentId);
-        const events = shipmentEvents(loop, shipmentId, manifested, tracking);
+        const events = shipmentEvents(loop, shipmentId, manifested, tracking, fulfillments);
         return { shipmentId, stage: shipmentStage(ds, events, manifested, loop.shipped), deliveries: ds, events };
       }),
       disclosures,
@@ -390,7 +431,29 @@ export class ConsoleQueries {
         };
       }),
     );
-    return { held, heldTotal, page: Math.max(1, page), pageSize, waiting, failedDeliveries, failedTotals: perQueue.map(({ queue, total }) => ({ queue, total })) };
+    const fulfillments = await this.ops.failedFulfillments(pageSize);
+    const failedFulfillments = fulfillments.failed.map(
+      (f): FailedFulfillmentEntry => ({
+        fulfillmentId: f.fulfillmentId,
+        orderId: f.orderId,
+        shipmentId: f.shipmentId,
+        ...(f.shipper ? { shipper: f.shipper } : {}),
+        ...(f.failedAt ? { failedAt: f.failedAt } : {}),
+        attempts: f.attempts,
+        reason: reasonsInWords(f.failedReason)[0] ?? { message: 'failed' },
+      }),
+    );
+    return {
+      held,
+      heldTotal,
+      page: Math.max(1, page),
+      pageSize,
+      waiting,
+      failedDeliveries,
+      failedTotals: perQueue.map(({ queue, total }) => ({ queue, total })),
+      failedFulfillments,
+      failedFulfillmentsTotal: fulfillments.total,
+    };
   }
 
   /** Every supplier and carrier: its last delivery, failures, pending work, PGP key and confirmation lag. */
@@ -429,9 +492,19 @@ export class ConsoleQueries {
     return this.ops.unconfirmedLabels();
   }
 
-  /** Replays a held or failed order, or a failed delivery; returns the job ids retried. */
-  replay(target: { order: string } | { delivery: string }): Promise<string[]> {
+  /** Replays a held or failed order, a failed delivery or a failed fulfillment; returns the job ids retried. */
+  replay(target: { order: string } | { delivery: string } | { fulfillment: string }): Promise<string[]> {
     return this.ops.replay(target);
+  }
+
+  /** Which of a confirming supplier's lists (unanswered, rejected, backordered) hold the order. */
+  purchaseOrderLists(supplierId: string, orderId: string): Promise<PurchaseOrderList[]> {
+    return this.ops.purchaseOrderLists(supplierId, orderId);
+  }
+
+  /** Takes the order's purchase order off the supplier's lists once an operator handled it. */
+  handled(supplierId: string, orderId: string): Promise<HandledPurchaseOrder[]> {
+    return this.ops.handled([orderId], supplierId);
   }
 
   /** The order job's data (sealed), or the intake's copy of an order it planned itself, for the unmasked console. */
@@ -477,7 +550,13 @@ function stageOf(state: string | undefined, job: Job | undefined, disclosed: boo
 }
 
 /** A shipment's events from the order's loop; a warehouse label with nothing recorded (no store platform) shipped when bought. */
-function shipmentEvents(loop: LoopRecord, shipmentId: string, shipment: ManifestShipment | undefined, tracking: OrderTimeline['tracking']): ShipmentEvent[] {
+function shipmentEvents(
+  loop: LoopRecord,
+  shipmentId: string,
+  shipment: ManifestShipment | undefined,
+  tracking: OrderTimeline['tracking'],
+  fulfillments: ReadonlyMap<number, { job: Job; state: string }>,
+): ShipmentEvent[] {
   const out: ShipmentEvent[] = [];
   for (const e of loop.events) {
     if (e.kind === 'refused') {
@@ -512,6 +591,23 @@ function shipmentEvents(loop: LoopRecord, shipmentId: string, shipment: Manifest
         ...(e.fulfilled.storeFulfillmentId ? { storeFulfillmentId: e.fulfilled.storeFulfillmentId } : {}),
         ...(e.fulfilled.alreadyFulfilled ? { alreadyFulfilled: true } : {}),
       });
+      continue;
+    }
+    const f = fulfillments.get(e.n);
+    const retrying = f?.state === 'delayed' && f.job.attemptsMade > 0;
+    if (f && (f.state === 'failed' || retrying)) {
+      const failure = reasonsInWords(f.job.failedReason)[0];
+      const at = iso(f.job.finishedOn ?? f.job.processedOn ?? f.job.timestamp);
+      out.push({
+        stage: f.state === 'failed' ? 'fulfillment failed' : 'fulfillment retrying',
+        at: at ?? '',
+        by: e.shipper,
+        trackingNumbers: e.trackingNumbers,
+        fulfillmentId: f.job.id ?? fulfillmentJobId(e.shipmentId, e.n),
+        ...(failure ? { failure } : {}),
+        attempts: f.job.attemptsMade,
+        ...(f.state === 'failed' ? { replayable: true } : {}),
+      });
     }
   }
   if (shipment?.origin === 'warehouse' && !out.some((e) => e.stage === 'shipped')) {
@@ -527,6 +623,8 @@ function shipmentStage(deliveries: readonly TimelineDelivery[], events: readonly
   const all = lines.length > 0 && lines.every((l) => (shipped[l.lineId] ?? 0) >= l.quantity);
   const shippedEvents = events.filter((e) => e.stage === 'shipped');
   const fulfilled = events.filter((e) => e.stage === 'fulfilled').length;
+  // What shipped that the store refused (or never heard of) is what an operator must act on.
+  if (events.some((e) => e.stage === 'fulfillment failed')) return 'fulfillment failed';
   if (shippedEvents.length > 0) {
     const whole = all || (shipment?.origin === 'warehouse' && shippedEvents.some((e) => e.channel === 'label'));
     if (fulfilled > 0) return fulfilled === shippedEvents.length && whole ? 'fulfilled' : 'partly fulfilled';

@@ -3,7 +3,9 @@ import type { RedisClient } from '../queue/redis';
 import type { Config } from '../config/config';
 import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../errors';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
-import { cancelJobId, deliveryQueueName, markerKeys, ORDERS_QUEUE, orderJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
+import { cancelJobId, deliveryQueueName, FULFILLMENTS_QUEUE, markerKeys, ORDERS_QUEUE, orderJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
+import type { FulfillmentJobData } from '../loop/fulfillments';
+import { forgetPurchaseOrder, PURCHASE_ORDER_LISTS, type PurchaseOrderList, purchaseOrderListKey, trimPurchaseOrderLists } from '../loop/confirm';
 import { type OrderStage, readRecord } from '../queue/order-record';
 import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import { PartitionedQueue } from './queues';
@@ -76,10 +78,58 @@ export interface FailedConfirmationFile {
   movedTo?: string;
 }
 
+/** A fulfillment the store platform was to be told of, failed for good: kept on the `fulfillments` queue for replay. */
+export interface FailedFulfillment {
+  /** The job's id, `fulfil+<shipment id>+<event>`: what `dropship replay --fulfillment` takes. */
+  fulfillmentId: string;
+  orderId: string;
+  shipmentId: string;
+  /** The supplier or warehouse that shipped. */
+  shipper?: string;
+  failedAt?: string;
+  attempts: number;
+  failedReason?: string;
+  /** The catalogue code of `failedReason`, when it names one. */
+  code?: ErrorCode;
+}
+
+/** A purchase order taken off a supplier's lists by an operator (`dropship handled`), and the lists it was on. */
+export interface HandledPurchaseOrder {
+  supplierId: string;
+  orderId: string;
+  lists: PurchaseOrderList[];
+}
+
+/**
+ * The order id of a fulfillment's job id (`fulfil+<order id>+<origin>+<event>`: a shipment id
+ * is the order id and its origin), or undefined for an id of another shape.
+ */
+export function orderIdOfFulfillment(fulfillmentId: string): string | undefined {
+  const parts = fulfillmentId.split('+');
+  if (parts[0] !== 'fulfil' || parts.length < 4 || !/^\d+$/.test(parts.at(-1) ?? '')) return undefined;
+  return parts.slice(1, -2).join('+');
+}
+
 /** `{ code }` of a failed delivery's reason, when it names one. */
 function codeOf(failedReason: string | undefined): { code?: ErrorCode } {
   const failure = readFailure(failedReason);
   return failure?.kind === 'error' ? { code: failure.code } : {};
+}
+
+function failedFulfillmentOf(job: Job): FailedFulfillment {
+  const data = (job.data ?? {}) as Partial<FulfillmentJobData>;
+  const id = job.id ?? '';
+  const shipmentId = data.shipmentId ?? id.split('+').slice(1, -1).join('+');
+  return {
+    fulfillmentId: id,
+    orderId: data.orderId ?? orderIdOfFulfillment(id) ?? '',
+    shipmentId,
+    ...(data.shipper ? { shipper: data.shipper } : {}),
+    ...(job.finishedOn ? { failedAt: new Date(job.finishedOn).toISOString() } : {}),
+    attempts: job.attemptsMade,
+    ...(job.failedReason ? { failedReason: job.failedReason } : {}),
+    ...codeOf(job.failedReason),
+  };
 }
 
 /** `{ holds }` of a held order's reason: each hold reason with its action. */
@@ -129,6 +179,20 @@ export class Operations {
 
   deliveryQueueNames(): string[] {
     return deliveryTargets(this.config).map((t) => deliveryQueueName(t.kind, t.recipient));
+  }
+
+  /** A fulfillment job by its id, in its order's partition of the `fulfillments` queue. */
+  async findFulfillment(fulfillmentId: string): Promise<Job<FulfillmentJobData> | undefined> {
+    const orderId = orderIdOfFulfillment(fulfillmentId);
+    if (orderId === undefined) return undefined;
+    return (await this.queue(FULFILLMENTS_QUEUE).of(orderId).getJob(fulfillmentId)) as Job<FulfillmentJobData> | undefined;
+  }
+
+  /** Fulfillments failed for good, the newest `limit` across partitions, and how many there are. */
+  async failedFulfillments(limit = 20): Promise<{ failed: FailedFulfillment[]; total: number }> {
+    const q = this.queue(FULFILLMENTS_QUEUE);
+    const [jobs, total] = await Promise.all([q.getFailed(0, limit - 1), q.getFailedCount()]);
+    return { failed: jobs.map(failedFulfillmentOf), total };
   }
 
   /** Finds a delivery job by id in whichever recipient queue holds it. */
@@ -269,18 +333,22 @@ export class Operations {
   /**
    * For each supplier that confirms (`confirmations`): purchase orders sent and not yet
    * acknowledged or shipped, those older than its `expectWithin` (overdue, the oldest ids
-   * listed), and those it rejected or backordered, for an operator. Ten reads per supplier.
+   * listed), and those it rejected or backordered, for an operator. Entries older than the
+   * retention (`retention.dedupe`) are dropped first. One transaction and ten reads per supplier.
    */
   async confirmationLag(now = Date.now(), list = 20): Promise<ConfirmationLag[]> {
     return Promise.all(
       this.config.suppliers
         .filter((s) => s.confirmations)
         .map(async (s) => {
-          const awaiting = markerKeys.unconfirmed(this.keys.forSupplier(s.id), s.id);
+          const awaiting = purchaseOrderListKey(this.keys, s.id, 'awaiting');
           const cutoff = now - s.confirmations!.expectWithinMs;
-          const rejectedKey = markerKeys.attention(this.keys.forSupplier(s.id), s.id, 'rejected');
+          const rejectedKey = purchaseOrderListKey(this.keys, s.id, 'rejected');
           const failuresKey = markerKeys.pickupFailures(this.keys.forSupplier(s.id), s.id);
-          const backorderedKey = markerKeys.attention(this.keys.forSupplier(s.id), s.id, 'backordered');
+          const backorderedKey = purchaseOrderListKey(this.keys, s.id, 'backordered');
+          // Entries past retention leave the lists as they are read. By the real clock: `now`
+          // may be a moment to come (what will be overdue then), and nothing is dropped early.
+          await trimPurchaseOrderLists(this.redis, this.keys, this.config, s.id);
           const [count, overdue, oldest, overdueOrders, rejected, backordered, rejectedTotal, backorderedTotal, failedFiles, failedFilesTotal] = await Promise.all([
             this.redis.zcard(awaiting),
             this.redis.zcount(awaiting, '-inf', String(cutoff)),
@@ -328,18 +396,55 @@ export class Operations {
     return removed;
   }
 
+  /**
+   * Which of a confirming supplier's lists (unanswered, rejected, backordered) hold the
+   * order's purchase order; empty for a supplier that does not confirm.
+   */
+  async purchaseOrderLists(supplierId: string, orderId: string): Promise<PurchaseOrderList[]> {
+    if (!this.config.suppliers.some((s) => s.id === supplierId && s.confirmations)) return [];
+    const scores = await Promise.all(PURCHASE_ORDER_LISTS.map((list) => this.redis.zscore(purchaseOrderListKey(this.keys, supplierId, list), orderId)));
+    return PURCHASE_ORDER_LISTS.filter((_, i) => scores[i] !== null);
+  }
+
+  /**
+   * Takes orders' purchase orders to `supplierId` off the lists an operator acts on
+   * (unanswered, rejected, backordered) once someone has dealt with them (called the
+   * supplier, shipped the lines from elsewhere, cancelled the order). Returns what was taken
+   * off, and from which lists; an order on none is not in the answer. The orders' timelines
+   * keep what the supplier said, and a later answer is recorded as usual.
+   */
+  async handled(orderIds: readonly string[], supplierId: string): Promise<HandledPurchaseOrder[]> {
+    if (!this.config.suppliers.some((s) => s.id === supplierId && s.confirmations)) throw new Error(`no supplier "${supplierId}" that confirms is configured`);
+    const out: HandledPurchaseOrder[] = [];
+    for (const orderId of orderIds) {
+      const lists = await forgetPurchaseOrder(this.redis, this.keys, supplierId, orderId);
+      if (lists.length > 0) out.push({ supplierId, orderId, lists });
+    }
+    return out;
+  }
+
   async disclosures(orderId: string): Promise<Disclosure[]> {
     return this.ledger.forOrder(orderId);
   }
 
   /**
    * Retries failed work: one delivery, every failed delivery of a recipient, one held order,
-   * or every held order. Held orders are planned again with the workers' configuration, so
-   * restart the workers after fixing it. Returns the ids retried.
+   * every held order, one fulfillment the store was to be told of, or every failed one. Held
+   * orders are planned again with the workers' configuration, so restart the workers after
+   * fixing it. Returns the ids retried.
    */
-  async replay(target: { delivery: string } | { recipient: string } | { order: string } | { held: true }, progress?: Progress): Promise<string[]> {
+  async replay(
+    target: { delivery: string } | { recipient: string } | { order: string } | { held: true } | { fulfillment: string } | { fulfillments: true },
+    progress?: Progress,
+  ): Promise<string[]> {
     let jobs: Job[];
-    if ('delivery' in target) {
+    if ('fulfillment' in target) {
+      const job = await this.findFulfillment(target.fulfillment);
+      if (!job) throw new Error(`no fulfillment ${target.fulfillment} is kept (fulfillment ids read fulfil+ORDER+ORIGIN+N; dropship status ORDER_ID shows them)`);
+      jobs = [job];
+    } else if ('fulfillments' in target) {
+      jobs = await this.queue(FULFILLMENTS_QUEUE).getFailed(0, -1);
+    } else if ('delivery' in target) {
       const job = await this.findDelivery(target.delivery);
       if (!job) throw new Error(`no delivery ${target.delivery} is kept (delivered ones are removed after retention)`);
       jobs = [job];
@@ -367,7 +472,7 @@ export class Operations {
 
   /** Removes failed jobs older than `olderThanMs` from every queue; returns how many. */
   async purgeFailed(olderThanMs: number, progress?: Progress): Promise<number> {
-    const names = [ORDERS_QUEUE, ...this.deliveryQueueNames()];
+    const names = [ORDERS_QUEUE, ...this.deliveryQueueNames(), FULFILLMENTS_QUEUE];
     let removed = 0;
     for (const [i, name] of names.entries()) {
       // clean() works in batches; repeat until a batch comes back short.

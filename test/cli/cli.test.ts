@@ -314,7 +314,7 @@ describe('dropship start', () => {
       await waitFor('the corrected order in the outbox', () => existsSync(path.join(outbox, 'creamery', '5003-creamery.csv')), 20_000);
       expect(dropship(['status', '5003', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]).stdout).toMatch(/^stage: planned \(version 1\)/m);
       const bad = dropship(['replay', '--config', FIXTURE_CONFIG_DIR, '--data-dir', dataDir]);
-      expect([bad.status, bad.stderr.trim()]).toEqual([2, 'dropship: name exactly one of --delivery, --supplier, --order or --held']);
+      expect([bad.status, bad.stderr.trim()]).toEqual([2, 'dropship: name exactly one of --delivery, --supplier, --order, --held, --fulfillment or --fulfillments']);
     } finally {
       child.kill('SIGTERM');
     }

@@ -136,8 +136,9 @@ describe('the console with 100,000 orders in Redis', () => {
       expect([name, large.calls]).toEqual([name, small[name]!.calls]);
       for (const cmd of ['scan', 'keys', 'hscan', 'zscan', 'sscan']) expect([name, cmd, large.calls[cmd]]).toEqual([name, cmd, undefined]);
       // An order: its few keys and its deliveries' jobs. The held list: two commands per listed
-      // job (a page of 50 held orders) and four per queue (5 queues: its failed page and count),
-      // and (since #13) the waiting orders: one command for a page of 50, one per order listed.
+      // job (a page of 50 held orders) and four per queue (the 4 recipients' queues and the
+      // fulfillments queue: its failed page and count), and (since #13) the waiting orders:
+      // one command for a page of 50, one per order listed.
       expect([name, large.total <= (name.startsWith('held') ? 2 * 50 + 4 * 5 + 1 + 50 : 30)]).toEqual([name, true]);
     }
 

@@ -275,6 +275,10 @@ describe('the operator console', () => {
     expect((await get(readOnly, '/console/replay?order=1002')).statusCode).toBe(403);
     const res = await readOnly.app.inject({ method: 'POST', url: '/console/replay', payload: 'order=1002', headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN } });
     expect(res.statusCode).toBe(403);
+    // Nor marks a supplier's purchase order handled.
+    expect((await get(readOnly, '/console/handled?supplier=creamery&order=1001')).statusCode).toBe(403);
+    const handled = await readOnly.app.inject({ method: 'POST', url: '/console/handled', payload: 'supplier=creamery&order=1001', headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN } });
+    expect([handled.statusCode, text(handled.body)]).toEqual([403, expect.stringContaining('use `dropship handled ORDER_ID --supplier ID` instead')]);
   });
 
   it('lists a failed delivery with its reason and what to do, and replays it from its order page', async () => {

@@ -1,7 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../../src/config/config';
 import { formatTimeline } from '../../src/cli/timeline';
-import { parseLoop } from '../../src/loop/record';
+import { ConfirmationIntake, purchaseOrderListKey } from '../../src/loop/confirm';
+import { LoopStore, parseLoop } from '../../src/loop/record';
 import { ConsoleQueries } from '../../src/ops/console-queries';
 import { Operations } from '../../src/ops/operations';
 import { confirmationRequest, CXML_DTD, dtdProblems, shipNotice } from '../formats/inbound/support';
@@ -284,6 +285,70 @@ describe('the timeline after the supplier answers', () => {
       expect(lag.find((l) => l.supplierId === 'creamery')).toMatchObject({ awaiting: 1, overdue: 1, overdueOrders: ['9202'], rejected: [], backordered: [] });
       expect(lag.find((l) => l.supplierId === 'oliveco')).toMatchObject({ awaiting: 2, overdue: 2, overdueOrders: ['9201', '9202'] });
       expect((await ops.confirmationLag()).find((l) => l.supplierId === 'creamery')).toMatchObject({ awaiting: 1, overdue: 0 });
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe("a supplier's lists of purchase orders", () => {
+  it('drops a cancelled order from every confirming supplier it was sent to, even one whose purchase order lands as it is cancelled', async () => {
+    const { h } = await start();
+    try {
+      const { redis: r, keys } = h.pipeline;
+      const on = async (supplier: string, list: 'awaiting' | 'rejected' | 'backordered', orderId: string) => (await r.zscore(purchaseOrderListKey(keys, supplier, list), orderId)) !== null;
+      await h.postOrder(storeOrder('9401'));
+      await waitFor('awaited by both', async () => (await on('creamery', 'awaiting', '9401')) && (await on('oliveco', 'awaiting', '9401')));
+      expect((await postSigned(h, 'oliveco', 'acknowledgements', { orderId: '9401', status: 'backordered', reason: 'no oil until spring' })).statusCode).toBe(202);
+      expect([await on('oliveco', 'awaiting', '9401'), await on('oliveco', 'backordered', '9401')]).toEqual([false, true]);
+
+      expect((await h.cancelOrder('9401')).statusCode).toBe(202);
+      await waitFor('the cancellation processed', async () => !(await on('creamery', 'awaiting', '9401')) && !(await on('oliveco', 'backordered', '9401')));
+      const lag = await new Operations(r, keys, configWithConfirmations()).confirmationLag(Date.now() + 49 * 3_600_000);
+      expect(lag.map((l) => [l.supplierId, l.awaiting, l.overdue, l.backorderedTotal])).toEqual([
+        ['creamery', 0, 0, 0],
+        ['oliveco', 0, 0, 0],
+      ]);
+
+      // A purchase order that landed just before its order was cancelled, whose delivery
+      // worker notes it only after the cancellation cleared the lists: it is not kept.
+      const intake = new ConfirmationIntake({ redis: r, prefix: keys, config: configWithConfirmations(), loop: new LoopStore(r, keys, 60_000) });
+      await r.set(markerKeys.cancelled(h.pipeline.prefix, '9402'), JSON.stringify({ at: new Date().toISOString() }));
+      const landed = (orderId: string) => ({ deliveryId: `${orderId}+creamery+po`, orderId, shipmentId: `${orderId}+creamery`, recipient: 'creamery', kind: 'dropship' as const });
+      await intake.afterDelivery(landed('9402'), undefined);
+      expect(await on('creamery', 'awaiting', '9402')).toBe(false);
+      await intake.afterDelivery(landed('9403'), undefined);
+      expect(await on('creamery', 'awaiting', '9403')).toBe(true);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('drops entries older than the retention (retention.dedupe) as the lists are written and read', async () => {
+    const { h } = await start();
+    try {
+      const { redis: r, keys } = h.pipeline;
+      const key = (list: 'awaiting' | 'rejected' | 'backordered') => purchaseOrderListKey(keys, 'creamery', list);
+      // The fixture keeps orders' marks a day: these were sent or answered two days ago.
+      const old = Date.now() - 2 * 86_400_000;
+      await r.zadd(key('awaiting'), old, 'OLD-A');
+      await r.zadd(key('rejected'), old, 'OLD-R');
+      await r.zadd(key('rejected'), Date.now(), 'NEW-R');
+      await r.zadd(key('backordered'), old, 'OLD-B');
+
+      // Written: a purchase order sent drops the old unanswered ones.
+      await h.postOrder(storeOrder('9411'));
+      await waitFor('9411 awaited', async () => (await r.zscore(key('awaiting'), '9411')) !== null);
+      expect(await r.zrange(key('awaiting'), '0', '-1')).toEqual(['9411']);
+      // A backorder recorded drops the old backorders.
+      expect((await post(h, 'creamery', 'acknowledgements', { orderId: '9411', status: 'backordered' })).statusCode).toBe(202);
+      expect(await r.zrange(key('backordered'), '0', '-1')).toEqual(['9411']);
+      expect(await r.zrange(key('rejected'), '0', '-1')).toEqual(['OLD-R', 'NEW-R']);
+
+      // Read: what is past retention is dropped before it is counted.
+      const creamery = (await new Operations(r, keys, configWithConfirmations()).confirmationLag()).find((l) => l.supplierId === 'creamery')!;
+      expect(creamery).toMatchObject({ awaiting: 0, rejected: ['NEW-R'], rejectedTotal: 1, backordered: ['9411'], backorderedTotal: 1 });
+      expect(await r.zrange(key('rejected'), '0', '-1')).toEqual(['NEW-R']);
     } finally {
       await h.stop();
     }
