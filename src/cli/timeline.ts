@@ -25,7 +25,7 @@ export function eventLine(e: ShipmentEvent): string {
     case 'shipped':
       return `shipped${when} by ${e.by}: ${e.carrier ?? 'carrier unknown'} ${(e.trackingNumbers ?? []).join(' ')}${how ? ` (${how})` : ''}`;
     case 'fulfilled':
-      return `fulfilled in the store${when}${e.alreadyFulfilled ? ' (it had them already)' : ''}${e.storeFulfillmentId ? `: ${e.storeFulfillmentId}` : ''}`;
+      return `fulfilled in the store${when}${e.alreadyFulfilled ? ' (it had them already)' : ''}${e.storeFulfillmentId ? `: ${e.storeFulfillmentId}` : ''}${e.reason ? ` (${e.reason})` : ''}`;
     case 'refused':
       return `refused${when} from ${e.by}: ${e.reason ?? ''}${how ? ` (${how})` : ''}`;
     case 'fulfillment failed':

@@ -46,10 +46,6 @@ export interface FulfillmentJobResult {
 export interface FulfilledRecord extends FulfilledEntry {
   /** Lines the store took fewer of than shipped (store line ids, as asked and as fulfilled). */
   shortLines?: Array<{ storeLineId: string; requested: number; fulfilled: number }>;
-  /** Units fulfilled of the units asked, over every line of the fulfillment: set when short. */
-  partial?: { fulfilled: number; requested: number };
-  /** For a person: "fulfilled in part: 3 of 5 units (…)". */
-  detail?: string;
 }
 
 /** What the loop records of the store's answer to a fulfillment of `lines`. */

@@ -54,6 +54,10 @@ export interface FulfilledEntry {
   at: string;
   storeFulfillmentId?: string;
   alreadyFulfilled?: boolean;
+  /** Units the store fulfilled of those asked, when fewer (it had the rest fulfilled already). */
+  partial?: { fulfilled: number; requested: number };
+  /** For a person: "fulfilled in part: 3 of 5 units (…)". */
+  detail?: string;
 }
 
 /** An order's loop as read back. */

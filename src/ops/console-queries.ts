@@ -92,6 +92,8 @@ export interface ShipmentEvent {
   attempts?: number;
   /** A failed fulfillment, kept for replay. */
   replayable?: boolean;
+  /** A fulfillment the store made of fewer units than shipped (`reason` says which lines). */
+  partial?: { fulfilled: number; requested: number };
 }
 
 /**
@@ -590,6 +592,8 @@ function shipmentEvents(
         trackingNumbers: e.trackingNumbers,
         ...(e.fulfilled.storeFulfillmentId ? { storeFulfillmentId: e.fulfilled.storeFulfillmentId } : {}),
         ...(e.fulfilled.alreadyFulfilled ? { alreadyFulfilled: true } : {}),
+        // The store fulfilled fewer units than shipped (it had the rest fulfilled already).
+        ...(e.fulfilled.partial ? { partial: e.fulfilled.partial, reason: e.fulfilled.detail ?? `fulfilled in part: ${e.fulfilled.partial.fulfilled} of ${e.fulfilled.partial.requested} units` } : {}),
       });
       continue;
     }
@@ -623,11 +627,12 @@ function shipmentStage(deliveries: readonly TimelineDelivery[], events: readonly
   const all = lines.length > 0 && lines.every((l) => (shipped[l.lineId] ?? 0) >= l.quantity);
   const shippedEvents = events.filter((e) => e.stage === 'shipped');
   const fulfilled = events.filter((e) => e.stage === 'fulfilled').length;
+  const fulfilledInPart = events.some((e) => e.stage === 'fulfilled' && e.partial !== undefined);
   // What shipped that the store refused (or never heard of) is what an operator must act on.
   if (events.some((e) => e.stage === 'fulfillment failed')) return 'fulfillment failed';
   if (shippedEvents.length > 0) {
     const whole = all || (shipment?.origin === 'warehouse' && shippedEvents.some((e) => e.channel === 'label'));
-    if (fulfilled > 0) return fulfilled === shippedEvents.length && whole ? 'fulfilled' : 'partly fulfilled';
+    if (fulfilled > 0) return fulfilled === shippedEvents.length && whole && !fulfilledInPart ? 'fulfilled' : 'partly fulfilled';
     return whole ? 'shipped' : 'partly shipped';
   }
   const answer = [...events].reverse().find((e) => e.stage === 'acknowledged' || e.stage === 'rejected' || e.stage === 'backordered');

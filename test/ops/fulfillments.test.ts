@@ -37,11 +37,16 @@ class ScriptedStore implements StorePlatform {
   readonly fulfilled: FulfillmentRequest[] = [];
   /** Order id → what its warehouse fulfillment fails with, while set. */
   readonly failing = new Map<string, DeliveryError>();
+  /** Orders whose warehouse shipment the store fulfils one unit short on its first line (it had that one fulfilled already). */
+  readonly short = new Set<string>();
   async fulfil(request: FulfillmentRequest) {
-    const error = request.fulfillmentId.includes('+warehouse+') ? this.failing.get(request.orderId) : undefined;
+    const warehouse = request.fulfillmentId.includes('+warehouse+');
+    const error = warehouse ? this.failing.get(request.orderId) : undefined;
     if (error) throw error;
     this.fulfilled.push(request);
-    return { storeFulfillmentId: `gid://shopify/Fulfillment/${this.fulfilled.length}` };
+    const first = request.lines[0];
+    const shortLines = warehouse && first && this.short.has(request.orderId) ? [{ storeLineId: first.storeLineId, requested: first.quantity, fulfilled: first.quantity - 1 }] : undefined;
+    return { storeFulfillmentId: `gid://shopify/Fulfillment/${this.fulfilled.length}`, ...(shortLines ? { shortLines } : {}) };
   }
   async close() {}
 }
@@ -288,6 +293,22 @@ describe('a fulfillment the store refused', () => {
     expect(formatTimeline((await queries.timeline('F6'))!)).toMatch(/ {2}fulfillment retrying \S+ \(fulfil\+F6\+warehouse\+\d+, after 1 attempt\): The receiver failed on its side \(EREMOTE\); HTTP 502 from the store\n/);
     // Not failed: nothing to replay yet.
     await expect(ops.replay({ fulfillment: warehouse.events[1]!.fulfillmentId! })).resolves.toEqual([]);
+  });
+});
+
+describe('a fulfillment the store made in part', () => {
+  it('shows the shipment partly fulfilled, with the units and the line the store had fulfilled already', async () => {
+    store.short.add('F9');
+    expect((await h.postOrder(storeOrder('F9'))).statusCode).toBe(202);
+    await waitFor('the warehouse fulfillment recorded', () => fulfilledInLoop('F9', 'F9+warehouse'));
+    const warehouse = (await queries.timeline('F9'))!.shipments.find((s) => s.shipmentId === 'F9+warehouse')!;
+    expect(warehouse.stage).toBe('partly fulfilled');
+    const fulfilled = warehouse.events.find((e) => e.stage === 'fulfilled')!;
+    const requested = store.fulfilled.find((r) => r.orderId === 'F9' && r.fulfillmentId.includes('+warehouse+'))!.lines;
+    const units = requested.reduce((n, l) => n + l.quantity, 0);
+    expect(fulfilled.partial).toEqual({ fulfilled: units - 1, requested: units });
+    expect(fulfilled.reason).toBe(`fulfilled in part: ${units - 1} of ${units} units; the store had the rest fulfilled already (line ${requested[0]!.storeLineId}: ${requested[0]!.quantity - 1} of ${requested[0]!.quantity})`);
+    expect(formatTimeline((await queries.timeline('F9'))!)).toContain(`(${fulfilled.reason})`);
   });
 });
 
