@@ -3,8 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KEY_EXPIRY_WARNING_DAYS } from '../config/keys';
 import { isSealed, type DataCipher } from '../queue/sealing';
 import type { ConsoleQueries, ReasonInWords } from '../ops/console-queries';
-import type { PurchaseOrderList } from '../loop/confirm';
-import { orderIdOfFulfillment } from '../ops/operations';
+import { type ConfirmationLag, orderIdOfFulfillment } from '../ops/operations';
 import { STYLE, TEMPLATES } from './templates';
 
 /** What the console needs: its queries, and how much it may do and show. */
@@ -47,10 +46,11 @@ interface UnsealedOrder {
 
 /**
  * The operator console: orders, not queues. Server-rendered pages (find an order, its
- * timeline, held orders, failed deliveries and fulfillments, suppliers and carriers) and two
- * actions, each behind a confirmation page: replay, and marking a supplier's rejected,
- * backordered or unanswered purchase order handled. Registered by the dashboard inside its authenticated,
- * rate-limited and same-origin-checked scope; `prefix` is where it is mounted (`/console`).
+ * timeline, held orders, failed deliveries and fulfillments, suppliers and carriers) and one
+ * action, replay, behind a confirmation page. Read-mostly: a supplier's rejected, backordered or
+ * overdue purchase order is taken off its lists with `dropship handled`, which the suppliers page
+ * names. Registered by the dashboard inside its authenticated, rate-limited and
+ * same-origin-checked scope; `prefix` is where it is mounted (`/console`).
  */
 export async function consolePlugin(scope: FastifyInstance, options: ConsoleOptions & { prefix: string }): Promise<void> {
   const base = options.prefix;
@@ -82,6 +82,13 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsoleOpti
 
   const badId = (id: string | undefined): boolean => !id || id.length > MAX_ID;
 
+  // Any other page under the console is not there: 404 in the console's words, also for a form
+  // posted to it (the API's own parsers would refuse the form first, 415). Behind the same
+  // authentication, rate limit and same-origin check as the rest.
+  scope.setNotFoundHandler(async (_request, reply) =>
+    page(reply, '@message', { title: 'Not found', heading: 'No such page', message: 'The console has no such page.' }, 404),
+  );
+
   scope.get('/style.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(STYLE));
 
   scope.get<{ Querystring: { order?: string } }>('/', async (request, reply) => {
@@ -110,7 +117,7 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsoleOpti
 
   scope.get('/suppliers', async (_request, reply) => {
     const [recipients, labels] = await Promise.all([options.queries.recipients(), options.queries.unconfirmedLabels()]);
-    return page(reply, '@suppliers', { title: 'Suppliers and carriers', recipients, labels, warnDays: KEY_EXPIRY_WARNING_DAYS });
+    return page(reply, '@suppliers', { title: 'Suppliers and carriers', recipients, labels, warnDays: KEY_EXPIRY_WARNING_DAYS, handledCommand });
   });
 
   const refuseReplay = (reply: FastifyReply) =>
@@ -165,53 +172,19 @@ export async function consolePlugin(scope: FastifyInstance, options: ConsoleOpti
     const message = retried.length > 0 ? `${what} is queued again${next}. Its page shows where it goes next.` : `${what} was not failed any more: nothing was replayed.`;
     return page(reply, '@result', { title: 'Replay', heading: retried.length > 0 ? 'Replayed' : 'Nothing replayed', ok: retried.length > 0, message, back, orderId: target.orderId });
   });
-
-  // Marking a supplier's rejected, backordered or unanswered purchase order handled: it leaves
-  // the suppliers page, `dropship status` and the gauge (`dropship handled`). Behind a
-  // confirmation page like replay, and off in a read-only console.
-  const refuseHandled = (reply: FastifyReply) =>
-    page(reply, '@message', { title: 'Read-only', heading: 'This console only reads', message: 'This console is read-only (DASHBOARD_READ_ONLY): use `dropship handled ORDER_ID --supplier ID` instead.' }, 403);
-  const handledTarget = (input: { supplier?: unknown; order?: unknown }): { supplierId: string; orderId: string } | undefined => {
-    const supplierId = typeof input.supplier === 'string' ? input.supplier.trim() : '';
-    const orderId = typeof input.order === 'string' ? input.order.trim() : '';
-    return supplierId && orderId && !badId(supplierId) && !badId(orderId) ? { supplierId, orderId } : undefined;
-  };
-
-  scope.get<{ Querystring: { supplier?: string; order?: string } }>('/handled', async (request, reply) => {
-    if (!canReplay) return refuseHandled(reply);
-    const target = handledTarget(request.query);
-    if (!target) return page(reply, '@message', { title: 'Nothing to mark', heading: 'Nothing to mark', message: 'Name one supplier and one order.' }, 400);
-    const lists = await options.queries.purchaseOrderLists(target.supplierId, target.orderId);
-    if (lists.length === 0) {
-      return page(reply, '@message', { title: 'Nothing to mark', heading: 'Nothing to mark', message: `Order ${target.orderId} is on none of ${target.supplierId}'s lists: there is nothing to mark handled.` }, 409);
-    }
-    return page(reply, '@handled', { title: 'Mark handled', ...target, lists: lists.map(listName) });
-  });
-
-  scope.post<{ Body: Record<string, string> | undefined }>('/handled', async (request, reply) => {
-    if (!canReplay) return refuseHandled(reply);
-    const target = handledTarget(request.body ?? {});
-    if (!target) return page(reply, '@message', { title: 'Nothing to mark', heading: 'Nothing to mark', message: 'Name one supplier and one order.' }, 400);
-    const back = `${base}/orders/${encodeURIComponent(target.orderId)}`;
-    let done;
-    try {
-      done = await options.queries.handled(target.supplierId, target.orderId);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      return page(reply, '@result', { title: 'Mark handled', heading: 'Not marked', ok: false, message, back, orderId: target.orderId }, 409);
-    }
-    const lists = done.flatMap((d) => d.lists.map(listName));
-    const message =
-      lists.length > 0
-        ? `Order ${target.orderId} is off ${target.supplierId}'s ${lists.join(' and ')} list${lists.length === 1 ? '' : 's'}.`
-        : `Order ${target.orderId} was on none of ${target.supplierId}'s lists any more: nothing changed.`;
-    return page(reply, '@result', { title: 'Mark handled', heading: lists.length > 0 ? 'Marked handled' : 'Nothing changed', ok: lists.length > 0, message, back, orderId: target.orderId });
-  });
 }
 
-/** A list's name as the pages say it. */
-function listName(list: PurchaseOrderList): string {
-  return list === 'awaiting' ? 'unanswered' : list;
+/**
+ * What an operator runs once a supplier's overdue, rejected or backordered purchase orders are
+ * dealt with (the console only replays: `dropship handled` takes them off the lists). Names the
+ * order when the supplier has just one listed, else ORDER_ID; nothing when it has none.
+ */
+function handledCommand(c: ConfirmationLag): string | undefined {
+  const listed = new Set([...c.overdueOrders, ...c.rejected, ...c.backordered]);
+  if (listed.size === 0) return undefined;
+  const more = c.overdue > c.overdueOrders.length || c.rejectedTotal > c.rejected.length || c.backorderedTotal > c.backordered.length;
+  const order = listed.size === 1 && !more ? [...listed][0] : 'ORDER_ID';
+  return `dropship handled ${order} --supplier ${c.supplierId}`;
 }
 
 type Target = ({ order: string } | { delivery: string } | { fulfillment: string }) & { orderId: string };

@@ -186,7 +186,7 @@ export const SUPPLIERS = `<% layout('@layout', it) %>
   <td class="<%= r.failures > 0 ? 'bad' : '' %>"><%= r.failures %></td>
   <td><%= r.pending %></td>
   <td><% if (r.keyProblem) { %><span class="bad">unusable: <%= r.keyProblem %></span><% } else if (r.key) { %><% if (r.key.expiresAt) { %>expires <time><%= r.key.expiresAt %></time> (<span class="<%= r.key.daysUntilExpiry !== null && r.key.daysUntilExpiry <= it.warnDays ? 'bad' : '' %>"><%= r.key.daysUntilExpiry %> days</span>)<% } else { %>never expires<% } %><% } else { %>—<% } %></td>
-  <td><% if (!r.confirmations) { %><span class="muted"><%= r.kind === 'carrier' ? '—' : 'not configured' %></span><% } else { const c = r.confirmations; %><%= c.awaiting %> awaiting<% if (c.oldestSentAt) { %>, oldest sent <time><%= c.oldestSentAt %></time><% } %><% if (c.overdue > 0) { %><br><span class="bad"><%= c.overdue %> overdue (over <%= Math.round(c.expectWithinMs / 3600000) %> h): <% for (const o of c.overdueOrders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a><% if (it.canReplay) { %> <a class="handled" href="<%= it.base %>/handled?supplier=<%= it.url(r.recipient) %>&amp;order=<%= it.url(o) %>">(mark handled…)</a><% } %> <% } %></span><% } %><% for (const [what, orders, total] of [['rejected', c.rejected, c.rejectedTotal], ['backordered', c.backordered, c.backorderedTotal]]) { if (orders.length > 0) { %><br><span class="bad"><%= what %>: <% for (const o of orders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a><% if (it.canReplay) { %> <a class="handled" href="<%= it.base %>/handled?supplier=<%= it.url(r.recipient) %>&amp;order=<%= it.url(o) %>">(mark handled…)</a><% } %> <% } %><% if (total > orders.length) { %>and <%= total - orders.length %> more<% } %></span><% } } %><% if (c.failedFilesTotal > 0) { %><br><span class="bad"><%= c.failedFilesTotal %> confirmation file<%= c.failedFilesTotal === 1 ? '' : 's' %> not taken; latest: <%= c.failedFiles[0].file %> (<%= c.failedFiles[0].kind === 'unreadable' ? 'unreadable, in failed/' : 'left for the next run' %>): <%= c.failedFiles[0].problems.slice(0, 2).join('; ') %></span><% } %><% } %></td>
+  <td><% if (!r.confirmations) { %><span class="muted"><%= r.kind === 'carrier' ? '—' : 'not configured' %></span><% } else { const c = r.confirmations; %><%= c.awaiting %> awaiting<% if (c.oldestSentAt) { %>, oldest sent <time><%= c.oldestSentAt %></time><% } %><% if (c.overdue > 0) { %><br><span class="bad"><%= c.overdue %> overdue (over <%= Math.round(c.expectWithinMs / 3600000) %> h): <% for (const o of c.overdueOrders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %></span><% } %><% for (const [what, orders, total] of [['rejected', c.rejected, c.rejectedTotal], ['backordered', c.backordered, c.backorderedTotal]]) { if (orders.length > 0) { %><br><span class="bad"><%= what %>: <% for (const o of orders) { %><a href="<%= it.base %>/orders/<%= it.url(o) %>"><%= o %></a> <% } %><% if (total > orders.length) { %>and <%= total - orders.length %> more<% } %></span><% } } %><% const handled = it.handledCommand(c); if (handled) { %><br><span class="muted">once handled: <code><%= handled %></code></span><% } %><% if (c.failedFilesTotal > 0) { %><br><span class="bad"><%= c.failedFilesTotal %> confirmation file<%= c.failedFilesTotal === 1 ? '' : 's' %> not taken; latest: <%= c.failedFiles[0].file %> (<%= c.failedFiles[0].kind === 'unreadable' ? 'unreadable, in failed/' : 'left for the next run' %>): <%= c.failedFiles[0].problems.slice(0, 2).join('; ') %></span><% } %><% } %></td>
 </tr>
 <% } %>
 </tbody>
@@ -216,17 +216,6 @@ export const CONFIRM = `<% layout('@layout', it) %>
 </form>
 `;
 
-export const HANDLED = `<% layout('@layout', it) %>
-<h1>Mark order <%= it.orderId %> handled for <%= it.supplierId %>?</h1>
-<p>It is on <%= it.supplierId %>'s <%= it.lists.join(' and ') %> list<%= it.lists.length === 1 ? '' : 's' %>. Once someone has dealt with it (called the supplier, shipped the lines from elsewhere, cancelled the order), take it off: it leaves this console's suppliers page, dropship status and the dropship_purchase_orders_unanswered gauge. The order's timeline keeps what the supplier said; a later answer from the supplier is recorded as usual.</p>
-<form method="post" action="<%= it.base %>/handled">
-  <input type="hidden" name="supplier" value="<%= it.supplierId %>">
-  <input type="hidden" name="order" value="<%= it.orderId %>">
-  <button type="submit">Mark order <%= it.orderId %> handled</button>
-  <a href="<%= it.base %>/suppliers">Cancel</a>
-</form>
-`;
-
 export const RESULT = `<% layout('@layout', it) %>
 <h1><%= it.heading %></h1>
 <p class="<%= it.ok ? 'notice' : 'bad' %>"><%= it.message %></p>
@@ -246,7 +235,6 @@ export const TEMPLATES: Record<string, string> = {
   '@held': HELD,
   '@suppliers': SUPPLIERS,
   '@confirm': CONFIRM,
-  '@handled': HANDLED,
   '@result': RESULT,
   '@message': MESSAGE,
 };

@@ -268,17 +268,27 @@ describe('the operator console', () => {
     await waitFor('order 1002 to be held again', async () => (await (await orders.getJob(orderJobId('1002')))?.getState()) === 'failed');
   });
 
-  it('in read-only mode offers no replay and refuses one', async () => {
+  it('in read-only mode offers no replay and refuses one; no console marks a purchase order handled', async () => {
     const order = text((await get(readOnly, '/console/orders/1002')).body);
     expect(order).toContain(CATALOGUE.UNKNOWN_SHIPPING_METHOD.message);
     expect(order).not.toContain('Replay');
     expect((await get(readOnly, '/console/replay?order=1002')).statusCode).toBe(403);
     const res = await readOnly.app.inject({ method: 'POST', url: '/console/replay', payload: 'order=1002', headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN } });
     expect(res.statusCode).toBe(403);
-    // Nor marks a supplier's purchase order handled.
-    expect((await get(readOnly, '/console/handled?supplier=creamery&order=1001')).statusCode).toBe(403);
-    const handled = await readOnly.app.inject({ method: 'POST', url: '/console/handled', payload: 'supplier=creamery&order=1001', headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN } });
-    expect([handled.statusCode, text(handled.body)]).toEqual([403, expect.stringContaining('use `dropship handled ORDER_ID --supplier ID` instead')]);
+    // Replay is the console's one action: marking a supplier's purchase order handled is the
+    // CLI's (`dropship handled`), so /console/handled is an unknown page, read-only or not.
+    for (const served of [readOnly, server]) {
+      const page = await get(served, '/console/handled?supplier=creamery&order=1001');
+      expect([page.statusCode, text(page.body)]).toEqual([404, expect.stringContaining('No such page The console has no such page.')]);
+      expect(page.headers['content-security-policy']).toBe(CONSOLE_CSP);
+      // A form posted to it (a page left open from before): 404 too, not the API's 415 for a form.
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const handled = await served.app.inject({ method: 'POST', url: '/console/handled', payload: 'supplier=creamery&order=1001', headers: { authorization: AUTH, ...form, ...SAME_ORIGIN } });
+      expect(handled.statusCode).toBe(404);
+      // Still behind the console's sign-in and same-origin check.
+      expect((await served.app.inject({ method: 'GET', url: '/console/handled' })).statusCode).toBe(401);
+      expect((await served.app.inject({ method: 'POST', url: '/console/handled', payload: 'supplier=creamery&order=1001', headers: { authorization: AUTH, ...form, origin: 'https://evil.example' } })).statusCode).toBe(403);
+    }
   });
 
   it('lists a failed delivery with its reason and what to do, and replays it from its order page', async () => {

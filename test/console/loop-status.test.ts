@@ -20,7 +20,8 @@ import { AUTH, PASSWORD, PERSONAL, USER } from './support';
  * was rejected by the creamery, 7002's backordered, 7003's left unanswered for three hours,
  * 7004's cancelled. `GET /orders/{id}` and `dropship status ORDER_ID` show each answer as the
  * shipment's stage with the supplier's reason; `dropship status`, the console's suppliers page
- * and `/metrics` list what needs someone; an operator marks them handled.
+ * and `/metrics` list what needs someone; an operator takes them off with `dropship handled`
+ * (the console only names that command: its one action is replay).
  */
 
 const PREFIX = 'loopstatus';
@@ -208,41 +209,45 @@ describe("a supplier's answers, as operators and API clients see them", () => {
     expect(await metric(gauge, { supplier: 'oliveco', state: 'rejected' })).toBe(0);
   });
 
-  it("the console's suppliers page shows them in each supplier's confirmations column, each rejection and backorder with a way to mark it handled", async () => {
+  it("the console's suppliers page shows them in each supplier's confirmations column, with the command to run once handled", async () => {
     const page = await consolePage('/console/suppliers');
     expect(page.status).toBe(200);
-    expect(page.text).toMatch(/creamery \(supplier\) outbox \S+ 0 0 — 1 awaiting, oldest sent \S+ 1 overdue \(over 2 h\): 7003 \(mark handled…\) rejected: 7001 \(mark handled…\) backordered: 7002 \(mark handled…\)/);
+    expect(page.text).toMatch(/creamery \(supplier\) outbox \S+ 0 0 — 1 awaiting, oldest sent \S+ 1 overdue \(over 2 h\): 7003 rejected: 7001 backordered: 7002 once handled: dropship handled ORDER_ID --supplier creamery /);
     expect(page.text).toMatch(/oliveco \(supplier\) outbox \S+ 0 0 — 2 awaiting, oldest sent \S+ /);
     expect(page.html).toContain('<a href="/console/orders/7001">7001</a>');
-    expect(page.html).toContain('href="/console/handled?supplier=creamery&amp;order=7001"');
+    expect(page.html).toContain('<code>dropship handled ORDER_ID --supplier creamery</code>');
+    // Nothing of the olive co. needs someone: no command for it. And no action but replay.
+    expect(page.html).not.toContain('--supplier oliveco');
+    expect(page.html).not.toContain('/console/handled');
+    expect(page.text).not.toContain('mark handled');
     for (const value of PERSONAL) expect(page.html).not.toContain(value);
   });
 
-  it('an operator marks the rejection handled from the console, after its confirmation page', async () => {
-    const confirm = await consolePage('/console/handled?supplier=creamery&order=7001');
-    expect(confirm.status).toBe(200);
-    expect(confirm.text).toContain("Mark order 7001 handled for creamery? It is on creamery's rejected list.");
-    expect(confirm.html).toContain('<form method="post" action="/console/handled">');
-    // Another supplier's list does not hold it: nothing to mark.
-    expect((await consolePage('/console/handled?supplier=oliveco&order=7001')).status).toBe(409);
-    // A post from another site is refused.
+  it('the console does not mark them handled (GET and POST /console/handled answer 404); `dropship handled` does, and the page then names the one left', async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect((await consolePage('/console/handled', { method: 'POST', body: 'supplier=creamery&order=7001', headers: { ...form, origin: 'https://evil.example' } })).status).toBe(403);
+    expect((await consolePage('/console/handled?supplier=creamery&order=7001')).status).toBe(404);
+    expect((await consolePage('/console/handled', { method: 'POST', body: 'supplier=creamery&order=7001', headers: { ...form, origin: base } })).status).toBe(404);
+    expect(await metric('dropship_purchase_orders_unanswered', { supplier: 'creamery', state: 'rejected' })).toBe(1);
+    expect((await consolePage('/console/suppliers')).text).toContain('rejected: 7001');
 
-    const done = await consolePage('/console/handled', { method: 'POST', body: 'supplier=creamery&order=7001', headers: { ...form, origin: base } });
-    expect(done.status).toBe(200);
-    expect(done.text).toContain("Marked handled Order 7001 is off creamery's rejected list. Back to order 7001");
-    expect((await consolePage('/console/suppliers')).text).not.toContain('rejected: 7001');
+    const r = dropship('handled', '7001', '7003', '--supplier', 'creamery');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toBe('handled 2: order 7001 (was rejected); order 7003 (was unanswered)\n');
+    const page = await consolePage('/console/suppliers');
+    expect(page.text).not.toContain('rejected: 7001');
+    expect(page.text).not.toContain('overdue');
+    expect(page.text).toMatch(/backordered: 7002 once handled: dropship handled 7002 --supplier creamery /);
+    expect(page.html).toContain('<code>dropship handled 7002 --supplier creamery</code>');
     // The timeline keeps what the supplier said.
     expect(((await (await call('GET', '/orders/7001')).json()) as TimelineBody).shipments.find((s) => s.shipmentId === '7001+creamery')!.stage).toBe('rejected');
     expect(await metric('dropship_purchase_orders_unanswered', { supplier: 'creamery', state: 'rejected' })).toBe(0);
-    expect((await consolePage('/console/handled?supplier=creamery&order=7001')).status).toBe(409);
-  });
+    expect(await metric('dropship_purchase_orders_unanswered', { supplier: 'creamery', state: 'awaiting' })).toBe(0);
+  }, 60_000);
 
-  it('`dropship handled` takes the backorder and the overdue one off the lists, and exits 2 for an order on none', async () => {
-    const r = dropship('handled', '7002', '7003', '--supplier', 'creamery');
+  it('`dropship handled` takes the backorder off the lists, and exits 2 for an order on none', async () => {
+    const r = dropship('handled', '7002', '--supplier', 'creamery');
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(r.stdout).toBe('handled 2: order 7002 (was backordered); order 7003 (was unanswered)\n');
+    expect(r.stdout).toBe('handled 1: order 7002 (was backordered)\n');
     const again = dropship('handled', '7002', '--supplier', 'creamery', '--json');
     expect(again.code).toBe(2);
     expect(JSON.parse(again.stdout)).toEqual({ handled: [], unknown: ['7002'] });
@@ -258,5 +263,7 @@ describe("a supplier's answers, as operators and API clients see them", () => {
     expect(await metric('dropship_purchase_orders_unanswered', { supplier: 'creamery', state: 'awaiting' })).toBe(0);
     // The olive co.'s are untouched.
     expect(await metric('dropship_purchase_orders_unanswered', { supplier: 'oliveco', state: 'awaiting' })).toBe(2);
+    // Nothing left for the console to name.
+    expect((await consolePage('/console/suppliers')).html).not.toContain('dropship handled');
   }, 120_000);
 });
