@@ -8,8 +8,7 @@ import { type LoopRecord, parseLoop } from '../loop/record';
 import type { ManifestShipment, OrderManifest } from '../planning/plan';
 import { readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
-import type { PurchaseOrderList } from '../loop/confirm';
-import type { ConfirmationLag, HandledPurchaseOrder, Operations } from './operations';
+import type { ConfirmationLag, Operations } from './operations';
 
 /**
  * What the operator console (`/console`) reads: one order's timeline, the held orders and
@@ -497,16 +496,6 @@ export class ConsoleQueries {
   /** Replays a held or failed order, a failed delivery or a failed fulfillment; returns the job ids retried. */
   replay(target: { order: string } | { delivery: string } | { fulfillment: string }): Promise<string[]> {
     return this.ops.replay(target);
-  }
-
-  /** Which of a confirming supplier's lists (unanswered, rejected, backordered) hold the order. */
-  purchaseOrderLists(supplierId: string, orderId: string): Promise<PurchaseOrderList[]> {
-    return this.ops.purchaseOrderLists(supplierId, orderId);
-  }
-
-  /** Takes the order's purchase order off the supplier's lists once an operator handled it. */
-  handled(supplierId: string, orderId: string): Promise<HandledPurchaseOrder[]> {
-    return this.ops.handled([orderId], supplierId);
   }
 
   /** The order job's data (sealed), or the intake's copy of an order it planned itself, for the unmasked console. */

@@ -5,7 +5,7 @@ import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../erro
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, FULFILLMENTS_QUEUE, markerKeys, ORDERS_QUEUE, orderJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
 import type { FulfillmentJobData } from '../loop/fulfillments';
-import { forgetPurchaseOrder, PURCHASE_ORDER_LISTS, type PurchaseOrderList, purchaseOrderListKey, trimPurchaseOrderLists } from '../loop/confirm';
+import { forgetPurchaseOrder, type PurchaseOrderList, purchaseOrderListKey, trimPurchaseOrderLists } from '../loop/confirm';
 import { type OrderStage, readRecord } from '../queue/order-record';
 import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import { PartitionedQueue } from './queues';
@@ -394,16 +394,6 @@ export class Operations {
       removed.push(...chosen);
     }
     return removed;
-  }
-
-  /**
-   * Which of a confirming supplier's lists (unanswered, rejected, backordered) hold the
-   * order's purchase order; empty for a supplier that does not confirm.
-   */
-  async purchaseOrderLists(supplierId: string, orderId: string): Promise<PurchaseOrderList[]> {
-    if (!this.config.suppliers.some((s) => s.id === supplierId && s.confirmations)) return [];
-    const scores = await Promise.all(PURCHASE_ORDER_LISTS.map((list) => this.redis.zscore(purchaseOrderListKey(this.keys, supplierId, list), orderId)));
-    return PURCHASE_ORDER_LISTS.filter((_, i) => scores[i] !== null);
   }
 
   /**
