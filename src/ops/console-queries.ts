@@ -8,7 +8,7 @@ import { type LoopRecord, parseLoop } from '../loop/record';
 import type { ManifestShipment, OrderManifest } from '../planning/plan';
 import { readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
-import type { ConfirmationLag, Operations } from './operations';
+import type { ConfirmationLag, FailedFulfillment, Operations } from './operations';
 
 /**
  * What the operator console (`/console`) reads: one order's timeline, the held orders and
@@ -145,16 +145,8 @@ export interface FailedDelivery {
   reason: ReasonInWords;
 }
 
-/** A fulfillment the store was to be told of that failed for good, for the held and failed page. */
-export interface FailedFulfillmentEntry {
-  fulfillmentId: string;
-  orderId: string;
-  shipmentId: string;
-  shipper?: string;
-  failedAt?: string;
-  attempts: number;
-  reason: ReasonInWords;
-}
+/** A fulfillment the store was to be told of that failed for good, for the held and failed page: why, in the catalogue's words. */
+export type FailedFulfillmentEntry = Omit<FailedFulfillment, 'failedReason' | 'code'> & { reason: ReasonInWords };
 
 export interface HeldPage {
   held: HeldEntry[];

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { RecordingTransport } from '../../src/transports/recording';
 import { FIXTURE_CONFIG_DIR, orderPayload } from '../support/orders';
 import { TEST_CIPHER } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
+import { dropshipCli } from '../support/cli';
 import { waitFor } from '../support/wait';
 import { AUTH, PASSWORD, PERSONAL, USER } from './support';
 
@@ -25,9 +25,6 @@ import { AUTH, PASSWORD, PERSONAL, USER } from './support';
  */
 
 const PREFIX = 'loopstatus';
-const ROOT = path.join(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = path.join(ROOT, 'src', 'cli', 'dropship.ts');
 const TOKENS = { LOOP_CREAMERY_TOKEN: 'creamery-loop-token-0123456789', LOOP_OLIVECO_TOKEN: 'oliveco-loop-token-0123456789' };
 
 let tmp: string;
@@ -110,15 +107,7 @@ function supplier(id: 'creamery' | 'oliveco', what: 'acknowledgements' | 'shipme
 }
 
 /** The CLI as an operator runs it, against this suite's Redis, key prefix and configuration. */
-function dropship(...args: string[]) {
-  const r = spawnSync(TSX, [CLI, ...args, '--config', configDir], {
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, DROPSHIP_DATA_KEY: generateDataKey(), NO_COLOR: '1' },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const dropship = dropshipCli({ cwd: () => tmp, configDir: () => configDir, env: () => ({ REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, DROPSHIP_DATA_KEY: generateDataKey() }) });
 
 /** One sample of `/metrics`. */
 async function metric(name: string, labels: Record<string, string>): Promise<number | undefined> {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { CATALOGUE } from '../../src/errors';
 import { generateDataKey } from '../../src/queue/sealing';
 import { FIXTURE_CONFIG_DIR } from '../support/orders';
 import type { PipelineHarness } from '../support/pipeline';
+import { dropshipCli } from '../support/cli';
 import { TestRedis } from '../support/redis';
 import { noDefaultMethodConfig, PERSONAL, seedOrders, startHarness, trackingNumberOf } from './support';
 
@@ -15,9 +15,6 @@ import { noDefaultMethodConfig, PERSONAL, seedOrders, startHarness, trackingNumb
  * with what to do.
  */
 
-const ROOT = path.join(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = path.join(ROOT, 'src', 'cli', 'dropship.ts');
 
 let redis: TestRedis;
 let harness: PipelineHarness;
@@ -36,15 +33,8 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function status(orderId: string, ...extra: string[]) {
-  const r = spawnSync(TSX, [CLI, 'status', orderId, '--config', FIXTURE_CONFIG_DIR, ...extra], {
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, REDIS_URL: redis.url, QUEUE_PREFIX: 'status', DROPSHIP_DATA_KEY: generateDataKey(), NO_COLOR: '1' },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const dropship = dropshipCli({ cwd: () => tmp, configDir: FIXTURE_CONFIG_DIR, env: () => ({ REDIS_URL: redis.url, QUEUE_PREFIX: 'status', DROPSHIP_DATA_KEY: generateDataKey() }) });
+const status = (orderId: string, ...extra: string[]) => dropship('status', orderId, ...extra);
 
 describe('dropship status ORDER_ID', () => {
   it("prints each shipment's stages: planned → sent, where and when, tracking", () => {

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { AUTH, type ConsoleServer, serveConsole } from '../console/support';
 import { FIXTURE_CONFIG_DIR, fixtureConfig, orderPayload } from '../support/orders';
 import { PipelineHarness } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
+import { dropshipCli } from '../support/cli';
 import { waitFor } from '../support/wait';
 
 /**
@@ -26,9 +26,6 @@ import { waitFor } from '../support/wait';
  */
 
 const PREFIX = 'ful';
-const ROOT = path.join(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = path.join(ROOT, 'src', 'cli', 'dropship.ts');
 const SAME_ORIGIN = { origin: 'http://localhost:80', host: 'localhost:80' };
 
 /** A store that refuses (or fails on) the warehouse's shipments of the orders named, and takes the rest. */
@@ -88,15 +85,7 @@ afterAll(async () => {
 });
 
 /** The CLI as an operator runs it, against this suite's Redis and key prefix. */
-function dropship(...args: string[]) {
-  const r = spawnSync(TSX, [CLI, ...args, '--config', FIXTURE_CONFIG_DIR], {
-    cwd: tmp,
-    encoding: 'utf8',
-    env: { ...process.env, REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, DROPSHIP_DATA_KEY: generateDataKey(), NO_COLOR: '1' },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const dropship = dropshipCli({ cwd: () => tmp, configDir: FIXTURE_CONFIG_DIR, env: () => ({ REDIS_URL: redis.url, QUEUE_PREFIX: PREFIX, DROPSHIP_DATA_KEY: generateDataKey() }) });
 
 /** Places an order whose warehouse fulfillment fails with `error`; waits until it failed for good. */
 async function failedOrder(orderId: string, error = refusal(orderId)): Promise<string> {
