@@ -218,6 +218,7 @@ export class Pipeline {
         },
         ...(options.supervision ? { timings: options.supervision } : {}),
       });
+      // After the workers are closed (Pipeline.stop closes them first): a closing worker is never replaced.
       closers.unshift(async () => supervisor.stop());
       for (const partition of keys.prefixes) {
         supervisor.add(() => {

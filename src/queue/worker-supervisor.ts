@@ -39,6 +39,7 @@ export class WorkerSupervisor {
   private readonly slots: Slot[] = [];
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
+  private stopped = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -70,14 +71,16 @@ export class WorkerSupervisor {
     this.timer.unref();
   }
 
+  /** Stops the checks; none replaces a worker from then on. */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
   }
 
   /** One round of checks (exported for tests through the class). Resolves to the workers replaced. */
   async check(now = Date.now()): Promise<Worker[]> {
-    if (this.checking) return [];
+    if (this.checking || this.stopped) return [];
     this.checking = true;
     try {
       const replaced: Worker[] = [];
@@ -96,6 +99,9 @@ export class WorkerSupervisor {
         }
         const idleMs = now - slot.progressAt;
         if (idleMs <= stuckAfterMs || (await this.holding(slot)) !== 0) continue;
+        // Looked at again after the reads: a worker closed meanwhile (the process stopping) is
+        // never replaced, or the new one would outlive the stop.
+        if (this.stopped || slot.worker !== w || w.closing) continue;
         this.replace(slot, now);
         this.options.onReplaced?.(w, idleMs, waiting);
         replaced.push(w);

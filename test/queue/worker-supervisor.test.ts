@@ -142,3 +142,25 @@ it('counts a job its worker moved to the delayed set as no longer held', async (
   await until('the waiting job to run on the new worker', async () => (await queue.getCompletedCount()) === 1);
   expect(processedBy).toEqual(['worker 1', 'worker 2']);
 });
+
+it('never replaces a worker closing (the process stopping), nor anything once stopped', async () => {
+  const { queue, workers, supervisor, make } = setUp(async () => undefined);
+  const stuck = supervisor.add(make);
+  hangFetches(stuck);
+  void stuck.run();
+  await queue.add('job', {});
+  // The worker is closed while the check reads its queue.
+  const checking = supervisor.check(Date.now() + MINUTE);
+  void stuck.close(true);
+  expect(await checking).toEqual([]);
+  expect(workers).toEqual([stuck]);
+
+  const other = setUp(async () => undefined);
+  const w = other.supervisor.add(other.make);
+  hangFetches(w);
+  void w.run();
+  await other.queue.add('job', {});
+  other.supervisor.stop();
+  expect(await other.supervisor.check(Date.now() + MINUTE)).toEqual([]);
+  expect(other.workers).toEqual([w]);
+});
