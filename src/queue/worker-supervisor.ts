@@ -78,7 +78,7 @@ export class WorkerSupervisor {
     this.timer = undefined;
   }
 
-  /** One round of checks (exported for tests through the class). Resolves to the workers replaced. */
+  /** One round of checks (the timer runs it; tests call it with a later `now`). Resolves to the workers replaced. */
   async check(now = Date.now()): Promise<Worker[]> {
     if (this.checking || this.stopped) return [];
     this.checking = true;
