@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient as Redis } from '../src/queue/redis';
 import { markerKeys, orderJobId } from '../src/queue/names';
-import { log } from './common';
+import { log, sleep } from './common';
 import type { ChaosEnvironment } from './environment';
 import type { ReceiverTally, TallyFigures } from './tally';
 
@@ -111,7 +111,7 @@ export async function waitForQuiet(env: ChaosEnvironment, timeoutMs: number, eve
       const quiet = (await queueReport(env, client)).unfinished === 0;
       if (quiet && quietOnce) return true;
       quietOnce = quiet;
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      await sleep(everyMs);
     }
     return false;
   } finally {
@@ -139,7 +139,7 @@ export interface SettledRun {
 export async function settleAndCount(env: ChaosEnvironment, tally: ReceiverTally, name: string, settleMs: number, lateMs: number): Promise<SettledRun> {
   const settled = await waitForQuiet(env, settleMs);
   const settledAt = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, lateMs));
+  await sleep(lateMs);
   const figures = tally.figures();
   const queues = await queueReport(env);
   const missing = tally.missing().map((d) => d.deliveryId);

@@ -294,8 +294,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     const entries = cut.entries.filter((_, i) => cancelledMarks[i] === null);
     /** The batch's own marks: delivered, the cut batch and its pending entry gone (`LAND_BATCH`'s closing keys and id). */
     const closing = { keys: [markerKeys.delivered(prefix, batch.deliveryId), done.batch, done.pending], id: batch.deliveryId };
+    /** Closes the batch alone (no order of it in this partition to record with it). */
+    const closeBatch = () => runScript(records, LAND_BATCH, closing.keys.length, ...closing.keys, 0, retention.dedupeMs, closing.id);
     if (entries.length === 0) {
-      await runScript(records, LAND_BATCH, closing.keys.length, ...closing.keys, 0, retention.dedupeMs, closing.id);
+      await closeBatch();
       return { location: 'empty batch', skipped: 'empty batch' };
     }
     const body = format.renderBatch(
@@ -357,7 +359,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
     await Promise.all([...byPartition].filter(([p]) => p !== prefix).map(record));
     const home = byPartition.get(prefix);
     if (home) await record([prefix, home]);
-    else await runScript(records, LAND_BATCH, closing.keys.length, ...closing.keys, 0, retention.dedupeMs, closing.id);
+    else await closeBatch();
     for (const e of entries) {
       if (meanwhile.has(e)) await cancellations.undoDelivered(e.orderId, deliveredAt, [e.deliveryId]);
       else await deps.afterDelivery?.({ deliveryId: e.deliveryId, orderId: e.orderId, shipmentId: e.shipmentId, recipient: supplier.id, kind: 'dropship' }, undefined);
@@ -551,7 +553,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps): Worker<DeliveryJ
   const handOn = async (job: DeliveryJob, bought: BoughtLabel | undefined): Promise<void> => {
     const next = (job.data as PlannedJobData).next;
     if (!next) return;
-    await nextQueues.addJob(prefix, { ...next, data: { ...next.data, bought: cipher.seal({ label: bought ?? null }, 'result') } });
+    // The label's image (it carries the ship-to) only for a supplier whose allow-list takes it.
+    const image = bought?.label !== undefined && suppliers.get(next.data.recipient)?.fields.includes('shipment.label') === true;
+    const handed = bought && !image ? { trackingNumber: bought.trackingNumber } : bought;
+    await nextQueues.addJob(prefix, { ...next, data: { ...next.data, bought: cipher.seal({ label: handed ?? null }, 'result') } });
   };
 
   const worker = new Worker<DeliveryJobData, DeliveryJobResult>(

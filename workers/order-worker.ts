@@ -5,7 +5,6 @@ import type { Config } from '../src/config/config';
 import { changedPaths, orderFingerprint, type OrderFingerprint } from '../src/core/changes';
 import type { CancelEvent, Order, OrderEvent } from '../src/core/order';
 import { fulfilOf, whatShips } from '../src/core/readiness';
-import { splitOrder } from '../src/core/split';
 import type { OrderReason, SkipCode, WaitCode } from '../src/errors';
 import { heldOrder } from '../src/errors/unrecoverable';
 import { forgetCancelledOrder } from '../src/loop/confirm';
@@ -17,7 +16,7 @@ import { type DataCipher, openJobData } from '../src/queue/sealing';
 import type { Cancellations } from './cancellation';
 import { nextControlNumber } from './control-numbers';
 import { DeliveryQueues } from './delivery-queues';
-import { numberedSuppliers } from './intake-planner';
+import { numberedSuppliers, numberedSuppliersOf } from './intake-planner';
 
 
 export interface OrderWorkerDeps {
@@ -77,12 +76,8 @@ class Superseded extends Error {
  * takes new numbers, but its deliveries keep the ids (and bodies) of the first run.
  */
 async function allocateControlNumbers(connection: RedisClient, keys: KeySpace, config: Config, order: Order, numbered: ReadonlySet<string>): Promise<Record<string, number>> {
-  // Most configurations number nothing: no split needed to find out.
-  if (numbered.size === 0) return {};
-  const split = splitOrder(order, config);
-  const ids = [...new Set((split.shipments ?? []).filter((s) => s.origin.kind === 'supplier').map((s) => s.origin.id))].filter((id) => numbered.has(id));
   const numbers: Record<string, number> = {};
-  for (const id of ids) numbers[id] = await nextControlNumber(connection, keys.forSupplier(id), id);
+  for (const id of numberedSuppliersOf(order, config, numbered)) numbers[id] = await nextControlNumber(connection, keys.forSupplier(id), id);
   return numbers;
 }
 

@@ -102,6 +102,8 @@ export class Pipeline {
     private readonly transports: Transport[],
     private readonly connections: RedisClient[],
     private readonly closers: Array<() => Promise<void>>,
+    /** Replaces workers that stopped taking jobs; stopped before the workers are closed. */
+    private readonly supervisor?: WorkerSupervisor,
   ) {}
 
   static async start(options: PipelineOptions): Promise<Pipeline> {
@@ -163,6 +165,7 @@ export class Pipeline {
     // The workers' side writes over the plain connection (it waits out a Redis restart).
     const recordsLoop = new LoopStore(records, keys, config.store.retention.disclosuresMs);
     const afterDelivery = new ConfirmationIntake({ redis: records, prefix: keys, config, loop: recordsLoop, ...(options.store ? { fulfillments: fulfillmentQueues(queueing) } : {}) });
+    let supervisor: WorkerSupervisor | undefined;
     if (options.workers ?? true) {
       // Each worker gets its own connection on a single server (BullMQ duplicates it for its
       // blocking reads). A cluster client holds a socket per node: there, the workers of a
@@ -210,29 +213,27 @@ export class Pipeline {
         void w.run();
       };
       // Every worker is made through the supervisor, which makes it again if it stops taking jobs.
-      const supervisor = new WorkerSupervisor(records, workers, {
-        start: (w) => startWorker(w),
+      supervisor = new WorkerSupervisor(records, workers, {
+        start: startWorker,
         onReplaced: (w, idleMs, waiting) => {
-          options.logger?.warn({ queue: w.name, idleMs, waiting }, `worker ${w.name}: took no job for ${Math.round(idleMs / 1000)} s while ${waiting} waited; replaced by a new worker`);
+          log?.warn({ queue: w.name, idleMs, waiting }, `worker ${w.name}: took no job for ${Math.round(idleMs / 1000)} s while ${waiting} waited; replaced by a new worker`);
           options.metrics?.workerReplaced(w.name);
         },
         ...(options.supervision ? { timings: options.supervision } : {}),
       });
-      // After the workers are closed (Pipeline.stop closes them first): a closing worker is never replaced.
-      closers.unshift(async () => supervisor.stop());
       for (const partition of keys.prefixes) {
         supervisor.add(() => {
           const orderWorker = createOrderWorker({
-          connection: connection(partition),
-          records,
-          prefix: partition,
-          keys,
-          config,
-          cipher,
-          cancellations,
-          concurrency: share(options.orderConcurrency ?? 8),
-          ...lockTimings,
-          ...(options.unsettledPlans ? { unsettledSweepMs: options.unsettledPlans.everyMs, unsettledAfterMs: options.unsettledPlans.afterMs } : {}),
+            connection: connection(partition),
+            records,
+            prefix: partition,
+            keys,
+            config,
+            cipher,
+            cancellations,
+            concurrency: share(options.orderConcurrency ?? 8),
+            ...lockTimings,
+            ...(options.unsettledPlans ? { unsettledSweepMs: options.unsettledPlans.everyMs, unsettledAfterMs: options.unsettledPlans.afterMs } : {}),
           });
           options.metrics?.observe(orderWorker, { queue: orderWorker.name, recipient: 'orders', transport: 'none' });
           return orderWorker;
@@ -241,21 +242,21 @@ export class Pipeline {
           const queueName = deliveryQueueName(target.kind, target.recipient);
           supervisor.add(() => {
             const worker = createDeliveryWorker({
-            connection: connection(partition),
-            prefix: partition,
-            keys,
-            queueName,
-            transport,
-            records,
-            config,
-            ledger,
-            cancellations,
-            batches,
-            cipher,
-            concurrency: share(options.deliveryConcurrency ?? 4),
-            ...(options.env ? { env: options.env } : {}),
-            afterDelivery: (d, trackingNumber) => afterDelivery.afterDelivery(d, trackingNumber),
-            ...lockTimings,
+              connection: connection(partition),
+              prefix: partition,
+              keys,
+              queueName,
+              transport,
+              records,
+              config,
+              ledger,
+              cancellations,
+              batches,
+              cipher,
+              concurrency: share(options.deliveryConcurrency ?? 4),
+              ...(options.env ? { env: options.env } : {}),
+              afterDelivery: (d, trackingNumber) => afterDelivery.afterDelivery(d, trackingNumber),
+              ...lockTimings,
             });
             options.metrics?.observe(worker, { queue: queueName, recipient: target.recipient, transport: transport.kind });
             return worker;
@@ -330,7 +331,7 @@ export class Pipeline {
         await Promise.all(swept.map((q) => q.close()));
       });
     }
-    return new Pipeline(ledger, intake, redis, prefix, keys, workers, confirmations, loop, transports, connections, closers);
+    return new Pipeline(ledger, intake, redis, prefix, keys, workers, confirmations, loop, transports, connections, closers, supervisor);
   }
 
   /** Resolves when Redis answers and every worker of this process is running; rejects with why not. */
@@ -342,6 +343,8 @@ export class Pipeline {
 
   /** Graceful stop: workers finish the jobs they hold, then everything closes. */
   async stop(): Promise<void> {
+    // First: no worker is replaced while they close.
+    this.supervisor?.stop();
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all(this.transports.map((t) => t.close().catch(() => undefined)));
     await Promise.all(this.closers.map((close) => close().catch(() => undefined)));

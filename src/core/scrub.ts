@@ -49,15 +49,6 @@ function isLineProperties(path: Path): boolean {
  */
 const WITH_EXTENSION = /^(.*?)(?:;ext=|[\s,;]*(?:extension|extn|ext|x|#)[\s.:=]*)\p{Nd}{1,8}\s*$/iu;
 
-/**
- * A phone whose digits hold a card number is a card number typed into the phone field;
- * redacting it would leave a phone field with nothing usable in it, so it is dropped. All
- * non-digits of the number are ignored, since "(", ")" or "." would otherwise split it into
- * runs too short to check; an extension is not part of the number, so a phone with one is
- * judged by the number alone ("+1 802 555 0100 ext. 1234" is a phone, whatever its 15 digits
- * add up to). (A 13 to 15 digit international number can pass the Luhn check by chance and be
- * dropped; losing a phone is the safe side of that trade.)
- */
 const NOT_ASCII_DIGITS = /\D/g;
 
 /**
@@ -68,6 +59,15 @@ function mayHoldCardNumber(asciiText: string): boolean {
   return asciiText.length >= 13;
 }
 
+/**
+ * A phone whose digits hold a card number is a card number typed into the phone field;
+ * redacting it would leave a phone field with nothing usable in it, so it is dropped. All
+ * non-digits of the number are ignored, since "(", ")" or "." would otherwise split it into
+ * runs too short to check; an extension is not part of the number, so a phone with one is
+ * judged by the number alone ("+1 802 555 0100 ext. 1234" is a phone, whatever its 15 digits
+ * add up to). (A 13 to 15 digit international number can pass the Luhn check by chance and be
+ * dropped; losing a phone is the safe side of that trade.)
+ */
 function phoneLooksLikeCard(value: unknown): boolean {
   if (typeof value !== 'string' && typeof value !== 'number') return false;
   const phone = asciiDigits(String(value).trim());

@@ -26,16 +26,17 @@ export function sha256Hex(body: string): string {
   return createHash('sha256').update(body, 'utf8').digest('hex');
 }
 
+/** How often recipients' last deliveries noted with `noteLast` are written. */
+const LAST_FLUSH_MS = 5000;
+
 /**
  * Lua defining `record_disclosure(k, a)`, which records one disclosure from `KEYS[k..k+2]` and
  * `ARGV[a..a+6]` as {@link DisclosureLedger.recordParts} lays them out: the record in the
  * order's hash (its expiry renewed), the order in the partition's index by time, the
- * recipient's last delivery (unless its time is '': the caller notes it with `noteLast`). For scripts that land a delivery (workers/delivery-worker.ts):
- * its record goes in with its delivered marker in one step, one round trip.
+ * recipient's last delivery (unless its time is '': the caller notes it with `noteLast`).
+ * For scripts that land a delivery (workers/delivery-worker.ts): its record goes in with its
+ * delivered marker in one step, one round trip.
  */
-/** How often recipients' last deliveries noted with `noteLast` are written. */
-const LAST_FLUSH_MS = 5000;
-
 export const RECORD_DISCLOSURE_LUA = `
 local function record_disclosure(k, a)
   redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 1])
@@ -112,23 +113,39 @@ export class DisclosureLedger {
    * lag by that much, and a process that dies loses at most that much of it.
    */
   noteLast(d: Pick<Disclosure, 'orderId' | 'kind' | 'recipient' | 'deliveredAt'>): void {
-    const key = this.lastKey(this.keys.forOrder(d.orderId));
-    const field = `${d.kind}:${d.recipient}`;
-    let pending = this.pendingLast.get(key);
-    if (!pending) this.pendingLast.set(key, (pending = new Map()));
-    const before = pending.get(field);
-    if (before === undefined || before < d.deliveredAt) pending.set(field, d.deliveredAt);
+    this.keepLast(this.lastKey(this.keys.forOrder(d.orderId)), `${d.kind}:${d.recipient}`, d.deliveredAt);
     if (!this.lastTimer) {
       this.lastTimer = setInterval(() => void this.flushLast().catch(() => undefined), LAST_FLUSH_MS);
       this.lastTimer.unref();
     }
   }
 
-  /** Writes the last deliveries noted (the newest noted per recipient and partition). */
+  /** Keeps `at` as the recipient's (`field`) last delivery to write, unless a later one is kept. */
+  private keepLast(key: string, field: string, at: string): void {
+    let pending = this.pendingLast.get(key);
+    if (!pending) this.pendingLast.set(key, (pending = new Map()));
+    const kept = pending.get(field);
+    if (kept === undefined || kept < at) pending.set(field, at);
+  }
+
+  /** Writes the last deliveries noted (the newest noted per recipient and partition); those that could not be are kept for the next time. */
   async flushLast(): Promise<void> {
     const batches = [...this.pendingLast.entries()];
     this.pendingLast.clear();
-    await Promise.all(batches.map(([key, fields]) => this.redis.hset(key, Object.fromEntries(fields))));
+    const failed = await Promise.all(
+      batches.map(async ([key, fields]) => {
+        try {
+          await this.redis.hset(key, Object.fromEntries(fields));
+        } catch (error) {
+          // Redis away: noted again (newer ones noted meanwhile win), for the next flush.
+          for (const [field, at] of fields) this.keepLast(key, field, at);
+          return error;
+        }
+        return undefined;
+      }),
+    );
+    const error = failed.find((e) => e !== undefined);
+    if (error !== undefined) throw error;
   }
 
   /** Writes what is noted and stops the timer. */

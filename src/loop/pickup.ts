@@ -334,8 +334,8 @@ export class ConfirmationPickup {
         if (outcome.status === 'conflict') refused.push(...outcome.problems.map((p) => `${where}: ${p}`));
       }
       // Remembered as long as the orders' loops are (the intake recognises each confirmation anyway).
-      await redis.set(seen, JSON.stringify({ file: entry.name, at: this.now() }), 'PX', this.deps.config.store.retention.disclosuresMs);
-      await redis.del(attemptsKey);
+      // With the file's attempts forgotten, in one round trip (both in the supplier's slot).
+      await redis.multi().set(seen, JSON.stringify({ file: entry.name, at: this.now() }), 'PX', this.deps.config.store.retention.disclosuresMs).del(attemptsKey).exec();
       const processedDir = await into(PROCESSED_DIR);
       const moved =
         refused.length > 0

@@ -5,7 +5,7 @@ import type { Disclosure } from '../ledger/disclosure-ledger';
 import { cancelJobId, deliveryQueueName, FULFILLMENTS_QUEUE, fulfillmentJobId, markerKeys, ORDERS_QUEUE, orderJobId, type UnconfirmedLabel } from '../queue/names';
 import { normaliseCarrier } from '../core/confirmation';
 import { type LoopRecord, parseLoop } from '../loop/record';
-import type { ManifestShipment, OrderManifest } from '../planning/plan';
+import { type ManifestShipment, type OrderManifest, purchaseOrdersAwaitingLabels } from '../planning/plan';
 import { readRecord } from '../queue/order-record';
 import { deliveryTargets } from '../transports/factory';
 import type { ConfirmationLag, FailedFulfillment, Operations } from './operations';
@@ -306,6 +306,7 @@ export class ConsoleQueries {
       return { shipmentId, carrier: t.carrier, trackingNumber: t.trackingNumber, ...(t.at ? { at: t.at } : {}), ...(t.voidedAt ? { voidedAt: t.voidedAt } : {}) };
     });
 
+    const awaitingLabels = purchaseOrdersAwaitingLabels([...planned.entries()].map(([deliveryId, p]) => ({ deliveryId, ...p })));
     const deliveries = await Promise.all(
       [...planned.entries()].map(async ([deliveryId, p]): Promise<TimelineDelivery> => {
         const queue = deliveryQueueName(p.kind, p.recipient);
@@ -316,7 +317,7 @@ export class ConsoleQueries {
         const state = job ? await job.getState() : undefined;
         const skipped = (job?.returnvalue as { skipped?: string } | null | undefined)?.skipped;
         // A purchase order waiting for its label is added by its carrier request once bought.
-        const waitsForLabel = !job && !disclosed && p.kind === 'dropship' && [...planned.values()].some((o) => o.kind === 'carrier' && o.shipmentId === p.shipmentId);
+        const waitsForLabel = !job && !disclosed && awaitingLabels.has(deliveryId);
         const stage = waitsForLabel ? 'waiting for its label' : stageOf(state, job, Boolean(disclosed), skipped);
         const reasons = reasonsInWords(job?.failedReason);
         const track = p.kind === 'carrier' ? tracking.find((t) => t.shipmentId === p.shipmentId && !t.voidedAt) : undefined;
@@ -426,15 +427,7 @@ export class ConsoleQueries {
     );
     const fulfillments = await this.ops.failedFulfillments(pageSize);
     const failedFulfillments = fulfillments.failed.map(
-      (f): FailedFulfillmentEntry => ({
-        fulfillmentId: f.fulfillmentId,
-        orderId: f.orderId,
-        shipmentId: f.shipmentId,
-        ...(f.shipper ? { shipper: f.shipper } : {}),
-        ...(f.failedAt ? { failedAt: f.failedAt } : {}),
-        attempts: f.attempts,
-        reason: reasonsInWords(f.failedReason)[0] ?? { message: 'failed' },
-      }),
+      ({ failedReason, code: _code, ...f }): FailedFulfillmentEntry => ({ ...f, reason: reasonsInWords(failedReason)[0] ?? { message: 'failed' } }),
     );
     return {
       held,

@@ -9,6 +9,7 @@ import { forgetPurchaseOrder, type PurchaseOrderList, purchaseOrderListKey, trim
 import { type OrderStage, readRecord } from '../queue/order-record';
 import { type KeySpace, keySpaceOf } from '../queue/partitions';
 import { PartitionedQueue } from './queues';
+import { purchaseOrdersAwaitingLabels } from '../planning/plan';
 import { deliveryTargets } from '../transports/factory';
 
 /** One delivery of an order as an operator sees it. */
@@ -214,10 +215,8 @@ export class Operations {
     const manifestDeliveries = manifestRaw ? (JSON.parse(manifestRaw) as { deliveries: Array<{ deliveryId: string; shipmentId?: string; kind?: string }> }).deliveries : [];
     const planned = manifestDeliveries.map((d) => d.deliveryId);
     // A purchase order waiting for its label has no job yet: its carrier request adds it once bought.
-    const waitsForLabel = (id: string) => {
-      const d = manifestDeliveries.find((m) => m.deliveryId === id);
-      return d?.kind === 'dropship' && manifestDeliveries.some((m) => m.kind === 'carrier' && m.shipmentId === d.shipmentId);
-    };
+    const awaitingLabels = purchaseOrdersAwaitingLabels(manifestDeliveries);
+    const waitsForLabel = (id: string) => awaitingLabels.has(id);
     const ids = new Set<string>([
       ...((orderJob?.returnvalue as { deliveries?: string[] } | null)?.deliveries ?? []),
       ...planned,

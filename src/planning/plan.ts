@@ -78,6 +78,15 @@ export interface ManifestShipment {
   lines: Array<{ lineId: string; sku: string; quantity: number; storeLineId?: string }>;
 }
 
+/**
+ * The purchase orders among `deliveries` that wait for the label their shipment's carrier
+ * request buys: they have no job until it is bought (the carrier's worker adds them).
+ */
+export function purchaseOrdersAwaitingLabels(deliveries: ReadonlyArray<{ deliveryId: string; shipmentId?: string; kind?: string }>): Set<string> {
+  const labelled = new Set(deliveries.filter((d) => d.kind === 'carrier').map((d) => d.shipmentId));
+  return new Set(deliveries.filter((d) => d.kind === 'dropship' && labelled.has(d.shipmentId)).map((d) => d.deliveryId));
+}
+
 export type OrderPlan =
   | { orderId: string; status: 'planned'; shipments: Shipment[]; deliveries: PlannedDelivery[]; manifest: OrderManifest }
   | { orderId: string; status: 'held'; reasons: HoldReason[] }

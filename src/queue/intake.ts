@@ -156,7 +156,15 @@ export class OrderIntake {
     // Sealed before it leaves this process: Redis, its dumps and the dashboard see ciphertext.
     const data: OrderJobData = sealJob(this.options.cipher, { source: event.source, order }, { source: event.source, orderId }, 'order');
     const eventKey = event.source.eventId ? markerKeys.eventSeen(prefix, event.source.kind, event.source.eventId) : undefined;
-    if (eventKey && (await this.redis.exists(eventKey)) > 0) return { orderId, duplicate: true };
+    // With the source's event, in the same round trip: whether the order is known already. A
+    // store sends several events per order (Shopify: created, paid, updated); only a new one is
+    // worth planning here (the script below decides in any case).
+    let known = false;
+    if (eventKey) {
+      const [seenEvent, recorded] = await Promise.all([this.redis.exists(eventKey), this.redis.exists(markerKeys.order(prefix, orderId))]);
+      if (seenEvent > 0) return { orderId, duplicate: true };
+      known = recorded > 0;
+    }
     const jobId = orderJobId(orderId);
     const jobKey = `${prefix}:${ORDERS_QUEUE}:${jobId}`;
     const offer = {
@@ -168,7 +176,7 @@ export class OrderIntake {
       ttlMs: this.options.dedupeMs,
     };
     let verdict: VersionVerdict;
-    const planned = this.planHere(order);
+    const planned = known ? undefined : this.planHere(order);
     if (planned) {
       const answer = await acceptPlanned(this.redis, prefix, orderId, jobKey, { ...offer, source: JSON.stringify(event.source) }, {
         fingerprint: planned.fingerprint,

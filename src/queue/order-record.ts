@@ -107,7 +107,7 @@ local current = redis.call('HMGET', KEYS[1], 'version', 'stage')
 ${ACCEPT_BODY}`;
 
 /** What {@link acceptPlanned} did: planned it, or ACCEPT's verdict. */
-export type PlannedVerdict = { planned: true } | { planned: false; verdict: VersionVerdict };
+type PlannedVerdict = { planned: true } | { planned: false; verdict: VersionVerdict };
 
 /**
  * Accepts an order already planned by the caller: when it was never seen (no record, seen

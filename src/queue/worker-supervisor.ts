@@ -14,7 +14,7 @@ export interface SupervisionTimings {
   stuckAfterMs: number;
 }
 
-export const DEFAULT_SUPERVISION: SupervisionTimings = { checkEveryMs: 15_000, stuckAfterMs: 45_000 };
+const DEFAULT_SUPERVISION: SupervisionTimings = { checkEveryMs: 15_000, stuckAfterMs: 45_000 };
 
 interface Slot {
   make: () => Worker;
@@ -99,8 +99,8 @@ export class WorkerSupervisor {
         }
         const idleMs = now - slot.progressAt;
         if (idleMs <= stuckAfterMs || (await this.holding(slot)) !== 0) continue;
-        // Looked at again after the reads: a worker closed meanwhile (the process stopping) is
-        // never replaced, or the new one would outlive the stop.
+        // Looked at again after the reads: a worker closed meanwhile, or a supervisor stopped
+        // meanwhile, replaces nothing (a new worker would outlive the stop).
         if (this.stopped || slot.worker !== w || w.closing) continue;
         this.replace(slot, now);
         this.options.onReplaced?.(w, idleMs, waiting);

@@ -174,4 +174,31 @@ describe('planning at intake', () => {
       await intake.close();
     }
   });
+
+  it('does not plan again an order it knows, when a later event of the store brings it', async () => {
+    const p = prefix();
+    const real = createIntakePlanner({ connection: client, config, cipher: TEST_CIPHER });
+    let plans = 0;
+    const counting: IntakePlanner = {
+      plan: (order, at) => {
+        plans += 1;
+        return real.plan(order, at);
+      },
+      close: () => real.close(),
+    };
+    const intake = new OrderIntake(client, { prefix: KeySpace.of(p), completedJobsMs: 60_000, dedupeMs: 60_000, cipher: TEST_CIPHER, planner: counting });
+    try {
+      const event = (eventId: string) => {
+        const e = ingestOrder(orderPayload({ id: 'IP5' }), { source: 'canonical' });
+        return { ...e, source: { ...e.source, eventId } };
+      };
+      expect(await intake.submit(event('created'))).toEqual({ orderId: 'IP5', duplicate: false });
+      expect(plans).toBe(1);
+      // The store's next event for the same order (paid, updated): the same version, not planned again.
+      expect(await intake.submit(event('paid'))).toEqual({ orderId: 'IP5', duplicate: true });
+      expect(plans).toBe(1);
+    } finally {
+      await intake.close();
+    }
+  });
 });

@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/config';
 import { x12Format } from '../../src/formats/x12-850';
 import { X12_OPTIONS } from '../formats/po-fixtures';
 import { fixtureConfig, orderPayload } from '../support/orders';
-import { PipelineHarness } from '../support/pipeline';
+import { PipelineHarness, TEST_CIPHER } from '../support/pipeline';
 import { TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait';
 
@@ -54,6 +54,16 @@ describe('labels bought by the retailer travel with the purchase order', () => {
       const disclosures = await h.pipeline.ledger.forOrder('6001');
       expect(disclosures.map((d) => d.deliveryId).sort()).toEqual(['6001+creamery+carrier', '6001+creamery+po', '6001+oliveco+po', '6001+warehouse+carrier']);
       expect(disclosures.find((d) => d.deliveryId === '6001+creamery+po')?.fields).toContain('shipment.trackingNumber');
+
+      // The label's image (it carries the ship-to) was not handed to the PO's job: creamery's
+      // allow-list takes the tracking number, not the label.
+      const queue = new Queue(deliveryQueueName('dropship', 'creamery'), { connection: h.pipeline.redis, prefix: h.pipeline.prefix });
+      try {
+        const job = await queue.getJob('6001+creamery+po');
+        expect(TEST_CIPHER.open((job?.data as { bought: string }).bought, 'result')).toEqual({ label: { trackingNumber: '1Z6001CREAMERYCARRIER' } });
+      } finally {
+        await queue.close();
+      }
     } finally {
       await h.stop();
     }

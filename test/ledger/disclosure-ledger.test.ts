@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { type Disclosure, DisclosureLedger } from '../../src/ledger/disclosure-ledger';
 import { keySlot } from '../../src/queue/key-slot';
 import { KeySpace } from '../../src/queue/partitions';
@@ -72,6 +72,27 @@ describe('recording a disclosure', () => {
     ledger.noteLast({ ...d, deliveredAt: '2026-11-20T15:05:00.000Z' });
     await ledger.close();
     expect((await ledger.lastByRecipient())['dropship:creamery']).toBe('2026-11-20T15:05:00.000Z');
+  });
+
+  it('keeps what a flush could not write (Redis away) for the next one, a newer one noted meanwhile winning', async () => {
+    const prefix = `led${++n}`;
+    // A connection not yet open that refuses to queue: its commands fail at once.
+    const away = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    try {
+      const ledger = new DisclosureLedger(away, { prefix, retentionMs: DAY });
+      const d = disclosure('L8');
+      ledger.noteLast({ ...d, deliveredAt: '2026-11-20T15:04:06.000Z' });
+      ledger.noteLast({ ...d, kind: 'carrier', recipient: 'ups', deliveredAt: '2026-11-20T15:04:07.000Z' });
+      await expect(ledger.flushLast()).rejects.toThrow();
+      ledger.noteLast({ ...d, deliveredAt: '2026-11-20T15:04:08.000Z' });
+      // Redis back.
+      if (away.status === 'wait') await away.connect();
+      else if (away.status !== 'ready') await new Promise((resolve) => away.once('ready', resolve));
+      await ledger.flushLast();
+      expect(await new DisclosureLedger(redis, { prefix, retentionMs: DAY }).lastByRecipient()).toEqual({ 'dropship:creamery': '2026-11-20T15:04:08.000Z', 'carrier:ups': '2026-11-20T15:04:07.000Z' });
+    } finally {
+      away.disconnect();
+    }
   });
 
   it('keeps one record per delivery however often it is recorded, the index at its last time', async () => {

@@ -89,11 +89,6 @@ export interface PacingTicket {
   release(): void;
 }
 
-interface Flight {
-  need: number;
-  over: boolean;
-}
-
 export class CostPacer {
   /** The copy of the bucket; `level` may go below 0 (points taken by requests admitted ahead). */
   private bucket: { maximumAvailable: number; restoreRate: number; level: number; at: number } | undefined;
@@ -101,8 +96,8 @@ export class CostPacer {
   private readonly costs = new Map<string, number>();
   /** No request before this time (a 429's Retry-After). */
   private holdUntil = 0;
-  /** Requests sent and not answered yet. */
-  private readonly flights = new Map<PacingTicket, Flight>();
+  /** Requests sent and not answered yet, with the points each took. */
+  private readonly flights = new Map<PacingTicket, number>();
   /** Wakes the waiting requests when the bucket may have changed (an answer, a request over). */
   private wake = new AbortController();
 
@@ -127,7 +122,7 @@ export class CostPacer {
 
   private inFlight(): number {
     let points = 0;
-    for (const f of this.flights.values()) points += f.need;
+    for (const need of this.flights.values()) points += need;
     return points;
   }
 
@@ -165,20 +160,18 @@ export class CostPacer {
 
   private admit(need: number, waitedMs: number): PacingTicket {
     if (this.bucket !== undefined) this.bucket.level -= need;
-    const flight: Flight = { need, over: false };
     const ticket: PacingTicket = {
       waitedMs,
       release: () => {
-        if (flight.over) return;
-        flight.over = true;
-        this.flights.delete(ticket);
+        // Over already (answered, or released before).
+        if (!this.flights.delete(ticket)) return;
         // Most likely not charged (an error answer): the points go back.
         this.refill();
         if (this.bucket !== undefined) this.bucket.level = Math.min(this.bucket.maximumAvailable, this.bucket.level + need);
         this.notify();
       },
     };
-    this.flights.set(ticket, flight);
+    this.flights.set(ticket, need);
     return ticket;
   }
 
@@ -200,11 +193,7 @@ export class CostPacer {
       if (ticket !== undefined) ticket.release();
       return;
     }
-    const mine = ticket === undefined ? undefined : this.flights.get(ticket);
-    if (mine !== undefined && ticket !== undefined) {
-      mine.over = true;
-      this.flights.delete(ticket);
-    }
+    if (ticket !== undefined) this.flights.delete(ticket);
     this.bucket = { maximumAvailable: bucket.maximumAvailable, restoreRate: bucket.restoreRate, level: bucket.currentlyAvailable - this.inFlight(), at: this.clock.now() };
     this.notify();
   }
