@@ -103,10 +103,10 @@ module.exports = {
     },
     {
       name: 'transports-stand-alone',
-      comment: 'a transport uses the transport interface and the shared modules (http, pgp), never a sibling transport',
+      comment: 'a transport uses the transport interface and the shared modules (http, pgp, mime), never a sibling transport',
       severity: 'error',
       from: { path: '^src/transports/([^/.]+)', pathNot: '^src/transports/(registry|factory|recording)\\.ts$' },
-      to: { path: '^src/transports/', pathNot: '^src/transports/($1|transport|http|pgp)(\\.ts$|/)' },
+      to: { path: '^src/transports/', pathNot: '^src/transports/($1|transport|http|pgp|mime)(\\.ts$|/)' },
     },
     {
       name: 'production-has-no-testkit',

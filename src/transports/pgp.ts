@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import MimeNode from 'nodemailer/lib/mime-node';
 import * as openpgp from 'openpgp';
+import { mimeBytes } from './mime';
 import { DeliveryError } from './transport';
 
 const DAY_MS = 86_400_000;
@@ -229,7 +230,7 @@ export async function buildPgpMimeMessage(
     .setHeader('Content-Disposition', 'attachment')
     .setHeader('Content-Transfer-Encoding', 'base64')
     .setContent(Buffer.from(input.attachment.content, 'utf8'));
-  const plaintext = await entity.build();
+  const plaintext = mimeBytes(entity);
 
   const armored = await encryptArmored(plaintext, recipient, label, { signingKey });
 
@@ -246,7 +247,7 @@ export async function buildPgpMimeMessage(
     .setHeader('Content-Disposition', 'inline; filename="encrypted.asc"')
     .setHeader('Content-Transfer-Encoding', '7bit')
     .setContent(armored);
-  return { raw: await outer.build(), messageId: `<${input.messageId}>` };
+  return { raw: mimeBytes(outer), messageId: `<${input.messageId}>` };
 }
 
 /**
