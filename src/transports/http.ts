@@ -61,7 +61,8 @@ export async function boundedRequest(
   // One controller, a timer and a listener: AbortSignal.timeout() and AbortSignal.any() cost
   // several times as much per request (a timer registry and weakly held composite signals).
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), limits.timeoutMs);
+  // Unreferenced, as AbortSignal.timeout()'s: the deadline alone keeps no process alive.
+  const timer = setTimeout(() => controller.abort(), limits.timeoutMs).unref();
   const caller = limits.signal;
   const onAbort = (): void => controller.abort();
   if (caller?.aborted === true) controller.abort();
