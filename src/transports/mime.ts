@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import * as base64 from 'nodemailer/lib/base64';
 import type MimeNode from 'nodemailer/lib/mime-node';
 import * as qp from 'nodemailer/lib/qp';
@@ -53,4 +54,24 @@ function writeNode(node: MimeNode, parts: string[]): void {
     });
     parts.push(`\r\n--${String(node.boundary)}--\r\n`);
   }
+}
+
+/** 8 random bytes per boundary base, from a buffer the CSPRNG fills 512 at a time. */
+const BASE_BYTES = 8;
+const BASE_POOL = Buffer.alloc(BASE_BYTES * 512);
+let baseOffset = BASE_POOL.length;
+
+/**
+ * A fresh random base for a message's multipart boundaries (nodemailer's `baseBoundary`): as
+ * random as the `randomBytes(8)` a `MimeNode` draws for itself, for every node of a tree,
+ * children included (whose own is never used: a boundary is made from its root's), where one
+ * per tree is all it takes. Each value is handed out once.
+ */
+export function boundaryBase(): string {
+  if (baseOffset + BASE_BYTES > BASE_POOL.length) {
+    randomFillSync(BASE_POOL);
+    baseOffset = 0;
+  }
+  baseOffset += BASE_BYTES;
+  return BASE_POOL.toString('hex', baseOffset - BASE_BYTES, baseOffset);
 }

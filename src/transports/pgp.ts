@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import MimeNode from 'nodemailer/lib/mime-node';
 import * as openpgp from 'openpgp';
-import { mimeBytes } from './mime';
+import { boundaryBase, mimeBytes } from './mime';
 import { DeliveryError } from './transport';
 
 const DAY_MS = 86_400_000;
@@ -221,12 +221,15 @@ export async function buildPgpMimeMessage(
   label: string,
   signingKey: openpgp.PrivateKey,
 ): Promise<PgpMimeMessage> {
-  const inner = new MimeNode('multipart/mixed', { newline: 'win' });
+  // Every node of a tree is given its root's boundary base: one random draw per tree, not one
+  // per node.
+  const innerBase = { baseBoundary: boundaryBase() };
+  const inner = new MimeNode('multipart/mixed', { newline: 'win', ...innerBase });
   // A node whose root is another node leaves out Date, Message-ID and MIME-Version.
-  const entity = new MimeNode('multipart/mixed', { rootNode: inner, newline: 'win' });
-  entity.createChild('text/plain; charset=utf-8').setContent(input.text);
+  const entity = new MimeNode('multipart/mixed', { rootNode: inner, newline: 'win', ...innerBase });
+  entity.createChild('text/plain; charset=utf-8', innerBase).setContent(input.text);
   entity
-    .createChild(input.attachment.contentType, { filename: input.attachment.filename })
+    .createChild(input.attachment.contentType, { filename: input.attachment.filename, ...innerBase })
     .setHeader('Content-Disposition', 'attachment')
     .setHeader('Content-Transfer-Encoding', 'base64')
     .setContent(Buffer.from(input.attachment.content, 'utf8'));
@@ -234,15 +237,16 @@ export async function buildPgpMimeMessage(
 
   const armored = await encryptArmored(plaintext, recipient, label, { signingKey });
 
-  const outer = new MimeNode('multipart/encrypted; protocol="application/pgp-encrypted"', { newline: 'win' });
+  const outerBase = { baseBoundary: boundaryBase() };
+  const outer = new MimeNode('multipart/encrypted; protocol="application/pgp-encrypted"', { newline: 'win', ...outerBase });
   outer.setHeader({ From: input.from, To: input.to, Subject: input.subject, 'Message-ID': `<${input.messageId}>` });
   outer
-    .createChild('application/pgp-encrypted')
+    .createChild('application/pgp-encrypted', outerBase)
     .setHeader('Content-Description', 'PGP/MIME version identification')
     .setHeader('Content-Transfer-Encoding', '7bit')
     .setContent('Version: 1\r\n');
   outer
-    .createChild('application/octet-stream; name="encrypted.asc"')
+    .createChild('application/octet-stream; name="encrypted.asc"', outerBase)
     .setHeader('Content-Description', 'OpenPGP encrypted message')
     .setHeader('Content-Disposition', 'inline; filename="encrypted.asc"')
     .setHeader('Content-Transfer-Encoding', '7bit')

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import MimeNode from 'nodemailer/lib/mime-node';
-import { mimeBytes } from '../../src/transports/mime';
+import { boundaryBase, mimeBytes } from '../../src/transports/mime';
 
 /** Builds the same tree twice (boundaries and ids fixed by the inputs), so both can be compared. */
 interface Tree {
@@ -86,5 +86,17 @@ describe('mimeBytes', () => {
     const buffer = new MimeNode('application/octet-stream');
     buffer.setHeader('Content-Transfer-Encoding', '7bit').setContent(Buffer.from('x'));
     expect(() => mimeBytes(buffer)).toThrow(/Buffer sent as 7bit/);
+  });
+});
+
+describe('boundaryBase', () => {
+  it('hands out 16 hex digits, each value once, across refills of its pool', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 5_000; i++) {
+      const base = boundaryBase();
+      expect(base).toMatch(/^[0-9a-f]{16}$/);
+      seen.add(base);
+    }
+    expect(seen.size).toBe(5_000);
   });
 });
