@@ -227,7 +227,7 @@ function parseSupplier(dir: string, raw: unknown, file: string, problems: Proble
   // The X12 readers' options: only where the folder holds X12 (the API takes no X12), and then
   // always parsed (an absent block gives the defaults), as the pickup reads with them.
   let x12Options: unknown;
-  const x12Format = c?.sftp && isX12ConfirmationFormat(c.sftp.format) ? c.sftp.format : undefined;
+  const x12Format = c?.sftp && confirmationFormatById(c.sftp.format)?.optionsBlock === 'x12' ? c.sftp.format : undefined;
   if (c?.x12 !== undefined && x12Format === undefined) {
     problems.add(file, 'confirmations.x12', `applies only to X12 files picked up over SFTP (confirmations.sftp.format x12-856 or x12-855), but ${c.sftp ? `the format is ${c.sftp.format}` : 'there is no confirmations.sftp'}`);
   } else if (x12Format !== undefined) {
@@ -277,10 +277,6 @@ function addOptionProblems(problems: Problems, file: string, block: string, list
     const where = at > 0 ? p.slice(0, at).replace(/\.(\d+)(?=\.|$)/g, '[$1]') : 'options';
     problems.add(file, where === 'options' ? block : `${block}.${where}`, at > 0 ? p.slice(at + 2) : p);
   }
-}
-
-function isX12ConfirmationFormat(format: string): format is 'x12-856' | 'x12-855' {
-  return format === 'x12-856' || format === 'x12-855';
 }
 
 /** `{orderId}-{supplierId}.csv` → `{orderId}-{supplierId}-cancel.csv`. */

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KEY_EXPIRY_WARNING_DAYS } from '../config/keys';
 import { isSealed, type DataCipher } from '../queue/sealing';
 import type { ConsoleQueries, ReasonInWords } from '../ops/console-queries';
-import { type ConfirmationLag, orderIdOfFulfillment } from '../ops/operations';
+import type { ConfirmationLag } from '../ops/operations';
+import { readFulfillmentJobId } from '../queue/names';
 import { STYLE, TEMPLATES } from './templates';
 
 /** What the console needs: its queries, and how much it may do and show. */
@@ -204,7 +205,7 @@ function targetOf(input: { order?: string; delivery?: string; fulfillment?: stri
   if ([order, delivery, fulfillment].filter(Boolean).length !== 1) return undefined;
   if (order && order.length <= MAX_ID) return { order, orderId: order };
   if (delivery && delivery.length <= MAX_ID) return { delivery, orderId: orderIdOfDelivery(delivery) };
-  const orderId = fulfillment.length <= MAX_ID ? orderIdOfFulfillment(fulfillment) : undefined;
+  const orderId = fulfillment.length <= MAX_ID ? readFulfillmentJobId(fulfillment)?.orderId : undefined;
   if (orderId) return { fulfillment, orderId };
   return undefined;
 }

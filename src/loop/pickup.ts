@@ -135,10 +135,10 @@ export function readerOf(supplier: SupplierConfig): FolderReader {
   const id = c?.sftp?.format as string;
   const format = confirmationFormatById(id);
   if (!format) throw new DropshipError('ECONFIG', [`supplier ${supplier.id}: no inbound format "${id}"`]);
-  const block = id === 'csv' ? 'csv' : id === 'x12-856' || id === 'x12-855' ? 'x12' : undefined;
+  const block = format.optionsBlock;
   let options: unknown;
   if (format.parseOptions) {
-    const parsed = format.parseOptions(block === 'csv' ? c?.csv : block === 'x12' ? c?.x12 : undefined);
+    const parsed = format.parseOptions(block === undefined ? undefined : c?.[block]);
     if (!parsed.ok) throw new DropshipError('ECONFIG', parsed.problems.map((p) => `supplier ${supplier.id}: confirmations.${block ?? id}: ${p}`));
     options = parsed.options;
   }
@@ -274,10 +274,6 @@ export class ConfirmationPickup {
         await this.recordFailure(supplier.id, { file: entry.name, at: this.now(), kind: 'error', problems, attempts });
         return { file: entry.name, outcome: 'error', attempts };
       };
-      const downloadFailed = (error: unknown): Promise<PickedFile> => {
-        const message = error instanceof Error ? error.message : String(error);
-        return attempt(`it could not be downloaded: ${message}`, {});
-      };
 
       if (entry.size > MAX_CONFIRMATION_FILE_BYTES) return await fail([`the file is ${entry.size} bytes, more than the ${MAX_CONFIRMATION_FILE_BYTES} a confirmation file may have`]);
       let data: Buffer;
@@ -288,12 +284,12 @@ export class ConfirmationPickup {
       } catch (error) {
         // Another run moved it between our listing and our claim.
         if (isNoSuchFile(error)) return { file: entry.name, outcome: 'gone' };
+        const message = error instanceof Error ? error.message : String(error);
         // The link went: the run fails, and the next one downloads the file again (no attempt counted).
         if (lostLink(folder, error) || !(await answers(folder, dir))) {
-          const message = error instanceof Error ? error.message : String(error);
           throw DeliveryError.retryable('ECONNECTION', `SFTP connection to ${folder.where} was lost while ${entry.name} was downloaded (${message})`);
         }
-        return await downloadFailed(error);
+        return await attempt(`it could not be downloaded: ${message}`, {});
       }
       // Still being written (the supplier uploads without a temporary name): left for the next run.
       if (now === undefined) return { file: entry.name, outcome: 'gone' };

@@ -3,7 +3,7 @@ import type { RedisClient } from '../queue/redis';
 import type { Config } from '../config/config';
 import { CATALOGUE, type ErrorCode, type HoldReason, readFailure } from '../errors';
 import { DisclosureLedger, type Disclosure } from '../ledger/disclosure-ledger';
-import { cancelJobId, deliveryQueueName, FULFILLMENTS_QUEUE, markerKeys, ORDERS_QUEUE, orderJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
+import { cancelJobId, deliveryQueueName, FULFILLMENTS_QUEUE, markerKeys, ORDERS_QUEUE, orderJobId, readFulfillmentJobId, type LabelRecoveryOutcome, type UnconfirmedLabel } from '../queue/names';
 import type { FulfillmentJobData } from '../loop/fulfillments';
 import { forgetPurchaseOrder, type PurchaseOrderList, purchaseOrderListKey, trimPurchaseOrderLists } from '../loop/confirm';
 import { type OrderStage, readRecord } from '../queue/order-record';
@@ -101,16 +101,6 @@ export interface HandledPurchaseOrder {
   lists: PurchaseOrderList[];
 }
 
-/**
- * The order id of a fulfillment's job id (`fulfil+<order id>+<origin>+<event>`: a shipment id
- * is the order id and its origin), or undefined for an id of another shape.
- */
-export function orderIdOfFulfillment(fulfillmentId: string): string | undefined {
-  const parts = fulfillmentId.split('+');
-  if (parts[0] !== 'fulfil' || parts.length < 4 || !/^\d+$/.test(parts.at(-1) ?? '')) return undefined;
-  return parts.slice(1, -2).join('+');
-}
-
 /** `{ code }` of a failed delivery's reason, when it names one. */
 function codeOf(failedReason: string | undefined): { code?: ErrorCode } {
   const failure = readFailure(failedReason);
@@ -120,11 +110,11 @@ function codeOf(failedReason: string | undefined): { code?: ErrorCode } {
 function failedFulfillmentOf(job: Job): FailedFulfillment {
   const data = (job.data ?? {}) as Partial<FulfillmentJobData>;
   const id = job.id ?? '';
-  const shipmentId = data.shipmentId ?? id.split('+').slice(1, -1).join('+');
+  const read = readFulfillmentJobId(id);
   return {
     fulfillmentId: id,
-    orderId: data.orderId ?? orderIdOfFulfillment(id) ?? '',
-    shipmentId,
+    orderId: data.orderId ?? read?.orderId ?? '',
+    shipmentId: data.shipmentId ?? read?.shipmentId ?? '',
     ...(data.shipper ? { shipper: data.shipper } : {}),
     ...(job.finishedOn ? { failedAt: new Date(job.finishedOn).toISOString() } : {}),
     attempts: job.attemptsMade,
@@ -184,9 +174,9 @@ export class Operations {
 
   /** A fulfillment job by its id, in its order's partition of the `fulfillments` queue. */
   async findFulfillment(fulfillmentId: string): Promise<Job<FulfillmentJobData> | undefined> {
-    const orderId = orderIdOfFulfillment(fulfillmentId);
-    if (orderId === undefined) return undefined;
-    return (await this.queue(FULFILLMENTS_QUEUE).of(orderId).getJob(fulfillmentId)) as Job<FulfillmentJobData> | undefined;
+    const read = readFulfillmentJobId(fulfillmentId);
+    if (read === undefined) return undefined;
+    return (await this.queue(FULFILLMENTS_QUEUE).of(read.orderId).getJob(fulfillmentId)) as Job<FulfillmentJobData> | undefined;
   }
 
   /** Fulfillments failed for good, the newest `limit` across partitions, and how many there are. */

@@ -49,6 +49,16 @@ export function fulfillmentJobId(shipmentId: string, seq: number): string {
   return `fulfil+${shipmentId}+${seq}`;
 }
 
+/**
+ * The shipment and order of a {@link fulfillmentJobId} (`fulfil+<order id>+<origin>+<n>`: a
+ * shipment id is the order id and its origin), or undefined for an id of another shape.
+ */
+export function readFulfillmentJobId(fulfillmentId: string): { shipmentId: string; orderId: string } | undefined {
+  const parts = fulfillmentId.split('+');
+  if (parts[0] !== 'fulfil' || parts.length < 4 || !/^\d+$/.test(parts.at(-1) ?? '')) return undefined;
+  return { shipmentId: parts.slice(1, -1).join('+'), orderId: parts.slice(1, -2).join('+') };
+}
+
 /** Job names on a batching supplier's queue: the timer's cut, and a cut batch to deliver. */
 export const CUT_JOB = 'cut';
 export const BATCH_JOB = 'batch';

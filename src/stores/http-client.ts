@@ -13,6 +13,13 @@ import { type JsonAnswer, jsonRequest, parseRetryAfter } from '../transports/htt
  * they are only ever put in a header, and removed from anything quoted.
  */
 
+/** A JSON object as the store clients read answers: loosely, key by key. */
+export type Json = Record<string, unknown>;
+/** A JSON object (not an array, not null). */
+export const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** A JSON array, or none. */
+export const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
 /** Answers larger than this are cut off and treated as unreadable. */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** Store text quoted in an error message. */

@@ -90,6 +90,7 @@ function columnOf(problem: string, columns: CsvConfirmationOptions['columns']): 
 
 export const csvConfirmationFormat: ConfirmationFormat<CsvConfirmationOptions> = {
   id: 'csv',
+  optionsBlock: 'csv',
   parseOptions(raw) {
     const parsed = CsvConfirmationOptions.safeParse(raw);
     if (parsed.success) return { ok: true, options: parsed.data };

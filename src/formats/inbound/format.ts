@@ -32,6 +32,11 @@ export interface ConfirmationFormat<O = unknown> {
   /** The name configuration uses (`confirmations.sftp.format`). */
   readonly id: 'csv' | 'json' | 'x12-856' | 'x12-855' | 'cxml';
   /**
+   * The block of a supplier's `confirmations` that holds this format's options (`csv`, `x12`,
+   * shared by both X12 readers); absent when the format takes none.
+   */
+  readonly optionsBlock?: 'csv' | 'x12';
+  /**
    * Checks this format's options from the supplier's `confirmations` block (CSV columns),
    * returning every problem at once; absent when the format takes none.
    */

@@ -132,6 +132,7 @@ function readSet(set: X12TransactionSet, options: X12InboundOptions, problems: s
 
 export const x12AcknowledgmentFormat: ConfirmationFormat<X12InboundOptions> = {
   id: 'x12-855',
+  optionsBlock: 'x12',
   parseOptions: parseX12Options,
   read(text, options) {
     const o = options ?? defaultX12Options();

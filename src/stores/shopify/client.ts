@@ -1,7 +1,7 @@
 import type { ShopifyStoreOptions } from './options';
 import { CostPacer, type PacerClock } from './pacing';
 import { DeliveryError } from '../../errors';
-import { secretFromEnv, StoreHttp, storeIo, type StoreAnswer, type StoreIo } from '../http-client';
+import { isObject, type Json, list, secretFromEnv, StoreHttp, storeIo, type StoreAnswer, type StoreIo } from '../http-client';
 import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../store';
 
 /**
@@ -157,9 +157,6 @@ const FULFILLABLE = new Set(['OPEN', 'IN_PROGRESS']);
 /** Statuses that hold lines back until someone acts in Shopify. */
 const HELD = new Set(['ON_HOLD', 'SCHEDULED']);
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 interface FoLine {

@@ -1,4 +1,5 @@
 import { DeliveryError } from '../../errors';
+import { isObject } from '../http-client';
 
 /**
  * Proactive pacing against Shopify's GraphQL cost limit (a leaky bucket per app and store).
@@ -62,8 +63,6 @@ export interface BucketState {
 /** The longest a request waits in the process for the bucket before it is handed back to the queue. @defaultValue 15 s */
 export const DEFAULT_MAX_PACING_WAIT_MS = 15_000;
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const finite = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 /** `extensions.cost` of an answer, read: the requested cost and the bucket, when present and sane. */

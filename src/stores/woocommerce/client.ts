@@ -1,6 +1,6 @@
 import type { WooCommerceStoreOptions } from './options';
 import { DeliveryError } from '../../errors';
-import { secretFromEnv, StoreHttp, storeIo, type StoreAnswer, type StoreIo } from '../http-client';
+import { isObject, type Json, list, secretFromEnv, StoreHttp, storeIo, type StoreAnswer, type StoreIo } from '../http-client';
 import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../store';
 
 /**
@@ -23,9 +23,6 @@ import type { FulfillmentRequest, FulfillmentResult, StorePlatform } from '../st
  * WooCommerce has no line-level fulfillment: the lines and quantities are not sent.
  */
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined);
 
 export interface WooCommerceClientContext {
